@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/image"
+)
+
+// imageFlags are the flags that say how to open images.
+type imageFlags struct {
+	platforms []string
+	insecure  []string
+	limits    image.Limits
+	climits   compare.Limits
+	parallel  int
+}
+
+func (f *imageFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.platforms, "platform", nil, "compare only this platform (OS/ARCH[/VARIANT]); repeatable")
+	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "registry host reached over plain HTTP (loopback always is); repeatable")
+	fl.Int64Var(&f.limits.MaxManifestBytes, "max-manifest-bytes", image.DefaultLimits.MaxManifestBytes, "largest index or manifest accepted")
+	fl.Int64Var(&f.limits.MaxConfigBytes, "max-config-bytes", image.DefaultLimits.MaxConfigBytes, "largest image config accepted")
+	fl.IntVar(&f.limits.MaxManifests, "max-manifests", image.DefaultLimits.MaxManifests, "most manifests accepted in an index")
+	fl.IntVar(&f.limits.MaxLayers, "max-layers", image.DefaultLimits.MaxLayers, "most layers accepted in an image")
+	fl.Int64Var(&f.climits.MaxLayerBytes, "max-layer-bytes", compare.DefaultLimits.MaxLayerBytes, "most uncompressed bytes accepted in one layer")
+	fl.Int64Var(&f.climits.MaxTotalBytes, "max-total-bytes", compare.DefaultLimits.MaxTotalBytes, "most uncompressed bytes read by one comparison")
+	fl.IntVar(&f.climits.MaxEntries, "max-entries", compare.DefaultLimits.MaxEntries, "most tar entries accepted in one layer")
+	fl.IntVar(&f.parallel, "parallel", 4, "layers read at once")
+}
+
+func (f *imageFlags) options() (image.Options, error) {
+	o := image.Options{InsecureRegistries: f.insecure, Limits: f.limits}
+	for _, s := range f.platforms {
+		p, err := image.ParsePlatform(s)
+		if err != nil {
+			return o, err
+		}
+		o.Platforms = append(o.Platforms, p)
+	}
+	return o, nil
+}
+
+// outputFlags choose the report's form.
+type outputFlags struct {
+	format string
+	report string
+}
+
+func (f *outputFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.format, "format", "text", "stdout format: text, json or html")
+	cmd.Flags().StringVar(&f.report, "report", "", "also write the JSON report to this file")
+}
+
+func (f *outputFlags) check() error {
+	switch f.format {
+	case "text", "json", "html":
+		return nil
+	}
+	return fmt.Errorf("--format %q: want text, json or html", f.format)
+}
+
+// write writes the report file and the report on stdout.
+func (f *outputFlags) write(g *globals, rep *compare.Report) error {
+	if f.report != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(f.report, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("writing report: %w", err)
+		}
+	}
+	switch f.format {
+	case "json":
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	case "html":
+		return rep.WriteHTML(g.stdout)
+	default:
+		return rep.WriteText(g.stdout, compare.TextOptions{Color: isTerminal(g.stdout)})
+	}
+}
+
+func newDiffCmd(g *globals) *cobra.Command {
+	var imgf imageFlags
+	var out outputFlags
+	cmd := &cobra.Command{
+		Use:   "diff IMAGE-A IMAGE-B",
+		Short: "Compare two images: manifest, config, every layer, every file",
+		Long: `Compare two images and report every difference, seen from A to B
+("added" means only in B). IMAGE is HOST[:PORT]/REPO[:TAG|@sha256:HEX],
+oci:DIR[@sha256:HEX|:TAG] or oci-archive:FILE[@sha256:HEX].
+
+Exit status: 0 the same (identical or equivalent: only the encoding differs),
+1 different, 2 the comparison could not be done.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			opts, err := imgf.options()
+			if err != nil {
+				return err
+			}
+			var sides [2]*image.Resolved
+			for i, ref := range args {
+				r, err := image.Open(ctx, ref, opts)
+				if err != nil {
+					return err
+				}
+				defer r.Close()
+				sides[i] = r
+			}
+			rep, err := compare.Images(ctx, sides[0], sides[1], compare.Options{
+				Limits: imgf.climits, Parallelism: imgf.parallel, NameA: "A", NameB: "B", Logger: g.logger()})
+			if err != nil {
+				return err
+			}
+			if err := out.write(g, rep); err != nil {
+				return err
+			}
+			if rep.Verdict == compare.Different {
+				return exitCode(exitDifferent)
+			}
+			return nil
+		},
+	}
+	imgf.register(cmd)
+	out.register(cmd)
+	return cmd
+}

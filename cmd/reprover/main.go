@@ -1,0 +1,48 @@
+// Command reprover rebuilds container images from source and tells whether
+// the published image is what the source produces. See DESIGN.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes are part of the contract: 0 verified/same, 1 mismatch/different,
+// 2 could not verify.
+const (
+	exitOK        = 0
+	exitDifferent = 1
+	exitError     = 2
+)
+
+// exitCode carries a non-zero exit without an error message of its own.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr *os.File) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	var ec exitCode
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ec):
+		return int(ec)
+	default:
+		fmt.Fprintf(stderr, "reprover: %v\n", err)
+		return exitError
+	}
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+	"golang.org/x/term"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	v        *viper.Viper
+	stdout   io.Writer
+	stderr   io.Writer
+	logLevel string
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{v: viper.New(), stdout: stdout, stderr: stderr}
+	g.v.SetEnvPrefix("REPROVER")
+	g.v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
+	g.v.AutomaticEnv()
+	root := &cobra.Command{
+		Use:           "reprover",
+		Short:         "Rebuild container images from source and prove what they hold",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	root.AddCommand(newDiffCmd(g))
+	return root
+}
+
+var version = "dev"
+
+func (g *globals) logger() *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+		lvl = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// isTerminal reports whether w is a terminal (colour only there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == ""
+}

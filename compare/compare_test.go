@@ -1,0 +1,99 @@
+package compare_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/fixtures"
+	"github.com/reprover/reprover/image"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestCases runs the named table of fixtures through a real registry and
+// checks the verdict, the paths named, and the whole report against
+// testdata/golden/NAME.json and NAME.txt.
+func TestCases(t *testing.T) {
+	reg := fixtures.NewRegistry(t)
+	for _, c := range fixtures.Cases() {
+		t.Run(c.Name, func(t *testing.T) {
+			ctx := t.Context()
+			refA := reg.MustPush(t, "cases/"+c.Name, "a", c.A)
+			refB := reg.MustPush(t, "cases/"+c.Name, "b", c.B)
+			a, err := image.Open(ctx, refA, image.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := image.Open(ctx, refB, image.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := compare.Images(ctx, a, b, compare.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Verdict != c.Verdict {
+				t.Errorf("verdict = %s, want %s", rep.Verdict, c.Verdict)
+			}
+			named := changedPaths(rep)
+			for _, p := range c.Paths {
+				if !slices.Contains(named, p) {
+					t.Errorf("report does not name %s; it names %v", p, named)
+				}
+			}
+			js, err := json.MarshalIndent(rep, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var txt bytes.Buffer
+			if err := rep.WriteText(&txt, compare.TextOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, c.Name+".json", strings.ReplaceAll(string(js), reg.Host, "REGISTRY")+"\n")
+			golden(t, c.Name+".txt", strings.ReplaceAll(txt.String(), reg.Host, "REGISTRY"))
+		})
+	}
+}
+
+func changedPaths(rep *compare.Report) []string {
+	var out []string
+	for _, p := range rep.Platforms {
+		for _, f := range p.Files {
+			out = append(out, f.Path)
+		}
+		for _, l := range p.Layers {
+			for _, f := range l.Files {
+				out = append(out, f.Path)
+			}
+		}
+	}
+	return out
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./compare -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the golden file; got:\n%s", path, got)
+	}
+}

@@ -1,0 +1,10 @@
+// Package compare tells exactly how two images differ: manifest, config,
+// every layer and every file, per layer (so content a later whiteout hides
+// still counts) and on the merged filesystem a container sees.
+//
+// Layers are streamed: each is decompressed once (identical digests are
+// walked once), hashed while read, and walked as a tar stream under named
+// limits. Nothing is ever extracted: entry names and link targets are data,
+// and hostile ones are reported as findings, never followed on the host.
+// A difference between images is a result (a Report), never an error.
+package compare

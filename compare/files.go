@@ -1,0 +1,161 @@
+package compare
+
+import (
+	"fmt"
+	"maps"
+	"sort"
+)
+
+// Aspects of a file that the comparison checks, in report order.
+const (
+	AspContent  = "content"
+	AspSize     = "size"
+	AspMode     = "mode"
+	AspUID      = "uid"
+	AspGID      = "gid"
+	AspType     = "type"
+	AspLinkname = "linkname"
+	AspXattrs   = "xattrs"
+	AspMtime    = "mtime"
+	AspDevnum   = "devnum"
+	AspCount    = "occurrences"
+)
+
+// aspects lists how a and b differ; nil when they are the same in every
+// aspect.
+func aspects(a, b *Entry) []string {
+	var d []string
+	if a.Digest != b.Digest {
+		d = append(d, AspContent)
+	}
+	if a.Size != b.Size {
+		d = append(d, AspSize)
+	}
+	if a.Mode != b.Mode {
+		d = append(d, AspMode)
+	}
+	if a.UID != b.UID {
+		d = append(d, AspUID)
+	}
+	if a.GID != b.GID {
+		d = append(d, AspGID)
+	}
+	if a.Type != b.Type {
+		d = append(d, AspType)
+	}
+	if a.Linkname != b.Linkname {
+		d = append(d, AspLinkname)
+	}
+	if !maps.Equal(a.Xattrs, b.Xattrs) {
+		d = append(d, AspXattrs)
+	}
+	if !a.ModTime.Equal(b.ModTime) {
+		d = append(d, AspMtime)
+	}
+	if a.DevMajor != b.DevMajor || a.DevMinor != b.DevMinor {
+		d = append(d, AspDevnum)
+	}
+	return d
+}
+
+func meta(e *Entry, occurrences int) *FileMeta {
+	if e == nil {
+		return nil
+	}
+	m := &FileMeta{Type: e.Type, Mode: fmt.Sprintf("%04o", e.Mode), UID: e.UID, GID: e.GID, Size: e.Size,
+		Digest: e.Digest, Linkname: e.Linkname, Xattrs: e.Xattrs, ModTime: e.ModTime,
+		DevMajor: e.DevMajor, DevMinor: e.DevMinor}
+	if occurrences > 1 {
+		m.Occurrences = occurrences
+	}
+	return m
+}
+
+// diffEntries compares two path → entry maps (A = rebuilt, B = published).
+func diffEntries(a, b map[string]*Entry, countA, countB map[string]int, textDiffs bool) []FileChange {
+	var out []FileChange
+	for p, ea := range a {
+		eb, ok := b[p]
+		if !ok {
+			out = append(out, FileChange{Path: p, Change: Removed, Aspects: []string{}, Rebuilt: meta(ea, countA[p])})
+			continue
+		}
+		asp := aspects(ea, eb)
+		if countA[p] != countB[p] {
+			asp = append(asp, AspCount)
+		}
+		if len(asp) == 0 {
+			continue
+		}
+		fc := FileChange{Path: p, Change: Modified, Aspects: asp, Rebuilt: meta(ea, countA[p]), Published: meta(eb, countB[p])}
+		if textDiffs && ea.hasText && eb.hasText && ea.Digest != eb.Digest {
+			fc.TextDiff = unifiedDiff("rebuilt"+p, "published"+p, string(ea.text), string(eb.text))
+		}
+		out = append(out, fc)
+	}
+	for p, eb := range b {
+		if _, ok := a[p]; !ok {
+			fc := FileChange{Path: p, Change: Added, Aspects: []string{}, Published: meta(eb, countB[p])}
+			if textDiffs && eb.hasText {
+				fc.TextDiff = unifiedDiff("/dev/null", "published"+p, "", string(eb.text))
+			}
+			out = append(out, fc)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// layerMap keys a layer's entries by path: the last occurrence of a path
+// stands for it (as an unpacker leaves it) and the count of occurrences is
+// compared too. Whiteouts are keyed apart from the path they hide.
+func layerMap(es []*Entry) (map[string]*Entry, map[string]int) {
+	m := make(map[string]*Entry, len(es))
+	count := make(map[string]int, len(es))
+	for _, e := range es {
+		k := e.Path
+		switch {
+		case e.Whiteout:
+			k = whiteoutKey(e.Path)
+		case e.Opaque:
+			k = opaqueKey(e.Path)
+		}
+		m[k] = e
+		count[k]++
+	}
+	return m, count
+}
+
+func whiteoutKey(p string) string {
+	dir, base := splitPath(p)
+	return joinPath(dir, whPrefix+base)
+}
+
+func opaqueKey(p string) string { return joinPath(p, whOpaque) }
+
+func splitPath(p string) (string, string) {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			if i == 0 {
+				return "/", p[1:]
+			}
+			return p[:i], p[i+1:]
+		}
+	}
+	return "/", p
+}
+
+func joinPath(dir, base string) string {
+	if dir == "/" {
+		return "/" + base
+	}
+	return dir + "/" + base
+}
+
+// sameEntries reports whether two walks hold the same entries in every
+// aspect, ignoring their order and tar encoding.
+func sameEntries(a, b []*Entry) bool {
+	ma, ca := layerMap(a)
+	mb, cb := layerMap(b)
+	return len(diffEntries(ma, mb, ca, cb, false)) == 0
+}

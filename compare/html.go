@@ -1,0 +1,34 @@
+package compare
+
+import (
+	"html/template"
+	"io"
+	"strings"
+)
+
+var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
+	"join": func(s []string) string { return strings.Join(s, ", ") },
+	"json": compactJSON,
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>reprover: {{.Verdict}}</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:80em}pre{background:#f6f6f6;padding:.5em;overflow:auto}
+.v-identical,.v-reproducible,.v-equivalent{color:#17692b}.v-different,.v-mismatch,.v-error,.v-added,.v-removed{color:#b00020}
+table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;vertical-align:top}</style></head>
+<body><h1>verdict: <span class="v-{{.Verdict}}">{{.Verdict}}</span></h1>
+{{with .Error}}<p>error: {{.}}</p>{{end}}
+{{with .A}}<p>A: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}{{with .B}}<p>B: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}
+{{with .Published}}<p>published: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}{{with .Rebuilt}}<p>rebuilt: <code>{{.Digest}}</code></p>{{end}}
+{{with .Hints}}<ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{range .Platforms}}<h2>{{.Platform}} <span class="v-{{.Verdict}}">{{.Verdict}}</span></h2>
+{{with .Encoding}}<p>encoding differs: {{join .}}</p>{{end}}
+{{with .Config}}<h3>config</h3><table><tr><th>field</th><th>rebuilt / A</th><th>published / B</th></tr>
+{{range .}}<tr><td>{{.Field}}</td><td><code>{{json .Rebuilt}}</code></td><td><code>{{json .Published}}</code></td></tr>{{end}}</table>{{end}}
+<h3>layers</h3><table><tr><th>#</th><th>verdict</th><th>instruction</th><th>changes</th></tr>
+{{range .Layers}}<tr><td>{{.Index}}</td><td class="v-{{.Verdict}}">{{.Verdict}}</td><td><code>{{.Instruction}}</code></td>
+<td>{{range .Files}}<div>{{.Change}} <code>{{.Path}}</code> {{join .Aspects}}</div>{{end}}{{range .Findings}}<div>finding {{.Kind}} <code>{{.Path}}</code>: {{.Message}}</div>{{end}}</td></tr>{{end}}</table>
+{{with .Files}}<h3>merged filesystem</h3>{{range .}}<h4>{{.Change}} <code>{{.Path}}</code> {{join .Aspects}}</h4>{{with .TextDiff}}<pre>{{.}}</pre>{{end}}{{end}}{{end}}
+{{end}}</body></html>
+`))
+
+// WriteHTML writes the report as one self-contained page.
+func (r *Report) WriteHTML(w io.Writer) error { return htmlPage.Execute(w, r) }

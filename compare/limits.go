@@ -1,0 +1,66 @@
+package compare
+
+import "fmt"
+
+// Limits bound what an untrusted layer may make the comparison read or hold.
+// A zero field means its default (DefaultLimits).
+type Limits struct {
+	// MaxLayerBytes bounds the uncompressed bytes of one layer, and also
+	// the content bytes of its files (sparse files expand).
+	MaxLayerBytes int64
+	// MaxTotalBytes bounds the uncompressed bytes read by one comparison.
+	MaxTotalBytes int64
+	// MaxEntries bounds the tar entries of one layer; memory grows with it.
+	MaxEntries int
+	// MaxZstdWindow bounds the window a zstd frame may ask for.
+	MaxZstdWindow uint64
+	// MaxTextFile is the largest file kept for a unified text diff, and
+	// MaxTextBytes the budget of such text kept per layer walk.
+	MaxTextFile  int64
+	MaxTextBytes int64
+}
+
+// DefaultLimits apply where a field of Limits is zero.
+var DefaultLimits = Limits{
+	MaxLayerBytes: 32 << 30,
+	MaxTotalBytes: 256 << 30,
+	MaxEntries:    500_000,
+	MaxZstdWindow: 128 << 20,
+	MaxTextFile:   16 << 10,
+	MaxTextBytes:  4 << 20,
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxLayerBytes > 0 {
+		d.MaxLayerBytes = l.MaxLayerBytes
+	}
+	if l.MaxTotalBytes > 0 {
+		d.MaxTotalBytes = l.MaxTotalBytes
+	}
+	if l.MaxEntries > 0 {
+		d.MaxEntries = l.MaxEntries
+	}
+	if l.MaxZstdWindow > 0 {
+		d.MaxZstdWindow = l.MaxZstdWindow
+	}
+	if l.MaxTextFile > 0 {
+		d.MaxTextFile = l.MaxTextFile
+	}
+	if l.MaxTextBytes > 0 {
+		d.MaxTextBytes = l.MaxTextBytes
+	}
+	return d
+}
+
+// LimitError reports a layer that exceeded a named limit.
+type LimitError struct {
+	What  string
+	Limit string
+	Max   int64
+	Got   int64 // at least this much
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%s: %d exceeds limit %s=%d", e.What, e.Got, e.Limit, e.Max)
+}

@@ -1,0 +1,124 @@
+package compare
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"io"
+	"strings"
+	"sync/atomic"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Compression is the encoding found in a layer's bytes (not the one its
+// media type claims).
+type Compression string
+
+const (
+	Gzip         Compression = "gzip"
+	Zstd         Compression = "zstd"
+	Uncompressed Compression = "none"
+)
+
+var (
+	magicGzip  = []byte{0x1f, 0x8b}
+	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	magicBzip2 = []byte("BZh")
+	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+)
+
+// declaredCompression is what a layer media type claims.
+func declaredCompression(mt types.MediaType) Compression {
+	s := string(mt)
+	switch {
+	case strings.HasSuffix(s, "+zstd") || strings.HasSuffix(s, ".zstd"):
+		return Zstd
+	case strings.HasSuffix(s, "+gzip") || strings.HasSuffix(s, ".gzip") || mt == types.DockerLayer || mt == types.DockerForeignLayer:
+		return Gzip
+	case mt == types.OCIUncompressedLayer || mt == types.OCIUncompressedRestrictedLayer || strings.HasSuffix(s, ".tar"):
+		return Uncompressed
+	}
+	return ""
+}
+
+// decompressor sniffs the magic of a compressed stream and decodes it.
+// Closing it releases the decoder; the caller closes the source.
+type decompressor struct {
+	io.Reader
+	Found Compression
+	close func()
+}
+
+func (d *decompressor) Close() error {
+	if d.close != nil {
+		d.close()
+	}
+	return nil
+}
+
+func newDecompressor(r io.Reader, lim Limits) (*decompressor, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(6)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return nil, err
+	}
+	switch {
+	case bytes.HasPrefix(head, magicGzip):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		// Multistream (the default) reads every member and fails on
+		// trailing bytes that are not another member.
+		return &decompressor{Reader: zr, Found: Gzip, close: func() { zr.Close() }}, nil
+	case bytes.HasPrefix(head, magicZstd):
+		zr, err := zstd.NewReader(br,
+			zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(lim.MaxZstdWindow),
+			zstd.WithDecoderMaxMemory(uint64(lim.MaxLayerBytes)))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		return &decompressor{Reader: zr, Found: Zstd, close: zr.Close}, nil
+	case bytes.HasPrefix(head, magicBzip2), bytes.HasPrefix(head, magicXz):
+		return nil, fmt.Errorf("unsupported compression (bzip2/xz magic %x)", head[:3])
+	}
+	return &decompressor{Reader: br, Found: Uncompressed}, nil
+}
+
+// meter hashes and counts the uncompressed stream (the diffID) and enforces
+// the per-layer and per-comparison byte limits as it goes.
+type meter struct {
+	r     io.Reader
+	h     hash.Hash
+	n     int64
+	max   int64
+	total *atomic.Int64
+	maxT  int64
+	what  string
+}
+
+func newMeter(r io.Reader, what string, lim Limits, total *atomic.Int64) *meter {
+	return &meter{r: r, h: sha256.New(), max: lim.MaxLayerBytes, total: total, maxT: lim.MaxTotalBytes, what: what}
+}
+
+func (m *meter) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	m.h.Write(p[:n])
+	m.n += int64(n)
+	if m.n > m.max {
+		return n, &LimitError{What: m.what + " uncompressed", Limit: "MaxLayerBytes", Max: m.max, Got: m.n}
+	}
+	if t := m.total.Add(int64(n)); t > m.maxT {
+		return n, &LimitError{What: "uncompressed bytes of this comparison", Limit: "MaxTotalBytes", Max: m.maxT, Got: t}
+	}
+	return n, err
+}
+
+func (m *meter) digest() string { return fmt.Sprintf("sha256:%x", m.h.Sum(nil)) }

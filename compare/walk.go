@@ -1,0 +1,349 @@
+package compare
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/reprover/reprover/image"
+)
+
+// Entry is one tar entry of a layer, reduced to what an unpacker applies.
+type Entry struct {
+	Path     string // absolute, cleaned; non-local names keep their "..".
+	Type     string // file, dir, symlink, hardlink, char, block, fifo, or unknown(X)
+	Mode     int64  // permission bits with setuid, setgid and sticky
+	UID, GID int64
+	Size     int64
+	Digest   string // sha256 of the content of a file (and of a resolved hard link)
+	Linkname string
+	Xattrs   map[string]string
+	ModTime  time.Time
+	DevMajor int64
+	DevMinor int64
+	// Whiteout marks a .wh. entry (Path is the whited-out path); Opaque
+	// marks .wh..wh..opq (Path is the directory).
+	Whiteout, Opaque bool
+	text             []byte // content kept for text diffs, within budget
+	hasText          bool
+}
+
+// Finding is something hostile or odd in a layer, reported as it is.
+type Finding struct {
+	Path    string `json:"path,omitempty"`
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+// walked is one layer read to the end.
+type walked struct {
+	Compression Compression
+	DiffID      string
+	Entries     []*Entry
+	Findings    []Finding
+}
+
+const (
+	whPrefix = ".wh."
+	whOpaque = ".wh..wh..opq"
+)
+
+// walkLayer decompresses and walks one layer. It reads the stream to its
+// end, so the digest check of the compressed bytes and the diffID cover
+// every byte, including bytes after the tar end-of-archive blocks.
+func walkLayer(ctx context.Context, l image.Layer, lim Limits, total *atomic.Int64) (*walked, error) {
+	rc, err := l.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	what := fmt.Sprintf("layer %d %s", l.Index, l.Descriptor.Digest)
+	dec, err := newDecompressor(ctxReader{ctx, rc}, lim)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer dec.Close()
+	m := newMeter(dec, what, lim, total)
+	w := &walked{Compression: dec.Found}
+	if want := declaredCompression(l.Descriptor.MediaType); want != "" && want != dec.Found {
+		w.Findings = append(w.Findings, Finding{Kind: "mediaTypeMismatch",
+			Message: fmt.Sprintf("media type %s claims %s, content is %s", l.Descriptor.MediaType, want, dec.Found)})
+	}
+	if err := w.readTar(m, lim, what); err != nil {
+		return nil, err
+	}
+	// Whatever follows the end-of-archive marker is invisible to an
+	// unpacker but part of the diffID: count it and say so.
+	var trailing nonZeroCounter
+	if _, err := io.Copy(&trailing, m); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if trailing.nonZero > 0 {
+		w.Findings = append(w.Findings, Finding{Kind: "trailingData",
+			Message: fmt.Sprintf("%d bytes (%d non-zero) after the tar end-of-archive marker, ignored by unpackers", trailing.n, trailing.nonZero)})
+	}
+	// Drain the raw stream too: the digest check runs at its EOF.
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	w.DiffID = m.digest()
+	if l.DiffID.Hex != "" && w.DiffID != l.DiffID.String() {
+		return nil, fmt.Errorf("%s: uncompressed content hashes to %s, the config's diff_id is %s", what, w.DiffID, l.DiffID)
+	}
+	return w, nil
+}
+
+func (w *walked) readTar(r io.Reader, lim Limits, what string) error {
+	tr := tar.NewReader(r)
+	var textBudget = lim.MaxTextBytes
+	var contentBytes int64
+	for n := 0; ; n++ {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: tar entry %d: %w", what, n, err)
+		}
+		if n >= lim.MaxEntries {
+			return &LimitError{What: what + " tar entries", Limit: "MaxEntries", Max: int64(lim.MaxEntries), Got: int64(n + 1)}
+		}
+		e, findings := entryOf(h)
+		w.Findings = append(w.Findings, findings...)
+		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse || h.Typeflag == '7' {
+			hw := sha256.New()
+			var keep *bytes.Buffer
+			if h.Size <= lim.MaxTextFile && h.Size <= textBudget && !e.Whiteout && !e.Opaque {
+				keep = &bytes.Buffer{}
+			}
+			dst := io.Writer(hw)
+			if keep != nil {
+				dst = io.MultiWriter(hw, keep)
+			}
+			left := lim.MaxLayerBytes - contentBytes
+			got, err := io.Copy(dst, io.LimitReader(tr, left+1))
+			contentBytes += got
+			if err != nil {
+				return fmt.Errorf("%s: %s: %w", what, e.Path, err)
+			}
+			if got > left {
+				return &LimitError{What: what + " file contents", Limit: "MaxLayerBytes", Max: lim.MaxLayerBytes, Got: contentBytes}
+			}
+			if got != h.Size {
+				return fmt.Errorf("%s: %s: read %d bytes, header says %d", what, e.Path, got, h.Size)
+			}
+			e.Digest = fmt.Sprintf("sha256:%x", hw.Sum(nil))
+			if keep != nil && isText(keep.Bytes()) {
+				e.text, e.hasText = keep.Bytes(), true
+				textBudget -= int64(keep.Len())
+			}
+		} else if h.Size != 0 && h.Typeflag != tar.TypeLink && h.Typeflag != tar.TypeSymlink {
+			// Data on a directory, device or FIFO is not unpacked; hash it
+			// so two layers cannot differ there unnoticed.
+			hw := sha256.New()
+			got, err := io.Copy(hw, io.LimitReader(tr, lim.MaxLayerBytes-contentBytes+1))
+			contentBytes += got
+			if err != nil {
+				return fmt.Errorf("%s: %s: %w", what, e.Path, err)
+			}
+			if contentBytes > lim.MaxLayerBytes {
+				return &LimitError{What: what + " file contents", Limit: "MaxLayerBytes", Max: lim.MaxLayerBytes, Got: contentBytes}
+			}
+			e.Digest = fmt.Sprintf("sha256:%x", hw.Sum(nil))
+			w.Findings = append(w.Findings, Finding{Path: e.Path, Kind: "dataOnNonFile",
+				Message: fmt.Sprintf("%s entry carries %d bytes of data", e.Type, h.Size)})
+		}
+		w.Entries = append(w.Entries, e)
+	}
+}
+
+// entryOf maps a tar header to an Entry, with findings for hostile names.
+func entryOf(h *tar.Header) (*Entry, []Finding) {
+	var fs []Finding
+	p, local := normalize(h.Name)
+	if !local {
+		fs = append(fs, Finding{Path: p, Kind: "nonLocalName", Message: fmt.Sprintf("entry name %q is not local to the layer root", truncateString(h.Name, 200))})
+	}
+	if !utf8.ValidString(h.Name) {
+		fs = append(fs, Finding{Path: p, Kind: "invalidUTF8", Message: "entry name is not valid UTF-8"})
+	}
+	if strings.ContainsRune(h.Name, 0) || strings.Contains(h.Name, `\`) {
+		fs = append(fs, Finding{Path: p, Kind: "oddName", Message: "entry name contains a NUL or a backslash"})
+	}
+	e := &Entry{
+		Path:     p,
+		Mode:     h.Mode & 07777,
+		UID:      int64(h.Uid),
+		GID:      int64(h.Gid),
+		Size:     h.Size,
+		Linkname: h.Linkname,
+		ModTime:  h.ModTime.UTC(),
+		DevMajor: h.Devmajor,
+		DevMinor: h.Devminor,
+	}
+	switch h.Typeflag {
+	case tar.TypeReg, tar.TypeRegA, '7':
+		e.Type = "file"
+	case tar.TypeGNUSparse:
+		e.Type = "file"
+	case tar.TypeDir:
+		e.Type = "dir"
+	case tar.TypeSymlink:
+		e.Type = "symlink"
+	case tar.TypeLink:
+		e.Type = "hardlink"
+		lp, llocal := normalize(h.Linkname)
+		e.Linkname = lp
+		if !llocal {
+			fs = append(fs, Finding{Path: p, Kind: "nonLocalLink", Message: fmt.Sprintf("hard link target %q is not local to the layer root", truncateString(h.Linkname, 200))})
+		}
+	case tar.TypeChar:
+		e.Type = "char"
+	case tar.TypeBlock:
+		e.Type = "block"
+	case tar.TypeFifo:
+		e.Type = "fifo"
+	default:
+		e.Type = fmt.Sprintf("unknown(%q)", h.Typeflag)
+		fs = append(fs, Finding{Path: p, Kind: "unknownType", Message: fmt.Sprintf("unknown tar typeflag %q", h.Typeflag)})
+	}
+	// Absolute targets are ordinary (they resolve inside the container's
+	// root); a relative one that climbs above the root is not.
+	if e.Type == "symlink" && escapes(path.Dir(p), h.Linkname) {
+		fs = append(fs, Finding{Path: p, Kind: "escapingSymlink", Message: fmt.Sprintf("symlink target %q climbs above the root; it is compared as data, never followed", truncateString(h.Linkname, 200))})
+	}
+	for k, v := range h.PAXRecords {
+		switch {
+		case strings.HasPrefix(k, "SCHILY.xattr."):
+			e.setXattr(strings.TrimPrefix(k, "SCHILY.xattr."), v)
+		case strings.HasPrefix(k, "LIBARCHIVE.xattr."):
+			val := v
+			if b, err := base64.StdEncoding.DecodeString(v); err == nil {
+				val = string(b)
+			}
+			e.setXattr(strings.TrimPrefix(k, "LIBARCHIVE.xattr."), val)
+		}
+	}
+	base := path.Base(p)
+	switch {
+	case base == whOpaque:
+		e.Opaque, e.Path = true, path.Dir(p)
+	case strings.HasPrefix(base, whPrefix):
+		target := strings.TrimPrefix(base, whPrefix)
+		if target == "" || target == "." || target == ".." || strings.HasPrefix(target, whPrefix) {
+			fs = append(fs, Finding{Path: p, Kind: "invalidWhiteout", Message: fmt.Sprintf("whiteout %q names no valid entry; ignored as an unpacker would", base)})
+			e.Type = "whiteout"
+			e.Whiteout, e.Path = true, p // matches nothing
+			break
+		}
+		if e.Type != "file" {
+			fs = append(fs, Finding{Path: p, Kind: "oddWhiteout", Message: fmt.Sprintf("whiteout marker %q is a %s, not a file", base, e.Type)})
+		}
+		e.Whiteout, e.Path = true, path.Join(path.Dir(p), target)
+		e.Type = "whiteout"
+	}
+	return e, fs
+}
+
+func (e *Entry) setXattr(k, v string) {
+	if e.Xattrs == nil {
+		e.Xattrs = map[string]string{}
+	}
+	e.Xattrs[k] = v
+}
+
+// normalize turns a tar name into an absolute path: "./usr/bin/",
+// "usr/bin" and "/usr/bin" are all "/usr/bin". A name that climbs out of
+// the root keeps its ".." so it cannot alias a real path.
+func normalize(name string) (string, bool) {
+	n := strings.TrimPrefix(name, "./")
+	abs := strings.HasPrefix(n, "/")
+	n = strings.Trim(n, "/")
+	if n == "" || n == "." {
+		return "/", true
+	}
+	if escapes("/", n) {
+		return "/" + n, false
+	}
+	return path.Clean("/" + n), !abs
+}
+
+// escapes reports whether following rel from dir climbs above the root.
+func escapes(dir, rel string) bool {
+	depth := strings.Count(strings.Trim(dir, "/"), "/") + 1
+	if strings.Trim(dir, "/") == "" {
+		depth = 0
+	}
+	if path.IsAbs(rel) {
+		return false
+	}
+	for _, c := range strings.Split(rel, "/") {
+		switch c {
+		case "..":
+			depth--
+			if depth < 0 {
+				return true
+			}
+		case "", ".":
+		default:
+			depth++
+		}
+	}
+	return false
+}
+
+func isText(b []byte) bool {
+	return utf8.Valid(b) && !bytes.ContainsRune(b, 0)
+}
+
+func truncateString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// nonZeroCounter counts bytes and non-zero bytes written to it.
+type nonZeroCounter struct{ n, nonZero int64 }
+
+func (c *nonZeroCounter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	for _, b := range p {
+		if b != 0 {
+			c.nonZero++
+		}
+	}
+	return len(p), nil
+}
+
+// ctxReader stops a stream when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,61 @@
+package image
+
+import "fmt"
+
+// Limits bound what an untrusted image may make reprover read or hold.
+// The zero value of a field means its default (DefaultLimits).
+type Limits struct {
+	// MaxManifestBytes bounds an index or manifest: 4 MiB is what
+	// registries themselves accept.
+	MaxManifestBytes int64
+	// MaxConfigBytes bounds an image config blob.
+	MaxConfigBytes int64
+	// MaxManifests bounds the number of manifests in an index.
+	MaxManifests int
+	// MaxLayers bounds the number of layers in one image.
+	MaxLayers int
+	// MaxJSONDepth bounds the nesting of any JSON document.
+	MaxJSONDepth int
+}
+
+// DefaultLimits are the limits used when a field of Limits is zero.
+var DefaultLimits = Limits{
+	MaxManifestBytes: 4 << 20,
+	MaxConfigBytes:   8 << 20,
+	MaxManifests:     1000,
+	MaxLayers:        500,
+	MaxJSONDepth:     64,
+}
+
+// withDefaults returns l with zero fields replaced by DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxManifestBytes > 0 {
+		d.MaxManifestBytes = l.MaxManifestBytes
+	}
+	if l.MaxConfigBytes > 0 {
+		d.MaxConfigBytes = l.MaxConfigBytes
+	}
+	if l.MaxManifests > 0 {
+		d.MaxManifests = l.MaxManifests
+	}
+	if l.MaxLayers > 0 {
+		d.MaxLayers = l.MaxLayers
+	}
+	if l.MaxJSONDepth > 0 {
+		d.MaxJSONDepth = l.MaxJSONDepth
+	}
+	return d
+}
+
+// LimitError reports an untrusted input that exceeded a named limit.
+type LimitError struct {
+	What  string // the input, e.g. "manifest sha256:…"
+	Limit string // the limit's name, e.g. "MaxManifestBytes"
+	Max   int64
+	Got   int64 // the value seen; for streams, at least this much
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%s: %d exceeds limit %s=%d", e.What, e.Got, e.Limit, e.Max)
+}
