@@ -1,0 +1,42 @@
+# reprover — see README.md. Every target works from a fresh clone on Debian as root.
+SHELL := /bin/bash
+GO ?= go
+CACHE ?= $(CURDIR)/.cache
+BIN := $(CURDIR)/bin
+TOOLS := $(CACHE)/bin
+STATICCHECK_VERSION := v0.8.2
+export PATH := $(TOOLS):$(PATH)
+
+.PHONY: all build tools test demo bench lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/reprover ./cmd/reprover
+
+## tools: what the tests and the demo need (cached under .cache/)
+tools: $(TOOLS)/staticcheck
+
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## test: every test, with the race detector
+test: tools
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+## demo: a registry, two images an auditor should tell apart, reprover diff on them
+demo: build
+	$(GO) run ./fixtures/cmd/demo -reprover $(BIN)/reprover
+
+## bench: compare throughput against the decompress-and-hash floor, and peak memory
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/
+
+lint: tools
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	$(TOOLS)/staticcheck ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/fixtures"
+)
+
+// TestDiffExitCodes runs the diff command as a user would and checks the
+// exit-code contract and the outputs.
+func TestDiffExitCodes(t *testing.T) {
+	reg := fixtures.NewRegistry(t)
+	cases := map[string]fixtures.Case{}
+	for _, c := range fixtures.Cases() {
+		cases[c.Name] = c
+	}
+	push := func(name string) (string, string) {
+		c := cases[name]
+		return reg.MustPush(t, "cli/"+name, "a", c.A), reg.MustPush(t, "cli/"+name, "b", c.B)
+	}
+	idA, idB := push("identical")
+	eqA, eqB := push("recompressed-zstd")
+	addA, addB := push("added-file")
+	dir := t.TempDir()
+	report := filepath.Join(dir, "report.json")
+	if err := fixtures.WriteLayout(filepath.Join(dir, "layout"), "v1", cases["added-file"].B); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout []string
+		wantStderr []string
+	}{
+		{name: "identical", args: []string{"diff", idA, idB}, wantCode: 0, wantStdout: []string{"verdict: identical"}},
+		{name: "equivalent", args: []string{"diff", eqA, eqB}, wantCode: 0, wantStdout: []string{"verdict: equivalent", "compression"}},
+		{name: "different", args: []string{"diff", addA, addB}, wantCode: 1, wantStdout: []string{"verdict: different", "+ /app/backdoor.sh"}},
+		{name: "json", args: []string{"diff", "--format", "json", "--report", report, addA, addB}, wantCode: 1, wantStdout: []string{`"verdict": "different"`, `"path": "/app/backdoor.sh"`}},
+		{name: "html", args: []string{"diff", "--format", "html", addA, addB}, wantCode: 1, wantStdout: []string{"<!doctype html>", "/app/backdoor.sh"}},
+		{name: "layout-vs-registry", args: []string{"diff", addB, "oci:" + filepath.Join(dir, "layout") + ":v1"}, wantCode: 0, wantStdout: []string{"verdict: identical"}},
+		{name: "missing-image", args: []string{"diff", addA, reg.Host + "/cli/nothing:here"}, wantCode: 2, wantStderr: []string{reg.Host + "/cli/nothing:here", "not found"}},
+		{name: "missing-layout", args: []string{"diff", addA, "oci:" + filepath.Join(dir, "nope")}, wantCode: 2, wantStderr: []string{"nope", "not found"}},
+		{name: "bad-digest", args: []string{"diff", addA, reg.Host + "/x@sha256:ABC"}, wantCode: 2, wantStderr: []string{"malformed digest"}},
+		{name: "bad-format", args: []string{"diff", "--format", "yaml", addA, addB}, wantCode: 2, wantStderr: []string{"--format"}},
+		{name: "wrong-platform", args: []string{"diff", "--platform", "linux/s390x", addA, addB}, wantCode: 2, wantStderr: []string{"linux/s390x"}},
+		{name: "usage", args: []string{"diff", addA}, wantCode: 2, wantStderr: []string{"accepts 2 arg"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr := tempFile(t), tempFile(t)
+			code := run(t.Context(), tc.args, nil, stdout, stderr)
+			out, errOut := readBack(t, stdout), readBack(t, stderr)
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, out, errOut)
+			}
+			for _, s := range tc.wantStdout {
+				if !strings.Contains(out, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, out)
+				}
+			}
+			for _, s := range tc.wantStderr {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, errOut)
+				}
+			}
+			if strings.Contains(out, "\x1b[") {
+				t.Errorf("colour escape codes on a non-terminal stdout")
+			}
+		})
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep compare.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("--report file: %v", err)
+	}
+	if rep.SchemaVersion != 1 || rep.Verdict != compare.Different {
+		t.Errorf("--report file: schemaVersion %d verdict %s", rep.SchemaVersion, rep.Verdict)
+	}
+}
+
+func tempFile(t *testing.T) *os.File {
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func readBack(t *testing.T, f *os.File) string {
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(bytes.TrimSpace(b))
+}
