@@ -31,7 +31,8 @@ demo: build
 
 ## bench: compare throughput against the decompress-and-hash floor, and peak memory
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/
+	mkdir -p $(CACHE)/bench
+	REPROVER_BENCH_DIR=$(CACHE)/bench $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/
 
 lint: tools
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
