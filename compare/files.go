@@ -73,7 +73,7 @@ func meta(e *Entry, occurrences int) *FileMeta {
 
 // diffEntries compares two path → entry maps (A = rebuilt, B = published).
 func diffEntries(a, b map[string]*Entry, countA, countB map[string]int, textDiffs bool) []FileChange {
-	var out []FileChange
+	out := []FileChange{}
 	for p, ea := range a {
 		eb, ok := b[p]
 		if !ok {
