@@ -72,7 +72,9 @@ func meta(e *Entry, occurrences int) *FileMeta {
 }
 
 // diffEntries compares two path → entry maps (A = rebuilt, B = published).
-func diffEntries(a, b map[string]*Entry, countA, countB map[string]int, textDiffs bool) []FileChange {
+// With labels, small text files that differ get a unified diff whose
+// headers are labels[0]+path and labels[1]+path.
+func diffEntries(a, b map[string]*Entry, countA, countB map[string]int, labels *[2]string) []FileChange {
 	out := []FileChange{}
 	for p, ea := range a {
 		eb, ok := b[p]
@@ -88,16 +90,16 @@ func diffEntries(a, b map[string]*Entry, countA, countB map[string]int, textDiff
 			continue
 		}
 		fc := FileChange{Path: p, Change: Modified, Aspects: asp, Rebuilt: meta(ea, countA[p]), Published: meta(eb, countB[p])}
-		if textDiffs && ea.hasText && eb.hasText && ea.Digest != eb.Digest {
-			fc.TextDiff = unifiedDiff("rebuilt"+p, "published"+p, string(ea.text), string(eb.text))
+		if labels != nil && ea.hasText && eb.hasText && ea.Digest != eb.Digest {
+			fc.TextDiff = unifiedDiff(labels[0]+p, labels[1]+p, string(ea.text), string(eb.text))
 		}
 		out = append(out, fc)
 	}
 	for p, eb := range b {
 		if _, ok := a[p]; !ok {
 			fc := FileChange{Path: p, Change: Added, Aspects: []string{}, Published: meta(eb, countB[p])}
-			if textDiffs && eb.hasText {
-				fc.TextDiff = unifiedDiff("/dev/null", "published"+p, "", string(eb.text))
+			if labels != nil && eb.hasText {
+				fc.TextDiff = unifiedDiff("/dev/null", labels[1]+p, "", string(eb.text))
 			}
 			out = append(out, fc)
 		}
@@ -157,5 +159,5 @@ func joinPath(dir, base string) string {
 func sameEntries(a, b []*Entry) bool {
 	ma, ca := layerMap(a)
 	mb, cb := layerMap(b)
-	return len(diffEntries(ma, mb, ca, cb, false)) == 0
+	return len(diffEntries(ma, mb, ca, cb, nil)) == 0
 }

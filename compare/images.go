@@ -248,6 +248,7 @@ func comparePair(p pair, ws *walkSet, o Options) (*Platform, error) {
 		return pr, nil
 	}
 
+	labels := &[2]string{o.NameA, o.NameB}
 	different := false
 	enc := map[string]bool{}
 	if p.a.Manifest.MediaType != p.b.Manifest.MediaType || p.a.Manifest.Config.MediaType != p.b.Manifest.Config.MediaType {
@@ -303,10 +304,10 @@ func comparePair(p pair, ws *walkSet, o Options) (*Platform, error) {
 		switch {
 		case wa == nil:
 			lr.Verdict = Added
-			lr.Files = diffEntries(ma, mb, ca, cb, true)
+			lr.Files = diffEntries(ma, mb, ca, cb, labels)
 		case wb == nil:
 			lr.Verdict = Removed
-			lr.Files = diffEntries(ma, mb, ca, cb, true)
+			lr.Files = diffEntries(ma, mb, ca, cb, labels)
 		case lr.Rebuilt == lr.Published:
 			lr.Verdict = Identical
 			if p.a.Layers[i].Descriptor.MediaType != p.b.Layers[i].Descriptor.MediaType {
@@ -320,7 +321,7 @@ func comparePair(p pair, ws *walkSet, o Options) (*Platform, error) {
 				lr.Encoding = append(lr.Encoding, EncMediaTypes)
 			}
 		default:
-			lr.Files = diffEntries(ma, mb, ca, cb, true)
+			lr.Files = diffEntries(ma, mb, ca, cb, labels)
 			if len(lr.Files) == 0 {
 				lr.Verdict = Equivalent
 				lr.Encoding = []string{EncTarHeaders}
@@ -340,7 +341,7 @@ func comparePair(p pair, ws *walkSet, o Options) (*Platform, error) {
 		}
 		pr.Layers = append(pr.Layers, lr)
 	}
-	pr.Files = diffEntries(va.entries, vb.entries, nil, nil, true)
+	pr.Files = diffEntries(va.entries, vb.entries, nil, nil, labels)
 	pr.Findings = append(append(pr.Findings, va.Findings...), vb.Findings...)
 	if len(pr.Files) > 0 {
 		different = true

@@ -28,13 +28,13 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 		p.line("source:    %s @ %s", r.Source.URI, r.Source.Commit)
 	}
 	if r.A != nil {
-		p.line("A:         %s (%s)", r.A.Ref, r.A.Digest)
+		p.line("A:         %s", refLine(r.A))
 	}
 	if r.B != nil {
-		p.line("B:         %s (%s)", r.B.Ref, r.B.Digest)
+		p.line("B:         %s", refLine(r.B))
 	}
 	if r.Published != nil {
-		p.line("published: %s (%s)", r.Published.Ref, r.Published.Digest)
+		p.line("published: %s", refLine(r.Published))
 	}
 	if r.Rebuilt != nil {
 		p.line("rebuilt:   %s", r.Rebuilt.Digest)
@@ -134,6 +134,15 @@ func (p *printer) files(indent string, fs []FileChange, maxFiles int) {
 			}
 		}
 	}
+}
+
+// refLine shows a reference and its digest, once when the reference is
+// pinned to it.
+func refLine(r *ImageRef) string {
+	if strings.HasSuffix(r.Ref, "@"+r.Digest) {
+		return r.Ref
+	}
+	return fmt.Sprintf("%s (%s)", r.Ref, r.Digest)
 }
 
 func describe(m *FileMeta) string {

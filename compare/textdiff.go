@@ -43,12 +43,12 @@ func unifiedDiff(nameA, nameB, a, b string) string {
 		case i < n && j < m && la[i] == lb[j]:
 			ops = append(ops, op{' ', la[i], i, j})
 			i, j = i+1, j+1
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			ops = append(ops, op{'+', lb[j], i, j})
-			j++
-		default:
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
 			ops = append(ops, op{'-', la[i], i, j})
 			i++
+		default:
+			ops = append(ops, op{'+', lb[j], i, j})
+			j++
 		}
 	}
 	var sb strings.Builder
