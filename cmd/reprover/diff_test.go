@@ -33,6 +33,11 @@ func TestDiffExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	archive := filepath.Join(dir, "image.tar")
+	if err := fixtures.WriteArchive(archive, filepath.Join(dir, "layout")); err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
 		name       string
 		args       []string
@@ -46,6 +51,7 @@ func TestDiffExitCodes(t *testing.T) {
 		{name: "json", args: []string{"diff", "--format", "json", "--report", report, addA, addB}, wantCode: 1, wantStdout: []string{`"verdict": "different"`, `"path": "/app/backdoor.sh"`}},
 		{name: "html", args: []string{"diff", "--format", "html", addA, addB}, wantCode: 1, wantStdout: []string{"<!doctype html>", "/app/backdoor.sh"}},
 		{name: "layout-vs-registry", args: []string{"diff", addB, "oci:" + filepath.Join(dir, "layout") + ":v1"}, wantCode: 0, wantStdout: []string{"verdict: identical"}},
+		{name: "archive-vs-registry", args: []string{"diff", "oci-archive:" + archive, addA}, wantCode: 1, wantStdout: []string{"- /app/backdoor.sh"}},
 		{name: "missing-image", args: []string{"diff", addA, reg.Host + "/cli/nothing:here"}, wantCode: 2, wantStderr: []string{reg.Host + "/cli/nothing:here", "not found"}},
 		{name: "missing-layout", args: []string{"diff", addA, "oci:" + filepath.Join(dir, "nope")}, wantCode: 2, wantStderr: []string{"nope", "not found"}},
 		{name: "bad-digest", args: []string{"diff", addA, reg.Host + "/x@sha256:ABC"}, wantCode: 2, wantStderr: []string{"malformed digest"}},
