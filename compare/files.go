@@ -153,11 +153,3 @@ func joinPath(dir, base string) string {
 	}
 	return dir + "/" + base
 }
-
-// sameEntries reports whether two walks hold the same entries in every
-// aspect, ignoring their order and tar encoding.
-func sameEntries(a, b []*Entry) bool {
-	ma, ca := layerMap(a)
-	mb, cb := layerMap(b)
-	return len(diffEntries(ma, mb, ca, cb, nil)) == 0
-}

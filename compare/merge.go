@@ -3,7 +3,6 @@ package compare
 import (
 	"fmt"
 	"path"
-	"strings"
 )
 
 // fsView is the merged filesystem of an image's layers, as an unpacker
@@ -95,9 +94,4 @@ func (v *fsView) remove(p string) {
 	if m := v.children[dir]; m != nil {
 		delete(m, base)
 	}
-}
-
-// under reports whether p is inside dir.
-func under(p, dir string) bool {
-	return dir == "/" || p == dir || strings.HasPrefix(p, dir+"/")
 }

@@ -52,4 +52,3 @@ func TestGoldenReportsMatchSchema(t *testing.T) {
 		}
 	}
 }
-

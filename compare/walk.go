@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -192,7 +191,7 @@ func entryOf(h *tar.Header) (*Entry, []Finding) {
 		DevMinor: h.Devminor,
 	}
 	switch h.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, '7':
+	case tar.TypeReg, '\x00', '7': // '\x00': pre-POSIX regular file
 		e.Type = "file"
 	case tar.TypeGNUSparse:
 		e.Type = "file"
@@ -337,13 +336,4 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

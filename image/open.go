@@ -316,7 +316,7 @@ func classify(raw []byte, declared types.MediaType, lim Limits) (docKind, types.
 		return 0, "", fmt.Errorf("not a manifest: %w", err)
 	}
 	if probe.FSLayers != nil || probe.SchemaVersion == "1" {
-		return 0, "", fmt.Errorf("Docker schema 1 manifests are not supported")
+		return 0, "", fmt.Errorf("docker schema 1 manifests are not supported")
 	}
 	if probe.SchemaVersion != "2" {
 		return 0, "", fmt.Errorf("schemaVersion %q, want 2", truncate(string(probe.SchemaVersion), 20))
