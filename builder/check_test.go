@@ -1,0 +1,100 @@
+package builder
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+const pin = "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+const commit = "0123456789abcdef0123456789abcdef01234567"
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name       string
+		dockerfile string
+		args       map[string]string
+		want       []string // "LINE: rule" of each violation, in order
+		wantBases  []string
+		wantDL     []string
+	}{
+		{name: "hermetic", dockerfile: "FROM busybox" + pin + "\nCOPY . /app\nRUN echo hi\n", wantBases: []string{"busybox" + pin}},
+		{name: "scratch", dockerfile: "FROM scratch\nCOPY x /x\n"},
+		{name: "unpinned from", dockerfile: "FROM alpine:3.20\nRUN true\n", want: []string{"1: unpinned-from"}},
+		{name: "unpinned from without tag", dockerfile: "\n\nFROM alpine\n", want: []string{"3: unpinned-from"}},
+		{name: "tag and digest", dockerfile: "FROM alpine:3.20" + pin + "\n", wantBases: []string{"alpine:3.20" + pin}},
+		{name: "arg expanded pinned", dockerfile: "ARG BASE=busybox" + pin + "\nFROM $BASE\n", wantBases: []string{"busybox" + pin}},
+		{name: "arg expanded unpinned", dockerfile: "ARG TAG=latest\nFROM busybox:${TAG}\n", want: []string{"2: unpinned-from"}},
+		{name: "build arg overrides to unpinned", dockerfile: "ARG BASE=busybox" + pin + "\nFROM $BASE\n",
+			args: map[string]string{"BASE": "busybox:latest"}, want: []string{"2: unpinned-from"}},
+		{name: "stage names are not images", dockerfile: "FROM busybox" + pin + " AS build\nRUN true\nFROM build\nCOPY --from=build /a /a\nCOPY --from=0 /a /b\n",
+			wantBases: []string{"busybox" + pin}},
+		{name: "copy from unpinned image", dockerfile: "FROM scratch\nCOPY --from=alpine:3 /bin/sh /sh\n", want: []string{"2: unpinned-copy-from"}},
+		{name: "copy from pinned image", dockerfile: "FROM scratch\nCOPY --from=alpine" + pin + " /bin/sh /sh\n", wantBases: []string{"alpine" + pin}},
+		{name: "run mount from unpinned", dockerfile: "FROM busybox" + pin + "\nRUN --mount=type=bind,from=golang:1.26,target=/go true\n", want: []string{"2: unpinned-copy-from"}, wantBases: []string{"busybox" + pin}},
+		{name: "add url without checksum", dockerfile: "FROM scratch\nADD https://example.com/a.tar.gz /a\n", want: []string{"2: add-url-without-checksum"}},
+		{name: "add url with checksum", dockerfile: "FROM scratch\nADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d https://example.com/a.tar.gz /a\n",
+			wantDL: []string{"https://example.com/a.tar.gz sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d"}},
+		{name: "add metadata host", dockerfile: "FROM scratch\nADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d http://169.254.169.254/latest/meta-data /m\n",
+			want: []string{"2: add-url-private-host"}, wantDL: []string{"http://169.254.169.254/latest/meta-data sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d"}},
+		{name: "add git branch", dockerfile: "FROM scratch\nADD https://github.com/moby/buildkit.git#master /src\n", want: []string{"2: add-git-unpinned"}},
+		{name: "add git commit", dockerfile: "FROM scratch\nADD https://github.com/moby/buildkit.git#" + commit + " /src\n", wantDL: []string{"https://github.com/moby/buildkit.git " + commit}},
+		{name: "add git checksum", dockerfile: "FROM scratch\nADD --checksum=" + commit + " https://github.com/moby/buildkit.git#v0.34.2 /src\n", wantDL: []string{"https://github.com/moby/buildkit.git " + commit}},
+		{name: "add local file", dockerfile: "FROM scratch\nADD rootfs.tar /\n"},
+		{name: "syntax unpinned", dockerfile: "# syntax=docker/dockerfile:1\nFROM scratch\n", want: []string{"1: unpinned-syntax"}},
+		{name: "syntax pinned", dockerfile: "# syntax=docker/dockerfile:1" + pin + "\nFROM scratch\n"},
+		{name: "network host", dockerfile: "FROM busybox" + pin + "\nRUN --network=host wget x\n", want: []string{"2: run-network-host"}, wantBases: []string{"busybox" + pin}},
+		{name: "network none is fine", dockerfile: "FROM busybox" + pin + "\nRUN --network=none true\n", wantBases: []string{"busybox" + pin}},
+		{name: "security insecure", dockerfile: "FROM busybox" + pin + "\nRUN --security=insecure true\n", want: []string{"2: run-security-insecure"}, wantBases: []string{"busybox" + pin}},
+		{name: "every violation reported", dockerfile: "# syntax=docker/dockerfile:1\nFROM alpine\nADD http://x.example/y /y\nRUN --network=host true\nFROM debian:12\n",
+			want: []string{"1: unpinned-syntax", "2: unpinned-from", "3: add-url-without-checksum", "4: run-network-host", "5: unpinned-from"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			vs, in, err := Check([]byte(tc.dockerfile), "Dockerfile", tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, v := range vs {
+				got = append(got, strings.SplitN(strings.TrimPrefix(v.Error(), "Dockerfile:"), ": ", 3)[0]+": "+v.Rule.Name)
+				if !strings.HasPrefix(v.Error(), "Dockerfile:") || v.Message == "" {
+					t.Errorf("violation %q does not name the file and say why", v.Error())
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("violations %q, want %q", got, tc.want)
+			}
+			var bases, dls []string
+			for _, b := range in.Bases {
+				bases = append(bases, b.Ref)
+			}
+			for _, d := range in.Downloads {
+				dls = append(dls, d.URL+" "+d.Checksum)
+			}
+			if !slices.Equal(bases, tc.wantBases) {
+				t.Errorf("bases %q, want %q", bases, tc.wantBases)
+			}
+			if !slices.Equal(dls, tc.wantDL) {
+				t.Errorf("downloads %q, want %q", dls, tc.wantDL)
+			}
+		})
+	}
+}
+
+func TestCheckParseError(t *testing.T) {
+	_, _, err := Check([]byte("FROM busybox"+pin+"\nRUN --mount=type=nope true\n"), "sub/Dockerfile", nil)
+	if err == nil || !strings.Contains(err.Error(), "sub/Dockerfile") {
+		t.Errorf("err = %v, want an error naming sub/Dockerfile", err)
+	}
+}
+
+func TestRulesAreData(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range Rules {
+		if r.Name == "" || r.Description == "" || r.Why == "" || !strings.HasSuffix(r.URL, "#"+r.Name) || seen[r.Name] {
+			t.Errorf("rule %+v: needs a unique name, a description, a reason and a doc link ending #name", r)
+		}
+		seen[r.Name] = true
+	}
+}

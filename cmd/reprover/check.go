@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reprover/reprover/builder"
+)
+
+func newCheckCmd(g *globals) *cobra.Command {
+	var source, dockerfile, format string
+	var buildArgs []string
+	cmd := &cobra.Command{
+		Use:   "check [--source DIR] [--dockerfile PATH]",
+		Short: "Apply the hermetic-rebuild rules to a Dockerfile, without building",
+		Long: `Apply the pinning rules of docs/rules.md to a Dockerfile (ARGs expanded as
+the build would) and report every violation as Dockerfile:LINE: rule: message.
+
+Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			args, err := parseBuildArgs(buildArgs)
+			if err != nil {
+				return err
+			}
+			path := filepath.Join(source, dockerfile)
+			b, err := readFileLimited(path, 1<<20)
+			if err != nil {
+				return err
+			}
+			vs, in, err := builder.Check(b, filepath.ToSlash(filepath.Clean(dockerfile)), args)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				type violation struct {
+					File    string `json:"file"`
+					Line    int    `json:"line"`
+					Rule    string `json:"rule"`
+					Message string `json:"message"`
+					URL     string `json:"url"`
+				}
+				out := struct {
+					Hermetic   bool            `json:"hermetic"`
+					Violations []violation     `json:"violations"`
+					Inputs     *builder.Inputs `json:"inputs"`
+				}{Hermetic: len(vs) == 0, Violations: []violation{}, Inputs: in}
+				for _, v := range vs {
+					out.Violations = append(out.Violations, violation{v.File, v.Line, v.Rule.Name, v.Message, v.Rule.URL})
+				}
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(out); err != nil {
+					return err
+				}
+			}
+			if len(vs) > 0 {
+				for _, v := range vs {
+					fmt.Fprintln(g.stderr, v.Error())
+				}
+				fmt.Fprintf(g.stderr, "reprover: %s is not hermetic: %d violation(s); see docs/rules.md\n", path, len(vs))
+				return exitCode(exitError)
+			}
+			if format != "json" {
+				fmt.Fprintf(g.stdout, "%s is hermetic: %d base image(s) and %d download(s), all pinned\n", path, len(in.Bases), len(in.Downloads))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&source, "source", ".", "the source directory")
+	cmd.Flags().StringVar(&dockerfile, "dockerfile", "Dockerfile", "the Dockerfile, relative to --source")
+	cmd.Flags().StringArrayVar(&buildArgs, "build-arg", nil, "a build argument K=V, as the release used it; repeatable")
+	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	return cmd
+}
+
+func parseBuildArgs(kvs []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--build-arg %q: want KEY=VALUE", kv)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// readFileLimited reads a small file, refusing one over limit bytes.
+func readFileLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such file", path)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return b, nil
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCheckCommand(t *testing.T) {
+	const pin = "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	dir := t.TempDir()
+	write := func(name, body string) {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Dockerfile", "FROM busybox"+pin+"\nCOPY . /app\n")
+	write("sub/Dockerfile", "FROM alpine:3.20\nADD https://example.com/x /x\n")
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout []string
+		wantStderr []string
+	}{
+		{"hermetic", []string{"check", "--source", dir}, 0, []string{"is hermetic", "1 base image"}, nil},
+		{"violations", []string{"check", "--source", dir, "--dockerfile", "sub/Dockerfile"}, 2, nil,
+			[]string{"sub/Dockerfile:1: unpinned-from: FROM alpine:3.20 has no @sha256: digest", "sub/Dockerfile:2: add-url-without-checksum"}},
+		{"json", []string{"check", "--source", dir, "--dockerfile", "sub/Dockerfile", "--format", "json"}, 2,
+			[]string{`"hermetic": false`, `"rule": "unpinned-from"`, `"line": 2`}, nil},
+		{"missing", []string{"check", "--source", filepath.Join(dir, "nope")}, 2, nil, []string{"nope", "no such file"}},
+		{"bad build arg", []string{"check", "--source", dir, "--build-arg", "NOEQUALS"}, 2, nil, []string{"--build-arg"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr := tempFile(t), tempFile(t)
+			code := run(t.Context(), tc.args, nil, stdout, stderr)
+			out, errOut := readBack(t, stdout), readBack(t, stderr)
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.wantCode, out, errOut)
+			}
+			for _, s := range tc.wantStdout {
+				if !strings.Contains(out, s) {
+					t.Errorf("stdout lacks %q: %s", s, out)
+				}
+			}
+			for _, s := range tc.wantStderr {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr lacks %q: %s", s, errOut)
+				}
+			}
+		})
+	}
+}
