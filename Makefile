@@ -14,8 +14,10 @@ all: build
 build:
 	$(GO) build -o $(BIN)/reprover ./cmd/reprover
 
-## tools: what the tests and the demo need (cached under .cache/)
+## tools: what the tests and the demo need (cached under .cache/): runc,
+## busybox-static and git from Debian, buildkitd/buildctl at go.mod's version
 tools: $(TOOLS)/staticcheck
+	CACHE=$(CACHE) bash scripts/tools.sh
 
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

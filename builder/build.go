@@ -1,0 +1,264 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/moby/buildkit/client"
+	gatewaypb "github.com/moby/buildkit/frontend/gateway/pb"
+	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/util/progress/progressui"
+	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sync/errgroup"
+)
+
+// Spec is a hermetic rebuild: what the release used, and the encoding to
+// copy from the published image.
+type Spec struct {
+	// ContextDir is the build context: a clean export of the commit's tree.
+	ContextDir string
+	// Dockerfile is the path of the Dockerfile, relative to ContextDir's
+	// source root (DockerfileDir), e.g. "Dockerfile" or "sub/Dockerfile".
+	DockerfileDir string
+	Dockerfile    string
+	Target        string
+	BuildArgs     map[string]string
+	// Platforms are OS/ARCH[/VARIANT]; empty means the daemon's.
+	Platforms       []string
+	SourceDateEpoch int64
+	// Encoding copied from the published image.
+	OCIMediaTypes bool
+	Compression   string // gzip, zstd or uncompressed
+	// OutputDir receives the rebuilt image as an OCI layout.
+	OutputDir string
+}
+
+// Result is a finished rebuild.
+type Result struct {
+	// Digest is the top-level digest of the rebuilt image (an index when
+	// several platforms were built).
+	Digest   string
+	Dir      string // the OCI layout
+	BuildKit string // the daemon's version
+	Frontend string
+}
+
+// Client is a connection to a buildkitd.
+type Client struct {
+	c      *client.Client
+	addr   string
+	logger *slog.Logger
+}
+
+// Connect dials a buildkitd (unix://…, tcp://…).
+func Connect(ctx context.Context, addr string, logger *slog.Logger) (*Client, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	c, err := client.New(ctx, addr)
+	if err != nil {
+		return nil, fmt.Errorf("buildkit at %s: %w", addr, err)
+	}
+	return &Client{c: c, addr: addr, logger: logger}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.c.Close() }
+
+// Version is the daemon's BuildKit version.
+func (c *Client) Version(ctx context.Context) (string, error) {
+	info, err := c.c.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("buildkit at %s: %w", c.addr, err)
+	}
+	return info.BuildkitVersion.Version, nil
+}
+
+// BuildError is a failed build step: the Dockerfile line that ran it and
+// the tail of its log.
+type BuildError struct {
+	File     string
+	Line     int
+	Err      error
+	ExitCode int
+	LogTail  []string
+}
+
+func (e *BuildError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	}
+	fmt.Fprintf(&b, "build failed: %v", e.Err)
+	if len(e.LogTail) > 0 {
+		b.WriteString("\nlast lines of its log:\n  ")
+		b.WriteString(strings.Join(e.LogTail, "\n  "))
+	}
+	return b.String()
+}
+
+func (e *BuildError) Unwrap() error { return e.Err }
+
+// Build runs the rebuild: the dockerfile.v0 frontend with no network for
+// any RUN, no cache, no entitlements, SOURCE_DATE_EPOCH with rewritten
+// timestamps, exported as an OCI layout. progress receives BuildKit's own
+// display (mode plain, tty, auto or quiet).
+func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode string) (*Result, error) {
+	ctxFS, err := fsutil.NewFS(s.ContextDir)
+	if err != nil {
+		return nil, fmt.Errorf("build context %s: %w", s.ContextDir, err)
+	}
+	dfDir := filepath.Join(s.ContextDir, s.DockerfileDir)
+	dfFS, err := fsutil.NewFS(dfDir)
+	if err != nil {
+		return nil, fmt.Errorf("dockerfile directory %s: %w", dfDir, err)
+	}
+	attrs := map[string]string{
+		"filename": s.Dockerfile,
+		// Without it a daemon without CNI gives RUN the host network.
+		"force-network-mode": "none",
+		// Empty: no stage may come from the cache (a cache filled by the
+		// publisher's build would make anything look reproducible).
+		"no-cache":                    "",
+		"build-arg:SOURCE_DATE_EPOCH": strconv.FormatInt(s.SourceDateEpoch, 10),
+	}
+	if s.Target != "" {
+		attrs["target"] = s.Target
+	}
+	for k, v := range s.BuildArgs {
+		attrs["build-arg:"+k] = v
+	}
+	if len(s.Platforms) > 0 {
+		attrs["platform"] = strings.Join(s.Platforms, ",")
+	}
+	compression := s.Compression
+	if compression == "" {
+		compression = "gzip"
+	}
+	if err := os.MkdirAll(s.OutputDir, 0o755); err != nil {
+		return nil, err
+	}
+	opt := client.SolveOpt{
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: attrs,
+		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
+		Exports: []client.ExportEntry{{
+			Type: client.ExporterOCI,
+			Attrs: map[string]string{
+				"tar":               "false",
+				"oci-mediatypes":    strconv.FormatBool(s.OCIMediaTypes),
+				"rewrite-timestamp": "true",
+				"compression":       compression,
+				"force-compression": "true",
+			},
+			OutputDir: s.OutputDir,
+		}},
+		// No entitlements: RUN --network=host and --security=insecure fail.
+		AllowedEntitlements: nil,
+	}
+	if mode == "" {
+		mode = string(progressui.PlainMode)
+	}
+	disp, err := progressui.NewDisplay(progress, progressui.DisplayMode(mode))
+	if err != nil {
+		return nil, err
+	}
+	logs := newLogTail(20)
+	ch := make(chan *client.SolveStatus)
+	dch := make(chan *client.SolveStatus)
+	var res *client.SolveResponse
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		res, err = c.c.Solve(ectx, nil, opt, ch)
+		return err
+	})
+	eg.Go(func() error {
+		defer close(dch)
+		for st := range ch {
+			logs.add(st)
+			dch <- st
+		}
+		return nil
+	})
+	eg.Go(func() error {
+		_, err := disp.UpdateFrom(context.WithoutCancel(ectx), dch)
+		return err
+	})
+	if err := eg.Wait(); err != nil {
+		return nil, buildError(err, s, logs)
+	}
+	r := &Result{Dir: s.OutputDir, Digest: res.ExporterResponse["containerimage.digest"]}
+	if r.Digest == "" {
+		return nil, errors.New("buildkit returned no image digest")
+	}
+	return r, nil
+}
+
+// buildError locates a failed step in the Dockerfile.
+func buildError(err error, s Spec, logs *logTail) error {
+	be := &BuildError{Err: err, LogTail: logs.failed()}
+	var ee *gatewaypb.ExitError
+	if errors.As(err, &ee) {
+		be.ExitCode = int(ee.ExitCode)
+	}
+	for _, src := range errdefs.Sources(err) {
+		if src.Info == nil || len(src.Ranges) == 0 {
+			continue
+		}
+		be.File = filepath.ToSlash(filepath.Join(s.DockerfileDir, s.Dockerfile))
+		be.Line = int(src.Ranges[0].Start.Line)
+		break
+	}
+	return be
+}
+
+// logTail keeps the last lines of each vertex's log, and which vertices
+// failed.
+type logTail struct {
+	mu       sync.Mutex
+	n        int
+	lines    map[string][]string
+	failedVx []string
+}
+
+func newLogTail(n int) *logTail { return &logTail{n: n, lines: map[string][]string{}} }
+
+func (l *logTail) add(st *client.SolveStatus) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, lg := range st.Logs {
+		k := lg.Vertex.String()
+		for _, line := range strings.Split(strings.TrimRight(string(lg.Data), "\n"), "\n") {
+			l.lines[k] = append(l.lines[k], line)
+		}
+		if len(l.lines[k]) > l.n {
+			l.lines[k] = l.lines[k][len(l.lines[k])-l.n:]
+		}
+	}
+	for _, v := range st.Vertexes {
+		if v.Error != "" {
+			l.failedVx = append(l.failedVx, v.Digest.String())
+		}
+	}
+}
+
+// failed returns the log tail of the first failed vertex that logged.
+func (l *logTail) failed() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range l.failedVx {
+		if len(l.lines[k]) > 0 {
+			return l.lines[k]
+		}
+	}
+	return nil
+}

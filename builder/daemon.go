@@ -1,0 +1,196 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/moby/buildkit/client"
+)
+
+// Daemon is a buildkitd that reprover started, with a private state
+// directory, and stops when done.
+type Daemon struct {
+	Addr   string
+	cmd    *exec.Cmd
+	dir    string
+	stderr *tailBuffer
+	done   chan error
+}
+
+// DaemonOptions configure StartDaemon.
+type DaemonOptions struct {
+	// Binary is the buildkitd to run; empty means $REPROVER_BUILDKITD,
+	// else buildkitd from PATH.
+	Binary string
+	// StateDir holds the daemon's state and socket; empty means a new
+	// temporary directory, removed by Stop.
+	StateDir string
+	Logger   *slog.Logger
+	// Timeout bounds the wait for the daemon to answer (default 60 s).
+	Timeout time.Duration
+}
+
+// StartDaemon starts a private buildkitd and waits until it answers. A
+// daemon that cannot start is an error saying why (not found, not root,
+// no runc, the tail of its log).
+func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
+	bin := o.Binary
+	if bin == "" {
+		bin = os.Getenv("REPROVER_BUILDKITD")
+	}
+	if bin == "" {
+		p, err := exec.LookPath("buildkitd")
+		if err != nil {
+			return nil, errors.New("buildkitd not found in PATH: run `make tools`, set REPROVER_BUILDKITD, or give --buildkit-addr / BUILDKIT_HOST")
+		}
+		bin = p
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("a managed buildkitd needs root (rootless BuildKit is not set up by reprover): run as root or give --buildkit-addr")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		return nil, errors.New("runc not found in PATH: buildkitd's OCI worker needs it (Debian: apt-get install runc)")
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 60 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Daemon{dir: o.StateDir, stderr: &tailBuffer{max: 16 << 10}, done: make(chan error, 1)}
+	if d.dir == "" {
+		dir, err := os.MkdirTemp("", "reprover-buildkitd-")
+		if err != nil {
+			return nil, err
+		}
+		d.dir = dir
+	}
+	sock := filepath.Join(d.dir, "buildkitd.sock")
+	d.Addr = "unix://" + sock
+	// The process outlives ctx's cancellation only until Stop: it is not
+	// started with exec.CommandContext so that a cancelled build can still
+	// be cleaned up by Stop.
+	d.cmd = exec.Command(bin,
+		"--root", filepath.Join(d.dir, "root"),
+		"--addr", d.Addr,
+		"--oci-worker=true", "--containerd-worker=false",
+		"--oci-worker-gc=false")
+	d.cmd.Stderr = d.stderr
+	d.cmd.Stdout = d.stderr
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := d.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	o.Logger.Info("started buildkitd", "pid", d.cmd.Process.Pid, "addr", d.Addr)
+	go func() { d.done <- d.cmd.Wait() }()
+
+	deadline := time.Now().Add(o.Timeout)
+	for {
+		select {
+		case err := <-d.done:
+			d.done <- err
+			d.cleanup()
+			return nil, fmt.Errorf("buildkitd exited before answering (%v): %s", err, d.stderr.tail(10))
+		case <-ctx.Done():
+			d.Stop()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if _, err := os.Stat(sock); err == nil {
+			c, err := client.New(ctx, d.Addr)
+			if err == nil {
+				ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				_, err = c.Info(ictx)
+				cancel()
+				c.Close()
+				if err == nil {
+					return d, nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			d.Stop()
+			return nil, fmt.Errorf("buildkitd did not answer within %v: %s", o.Timeout, d.stderr.tail(10))
+		}
+	}
+}
+
+// Stop terminates the daemon and removes a state directory it created.
+func (d *Daemon) Stop() error {
+	if d.cmd.Process != nil {
+		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+			<-d.done
+		}
+	}
+	return d.cleanup()
+}
+
+func (d *Daemon) cleanup() error {
+	if strings.HasPrefix(filepath.Base(d.dir), "reprover-buildkitd-") {
+		// buildkitd leaves mounts behind only when killed; unmount what is
+		// left so the removal cannot cross into a mounted filesystem.
+		unmountUnder(d.dir)
+		return os.RemoveAll(d.dir)
+	}
+	return nil
+}
+
+// unmountUnder detaches any mount below dir (lazy, best effort).
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			points = append(points, f[4])
+		}
+	}
+	for i := len(points) - 1; i >= 0; i-- {
+		_ = syscall.Unmount(points[i], syscall.MNT_DETACH)
+	}
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = t.buf[len(t.buf)-t.max:]
+	}
+	return len(p), nil
+}
+
+// tail returns the last n lines, joined with " | ".
+func (t *tailBuffer) tail(n int) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(string(bytes.TrimSpace(t.buf)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
