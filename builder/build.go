@@ -25,15 +25,21 @@ import (
 type Spec struct {
 	// ContextDir is the build context: a clean export of the commit's tree.
 	ContextDir string
-	// Dockerfile is the path of the Dockerfile, relative to ContextDir's
-	// source root (DockerfileDir), e.g. "Dockerfile" or "sub/Dockerfile".
-	DockerfileDir string
-	Dockerfile    string
-	Target        string
-	BuildArgs     map[string]string
+	// DockerfilePath is the Dockerfile's path on disk; DockerfileName how
+	// messages name it ("Dockerfile", "sub/Dockerfile").
+	DockerfilePath string
+	DockerfileName string
+	Target         string
+	BuildArgs      map[string]string
 	// Platforms are OS/ARCH[/VARIANT]; empty means the daemon's.
-	Platforms       []string
+	Platforms []string
+	// SourceDateEpoch is passed as the build arg and timestamps are
+	// rewritten to it; negative means neither (how a careless publisher
+	// builds: for the test world, never for a rebuild).
 	SourceDateEpoch int64
+	// Provenance attaches a BuildKit provenance attestation (mode=min), as
+	// a publisher may; a rebuild does not.
+	Provenance bool
 	// Encoding copied from the published image.
 	OCIMediaTypes bool
 	Compression   string // gzip, zstd or uncompressed
@@ -116,19 +122,26 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 	if err != nil {
 		return nil, fmt.Errorf("build context %s: %w", s.ContextDir, err)
 	}
-	dfDir := filepath.Join(s.ContextDir, s.DockerfileDir)
+	dfDir := filepath.Dir(s.DockerfilePath)
 	dfFS, err := fsutil.NewFS(dfDir)
 	if err != nil {
 		return nil, fmt.Errorf("dockerfile directory %s: %w", dfDir, err)
 	}
 	attrs := map[string]string{
-		"filename": s.Dockerfile,
+		"filename": filepath.Base(s.DockerfilePath),
 		// Without it a daemon without CNI gives RUN the host network.
 		"force-network-mode": "none",
 		// Empty: no stage may come from the cache (a cache filled by the
 		// publisher's build would make anything look reproducible).
-		"no-cache":                    "",
-		"build-arg:SOURCE_DATE_EPOCH": strconv.FormatInt(s.SourceDateEpoch, 10),
+		"no-cache": "",
+	}
+	rewrite := "false"
+	if s.SourceDateEpoch >= 0 {
+		attrs["build-arg:SOURCE_DATE_EPOCH"] = strconv.FormatInt(s.SourceDateEpoch, 10)
+		rewrite = "true"
+	}
+	if s.Provenance {
+		attrs["attest:provenance"] = "mode=min"
 	}
 	if s.Target != "" {
 		attrs["target"] = s.Target
@@ -155,9 +168,10 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 			Attrs: map[string]string{
 				"tar":               "false",
 				"oci-mediatypes":    strconv.FormatBool(s.OCIMediaTypes),
-				"rewrite-timestamp": "true",
-				"compression":       compression,
-				"force-compression": "true",
+				"rewrite-timestamp": rewrite,
+				// Layers the build makes get the published compression;
+				// base layers keep their blobs, as a release build does.
+				"compression": compression,
 			},
 			OutputDir: s.OutputDir,
 		}},
@@ -214,7 +228,7 @@ func buildError(err error, s Spec, logs *logTail) error {
 		if src.Info == nil || len(src.Ranges) == 0 {
 			continue
 		}
-		be.File = filepath.ToSlash(filepath.Join(s.DockerfileDir, s.Dockerfile))
+		be.File = s.DockerfileName
 		be.Line = int(src.Ranges[0].Start.Line)
 		break
 	}

@@ -52,7 +52,7 @@ func TestBuildDeterministic(t *testing.T) {
 	var digests []string
 	for i := range 2 {
 		out := filepath.Join(t.TempDir(), "out")
-		res, err := c.Build(ctx, builder.Spec{ContextDir: src, Dockerfile: "Dockerfile", SourceDateEpoch: 1740830400,
+		res, err := c.Build(ctx, builder.Spec{ContextDir: src, DockerfilePath: filepath.Join(src, "Dockerfile"), DockerfileName: "Dockerfile", SourceDateEpoch: 1740830400,
 			OCIMediaTypes: true, Compression: "gzip", Platforms: []string{"linux/amd64"}, OutputDir: out}, os.Stderr, "plain")
 		if err != nil {
 			t.Fatalf("build %d: %v", i, err)
@@ -87,7 +87,7 @@ func TestBuildNoNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_, err = c.Build(ctx, builder.Spec{ContextDir: src, Dockerfile: "Dockerfile", SourceDateEpoch: 1,
+	_, err = c.Build(ctx, builder.Spec{ContextDir: src, DockerfilePath: filepath.Join(src, "Dockerfile"), DockerfileName: "Dockerfile", SourceDateEpoch: 1,
 		OCIMediaTypes: true, OutputDir: filepath.Join(t.TempDir(), "out")}, os.Stderr, "plain")
 	var be *builder.BuildError
 	if !errors.As(err, &be) {

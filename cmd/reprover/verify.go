@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/verify"
+)
+
+func newVerifyCmd(g *globals) *cobra.Command {
+	var (
+		req          verify.Request
+		buildArgs    []string
+		buildkitAddr string
+		strict       bool
+		quiet        bool
+		imgf         imageFlags
+		out          outputFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "verify --source DIR|GIT-URL --commit SHA --image IMAGE",
+		Short: "Rebuild an image hermetically from source and compare it with the published one",
+		Long: `Rebuild the Dockerfile of a source at a commit in a hermetic BuildKit sandbox
+(every input pinned, no network in RUN, no cache, SOURCE_DATE_EPOCH) and compare
+the result with the published image, platform by platform, file by file.
+
+Exit status: 0 verified (reproducible, or equivalent: only the encoding differs;
+with --strict only reproducible), 1 mismatch, 2 could not verify (bad or
+unpinned input, build failure, unreachable image).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
+			ba, err := parseBuildArgs(buildArgs)
+			if err != nil {
+				return err
+			}
+			req.BuildArgs = ba
+			req.Platforms = imgf.platforms
+			iopts, err := imgf.options()
+			if err != nil {
+				return err
+			}
+			iopts.Platforms = nil // verify.Run applies req.Platforms
+			ctx := cmd.Context()
+			b, stop, err := connectBuildkit(ctx, g, buildkitAddr)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			mode := "auto"
+			if os.Getenv("CI") != "" || !isTerminal(g.stderr) {
+				mode = "plain"
+			}
+			if quiet {
+				mode = "quiet"
+			}
+			rep, verr := verify.Run(ctx, req, b, verify.Options{
+				Image:        iopts,
+				Compare:      compare.Options{Limits: imgf.climits, Parallelism: imgf.parallel, Logger: g.logger()},
+				Progress:     g.stderr,
+				ProgressMode: mode,
+				Logger:       g.logger(),
+			})
+			if err := out.write(g, rep); err != nil {
+				return err
+			}
+			switch {
+			case verr != nil:
+				fmt.Fprintf(g.stderr, "reprover: could not verify: %v\n", verr)
+				return exitCode(exitError)
+			case rep.Verdict == compare.Mismatch:
+				return exitCode(exitDifferent)
+			case strict && rep.Verdict != compare.Reproducible:
+				fmt.Fprintf(g.stderr, "reprover: --strict: the verdict is %s, not reproducible\n", rep.Verdict)
+				return exitCode(exitDifferent)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Source, "source", "", "the source: a local git repository or a git URL")
+	f.StringVar(&req.Commit, "commit", "", "the full commit id the release was built from")
+	f.StringVar(&req.Image, "image", "", "the published image: HOST/REPO@sha256:…, HOST/REPO:TAG, oci:DIR[…], oci-archive:FILE")
+	f.StringVar(&req.Dockerfile, "dockerfile", "", "the Dockerfile, relative to the source root (default CONTEXT/Dockerfile)")
+	f.StringVar(&req.Context, "context", ".", "the build context, relative to the source root")
+	f.StringVar(&req.Target, "target", "", "the build stage, as the release used it")
+	f.StringArrayVar(&buildArgs, "build-arg", nil, "a build argument K=V, as the release used it; repeatable")
+	f.StringVar(&req.SourceDateEpoch, "source-date-epoch", "auto", "auto (the published config's created time, else the commit time) or seconds")
+	f.StringVar(&buildkitAddr, "buildkit-addr", "", "BuildKit daemon address (default $BUILDKIT_HOST, else a managed buildkitd)")
+	f.BoolVar(&strict, "strict", false, "pass only a reproducible (bit-identical) rebuild")
+	f.BoolVar(&quiet, "quiet", false, "no build progress on stderr")
+	imgf.register(cmd)
+	out.register(cmd)
+	for _, name := range []string{"source", "commit", "image"} {
+		_ = cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+// connectBuildkit connects to --buildkit-addr, else $BUILDKIT_HOST, else
+// starts a managed buildkitd that stop ends.
+func connectBuildkit(ctx context.Context, g *globals, addr string) (*builder.Client, func(), error) {
+	if addr == "" {
+		addr = os.Getenv("BUILDKIT_HOST")
+	}
+	var d *builder.Daemon
+	if addr == "" {
+		var err error
+		d, err = builder.StartDaemon(ctx, builder.DaemonOptions{Logger: g.logger()})
+		if err != nil {
+			return nil, nil, fmt.Errorf("starting buildkitd: %w", err)
+		}
+		addr = d.Addr
+	}
+	c, err := builder.Connect(ctx, addr, g.logger())
+	if err != nil {
+		if d != nil {
+			d.Stop()
+		}
+		return nil, nil, err
+	}
+	return c, func() {
+		c.Close()
+		if d != nil {
+			d.Stop()
+		}
+	}, nil
+}

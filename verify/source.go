@@ -1,0 +1,244 @@
+package verify
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var commitRe = regexp.MustCompile(`^[a-f0-9]{40}([a-f0-9]{24})?$`)
+
+// ErrUnknownCommit is returned (wrapped, naming the commit and source)
+// when the commit does not exist in the source.
+var ErrUnknownCommit = errors.New("commit not found")
+
+// Checkout is a commit's tree exported into a scratch directory.
+type Checkout struct {
+	Dir        string
+	Commit     string
+	CommitTime time.Time
+}
+
+// maxSourceBytes bounds what a source tree may write into the scratch
+// directory (a source is untrusted too).
+const maxSourceBytes = 8 << 30
+
+// ExportCommit writes the tree of commit, exactly as git stores it, into
+// dir: regular files 0644 or 0755 whatever the umask, symlinks as symlinks,
+// no .git, no working-tree files, submodules left empty. mtimes are the
+// commit time. source is a local repository or a git URL (cloned bare into
+// a scratch directory first).
+func ExportCommit(ctx context.Context, source, commit, dir string) (*Checkout, error) {
+	if !commitRe.MatchString(commit) {
+		return nil, fmt.Errorf("--commit %q: want a full commit id (40 hex digits), not a branch, tag or abbreviation", commit)
+	}
+	repo := source
+	if isURL(source) {
+		bare := filepath.Join(dir, ".clone")
+		if _, err := git(ctx, "", "clone", "--quiet", "--bare", "--no-tags", "--", source, bare); err != nil {
+			return nil, fmt.Errorf("cloning %s: %w", source, err)
+		}
+		defer os.RemoveAll(bare)
+		repo = bare
+	} else if st, err := os.Stat(source); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("--source %s: not a directory or git URL", source)
+	}
+	if out, err := git(ctx, repo, "cat-file", "-t", commit); err != nil || strings.TrimSpace(out) != "commit" {
+		return nil, fmt.Errorf("%s in %s: %w", commit, source, ErrUnknownCommit)
+	}
+	ctOut, err := git(ctx, repo, "show", "-s", "--format=%ct", commit)
+	if err != nil {
+		return nil, fmt.Errorf("%s in %s: %w", commit, source, err)
+	}
+	secs, err := strconv.ParseInt(strings.TrimSpace(ctOut), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("commit time of %s: %w", commit, err)
+	}
+	co := &Checkout{Dir: filepath.Join(dir, "src"), Commit: commit, CommitTime: time.Unix(secs, 0).UTC()}
+	if err := os.MkdirAll(co.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := writeTree(ctx, repo, commit, co.Dir, co.CommitTime); err != nil {
+		return nil, fmt.Errorf("exporting %s from %s: %w", commit, source, err)
+	}
+	return co, nil
+}
+
+func isURL(s string) bool {
+	return strings.Contains(s, "://") || (strings.Contains(s, "@") && strings.Contains(s, ":") && !strings.HasPrefix(s, "/"))
+}
+
+// writeTree lists the tree with ls-tree and writes each blob from one
+// `git cat-file --batch`, so .gitattributes (export-subst, filters) cannot
+// change what is exported.
+func writeTree(ctx context.Context, repo, commit, dir string, mtime time.Time) error {
+	out, err := git(ctx, repo, "ls-tree", "-r", "-z", "--full-tree", commit)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "git", "-C", repo, "cat-file", "--batch")
+	cmd.Env = gitEnv()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	br := bufio.NewReader(stdout)
+	var total int64
+	var dirs []string
+	for _, rec := range strings.Split(strings.TrimSuffix(out, "\x00"), "\x00") {
+		if rec == "" {
+			continue
+		}
+		meta, name, ok := strings.Cut(rec, "\t")
+		f := strings.Fields(meta)
+		if !ok || len(f) != 3 {
+			return fmt.Errorf("unexpected ls-tree line %q", rec)
+		}
+		mode, typ, oid := f[0], f[1], f[2]
+		if !filepath.IsLocal(name) || strings.Split(name, "/")[0] == ".git" {
+			return fmt.Errorf("refusing tree entry %q", name)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := mkdirs(dir, filepath.Dir(p), &dirs); err != nil {
+			return err
+		}
+		if typ == "commit" { // a submodule: an empty directory, as a checkout without --recursive
+			if err := os.Mkdir(p, 0o755); err != nil {
+				return err
+			}
+			dirs = append(dirs, p)
+			continue
+		}
+		if typ != "blob" {
+			return fmt.Errorf("tree entry %q has type %s", name, typ)
+		}
+		if _, err := fmt.Fprintln(stdin, oid); err != nil {
+			return err
+		}
+		hdr, err := br.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("git cat-file: %w (%s)", err, stderr.String())
+		}
+		hf := strings.Fields(hdr)
+		if len(hf) != 3 {
+			return fmt.Errorf("git cat-file: unexpected header %q", hdr)
+		}
+		size, err := strconv.ParseInt(hf[2], 10, 64)
+		if err != nil || size < 0 {
+			return fmt.Errorf("git cat-file: bad size in %q", hdr)
+		}
+		if total += size; total > maxSourceBytes {
+			return fmt.Errorf("source tree exceeds %d bytes", int64(maxSourceBytes))
+		}
+		switch mode {
+		case "120000":
+			target, err := io.ReadAll(io.LimitReader(br, size))
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(string(target), p); err != nil {
+				return err
+			}
+			if err := lchtimes(p, mtime); err != nil {
+				return err
+			}
+		case "100644", "100755":
+			perm := os.FileMode(0o644)
+			if mode == "100755" {
+				perm = 0o755
+			}
+			if err := writeBlob(p, br, size, perm, mtime); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("tree entry %q has mode %s", name, mode)
+		}
+		if _, err := br.ReadByte(); err != nil { // the newline after each object
+			return err
+		}
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := os.Chtimes(dirs[i], mtime, mtime); err != nil {
+			return err
+		}
+	}
+	return os.Chtimes(dir, mtime, mtime)
+}
+
+func writeBlob(p string, r io.Reader, size int64, perm os.FileMode, mtime time.Time) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.CopyN(f, r, size); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	// Chmod too: OpenFile's mode is filtered by the umask.
+	if err := os.Chmod(p, perm); err != nil {
+		return err
+	}
+	return os.Chtimes(p, mtime, mtime)
+}
+
+// mkdirs creates the directories from root down to d, mode 0755.
+func mkdirs(root, d string, created *[]string) error {
+	if d == root {
+		return nil
+	}
+	if _, err := os.Lstat(d); err == nil {
+		return nil
+	}
+	if err := mkdirs(root, filepath.Dir(d), created); err != nil {
+		return err
+	}
+	if err := os.Mkdir(d, 0o755); err != nil {
+		return err
+	}
+	*created = append(*created, d)
+	return os.Chmod(d, 0o755)
+}
+
+func git(ctx context.Context, dir string, args ...string) (string, error) {
+	if dir != "" {
+		args = append([]string{"-C", dir}, args...)
+	}
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Env = gitEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %w: %s", args[len(args)-1], err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
+}
+
+// gitEnv runs git without the user's or system's configuration and
+// without prompts.
+func gitEnv() []string {
+	return append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/true")
+}

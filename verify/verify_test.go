@@ -1,0 +1,284 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/fixtures"
+	"github.com/reprover/reprover/verify"
+)
+
+func TestMain(m *testing.M) {
+	// BuildKit's client logs through logrus; its warnings (no fsverity
+	// here) are noise in test output.
+	logrus.SetLevel(logrus.ErrorLevel)
+	code := m.Run()
+	fixtures.StopBuildkit()
+	os.Exit(code)
+}
+
+func startDaemon(ctx context.Context, bin string) (string, func(), error) {
+	d, err := builder.StartDaemon(ctx, builder.DaemonOptions{Binary: bin})
+	if err != nil {
+		return "", nil, err
+	}
+	return d.Addr, func() { d.Stop() }, nil
+}
+
+var commitTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// world is the test world of one test: a registry with a busybox base, a
+// buildkitd, and a way to publish releases.
+type world struct {
+	t    *testing.T
+	reg  *fixtures.Registry
+	bk   *builder.Client
+	base string // HOST/REPO@sha256:… of the busybox base
+}
+
+func newWorld(t *testing.T) *world {
+	addr := fixtures.Buildkit(t, startDaemon)
+	c, err := builder.Connect(t.Context(), addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	w := &world{t: t, reg: fixtures.NewRegistry(t), bk: c}
+	img, err := fixtures.Busybox(fixtures.BusyboxPath, v1.Platform{OS: "linux", Architecture: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.base = w.reg.MustPush(t, "base/busybox", "1", img)
+	return w
+}
+
+// publish builds the source at its commit as a release pipeline would and
+// pushes it; spec fields not set default to a careful publisher.
+func (w *world) publish(dir, dockerfile string, s builder.Spec) (any, string) {
+	w.t.Helper()
+	s.ContextDir = filepath.Join(dir, s.ContextDir)
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	s.DockerfilePath = filepath.Join(dir, dockerfile)
+	s.DockerfileName = dockerfile
+	if s.SourceDateEpoch == 0 {
+		s.SourceDateEpoch = commitTime.Unix()
+	}
+	s.OCIMediaTypes = true
+	s.OutputDir = filepath.Join(w.t.TempDir(), "published")
+	res, err := w.bk.Build(w.t.Context(), s, os.Stderr, "quiet")
+	if err != nil {
+		w.t.Fatalf("publishing: %v", err)
+	}
+	x, err := fixtures.FromLayout(s.OutputDir, res.Digest)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return x, s.OutputDir
+}
+
+func (w *world) push(name string, x any) string {
+	w.t.Helper()
+	ref, err := fixtures.PushAny(w.reg.Host+"/"+name+":release", x)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return ref
+}
+
+// dockerfile is the sample release: a base, a COPY, a RUN.
+func (w *world) files(dockerfile string, extra map[string]string) map[string]string {
+	files := map[string]string{
+		"Dockerfile":    strings.ReplaceAll(dockerfile, "BASE", w.base),
+		"app/hello.txt": "hello\n",
+		"app/run.sh":    "#!/bin/sh\necho hi\n",
+		"README.md":     "sample release\n",
+	}
+	for k, v := range extra {
+		files[k] = v
+	}
+	return files
+}
+
+const sample = "FROM BASE\nCOPY app/ /app/\nRUN echo built > /app/built.txt && chmod 0644 /app/built.txt\nENV APP=1\nCMD [\"/app/run.sh\"]\n"
+
+func TestVerify(t *testing.T) {
+	w := newWorld(t)
+	type tc struct {
+		name         string
+		files        map[string]string
+		dockerfile   string // path of the Dockerfile in the source
+		req          func(r *verify.Request)
+		publish      builder.Spec
+		tamper       func(img v1.Image) v1.Image
+		asLayout     bool
+		wantVerdict  string
+		wantPaths    []string // changed paths the report must name
+		onlyPaths    bool     // and no others (merged view)
+		wantErr      []string // substrings of the error (verdict error)
+		wantHint     string
+		wantEncoding string
+	}
+	tests := []tc{
+		{name: "deterministic", files: w.files(sample, nil), wantVerdict: compare.Reproducible},
+		{name: "time written into a file", files: w.files("FROM BASE\nCOPY app/ /app/\nRUN mkdir -p /out && sleep 1 && date > /out/when\n", nil),
+			wantVerdict: compare.Mismatch, wantPaths: []string{"/out/when"}, onlyPaths: true},
+		{name: "injected file", files: w.files(sample, nil), tamper: func(img v1.Image) v1.Image {
+			return mustRebuild(t, img, func(ls []v1.Layer) ([]v1.Layer, error) {
+				l, err := fixtures.AppendToLayer(ls[1], fixtures.Gzip, fixtures.File("app/.hook.so", "evil\n"))
+				ls[1] = l
+				return ls, err
+			}, nil)
+		}, wantVerdict: compare.Mismatch, wantPaths: []string{"/app/.hook.so"}, wantHint: "injected after the build"},
+		{name: "injected env", files: w.files(sample, nil), tamper: func(img v1.Image) v1.Image {
+			return mustRebuild(t, img, nil, func(cf *v1.ConfigFile) { cf.Config.Env = append(cf.Config.Env, "LD_PRELOAD=/x.so") })
+		}, wantVerdict: compare.Mismatch, wantHint: "LD_PRELOAD"},
+		{name: "changed mode", files: w.files(sample, nil), tamper: func(img v1.Image) v1.Image {
+			return mustRebuild(t, img, func(ls []v1.Layer) ([]v1.Layer, error) {
+				l, err := fixtures.AppendToLayer(ls[1], fixtures.Gzip, fixtures.Entry{Name: "app/hello.txt", Body: "hello\n", Mode: 0o4755, ModTime: commitTime})
+				ls[1] = l
+				return ls, err
+			}, nil)
+		}, wantVerdict: compare.Mismatch, wantPaths: []string{"/app/hello.txt"}},
+		{name: "file hidden by a whiteout", files: w.files(sample, nil), tamper: func(img v1.Image) v1.Image {
+			return mustRebuild(t, img, func(ls []v1.Layer) ([]v1.Layer, error) {
+				l, err := fixtures.AppendToLayer(ls[1], fixtures.Gzip, fixtures.File("app/payload", "exfiltrate\n"))
+				ls[1] = l
+				l2, err2 := fixtures.AppendToLayer(ls[2], fixtures.Gzip, fixtures.Whiteout("app", "payload"))
+				ls[2] = l2
+				return ls, errors.Join(err, err2)
+			}, nil)
+		}, wantVerdict: compare.Mismatch, wantPaths: []string{"/app/payload"}},
+		{name: "recompressed layers", files: w.files(sample, nil), tamper: func(img v1.Image) v1.Image {
+			return mustRebuild(t, img, func(ls []v1.Layer) ([]v1.Layer, error) {
+				for i := range ls {
+					l, err := fixtures.Recompress(ls[i], fixtures.GzipBest)
+					if err != nil {
+						return nil, err
+					}
+					ls[i] = l
+				}
+				return ls, nil
+			}, nil)
+		}, wantVerdict: compare.Equivalent, wantEncoding: compare.EncCompression},
+		{name: "published without SOURCE_DATE_EPOCH", files: w.files(sample, nil), publish: builder.Spec{SourceDateEpoch: -1},
+			req:         func(r *verify.Request) { r.SourceDateEpoch = "1740830400" },
+			wantVerdict: compare.Mismatch, wantHint: "SOURCE_DATE_EPOCH"},
+		{name: "unpinned FROM", files: w.files("FROM busybox:latest\nCOPY app/ /app/\n", nil), publish: builder.Spec{Target: "skip-publish"},
+			wantErr: []string{"Dockerfile:1: unpinned-from"}},
+		{name: "ADD without checksum", files: w.files("FROM BASE\nADD https://example.com/tool.tar.gz /opt/\n", nil), publish: builder.Spec{Target: "skip-publish"},
+			wantErr: []string{"Dockerfile:2: add-url-without-checksum"}},
+		{name: "RUN needs the network", files: w.files("FROM BASE\nRUN true\nRUN wget -q -O /x http://"+w.reg.Host+"/v2/\n", nil), publish: builder.Spec{Target: "skip-publish"},
+			wantErr: []string{"Dockerfile:3:", "wget"}},
+		{name: "unknown commit", files: w.files(sample, nil), req: func(r *verify.Request) { r.Commit = strings.Repeat("e", 40) },
+			wantErr: []string{strings.Repeat("e", 40), "commit not found"}},
+		{name: "missing image", files: w.files(sample, nil), req: func(r *verify.Request) { r.Image = w.reg.Host + "/nothing/here:v1" },
+			wantErr: []string{w.reg.Host + "/nothing/here:v1", "not found"}},
+		{name: "multi-stage with target and args", files: w.files("ARG GREETING=hello\nFROM BASE AS build\nARG GREETING\nRUN echo $GREETING > /greeting\nFROM BASE AS release\nCOPY --from=build /greeting /greeting\nFROM BASE AS debug\nRUN echo debug > /debug\n", nil),
+			publish: builder.Spec{Target: "release", BuildArgs: map[string]string{"GREETING": "bonjour"}},
+			req: func(r *verify.Request) {
+				r.Target = "release"
+				r.BuildArgs = map[string]string{"GREETING": "bonjour"}
+			}, wantVerdict: compare.Reproducible},
+		{name: "multi-stage with the wrong build arg", files: w.files("ARG GREETING=hello\nFROM BASE AS build\nARG GREETING\nRUN echo $GREETING > /greeting\nFROM BASE AS release\nCOPY --from=build /greeting /greeting\n", nil),
+			publish:     builder.Spec{Target: "release", BuildArgs: map[string]string{"GREETING": "bonjour"}},
+			req:         func(r *verify.Request) { r.Target = "release" },
+			wantVerdict: compare.Mismatch, wantPaths: []string{"/greeting"}, onlyPaths: true},
+		{name: "Dockerfile in a subdirectory", files: map[string]string{"build/Dockerfile": strings.ReplaceAll("FROM BASE\nCOPY app/ /app/\n", "BASE", w.base), "app/a.txt": "a\n"},
+			dockerfile: "build/Dockerfile", req: func(r *verify.Request) { r.Dockerfile = "build/Dockerfile" }, wantVerdict: compare.Reproducible},
+		{name: "published as an OCI layout", files: w.files(sample, nil), asLayout: true, wantVerdict: compare.Reproducible},
+		{name: "provenance attached at publish time", files: w.files(sample, nil), publish: builder.Spec{Provenance: true}, wantVerdict: compare.Reproducible},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, commit := fixtures.GitRepo(t, tc.files, commitTime)
+			// Cases refused before the build still need an image to check.
+			req := verify.Request{Source: dir, Commit: commit, Image: w.base}
+			if tc.publish.Target != "skip-publish" {
+				x, layoutDir := w.publish(dir, tc.dockerfile, tc.publish)
+				if tc.tamper != nil {
+					x = tc.tamper(x.(v1.Image))
+				}
+				req.Image = w.push("release/"+strings.ToLower(strings.ReplaceAll(tc.name, " ", "-")), x)
+				if tc.asLayout {
+					req.Image = "oci:" + layoutDir
+				}
+			}
+			if tc.req != nil {
+				tc.req(&req)
+			}
+			rep, err := verify.Run(t.Context(), req, w.bk, verify.Options{Progress: os.Stderr, ProgressMode: "quiet"})
+			if len(tc.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("verdict %s, want an error", rep.Verdict)
+				}
+				if rep.Verdict != compare.Error || rep.Error == "" {
+					t.Errorf("report verdict %q error %q, want verdict error with the reason", rep.Verdict, rep.Error)
+				}
+				for _, s := range tc.wantErr {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q lacks %q", err, s)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			if rep.Verdict != tc.wantVerdict {
+				t.Errorf("verdict %s, want %s; hints %q", rep.Verdict, tc.wantVerdict, rep.Hints)
+			}
+			var merged, all []string
+			for _, p := range rep.Platforms {
+				for _, f := range p.Files {
+					merged = append(merged, f.Path)
+					all = append(all, f.Path)
+				}
+				for _, l := range p.Layers {
+					for _, f := range l.Files {
+						all = append(all, f.Path)
+					}
+				}
+			}
+			for _, p := range tc.wantPaths {
+				if !slices.Contains(all, p) {
+					t.Errorf("report does not name %s; it names %q", p, all)
+				}
+			}
+			if tc.onlyPaths && !slices.Equal(merged, tc.wantPaths) {
+				t.Errorf("merged changes %q, want only %q", merged, tc.wantPaths)
+			}
+			if tc.wantHint != "" && !strings.Contains(strings.Join(rep.Hints, "\n"), tc.wantHint) {
+				t.Errorf("hints %q lack %q", rep.Hints, tc.wantHint)
+			}
+			if tc.wantEncoding != "" && !slices.Contains(rep.Encoding, tc.wantEncoding) {
+				t.Errorf("encoding %q lacks %s", rep.Encoding, tc.wantEncoding)
+			}
+			if rep.Source == nil || rep.Source.Commit != commit || rep.Published == nil || rep.Rebuilt == nil || rep.Build == nil || rep.SourceDateEpoch == nil {
+				t.Errorf("report lacks source, published, rebuilt, build or sourceDateEpoch: %+v", rep)
+			}
+		})
+	}
+}
+
+func mustRebuild(t *testing.T, img v1.Image, f func([]v1.Layer) ([]v1.Layer, error), cfg func(*v1.ConfigFile)) v1.Image {
+	t.Helper()
+	out, err := fixtures.Rebuild(img, f, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
