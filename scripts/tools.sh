@@ -19,6 +19,18 @@ if [ ${#need[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# A linux/386 busybox for two-platform tests (i386 binaries run natively
+# on amd64 kernels).
+bb386=$CACHE/busybox-i386/bin/busybox
+if [ ! -x "$bb386" ]; then
+	echo "tools: fetching busybox-static:i386"
+	dpkg --add-architecture i386
+	apt-get update -qq || echo "tools: apt-get update reported errors; trying the download anyway"
+	rm -rf "$CACHE/debs" && mkdir -p "$CACHE/debs"
+	(cd "$CACHE/debs" && apt-get download busybox-static:i386)
+	dpkg-deb -x "$CACHE"/debs/busybox-static_*_i386.deb "$CACHE/busybox-i386"
+fi
+
 version=$(go list -m -f '{{.Version}}' github.com/moby/buildkit)
 have=""
 [ -x "$BIN/buildkitd" ] && have=$("$BIN/buildkitd" --version 2>/dev/null | awk '{print $3}')

@@ -274,6 +274,65 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// TestVerifyTwoPlatforms: a release for linux/amd64 and linux/386 whose
+// published index has only its 386 image tampered: that platform is a
+// mismatch naming the file, the other is reproducible.
+func TestVerifyTwoPlatforms(t *testing.T) {
+	w := newWorld(t)
+	amd, err := fixtures.Busybox(fixtures.BusyboxPath, v1.Platform{OS: "linux", Architecture: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i386, err := fixtures.Busybox(fixtures.Busybox386Path(), v1.Platform{OS: "linux", Architecture: "386"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := w.reg.MustPush(t, "base/busybox-multi", "1", fixtures.Index(false, false,
+		fixtures.Platformed{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}, Image: amd},
+		fixtures.Platformed{Platform: v1.Platform{OS: "linux", Architecture: "386"}, Image: i386}))
+	files := map[string]string{
+		"Dockerfile":    "FROM " + base + "\nCOPY app/ /app/\nRUN uname -m > /app/arch\n",
+		"app/hello.txt": "hello\n",
+	}
+	dir, commit := fixtures.GitRepo(t, files, commitTime)
+	x, _ := w.publish(dir, "", builder.Spec{Platforms: []string{"linux/amd64", "linux/386"}})
+	idx, ok := x.(v1.ImageIndex)
+	if !ok {
+		t.Fatalf("a two-platform build gave %T, want an index", x)
+	}
+	tampered, err := fixtures.MapIndex(idx, func(p v1.Platform, img v1.Image) (v1.Image, error) {
+		if p.Architecture != "386" {
+			return img, nil
+		}
+		return fixtures.Rebuild(img, func(ls []v1.Layer) ([]v1.Layer, error) {
+			l, err := fixtures.AppendToLayer(ls[len(ls)-2], fixtures.Gzip, fixtures.File("app/cryptominer", "xmrig\n"))
+			ls[len(ls)-2] = l
+			return ls, err
+		}, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := w.push("release/multi", tampered)
+	rep, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: ref}, w.bk, verify.Options{ProgressMode: "quiet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verdict != compare.Mismatch {
+		t.Errorf("verdict %s, want mismatch", rep.Verdict)
+	}
+	got := map[string]string{}
+	for _, p := range rep.Platforms {
+		got[p.Platform] = p.Verdict
+		if p.Platform == "linux/386" && (len(p.Files) != 1 || p.Files[0].Path != "/app/cryptominer") {
+			t.Errorf("linux/386 changes %+v, want only /app/cryptominer", p.Files)
+		}
+	}
+	if got["linux/amd64"] != compare.Reproducible || got["linux/386"] != compare.Mismatch {
+		t.Errorf("platform verdicts %v, want amd64 reproducible and 386 mismatch", got)
+	}
+}
+
 func mustRebuild(t *testing.T, img v1.Image, f func([]v1.Layer) ([]v1.Layer, error), cfg func(*v1.ConfigFile)) v1.Image {
 	t.Helper()
 	out, err := fixtures.Rebuild(img, f, cfg)
