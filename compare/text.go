@@ -1,9 +1,13 @@
 package compare
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
+	"time"
 )
 
 // TextOptions configure WriteText.
@@ -39,6 +43,10 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 	if r.Rebuilt != nil {
 		p.line("rebuilt:   %s", r.Rebuilt.Digest)
 	}
+	if r.SourceDateEpoch != nil {
+		p.line("SOURCE_DATE_EPOCH: %d (%s)", *r.SourceDateEpoch, time.Unix(*r.SourceDateEpoch, 0).UTC().Format(time.RFC3339))
+	}
+	p.build(r.Build)
 	if len(r.Encoding) > 0 {
 		p.line("encoding differs: %s", strings.Join(r.Encoding, ", "))
 	}
@@ -88,6 +96,42 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 		}
 	}
 	return p.err
+}
+
+// build prints the hermeticity evidence of a verify report.
+func (p *printer) build(b any) {
+	if b == nil {
+		return
+	}
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return
+	}
+	var m struct {
+		BuildKit  string                           `json:"buildkit"`
+		Network   string                           `json:"network"`
+		Target    string                           `json:"target"`
+		BuildArgs map[string]string                `json:"buildArgs"`
+		Platforms []string                         `json:"platforms"`
+		Bases     []struct{ Ref string }           `json:"bases"`
+		Downloads []struct{ URL, Checksum string } `json:"downloads"`
+	}
+	if json.Unmarshal(raw, &m) != nil {
+		return
+	}
+	p.line("build:     BuildKit %s, network %s, no cache, platforms %s", m.BuildKit, m.Network, strings.Join(m.Platforms, ", "))
+	if m.Target != "" {
+		p.line("           target %s", m.Target)
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.BuildArgs)) {
+		p.line("           build arg %s=%s", k, m.BuildArgs[k])
+	}
+	for _, b := range m.Bases {
+		p.line("           base %s", b.Ref)
+	}
+	for _, d := range m.Downloads {
+		p.line("           download %s (%s)", d.URL, d.Checksum)
+	}
 }
 
 type printer struct {
