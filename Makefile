@@ -28,7 +28,7 @@ test: tools
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 ## demo: a registry, two images an auditor should tell apart, reprover diff on them
-demo: build
+demo: build tools
 	$(GO) run ./fixtures/cmd/demo -reprover $(BIN)/reprover
 
 ## bench: compare throughput against the decompress-and-hash floor, and peak memory
