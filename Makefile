@@ -32,9 +32,9 @@ demo: build tools
 	$(GO) run ./fixtures/cmd/demo -reprover $(BIN)/reprover
 
 ## bench: compare throughput against the decompress-and-hash floor, and peak memory
-bench:
+bench: tools
 	mkdir -p $(CACHE)/bench
-	REPROVER_BENCH_DIR=$(CACHE)/bench $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/
+	REPROVER_BENCH_DIR=$(CACHE)/bench $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/ ./verify/
 
 lint: tools
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }

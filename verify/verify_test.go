@@ -37,7 +37,10 @@ func startDaemon(ctx context.Context, bin string) (string, func(), error) {
 	return d.Addr, func() { d.Stop() }, nil
 }
 
-var commitTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+var (
+	commitTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	amd64      = v1.Platform{OS: "linux", Architecture: "amd64"}
+)
 
 // world is the test world of one test: a registry with a busybox base, a
 // buildkitd, and a way to publish releases.
