@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 
@@ -21,6 +22,7 @@ import (
 // Options configure Open.
 type Options struct {
 	// Platforms selects the platform images of an index; empty means all.
+	// Each platform named must have an image, or Open fails naming it.
 	Platforms []v1.Platform
 	// InsecureRegistries are hosts (HOST or HOST:PORT) reached over plain
 	// HTTP. Loopback hosts always are; every other host needs HTTPS.
@@ -115,6 +117,7 @@ func Open(ctx context.Context, ref string, o Options) (*Resolved, error) {
 			o.Transport = http.DefaultTransport
 		}
 		o.Transport = plainHTTPGuard{next: o.Transport, allowed: o.insecure}
+		o.Transport = manifestLimit{next: o.Transport, max: lim.MaxManifestBytes}
 		st, err = newRegistryStore(r, o)
 	case Layout:
 		st, err = newLayoutStore(r, lim.MaxManifestBytes)
@@ -161,7 +164,7 @@ func open(ctx context.Context, r Reference, st store, o Options, lim Limits) (*R
 			return nil, fmt.Errorf("%s is %s, not %s", what, img.Platform.String(), platformList(o.Platforms))
 		}
 		res.Images = []*Image{img}
-		return res, nil
+		return res, checkPlatforms(what, o.Platforms, res.Images)
 	}
 	res.IsIndex = true
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
@@ -205,13 +208,29 @@ func open(ctx context.Context, r Reference, st store, o Options, lim Limits) (*R
 		}
 		res.Images = append(res.Images, img)
 	}
-	if len(res.Images) == 0 {
-		if len(o.Platforms) > 0 {
-			return nil, fmt.Errorf("%s has no image for %s", what, platformList(o.Platforms))
-		}
+	if len(res.Images) == 0 && len(o.Platforms) == 0 {
 		return nil, fmt.Errorf("%s: index has no image manifests", what)
 	}
+	if err := checkPlatforms(what, o.Platforms, res.Images); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// checkPlatforms fails unless every platform asked for has an image: with
+// two asked and one found, the missing one must not be dropped silently
+// (a verification would then cover fewer platforms than it was asked to).
+func checkPlatforms(what string, want []v1.Platform, imgs []*Image) error {
+	var missing []v1.Platform
+	for _, p := range want {
+		if !slices.ContainsFunc(imgs, func(img *Image) bool { return matchAny([]v1.Platform{p}, img.Platform) }) {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s has no image for %s", what, platformList(missing))
+	}
+	return nil
 }
 
 // fetchManifest reads a child manifest and checks it against its descriptor.
@@ -302,6 +321,9 @@ const (
 // or the registry's Content-Type.
 func classify(raw []byte, declared types.MediaType, lim Limits) (docKind, types.MediaType, error) {
 	if err := checkJSON(raw, lim.MaxJSONDepth); err != nil {
+		return 0, "", err
+	}
+	if err := checkSpelling(raw); err != nil {
 		return 0, "", err
 	}
 	var probe struct {
@@ -405,4 +427,46 @@ func (g plainHTTPGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("refusing plain HTTP to %s (HTTPS is required unless the host is loopback or named by --insecure-registry)", req.URL.Host)
 	}
 	return g.next.RoundTrip(req)
+}
+
+// manifestLimit bounds manifest responses at MaxManifestBytes as they
+// arrive: go-containerregistry reads up to 100 MiB of a manifest before it
+// gives up, so a body that never ends cost 100 MiB and an error naming no
+// limit of ours.
+type manifestLimit struct {
+	next http.RoundTripper
+	max  int64
+}
+
+func (m manifestLimit) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := m.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	orig := req // a redirect's request: judge by the one first asked
+	for orig.Response != nil && orig.Response.Request != nil {
+		orig = orig.Response.Request
+	}
+	if dir, _ := path.Split(orig.URL.Path); strings.HasSuffix(dir, "/manifests/") {
+		resp.Body = &limitedBody{ReadCloser: resp.Body, max: m.max, what: "manifest " + orig.URL.Host + orig.URL.Path}
+	}
+	return resp, nil
+}
+
+type limitedBody struct {
+	io.ReadCloser
+	max, n int64
+	what   string
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.max-b.n < int64(len(p))-1 {
+		p = p[:b.max-b.n+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if b.n > b.max {
+		return 0, &LimitError{What: b.what, Limit: "MaxManifestBytes", Max: b.max, Got: b.n}
+	}
+	return n, err
 }

@@ -100,6 +100,11 @@ func ParseReference(s string) (Reference, error) {
 	if r.Name == "" {
 		return r, fmt.Errorf("image %q: empty name", s)
 	}
+	// "HOST/REPO:" would otherwise mean :latest (and "oci:DIR:" the whole
+	// layout): a reference names exactly what it says or nothing.
+	if strings.HasSuffix(strings.TrimSuffix(s, "@"+r.Digest.String()), ":") {
+		return r, fmt.Errorf("image %q: empty tag", s)
+	}
 	return r, nil
 }
 

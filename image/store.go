@@ -241,30 +241,42 @@ func (s *layoutStore) top(ctx context.Context) ([]byte, types.MediaType, error) 
 	if err := json.Unmarshal(raw, &idx); err != nil {
 		return nil, "", fmt.Errorf("index.json of %s: %w", s.ref.Name, err)
 	}
+	// Errors name the reference: the blob's own error names only the
+	// directory and the digest.
 	pick := func(d v1.Descriptor) ([]byte, types.MediaType, error) {
 		b, err := readBlobVerified(ctx, s, d, s.limit, "manifest", "MaxManifestBytes")
-		return b, d.MediaType, err
+		if err != nil {
+			return nil, "", fmt.Errorf("image %q: %w", s.ref.String(), err)
+		}
+		return b, d.MediaType, nil
+	}
+	// index.json is as untrusted as any index: unchecked, a negative size
+	// read as "size unknown" and a sha512 digest as a missing blob.
+	pickListed := func(d v1.Descriptor) ([]byte, types.MediaType, error) {
+		if err := checkDescriptor(d); err != nil {
+			return nil, "", fmt.Errorf("image %q: index.json: %w", s.ref.String(), err)
+		}
+		return pick(d)
 	}
 	switch {
 	case s.ref.Pinned():
 		for _, d := range idx.Manifests {
 			if d.Digest == s.ref.Digest {
-				return pick(d)
+				return pickListed(d)
 			}
 		}
 		// Any manifest blob of the layout may be named, e.g. one platform
 		// of an index.
-		b, err := readBlobVerified(ctx, s, v1.Descriptor{Digest: s.ref.Digest, Size: -1}, s.limit, "manifest", "MaxManifestBytes")
-		return b, "", err
+		return pick(v1.Descriptor{Digest: s.ref.Digest, Size: -1})
 	case s.ref.Tag != "":
 		for _, d := range idx.Manifests {
 			if d.Annotations["org.opencontainers.image.ref.name"] == s.ref.Tag {
-				return pick(d)
+				return pickListed(d)
 			}
 		}
 		return nil, "", fmt.Errorf("image %q: tag %q: %w", s.ref.String(), s.ref.Tag, ErrNotFound)
 	case len(idx.Manifests) == 1:
-		return pick(idx.Manifests[0])
+		return pickListed(idx.Manifests[0])
 	default:
 		return raw, types.OCIImageIndex, nil
 	}

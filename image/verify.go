@@ -50,8 +50,11 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	if v.err != nil {
 		return 0, v.err
 	}
-	if v.size >= 0 && int64(len(p)) > v.size-v.n+1 {
-		p = p[:v.size-v.n+1] // read at most one byte past the declared end
+	// Read at most one byte past the declared end. Written as a comparison
+	// with len(p)-1, not size-n+1: a declared size of 2^63-1 made that
+	// overflow to a negative bound and the slice below panic.
+	if v.size >= 0 && v.size-v.n < int64(len(p))-1 {
+		p = p[:v.size-v.n+1]
 	}
 	n, err := v.rc.Read(p)
 	v.h.Write(p[:n])
@@ -72,6 +75,15 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 		}
 		v.err = io.EOF
 	} else if err != nil {
+		// A registry's own verifier fails at the end of a blob whose bytes
+		// differ; when every declared byte has arrived, say so as a
+		// DigestError, as for a layout, rather than as its untyped error.
+		if v.n == v.size {
+			if got := (v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(v.h.Sum(nil))}); got != v.want {
+				v.err = &DigestError{What: v.what, Want: v.want, Got: got}
+				return n, v.err
+			}
+		}
 		v.err = fmt.Errorf("reading %s %s: %w", v.what, v.want, err)
 		return n, v.err
 	}
