@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"strings"
 )
 
 // Aspects of a file that the comparison checks, in report order.
@@ -130,6 +131,11 @@ func layerMap(es []*Entry) (map[string]*Entry, map[string]int) {
 
 func whiteoutKey(p string) string {
 	dir, base := splitPath(p)
+	if strings.HasPrefix(base, whPrefix) {
+		// An invalid marker (".wh..", ".wh..."), kept at its own name:
+		// a valid one never hides a name that starts with ".wh.".
+		return p
+	}
 	return joinPath(dir, whPrefix+base)
 }
 

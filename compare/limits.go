@@ -12,6 +12,10 @@ type Limits struct {
 	MaxTotalBytes int64
 	// MaxEntries bounds the tar entries of one layer; memory grows with it.
 	MaxEntries int
+	// MaxHeaderBytes bounds the bytes of names, link targets and xattrs
+	// kept from the tar headers of one layer: archive/tar lets each entry
+	// carry a megabyte of them, which MaxEntries alone does not bound.
+	MaxHeaderBytes int64
 	// MaxZstdWindow bounds the window a zstd frame may ask for.
 	MaxZstdWindow uint64
 	// MaxTextFile is the largest file kept for a unified text diff, and
@@ -22,12 +26,13 @@ type Limits struct {
 
 // DefaultLimits apply where a field of Limits is zero.
 var DefaultLimits = Limits{
-	MaxLayerBytes: 32 << 30,
-	MaxTotalBytes: 256 << 30,
-	MaxEntries:    500_000,
-	MaxZstdWindow: 128 << 20,
-	MaxTextFile:   16 << 10,
-	MaxTextBytes:  4 << 20,
+	MaxLayerBytes:  32 << 30,
+	MaxTotalBytes:  256 << 30,
+	MaxEntries:     500_000,
+	MaxHeaderBytes: 128 << 20,
+	MaxZstdWindow:  128 << 20,
+	MaxTextFile:    16 << 10,
+	MaxTextBytes:   4 << 20,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -40,6 +45,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxEntries > 0 {
 		d.MaxEntries = l.MaxEntries
+	}
+	if l.MaxHeaderBytes > 0 {
+		d.MaxHeaderBytes = l.MaxHeaderBytes
 	}
 	if l.MaxZstdWindow > 0 {
 		d.MaxZstdWindow = l.MaxZstdWindow

@@ -26,16 +26,23 @@ func (v *fsView) apply(layer int, es []*Entry) {
 	for _, e := range es {
 		switch {
 		case e.Opaque:
+			v.checkSymlinkParent(layer, e.Path, e.Path)
 			for c := range v.children[e.Path] {
 				v.remove(path.Join(e.Path, c))
 			}
 		case e.Whiteout:
+			dir, _ := splitPath(e.Path)
+			v.checkSymlinkParent(layer, e.Path, dir)
 			v.remove(e.Path)
 		}
 	}
 	for _, e := range es {
 		if e.Whiteout || e.Opaque {
 			continue
+		}
+		if e.Path != "/" {
+			dir, _ := splitPath(e.Path)
+			v.checkSymlinkParent(layer, e.Path, dir)
 		}
 		if old, ok := v.entries[e.Path]; ok && old.Type == "dir" && e.Type == "dir" {
 			// A directory entry over a directory updates its metadata and
@@ -48,7 +55,10 @@ func (v *fsView) apply(layer int, es []*Entry) {
 		}
 		if e.Type == "hardlink" {
 			target, ok := v.entries[e.Linkname]
-			if !ok || target.Type != "file" {
+			// A link to a resolved link is a link to the same file (a
+			// chain c → b → a); one to a dangling link is dangling too.
+			resolved := ok && (target.Type == "file" || target.Type == "hardlink" && target.Digest != "")
+			if !resolved {
 				v.Findings = append(v.Findings, Finding{Path: e.Path, Kind: "danglingHardlink",
 					Message: fmt.Sprintf("layer %d: hard link to %s, which is not a file at that point", layer, e.Linkname)})
 			} else {
@@ -66,8 +76,9 @@ func (v *fsView) put(e *Entry) {
 	if e.Path == "/" {
 		return
 	}
-	dir, base := path.Split(e.Path)
-	dir = path.Clean(dir)
+	// splitPath, not path.Split and Clean: a non-local "/../../etc/passwd"
+	// must not be listed as a child of /etc.
+	dir, base := splitPath(e.Path)
 	if v.children[dir] == nil {
 		v.children[dir] = map[string]struct{}{}
 	}
@@ -89,9 +100,22 @@ func (v *fsView) remove(p string) {
 	if p == "/" {
 		return
 	}
-	dir, base := path.Split(p)
-	dir = path.Clean(dir)
+	dir, base := splitPath(p)
 	if m := v.children[dir]; m != nil {
 		delete(m, base)
+	}
+}
+
+// checkSymlinkParent reports p when dir or one of its parents is a
+// symlink in the view: unpackers such as containerd resolve it (inside the
+// root) and write or delete under its target, while the merged view keeps
+// link targets as data and never follows them.
+func (v *fsView) checkSymlinkParent(layer int, p, dir string) {
+	for d := dir; d != "/" && d != ""; d, _ = splitPath(d) {
+		if e, ok := v.entries[d]; ok && e.Type == "symlink" {
+			v.Findings = append(v.Findings, Finding{Path: p, Kind: "underSymlink",
+				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer, p, d, truncateString(e.Linkname, 200))})
+			return
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -85,11 +86,53 @@ func newDecompressor(r io.Reader, lim Limits) (*decompressor, error) {
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
-		return &decompressor{Reader: zr, Found: Zstd, close: zr.Close}, nil
+		return &decompressor{Reader: &zstdLimits{r: zr, first: firstZstdWindow(br), lim: lim}, Found: Zstd, close: zr.Close}, nil
 	case bytes.HasPrefix(head, magicBzip2), bytes.HasPrefix(head, magicXz):
 		return nil, fmt.Errorf("unsupported compression (bzip2/xz magic %x)", head[:3])
 	}
 	return &decompressor{Reader: br, Found: Uncompressed}, nil
+}
+
+// zstdLimits turns the decoder's refusal of a frame's window into a
+// LimitError that names the limit and the window asked for: the decoder
+// says only "window size exceeded" or, when the window is larger than
+// WithDecoderMaxMemory (MaxLayerBytes), "decompressed size exceeds
+// configured limit", before decoding a byte of the frame.
+type zstdLimits struct {
+	r     io.Reader
+	first uint64 // window of the first frame, 0 if unknown
+	lim   Limits
+}
+
+func (z *zstdLimits) Read(p []byte) (int, error) {
+	n, err := z.r.Read(p)
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		limit, max := "MaxZstdWindow", int64(z.lim.MaxZstdWindow)
+		if z.lim.MaxLayerBytes < max {
+			limit, max = "MaxLayerBytes", z.lim.MaxLayerBytes
+		}
+		// Usually the first frame is the one refused; if not, its window
+		// is known only to exceed max.
+		got := max + 1
+		if z.first > uint64(max) && z.first < 1<<63 {
+			got = int64(z.first)
+		}
+		err = &LimitError{What: "zstd frame window", Limit: limit, Max: max, Got: got}
+	}
+	return n, err
+}
+
+// firstZstdWindow is the window the first zstd frame of br declares.
+func firstZstdWindow(br *bufio.Reader) uint64 {
+	head, _ := br.Peek(zstd.HeaderMaxSize)
+	var h zstd.Header
+	if h.Decode(head) != nil {
+		return 0
+	}
+	if h.SingleSegment {
+		return h.FrameContentSize
+	}
+	return h.WindowSize
 }
 
 // meter hashes and counts the uncompressed stream (the diffID) and enforces

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
 	"github.com/reprover/reprover/image"
 )
 
@@ -67,6 +69,20 @@ func walkLayer(ctx context.Context, l image.Layer, lim Limits, total *atomic.Int
 	}
 	defer rc.Close()
 	what := fmt.Sprintf("layer %d %s", l.Index, l.Descriptor.Digest)
+	w, err := walkStream(ctx, rc, l.Descriptor.MediaType, what, lim, total)
+	if err != nil {
+		return nil, err
+	}
+	if l.DiffID.Hex != "" && w.DiffID != l.DiffID.String() {
+		return nil, fmt.Errorf("%s: uncompressed content hashes to %s, the config's diff_id is %s", what, w.DiffID, l.DiffID)
+	}
+	return w, nil
+}
+
+// walkStream walks the compressed bytes of a layer whose descriptor says
+// mt, reading rc to its end. It is walkLayer without the registry, so
+// the fuzz test reaches every decoder of untrusted bytes.
+func walkStream(ctx context.Context, rc io.Reader, mt types.MediaType, what string, lim Limits, total *atomic.Int64) (*walked, error) {
 	dec, err := newDecompressor(ctxReader{ctx, rc}, lim)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -74,9 +90,9 @@ func walkLayer(ctx context.Context, l image.Layer, lim Limits, total *atomic.Int
 	defer dec.Close()
 	m := newMeter(dec, what, lim, total)
 	w := &walked{Compression: dec.Found}
-	if want := declaredCompression(l.Descriptor.MediaType); want != "" && want != dec.Found {
+	if want := declaredCompression(mt); want != "" && want != dec.Found {
 		w.Findings = append(w.Findings, Finding{Kind: "mediaTypeMismatch",
-			Message: fmt.Sprintf("media type %s claims %s, content is %s", l.Descriptor.MediaType, want, dec.Found)})
+			Message: fmt.Sprintf("media type %s claims %s, content is %s", mt, want, dec.Found)})
 	}
 	if err := w.readTar(m, lim, what); err != nil {
 		return nil, err
@@ -96,16 +112,13 @@ func walkLayer(ctx context.Context, l image.Layer, lim Limits, total *atomic.Int
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	w.DiffID = m.digest()
-	if l.DiffID.Hex != "" && w.DiffID != l.DiffID.String() {
-		return nil, fmt.Errorf("%s: uncompressed content hashes to %s, the config's diff_id is %s", what, w.DiffID, l.DiffID)
-	}
 	return w, nil
 }
 
 func (w *walked) readTar(r io.Reader, lim Limits, what string) error {
 	tr := tar.NewReader(r)
 	var textBudget = lim.MaxTextBytes
-	var contentBytes int64
+	var contentBytes, headerBytes int64
 	for n := 0; ; n++ {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -116,6 +129,13 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string) error {
 		}
 		if n >= lim.MaxEntries {
 			return &LimitError{What: what + " tar entries", Limit: "MaxEntries", Max: int64(lim.MaxEntries), Got: int64(n + 1)}
+		}
+		// archive/tar lets every header carry up to 1 MiB of PAX records
+		// and as much again of GNU long names: bound what the entries keep
+		// of them, or a few MiB of gzip would hold GiBs of names.
+		headerBytes += keptHeaderBytes(h)
+		if headerBytes > lim.MaxHeaderBytes {
+			return &LimitError{What: what + " tar header names, link targets and xattrs", Limit: "MaxHeaderBytes", Max: lim.MaxHeaderBytes, Got: headerBytes}
 		}
 		e, findings := entryOf(h)
 		w.Findings = append(w.Findings, findings...)
@@ -166,6 +186,17 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string) error {
 	}
 }
 
+// keptHeaderBytes is what an Entry keeps of h: its names and xattrs.
+func keptHeaderBytes(h *tar.Header) int64 {
+	n := int64(len(h.Name) + len(h.Linkname))
+	for k, v := range h.PAXRecords {
+		if strings.HasPrefix(k, "SCHILY.xattr.") || strings.HasPrefix(k, "LIBARCHIVE.xattr.") {
+			n += int64(len(k) + len(v))
+		}
+	}
+	return n
+}
+
 // entryOf maps a tar header to an Entry, with findings for hostile names.
 func entryOf(h *tar.Header) (*Entry, []Finding) {
 	var fs []Finding
@@ -178,6 +209,9 @@ func entryOf(h *tar.Header) (*Entry, []Finding) {
 	}
 	if strings.ContainsRune(h.Name, 0) || strings.Contains(h.Name, `\`) {
 		fs = append(fs, Finding{Path: p, Kind: "oddName", Message: "entry name contains a NUL or a backslash"})
+	}
+	if c := longestComponent(h.Name); c > nameMax {
+		fs = append(fs, Finding{Path: p, Kind: "longName", Message: fmt.Sprintf("entry name has a %d-byte component; Linux allows %d", c, nameMax)})
 	}
 	e := &Entry{
 		Path:     p,
@@ -233,10 +267,13 @@ func entryOf(h *tar.Header) (*Entry, []Finding) {
 			e.setXattr(strings.TrimPrefix(k, "LIBARCHIVE.xattr."), val)
 		}
 	}
-	base := path.Base(p)
+	// splitPath, not path.Dir: a non-local marker keeps its "..", so
+	// "../../etc/.wh.passwd" cannot whiteout /etc/passwd in the merged
+	// view (path.Dir would clean it to /etc).
+	dir, base := splitPath(p)
 	switch {
 	case base == whOpaque:
-		e.Opaque, e.Path = true, path.Dir(p)
+		e.Opaque, e.Path = true, dir
 	case strings.HasPrefix(base, whPrefix):
 		target := strings.TrimPrefix(base, whPrefix)
 		if target == "" || target == "." || target == ".." || strings.HasPrefix(target, whPrefix) {
@@ -248,7 +285,7 @@ func entryOf(h *tar.Header) (*Entry, []Finding) {
 		if e.Type != "file" {
 			fs = append(fs, Finding{Path: p, Kind: "oddWhiteout", Message: fmt.Sprintf("whiteout marker %q is a %s, not a file", base, e.Type)})
 		}
-		e.Whiteout, e.Path = true, path.Join(path.Dir(p), target)
+		e.Whiteout, e.Path = true, joinPath(dir, target)
 		e.Type = "whiteout"
 	}
 	return e, fs
@@ -299,6 +336,17 @@ func escapes(dir, rel string) bool {
 		}
 	}
 	return false
+}
+
+// nameMax is Linux's NAME_MAX: no unpacker can create a longer component.
+const nameMax = 255
+
+func longestComponent(name string) int {
+	longest := 0
+	for c := range strings.SplitSeq(name, "/") {
+		longest = max(longest, len(c))
+	}
+	return longest
 }
 
 func isText(b []byte) bool {
