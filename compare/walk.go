@@ -137,6 +137,13 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string) error {
 		if headerBytes > lim.MaxHeaderBytes {
 			return &LimitError{What: what + " tar header names, link targets and xattrs", Limit: "MaxHeaderBytes", Max: lim.MaxHeaderBytes, Got: headerBytes}
 		}
+		if h.Typeflag == tar.TypeXGlobalHeader {
+			// A PAX global header is not a file: unpackers (containerd,
+			// Docker) skip it. Its records are shown, not applied.
+			w.Findings = append(w.Findings, Finding{Kind: "paxGlobalHeader",
+				Message: fmt.Sprintf("PAX global header with %d record(s), ignored as unpackers do", len(h.PAXRecords))})
+			continue
+		}
 		e, findings := entryOf(h)
 		w.Findings = append(w.Findings, findings...)
 		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse || h.Typeflag == '7' {

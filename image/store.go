@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -73,7 +74,20 @@ func newRegistryStore(r Reference, o Options) (*registryStore, error) {
 }
 
 func (s *registryStore) options(ctx context.Context) []remote.Option {
-	return append([]remote.Option{remote.WithContext(ctx)}, s.opts...)
+	// go-containerregistry retries "temporary" errors with sleeps that do
+	// not watch the context; once ctx is done (a sibling layer failed, the
+	// deadline passed) nothing is retried.
+	retry := remote.WithRetryPredicate(func(err error) bool { return ctx.Err() == nil && isTemporary(err) })
+	return append([]remote.Option{remote.WithContext(ctx), retry}, s.opts...)
+}
+
+// isTemporary: the faults worth a retry (a dropped connection, a timeout).
+func isTemporary(err error) bool {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func (s *registryStore) top(ctx context.Context) ([]byte, types.MediaType, error) {
