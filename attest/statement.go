@@ -1,0 +1,190 @@
+package attest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	vsa1 "github.com/in-toto/attestation/go/predicates/vsa/v1"
+	ita1 "github.com/in-toto/attestation/go/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Predicate types and the DSSE payload type.
+const (
+	PayloadType       = "application/vnd.in-toto+json"
+	PredicateVSA      = "https://slsa.dev/verification_summary/v1"
+	PredicateReport   = "https://reprover.dev/rebuild-report/v1"
+	VerifierID        = "https://reprover.dev/verifier"
+	PolicyURI         = "https://reprover.dev/policy/hermetic-rebuild/v1"
+	ResultPassed      = "PASSED"
+	ResultFailed      = "FAILED"
+	StatementType     = ita1.StatementTypeUri
+	maxStatementBytes = 32 << 20
+)
+
+// Subject is the published image a statement is about.
+type Subject struct {
+	Name   string // e.g. registry.example/app
+	Digest string // sha256:HEX of the published image (index or manifest)
+}
+
+// Policy is what the verification applied: the rules, the profile, and
+// their digest (sha256 of this JSON).
+type Policy struct {
+	URI     string   `json:"uri"`
+	Rules   []string `json:"rules"`
+	Profile string   `json:"profile"` // "reproducible-or-equivalent" or "strict"
+}
+
+// Digest is the sha256 of the policy's JSON.
+func (p Policy) Digest() string {
+	b, _ := json.Marshal(p)
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// VSA describes a SLSA Verification Summary to sign.
+type VSA struct {
+	Subject           Subject
+	VerifierVersion   string
+	TimeVerified      time.Time
+	ResourceURI       string // the published image reference
+	Policy            Policy
+	Passed            bool
+	InputAttestations []InputAttestation
+}
+
+// InputAttestation is a provenance read during verification.
+type InputAttestation struct {
+	URI    string
+	Digest string // sha256:HEX
+}
+
+// VSAStatement builds the in-toto Statement v1 of a verification summary,
+// validated, marshalled once: the returned bytes are what gets signed.
+func VSAStatement(v VSA) ([]byte, error) {
+	pred := &vsa1.VerificationSummary{
+		Verifier:           &vsa1.VerificationSummary_Verifier{Id: VerifierID},
+		TimeVerified:       timestamppb.New(v.TimeVerified.UTC()),
+		ResourceUri:        v.ResourceURI,
+		Policy:             &vsa1.VerificationSummary_Policy{Uri: v.Policy.URI, Digest: map[string]string{"sha256": v.Policy.Digest()}},
+		VerificationResult: ResultFailed,
+		SlsaVersion:        "1.0",
+	}
+	if v.Passed {
+		pred.VerificationResult = ResultPassed
+	}
+	for _, ia := range v.InputAttestations {
+		alg, hexd, err := splitDigest(ia.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("input attestation %s: %w", ia.URI, err)
+		}
+		pred.InputAttestations = append(pred.InputAttestations, &vsa1.VerificationSummary_InputAttestation{Uri: ia.URI, Digest: map[string]string{alg: hexd}})
+	}
+	pb, err := protojson.Marshal(pred)
+	if err != nil {
+		return nil, err
+	}
+	// The VSA proto has no version field for the verifier; SLSA's schema
+	// puts it in verifier.version, which the predicate carries as JSON.
+	var m map[string]any
+	if err := json.Unmarshal(pb, &m); err != nil {
+		return nil, err
+	}
+	m["verifier"] = map[string]any{"id": VerifierID, "version": map[string]any{"reprover": v.VerifierVersion}}
+	return statement(v.Subject, PredicateVSA, m)
+}
+
+// Report is the predicate of https://reprover.dev/rebuild-report/v1: the
+// verdict (error included), the hermeticity evidence and the difference
+// summary.
+type Report struct {
+	Verdict         string          `json:"verdict"`
+	Error           string          `json:"error,omitempty"`
+	Source          any             `json:"source,omitempty"`
+	Published       any             `json:"published,omitempty"`
+	Rebuilt         any             `json:"rebuilt,omitempty"`
+	SourceDateEpoch *int64          `json:"sourceDateEpoch,omitempty"`
+	Build           any             `json:"build,omitempty"`
+	Policy          Policy          `json:"policy"`
+	Hints           []string        `json:"hints"`
+	Platforms       []PlatformTally `json:"platforms"`
+	TimeVerified    time.Time       `json:"timeVerified"`
+	Verifier        map[string]any  `json:"verifier"`
+}
+
+// PlatformTally summarises the differences of one platform.
+type PlatformTally struct {
+	Platform        string   `json:"platform"`
+	Verdict         string   `json:"verdict"`
+	Published       string   `json:"published,omitempty"`
+	Rebuilt         string   `json:"rebuilt,omitempty"`
+	Encoding        []string `json:"encoding,omitempty"`
+	ConfigChanges   []string `json:"configChanges"`
+	LayersDifferent []int    `json:"layersDifferent"`
+	FilesChanged    int      `json:"filesChanged"`
+	Files           []string `json:"files"` // the first 100 changed paths
+}
+
+// ReportStatement builds the rebuild-report statement.
+func ReportStatement(s Subject, r Report) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return statement(s, PredicateReport, m)
+}
+
+func statement(s Subject, predicateType string, pred map[string]any) ([]byte, error) {
+	alg, hexd, err := splitDigest(s.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("subject %s: %w", s.Name, err)
+	}
+	ps, err := structpb.NewStruct(pred)
+	if err != nil {
+		return nil, fmt.Errorf("predicate: %w", err)
+	}
+	st := &ita1.Statement{
+		Type:          ita1.StatementTypeUri,
+		Subject:       []*ita1.ResourceDescriptor{{Name: s.Name, Digest: map[string]string{alg: hexd}}},
+		PredicateType: predicateType,
+		Predicate:     ps,
+	}
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := protojson.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	// protojson randomises its whitespace on purpose; compacting once gives
+	// stable bytes, and those bytes are what is signed.
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+func splitDigest(d string) (string, string, error) {
+	alg, hexd, ok := bytes.Cut([]byte(d), []byte(":"))
+	if !ok || string(alg) != "sha256" || len(hexd) != 64 {
+		return "", "", fmt.Errorf("digest %q: want sha256:<64 hex>", d)
+	}
+	for _, c := range hexd {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return "", "", fmt.Errorf("digest %q: want lower-case hex", d)
+		}
+	}
+	return string(alg), string(hexd), nil
+}
