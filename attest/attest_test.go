@@ -68,7 +68,7 @@ func sign(t *testing.T, k *PrivateKey, st []byte) []byte {
 func TestGoldenEnvelopes(t *testing.T) {
 	k := fixedKey(t, 7)
 	rep, err := ReportStatement(subject, Report{Verdict: "reproducible", Policy: policy, Hints: []string{},
-		Platforms: []PlatformTally{{Platform: "linux/amd64", Verdict: "reproducible", ConfigChanges: []string{}, LayersDifferent: []int{}, Files: []string{}}},
+		Platforms:    []PlatformTally{{Platform: "linux/amd64", Verdict: "reproducible", ConfigChanges: []string{}, LayersDifferent: []int{}, Files: []string{}}},
 		TimeVerified: when, Verifier: map[string]any{"id": VerifierID, "version": "v0.1.0"}})
 	if err != nil {
 		t.Fatal(err)
@@ -316,5 +316,20 @@ func run(t *testing.T, name string, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %v: %v: %s", name, args, err, out)
+	}
+}
+
+// TestDocExample: docs/attestation.md shows the golden envelope as it is.
+func TestDocExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "attestation.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := os.ReadFile(filepath.Join("testdata", "vsa-passed.envelope.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, bytes.TrimSpace(env)) {
+		t.Error("docs/attestation.md does not show testdata/vsa-passed.envelope.json as it is")
 	}
 }

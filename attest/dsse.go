@@ -250,3 +250,5 @@ func distinctKeys(keys []*PublicKey) []*PublicKey {
 	}
 	return out
 }
+
+func errAs(err error, target any) bool { return errors.As(err, target) }

@@ -470,3 +470,13 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// GuardedTransport wraps next (nil: http.DefaultTransport) so that plain
+// HTTP goes only to loopback hosts and the insecure ones named.
+func GuardedTransport(next http.RoundTripper, insecure []string) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	o := Options{InsecureRegistries: insecure}
+	return plainHTTPGuard{next: next, allowed: o.insecure}
+}

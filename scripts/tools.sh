@@ -52,3 +52,11 @@ if [ "$have" != "$version" ] || [ ! -x "$BIN/buildctl" ]; then
 		-o "$BIN/" ./cmd/buildkitd ./cmd/buildctl)
 fi
 "$BIN/buildkitd" --version
+
+# cosign, the interoperability check of reprover's attestations.
+cosign_version=v2.6.5
+if [ ! -x "$BIN/cosign" ] || ! "$BIN/cosign" version 2>/dev/null | grep -q "${cosign_version#v}"; then
+	echo "tools: building cosign $cosign_version from the Go module proxy (a few minutes, once)"
+	GOBIN="$BIN" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$cosign_version" \
+		"github.com/sigstore/cosign/v2/cmd/cosign@$cosign_version"
+fi

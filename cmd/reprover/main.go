@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/reprover/reprover/verify"
 )
 
 // Exit codes are part of the contract: 0 verified/same, 1 mismatch/different,
@@ -30,6 +32,7 @@ func main() {
 	// BuildKit's client logs through logrus; its warnings (e.g. no fsverity
 	// on the output filesystem) are not the user's business.
 	logrus.SetLevel(logrus.ErrorLevel)
+	verify.Version = version
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

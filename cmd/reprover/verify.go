@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/verify"
 )
 
@@ -21,6 +25,9 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		quiet        bool
 		imgf         imageFlags
 		out          outputFlags
+		attFile      string
+		keyFile      string
+		pushAtt      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify --source DIR|GIT-URL --commit SHA --image IMAGE",
@@ -48,6 +55,18 @@ unpinned input, build failure, unreachable image).`,
 				return err
 			}
 			iopts.Platforms = nil // verify.Run applies req.Platforms
+			var key *attest.PrivateKey
+			if attFile != "" || pushAtt {
+				if keyFile == "" {
+					return errors.New("--attestation and --push-attestation need --key")
+				}
+				if key, err = attest.LoadPrivateKey(keyFile); err != nil {
+					return err
+				}
+			}
+			if pushAtt && !isRegistryRef(req.Image) {
+				return errors.New("--push-attestation needs a registry image, not " + req.Image)
+			}
 			ctx := cmd.Context()
 			b, stop, err := connectBuildkit(ctx, g, buildkitAddr)
 			if err != nil {
@@ -70,6 +89,11 @@ unpinned input, build failure, unreachable image).`,
 			})
 			if err := out.write(g, rep); err != nil {
 				return err
+			}
+			if key != nil {
+				if err := writeAttestations(ctx, g, rep, req, key, strict, attFile, pushAtt, imgf.insecure); err != nil {
+					return err
+				}
 			}
 			switch {
 			case verr != nil:
@@ -96,12 +120,53 @@ unpinned input, build failure, unreachable image).`,
 	f.StringVar(&buildkitAddr, "buildkit-addr", "", "BuildKit daemon address (default $BUILDKIT_HOST, else a managed buildkitd)")
 	f.BoolVar(&strict, "strict", false, "pass only a reproducible (bit-identical) rebuild")
 	f.BoolVar(&quiet, "quiet", false, "no build progress on stderr")
+	f.StringVar(&attFile, "attestation", "", "write the signed verdict (DSSE envelopes, JSON Lines) to this file; needs --key")
+	f.StringVar(&keyFile, "key", "", "the signing key (PKCS#8 PEM, Ed25519 or ECDSA P-256)")
+	f.BoolVar(&pushAtt, "push-attestation", false, "attach the signed verdict to the published image (OCI referrer and cosign's .att tag)")
 	imgf.register(cmd)
 	out.register(cmd)
 	for _, name := range []string{"source", "commit", "image"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
 	return cmd
+}
+
+// writeAttestations signs the outcome, writes it to file and/or pushes it
+// next to the published image.
+func writeAttestations(ctx context.Context, g *globals, rep *compare.Report, req verify.Request, key *attest.PrivateKey, strict bool, file string, push bool, insecure []string) error {
+	envs, err := verify.Attestations(ctx, rep, req, key, verify.AttestOptions{Strict: strict})
+	if err != nil {
+		return err
+	}
+	if file != "" {
+		var b []byte
+		for _, e := range envs {
+			b = append(append(b, e...), '\n')
+		}
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			return fmt.Errorf("writing the attestation: %w", err)
+		}
+	}
+	if push {
+		if rep.Published == nil || rep.Published.Digest == "" {
+			return errors.New("--push-attestation: the published image was not resolved")
+		}
+		repo := req.Image
+		if i := strings.LastIndex(repo, "@"); i >= 0 {
+			repo = repo[:i]
+		} else if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+			repo = repo[:i]
+		}
+		if err := attest.Push(ctx, repo+"@"+rep.Published.Digest, envs, attest.RegistryOptions{Transport: image.GuardedTransport(nil, insecure)}); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stderr, "reprover: attached %d attestation(s) to %s@%s\n", len(envs), repo, rep.Published.Digest)
+	}
+	return nil
+}
+
+func isRegistryRef(s string) bool {
+	return !strings.HasPrefix(s, "oci:") && !strings.HasPrefix(s, "oci-archive:")
 }
 
 // connectBuildkit connects to --buildkit-addr, else $BUILDKIT_HOST, else

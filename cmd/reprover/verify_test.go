@@ -9,12 +9,14 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sirupsen/logrus"
 
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/fixtures"
 )
 
 func TestMain(m *testing.M) {
+	logrus.SetLevel(logrus.ErrorLevel) // BuildKit client warnings are noise here
 	code := m.Run()
 	fixtures.StopBuildkit()
 	os.Exit(code)
@@ -31,10 +33,17 @@ func startDaemon(ctx context.Context, bin string) (string, func(), error) {
 // TestVerifyCommand runs reprover verify as a user would, on a release
 // published from a git repository: the exit-code contract, the report
 // formats, --strict, and the managed buildkitd.
-func TestVerifyCommand(t *testing.T) {
+// release is a published release and its variants on a registry, with
+// the git repository it was built from and a buildkitd.
+type release struct {
+	addr, dir, commit               string
+	reg                             *fixtures.Registry
+	published, equivalent, mismatch string
+}
+
+func newRelease(t *testing.T, reg *fixtures.Registry) *release {
 	ctx := t.Context()
 	addr := fixtures.Buildkit(t, startDaemon)
-	reg := fixtures.NewRegistry(t)
 	base, err := fixtures.Busybox(fixtures.BusyboxPath, v1.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +68,8 @@ func TestVerifyCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	published, err := fixtures.PushAny(reg.Host+"/app/release:v1", x)
-	if err != nil {
+	r := &release{addr: addr, dir: dir, commit: commit, reg: reg}
+	if r.published, err = fixtures.PushAny(reg.Host+"/app/release:v1", x); err != nil {
 		t.Fatal(err)
 	}
 	recompressed, err := fixtures.Rebuild(x.(v1.Image), func(ls []v1.Layer) ([]v1.Layer, error) {
@@ -71,8 +80,7 @@ func TestVerifyCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	equivalent, err := fixtures.PushAny(reg.Host+"/app/release:recompressed", recompressed)
-	if err != nil {
+	if r.equivalent, err = fixtures.PushAny(reg.Host+"/app/release:recompressed", recompressed); err != nil {
 		t.Fatal(err)
 	}
 	tampered, err := fixtures.Rebuild(x.(v1.Image), func(ls []v1.Layer) ([]v1.Layer, error) {
@@ -83,10 +91,17 @@ func TestVerifyCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mismatch, err := fixtures.PushAny(reg.Host+"/app/release:tampered", tampered)
-	if err != nil {
+	if r.mismatch, err = fixtures.PushAny(reg.Host+"/app/release:tampered", tampered); err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func TestVerifyCommand(t *testing.T) {
+	rel := newRelease(t, fixtures.NewRegistry(t))
+	addr, dir, commit, reg := rel.addr, rel.dir, rel.commit, rel.reg
+	published, equivalent, mismatch := rel.published, rel.equivalent, rel.mismatch
+	_ = reg
 	report := filepath.Join(t.TempDir(), "report.json")
 	common := func(image string, extra ...string) []string {
 		return append([]string{"verify", "--source", dir, "--commit", commit, "--image", image, "--buildkit-addr", addr, "--quiet"}, extra...)

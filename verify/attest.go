@@ -1,0 +1,131 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/reprover/reprover/attest"
+	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/compare"
+)
+
+// Version is reprover's version, as the attestations name it (set by the
+// binary).
+var Version = "dev"
+
+// AttestOptions configure Attestations.
+type AttestOptions struct {
+	Strict bool      // the profile: only reproducible passes
+	Now    time.Time // timeVerified; zero means time.Now()
+}
+
+// Passed says whether a verdict verifies under the profile.
+func Passed(verdict string, strict bool) bool {
+	return verdict == compare.Reproducible || (!strict && verdict == compare.Equivalent)
+}
+
+// Attestations signs the outcome of a verification as DSSE envelopes (one
+// JSON line each): a SLSA verification summary (PASSED or FAILED) when a
+// verdict was reached, and always the rebuild report, so that an error is
+// signed too. The subject is the published image; when it could not be
+// resolved and its reference names no digest, there is nothing to sign
+// about and that is an error.
+func Attestations(ctx context.Context, rep *compare.Report, req Request, key *attest.PrivateKey, o AttestOptions) ([][]byte, error) {
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	subj, err := subjectOf(rep, req)
+	if err != nil {
+		return nil, err
+	}
+	pol := policy(o.Strict)
+	var out [][]byte
+	if rep.Verdict != compare.Error {
+		st, err := attest.VSAStatement(attest.VSA{Subject: subj, VerifierVersion: Version, TimeVerified: now,
+			ResourceURI: req.Image, Policy: pol, Passed: Passed(rep.Verdict, o.Strict)})
+		if err != nil {
+			return nil, err
+		}
+		env, err := attest.Sign(ctx, key, st)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, env)
+	}
+	st, err := attest.ReportStatement(subj, reportPredicate(rep, pol, now))
+	if err != nil {
+		return nil, err
+	}
+	env, err := attest.Sign(ctx, key, st)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, env), nil
+}
+
+func subjectOf(rep *compare.Report, req Request) (attest.Subject, error) {
+	name := req.Image
+	digest := ""
+	if rep.Published != nil && rep.Published.Digest != "" {
+		digest = rep.Published.Digest
+	}
+	if i := strings.LastIndex(name, "@"); i >= 0 {
+		if digest == "" {
+			digest = name[i+1:]
+		}
+		name = name[:i]
+	} else if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name = name[:i]
+	}
+	if digest == "" {
+		return attest.Subject{}, fmt.Errorf("cannot attest: the published image %s was not resolved and its reference names no digest", req.Image)
+	}
+	return attest.Subject{Name: name, Digest: digest}, nil
+}
+
+func policy(strict bool) attest.Policy {
+	p := attest.Policy{URI: attest.PolicyURI, Profile: "reproducible-or-equivalent"}
+	if strict {
+		p.Profile = "strict"
+	}
+	for _, r := range builder.Rules {
+		p.Rules = append(p.Rules, r.Name)
+	}
+	p.Rules = append(p.Rules, "network-none", "no-cache", "no-entitlements", "source-date-epoch")
+	return p
+}
+
+func reportPredicate(rep *compare.Report, pol attest.Policy, now time.Time) attest.Report {
+	r := attest.Report{Verdict: rep.Verdict, Error: rep.Error, Source: rep.Source, Published: rep.Published,
+		Rebuilt: rep.Rebuilt, SourceDateEpoch: rep.SourceDateEpoch, Build: rep.Build, Policy: pol,
+		Hints: rep.Hints, Platforms: []attest.PlatformTally{}, TimeVerified: now.UTC(),
+		Verifier: map[string]any{"id": attest.VerifierID, "version": Version}}
+	if r.Hints == nil {
+		r.Hints = []string{}
+	}
+	for _, p := range rep.Platforms {
+		t := attest.PlatformTally{Platform: p.Platform, Verdict: p.Verdict, Published: p.Published, Rebuilt: p.Rebuilt,
+			Encoding: p.Encoding, ConfigChanges: []string{}, LayersDifferent: []int{}, Files: []string{}, FilesChanged: len(p.Files)}
+		for _, c := range p.Config {
+			t.ConfigChanges = append(t.ConfigChanges, c.Field)
+		}
+		for _, l := range p.Layers {
+			if l.Verdict != compare.Identical && l.Verdict != compare.Equivalent {
+				t.LayersDifferent = append(t.LayersDifferent, l.Index)
+			}
+		}
+		for _, f := range p.Files {
+			if len(t.Files) == 100 {
+				break
+			}
+			t.Files = append(t.Files, f.Change+" "+f.Path)
+		}
+		slices.Sort(t.ConfigChanges)
+		r.Platforms = append(r.Platforms, t)
+	}
+	return r
+}
