@@ -251,9 +251,7 @@ func (l *logTail) add(st *client.SolveStatus) {
 	defer l.mu.Unlock()
 	for _, lg := range st.Logs {
 		k := lg.Vertex.String()
-		for _, line := range strings.Split(strings.TrimRight(string(lg.Data), "\n"), "\n") {
-			l.lines[k] = append(l.lines[k], line)
-		}
+		l.lines[k] = append(l.lines[k], strings.Split(strings.TrimRight(string(lg.Data), "\n"), "\n")...)
 		if len(l.lines[k]) > l.n {
 			l.lines[k] = l.lines[k][len(l.lines[k])-l.n:]
 		}
