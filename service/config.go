@@ -1,0 +1,115 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is reprover serve's configuration (DESIGN.md, Service). cmd fills
+// it from the YAML file, REPROVER_* variables and flags.
+type Config struct {
+	Listen   string `mapstructure:"listen"`
+	Database string `mapstructure:"database"`
+	DataDir  string `mapstructure:"dataDir"`
+	Workers  int    `mapstructure:"workers"`
+	BuildKit struct {
+		Addrs []string `mapstructure:"addrs"`
+	} `mapstructure:"buildkit"`
+	Signing struct {
+		Key string `mapstructure:"key"`
+	} `mapstructure:"signing"`
+	Auth struct {
+		Tokens []string `mapstructure:"tokens"`
+	} `mapstructure:"auth"`
+	PublicReads bool `mapstructure:"publicReads"`
+	Sources     struct {
+		Allow []string `mapstructure:"allow"`
+	} `mapstructure:"sources"`
+	// Images.Allow lists reference prefixes allowed even though their host
+	// is loopback, private or link-local (refused by default).
+	Images struct {
+		Allow []string `mapstructure:"allow"`
+	} `mapstructure:"images"`
+	JobTimeout time.Duration `mapstructure:"jobTimeout"`
+	// MaxAttempts bounds the runs of a job that fails for transient reasons.
+	MaxAttempts int `mapstructure:"maxAttempts"`
+	// StaleAfter: a running job whose worker has not been heard from for
+	// this long is run again elsewhere (its process died).
+	StaleAfter time.Duration `mapstructure:"staleAfter"`
+	Hooks      struct {
+		Registry []RegistryHook `mapstructure:"registry"`
+		Git      []GitHook      `mapstructure:"git"`
+	} `mapstructure:"hooks"`
+}
+
+// RegistryHook maps pushes to a repository to verifications. The source and
+// commit come from the pushed image's labels
+// (org.opencontainers.image.source and .revision) unless Source is set.
+type RegistryHook struct {
+	// Repository is the repository name in the registry's event ("org/app").
+	Repository string `mapstructure:"repository"`
+	// Registry is HOST[:PORT] used to name the image (the event's
+	// request.host when empty).
+	Registry   string `mapstructure:"registry"`
+	Source     string `mapstructure:"source"`
+	Dockerfile string `mapstructure:"dockerfile"`
+	Context    string `mapstructure:"context"`
+}
+
+// GitHook maps tag pushes of a repository to verifications of an image.
+type GitHook struct {
+	// Repository is the event's repository.full_name ("org/app").
+	Repository string `mapstructure:"repository"`
+	// Source is where to fetch the commit (default: the event's clone_url).
+	Source string `mapstructure:"source"`
+	// Image is the published image, {tag} replaced by the tag name.
+	Image      string `mapstructure:"image"`
+	Dockerfile string `mapstructure:"dockerfile"`
+	Context    string `mapstructure:"context"`
+}
+
+// Defaults fills what is unset.
+func (c *Config) Defaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "/var/lib/reprover"
+	}
+	if c.Database == "" {
+		c.Database = "sqlite://" + filepath.Join(c.DataDir, "reprover.db")
+	}
+	if c.Workers <= 0 {
+		c.Workers = 2
+	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = 30 * time.Minute
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = 90 * time.Second
+	}
+}
+
+// Validate reports the first invalid key.
+func (c *Config) Validate() error {
+	switch {
+	case !strings.HasPrefix(c.Database, "sqlite://") && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://"):
+		return fmt.Errorf("database %q: want sqlite:///PATH or postgres://…", c.Database)
+	case len(c.Sources.Allow) == 0:
+		return errors.New("sources.allow is empty: no submission could be accepted")
+	case c.StaleAfter < 20*time.Second:
+		return fmt.Errorf("staleAfter %v: at least 20s (workers report every 5s)", c.StaleAfter)
+	}
+	for _, t := range c.Auth.Tokens {
+		if len(t) < 8 {
+			return errors.New("auth.tokens: every token needs at least 8 characters")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package service
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/reprover/reprover/image"
+)
+
+// Request is a submitted verification (POST /api/v1/verifications).
+type Request struct {
+	Source     string            `json:"source"`
+	Commit     string            `json:"commit"`
+	Image      string            `json:"image"`
+	Dockerfile string            `json:"dockerfile,omitempty"`
+	Context    string            `json:"context,omitempty"`
+	Target     string            `json:"target,omitempty"`
+	BuildArgs  map[string]string `json:"buildArgs,omitempty"`
+	Platforms  []string          `json:"platforms,omitempty"`
+}
+
+// FieldError is a request field that is missing or invalid (400).
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+var (
+	commitRe   = regexp.MustCompile(`^[a-f0-9]{40}([a-f0-9]{24})?$`)
+	targetRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+	argKeyRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+	maxArgs    = 64
+	maxArgLen  = 4096
+	maxFieldLn = 2048
+)
+
+// Validate checks every field, and that the source and image are ones this
+// server may read (cfg's allow lists).
+func (r *Request) Validate(cfg *Config) error {
+	for name, v := range map[string]string{"source": r.Source, "commit": r.Commit, "image": r.Image} {
+		if v == "" {
+			return &FieldError{name, "required"}
+		}
+	}
+	for name, v := range map[string]string{"source": r.Source, "image": r.Image, "dockerfile": r.Dockerfile, "context": r.Context, "target": r.Target} {
+		if len(v) > maxFieldLn {
+			return &FieldError{name, fmt.Sprintf("longer than %d bytes", maxFieldLn)}
+		}
+		if strings.ContainsAny(v, "\x00\n\r") {
+			return &FieldError{name, "contains a control character"}
+		}
+	}
+	if !commitRe.MatchString(r.Commit) {
+		return &FieldError{"commit", "want a full commit id (40 lower-case hex digits)"}
+	}
+	if !sourceAllowed(r.Source, cfg.Sources.Allow) {
+		return &FieldError{"source", "not under an allowed prefix (sources.allow)"}
+	}
+	ref, err := image.ParseReference(r.Image)
+	if err != nil {
+		return &FieldError{"image", err.Error()}
+	}
+	if ref.Transport != image.Registry {
+		return &FieldError{"image", "must be a registry reference"}
+	}
+	if err := imageAllowed(r.Image, ref, cfg.Images.Allow); err != nil {
+		return &FieldError{"image", err.Error()}
+	}
+	for name, p := range map[string]string{"dockerfile": r.Dockerfile, "context": r.Context} {
+		if p != "" && (!filepath.IsLocal(p) || strings.Contains(p, `\`)) {
+			return &FieldError{name, "must be a relative path inside the source"}
+		}
+	}
+	if r.Target != "" && !targetRe.MatchString(r.Target) {
+		return &FieldError{"target", "not a stage name"}
+	}
+	if len(r.BuildArgs) > maxArgs {
+		return &FieldError{"buildArgs", fmt.Sprintf("more than %d", maxArgs)}
+	}
+	for k, v := range r.BuildArgs {
+		if !argKeyRe.MatchString(k) {
+			return &FieldError{"buildArgs", fmt.Sprintf("%q is not a build argument name", truncate(k, 40))}
+		}
+		if len(v) > maxArgLen {
+			return &FieldError{"buildArgs." + k, fmt.Sprintf("longer than %d bytes", maxArgLen)}
+		}
+	}
+	if len(r.Platforms) > 16 {
+		return &FieldError{"platforms", "more than 16"}
+	}
+	for _, p := range r.Platforms {
+		if _, err := image.ParsePlatform(p); err != nil {
+			return &FieldError{"platforms", err.Error()}
+		}
+	}
+	return nil
+}
+
+// sourceAllowed: the source starts with an allowed prefix; a local path is
+// allowed only under a listed directory (cleaned, so ".." cannot climb out).
+func sourceAllowed(src string, allow []string) bool {
+	local := strings.HasPrefix(src, "/")
+	if local {
+		src = filepath.Clean(src)
+	}
+	for _, a := range allow {
+		if local != strings.HasPrefix(a, "/") {
+			continue
+		}
+		if local {
+			a = filepath.Clean(a)
+			if src == a || strings.HasPrefix(src, a+"/") || a == "/" {
+				return true
+			}
+			continue
+		}
+		if strings.HasPrefix(src, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// imageAllowed refuses registries on loopback, private and link-local
+// addresses (cloud metadata, internal services) unless a prefix allows them.
+func imageAllowed(s string, ref image.Reference, allow []string) error {
+	for _, a := range allow {
+		if strings.HasPrefix(s, a) {
+			return nil
+		}
+	}
+	host, _, _ := strings.Cut(ref.Name, "/")
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	h = strings.Trim(h, "[]")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") || strings.HasSuffix(h, ".internal") || strings.HasSuffix(h, ".local") {
+		return fmt.Errorf("registry host %s is local (images.allow lists exceptions)", h)
+	}
+	if ip := net.ParseIP(h); ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()) {
+		return fmt.Errorf("registry host %s is a loopback, private or link-local address (images.allow lists exceptions)", h)
+	}
+	return nil
+}
+
+// ID is the verification id of a request: the same request gets the same
+// id (submission is idempotent).
+func (r *Request) ID() string {
+	c := *r
+	if len(c.BuildArgs) == 0 {
+		c.BuildArgs = nil
+	}
+	if len(c.Platforms) == 0 {
+		c.Platforms = nil
+	} else {
+		c.Platforms = append([]string(nil), c.Platforms...)
+		sort.Strings(c.Platforms)
+	}
+	b, _ := json.Marshal(c) // map keys are sorted by encoding/json
+	sum := sha256.Sum256(b)
+	return "v" + hex.EncodeToString(sum[:12])
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

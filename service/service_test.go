@@ -1,0 +1,265 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/fixtures"
+	"github.com/reprover/reprover/service"
+)
+
+func TestMain(m *testing.M) {
+	logrus.SetLevel(logrus.ErrorLevel)
+	code := m.Run()
+	fixtures.StopBuildkit()
+	os.Exit(code)
+}
+
+const token = "s3cret-token"
+
+// server is a service on a real SQLite file (or the database given) behind
+// a real HTTP server.
+type server struct {
+	svc *service.Service
+	url string
+	cfg *service.Config
+}
+
+func newServer(t *testing.T, runner service.Runner, edit func(*service.Config)) *server {
+	t.Helper()
+	cfg := &service.Config{DataDir: t.TempDir(), Workers: 2, PublicReads: true, StaleAfter: 20 * time.Second}
+	cfg.Auth.Tokens = []string{token}
+	cfg.Sources.Allow = []string{"/", "https://"}
+	cfg.Images.Allow = []string{"127.0.0.1:"}
+	if edit != nil {
+		edit(cfg)
+	}
+	svc, err := service.New(t.Context(), cfg, runner, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(svc.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		svc.Stop(ctx)
+	})
+	return &server{svc: svc, url: hs.URL, cfg: cfg}
+}
+
+func (s *server) do(t *testing.T, method, path, tok string, body any) (int, map[string]any, []byte) {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		r = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), method, s.url+path, r)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return resp.StatusCode, m, raw
+}
+
+// wait polls a verification until it is done or failed.
+func (s *server) wait(t *testing.T, id string, within time.Duration) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		_, m, _ := s.do(t, "GET", "/api/v1/verifications/"+id, "", nil)
+		if st := m["status"]; st == service.StatusDone || st == service.StatusFailed {
+			return m
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("verification %s not finished within %v", id, within)
+	return nil
+}
+
+// funcRunner is a Runner made of a function. Used only where the real
+// pipeline cannot produce the fault under test (a panic, a hang, a count
+// of runs), and says so at each use.
+type funcRunner func(ctx context.Context, r service.Request) (*compare.Report, []byte, error)
+
+func (f funcRunner) Run(ctx context.Context, r service.Request) (*compare.Report, []byte, error) {
+	return f(ctx, r)
+}
+
+func validRequest() map[string]any {
+	return map[string]any{"source": "/srv/src/app", "commit": strings.Repeat("a", 40), "image": "registry.example/app@sha256:" + strings.Repeat("b", 64)}
+}
+
+// TestSubmissionRules: auth, validation naming the field, idempotency,
+// body limits, unknown ids. No build runs: the runner only records.
+func TestSubmissionRules(t *testing.T) {
+	var runs atomic.Int64
+	// Fault injection: counts runs and never builds (the rules under test
+	// are the API's, before any pipeline).
+	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*compare.Report, []byte, error) {
+		runs.Add(1)
+		return &compare.Report{SchemaVersion: 1, Verdict: compare.Reproducible, Hints: []string{}}, nil, nil
+	}), nil)
+	with := func(k string, v any) map[string]any {
+		m := validRequest()
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		name      string
+		tok       string
+		body      any
+		wantCode  int
+		wantField string
+	}{
+		{"no token", "", validRequest(), 401, ""},
+		{"wrong token", "nope-nope-nope", validRequest(), 401, ""},
+		{"accepted", token, validRequest(), 202, ""},
+		{"same request again", token, validRequest(), 200, ""},
+		{"missing source", token, with("source", nil), 400, "source"},
+		{"missing commit", token, with("commit", nil), 400, "commit"},
+		{"missing image", token, with("image", nil), 400, "image"},
+		{"short commit", token, with("commit", "abc123"), 400, "commit"},
+		{"source outside the allowed prefixes", token, with("source", "git://evil.example/x"), 400, "source"},
+		{"local path climbing out", token, with("source", "srv/../../etc"), 400, "source"},
+		{"metadata host image", token, with("image", "169.254.169.254/latest@sha256:"+strings.Repeat("b", 64)), 400, "image"},
+		{"private host image", token, with("image", "10.0.0.7:5000/app:1"), 400, "image"},
+		{"layout image", token, with("image", "oci:/etc"), 400, "image"},
+		{"malformed digest", token, with("image", "registry.example/app@sha256:ZZ"), 400, "image"},
+		{"dockerfile escaping", token, with("dockerfile", "../../etc/passwd"), 400, "dockerfile"},
+		{"bad target", token, with("target", "a b"), 400, "target"},
+		{"bad build arg", token, with("buildArgs", map[string]string{"1BAD": "x"}), 400, "buildArgs"},
+		{"bad platform", token, with("platforms", []string{"linux/not-an-arch/x/y"}), 400, "platforms"},
+		{"wrong type", token, with("platforms", "linux/amd64"), 400, "platforms"},
+		{"unknown field", token, with("sauce", "x"), 400, "sauce"},
+		{"not JSON", token, "{", 400, ""},
+		{"huge body", token, `{"source":"` + strings.Repeat("x", 300<<10) + `"}`, 413, ""},
+	}
+	var firstID string
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, m, raw := s.do(t, "POST", "/api/v1/verifications", tc.tok, tc.body)
+			if code != tc.wantCode {
+				t.Fatalf("status %d, want %d: %s", code, tc.wantCode, raw)
+			}
+			if tc.wantField != "" && m["field"] != tc.wantField {
+				t.Errorf("error names field %v, want %s: %s", m["field"], tc.wantField, raw)
+			}
+			if code == 202 || code == 200 {
+				if firstID == "" {
+					firstID, _ = m["id"].(string)
+				} else if m["id"] != firstID {
+					t.Errorf("the same request got another id: %v, %v", m["id"], firstID)
+				}
+			}
+		})
+	}
+	s.wait(t, firstID, 20*time.Second)
+	if n := runs.Load(); n != 1 {
+		t.Errorf("the request ran %d times, want once", n)
+	}
+	if code, _, _ := s.do(t, "GET", "/api/v1/verifications/vnope", "", nil); code != 404 {
+		t.Errorf("unknown id: %d, want 404", code)
+	}
+	if code, _, _ := s.do(t, "GET", "/api/v1/verifications/"+firstID+"/attestation", "", nil); code != 404 {
+		t.Errorf("attestation of an unsigned verification: %d, want 404", code)
+	}
+	code, m, _ := s.do(t, "GET", "/api/v1/verifications?verdict=reproducible", "", nil)
+	if items, _ := m["items"].([]any); code != 200 || len(items) != 1 {
+		t.Errorf("list by verdict: %d %v", code, m)
+	}
+	if code, _, _ := s.do(t, "GET", "/api/v1/verifications?limit=0", "", nil); code != 400 {
+		t.Errorf("limit=0: %d, want 400", code)
+	}
+	if code, _, _ := s.do(t, "GET", "/healthz", "", nil); code != 200 {
+		t.Errorf("healthz: %d", code)
+	}
+	_, _, metrics := s.do(t, "GET", "/metrics", "", nil)
+	for _, name := range []string{"reprover_jobs_finished_total", "reprover_queue_depth", "reprover_job_duration_seconds", "reprover_http_requests_total"} {
+		if !bytes.Contains(metrics, []byte(name)) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+}
+
+// TestPrivateReads: with publicReads false, reads need the token too.
+func TestPrivateReads(t *testing.T) {
+	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*compare.Report, []byte, error) {
+		return nil, nil, errors.New("not run")
+	}), func(c *service.Config) { c.PublicReads = false })
+	for _, p := range []string{"/api/v1/verifications", "/api/v1/verifications/vx", "/"} {
+		if code, _, _ := s.do(t, "GET", p, "", nil); code != 401 {
+			t.Errorf("GET %s without a token: %d, want 401", p, code)
+		}
+	}
+	if code, _, _ := s.do(t, "GET", "/api/v1/verifications", token, nil); code != 200 {
+		t.Errorf("GET with the token: %d", code)
+	}
+}
+
+// TestPoisonJob: a verification whose run panics fails once, recorded with
+// the reason, and is not retried. Fault injection: the real pipeline has
+// no way to panic on demand.
+func TestPoisonJob(t *testing.T) {
+	var runs atomic.Int64
+	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*compare.Report, []byte, error) {
+		runs.Add(1)
+		panic("poison")
+	}), nil)
+	_, m, _ := s.do(t, "POST", "/api/v1/verifications", token, validRequest())
+	got := s.wait(t, m["id"].(string), 20*time.Second)
+	if got["status"] != service.StatusFailed || !strings.Contains(got["error"].(string), "panicked") {
+		t.Errorf("a panicking job ended as %v", got)
+	}
+	time.Sleep(2 * time.Second)
+	if n := runs.Load(); n != 1 {
+		t.Errorf("a panicking job ran %d times, want 1", n)
+	}
+}
+
+// TestJobDeadline: a run that does not end is stopped at jobTimeout and the
+// verification fails naming the deadline. Fault injection: a hang.
+func TestJobDeadline(t *testing.T) {
+	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*compare.Report, []byte, error) {
+		<-ctx.Done()
+		return nil, nil, ctx.Err()
+	}), func(c *service.Config) { c.JobTimeout = 2 * time.Second })
+	_, m, _ := s.do(t, "POST", "/api/v1/verifications", token, validRequest())
+	got := s.wait(t, m["id"].(string), 30*time.Second)
+	if got["status"] != service.StatusFailed || !strings.Contains(got["error"].(string), "deadline") {
+		t.Errorf("a hanging job ended as %v", got)
+	}
+}
+
