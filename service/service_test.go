@@ -262,4 +262,3 @@ func TestJobDeadline(t *testing.T) {
 		t.Errorf("a hanging job ended as %v", got)
 	}
 }
-
