@@ -262,3 +262,10 @@ func TestJobDeadline(t *testing.T) {
 		t.Errorf("a hanging job ended as %v", got)
 	}
 }
+
+func decode(t *testing.T, resp *http.Response, v any) {
+	t.Helper()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
