@@ -40,7 +40,7 @@ func TestVerdictsEndToEnd(t *testing.T) {
 	s := newServer(t, runner, nil)
 	for _, tc := range []struct {
 		image, verdict, path string
-		passed            bool
+		passed               bool
 	}{
 		{rel.Published, compare.Reproducible, "", true},
 		{rel.Tampered, compare.Mismatch, "/app/evil.sh", false},
