@@ -1,7 +1,6 @@
 package builder_test
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -21,20 +20,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func startDaemon(ctx context.Context, bin string) (string, func(), error) {
-	d, err := builder.StartDaemon(ctx, builder.DaemonOptions{Binary: bin})
-	if err != nil {
-		return "", nil, err
-	}
-	return d.Addr, func() { d.Stop() }, nil
-}
-
 // TestBuildDeterministic builds the same context twice on a real
 // buildkitd, without cache: the same digest both times, and the image
 // opens as an OCI layout.
 func TestBuildDeterministic(t *testing.T) {
 	ctx := t.Context()
-	addr := fixtures.Buildkit(t, startDaemon)
+	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
 	reg := fixtures.NewRegistry(t)
 	base, err := fixtures.Busybox(fixtures.BusyboxPath, v1.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {
@@ -73,7 +64,7 @@ func TestBuildDeterministic(t *testing.T) {
 // Dockerfile asks, and the error names the Dockerfile line and the log.
 func TestBuildNoNetwork(t *testing.T) {
 	ctx := t.Context()
-	addr := fixtures.Buildkit(t, startDaemon)
+	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
 	reg := fixtures.NewRegistry(t)
 	base, err := fixtures.Busybox(fixtures.BusyboxPath, v1.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {

@@ -112,7 +112,7 @@ type benchWorld struct {
 }
 
 func newBenchWorld(b *testing.B) *benchWorld {
-	addr := fixtures.Buildkit(b, startDaemon)
+	addr := fixtures.Buildkit(b, fixtures.StartDaemon)
 	c, err := builder.Connect(b.Context(), addr, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -1,7 +1,6 @@
 package verify_test
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -29,14 +28,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func startDaemon(ctx context.Context, bin string) (string, func(), error) {
-	d, err := builder.StartDaemon(ctx, builder.DaemonOptions{Binary: bin})
-	if err != nil {
-		return "", nil, err
-	}
-	return d.Addr, func() { d.Stop() }, nil
-}
-
 var (
 	commitTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	amd64      = v1.Platform{OS: "linux", Architecture: "amd64"}
@@ -52,7 +43,7 @@ type world struct {
 }
 
 func newWorld(t *testing.T) *world {
-	addr := fixtures.Buildkit(t, startDaemon)
+	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
 	c, err := builder.Connect(t.Context(), addr, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,14 +21,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func startDaemon(ctx context.Context, bin string) (string, func(), error) {
-	d, err := builder.StartDaemon(ctx, builder.DaemonOptions{Binary: bin})
-	if err != nil {
-		return "", nil, err
-	}
-	return d.Addr, func() { d.Stop() }, nil
-}
-
 // TestVerifyCommand runs reprover verify as a user would, on a release
 // published from a git repository: the exit-code contract, the report
 // formats, --strict, and the managed buildkitd.
@@ -43,7 +34,7 @@ type release struct {
 
 func newRelease(t *testing.T, reg *fixtures.Registry) *release {
 	ctx := t.Context()
-	addr := fixtures.Buildkit(t, startDaemon)
+	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
 	base, err := fixtures.Busybox(fixtures.BusyboxPath, v1.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {
 		t.Fatal(err)
