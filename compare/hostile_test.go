@@ -169,6 +169,8 @@ func hostileCases() []hostileCase {
 		// 18. Entry-count bomb.
 		{name: "entry-count-bomb", a: clean, b: withLayers(raw(gz(fixtures.ManyEmptyFiles(5000)), nil)),
 			limits: compare.Limits{MaxEntries: 1000}, errLimit: "MaxEntries", errLayer: true},
+		{name: "entries-across-layers", a: clean, b: withLayers(raw(gz(fixtures.ManyEmptyFiles(3000)), fixtures.ManyEmptyFiles(3000)), raw(gz(fixtures.ManyEmptyFiles(3001)), fixtures.ManyEmptyFiles(3001))),
+			limits: compare.Limits{MaxTotalEntries: 5000}, errLimit: "MaxTotalEntries"},
 		// 19. Absurd sizes.
 		{name: "size-8EiB", a: clean, b: withLayers(raw(gz(cat(cleanBody, fixtures.RawHeader{Name: "app/huge", Size: math.MaxInt64}.Block(), eoa)), nil)),
 			errHas: []string{"/app/huge", "unexpected EOF"}, errLayer: true},

@@ -48,7 +48,7 @@ func Images(ctx context.Context, a, b *image.Resolved, o Options) (*Report, erro
 
 	// Read every distinct layer of every pair that is not bit-identical,
 	// each once.
-	ws := &walkSet{lim: lim, total: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{}}
+	ws := &walkSet{lim: lim, total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{}}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Parallelism)
 	for _, p := range pairs {
@@ -61,6 +61,11 @@ func Images(ctx context.Context, a, b *image.Resolved, o Options) (*Report, erro
 					g.Go(func() error {
 						o.Logger.Debug("reading layer", "digest", l.Descriptor.Digest, "size", l.Descriptor.Size)
 						w, err := walkLayer(gctx, l, lim, ws.total)
+						if err == nil {
+							if n := ws.entries.Add(int64(len(w.Entries))); n > lim.MaxTotalEntries {
+								err = &LimitError{What: "tar entries held by this comparison", Limit: "MaxTotalEntries", Max: lim.MaxTotalEntries, Got: n}
+							}
+						}
 						f.w, f.err = w, err
 						close(f.done)
 						return err
@@ -183,10 +188,11 @@ func sameDescs(a, b []v1.Descriptor) bool {
 
 // walkSet reads each distinct layer once.
 type walkSet struct {
-	mu    sync.Mutex
-	lim   Limits
-	total *atomic.Int64
-	m     map[v1.Hash]*walkFuture
+	mu      sync.Mutex
+	lim     Limits
+	total   *atomic.Int64 // uncompressed bytes read
+	entries *atomic.Int64 // tar entries held
+	m       map[v1.Hash]*walkFuture
 }
 
 type walkFuture struct {

@@ -16,6 +16,9 @@ type Limits struct {
 	// kept from the tar headers of one layer: archive/tar lets each entry
 	// carry a megabyte of them, which MaxEntries alone does not bound.
 	MaxHeaderBytes int64
+	// MaxTotalEntries bounds the tar entries held by one comparison, all
+	// layers of both images: what the merged views keep in memory.
+	MaxTotalEntries int64
 	// MaxZstdWindow bounds the window a zstd frame may ask for.
 	MaxZstdWindow uint64
 	// MaxTextFile is the largest file kept for a unified text diff, and
@@ -26,13 +29,14 @@ type Limits struct {
 
 // DefaultLimits apply where a field of Limits is zero.
 var DefaultLimits = Limits{
-	MaxLayerBytes:  32 << 30,
-	MaxTotalBytes:  256 << 30,
-	MaxEntries:     500_000,
-	MaxHeaderBytes: 128 << 20,
-	MaxZstdWindow:  128 << 20,
-	MaxTextFile:    16 << 10,
-	MaxTextBytes:   4 << 20,
+	MaxLayerBytes:   32 << 30,
+	MaxTotalBytes:   256 << 30,
+	MaxEntries:      500_000,
+	MaxHeaderBytes:  128 << 20,
+	MaxTotalEntries: 4_000_000,
+	MaxZstdWindow:   128 << 20,
+	MaxTextFile:     16 << 10,
+	MaxTextBytes:    4 << 20,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -45,6 +49,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxEntries > 0 {
 		d.MaxEntries = l.MaxEntries
+	}
+	if l.MaxTotalEntries > 0 {
+		d.MaxTotalEntries = l.MaxTotalEntries
 	}
 	if l.MaxHeaderBytes > 0 {
 		d.MaxHeaderBytes = l.MaxHeaderBytes
