@@ -62,10 +62,7 @@ func TestVerdictsEndToEnd(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("attestation: %d", code)
 		}
-		var envs [][]byte
-		for _, l := range bytes.Split(bytes.TrimSpace(att), []byte("\n")) {
-			envs = append(envs, l)
-		}
+		envs := bytes.Split(bytes.TrimSpace(att), []byte("\n"))
 		digest := tc.image[strings.LastIndex(tc.image, "@")+1:]
 		v, err := attest.Check(context.Background(), envs, digest, []*attest.PublicKey{pub}, 1, attest.Limits{})
 		if err != nil || v.Passed != tc.passed {
