@@ -45,8 +45,14 @@ func Attestations(ctx context.Context, rep *compare.Report, req Request, key *at
 	pol := policy(o.Strict)
 	var out [][]byte
 	if rep.Verdict != compare.Error {
+		var inputs []attest.InputAttestation
+		if b, ok := rep.Build.(Build); ok {
+			for _, p := range b.Provenance {
+				inputs = append(inputs, attest.InputAttestation{URI: p.URI, Digest: p.Digest})
+			}
+		}
 		st, err := attest.VSAStatement(attest.VSA{Subject: subj, VerifierVersion: Version, TimeVerified: now,
-			ResourceURI: req.Image, Policy: pol, Passed: Passed(rep.Verdict, o.Strict)})
+			ResourceURI: req.Image, Policy: pol, Passed: Passed(rep.Verdict, o.Strict), InputAttestations: inputs})
 		if err != nil {
 			return nil, err
 		}

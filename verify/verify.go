@@ -64,7 +64,21 @@ type Build struct {
 	Dockerfile string             `json:"dockerfile"`
 	Context    string             `json:"context"`
 	NoCache    bool               `json:"noCache"`
+	// Provenance lists the publisher's provenance attestations read from
+	// the published index (the VSA's inputAttestations).
+	Provenance []Provenance `json:"provenance,omitempty"`
 }
+
+// Provenance is one provenance statement read from the published image.
+type Provenance struct {
+	URI           string `json:"uri"`    // REPO@sha256:… of its attestation manifest
+	Digest        string `json:"digest"` // of the statement itself
+	PredicateType string `json:"predicateType"`
+	For           string `json:"for,omitempty"` // the image manifest it describes
+}
+
+// provenanceTypes are the predicate types read as provenance.
+var provenanceTypes = []string{"https://slsa.dev/provenance/v0.2", "https://slsa.dev/provenance/v1"}
 
 // Error classes a caller may branch on (exit 2 for all of them).
 var (
@@ -177,6 +191,20 @@ func run(ctx context.Context, req Request, b Builder, o Options, rep *compare.Re
 	if build.BuildArgs == nil {
 		build.BuildArgs = map[string]string{}
 	}
+	if len(pub.Attestations) > 0 {
+		stmts, err := pub.Statements(ctx, o.Image.Limits, provenanceTypes...)
+		if err != nil {
+			rep.Hints = append(rep.Hints, "The published image's attestations could not be read: "+err.Error())
+		}
+		repo := pub.Ref.Name
+		for _, st := range stmts {
+			p := Provenance{URI: repo + "@" + st.Manifest.String(), Digest: st.Digest.String(), PredicateType: st.PredicateType}
+			if st.For.Hex != "" {
+				p.For = st.For.String()
+			}
+			build.Provenance = append(build.Provenance, p)
+		}
+	}
 	rep.Build = build
 
 	oci, compression := encodingOf(pub)
@@ -203,7 +231,7 @@ func run(ctx context.Context, req Request, b Builder, o Options, rep *compare.Re
 		return err
 	}
 	rep.Platforms = cr.Platforms
-	rep.Hints = cr.Hints
+	rep.Hints = append(rep.Hints, cr.Hints...)
 	rep.Encoding = cr.Encoding
 	rep.Verdict = verdictOf(cr)
 	for i := range rep.Platforms {

@@ -1,6 +1,8 @@
 package verify_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/fixtures"
@@ -260,6 +263,25 @@ func TestVerify(t *testing.T) {
 			}
 			if tc.wantEncoding != "" && !slices.Contains(rep.Encoding, tc.wantEncoding) {
 				t.Errorf("encoding %q lacks %s", rep.Encoding, tc.wantEncoding)
+			}
+			if tc.publish.Provenance {
+				if b, ok := rep.Build.(verify.Build); !ok || len(b.Provenance) == 0 {
+					t.Errorf("the publisher's provenance was not read: %+v", rep.Build)
+				}
+				key, err := attest.GenerateKey(filepath.Join(t.TempDir(), "k"), attest.Ed25519)
+				if err != nil {
+					t.Fatal(err)
+				}
+				envs, err := verify.Attestations(t.Context(), rep, req, key, verify.AttestOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var env struct{ Payload string }
+				json.Unmarshal(envs[0], &env)
+				payload, _ := base64.StdEncoding.DecodeString(env.Payload)
+				if !strings.Contains(string(payload), `"inputAttestations"`) {
+					t.Errorf("the verification summary lists no input attestation: %s", payload)
+				}
 			}
 			if rep.Source == nil || rep.Source.Commit != commit || rep.Published == nil || rep.Rebuilt == nil || rep.Build == nil || rep.SourceDateEpoch == nil {
 				t.Errorf("report lacks source, published, rebuilt, build or sourceDateEpoch: %+v", rep)
