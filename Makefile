@@ -15,7 +15,7 @@ build:
 	$(GO) build -o $(BIN)/reprover ./cmd/reprover
 
 ## tools: what the tests and the demo need (cached under .cache/): runc,
-## busybox-static and git from Debian, buildkitd/buildctl at go.mod's version
+## busybox-static, git, postgresql and chromium from Debian, buildkitd/buildctl at go.mod's version
 tools: $(TOOLS)/staticcheck
 	CACHE=$(CACHE) bash scripts/tools.sh
 

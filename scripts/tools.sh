@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what reprover's tests and demo need, cached under $CACHE (default
-# .cache/): Debian packages (runc, busybox-static, git), and buildkitd and
-# buildctl built from the Go module proxy at the BuildKit version pinned in
-# go.mod. A second run is fast: nothing is rebuilt when the version matches.
+# .cache/): Debian packages (runc, busybox-static, git, postgresql, chromium), and
+# buildkitd and buildctl built from the Go module proxy at the BuildKit
+# version pinned in go.mod. A second run is fast: nothing is rebuilt when the version matches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${CACHE:-$PWD/.cache}
@@ -13,9 +13,17 @@ need=()
 command -v runc >/dev/null || need+=(runc)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v git >/dev/null || need+=(git)
+# PostgreSQL for the service's scale-out and crash tests (fixtures.Postgres
+# runs initdb and postgres from /usr/lib/postgresql/*/bin).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+# Chromium for the service's page tests (chromedp runs the binary itself,
+# not the /usr/bin/chromium wrapper script).
+[ -x /usr/lib/chromium/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "tools: apt-get install ${need[*]}"
-	apt-get update -qq
+	# An index that fails (a mirror mid-sync, often the i386 one added
+	# below) need not stop the install of amd64 packages.
+	apt-get update -qq || echo "tools: apt-get update reported errors; trying the install anyway"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
