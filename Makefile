@@ -28,13 +28,15 @@ test: tools
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 ## demo: a registry, two images an auditor should tell apart, reprover diff on them
-demo: build tools
+demo: build
+	CACHE=$(CACHE) bash scripts/tools.sh demo
 	$(GO) run ./fixtures/cmd/demo -reprover $(BIN)/reprover
 
-## bench: compare throughput against the decompress-and-hash floor, and peak memory
+## bench: compare throughput against the decompress-and-hash floor, and peak memory;
+## the service API under load (req/s, p99)
 bench: tools
 	mkdir -p $(CACHE)/bench
-	REPROVER_BENCH_DIR=$(CACHE)/bench $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/ ./verify/
+	REPROVER_BENCH_DIR=$(CACHE)/bench $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/ ./verify/ ./service/
 
 lint: tools
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }

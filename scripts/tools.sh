@@ -3,7 +3,12 @@
 # .cache/): Debian packages (runc, busybox-static, git, postgresql, chromium), and
 # buildkitd and buildctl built from the Go module proxy at the BuildKit
 # version pinned in go.mod. A second run is fast: nothing is rebuilt when the version matches.
+#
+#   tools.sh        everything the tests need (also postgresql, chromium, a
+#                   linux/386 busybox and cosign)
+#   tools.sh demo   only what make demo needs
 set -euo pipefail
+MODE=${1:-all}
 cd "$(dirname "$0")/.."
 CACHE=${CACHE:-$PWD/.cache}
 BIN=$CACHE/bin
@@ -15,10 +20,10 @@ command -v runc >/dev/null || need+=(runc)
 command -v git >/dev/null || need+=(git)
 # PostgreSQL for the service's scale-out and crash tests (fixtures.Postgres
 # runs initdb and postgres from /usr/lib/postgresql/*/bin).
-compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+[ "$MODE" = demo ] || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 # Chromium for the service's page tests (chromedp runs the binary itself,
 # not the /usr/bin/chromium wrapper script).
-[ -x /usr/lib/chromium/chromium ] || need+=(chromium)
+[ "$MODE" = demo ] || [ -x /usr/lib/chromium/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "tools: apt-get install ${need[*]}"
 	# An index that fails (a mirror mid-sync, often the i386 one added
@@ -30,7 +35,7 @@ fi
 # A linux/386 busybox for two-platform tests (i386 binaries run natively
 # on amd64 kernels).
 bb386=$CACHE/busybox-i386/bin/busybox
-if [ ! -x "$bb386" ]; then
+if [ "$MODE" != demo ] && [ ! -x "$bb386" ]; then
 	echo "tools: fetching busybox-static:i386"
 	dpkg --add-architecture i386
 	apt-get update -qq || echo "tools: apt-get update reported errors; trying the download anyway"
@@ -63,7 +68,7 @@ fi
 
 # cosign, the interoperability check of reprover's attestations.
 cosign_version=v2.6.5
-if [ ! -x "$BIN/cosign" ] || ! "$BIN/cosign" version 2>/dev/null | grep -q "${cosign_version#v}"; then
+if [ "$MODE" != demo ] && { [ ! -x "$BIN/cosign" ] || ! "$BIN/cosign" version 2>/dev/null | grep -q "${cosign_version#v}"; }; then
 	echo "tools: building cosign $cosign_version from the Go module proxy (a few minutes, once)"
 	GOBIN="$BIN" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$cosign_version" \
 		"github.com/sigstore/cosign/v2/cmd/cosign@$cosign_version"
