@@ -175,6 +175,17 @@ func (s *Service) work(ctx context.Context, id string, gen, attempt, maxAttempts
 	}()
 	s.logger.Info("verifying", "id", id, "generation", gen, "attempt", attempt, "image", v.Request.Image)
 	rep, att, runErr := s.runner.Run(ctx, v.Request)
+	if runErr != nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// Cancelled, not timed out: this process is stopping (River cancels
+		// running jobs when serve's context ends, e.g. on SIGTERM). Not the
+		// verification's failure (it used to be stored as failed, "the
+		// job's deadline passed"): leave it running. River retries the job
+		// (Claim takes a running verification of the same generation), or,
+		// if the stop loses that, the reaper requeues it once the heartbeats
+		// stop. TestRestartMidJob.
+		s.logger.Warn("interrupted by shutdown; it will run again", "id", id, "generation", gen)
+		return runErr
+	}
 	var te *TransientError
 	if errors.As(runErr, &te) && attempt < maxAttempts && ctx.Err() == nil {
 		// Retried by River with backoff; back to queued so the reaper
