@@ -74,7 +74,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.queue.Start(ctx); err != nil {
 		return fmt.Errorf("starting the job queue: %w", err)
 	}
-	queued, err := s.store.Queued(ctx)
+	queued, err := s.store.Queued(ctx, s.now().Add(time.Second))
 	if err != nil {
 		return err
 	}
@@ -233,6 +233,18 @@ func (s *Service) reapLoop(ctx context.Context) {
 
 func (s *Service) reap(ctx context.Context) error {
 	before := s.now().Add(-s.cfg.StaleAfter)
+	// A verification stored but never enqueued (its process died between
+	// the two, or between a requeue and its enqueue) is enqueued again;
+	// enqueueing a job that exists is a no-op (unique by args).
+	waiting, err := s.store.Queued(ctx, before)
+	if err != nil {
+		return err
+	}
+	for _, v := range waiting {
+		if err := s.queue.Enqueue(ctx, v.ID, v.Generation); err != nil {
+			return err
+		}
+	}
 	stale, err := s.store.Stale(ctx, before)
 	if err != nil {
 		return err

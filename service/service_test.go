@@ -269,3 +269,26 @@ func decode(t *testing.T, resp *http.Response, v any) {
 		t.Fatal(err)
 	}
 }
+
+// TestStoredButNotEnqueued: a verification left stored but without a job
+// (its process died between the two writes) is enqueued by the reaper and
+// runs once. The state is made with the store directly: no real crash can
+// be timed between those two writes.
+func TestStoredButNotEnqueued(t *testing.T) {
+	var runs atomic.Int64
+	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*compare.Report, []byte, error) {
+		runs.Add(1)
+		return &compare.Report{SchemaVersion: 1, Verdict: compare.Reproducible, Hints: []string{}}, nil, nil
+	}), nil)
+	var req service.Request
+	b, _ := json.Marshal(validRequest())
+	json.Unmarshal(b, &req)
+	v, created, err := s.svc.Store().Create(t.Context(), req.ID(), req, time.Now())
+	if err != nil || !created {
+		t.Fatalf("create: %v %v", created, err)
+	}
+	got := s.wait(t, v.ID, 60*time.Second)
+	if got["status"] != service.StatusDone || runs.Load() != 1 {
+		t.Errorf("status %v after %d runs, want done after 1", got["status"], runs.Load())
+	}
+}

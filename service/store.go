@@ -296,20 +296,7 @@ func (s *Store) Finish(ctx context.Context, id string, gen int, status, verdict,
 
 // Stale lists running verifications whose worker was last heard of before t.
 func (s *Store) Stale(ctx context.Context, before time.Time) ([]*Verification, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+columns+` FROM reprover_verification WHERE status = ? AND heartbeat_at < ? LIMIT 100`), StatusRunning, ms(before))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Verification
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return s.many(ctx, `SELECT `+columns+` FROM reprover_verification WHERE status = ? AND heartbeat_at < ? LIMIT 100`, StatusRunning, ms(before))
 }
 
 // Requeue moves a stale verification to a new generation (queued), so that
@@ -320,10 +307,15 @@ func (s *Store) Requeue(ctx context.Context, id string, gen int, before, now tim
 	return affected(res, err)
 }
 
-// Queued lists verifications waiting for a worker (to enqueue again after
-// a crash between storing and enqueueing).
-func (s *Store) Queued(ctx context.Context) ([]*Verification, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+columns+` FROM reprover_verification WHERE status = ? LIMIT 1000`), StatusQueued)
+// Queued lists verifications waiting for a worker since before t (to
+// enqueue again after a crash between storing and enqueueing).
+func (s *Store) Queued(ctx context.Context, before time.Time) ([]*Verification, error) {
+	return s.many(ctx, `SELECT `+columns+` FROM reprover_verification WHERE status = ? AND updated_at < ? LIMIT 1000`, StatusQueued, ms(before))
+}
+
+// many runs a query that returns verifications.
+func (s *Store) many(ctx context.Context, query string, args ...any) ([]*Verification, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
