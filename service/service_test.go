@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -290,5 +291,26 @@ func TestStoredButNotEnqueued(t *testing.T) {
 	got := s.wait(t, v.ID, 60*time.Second)
 	if got["status"] != service.StatusDone || runs.Load() != 1 {
 		t.Errorf("status %v after %d runs, want done after 1", got["status"], runs.Load())
+	}
+}
+
+// TestTransientRetry: a buildkitd that does not answer is a transient
+// fault: the job is retried with backoff, then fails naming the daemon. A
+// real fault: nothing listens on that socket.
+func TestTransientRetry(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "nobody.sock")
+	runner := &service.PipelineRunner{Addrs: []string{"unix://" + sock}}
+	s := newServer(t, runner, func(c *service.Config) { c.MaxAttempts = 2 })
+	_, m, raw := s.do(t, "POST", "/api/v1/verifications", token, validRequest())
+	id, _ := m["id"].(string)
+	if id == "" {
+		t.Fatalf("submit: %s", raw)
+	}
+	got := s.wait(t, id, 60*time.Second)
+	if got["status"] != service.StatusFailed || !strings.Contains(got["error"].(string), sock) {
+		t.Errorf("ended as %v (%v), want failed naming %s", got["status"], got["error"], sock)
+	}
+	if n := got["attempts"].(float64); n != 2 {
+		t.Errorf("ran %v times, want 2 (one retry)", n)
 	}
 }
