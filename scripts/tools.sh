@@ -32,16 +32,31 @@ if [ ${#need[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# A linux/386 busybox for two-platform tests (i386 binaries run natively
-# on amd64 kernels).
-bb386=$CACHE/busybox-i386/bin/busybox
-if [ "$MODE" != demo ] && [ ! -x "$bb386" ]; then
-	echo "tools: fetching busybox-static:i386"
-	dpkg --add-architecture i386
-	apt-get update -qq || echo "tools: apt-get update reported errors; trying the download anyway"
-	rm -rf "$CACHE/debs" && mkdir -p "$CACHE/debs"
-	(cd "$CACHE/debs" && apt-get download busybox-static:i386)
-	dpkg-deb -x "$CACHE"/debs/busybox-static_*_i386.deb "$CACHE/busybox-i386"
+# Busybox for other platforms: linux/386 runs natively on amd64 kernels;
+# linux/arm64 runs under qemu-user-static, registered with binfmt_misc
+# (flag F, so it works inside runc's containers).
+if [ "$MODE" != demo ]; then
+	if [ ! -x /usr/bin/qemu-aarch64-static ]; then
+		echo "tools: apt-get install qemu-user-static"
+		apt-get update -qq || echo "tools: apt-get update reported errors; trying the install anyway"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static >/dev/null
+	fi
+	if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+		mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
+			echo "tools: cannot mount binfmt_misc: emulated platforms will not build"
+		/lib/systemd/systemd-binfmt /usr/lib/binfmt.d/qemu-aarch64.conf ||
+			echo "tools: cannot register qemu-aarch64 with binfmt_misc"
+	fi
+	for arch in i386 arm64; do
+		bb=$CACHE/busybox-$arch/bin/busybox
+		[ -x "$bb" ] && continue
+		echo "tools: fetching busybox-static:$arch"
+		dpkg --add-architecture "$arch"
+		apt-get update -qq || echo "tools: apt-get update reported errors; trying the download anyway"
+		rm -rf "$CACHE/debs" && mkdir -p "$CACHE/debs"
+		(cd "$CACHE/debs" && apt-get download "busybox-static:$arch")
+		dpkg-deb -x "$CACHE"/debs/busybox-static_*_"$arch".deb "$CACHE/busybox-$arch"
+	done
 fi
 
 version=$(go list -m -f '{{.Version}}' github.com/moby/buildkit)

@@ -349,6 +349,32 @@ func TestVerifyTwoPlatforms(t *testing.T) {
 	}
 }
 
+// TestVerifyEmulatedPlatform: a linux/arm64 release, whose RUN steps run
+// under qemu-user-static (installed and registered by make tools), is
+// rebuilt for its own platform and verifies as reproducible.
+func TestVerifyEmulatedPlatform(t *testing.T) {
+	w := newWorld(t)
+	arm := v1.Platform{OS: "linux", Architecture: "arm64"}
+	img, err := fixtures.Busybox(fixtures.BusyboxArm64Path(), arm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := w.reg.MustPush(t, "base/busybox-arm64", "1", img)
+	dir, commit := fixtures.GitRepo(t, map[string]string{
+		"Dockerfile":    "FROM " + base + "\nCOPY app/ /app/\nRUN uname -m > /app/arch && grep -qx aarch64 /app/arch\n",
+		"app/hello.txt": "hello\n",
+	}, commitTime)
+	x, _ := w.publish(dir, "", builder.Spec{Platforms: []string{"linux/arm64"}})
+	ref := w.push("release/arm64", x)
+	rep, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: ref}, w.bk, verify.Options{ProgressMode: "quiet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verdict != compare.Reproducible || len(rep.Platforms) != 1 || rep.Platforms[0].Platform != "linux/arm64" {
+		t.Errorf("verdict %s on %+v, want reproducible on linux/arm64", rep.Verdict, rep.Platforms)
+	}
+}
+
 func mustRebuild(t *testing.T, img v1.Image, f func([]v1.Layer) ([]v1.Layer, error), cfg func(*v1.ConfigFile)) v1.Image {
 	t.Helper()
 	out, err := fixtures.Rebuild(img, f, cfg)
