@@ -196,6 +196,8 @@ func TestVerify(t *testing.T) {
 			wantVerdict: compare.Mismatch, wantPaths: []string{"/greeting"}, onlyPaths: true},
 		{name: "Dockerfile in a subdirectory", files: map[string]string{"build/Dockerfile": strings.ReplaceAll("FROM BASE\nCOPY app/ /app/\n", "BASE", w.base), "app/a.txt": "a\n"},
 			dockerfile: "build/Dockerfile", req: func(r *verify.Request) { r.Dockerfile = "build/Dockerfile" }, wantVerdict: compare.Reproducible},
+		{name: "source as a git URL", files: w.files(sample, nil), req: func(r *verify.Request) { r.Source = "file://" + r.Source },
+			wantVerdict: compare.Reproducible},
 		{name: "published as an OCI layout", files: w.files(sample, nil), asLayout: true, wantVerdict: compare.Reproducible},
 		{name: "provenance attached at publish time", files: w.files(sample, nil), publish: builder.Spec{Provenance: true}, wantVerdict: compare.Reproducible},
 	}
