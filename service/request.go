@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -64,6 +65,9 @@ func (r *Request) Validate(cfg *Config) error {
 	}
 	if !sourceAllowed(r.Source, cfg.Sources.Allow) {
 		return &FieldError{"source", "not under an allowed prefix (sources.allow)"}
+	}
+	if err := sourceHostAllowed(r.Source, cfg.Sources.Allow); err != nil {
+		return &FieldError{"source", err.Error()}
 	}
 	ref, err := image.ParseReference(r.Image)
 	if err != nil {
@@ -130,6 +134,34 @@ func sourceAllowed(src string, allow []string) bool {
 	return false
 }
 
+// sourceHostAllowed refuses git URLs on loopback, private and link-local
+// hosts (internal services, cloud metadata) unless an allowed prefix names
+// that host itself: "https://" alone does not open the internal network.
+func sourceHostAllowed(src string, allow []string) error {
+	u, err := url.Parse(src)
+	if err != nil || u.Host == "" {
+		return nil // a local path, or scp-like syntax handled by the prefixes
+	}
+	if !privateHost(u.Hostname()) {
+		return nil
+	}
+	for _, a := range allow {
+		if strings.HasPrefix(src, a) && strings.Contains(a, u.Host) {
+			return nil
+		}
+	}
+	return fmt.Errorf("host %s is local or private; sources.allow must name it to allow it", u.Host)
+}
+
+func privateHost(h string) bool {
+	h = strings.Trim(h, "[]")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") || strings.HasSuffix(h, ".internal") || strings.HasSuffix(h, ".local") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified())
+}
+
 // imageAllowed refuses registries on loopback, private and link-local
 // addresses (cloud metadata, internal services) unless a prefix allows them.
 func imageAllowed(s string, ref image.Reference, allow []string) error {
@@ -143,12 +175,8 @@ func imageAllowed(s string, ref image.Reference, allow []string) error {
 	if err != nil {
 		h = host
 	}
-	h = strings.Trim(h, "[]")
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") || strings.HasSuffix(h, ".internal") || strings.HasSuffix(h, ".local") {
-		return fmt.Errorf("registry host %s is local (images.allow lists exceptions)", h)
-	}
-	if ip := net.ParseIP(h); ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()) {
-		return fmt.Errorf("registry host %s is a loopback, private or link-local address (images.allow lists exceptions)", h)
+	if privateHost(h) {
+		return fmt.Errorf("registry host %s is local, private or link-local (images.allow lists exceptions)", h)
 	}
 	return nil
 }
