@@ -18,7 +18,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/reprover/reprover/attest"
-	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"
@@ -59,51 +58,15 @@ type audit struct {
 // and a tampered copy, and verifies each (and an unknown commit) with a
 // service running PipelineRunner.
 func newAudit(t *testing.T) *audit {
-	ctx := t.Context()
 	reg := fixtures.NewRegistry(t)
 	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
-	base, err := fixtures.Busybox(fixtures.BusyboxPath, v1.Platform{OS: "linux", Architecture: "amd64"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	baseRef := reg.MustPush(t, "base/busybox", "1", base)
-	when := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	dir, commit := fixtures.GitRepo(t, map[string]string{
-		"Dockerfile":    "FROM " + baseRef + "\nCOPY app/ /app/\nRUN echo built > /app/built.txt\n",
+	rel := fixtures.PublishRelease(t, reg, addr, "app/release", map[string]string{
+		"Dockerfile":    "FROM BASE\nCOPY app/ /app/\nRUN echo built > /app/built.txt\n",
 		"app/hello.txt": hello,
-	}, when)
-
-	bk, err := builder.Connect(ctx, addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bk.Close()
-	out := filepath.Join(t.TempDir(), "published")
-	res, err := bk.Build(ctx, builder.Spec{ContextDir: dir, DockerfilePath: filepath.Join(dir, "Dockerfile"), DockerfileName: "Dockerfile",
-		SourceDateEpoch: when.Unix(), OCIMediaTypes: true, OutputDir: out}, os.Stderr, "quiet")
-	if err != nil {
-		t.Fatalf("publishing: %v", err)
-	}
-	x, err := fixtures.FromLayout(out, res.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := x.(v1.Image)
-	a := &audit{commit: commit, ids: map[string]string{}}
-	if a.published, err = fixtures.PushAny(reg.Host+"/app/release:v1", img); err != nil {
-		t.Fatal(err)
-	}
-	recompressed, err := fixtures.Rebuild(img, func(ls []v1.Layer) ([]v1.Layer, error) {
-		l, err := fixtures.Recompress(ls[1], fixtures.GzipBest)
-		ls[1] = l
-		return ls, err
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.equivalent, err = fixtures.PushAny(reg.Host+"/app/release:recompressed", recompressed); err != nil {
-		t.Fatal(err)
-	}
+	})
+	commit, img := rel.Commit, rel.Image
+	a := &audit{commit: commit, ids: map[string]string{}, published: rel.Published, equivalent: rel.Equivalent}
+	dir := rel.Dir
 	// The COPY layer gains a file the build does not make and a line in
 	// hello.txt: both hostile to a page that would not escape them.
 	tampered, err := fixtures.Rebuild(img, func(ls []v1.Layer) ([]v1.Layer, error) {

@@ -5,12 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sirupsen/logrus"
 
-	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/fixtures"
 )
 
@@ -33,59 +30,11 @@ type release struct {
 }
 
 func newRelease(t *testing.T, reg *fixtures.Registry) *release {
-	ctx := t.Context()
 	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
-	base, err := fixtures.Busybox(fixtures.BusyboxPath, v1.Platform{OS: "linux", Architecture: "amd64"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	baseRef := reg.MustPush(t, "base/busybox", "1", base)
-	when := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	dir, commit := fixtures.GitRepo(t, map[string]string{
-		"Dockerfile": "FROM " + baseRef + "\nCOPY app/ /app/\n", "app/hello.txt": "hello\n"}, when)
-
-	bk, err := builder.Connect(ctx, addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bk.Close()
-	out := filepath.Join(t.TempDir(), "published")
-	res, err := bk.Build(ctx, builder.Spec{ContextDir: dir, DockerfilePath: filepath.Join(dir, "Dockerfile"), DockerfileName: "Dockerfile",
-		SourceDateEpoch: when.Unix(), OCIMediaTypes: true, OutputDir: out}, os.Stderr, "quiet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := fixtures.FromLayout(out, res.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &release{addr: addr, dir: dir, commit: commit, reg: reg}
-	if r.published, err = fixtures.PushAny(reg.Host+"/app/release:v1", x); err != nil {
-		t.Fatal(err)
-	}
-	recompressed, err := fixtures.Rebuild(x.(v1.Image), func(ls []v1.Layer) ([]v1.Layer, error) {
-		l, err := fixtures.Recompress(ls[1], fixtures.GzipBest)
-		ls[1] = l
-		return ls, err
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.equivalent, err = fixtures.PushAny(reg.Host+"/app/release:recompressed", recompressed); err != nil {
-		t.Fatal(err)
-	}
-	tampered, err := fixtures.Rebuild(x.(v1.Image), func(ls []v1.Layer) ([]v1.Layer, error) {
-		l, err := fixtures.AppendToLayer(ls[1], fixtures.Gzip, fixtures.File("app/evil.sh", "rm -rf /\n"))
-		ls[1] = l
-		return ls, err
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.mismatch, err = fixtures.PushAny(reg.Host+"/app/release:tampered", tampered); err != nil {
-		t.Fatal(err)
-	}
-	return r
+	rel := fixtures.PublishRelease(t, reg, addr, "app/release", map[string]string{
+		"Dockerfile": "FROM BASE\nCOPY app/ /app/\n", "app/hello.txt": "hello\n"})
+	return &release{addr: addr, dir: rel.Dir, commit: rel.Commit, reg: reg,
+		published: rel.Published, equivalent: rel.Equivalent, mismatch: rel.Tampered}
 }
 
 func TestVerifyCommand(t *testing.T) {
