@@ -219,27 +219,29 @@ func (s *Service) submit(w http.ResponseWriter, ctx context.Context, req Request
 	writeJSON(w, code, viewOf(v, false))
 }
 
-func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
+// lookup reads the verification named by the path, or answers 404/500.
+func (s *Service) lookup(w http.ResponseWriter, r *http.Request) (*Verification, bool) {
 	v, err := s.store.Get(r.Context(), r.PathValue("id"))
 	if errors.Is(err, ErrNotFound) {
-		writeError(w, http.StatusNotFound, "id", "no verification "+r.PathValue("id"))
-		return
+		writeError(w, http.StatusNotFound, "id", "no verification "+truncate(r.PathValue("id"), 100))
+		return nil, false
 	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "", "reading the store")
-		return
+		return nil, false
 	}
-	writeJSON(w, http.StatusOK, viewOf(v, true))
+	return v, true
+}
+
+func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) {
+	if v, ok := s.lookup(w, r); ok {
+		writeJSON(w, http.StatusOK, viewOf(v, true))
+	}
 }
 
 func (s *Service) handleAttestation(w http.ResponseWriter, r *http.Request) {
-	v, err := s.store.Get(r.Context(), r.PathValue("id"))
-	if errors.Is(err, ErrNotFound) {
-		writeError(w, http.StatusNotFound, "id", "no verification "+r.PathValue("id"))
-		return
-	}
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "", "reading the store")
+	v, ok := s.lookup(w, r)
+	if !ok {
 		return
 	}
 	if len(v.Attestation) == 0 {
