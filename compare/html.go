@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"encoding/json"
 	"html/template"
 	"io"
 	"strings"
@@ -9,6 +10,13 @@ import (
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
 	"join": func(s []string) string { return strings.Join(s, ", ") },
 	"json": compactJSON,
+	"indent": func(v any) string {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	},
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>reprover: {{.Verdict}}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:80em}pre{background:#f6f6f6;padding:.5em;overflow:auto}
@@ -17,7 +25,10 @@ table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2em .5em;tex
 <body><h1>verdict: <span class="v-{{.Verdict}}">{{.Verdict}}</span></h1>
 {{with .Error}}<p>error: {{.}}</p>{{end}}
 {{with .A}}<p>A: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}{{with .B}}<p>B: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}
+{{with .Source}}<p>source: <code>{{.URI}}</code> at <code>{{.Commit}}</code></p>{{end}}
 {{with .Published}}<p>published: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}{{with .Rebuilt}}<p>rebuilt: <code>{{.Digest}}</code></p>{{end}}
+{{with .SourceDateEpoch}}<p>SOURCE_DATE_EPOCH: {{.}}</p>{{end}}
+{{with .Build}}<details><summary>build evidence</summary><pre>{{indent .}}</pre></details>{{end}}
 {{with .Hints}}<ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{range .Platforms}}<h2>{{.Platform}} <span class="v-{{.Verdict}}">{{.Verdict}}</span></h2>
 {{with .Encoding}}<p>encoding differs: {{join .}}</p>{{end}}
