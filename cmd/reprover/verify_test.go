@@ -56,6 +56,7 @@ func TestVerifyCommand(t *testing.T) {
 	}{
 		{name: "reproducible", args: common(published), wantStdout: []string{"verdict: reproducible", "published: " + published}},
 		{name: "reproducible strict", args: common(published, "--strict"), wantStdout: []string{"verdict: reproducible"}},
+		{name: "html", args: common(published, "--format", "html"), wantStdout: []string{"<!doctype html>", "SOURCE_DATE_EPOCH: 1740830400", "build evidence", rel.commit}},
 		{name: "equivalent", args: common(equivalent), wantStdout: []string{"verdict: equivalent", "compression"}},
 		{name: "equivalent strict", args: common(equivalent, "--strict"), wantCode: 1, wantStderr: []string{"--strict"}},
 		{name: "mismatch", args: common(mismatch, "--format", "json", "--report", report), wantCode: 1,
