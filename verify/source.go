@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -45,7 +46,10 @@ func ExportCommit(ctx context.Context, source, commit, dir string) (*Checkout, e
 	repo := source
 	if isURL(source) {
 		bare := filepath.Join(dir, ".clone")
-		if _, err := git(ctx, "", "clone", "--quiet", "--bare", "--no-tags", "--", source, bare); err != nil {
+		// fsck rejects malformed trees (duplicate entries, a name that is
+		// both a file and a directory); no redirects to other hosts.
+		if _, err := git(ctx, "", "-c", "transfer.fsckObjects=true", "-c", "http.followRedirects=false",
+			"clone", "--quiet", "--bare", "--no-tags", "--", source, bare); err != nil {
 			return nil, fmt.Errorf("cloning %s: %w", source, err)
 		}
 		defer os.RemoveAll(bare)
@@ -78,14 +82,24 @@ func isURL(s string) bool {
 	return strings.Contains(s, "://") || (strings.Contains(s, "@") && strings.Contains(s, ":") && !strings.HasPrefix(s, "/"))
 }
 
+// maxLinkTarget bounds a symlink's target (Linux's own limit is 4096).
+const maxLinkTarget = 4096
+
 // writeTree lists the tree with ls-tree and writes each blob from one
 // `git cat-file --batch`, so .gitattributes (export-subst, filters) cannot
-// change what is exported.
+// change what is exported. Every write goes through an os.Root on dir: a
+// malformed tree (a symlink and a directory of one name, duplicate
+// entries) cannot make it write outside dir.
 func writeTree(ctx context.Context, repo, commit, dir string, mtime time.Time) error {
 	out, err := git(ctx, repo, "ls-tree", "-r", "-z", "--full-tree", commit)
 	if err != nil {
 		return err
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	cmd := exec.CommandContext(ctx, "git", "-C", repo, "cat-file", "--batch")
 	cmd.Env = gitEnv()
 	stdin, err := cmd.StdinPipe()
@@ -104,7 +118,7 @@ func writeTree(ctx context.Context, repo, commit, dir string, mtime time.Time) e
 	defer func() { stdin.Close(); cmd.Wait() }()
 	br := bufio.NewReader(stdout)
 	var total int64
-	var dirs []string
+	t := &treeWriter{root: root, made: map[string]bool{".": true}, seen: map[string]bool{}}
 	for _, rec := range strings.Split(strings.TrimSuffix(out, "\x00"), "\x00") {
 		if rec == "" {
 			continue
@@ -115,18 +129,20 @@ func writeTree(ctx context.Context, repo, commit, dir string, mtime time.Time) e
 			return fmt.Errorf("unexpected ls-tree line %q", rec)
 		}
 		mode, typ, oid := f[0], f[1], f[2]
-		if !filepath.IsLocal(name) || strings.Split(name, "/")[0] == ".git" {
+		if !filepath.IsLocal(name) || strings.Split(name, "/")[0] == ".git" || strings.Contains(name, "\\") {
 			return fmt.Errorf("refusing tree entry %q", name)
 		}
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := mkdirs(dir, filepath.Dir(p), &dirs); err != nil {
+		if t.seen[name] {
+			return fmt.Errorf("tree entry %q appears twice", name)
+		}
+		t.seen[name] = true
+		if err := t.parents(name); err != nil {
 			return err
 		}
 		if typ == "commit" { // a submodule: an empty directory, as a checkout without --recursive
-			if err := os.Mkdir(p, 0o755); err != nil {
+			if err := t.mkdir(name); err != nil {
 				return err
 			}
-			dirs = append(dirs, p)
 			continue
 		}
 		if typ != "blob" {
@@ -152,14 +168,17 @@ func writeTree(ctx context.Context, repo, commit, dir string, mtime time.Time) e
 		}
 		switch mode {
 		case "120000":
+			if size > maxLinkTarget {
+				return fmt.Errorf("tree entry %q: a symlink target of %d bytes (limit %d)", name, size, maxLinkTarget)
+			}
 			target, err := io.ReadAll(io.LimitReader(br, size))
 			if err != nil {
 				return err
 			}
-			if err := os.Symlink(string(target), p); err != nil {
+			if err := root.Symlink(string(target), name); err != nil {
 				return err
 			}
-			if err := lchtimes(p, mtime); err != nil {
+			if err := lchtimes(filepath.Join(dir, filepath.FromSlash(name)), mtime); err != nil {
 				return err
 			}
 		case "100644", "100755":
@@ -167,7 +186,7 @@ func writeTree(ctx context.Context, repo, commit, dir string, mtime time.Time) e
 			if mode == "100755" {
 				perm = 0o755
 			}
-			if err := writeBlob(p, br, size, perm, mtime); err != nil {
+			if err := writeBlob(root, name, br, size, perm, mtime); err != nil {
 				return err
 			}
 		default:
@@ -177,16 +196,49 @@ func writeTree(ctx context.Context, repo, commit, dir string, mtime time.Time) e
 			return err
 		}
 	}
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := os.Chtimes(dirs[i], mtime, mtime); err != nil {
+	for i := len(t.dirs) - 1; i >= 0; i-- {
+		if err := root.Chtimes(t.dirs[i], mtime, mtime); err != nil {
 			return err
 		}
 	}
 	return os.Chtimes(dir, mtime, mtime)
 }
 
-func writeBlob(p string, r io.Reader, size int64, perm os.FileMode, mtime time.Time) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+// treeWriter creates directories under a root, only where it made them.
+type treeWriter struct {
+	root *os.Root
+	made map[string]bool // directories this export created
+	seen map[string]bool // entries written
+	dirs []string
+}
+
+// parents creates the directories above name. A parent must be a
+// directory this export made: a symlink or file of that name is refused.
+func (t *treeWriter) parents(name string) error {
+	dir := path.Dir(name)
+	if t.made[dir] {
+		return nil
+	}
+	if err := t.parents(dir); err != nil {
+		return err
+	}
+	if t.seen[dir] {
+		return fmt.Errorf("tree entry %q: %q is not a directory", name, dir)
+	}
+	return t.mkdir(dir)
+}
+
+func (t *treeWriter) mkdir(name string) error {
+	if err := t.root.Mkdir(name, 0o755); err != nil {
+		return err
+	}
+	t.made[name] = true
+	t.dirs = append(t.dirs, name)
+	return t.root.Chmod(name, 0o755) // Mkdir's mode is filtered by the umask
+}
+
+func writeBlob(root *os.Root, name string, r io.Reader, size int64, perm os.FileMode, mtime time.Time) error {
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
@@ -198,28 +250,10 @@ func writeBlob(p string, r io.Reader, size int64, perm os.FileMode, mtime time.T
 		return err
 	}
 	// Chmod too: OpenFile's mode is filtered by the umask.
-	if err := os.Chmod(p, perm); err != nil {
+	if err := root.Chmod(name, perm); err != nil {
 		return err
 	}
-	return os.Chtimes(p, mtime, mtime)
-}
-
-// mkdirs creates the directories from root down to d, mode 0755.
-func mkdirs(root, d string, created *[]string) error {
-	if d == root {
-		return nil
-	}
-	if _, err := os.Lstat(d); err == nil {
-		return nil
-	}
-	if err := mkdirs(root, filepath.Dir(d), created); err != nil {
-		return err
-	}
-	if err := os.Mkdir(d, 0o755); err != nil {
-		return err
-	}
-	*created = append(*created, d)
-	return os.Chmod(d, 0o755)
+	return root.Chtimes(name, mtime, mtime)
 }
 
 func git(ctx context.Context, dir string, args ...string) (string, error) {
