@@ -138,8 +138,17 @@ func pairPlatforms(a, b *image.Resolved) ([]pair, []string) {
 	}
 	byKey := map[string]*pair{}
 	var order []string
+	// An index may list a platform twice; a runtime pulls the first. Every
+	// entry is compared: the n-th of a platform with the n-th of the other
+	// side, so an extra one is a difference, never dropped.
+	seen := map[string]int{}
 	add := func(img *image.Image, isA bool) {
 		k := platformKey(img.Platform)
+		side := fmt.Sprintf("%s %v", k, isA)
+		seen[side]++
+		if n := seen[side]; n > 1 {
+			k = fmt.Sprintf("%s (entry %d)", k, n)
+		}
 		p, ok := byKey[k]
 		if !ok {
 			p = &pair{name: k}

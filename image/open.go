@@ -383,10 +383,11 @@ func isGenericType(mt types.MediaType) bool {
 }
 
 // IsAttestation recognises BuildKit's attestation manifests in an index.
+//
+// Only the unknown/unknown platform counts: an entry with a real platform
+// is an image a runtime may pull, whatever its annotations say, and it is
+// compared like one.
 func IsAttestation(d v1.Descriptor) bool {
-	if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
-		return true
-	}
 	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }
 
