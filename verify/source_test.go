@@ -97,3 +97,50 @@ func TestExportHostileTrees(t *testing.T) {
 		}
 	}
 }
+
+// TestSymlinkedInputsRefused: a --context or Dockerfile that the source
+// makes a symlink (to /, to /dev/zero) is refused before anything is read
+// or sent to BuildKit.
+func TestSymlinkedInputsRefused(t *testing.T) {
+	repo, _ := fixtures.GitRepo(t, map[string]string{"Dockerfile": "FROM scratch\n", "app/a": "a\n"}, fixtures.ReleaseTime)
+	for _, l := range [][2]string{{"/", "ctx"}, {"/dev/zero", "Dockerfile.zero"}, {"/etc", "sub"}} {
+		if err := os.Symlink(l[0], filepath.Join(repo, l[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := exec.Command("git", "-C", repo, "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qam", "links")
+	run.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null")
+	if out, err := exec.Command("git", "-C", repo, "add", "-A").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	out, err := exec.Command("git", "-C", repo, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := strings.TrimSpace(string(out))
+	layout := filepath.Join(t.TempDir(), "published")
+	if err := fixtures.WriteLayout(layout, "v1", fixtures.Image(fixtures.Spec{})); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		req  verify.Request
+	}{
+		{"context symlinked to /", verify.Request{Context: "ctx"}},
+		{"Dockerfile symlinked to /dev/zero", verify.Request{Dockerfile: "Dockerfile.zero"}},
+		{"Dockerfile under a symlinked directory", verify.Request{Dockerfile: "sub/passwd"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := tc.req
+			req.Source, req.Commit, req.Image = repo, commit, "oci:"+layout+":v1"
+			// No builder: the request must be refused before any build.
+			rep, err := verify.Run(t.Context(), req, nil, verify.Options{})
+			if err == nil || !strings.Contains(err.Error(), "symlink") || rep.Verdict != "error" {
+				t.Errorf("verdict %s, err %v; want an error naming the symlink", rep.Verdict, err)
+			}
+		})
+	}
+}

@@ -157,7 +157,15 @@ func run(ctx context.Context, req Request, b Builder, o Options, rep *compare.Re
 	}
 	dfPath := filepath.Join(co.Dir, dfRel)
 	dfName := filepath.ToSlash(filepath.Clean(dfRel))
-	df, err := os.ReadFile(dfPath)
+	// The source is untrusted: a context or Dockerfile reached through a
+	// symlink could send the host's files to BuildKit, or read /dev/zero.
+	if err := noSymlinks(co.Dir, contextRel, true); err != nil {
+		return fmt.Errorf("--context %s at %s: %w", contextRel, co.Commit, err)
+	}
+	if err := noSymlinks(co.Dir, dfRel, false); err != nil {
+		return fmt.Errorf("%s at %s: %w", dfName, co.Commit, err)
+	}
+	df, err := readLimited(dfPath, maxDockerfileBytes)
 	if err != nil {
 		return fmt.Errorf("%s at %s: %w", dfName, co.Commit, err)
 	}
@@ -238,6 +246,53 @@ func run(ctx context.Context, req Request, b Builder, o Options, rep *compare.Re
 		rep.Platforms[i].Verdict = platformVerdict(rep.Platforms[i].Verdict)
 	}
 	return nil
+}
+
+// maxDockerfileBytes bounds the Dockerfile read from the source.
+const maxDockerfileBytes = 1 << 20
+
+// noSymlinks checks that rel, inside root, is reached without following a
+// symlink and is a directory (dir) or a regular file.
+func noSymlinks(root, rel string, dir bool) error {
+	p := root
+	parts := strings.Split(filepath.ToSlash(filepath.Clean(rel)), "/")
+	for i, part := range parts {
+		if part == "." {
+			continue
+		}
+		p = filepath.Join(p, part)
+		st, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case st.Mode()&os.ModeSymlink != 0:
+			return fmt.Errorf("%s is a symlink; give the path it stands for", strings.Join(parts[:i+1], "/"))
+		case i < len(parts)-1 && !st.IsDir():
+			return fmt.Errorf("%s is not a directory", strings.Join(parts[:i+1], "/"))
+		case i == len(parts)-1 && dir && !st.IsDir():
+			return errors.New("not a directory")
+		case i == len(parts)-1 && !dir && !st.Mode().IsRegular():
+			return errors.New("not a regular file")
+		}
+	}
+	return nil
+}
+
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	return b, nil
 }
 
 // verdictOf maps the comparison to a verification verdict: reproducible
