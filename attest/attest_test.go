@@ -46,7 +46,7 @@ var (
 
 func vsa(t *testing.T, passed bool, s Subject) []byte {
 	t.Helper()
-	b, err := VSAStatement(VSA{Subject: s, VerifierVersion: "v0.1.0", TimeVerified: when,
+	b, err := VSAStatement(VSA{Subjects: []Subject{s}, VerifierVersion: "v0.1.0", TimeVerified: when,
 		ResourceURI: "registry.example/app@" + s.Digest, Policy: policy, Passed: passed})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func sign(t *testing.T, k *PrivateKey, st []byte) []byte {
 // key: any change to their bytes is deliberate.
 func TestGoldenEnvelopes(t *testing.T) {
 	k := fixedKey(t, 7)
-	rep, err := ReportStatement(subject, Report{Verdict: "reproducible", Policy: policy, Hints: []string{},
+	rep, err := ReportStatement([]Subject{subject}, Report{Verdict: "reproducible", Policy: policy, Hints: []string{},
 		Platforms:    []PlatformTally{{Platform: "linux/amd64", Verdict: "reproducible", ConfigChanges: []string{}, LayersDifferent: []int{}, Files: []string{}}},
 		TimeVerified: when, Verifier: map[string]any{"id": VerifierID, "version": "v0.1.0"}})
 	if err != nil {
@@ -161,14 +161,14 @@ func TestTampering(t *testing.T) {
 			keys: []*PublicKey{good.Public(), other.Public()}, threshold: 2, wantPass: true},
 		{name: "failed verdict", envs: [][]byte{sign(t, good, vsa(t, false, subject))}, reason: `"FAILED"`},
 		{name: "unknown predicate", envs: [][]byte{func() []byte {
-			st, err := statement(subject, "https://example.com/other/v1", map[string]any{"verificationResult": "PASSED"})
+			st, err := statement([]Subject{subject}, "https://example.com/other/v1", map[string]any{"verificationResult": "PASSED"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return sign(t, good, st)
 		}()}, reason: "unknown predicate type"},
 		{name: "report predicate is not a verdict", envs: [][]byte{func() []byte {
-			st, _ := ReportStatement(subject, Report{Verdict: "reproducible"})
+			st, _ := ReportStatement([]Subject{subject}, Report{Verdict: "reproducible"})
 			return sign(t, good, st)
 		}()}, reason: "no verification summary"},
 		{name: "no signatures", envs: [][]byte{edit(func(m map[string]any) { m["signatures"] = []any{} })}, reason: "no signatures"},

@@ -51,7 +51,9 @@ func (p Policy) Digest() string {
 
 // VSA describes a SLSA Verification Summary to sign.
 type VSA struct {
-	Subject           Subject
+	// Subjects are what the summary is about: the published image, or
+	// its platform manifests when only some platforms were verified.
+	Subjects          []Subject
 	VerifierVersion   string
 	TimeVerified      time.Time
 	ResourceURI       string // the published image reference
@@ -98,7 +100,7 @@ func VSAStatement(v VSA) ([]byte, error) {
 		return nil, err
 	}
 	m["verifier"] = map[string]any{"id": VerifierID, "version": map[string]any{"reprover": v.VerifierVersion}}
-	return statement(v.Subject, PredicateVSA, m)
+	return statement(v.Subjects, PredicateVSA, m)
 }
 
 // Report is the predicate of https://reprover.dev/rebuild-report/v1: the
@@ -133,7 +135,7 @@ type PlatformTally struct {
 }
 
 // ReportStatement builds the rebuild-report statement.
-func ReportStatement(s Subject, r Report) ([]byte, error) {
+func ReportStatement(s []Subject, r Report) ([]byte, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
@@ -145,10 +147,14 @@ func ReportStatement(s Subject, r Report) ([]byte, error) {
 	return statement(s, PredicateReport, m)
 }
 
-func statement(s Subject, predicateType string, pred map[string]any) ([]byte, error) {
-	alg, hexd, err := splitDigest(s.Digest)
-	if err != nil {
-		return nil, fmt.Errorf("subject %s: %w", s.Name, err)
+func statement(subjects []Subject, predicateType string, pred map[string]any) ([]byte, error) {
+	var rds []*ita1.ResourceDescriptor
+	for _, s := range subjects {
+		alg, hexd, err := splitDigest(s.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("subject %s: %w", s.Name, err)
+		}
+		rds = append(rds, &ita1.ResourceDescriptor{Name: s.Name, Digest: map[string]string{alg: hexd}})
 	}
 	ps, err := structpb.NewStruct(pred)
 	if err != nil {
@@ -156,7 +162,7 @@ func statement(s Subject, predicateType string, pred map[string]any) ([]byte, er
 	}
 	st := &ita1.Statement{
 		Type:          ita1.StatementTypeUri,
-		Subject:       []*ita1.ResourceDescriptor{{Name: s.Name, Digest: map[string]string{alg: hexd}}},
+		Subject:       rds,
 		PredicateType: predicateType,
 		Predicate:     ps,
 	}

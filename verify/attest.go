@@ -38,7 +38,7 @@ func Attestations(ctx context.Context, rep *compare.Report, req Request, key *at
 	if now.IsZero() {
 		now = time.Now()
 	}
-	subj, err := subjectOf(rep, req)
+	subj, err := subjectsOf(rep, req)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func Attestations(ctx context.Context, rep *compare.Report, req Request, key *at
 				inputs = append(inputs, attest.InputAttestation{URI: p.URI, Digest: p.Digest})
 			}
 		}
-		st, err := attest.VSAStatement(attest.VSA{Subject: subj, VerifierVersion: Version, TimeVerified: now,
+		st, err := attest.VSAStatement(attest.VSA{Subjects: subj, VerifierVersion: Version, TimeVerified: now,
 			ResourceURI: req.Image, Policy: pol, Passed: Passed(rep.Verdict, o.Strict), InputAttestations: inputs})
 		if err != nil {
 			return nil, err
@@ -71,6 +71,30 @@ func Attestations(ctx context.Context, rep *compare.Report, req Request, key *at
 		return nil, err
 	}
 	return append(out, env), nil
+}
+
+// subjectsOf is the published image, or — when the published index has
+// platforms this verification did not rebuild — the platform manifests
+// it did: a PASSED summary must not vouch for images never compared.
+func subjectsOf(rep *compare.Report, req Request) ([]attest.Subject, error) {
+	s, err := subjectOf(rep, req)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := rep.Build.(Build)
+	if !ok || b.UnverifiedPlatforms == 0 {
+		return []attest.Subject{s}, nil
+	}
+	var out []attest.Subject
+	for _, p := range rep.Platforms {
+		if p.Published != "" {
+			out = append(out, attest.Subject{Name: s.Name, Digest: p.Published})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("cannot attest: no platform of %s was verified", req.Image)
+	}
+	return out, nil
 }
 
 func subjectOf(rep *compare.Report, req Request) (attest.Subject, error) {

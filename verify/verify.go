@@ -67,6 +67,10 @@ type Build struct {
 	// Provenance lists the publisher's provenance attestations read from
 	// the published index (the VSA's inputAttestations).
 	Provenance []Provenance `json:"provenance,omitempty"`
+	// UnverifiedPlatforms counts the published index's images left out by
+	// --platform: the attestations then name the verified manifests, not
+	// the index.
+	UnverifiedPlatforms int `json:"unverifiedPlatforms,omitempty"`
 }
 
 // Provenance is one provenance statement read from the published image.
@@ -198,6 +202,10 @@ func run(ctx context.Context, req Request, b Builder, o Options, rep *compare.Re
 		Dockerfile: dfName, Context: filepath.ToSlash(filepath.Clean(contextRel)), NoCache: true}
 	if build.BuildArgs == nil {
 		build.BuildArgs = map[string]string{}
+	}
+	if pub.Skipped > 0 {
+		build.UnverifiedPlatforms = pub.Skipped
+		rep.Hints = append(rep.Hints, fmt.Sprintf("%d platform image(s) of the published index were not verified (--platform): the verdict covers only %s.", pub.Skipped, strings.Join(platforms, ", ")))
 	}
 	if len(pub.Attestations) > 0 {
 		stmts, err := pub.Statements(ctx, o.Image.Limits, provenanceTypes...)

@@ -349,6 +349,33 @@ func TestVerifyTwoPlatforms(t *testing.T) {
 	if got["linux/amd64"] != compare.Reproducible || got["linux/386"] != compare.Mismatch {
 		t.Errorf("platform verdicts %v, want amd64 reproducible and 386 mismatch", got)
 	}
+
+	// Verifying only linux/amd64 passes for that manifest, and the signed
+	// summary must not vouch for the index (whose 386 image is tampered).
+	req := verify.Request{Source: dir, Commit: commit, Image: ref, Platforms: []string{"linux/amd64"}}
+	rep, err = verify.Run(t.Context(), req, w.bk, verify.Options{ProgressMode: "quiet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verdict != compare.Reproducible || len(rep.Platforms) != 1 {
+		t.Fatalf("amd64 only: verdict %s on %d platforms", rep.Verdict, len(rep.Platforms))
+	}
+	key, err := attest.GenerateKey(filepath.Join(t.TempDir(), "k"), attest.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs, err := verify.Attestations(t.Context(), rep, req, key, verify.AttestOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []*attest.PublicKey{key.Public()}
+	indexDigest := ref[strings.LastIndex(ref, "@")+1:]
+	if v, _ := attest.Check(t.Context(), envs, indexDigest, keys, 1, attest.Limits{}); v.Passed {
+		t.Error("a summary of one platform passes for the whole index")
+	}
+	if v, _ := attest.Check(t.Context(), envs, rep.Platforms[0].Published, keys, 1, attest.Limits{}); !v.Passed {
+		t.Errorf("the verified amd64 manifest does not pass: %s", v.Reason)
+	}
 }
 
 // TestVerifyEmulatedPlatform: a linux/arm64 release, whose RUN steps run
