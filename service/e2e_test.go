@@ -151,3 +151,22 @@ func TestHooks(t *testing.T) {
 		t.Errorf("hook without a token: %d, want 401", code)
 	}
 }
+
+// TestDialGuard: the runner refuses to connect to a registry on a private
+// address that images.allow does not list, whatever the submission's
+// validation said (a name can be re-pointed after it; the runner is called
+// directly here to stand for that).
+func TestDialGuard(t *testing.T) {
+	runner, _, addr := pipeline(t)
+	reg := fixtures.NewRegistry(t)
+	rel := fixtures.PublishRelease(t, reg, addr, "guard/app", map[string]string{"Dockerfile": sampleDockerfile, "app/hello.txt": "hi\n"})
+	runner.AllowPrivate = []string{"10.9.9.9:"}
+	_, _, err := runner.Run(t.Context(), service.Request{Source: rel.Dir, Commit: rel.Commit, Image: rel.Published})
+	if err == nil || !strings.Contains(err.Error(), "refusing to connect") {
+		t.Errorf("err = %v, want the connection to %s refused", err, reg.Host)
+	}
+	runner.AllowPrivate = []string{"127.0.0.1:"}
+	if rep, _, err := runner.Run(t.Context(), service.Request{Source: rel.Dir, Commit: rel.Commit, Image: rel.Published}); err != nil || rep.Verdict != compare.Reproducible {
+		t.Errorf("allowed registry: %v %v", rep, err)
+	}
+}

@@ -132,7 +132,7 @@ func (s *Service) fillFromLabels(ctx context.Context, req *Request) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	res, err := image.Open(ctx, req.Image, image.Options{})
+	res, err := image.Open(ctx, req.Image, image.Options{Transport: dialGuard(s.cfg.Images.Allow)})
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", req.Image, err)
 	}

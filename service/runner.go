@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/builder"
@@ -24,7 +28,44 @@ type PipelineRunner struct {
 	Key    *attest.PrivateKey // nil: no attestations
 	Image  image.Options
 	Logger *slog.Logger
-	next   atomic.Uint64
+	// AllowPrivate lists image prefixes (images.allow) whose registry may
+	// be on a loopback, private or link-local address; every other
+	// connection to such an address is refused when it is dialled, so a
+	// name that resolved to a public address at submission cannot be
+	// re-pointed inside (DNS rebinding).
+	AllowPrivate []string
+	next         atomic.Uint64
+}
+
+// transport dials registries, refusing private addresses not allowed.
+func (p *PipelineRunner) transport() http.RoundTripper { return dialGuard(p.AllowPrivate) }
+
+// dialGuard is an HTTP transport that refuses, when dialling, loopback,
+// private and link-local addresses not named by an allow prefix.
+func dialGuard(allow []string) http.RoundTripper {
+	allowed := func(address string) bool {
+		for _, a := range allow {
+			host, _, _ := strings.Cut(a, "/")
+			if host != "" && strings.HasPrefix(address, host) {
+				return true
+			}
+		}
+		return false
+	}
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second,
+		Control: func(network, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			if ip := net.ParseIP(host); ip != nil && privateIP(ip) && !allowed(address) {
+				return fmt.Errorf("refusing to connect to %s: a loopback, private or link-local address not in images.allow", address)
+			}
+			return nil
+		}}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = d.DialContext
+	return image.GuardedTransport(t, nil)
 }
 
 // Run implements Runner.
@@ -43,7 +84,11 @@ func (p *PipelineRunner) Run(ctx context.Context, r Request) (*compare.Report, [
 	}
 	req := verify.Request{Source: r.Source, Commit: r.Commit, Image: r.Image, Dockerfile: r.Dockerfile, Context: r.Context,
 		Target: r.Target, BuildArgs: r.BuildArgs, Platforms: r.Platforms, SourceDateEpoch: "auto"}
-	rep, verr := verify.Run(ctx, req, c, verify.Options{Image: p.Image, Progress: io.Discard, ProgressMode: "quiet", Logger: p.Logger})
+	iopts := p.Image
+	if iopts.Transport == nil {
+		iopts.Transport = p.transport()
+	}
+	rep, verr := verify.Run(ctx, req, c, verify.Options{Image: iopts, Progress: io.Discard, ProgressMode: "quiet", Logger: p.Logger})
 	if verr != nil && transient(verr) {
 		return rep, nil, &TransientError{verr}
 	}

@@ -50,6 +50,9 @@ func New(ctx context.Context, cfg *Config, runner Runner, logger *slog.Logger) (
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if pr, ok := runner.(*PipelineRunner); ok && pr.AllowPrivate == nil {
+		pr.AllowPrivate = cfg.Images.Allow
+	}
 	st, err := OpenStore(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
