@@ -230,6 +230,20 @@ func TestTampering(t *testing.T) {
 
 var errThreshold = errors.New("threshold")
 
+// TestCheckAttached: junk pushed next to an image does not hide a valid
+// attestation (in a file it is malformed input, exit 2).
+func TestCheckAttached(t *testing.T) {
+	good := fixedKey(t, 7)
+	envs := [][]byte{[]byte("{not json"), sign(t, good, vsa(t, true, subject))}
+	if _, err := Check(context.Background(), envs, subjectDigest, []*PublicKey{good.Public()}, 1, Limits{}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("Check: err = %v, want ErrMalformed", err)
+	}
+	v, err := CheckAttached(context.Background(), envs, subjectDigest, []*PublicKey{good.Public()}, 1, Limits{})
+	if err != nil || !v.Passed {
+		t.Errorf("CheckAttached: %v %v (%s), want passed", v.Passed, err, v.Reason)
+	}
+}
+
 func mustDER(t *testing.T, k *PrivateKey) *PublicKey {
 	p, err := ParsePublicKey(k.Public().der, "der")
 	if err != nil {

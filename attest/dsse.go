@@ -160,6 +160,17 @@ type Verdict struct {
 // another predicate type, or unsigned by the keys do not count; the reason
 // says what was found instead.
 func Check(ctx context.Context, envelopes [][]byte, subject string, keys []*PublicKey, threshold int, lim Limits) (Verdict, error) {
+	return check(ctx, envelopes, subject, keys, threshold, lim, false)
+}
+
+// CheckAttached is Check for envelopes found attached to an image in a
+// registry, where anyone who can push may add one: a malformed envelope is
+// a reason it did not count, not an error that hides the others.
+func CheckAttached(ctx context.Context, envelopes [][]byte, subject string, keys []*PublicKey, threshold int, lim Limits) (Verdict, error) {
+	return check(ctx, envelopes, subject, keys, threshold, lim, true)
+}
+
+func check(ctx context.Context, envelopes [][]byte, subject string, keys []*PublicKey, threshold int, lim Limits, lenient bool) (Verdict, error) {
 	lim = lim.withDefaults()
 	keys = distinctKeys(keys)
 	if threshold < 1 {
@@ -178,7 +189,7 @@ func Check(ctx context.Context, envelopes [][]byte, subject string, keys []*Publ
 	passedBy := map[string]bool{}
 	for i, e := range envelopes {
 		c, err := Open(ctx, e, keys, lim)
-		if errors.Is(err, ErrMalformed) {
+		if errors.Is(err, ErrMalformed) && !lenient {
 			return Verdict{}, fmt.Errorf("envelope %d: %w", i+1, err)
 		}
 		if err != nil {

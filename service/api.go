@@ -35,7 +35,7 @@ func (s *Service) Handler() http.Handler {
 	route("GET /verifications/{id}", false, s.handleVerificationPage)
 	mux.Handle("GET /static/", s.instrument("GET /static/", http.FileServerFS(staticFS)))
 	mux.Handle("GET /healthz", s.instrument("GET /healthz", http.HandlerFunc(s.handleHealth)))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", s.authorize(false, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))
 	return securityHeaders(mux)
 }
 

@@ -228,7 +228,7 @@ func TestPrivateReads(t *testing.T) {
 	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*compare.Report, []byte, error) {
 		return nil, nil, errors.New("not run")
 	}), func(c *service.Config) { c.PublicReads = false })
-	for _, p := range []string{"/api/v1/verifications", "/api/v1/verifications/vx", "/"} {
+	for _, p := range []string{"/api/v1/verifications", "/api/v1/verifications/vx", "/", "/metrics"} {
 		if code, _, _ := s.do(t, "GET", p, "", nil); code != 401 {
 			t.Errorf("GET %s without a token: %d, want 401", p, code)
 		}

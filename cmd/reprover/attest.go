@@ -95,7 +95,11 @@ verdict, unknown predicate, none found), 2 malformed input.`,
 			default:
 				return errors.New("give either --subject sha256:HEX FILE or --image IMAGE")
 			}
-			v, err := attest.Check(ctx, envs, subj, pubs, threshold, attest.Limits{})
+			check := attest.Check
+			if img != "" {
+				check = attest.CheckAttached
+			}
+			v, err := check(ctx, envs, subj, pubs, threshold, attest.Limits{})
 			if err != nil {
 				return err
 			}
