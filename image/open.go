@@ -473,11 +473,13 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 // GuardedTransport wraps next (nil: http.DefaultTransport) so that plain
-// HTTP goes only to loopback hosts and the insecure ones named.
+// HTTP goes only to loopback hosts and the insecure ones named, and every
+// manifest response is cut off at DefaultLimits.MaxManifestBytes: for
+// registry reads outside Open (attestations, referrers).
 func GuardedTransport(next http.RoundTripper, insecure []string) http.RoundTripper {
 	if next == nil {
 		next = http.DefaultTransport
 	}
 	o := Options{InsecureRegistries: insecure}
-	return plainHTTPGuard{next: next, allowed: o.insecure}
+	return manifestLimit{next: plainHTTPGuard{next: next, allowed: o.insecure}, max: DefaultLimits.MaxManifestBytes}
 }
