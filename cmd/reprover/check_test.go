@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -38,22 +37,7 @@ func TestCheckCommand(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			stdout, stderr := tempFile(t), tempFile(t)
-			code := run(t.Context(), tc.args, nil, stdout, stderr)
-			out, errOut := readBack(t, stdout), readBack(t, stderr)
-			if code != tc.wantCode {
-				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.wantCode, out, errOut)
-			}
-			for _, s := range tc.wantStdout {
-				if !strings.Contains(out, s) {
-					t.Errorf("stdout lacks %q: %s", s, out)
-				}
-			}
-			for _, s := range tc.wantStderr {
-				if !strings.Contains(errOut, s) {
-					t.Errorf("stderr lacks %q: %s", s, errOut)
-				}
-			}
+			expect(t, tc.args, tc.wantCode, tc.wantStdout, tc.wantStderr)
 		})
 	}
 }

@@ -61,22 +61,7 @@ func TestDiffExitCodes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			stdout, stderr := tempFile(t), tempFile(t)
-			code := run(t.Context(), tc.args, nil, stdout, stderr)
-			out, errOut := readBack(t, stdout), readBack(t, stderr)
-			if code != tc.wantCode {
-				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, out, errOut)
-			}
-			for _, s := range tc.wantStdout {
-				if !strings.Contains(out, s) {
-					t.Errorf("stdout lacks %q:\n%s", s, out)
-				}
-			}
-			for _, s := range tc.wantStderr {
-				if !strings.Contains(errOut, s) {
-					t.Errorf("stderr lacks %q:\n%s", s, errOut)
-				}
-			}
+			out, _ := expect(t, tc.args, tc.wantCode, tc.wantStdout, tc.wantStderr)
 			if strings.Contains(out, "\x1b[") {
 				t.Errorf("colour escape codes on a non-terminal stdout")
 			}
@@ -110,4 +95,27 @@ func readBack(t *testing.T, f *os.File) string {
 		t.Fatal(err)
 	}
 	return string(bytes.TrimSpace(b))
+}
+
+// expect runs reprover with args and checks the exit code and that stdout
+// and stderr contain the given strings; it returns both outputs.
+func expect(t *testing.T, args []string, wantCode int, wantStdout, wantStderr []string) (string, string) {
+	t.Helper()
+	stdout, stderr := tempFile(t), tempFile(t)
+	code := run(t.Context(), args, nil, stdout, stderr)
+	out, errOut := readBack(t, stdout), readBack(t, stderr)
+	if code != wantCode {
+		t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, wantCode, out, errOut)
+	}
+	for _, s := range wantStdout {
+		if !strings.Contains(out, s) {
+			t.Errorf("stdout lacks %q:\n%s", s, out)
+		}
+	}
+	for _, s := range wantStderr {
+		if !strings.Contains(errOut, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, errOut)
+		}
+	}
+	return out, errOut
 }

@@ -78,22 +78,7 @@ func TestVerifyCommand(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			stdout, stderr := tempFile(t), tempFile(t)
-			code := run(t.Context(), tc.args, nil, stdout, stderr)
-			o, e := readBack(t, stdout), readBack(t, stderr)
-			if code != tc.wantCode {
-				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, o, e)
-			}
-			for _, s := range tc.wantStdout {
-				if !strings.Contains(o, s) {
-					t.Errorf("stdout lacks %q:\n%s", s, o)
-				}
-			}
-			for _, s := range tc.wantStderr {
-				if !strings.Contains(e, s) {
-					t.Errorf("stderr lacks %q:\n%s", s, e)
-				}
-			}
+			expect(t, tc.args, tc.wantCode, tc.wantStdout, tc.wantStderr)
 		})
 	}
 	if _, err := os.Stat(report); err != nil {
