@@ -34,6 +34,10 @@ type Checkout struct {
 // directory (a source is untrusted too).
 const maxSourceBytes = 8 << 30
 
+// MaxCloneBytes bounds what cloning a source may write (a repository's
+// history can be far larger than its tree); a variable for tests.
+var MaxCloneBytes int64 = 16 << 30
+
 // ExportCommit writes the tree of commit, exactly as git stores it, into
 // dir: regular files 0644 or 0755 whatever the umask, symlinks as symlinks,
 // no .git, no working-tree files, submodules left empty. mtimes are the
@@ -48,11 +52,10 @@ func ExportCommit(ctx context.Context, source, commit, dir string) (*Checkout, e
 		bare := filepath.Join(dir, ".clone")
 		// fsck rejects malformed trees (duplicate entries, a name that is
 		// both a file and a directory); no redirects to other hosts.
-		if _, err := git(ctx, "", "-c", "transfer.fsckObjects=true", "-c", "http.followRedirects=false",
-			"clone", "--quiet", "--bare", "--no-tags", "--", source, bare); err != nil {
+		defer os.RemoveAll(bare)
+		if err := cloneBounded(ctx, source, bare, MaxCloneBytes); err != nil {
 			return nil, fmt.Errorf("cloning %s: %w", source, err)
 		}
-		defer os.RemoveAll(bare)
 		repo = bare
 	} else if st, err := os.Stat(source); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("--source %s: not a directory or git URL", source)
@@ -76,6 +79,56 @@ func ExportCommit(ctx context.Context, source, commit, dir string) (*Checkout, e
 		return nil, fmt.Errorf("exporting %s from %s: %w", commit, source, err)
 	}
 	return co, nil
+}
+
+// cloneBounded clones source bare into dir, stopping git once dir holds
+// more than max bytes.
+func cloneBounded(ctx context.Context, source, dir string, max int64) error {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	over := make(chan int64, 1)
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-cctx.Done():
+				return
+			case <-t.C:
+			}
+			if n := dirSize(dir); n > max {
+				over <- n
+				cancel()
+				return
+			}
+		}
+	}()
+	// fsck rejects malformed trees (duplicate entries, a name that is both
+	// a file and a directory); no redirects to other hosts.
+	_, err := git(cctx, "", "-c", "transfer.fsckObjects=true", "-c", "http.followRedirects=false",
+		"clone", "--quiet", "--bare", "--no-tags", "--", source, dir)
+	select {
+	case n := <-over:
+		return fmt.Errorf("the clone exceeds %d bytes (%d written)", max, n)
+	default:
+	}
+	if err == nil && dirSize(dir) > max {
+		return fmt.Errorf("the clone exceeds %d bytes", max)
+	}
+	return err
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 func isURL(s string) bool {

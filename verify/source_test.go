@@ -144,3 +144,29 @@ func TestSymlinkedInputsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestCloneBounded: a clone that writes more than MaxCloneBytes stops with
+// an error saying so.
+func TestCloneBounded(t *testing.T) {
+	repo, commit := fixtures.GitRepo(t, map[string]string{"big.bin": randomText(2 << 20)}, fixtures.ReleaseTime)
+	old := verify.MaxCloneBytes
+	verify.MaxCloneBytes = 1 << 20
+	defer func() { verify.MaxCloneBytes = old }()
+	_, err := verify.ExportCommit(t.Context(), "file://"+repo, commit, t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "exceeds") {
+		t.Errorf("err = %v, want the clone stopped at the limit", err)
+	}
+}
+
+// randomText is n bytes that do not compress.
+func randomText(n int) string {
+	b := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = 'a' + byte(x%26)
+	}
+	return string(b)
+}
