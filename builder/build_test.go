@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/image"
@@ -27,11 +25,7 @@ func TestBuildDeterministic(t *testing.T) {
 	ctx := t.Context()
 	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
 	reg := fixtures.NewRegistry(t)
-	base, err := fixtures.Busybox(fixtures.BusyboxPath, v1.Platform{OS: "linux", Architecture: "amd64"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	baseRef := reg.MustPush(t, "base/busybox", "latest", base)
+	baseRef := reg.PushBusybox(t)
 	src := t.TempDir()
 	writeFile(t, src, "Dockerfile", "FROM "+baseRef+"\nCOPY hello.txt /app/\nRUN echo built > /app/built.txt\n")
 	writeFile(t, src, "hello.txt", "hello\n")
@@ -66,11 +60,7 @@ func TestBuildNoNetwork(t *testing.T) {
 	ctx := t.Context()
 	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
 	reg := fixtures.NewRegistry(t)
-	base, err := fixtures.Busybox(fixtures.BusyboxPath, v1.Platform{OS: "linux", Architecture: "amd64"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	baseRef := reg.MustPush(t, "base/busybox", "latest", base)
+	baseRef := reg.PushBusybox(t)
 	src := t.TempDir()
 	writeFile(t, src, "Dockerfile", "FROM "+baseRef+"\nRUN true\nRUN wget -q -O /x http://"+reg.Host+"/v2/\n")
 	c, err := builder.Connect(ctx, addr, nil)

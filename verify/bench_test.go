@@ -27,11 +27,16 @@ func BenchmarkVerifyOverhead(b *testing.B) {
 	if _, err := os.Stat(buildctl); err != nil {
 		b.Fatalf("buildctl: %v (run make tools)", err)
 	}
-	w := newBenchWorld(b)
+	addr := fixtures.Buildkit(b, fixtures.StartDaemon)
+	c, err := builder.Connect(b.Context(), addr, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
 	// A release with some weight: 64 files of 256 KiB copied in, and a RUN
 	// that writes 32 MiB.
 	files := map[string]string{
-		"Dockerfile": "FROM " + w.base + "\nCOPY data/ /data/\nRUN dd if=/dev/zero of=/blob bs=1M count=32 2>/dev/null && sha256sum /data/* > /sums\n",
+		"Dockerfile": "FROM BASE\nCOPY data/ /data/\nRUN dd if=/dev/zero of=/blob bs=1M count=32 2>/dev/null && sha256sum /data/* > /sums\n",
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 64 {
@@ -41,12 +46,8 @@ func BenchmarkVerifyOverhead(b *testing.B) {
 		}
 		files[fmt.Sprintf("data/f%02d", i)] = string(buf)
 	}
-	dir, commit := fixtures.GitRepo(b, files, commitTime)
-	x, _ := w.publishB(b, dir)
-	published, err := fixtures.PushAny(w.reg.Host+"/bench/app:1", x)
-	if err != nil {
-		b.Fatal(err)
-	}
+	rel := fixtures.PublishRelease(b, fixtures.NewRegistry(b), addr, "bench/app", files)
+	dir, commit, published := rel.Dir, rel.Commit, rel.Published
 	ctx := b.Context()
 	var direct, viaReprover []time.Duration
 	for b.Loop() {
@@ -58,9 +59,9 @@ func BenchmarkVerifyOverhead(b *testing.B) {
 			}
 			out := filepath.Join(b.TempDir(), "oci")
 			t0 := time.Now()
-			cmd := exec.CommandContext(ctx, buildctl, "--addr", w.addr, "build", "--progress", "quiet",
+			cmd := exec.CommandContext(ctx, buildctl, "--addr", addr, "build", "--progress", "quiet",
 				"--frontend", "dockerfile.v0", "--local", "context="+filepath.Join(co, "src"), "--local", "dockerfile="+filepath.Join(co, "src"),
-				"--opt", "build-arg:SOURCE_DATE_EPOCH="+strconv.FormatInt(commitTime.Unix(), 10), "--opt", "force-network-mode=none", "--no-cache",
+				"--opt", "build-arg:SOURCE_DATE_EPOCH="+strconv.FormatInt(fixtures.ReleaseTime.Unix(), 10), "--opt", "force-network-mode=none", "--no-cache",
 				"--output", "type=oci,dest="+out+",tar=false,rewrite-timestamp=true,oci-mediatypes=true")
 			if msg, err := cmd.CombinedOutput(); err != nil {
 				b.Fatalf("buildctl: %v: %s", err, msg)
@@ -79,7 +80,7 @@ func BenchmarkVerifyOverhead(b *testing.B) {
 			direct = append(direct, time.Since(t0))
 
 			t1 := time.Now()
-			rep, err := verify.Run(ctx, verify.Request{Source: dir, Commit: commit, Image: published}, w.bk, verify.Options{ProgressMode: "quiet"})
+			rep, err := verify.Run(ctx, verify.Request{Source: dir, Commit: commit, Image: published}, c, verify.Options{ProgressMode: "quiet"})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -102,41 +103,4 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-type benchWorld struct {
-	reg  *fixtures.Registry
-	bk   *builder.Client
-	addr string
-	base string
-}
-
-func newBenchWorld(b *testing.B) *benchWorld {
-	addr := fixtures.Buildkit(b, fixtures.StartDaemon)
-	c, err := builder.Connect(b.Context(), addr, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { c.Close() })
-	w := &benchWorld{reg: fixtures.NewRegistry(b), bk: c, addr: addr}
-	img, err := fixtures.Busybox(fixtures.BusyboxPath, amd64)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w.base = w.reg.MustPush(b, "base/busybox", "1", img)
-	return w
-}
-
-func (w *benchWorld) publishB(b *testing.B, dir string) (any, string) {
-	out := filepath.Join(b.TempDir(), "published")
-	res, err := w.bk.Build(b.Context(), builder.Spec{ContextDir: dir, DockerfilePath: filepath.Join(dir, "Dockerfile"), DockerfileName: "Dockerfile",
-		SourceDateEpoch: commitTime.Unix(), OCIMediaTypes: true, OutputDir: out}, os.Stderr, "quiet")
-	if err != nil {
-		b.Fatal(err)
-	}
-	x, err := fixtures.FromLayout(out, res.Digest)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return x, out
 }

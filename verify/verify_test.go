@@ -53,11 +53,7 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(func() { c.Close() })
 	w := &world{t: t, reg: fixtures.NewRegistry(t), bk: c}
-	img, err := fixtures.Busybox(fixtures.BusyboxPath, v1.Platform{OS: "linux", Architecture: "amd64"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.base = w.reg.MustPush(t, "base/busybox", "1", img)
+	w.base = w.reg.PushBusybox(t)
 	return w
 }
 
