@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -31,10 +30,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var (
-	commitTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	amd64      = v1.Platform{OS: "linux", Architecture: "amd64"}
-)
+// commitTime is when the test releases are committed and built.
+var commitTime = fixtures.ReleaseTime
 
 // world is the test world of one test: a registry with a busybox base, a
 // buildkitd, and a way to publish releases.
