@@ -322,15 +322,20 @@ func comparePair(p pair, ws *walkSet, o Options) (*Platform, error) {
 		if lr.Instruction == "" {
 			lr.Instruction = at(instrA, i)
 		}
-		ma, ca := layerMap(entriesOf(wa))
-		mb, cb := layerMap(entriesOf(wb))
+		// Per-layer file maps only where files may differ: identical and
+		// recompressed layers (equal bytes) need none.
+		layerFiles := func() []FileChange {
+			ma, ca := layerMap(entriesOf(wa))
+			mb, cb := layerMap(entriesOf(wb))
+			return diffEntries(ma, mb, ca, cb, labels)
+		}
 		switch {
 		case wa == nil:
 			lr.Verdict = Added
-			lr.Files = diffEntries(ma, mb, ca, cb, labels)
+			lr.Files = layerFiles()
 		case wb == nil:
 			lr.Verdict = Removed
-			lr.Files = diffEntries(ma, mb, ca, cb, labels)
+			lr.Files = layerFiles()
 		case lr.Rebuilt == lr.Published:
 			lr.Verdict = Identical
 			if p.a.Layers[i].Descriptor.MediaType != p.b.Layers[i].Descriptor.MediaType {
@@ -344,7 +349,7 @@ func comparePair(p pair, ws *walkSet, o Options) (*Platform, error) {
 				lr.Encoding = append(lr.Encoding, EncMediaTypes)
 			}
 		default:
-			lr.Files = diffEntries(ma, mb, ca, cb, labels)
+			lr.Files = layerFiles()
 			if len(lr.Files) == 0 {
 				lr.Verdict = Equivalent
 				lr.Encoding = []string{EncTarHeaders}
