@@ -131,10 +131,10 @@ func pairPlatforms(a, b *image.Resolved) ([]pair, []string) {
 	if !a.IsIndex && !b.IsIndex {
 		ia, ib := a.Images[0], b.Images[0]
 		var notes []string
-		if platformKey(ia.Platform) != platformKey(ib.Platform) {
-			notes = append(notes, fmt.Sprintf("The images are for different platforms: %s and %s.", platformKey(ia.Platform), platformKey(ib.Platform)))
+		if image.PlatformString(ia.Platform) != image.PlatformString(ib.Platform) {
+			notes = append(notes, fmt.Sprintf("The images are for different platforms: %s and %s.", image.PlatformString(ia.Platform), image.PlatformString(ib.Platform)))
 		}
-		return []pair{{name: platformKey(ib.Platform), a: ia, b: ib}}, notes
+		return []pair{{name: image.PlatformString(ib.Platform), a: ia, b: ib}}, notes
 	}
 	byKey := map[string]*pair{}
 	var order []string
@@ -143,7 +143,7 @@ func pairPlatforms(a, b *image.Resolved) ([]pair, []string) {
 	// side, so an extra one is a difference, never dropped.
 	seen := map[string]int{}
 	add := func(img *image.Image, isA bool) {
-		k := platformKey(img.Platform)
+		k := image.PlatformString(img.Platform)
 		side := fmt.Sprintf("%s %v", k, isA)
 		seen[side]++
 		if n := seen[side]; n > 1 {
@@ -173,14 +173,6 @@ func pairPlatforms(a, b *image.Resolved) ([]pair, []string) {
 		out = append(out, *byKey[k])
 	}
 	return out, nil
-}
-
-func platformKey(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
 }
 
 func sameDescs(a, b []v1.Descriptor) bool {

@@ -406,6 +406,15 @@ func platformList(ps []v1.Platform) string {
 	return strings.Join(s, ", ")
 }
 
+// PlatformString is OS/ARCH[/VARIANT], the form ParsePlatform reads.
+func PlatformString(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
 // ParsePlatform parses OS/ARCH[/VARIANT] as containerd does.
 func ParsePlatform(s string) (v1.Platform, error) {
 	p, err := platforms.Parse(s)

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/image"
 )
 
 // Version is reprover's version, as the attestations name it (set by the
@@ -98,19 +98,17 @@ func subjectsOf(rep *compare.Report, req Request) ([]attest.Subject, error) {
 }
 
 func subjectOf(rep *compare.Report, req Request) (attest.Subject, error) {
-	name := req.Image
+	ref, err := image.ParseReference(req.Image)
+	if err != nil {
+		return attest.Subject{}, fmt.Errorf("cannot attest: %w", err)
+	}
 	digest := ""
 	if rep.Published != nil && rep.Published.Digest != "" {
 		digest = rep.Published.Digest
+	} else if ref.Pinned() {
+		digest = ref.Digest.String()
 	}
-	if i := strings.LastIndex(name, "@"); i >= 0 {
-		if digest == "" {
-			digest = name[i+1:]
-		}
-		name = name[:i]
-	} else if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
-		name = name[:i]
-	}
+	name := ref.Name
 	if digest == "" {
 		return attest.Subject{}, fmt.Errorf("cannot attest: the published image %s was not resolved and its reference names no digest", req.Image)
 	}

@@ -190,7 +190,7 @@ func run(ctx context.Context, req Request, b Builder, o Options, rep *compare.Re
 	platforms := req.Platforms
 	if len(platforms) == 0 {
 		for _, img := range pub.Images {
-			platforms = append(platforms, platformString(img))
+			platforms = append(platforms, image.PlatformString(img.Platform))
 		}
 	}
 	version, err := b.Version(ctx)
@@ -365,14 +365,6 @@ func encodingOf(pub *image.Resolved) (oci bool, compression string) {
 		}
 	}
 	return oci, compression
-}
-
-func platformString(img *image.Image) string {
-	s := img.Platform.OS + "/" + img.Platform.Architecture
-	if img.Platform.Variant != "" {
-		s += "/" + img.Platform.Variant
-	}
-	return s
 }
 
 func progressOr(w io.Writer) io.Writer {

@@ -151,12 +151,11 @@ func writeAttestations(ctx context.Context, g *globals, rep *compare.Report, req
 		if rep.Published == nil || rep.Published.Digest == "" {
 			return errors.New("--push-attestation: the published image was not resolved")
 		}
-		repo := req.Image
-		if i := strings.LastIndex(repo, "@"); i >= 0 {
-			repo = repo[:i]
-		} else if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-			repo = repo[:i]
+		ref, err := image.ParseReference(req.Image)
+		if err != nil {
+			return err
 		}
+		repo := ref.Name
 		if err := attest.Push(ctx, repo+"@"+rep.Published.Digest, envs, attest.RegistryOptions{Transport: image.GuardedTransport(nil, insecure)}); err != nil {
 			return err
 		}
