@@ -3,12 +3,13 @@ package builder
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/reprover/reprover/internal/hosts"
 
 	"github.com/moby/buildkit/frontend/dockerfile/dfgitutil"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -241,7 +242,7 @@ func checkAdd(src, checksum string, line int, add func(Rule, int, string, ...any
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return // a path in the context
 	}
-	if privateHost(u.Hostname()) {
+	if hosts.LocalHost(u.Hostname()) {
 		add(RuleAddPrivateHost, line, "ADD %s fetches from %s, a loopback, link-local or private address", src, u.Hostname())
 	}
 	if checksum == "" {
@@ -249,14 +250,6 @@ func checkAdd(src, checksum string, line int, add func(Rule, int, string, ...any
 		return
 	}
 	in.Downloads = append(in.Downloads, Download{URL: src, Checksum: checksum})
-}
-
-func privateHost(h string) bool {
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") || strings.HasSuffix(h, ".internal") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && (ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsPrivate() || ip.IsUnspecified() || ip.IsLinkLocalMulticast())
 }
 
 func lineOf(loc []parser.Range) int {

@@ -37,6 +37,8 @@ func TestCheck(t *testing.T) {
 			wantDL: []string{"https://example.com/a.tar.gz sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d"}},
 		{name: "add metadata host", dockerfile: "FROM scratch\nADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d http://169.254.169.254/latest/meta-data /m\n",
 			want: []string{"2: add-url-private-host"}, wantDL: []string{"http://169.254.169.254/latest/meta-data sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d"}},
+		{name: "add decimal loopback", dockerfile: "FROM scratch\nADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d http://2130706433/x /x\n",
+			want: []string{"2: add-url-private-host"}, wantDL: []string{"http://2130706433/x sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d"}},
 		{name: "add git branch", dockerfile: "FROM scratch\nADD https://github.com/moby/buildkit.git#master /src\n", want: []string{"2: add-git-unpinned"}},
 		{name: "add git commit", dockerfile: "FROM scratch\nADD https://github.com/moby/buildkit.git#" + commit + " /src\n", wantDL: []string{"https://github.com/moby/buildkit.git " + commit}},
 		{name: "add git checksum", dockerfile: "FROM scratch\nADD --checksum=" + commit + " https://github.com/moby/buildkit.git#v0.34.2 /src\n", wantDL: []string{"https://github.com/moby/buildkit.git " + commit}},

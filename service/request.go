@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reprover/reprover/internal/hosts"
+
 	"github.com/reprover/reprover/image"
 )
 
@@ -155,54 +157,26 @@ func sourceHostAllowed(src string, allow []string) error {
 	return fmt.Errorf("host %s is local or private; sources.allow must name it to allow it", u.Host)
 }
 
-// privateHost reports whether h names this machine, a private network or
-// a link-local address (cloud metadata): by name, as an IP literal in any
-// of the forms resolvers accept (127.1, 2130706433, 0x7f000001, a trailing
-// dot), or by what the name resolves to now. Names that do not resolve
-// here are not refused: nothing can be fetched from them. The fetches
-// themselves are guarded again at dial time (GuardedDialer).
+// privateHost is image.LocalHost, or a name that resolves to such an
+// address now. Names that do not resolve here are not refused: nothing can
+// be fetched from them. Registry fetches are guarded again at dial time
+// (dialGuard).
 func privateHost(h string) bool {
-	h = strings.TrimSuffix(strings.ToLower(strings.Trim(h, "[]")), ".")
-	if h == "" || h == "localhost" || strings.HasSuffix(h, ".localhost") || strings.HasSuffix(h, ".internal") || strings.HasSuffix(h, ".local") {
+	if hosts.LocalHost(h) {
 		return true
-	}
-	if ip := net.ParseIP(h); ip != nil {
-		return privateIP(ip)
-	}
-	if numericHost(h) {
-		return true // 127.1, 2130706433, 0x7f000001: refuse rather than guess
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, h)
+	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, strings.TrimSuffix(h, "."))
 	if err != nil {
 		return false
 	}
 	for _, a := range addrs {
-		if privateIP(a.IP) {
+		if hosts.LocalIP(a.IP) {
 			return true
 		}
 	}
 	return false
-}
-
-func privateIP(ip net.IP) bool {
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified()
-}
-
-// numericHost: a name whose last label is all digits or hex is an address
-// to inet_aton-style resolvers, never a DNS name.
-func numericHost(h string) bool {
-	last := h[strings.LastIndex(h, ".")+1:]
-	if strings.HasPrefix(last, "0x") {
-		return true
-	}
-	for _, c := range last {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // imageAllowed refuses registries on loopback, private and link-local

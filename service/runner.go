@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reprover/reprover/internal/hosts"
+
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/compare"
@@ -58,7 +60,7 @@ func dialGuard(allow []string) http.RoundTripper {
 			if err != nil {
 				return err
 			}
-			if ip := net.ParseIP(host); ip != nil && privateIP(ip) && !allowed(address) {
+			if ip := net.ParseIP(host); ip != nil && hosts.LocalIP(ip) && !allowed(address) {
 				return fmt.Errorf("refusing to connect to %s: a loopback, private or link-local address not in images.allow", address)
 			}
 			return nil
