@@ -14,10 +14,11 @@ import (
 // the paths of the entries and every finding. For FuzzWalkLayer.
 func WalkBytes(ctx context.Context, b []byte, mt string, lim Limits) (paths []string, findings []Finding, err error) {
 	var total atomic.Int64
-	w, err := walkStream(ctx, bytes.NewReader(b), types.MediaType(mt), "fuzz layer", lim.withDefaults(), &total)
+	w, err := walkStream(ctx, bytes.NewReader(b), "fuzz layer", lim.withDefaults(), &total)
 	if err != nil {
 		return nil, nil, err
 	}
+	w.Findings = append(mediaTypeFinding(types.MediaType(mt), w.Compression), w.Findings...)
 	for _, e := range w.Entries {
 		paths = append(paths, e.Path)
 	}

@@ -231,10 +231,8 @@ func (s *walkSet) get(l image.Layer) (*walked, error) {
 	// The walk is shared by every image that lists this blob, but each
 	// lists it under its own media type: judge that claim per image.
 	w := *f.w
-	w.Findings = slices.DeleteFunc(slices.Clone(w.Findings), func(x Finding) bool { return x.Kind == "mediaTypeMismatch" })
-	if want := declaredCompression(l.Descriptor.MediaType); want != "" && want != w.Compression {
-		w.Findings = append(w.Findings, Finding{Kind: "mediaTypeMismatch",
-			Message: fmt.Sprintf("media type %s claims %s, content is %s", l.Descriptor.MediaType, want, w.Compression)})
+	if mf := mediaTypeFinding(l.Descriptor.MediaType, w.Compression); mf != nil {
+		w.Findings = append(mf, w.Findings...)
 	}
 	return &w, nil
 }

@@ -69,7 +69,7 @@ func walkLayer(ctx context.Context, l image.Layer, lim Limits, total *atomic.Int
 	}
 	defer rc.Close()
 	what := fmt.Sprintf("layer %d %s", l.Index, l.Descriptor.Digest)
-	w, err := walkStream(ctx, rc, l.Descriptor.MediaType, what, lim, total)
+	w, err := walkStream(ctx, rc, what, lim, total)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func walkLayer(ctx context.Context, l image.Layer, lim Limits, total *atomic.Int
 // walkStream walks the compressed bytes of a layer whose descriptor says
 // mt, reading rc to its end. It is walkLayer without the registry, so
 // the fuzz test reaches every decoder of untrusted bytes.
-func walkStream(ctx context.Context, rc io.Reader, mt types.MediaType, what string, lim Limits, total *atomic.Int64) (*walked, error) {
+func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, total *atomic.Int64) (*walked, error) {
 	dec, err := newDecompressor(ctxReader{ctx, rc}, lim)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -90,10 +90,6 @@ func walkStream(ctx context.Context, rc io.Reader, mt types.MediaType, what stri
 	defer dec.Close()
 	m := newMeter(dec, what, lim, total)
 	w := &walked{Compression: dec.Found}
-	if want := declaredCompression(mt); want != "" && want != dec.Found {
-		w.Findings = append(w.Findings, Finding{Kind: "mediaTypeMismatch",
-			Message: fmt.Sprintf("media type %s claims %s, content is %s", mt, want, dec.Found)})
-	}
 	if err := w.readTar(m, lim, what); err != nil {
 		return nil, err
 	}
@@ -391,4 +387,14 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// mediaTypeFinding reports a media type whose compression is not the one
+// found in the bytes. It is judged per image listing the blob (walks are
+// shared by digest, media types are not).
+func mediaTypeFinding(mt types.MediaType, found Compression) []Finding {
+	if want := declaredCompression(mt); want != "" && want != found {
+		return []Finding{{Kind: "mediaTypeMismatch", Message: fmt.Sprintf("media type %s claims %s, content is %s", mt, want, found)}}
+	}
+	return nil
 }
