@@ -3,7 +3,9 @@ package builder
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -68,6 +70,29 @@ var (
 // maxDockerfileBytes bounds the Dockerfile read (BuildKit's own limit is
 // larger; a Dockerfile of more than 1 MiB is not a real one).
 const maxDockerfileBytes = 1 << 20
+
+// ReadDockerfile reads a Dockerfile from disk under the size limit Check
+// applies, refusing what is not a regular file (a FIFO, /dev/zero).
+func ReadDockerfile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxDockerfileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(b) > maxDockerfileBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxDockerfileBytes)
+	}
+	return b, nil
+}
 
 // Check applies the pinning rules to a Dockerfile, with ARGs expanded as the
 // build would (defaults, overridden by buildArgs). name is used in messages

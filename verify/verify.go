@@ -169,7 +169,7 @@ func run(ctx context.Context, req Request, b Builder, o Options, rep *compare.Re
 	if err := noSymlinks(co.Dir, dfRel, false); err != nil {
 		return fmt.Errorf("%s at %s: %w", dfName, co.Commit, err)
 	}
-	df, err := readLimited(dfPath, maxDockerfileBytes)
+	df, err := builder.ReadDockerfile(dfPath)
 	if err != nil {
 		return fmt.Errorf("%s at %s: %w", dfName, co.Commit, err)
 	}
@@ -256,9 +256,6 @@ func run(ctx context.Context, req Request, b Builder, o Options, rep *compare.Re
 	return nil
 }
 
-// maxDockerfileBytes bounds the Dockerfile read from the source.
-const maxDockerfileBytes = 1 << 20
-
 // noSymlinks checks that rel, inside root, is reached without following a
 // symlink and is a directory (dir) or a regular file.
 func noSymlinks(root, rel string, dir bool) error {
@@ -285,22 +282,6 @@ func noSymlinks(root, rel string, dir bool) error {
 		}
 	}
 	return nil
-}
-
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	return b, nil
 }
 
 // verdictOf maps the comparison to a verification verdict: reproducible

@@ -2,10 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -31,7 +28,7 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 				return err
 			}
 			path := filepath.Join(source, dockerfile)
-			b, err := readFileLimited(path, 1<<20)
+			b, err := builder.ReadDockerfile(path)
 			if err != nil {
 				return err
 			}
@@ -91,24 +88,4 @@ func parseBuildArgs(kvs []string) (map[string]string, error) {
 		m[k] = v
 	}
 	return m, nil
-}
-
-// readFileLimited reads a small file, refusing one over limit bytes.
-func readFileLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: no such file", path)
-		}
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return b, nil
 }
