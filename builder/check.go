@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/reprover/reprover/internal/gitid"
 	"github.com/reprover/reprover/internal/hosts"
 
 	"github.com/moby/buildkit/frontend/dockerfile/dfgitutil"
@@ -62,10 +63,7 @@ type Download struct {
 	Checksum string `json:"checksum"`
 }
 
-var (
-	digestRe = regexp.MustCompile(`@sha256:[a-f0-9]{64}$`)
-	commitRe = regexp.MustCompile(`^[a-f0-9]{40}([a-f0-9]{24})?$`)
-)
+var digestRe = regexp.MustCompile(`@sha256:[a-f0-9]{64}$`)
 
 // maxDockerfileBytes bounds the Dockerfile read (BuildKit's own limit is
 // larger; a Dockerfile of more than 1 MiB is not a real one).
@@ -103,21 +101,9 @@ func Check(dockerfile []byte, name string, buildArgs map[string]string) (Violati
 	if len(dockerfile) > maxDockerfileBytes {
 		return nil, nil, fmt.Errorf("%s: %d bytes exceeds the limit of %d", name, len(dockerfile), maxDockerfileBytes)
 	}
-	in := &Inputs{Bases: []Base{}, Downloads: []Download{}}
-	var vs Violations
-	add := func(r Rule, line int, format string, args ...any) {
-		vs = append(vs, Violation{Rule: r, File: name, Line: line, Message: fmt.Sprintf(format, args...)})
-	}
-	if syntax, _, loc, ok := parser.DetectSyntax(dockerfile); ok {
-		line := 1
-		if len(loc) > 0 {
-			line = loc[0].Start.Line
-		}
-		in.Frontend = syntax
-		if !digestRe.MatchString(syntax) {
-			add(RuleUnpinnedSyntax, line, "# syntax=%s has no @sha256: digest", syntax)
-		}
-	}
+	c := &checker{name: name, in: &Inputs{Bases: []Base{}, Downloads: []Download{}},
+		stageNames: map[string]int{}, seenBase: map[string]bool{}}
+	c.checkSyntax(dockerfile)
 	res, err := parser.Parse(bytes.NewReader(dockerfile))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
@@ -127,140 +113,196 @@ func Check(dockerfile []byte, name string, buildArgs map[string]string) (Violati
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	lex := shell.NewLex(res.EscapeToken)
-	env := map[string]string{}
+	meta := newArgScope(lex, buildArgs, nil)
 	for _, a := range metaArgs {
 		for _, kv := range a.Args {
-			if v, ok := buildArgs[kv.Key]; ok {
-				env[kv.Key] = v
-			} else if kv.Value != nil {
-				env[kv.Key] = *kv.Value
-			} else {
-				env[kv.Key] = ""
+			meta.declare(kv)
+		}
+	}
+	for i, st := range stages {
+		s := stage{index: i, args: newArgScope(lex, buildArgs, meta)}
+		c.checkFrom(st, s, meta)
+		c.scopes = append(c.scopes, s.args)
+		for _, cmd := range st.Commands {
+			if err := c.checkCommand(cmd, s); err != nil {
+				return nil, nil, err
 			}
 		}
 	}
-	envList := func(m map[string]string) []string {
-		out := make([]string, 0, len(m))
-		for k, v := range m {
-			out = append(out, k+"="+v)
-		}
-		sort.Strings(out)
-		return out
-	}
-	expand := func(word string, m map[string]string) string {
-		r, _, err := lex.ProcessWord(word, shell.EnvsFromSlice(envList(m)))
-		if err != nil {
-			return word
-		}
-		return r
-	}
-	stageNames := map[string]bool{}
-	isStage := func(ref string, before int) bool {
-		if stageNames[strings.ToLower(ref)] {
-			return true
-		}
-		if n, err := strconv.Atoi(ref); err == nil && n >= 0 && n < before {
-			return true
-		}
-		return false
-	}
-	seenBase := map[string]bool{}
-	addBase := func(ref string) {
-		if seenBase[ref] {
-			return
-		}
-		seenBase[ref] = true
-		i := strings.LastIndex(ref, "@")
-		in.Bases = append(in.Bases, Base{Ref: ref, Digest: ref[i+1:]})
-	}
-	for si, st := range stages {
-		line := lineOf(st.Location)
-		base := expand(st.BaseName, env)
-		switch {
-		case base == "scratch" || isStage(base, si):
-		case !digestRe.MatchString(base):
-			add(RuleUnpinnedFrom, line, "FROM %s has no @sha256: digest", base)
-		default:
-			addBase(base)
-		}
-		if st.Name != "" {
-			stageNames[strings.ToLower(st.Name)] = true
-		}
-		// Stage-local ARGs see build args too.
-		local := map[string]string{}
-		for k, v := range env {
-			local[k] = v
-		}
-		for _, c := range st.Commands {
-			cl := lineOf(c.Location())
-			switch c := c.(type) {
-			case *instructions.ArgCommand:
-				for _, kv := range c.Args {
-					if v, ok := buildArgs[kv.Key]; ok {
-						local[kv.Key] = v
-					} else if kv.Value != nil {
-						local[kv.Key] = expand(*kv.Value, local)
-					}
-				}
-			case *instructions.CopyCommand:
-				if c.From == "" {
-					continue
-				}
-				from := expand(c.From, local)
-				switch {
-				case isStage(from, si) || from == "scratch":
-				case !digestRe.MatchString(from):
-					add(RuleUnpinnedCopyFrom, cl, "COPY --from=%s has no @sha256: digest", from)
-				default:
-					addBase(from)
-				}
-			case *instructions.AddCommand:
-				for _, src := range c.SourcePaths {
-					src = expand(src, local)
-					checkAdd(src, expand(c.Checksum, local), cl, add, in)
-				}
-			case *instructions.RunCommand:
-				if err := c.Expand(func(w string) (string, error) { return expand(w, local), nil }); err != nil {
-					return nil, nil, fmt.Errorf("%s:%d: %w", name, cl, err)
-				}
-				if instructions.GetNetwork(c) == instructions.NetworkHost {
-					add(RuleNetworkHost, cl, "RUN --network=host asks for the host network; a rebuild has none")
-				}
-				if instructions.GetSecurity(c) == instructions.SecurityInsecure {
-					add(RuleSecurityInsecure, cl, "RUN --security=insecure asks to leave the sandbox")
-				}
-				for _, m := range instructions.GetMounts(c) {
-					if m.From == "" || isStage(m.From, si) || m.From == "scratch" {
-						continue
-					}
-					if !digestRe.MatchString(m.From) {
-						add(RuleUnpinnedCopyFrom, cl, "RUN --mount from=%s has no @sha256: digest", m.From)
-					} else {
-						addBase(m.From)
-					}
-				}
-			}
-		}
-	}
-	sort.SliceStable(vs, func(i, j int) bool { return vs[i].Line < vs[j].Line })
-	return vs, in, nil
+	sort.SliceStable(c.vs, func(i, j int) bool { return c.vs[i].Line < c.vs[j].Line })
+	return c.vs, c.in, nil
 }
 
-// checkAdd judges one ADD source.
-func checkAdd(src, checksum string, line int, add func(Rule, int, string, ...any), in *Inputs) {
+// checker gathers what Check finds across a Dockerfile.
+type checker struct {
+	name       string
+	in         *Inputs
+	vs         Violations
+	stageNames map[string]int // lower-cased, as BuildKit matches them
+	seenBase   map[string]bool
+	scopes     []*argScope // each stage's, by index
+}
+
+// stage is where a command sits: its stage's index and ARGs.
+type stage struct {
+	index int
+	args  *argScope
+}
+
+func (c *checker) report(r Rule, line int, msg string) {
+	c.vs = append(c.vs, Violation{Rule: r, File: c.name, Line: line, Message: msg})
+}
+
+// isStage reports whether ref names a stage defined before stage index before.
+func (c *checker) isStage(ref string, before int) bool {
+	_, ok := c.stageOf(ref, before)
+	return ok
+}
+
+// stageOf is the index of the stage ref names, among those before before.
+func (c *checker) stageOf(ref string, before int) (int, bool) {
+	if i, ok := c.stageNames[strings.ToLower(ref)]; ok {
+		return i, true
+	}
+	n, err := strconv.Atoi(ref)
+	return n, err == nil && n >= 0 && n < before
+}
+
+func (c *checker) addBase(ref string) {
+	if c.seenBase[ref] {
+		return
+	}
+	c.seenBase[ref] = true
+	i := strings.LastIndex(ref, "@")
+	c.in.Bases = append(c.in.Bases, Base{Ref: ref, Digest: ref[i+1:]})
+}
+
+// checkImage judges an image a command copies or mounts from.
+func (c *checker) checkImage(ref string, s stage, line int, mount bool) {
+	switch {
+	case ref == "scratch" || c.isStage(ref, s.index):
+	case !digestRe.MatchString(ref):
+		c.report(RuleUnpinnedCopyFrom.Rule, line, RuleUnpinnedCopyFrom.Format(ref, mount))
+	default:
+		c.addBase(ref)
+	}
+}
+
+// checkSyntax judges the # syntax= directive, which picks the frontend.
+func (c *checker) checkSyntax(dockerfile []byte) {
+	syntax, _, loc, ok := parser.DetectSyntax(dockerfile)
+	if !ok {
+		return
+	}
+	line := 1
+	if len(loc) > 0 {
+		line = loc[0].Start.Line
+	}
+	c.in.Frontend = syntax
+	if !digestRe.MatchString(syntax) {
+		c.report(RuleUnpinnedSyntax.Rule, line, RuleUnpinnedSyntax.Format(syntax))
+	}
+}
+
+// checkFrom judges a stage's base; FROM sees only the meta ARGs.
+func (c *checker) checkFrom(st instructions.Stage, s stage, meta *argScope) {
+	base := meta.expand(st.BaseName)
+	parent, isStage := c.stageOf(base, s.index)
+	switch {
+	case base == "scratch":
+		s.args.baseEnvKnown = true
+	case isStage:
+		s.args.inherit(c.scopes[parent])
+	case !digestRe.MatchString(base):
+		c.report(RuleUnpinnedFrom.Rule, lineOf(st.Location), RuleUnpinnedFrom.Format(base))
+	default:
+		c.addBase(base)
+	}
+	if st.Name != "" {
+		c.stageNames[strings.ToLower(st.Name)] = s.index
+	}
+}
+
+// checkCommand dispatches one instruction of a stage to its checker.
+func (c *checker) checkCommand(cmd instructions.Command, s stage) error {
+	line := lineOf(cmd.Location())
+	switch cmd := cmd.(type) {
+	case *instructions.ArgCommand:
+		for _, kv := range cmd.Args {
+			s.args.declare(kv)
+		}
+	case *instructions.EnvCommand:
+		for _, kv := range cmd.Env {
+			s.args.setEnv(kv)
+		}
+	case *instructions.CopyCommand:
+		c.checkCopy(cmd, s, line)
+	case *instructions.AddCommand:
+		c.checkAdd(cmd, s, line)
+	case *instructions.RunCommand:
+		return c.checkRun(cmd, s, line)
+	}
+	return nil
+}
+
+// checkCopy judges COPY --from=<image>.
+func (c *checker) checkCopy(cmd *instructions.CopyCommand, s stage, line int) {
+	if cmd.From != "" {
+		c.checkImage(s.args.expand(cmd.From), s, line, false)
+	}
+}
+
+// checkAdd judges each ADD source.
+func (c *checker) checkAdd(cmd *instructions.AddCommand, s stage, line int) {
+	if names := s.args.unresolved(cmd.Checksum); len(names) > 0 {
+		c.report(RuleAddUnresolved.Rule, line, RuleAddUnresolved.Format("--checksum="+cmd.Checksum, names))
+		return
+	}
+	checksum := s.args.expand(cmd.Checksum)
+	for _, src := range cmd.SourcePaths {
+		if names := s.args.unresolved(src); len(names) > 0 {
+			c.report(RuleAddUnresolved.Rule, line, RuleAddUnresolved.Format(src, names))
+			continue
+		}
+		c.checkAddSource(s.args.expand(src), checksum, line)
+	}
+}
+
+// checkRun judges RUN's network, security and mounted images.
+func (c *checker) checkRun(cmd *instructions.RunCommand, s stage, line int) error {
+	if err := cmd.Expand(func(w string) (string, error) { return s.args.expand(w), nil }); err != nil {
+		return fmt.Errorf("%s:%d: %w", c.name, line, err)
+	}
+	if instructions.GetNetwork(cmd) == instructions.NetworkHost {
+		c.report(RuleNetworkHost.Rule, line, RuleNetworkHost.Format())
+	}
+	if instructions.GetSecurity(cmd) == instructions.SecurityInsecure {
+		c.report(RuleSecurityInsecure.Rule, line, RuleSecurityInsecure.Format())
+	}
+	for _, m := range instructions.GetMounts(cmd) {
+		if m.From != "" {
+			c.checkImage(m.From, s, line, true)
+		}
+	}
+	return nil
+}
+
+// checkAddSource judges one expanded ADD source: a git repository, a URL, or
+// a path in the context.
+func (c *checker) checkAddSource(src, checksum string, line int) {
 	if ref, isGit, err := dfgitutil.ParseGitRef(src); err == nil && isGit {
 		commit := ref.Ref
 		if checksum != "" {
 			commit = checksum
 		}
-		if !commitRe.MatchString(commit) && !commitRe.MatchString(ref.Checksum) {
-			add(RuleAddGitUnpinned, line, "ADD %s is not pinned to a commit (use #<40-hex commit> or --checksum=<commit>)", src)
+		if !gitid.Valid(commit) && !gitid.Valid(ref.Checksum) {
+			c.report(RuleAddGitUnpinned.Rule, line, RuleAddGitUnpinned.Format(src))
 			return
 		}
-		if commit == "" || !commitRe.MatchString(commit) {
+		if !gitid.Valid(commit) {
 			commit = ref.Checksum
 		}
-		in.Downloads = append(in.Downloads, Download{URL: ref.Remote, Checksum: commit})
+		c.in.Downloads = append(c.in.Downloads, Download{URL: ref.Remote, Checksum: commit})
 		return
 	}
 	u, err := url.Parse(src)
@@ -268,13 +310,13 @@ func checkAdd(src, checksum string, line int, add func(Rule, int, string, ...any
 		return // a path in the context
 	}
 	if hosts.LocalHost(u.Hostname()) {
-		add(RuleAddPrivateHost, line, "ADD %s fetches from %s, a loopback, link-local or private address", src, u.Hostname())
+		c.report(RuleAddPrivateHost.Rule, line, RuleAddPrivateHost.Format(src, u.Hostname()))
 	}
 	if checksum == "" {
-		add(RuleAddURLChecksum, line, "ADD %s has no --checksum=sha256:…", src)
+		c.report(RuleAddURLChecksum.Rule, line, RuleAddURLChecksum.Format(src))
 		return
 	}
-	in.Downloads = append(in.Downloads, Download{URL: src, Checksum: checksum})
+	c.in.Downloads = append(c.in.Downloads, Download{URL: src, Checksum: checksum})
 }
 
 func lineOf(loc []parser.Range) int {

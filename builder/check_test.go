@@ -17,6 +17,7 @@ func TestCheck(t *testing.T) {
 		want       []string // "LINE: rule" of each violation, in order
 		wantBases  []string
 		wantDL     []string
+		wantMsgs   []string // when set, each violation's message, in order
 	}{
 		{name: "hermetic", dockerfile: "FROM busybox" + pin + "\nCOPY . /app\nRUN echo hi\n", wantBases: []string{"busybox" + pin}},
 		{name: "scratch", dockerfile: "FROM scratch\nCOPY x /x\n"},
@@ -48,6 +49,38 @@ func TestCheck(t *testing.T) {
 		{name: "network host", dockerfile: "FROM busybox" + pin + "\nRUN --network=host wget x\n", want: []string{"2: run-network-host"}, wantBases: []string{"busybox" + pin}},
 		{name: "network none is fine", dockerfile: "FROM busybox" + pin + "\nRUN --network=none true\n", wantBases: []string{"busybox" + pin}},
 		{name: "security insecure", dockerfile: "FROM busybox" + pin + "\nRUN --security=insecure true\n", want: []string{"2: run-security-insecure"}, wantBases: []string{"busybox" + pin}},
+		// ENV sets variables for the instructions after it, as ARG does, and
+		// a stage built on another inherits its ENV. A variable set by
+		// neither may come from the base image's config: what ADD would
+		// fetch cannot be known before the build.
+		{name: "env used in add", dockerfile: "FROM scratch\nENV U=https://example.com/a.tar.gz\nADD $U /a\n", want: []string{"3: add-url-without-checksum"}},
+		{name: "env expands args", dockerfile: "FROM scratch\nARG H=example.com\nENV U=https://$H/x\nADD $U /x\n", want: []string{"4: add-url-without-checksum"},
+			wantMsgs: []string{"ADD https://example.com/x has no --checksum=sha256:…"}},
+		{name: "env inherited from a stage", dockerfile: "FROM scratch AS a\nENV U=https://example.com/x\nFROM a\nADD $U /x\n", want: []string{"4: add-url-without-checksum"}},
+		{name: "env overrides arg", dockerfile: "FROM scratch\nENV U=https://example.com/x\nARG U=local.tar\nADD $U /x\n", want: []string{"4: add-url-without-checksum"}},
+		{name: "add source from the base image's env", dockerfile: "FROM busybox" + pin + "\nADD $U /a\n", want: []string{"2: add-unresolved-variable"},
+			wantBases: []string{"busybox" + pin}, wantMsgs: []string{"ADD $U uses U, which no ARG or ENV of this Dockerfile sets (the base image may): what it fetches cannot be known before the build"}},
+		{name: "add checksum from the base image's env", dockerfile: "FROM busybox" + pin + "\nADD --checksum=$SUM https://example.com/a /a\n", want: []string{"2: add-unresolved-variable"},
+			wantBases: []string{"busybox" + pin}},
+		{name: "unset variable on scratch is empty", dockerfile: "FROM scratch\nADD ${SRC}rootfs.tar /\n"},
+		// Meta ARGs expand in each other, in order, as BuildKit's global scope does.
+		{name: "meta arg expands earlier meta arg", dockerfile: "ARG R=docker.io/library\nARG B=$R/busybox" + pin + "\nFROM $B\n",
+			wantBases: []string{"docker.io/library/busybox" + pin}},
+		{name: "meta arg expands earlier meta arg unpinned", dockerfile: "ARG R=docker.io/library\nARG B=${R}/busybox:latest\nFROM $B\n",
+			want: []string{"3: unpinned-from"}, wantMsgs: []string{"FROM docker.io/library/busybox:latest has no @sha256: digest"}},
+		{name: "build arg overrides earlier meta arg", dockerfile: "ARG R=docker.io/library\nARG B=$R/busybox" + pin + "\nFROM $B\n",
+			args: map[string]string{"R": "mirror.example/lib"}, wantBases: []string{"mirror.example/lib/busybox" + pin}},
+		{name: "build arg overrides later meta arg", dockerfile: "ARG R=docker.io/library\nARG B=$R/busybox" + pin + "\nFROM $B\n",
+			args: map[string]string{"B": "busybox:1.36"}, want: []string{"3: unpinned-from"}, wantMsgs: []string{"FROM busybox:1.36 has no @sha256: digest"}},
+		{name: "meta arg without default is unset", dockerfile: "ARG T\nFROM busybox:${T-1.36}\n",
+			want: []string{"2: unpinned-from"}, wantMsgs: []string{"FROM busybox:1.36 has no @sha256: digest"}},
+		// A stage sees a meta ARG only when it re-declares it.
+		{name: "meta arg redeclared in stage", dockerfile: "ARG R=docker.io/library\nARG B=$R/busybox" + pin + "\nFROM scratch\nARG B\nCOPY --from=$B / /\n",
+			wantBases: []string{"docker.io/library/busybox" + pin}},
+		{name: "meta arg not redeclared in stage", dockerfile: "ARG SRC=rootfs.tar\nFROM scratch\nADD ${SRC:-https://example.com/a.tar.gz} /\n",
+			want: []string{"3: add-url-without-checksum"}, wantMsgs: []string{"ADD https://example.com/a.tar.gz has no --checksum=sha256:…"}},
+		{name: "stage arg default expands stage args", dockerfile: "FROM busybox" + pin + "\nARG V=1.26\nARG IMG=golang:$V\nCOPY --from=$IMG /go /go\n",
+			want: []string{"4: unpinned-copy-from"}, wantMsgs: []string{"COPY --from=golang:1.26 has no @sha256: digest"}, wantBases: []string{"busybox" + pin}},
 		{name: "every violation reported", dockerfile: "# syntax=docker/dockerfile:1\nFROM alpine\nADD http://x.example/y /y\nRUN --network=host true\nFROM debian:12\n",
 			want: []string{"1: unpinned-syntax", "2: unpinned-from", "3: add-url-without-checksum", "4: run-network-host", "5: unpinned-from"}},
 	}
@@ -62,6 +95,15 @@ func TestCheck(t *testing.T) {
 				got = append(got, strings.SplitN(strings.TrimPrefix(v.Error(), "Dockerfile:"), ": ", 3)[0]+": "+v.Rule.Name)
 				if !strings.HasPrefix(v.Error(), "Dockerfile:") || v.Message == "" {
 					t.Errorf("violation %q does not name the file and say why", v.Error())
+				}
+			}
+			if tc.wantMsgs != nil {
+				var msgs []string
+				for _, v := range vs {
+					msgs = append(msgs, v.Message)
+				}
+				if !slices.Equal(msgs, tc.wantMsgs) {
+					t.Errorf("messages %q, want %q", msgs, tc.wantMsgs)
 				}
 			}
 			if !slices.Equal(got, tc.want) {

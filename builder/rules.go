@@ -1,5 +1,10 @@
 package builder
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Rule is one hermetic-rebuild rule: data with a name, a description and a
 // documentation link. docs/rules.md is generated from Rules.
 type Rule struct {
@@ -10,46 +15,106 @@ type Rule struct {
 	URL string
 }
 
+// FormattedRule is a Rule with the typed function that words its violation
+// messages, so each message lives beside its rule (as BuildKit's
+// linter.LinterRule[F] does).
+type FormattedRule[F any] struct {
+	Rule
+	Format F
+}
+
 const rulesDoc = "https://github.com/reprover/reprover/blob/main/docs/rules.md#"
 
 // The rules, in the order docs/rules.md lists them.
 var (
-	RuleUnpinnedFrom = Rule{Name: "unpinned-from",
-		Description: "FROM names an image without a digest",
-		Why:         "a tag can be moved after the release; only a digest names the exact base the release was built on",
-		URL:         rulesDoc + "unpinned-from"}
-	RuleUnpinnedCopyFrom = Rule{Name: "unpinned-copy-from",
-		Description: "COPY --from or RUN --mount from= names an image without a digest",
-		Why:         "the copied files come from whatever the tag points to on the day of the rebuild",
-		URL:         rulesDoc + "unpinned-copy-from"}
-	RuleAddURLChecksum = Rule{Name: "add-url-without-checksum",
-		Description: "ADD of a URL without --checksum",
-		Why:         "the server can change what the URL serves; --checksum=sha256:… makes BuildKit refuse other bytes",
-		URL:         rulesDoc + "add-url-without-checksum"}
-	RuleAddGitUnpinned = Rule{Name: "add-git-unpinned",
-		Description: "ADD of a git repository not pinned to a commit",
-		Why:         "branches and tags move; a 40-hex commit (as the #ref or --checksum) does not",
-		URL:         rulesDoc + "add-git-unpinned"}
-	RuleAddPrivateHost = Rule{Name: "add-url-private-host",
-		Description: "ADD of a URL on a loopback, link-local or private address",
-		Why:         "the rebuild must not make the verifier's BuildKit daemon fetch from its own network (cloud metadata, internal services)",
-		URL:         rulesDoc + "add-url-private-host"}
-	RuleUnpinnedSyntax = Rule{Name: "unpinned-syntax",
-		Description: "# syntax= names a frontend image without a digest",
-		Why:         "the frontend decides what the Dockerfile means; an unpinned one can change the build",
-		URL:         rulesDoc + "unpinned-syntax"}
-	RuleNetworkHost = Rule{Name: "run-network-host",
-		Description: "RUN --network=host",
-		Why:         "a rebuild has no network; reprover grants no entitlement and runs every RUN with network none",
-		URL:         rulesDoc + "run-network-host"}
-	RuleSecurityInsecure = Rule{Name: "run-security-insecure",
-		Description: "RUN --security=insecure",
-		Why:         "an insecure RUN escapes the sandbox; reprover grants no entitlement",
-		URL:         rulesDoc + "run-security-insecure"}
+	RuleUnpinnedFrom = FormattedRule[func(ref string) string]{
+		Rule: Rule{Name: "unpinned-from",
+			Description: "FROM names an image without a digest",
+			Why:         "a tag can be moved after the release; only a digest names the exact base the release was built on",
+			URL:         rulesDoc + "unpinned-from"},
+		Format: func(ref string) string {
+			return fmt.Sprintf("FROM %s has no @sha256: digest", ref)
+		},
+	}
+	RuleUnpinnedCopyFrom = FormattedRule[func(ref string, mount bool) string]{
+		Rule: Rule{Name: "unpinned-copy-from",
+			Description: "COPY --from or RUN --mount from= names an image without a digest",
+			Why:         "the copied files come from whatever the tag points to on the day of the rebuild",
+			URL:         rulesDoc + "unpinned-copy-from"},
+		Format: func(ref string, mount bool) string {
+			if mount {
+				return fmt.Sprintf("RUN --mount from=%s has no @sha256: digest", ref)
+			}
+			return fmt.Sprintf("COPY --from=%s has no @sha256: digest", ref)
+		},
+	}
+	RuleAddURLChecksum = FormattedRule[func(url string) string]{
+		Rule: Rule{Name: "add-url-without-checksum",
+			Description: "ADD of a URL without --checksum",
+			Why:         "the server can change what the URL serves; --checksum=sha256:… makes BuildKit refuse other bytes",
+			URL:         rulesDoc + "add-url-without-checksum"},
+		Format: func(url string) string {
+			return fmt.Sprintf("ADD %s has no --checksum=sha256:…", url)
+		},
+	}
+	RuleAddGitUnpinned = FormattedRule[func(src string) string]{
+		Rule: Rule{Name: "add-git-unpinned",
+			Description: "ADD of a git repository not pinned to a commit",
+			Why:         "branches and tags move; a 40-hex commit (as the #ref or --checksum) does not",
+			URL:         rulesDoc + "add-git-unpinned"},
+		Format: func(src string) string {
+			return fmt.Sprintf("ADD %s is not pinned to a commit (use #<40-hex commit> or --checksum=<commit>)", src)
+		},
+	}
+	RuleAddPrivateHost = FormattedRule[func(url, host string) string]{
+		Rule: Rule{Name: "add-url-private-host",
+			Description: "ADD of a URL on a loopback, link-local or private address",
+			Why:         "the rebuild must not make the verifier's BuildKit daemon fetch from its own network (cloud metadata, internal services)",
+			URL:         rulesDoc + "add-url-private-host"},
+		Format: func(url, host string) string {
+			return fmt.Sprintf("ADD %s fetches from %s, a loopback, link-local or private address", url, host)
+		},
+	}
+	RuleAddUnresolved = FormattedRule[func(word string, names []string) string]{
+		Rule: Rule{Name: "add-unresolved-variable",
+			Description: "ADD of a source or checksum that uses a variable no ARG or ENV of the Dockerfile sets",
+			Why:         "the base image's config may set it: what ADD fetches, and against which checksum, cannot be known before the build",
+			URL:         rulesDoc + "add-unresolved-variable"},
+		Format: func(word string, names []string) string {
+			return fmt.Sprintf("ADD %s uses %s, which no ARG or ENV of this Dockerfile sets (the base image may): what it fetches cannot be known before the build", word, strings.Join(names, ", "))
+		},
+	}
+	RuleUnpinnedSyntax = FormattedRule[func(frontend string) string]{
+		Rule: Rule{Name: "unpinned-syntax",
+			Description: "# syntax= names a frontend image without a digest",
+			Why:         "the frontend decides what the Dockerfile means; an unpinned one can change the build",
+			URL:         rulesDoc + "unpinned-syntax"},
+		Format: func(frontend string) string {
+			return fmt.Sprintf("# syntax=%s has no @sha256: digest", frontend)
+		},
+	}
+	RuleNetworkHost = FormattedRule[func() string]{
+		Rule: Rule{Name: "run-network-host",
+			Description: "RUN --network=host",
+			Why:         "a rebuild has no network; reprover grants no entitlement and runs every RUN with network none",
+			URL:         rulesDoc + "run-network-host"},
+		Format: func() string {
+			return "RUN --network=host asks for the host network; a rebuild has none"
+		},
+	}
+	RuleSecurityInsecure = FormattedRule[func() string]{
+		Rule: Rule{Name: "run-security-insecure",
+			Description: "RUN --security=insecure",
+			Why:         "an insecure RUN escapes the sandbox; reprover grants no entitlement",
+			URL:         rulesDoc + "run-security-insecure"},
+		Format: func() string {
+			return "RUN --security=insecure asks to leave the sandbox"
+		},
+	}
 )
 
 // Rules lists every rule.
 var Rules = []Rule{
-	RuleUnpinnedFrom, RuleUnpinnedCopyFrom, RuleAddURLChecksum, RuleAddGitUnpinned,
-	RuleAddPrivateHost, RuleUnpinnedSyntax, RuleNetworkHost, RuleSecurityInsecure,
+	RuleUnpinnedFrom.Rule, RuleUnpinnedCopyFrom.Rule, RuleAddURLChecksum.Rule, RuleAddGitUnpinned.Rule,
+	RuleAddPrivateHost.Rule, RuleAddUnresolved.Rule, RuleUnpinnedSyntax.Rule, RuleNetworkHost.Rule, RuleSecurityInsecure.Rule,
 }
