@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reprover/reprover/internal/limits"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -345,5 +347,40 @@ func TestDocExample(t *testing.T) {
 	}
 	if !bytes.Contains(doc, bytes.TrimSpace(env)) {
 		t.Error("docs/attestation.md does not show testdata/vsa-passed.envelope.json as it is")
+	}
+}
+
+// TestLimitErrors: an envelope over a limit is malformed input (exit 2) and
+// a *limits.Error naming the limit, like image's and compare's.
+func TestLimitErrors(t *testing.T) {
+	good := fixedKey(t, 7)
+	passed := sign(t, good, vsa(t, true, subject))
+	var m map[string]any
+	if err := json.Unmarshal(passed, &m); err != nil {
+		t.Fatal(err)
+	}
+	sig0 := m["signatures"].([]any)[0]
+	m["signatures"] = []any{sig0, sig0}
+	twoSigs, _ := json.Marshal(m)
+	for _, c := range []struct {
+		name  string
+		envs  [][]byte
+		lim   Limits
+		limit string
+	}{
+		{"envelope bytes", [][]byte{passed}, Limits{MaxEnvelopeBytes: 100}, "MaxEnvelopeBytes"},
+		{"signatures", [][]byte{twoSigs}, Limits{MaxSignatures: 1}, "MaxSignatures"},
+		{"envelopes", [][]byte{passed, passed}, Limits{MaxEnvelopes: 1}, "MaxEnvelopes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Check(context.Background(), c.envs, subjectDigest, []*PublicKey{good.Public()}, 1, c.lim)
+			var le *limits.Error
+			if !errors.Is(err, ErrMalformed) || !errors.As(err, &le) || le.Limit != c.limit || le.Got <= le.Max {
+				t.Fatalf("err = %v (%+v), want ErrMalformed and a *limits.Error for %s", err, le, c.limit)
+			}
+			if !strings.Contains(err.Error(), c.limit) {
+				t.Errorf("%q does not name %s", err, c.limit)
+			}
+		})
 	}
 }

@@ -12,6 +12,9 @@ import (
 	ita1 "github.com/in-toto/attestation/go/v1"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/reprover/reprover/internal/limits"
+	"github.com/reprover/reprover/internal/text"
 )
 
 // Limits bound what an untrusted envelope may make reprover read.
@@ -74,7 +77,7 @@ type Checked struct {
 func Open(ctx context.Context, envelope []byte, keys []*PublicKey, lim Limits) (*Checked, error) {
 	lim = lim.withDefaults()
 	if int64(len(envelope)) > lim.MaxEnvelopeBytes {
-		return nil, fmt.Errorf("%w: %d bytes exceeds limit MaxEnvelopeBytes=%d", ErrMalformed, len(envelope), lim.MaxEnvelopeBytes)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, &limits.Error{What: "envelope bytes", Limit: "MaxEnvelopeBytes", Max: lim.MaxEnvelopeBytes, Got: int64(len(envelope))})
 	}
 	var env dsse.Envelope
 	dec := json.NewDecoder(bytes.NewReader(envelope))
@@ -83,14 +86,14 @@ func Open(ctx context.Context, envelope []byte, keys []*PublicKey, lim Limits) (
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if len(env.Signatures) > lim.MaxSignatures {
-		return nil, fmt.Errorf("%w: %d signatures exceeds limit MaxSignatures=%d", ErrMalformed, len(env.Signatures), lim.MaxSignatures)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, &limits.Error{What: "signatures", Limit: "MaxSignatures", Max: int64(lim.MaxSignatures), Got: int64(len(env.Signatures))})
 	}
 	payload, err := decodeB64(env.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
 	}
 	if env.PayloadType != PayloadType {
-		return nil, fmt.Errorf("%w: payload type %q, want %s", ErrRejected, truncate(env.PayloadType, 80), PayloadType)
+		return nil, fmt.Errorf("%w: payload type %q, want %s", ErrRejected, text.Truncate(env.PayloadType, 80), PayloadType)
 	}
 	if len(env.Signatures) == 0 {
 		return nil, fmt.Errorf("%w: no signatures", ErrRejected)
@@ -140,13 +143,6 @@ func decodeB64(s string) ([]byte, error) {
 	return nil, errors.New("not base64")
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
-
 // Verdict is the outcome of checking attestations for a subject.
 type Verdict struct {
 	Passed bool
@@ -180,7 +176,7 @@ func check(ctx context.Context, envelopes [][]byte, subject string, keys []*Publ
 		return Verdict{}, fmt.Errorf("--threshold %d exceeds the %d distinct key(s) given", threshold, len(keys))
 	}
 	if len(envelopes) > lim.MaxEnvelopes {
-		return Verdict{}, fmt.Errorf("%w: %d envelopes exceeds limit MaxEnvelopes=%d", ErrMalformed, len(envelopes), lim.MaxEnvelopes)
+		return Verdict{}, fmt.Errorf("%w: %w", ErrMalformed, &limits.Error{What: "envelopes", Limit: "MaxEnvelopes", Max: int64(lim.MaxEnvelopes), Got: int64(len(envelopes))})
 	}
 	if _, _, err := splitDigest(subject); err != nil {
 		return Verdict{}, err
@@ -205,12 +201,12 @@ func check(ctx context.Context, envelopes [][]byte, subject string, keys []*Publ
 		case PredicateReport:
 			continue // evidence, not a verdict
 		default:
-			reasons = append(reasons, fmt.Sprintf("envelope %d: unknown predicate type %q", i+1, truncate(c.Statement.PredicateType, 80)))
+			reasons = append(reasons, fmt.Sprintf("envelope %d: unknown predicate type %q", i+1, text.Truncate(c.Statement.PredicateType, 80)))
 			continue
 		}
 		res, _ := c.Predicate["verificationResult"].(string)
 		if res != ResultPassed {
-			reasons = append(reasons, fmt.Sprintf("envelope %d: the verification summary says %q", i+1, truncate(res, 20)))
+			reasons = append(reasons, fmt.Sprintf("envelope %d: the verification summary says %q", i+1, text.Truncate(res, 20)))
 			continue
 		}
 		for _, id := range c.KeyIDs {

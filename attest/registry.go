@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/reprover/reprover/internal/limits"
 )
 
 // Media and artifact types of attestations in a registry.
@@ -161,10 +163,10 @@ func Fetch(ctx context.Context, ref string, o RegistryOptions) (string, [][]byte
 			return nil
 		}
 		if len(out) >= lim.MaxEnvelopes {
-			return fmt.Errorf("more than MaxEnvelopes=%d attestations attached to %s", lim.MaxEnvelopes, ref)
+			return &limits.Error{What: "attestations attached to " + ref, Limit: "MaxEnvelopes", Max: int64(lim.MaxEnvelopes), Got: int64(len(out) + 1)}
 		}
 		if ld.Size > lim.MaxEnvelopeBytes {
-			return fmt.Errorf("%w: attestation %s is %d bytes, limit MaxEnvelopeBytes=%d", ErrMalformed, ld.Digest, ld.Size, lim.MaxEnvelopeBytes)
+			return fmt.Errorf("%w: %w", ErrMalformed, &limits.Error{What: "attestation " + ld.Digest.String() + " bytes", Limit: "MaxEnvelopeBytes", Max: lim.MaxEnvelopeBytes, Got: ld.Size})
 		}
 		rc, err := l.Compressed()
 		if err != nil {
@@ -185,7 +187,7 @@ func Fetch(ctx context.Context, ref string, o RegistryOptions) (string, [][]byte
 			return err
 		}
 		if len(m.Layers) > lim.MaxEnvelopes {
-			return fmt.Errorf("an attestation manifest of %s has %d layers, limit MaxEnvelopes=%d", ref, len(m.Layers), lim.MaxEnvelopes)
+			return &limits.Error{What: "layers of an attestation manifest of " + ref, Limit: "MaxEnvelopes", Max: int64(lim.MaxEnvelopes), Got: int64(len(m.Layers))}
 		}
 		for _, ld := range m.Layers {
 			l, err := img.LayerByDigest(ld.Digest)

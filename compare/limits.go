@@ -1,6 +1,6 @@
 package compare
 
-import "fmt"
+import "github.com/reprover/reprover/internal/limits"
 
 // Limits bound what an untrusted layer may make the comparison read or hold.
 // A zero field means its default (DefaultLimits).
@@ -68,14 +68,6 @@ func (l Limits) withDefaults() Limits {
 	return d
 }
 
-// LimitError reports a layer that exceeded a named limit.
-type LimitError struct {
-	What  string
-	Limit string
-	Max   int64
-	Got   int64 // at least this much
-}
-
-func (e *LimitError) Error() string {
-	return fmt.Sprintf("%s: %d exceeds limit %s=%d", e.What, e.Got, e.Limit, e.Max)
-}
+// LimitError reports a layer that exceeded a named limit: the one type
+// shared with image and attest (a *LimitError is also an *image.LimitError).
+type LimitError = limits.Error

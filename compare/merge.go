@@ -3,6 +3,8 @@ package compare
 import (
 	"fmt"
 	"path"
+
+	"github.com/reprover/reprover/internal/text"
 )
 
 // fsView is the merged filesystem of an image's layers, as an unpacker
@@ -114,7 +116,7 @@ func (v *fsView) checkSymlinkParent(layer int, p, dir string) {
 	for d := dir; d != "/" && d != ""; d, _ = splitPath(d) {
 		if e, ok := v.entries[d]; ok && e.Type == "symlink" {
 			v.Findings = append(v.Findings, Finding{Path: p, Kind: "underSymlink",
-				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer, p, d, truncateString(e.Linkname, 200))})
+				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer, p, d, text.Truncate(e.Linkname, 200))})
 			return
 		}
 	}

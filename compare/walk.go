@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/text"
 )
 
 // Entry is one tar entry of a layer, reduced to what an unpacker applies.
@@ -205,7 +206,7 @@ func entryOf(h *tar.Header) (*Entry, []Finding) {
 	var fs []Finding
 	p, local := normalize(h.Name)
 	if !local {
-		fs = append(fs, Finding{Path: p, Kind: "nonLocalName", Message: fmt.Sprintf("entry name %q is not local to the layer root", truncateString(h.Name, 200))})
+		fs = append(fs, Finding{Path: p, Kind: "nonLocalName", Message: fmt.Sprintf("entry name %q is not local to the layer root", text.Truncate(h.Name, 200))})
 	}
 	if !utf8.ValidString(h.Name) {
 		fs = append(fs, Finding{Path: p, Kind: "invalidUTF8", Message: "entry name is not valid UTF-8"})
@@ -241,7 +242,7 @@ func entryOf(h *tar.Header) (*Entry, []Finding) {
 		lp, llocal := normalize(h.Linkname)
 		e.Linkname = lp
 		if !llocal {
-			fs = append(fs, Finding{Path: p, Kind: "nonLocalLink", Message: fmt.Sprintf("hard link target %q is not local to the layer root", truncateString(h.Linkname, 200))})
+			fs = append(fs, Finding{Path: p, Kind: "nonLocalLink", Message: fmt.Sprintf("hard link target %q is not local to the layer root", text.Truncate(h.Linkname, 200))})
 		}
 	case tar.TypeChar:
 		e.Type = "char"
@@ -256,7 +257,7 @@ func entryOf(h *tar.Header) (*Entry, []Finding) {
 	// Absolute targets are ordinary (they resolve inside the container's
 	// root); a relative one that climbs above the root is not.
 	if e.Type == "symlink" && escapes(path.Dir(p), h.Linkname) {
-		fs = append(fs, Finding{Path: p, Kind: "escapingSymlink", Message: fmt.Sprintf("symlink target %q climbs above the root; it is compared as data, never followed", truncateString(h.Linkname, 200))})
+		fs = append(fs, Finding{Path: p, Kind: "escapingSymlink", Message: fmt.Sprintf("symlink target %q climbs above the root; it is compared as data, never followed", text.Truncate(h.Linkname, 200))})
 	}
 	for k, v := range h.PAXRecords {
 		switch {
@@ -354,13 +355,6 @@ func longestComponent(name string) int {
 
 func isText(b []byte) bool {
 	return utf8.Valid(b) && !bytes.ContainsRune(b, 0)
-}
-
-func truncateString(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // nonZeroCounter counts bytes and non-zero bytes written to it.

@@ -151,7 +151,8 @@ var (
 	schema1MT = types.DockerManifestSchema1Signed
 )
 
-// docCases are HOSTILE.md items 1–11 as documents.
+// docCases are the hostile documents of docs/threat-model.md (indexes,
+// manifests, configs).
 func docCases() []docCase {
 	cases := []docCase{
 		// 1. Size.

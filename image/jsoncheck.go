@@ -8,6 +8,8 @@ import (
 	"io"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/reprover/reprover/internal/text"
 )
 
 // checkJSON rejects documents that Go's decoder would accept with a silent
@@ -46,9 +48,9 @@ func checkJSON(b []byte, maxDepth int) error {
 			folded := foldKey(k)
 			if prev, dup := top.keys[folded]; dup {
 				if prev == k {
-					return fmt.Errorf("duplicate key %q", truncate(k, 64))
+					return fmt.Errorf("duplicate key %q", text.Truncate(k, 64))
 				}
-				return fmt.Errorf("keys %q and %q differ only in case", truncate(prev, 64), truncate(k, 64))
+				return fmt.Errorf("keys %q and %q differ only in case", text.Truncate(prev, 64), text.Truncate(k, 64))
 			}
 			top.keys[folded] = k
 			top.expect = false
@@ -159,7 +161,7 @@ func spelledAs(m map[string]json.RawMessage, keys []string) error {
 	for k := range m {
 		for _, want := range keys {
 			if k != want && foldKey(k) == foldKey(want) {
-				return fmt.Errorf("key %q: the spec spells it %q", truncate(k, 64), want)
+				return fmt.Errorf("key %q: the spec spells it %q", text.Truncate(k, 64), want)
 			}
 		}
 	}

@@ -1,6 +1,6 @@
 package image
 
-import "fmt"
+import "github.com/reprover/reprover/internal/limits"
 
 // Limits bound what an untrusted image may make reprover read or hold.
 // The zero value of a field means its default (DefaultLimits).
@@ -48,14 +48,6 @@ func (l Limits) withDefaults() Limits {
 	return d
 }
 
-// LimitError reports an untrusted input that exceeded a named limit.
-type LimitError struct {
-	What  string // the input, e.g. "manifest sha256:…"
-	Limit string // the limit's name, e.g. "MaxManifestBytes"
-	Max   int64
-	Got   int64 // the value seen; for streams, at least this much
-}
-
-func (e *LimitError) Error() string {
-	return fmt.Sprintf("%s: %d exceeds limit %s=%d", e.What, e.Got, e.Limit, e.Max)
-}
+// LimitError reports an untrusted input that exceeded a named limit: the
+// one type shared with compare and attest.
+type LimitError = limits.Error

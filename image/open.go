@@ -17,6 +17,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/reprover/reprover/internal/hosts"
+	"github.com/reprover/reprover/internal/text"
 )
 
 // Options configure Open.
@@ -36,7 +39,7 @@ type Options struct {
 }
 
 func (o Options) insecure(host string) bool {
-	if isLoopback(host) {
+	if hosts.Loopback(host) {
 		return true
 	}
 	hostOnly, _, _ := strings.Cut(host, ":")
@@ -341,7 +344,7 @@ func classify(raw []byte, declared types.MediaType, lim Limits) (docKind, types.
 		return 0, "", fmt.Errorf("docker schema 1 manifests are not supported")
 	}
 	if probe.SchemaVersion != "2" {
-		return 0, "", fmt.Errorf("schemaVersion %q, want 2", truncate(string(probe.SchemaVersion), 20))
+		return 0, "", fmt.Errorf("schemaVersion %q, want 2", text.Truncate(string(probe.SchemaVersion), 20))
 	}
 	isIndex := probe.Manifests != nil
 	isManifest := probe.Layers != nil || probe.Config != nil

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/reprover/reprover/internal/text"
 )
 
 // Transport says where an image lives.
@@ -42,7 +44,7 @@ var sha256Hex = regexp.MustCompile(`^[a-f0-9]{64}$`)
 func ParseDigest(s string) (v1.Hash, error) {
 	alg, hex, ok := strings.Cut(s, ":")
 	if !ok || alg != "sha256" || !sha256Hex.MatchString(hex) {
-		return v1.Hash{}, fmt.Errorf("malformed digest %q: want sha256:<64 lower-case hex>", truncate(s, 100))
+		return v1.Hash{}, fmt.Errorf("malformed digest %q: want sha256:<64 lower-case hex>", text.Truncate(s, 100))
 	}
 	return v1.Hash{Algorithm: alg, Hex: hex}, nil
 }
@@ -106,11 +108,4 @@ func ParseReference(s string) (Reference, error) {
 		return r, fmt.Errorf("image %q: empty tag", s)
 	}
 	return r, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -9,12 +9,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -22,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/reprover/reprover/internal/faults"
 )
 
 // ErrNotFound is returned (wrapped, naming the reference or digest) when a
@@ -77,17 +77,8 @@ func (s *registryStore) options(ctx context.Context) []remote.Option {
 	// go-containerregistry retries "temporary" errors with sleeps that do
 	// not watch the context; once ctx is done (a sibling layer failed, the
 	// deadline passed) nothing is retried.
-	retry := remote.WithRetryPredicate(func(err error) bool { return ctx.Err() == nil && isTemporary(err) })
+	retry := remote.WithRetryPredicate(func(err error) bool { return ctx.Err() == nil && faults.Transient(err) })
 	return append([]remote.Option{remote.WithContext(ctx), retry}, s.opts...)
-}
-
-// isTemporary: the faults worth a retry (a dropped connection, a timeout).
-func isTemporary(err error) bool {
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func (s *registryStore) top(ctx context.Context) ([]byte, types.MediaType, error) {
@@ -307,17 +298,4 @@ func readLimited(r io.Reader, limit int64, what, limitName string) ([]byte, erro
 		return nil, &LimitError{What: what, Limit: limitName, Max: limit, Got: n}
 	}
 	return buf.Bytes(), nil
-}
-
-// isLoopback reports whether host (with or without port) names this machine.
-func isLoopback(host string) bool {
-	h, _, err := net.SplitHostPort(host)
-	if err != nil {
-		h = host
-	}
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/limits"
 )
 
 func newKeygenCmd(g *globals) *cobra.Command {
@@ -132,7 +133,7 @@ func readJSONLines(path string, lim attest.Limits) ([][]byte, error) {
 		line, err := readLine(r, lim.MaxEnvelopeBytes)
 		if len(bytes.TrimSpace(line)) > 0 {
 			if len(out) == lim.MaxEnvelopes {
-				return nil, fmt.Errorf("%s: more than MaxEnvelopes=%d envelopes: %w", path, lim.MaxEnvelopes, attest.ErrMalformed)
+				return nil, fmt.Errorf("%s: %w: %w", path, attest.ErrMalformed, &limits.Error{What: "envelopes", Limit: "MaxEnvelopes", Max: int64(lim.MaxEnvelopes), Got: int64(len(out) + 1)})
 			}
 			out = append(out, line)
 		}
@@ -151,7 +152,7 @@ func readLine(r *bufio.Reader, max int64) ([]byte, error) {
 		chunk, err := r.ReadSlice('\n')
 		buf = append(buf, chunk...)
 		if int64(len(buf)) > max {
-			return nil, fmt.Errorf("line longer than MaxEnvelopeBytes=%d: %w", max, attest.ErrMalformed)
+			return nil, fmt.Errorf("%w: %w", attest.ErrMalformed, &limits.Error{What: "envelope line bytes", Limit: "MaxEnvelopeBytes", Max: max, Got: int64(len(buf))})
 		}
 		if err == bufio.ErrBufferFull {
 			continue

@@ -33,3 +33,19 @@ func LocalHost(h string) bool {
 func LocalIP(ip net.IP) bool {
 	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified()
 }
+
+// Loopback reports whether a host, with or without a port ("localhost",
+// "127.0.0.1:5000", "[::1]:80", "::1"), names this machine: "localhost" as
+// written, or a loopback IP literal. Unlike LocalHost it accepts no other
+// spelling (127.1, LOCALHOST): image lets plain HTTP go to these hosts.
+func Loopback(hostport string) bool {
+	h, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		h = hostport
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
