@@ -48,7 +48,7 @@ func Images(ctx context.Context, a, b *image.Resolved, o Options) (*Report, erro
 
 	// Read every distinct layer of every pair that is not bit-identical,
 	// each once.
-	ws := &walkSet{lim: lim, total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{}}
+	ws := &walkSet{total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{}}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Parallelism)
 	for _, p := range pairs {
@@ -190,17 +190,15 @@ func sameDescs(a, b []v1.Descriptor) bool {
 // walkSet reads each distinct layer once.
 type walkSet struct {
 	mu      sync.Mutex
-	lim     Limits
 	total   *atomic.Int64 // uncompressed bytes read
 	entries *atomic.Int64 // tar entries held
 	m       map[v1.Hash]*walkFuture
 }
 
 type walkFuture struct {
-	done  chan struct{}
-	w     *walked
-	err   error
-	layer image.Layer
+	done chan struct{}
+	w    *walked
+	err  error
 }
 
 // claim returns a future to fill when l's digest has not been claimed yet.
@@ -210,7 +208,7 @@ func (s *walkSet) claim(l image.Layer) *walkFuture {
 	if _, ok := s.m[l.Descriptor.Digest]; ok {
 		return nil
 	}
-	f := &walkFuture{done: make(chan struct{}), layer: l}
+	f := &walkFuture{done: make(chan struct{})}
 	s.m[l.Descriptor.Digest] = f
 	return f
 }
@@ -237,6 +235,8 @@ func (s *walkSet) get(l image.Layer) (*walked, error) {
 	return &w, nil
 }
 
+// comparePair compares the two images of one platform, either of which may
+// be missing.
 func comparePair(p pair, ws *walkSet, o Options) (*Platform, error) {
 	pr := &Platform{Platform: p.name, Encoding: []string{}, Config: []FieldChange{}, Layers: []LayerReport{}, Files: []FileChange{}}
 	switch {
@@ -250,153 +250,103 @@ func comparePair(p pair, ws *walkSet, o Options) (*Platform, error) {
 		return pr, nil
 	}
 	pr.Rebuilt, pr.Published = p.a.Descriptor.Digest.String(), p.b.Descriptor.Digest.String()
-	instrB := instructions(p.b.RawConfig)
-	instrA := instructions(p.a.RawConfig)
 	if p.a.Descriptor.Digest == p.b.Descriptor.Digest {
 		pr.Verdict = Identical
+		instr := instructions(p.b.RawConfig)
 		for i, l := range p.b.Layers {
 			pr.Layers = append(pr.Layers, LayerReport{Index: i, Published: l.Descriptor.Digest.String(),
-				Rebuilt: l.Descriptor.Digest.String(), Instruction: at(instrB, i), Verdict: Identical, Files: []FileChange{}})
+				Rebuilt: l.Descriptor.Digest.String(), Instruction: at(instr, i), Verdict: Identical, Files: []FileChange{}})
 		}
 		return pr, nil
 	}
+	return pr, diffPlatform(pr, p.a, p.b, ws, &[2]string{o.NameA, o.NameB})
+}
 
-	labels := &[2]string{o.NameA, o.NameB}
-	different := false
-	enc := map[string]bool{}
-	if p.a.Manifest.MediaType != p.b.Manifest.MediaType || p.a.Manifest.Config.MediaType != p.b.Manifest.Config.MediaType {
-		enc[EncMediaTypes] = true
-	}
-	mf, err := diffManifestFields(p.a.RawManifest, p.b.RawManifest)
+// diffPlatform fills pr in for two platform images whose manifests differ.
+func diffPlatform(pr *Platform, a, b *image.Image, ws *walkSet, labels *[2]string) error {
+	mf, err := diffManifestFields(a.RawManifest, b.RawManifest)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	cf, err := diffConfig(p.a.RawConfig, p.b.RawConfig)
+	cf, err := diffConfig(a.RawConfig, b.RawConfig)
 	if err != nil {
-		return nil, err
+		return err
 	}
-
-	// Layers, pair by pair, and the merged filesystems.
+	instrA, instrB := instructions(a.RawConfig), instructions(b.RawConfig)
 	va, vb := newFSView(), newFSView()
-	layersEquivalent := len(p.a.Layers) == len(p.b.Layers)
-	for i := range max(len(p.a.Layers), len(p.b.Layers)) {
-		lr := LayerReport{Index: i, Files: []FileChange{}}
-		var wa, wb *walked
-		if i < len(p.a.Layers) {
-			la := p.a.Layers[i]
-			lr.Rebuilt = la.Descriptor.Digest.String()
-			if wa, err = ws.get(la); err != nil {
-				return nil, err
-			}
-			va.apply(i, wa.Entries)
+	var layers []layerResult
+	for i := range max(len(a.Layers), len(b.Layers)) {
+		sa, err := sideAt(a, instrA, i, ws)
+		if err != nil {
+			return err
 		}
-		if i < len(p.b.Layers) {
-			lb := p.b.Layers[i]
-			lr.Published = lb.Descriptor.Digest.String()
-			if wb, err = ws.get(lb); err != nil {
-				return nil, err
-			}
-			vb.apply(i, wb.Entries)
-			lr.Findings = append(lr.Findings, wb.Findings...)
+		sb, err := sideAt(b, instrB, i, ws)
+		if err != nil {
+			return err
 		}
-		if wa != nil && wb != nil {
-			for _, f := range wa.Findings {
-				if !slices.Contains(lr.Findings, f) {
-					lr.Findings = append(lr.Findings, f)
-				}
-			}
-		} else if wa != nil {
-			lr.Findings = append(lr.Findings, wa.Findings...)
+		if sa.walk != nil {
+			va.apply(i, sa.walk.Entries)
 		}
-		lr.Instruction = at(instrB, i)
-		if lr.Instruction == "" {
-			lr.Instruction = at(instrA, i)
+		if sb.walk != nil {
+			vb.apply(i, sb.walk.Entries)
 		}
-		// Per-layer file maps only where files may differ: identical and
-		// recompressed layers (equal bytes) need none.
-		layerFiles := func() []FileChange {
-			ma, ca := layerMap(entriesOf(wa))
-			mb, cb := layerMap(entriesOf(wb))
-			return diffEntries(ma, mb, ca, cb, labels)
-		}
-		switch {
-		case wa == nil:
-			lr.Verdict = Added
-			lr.Files = layerFiles()
-		case wb == nil:
-			lr.Verdict = Removed
-			lr.Files = layerFiles()
-		case lr.Rebuilt == lr.Published:
-			lr.Verdict = Identical
-			if p.a.Layers[i].Descriptor.MediaType != p.b.Layers[i].Descriptor.MediaType {
-				enc[EncMediaTypes] = true
-			}
-		case wa.DiffID == wb.DiffID:
-			lr.Verdict = Equivalent
-			lr.Encoding = []string{EncCompression}
-			if declaredCompression(p.a.Layers[i].Descriptor.MediaType) == declaredCompression(p.b.Layers[i].Descriptor.MediaType) &&
-				p.a.Layers[i].Descriptor.MediaType != p.b.Layers[i].Descriptor.MediaType {
-				lr.Encoding = append(lr.Encoding, EncMediaTypes)
-			}
-		default:
-			lr.Files = layerFiles()
-			if len(lr.Files) == 0 {
-				lr.Verdict = Equivalent
-				lr.Encoding = []string{EncTarHeaders}
-				if wa.Compression != wb.Compression {
-					lr.Encoding = append(lr.Encoding, EncCompression)
-				}
-			} else {
-				lr.Verdict = Different
-			}
-		}
-		for _, e := range lr.Encoding {
-			enc[e] = true
-		}
-		if lr.Verdict != Identical && lr.Verdict != Equivalent {
-			layersEquivalent = false
-			different = true
-		}
-		pr.Layers = append(pr.Layers, lr)
+		l := compareLayer(i, sa, sb, labels)
+		layers = append(layers, l)
+		pr.Layers = append(pr.Layers, l.report)
 	}
 	pr.Files = diffEntries(va.entries, vb.entries, nil, nil, labels)
 	pr.Findings = append(append(pr.Findings, va.Findings...), vb.Findings...)
-	if len(pr.Files) > 0 {
-		different = true
-	}
 
-	// rootfs.diff_ids differ exactly when a layer's tar stream differs;
-	// when every layer is equivalent that difference is encoding.
-	for _, c := range cf {
-		if c.Field == "rootfs.diff_ids" && layersEquivalent {
-			continue
-		}
-		pr.Config = append(pr.Config, c)
-	}
-	pr.Config = append(pr.Config, mf...)
-	if len(pr.Config) > 0 {
-		different = true
-	} else if string(p.a.RawConfig) != string(p.b.RawConfig) && len(cf) == 0 {
-		enc[EncConfigJSON] = true
-	}
-	if different {
-		pr.Verdict = Different
-	} else {
-		pr.Verdict = Equivalent
-		for _, e := range []string{EncCompression, EncMediaTypes, EncTarHeaders, EncConfigJSON} {
-			if enc[e] {
-				pr.Encoding = append(pr.Encoding, e)
-			}
-		}
-	}
-	return pr, nil
+	config := slices.Concat(cf, mf)
+	pr.Config = append(pr.Config, countedConfig(config, layersEquivalent(layers))...)
+	mediaTypesDiffer := a.Manifest.MediaType != b.Manifest.MediaType || a.Manifest.Config.MediaType != b.Manifest.Config.MediaType
+	verdict, enc := platformVerdict(layers, config, pr.Files, string(a.RawConfig) != string(b.RawConfig), mediaTypesDiffer)
+	pr.Verdict, pr.Encoding = verdict, append(pr.Encoding, enc...)
+	return nil
 }
 
-func entriesOf(w *walked) []*Entry {
-	if w == nil {
-		return nil
+// platformVerdict judges two platform images whose manifests differ (equal
+// digests are Identical, the caller's verdict) from their layers, their
+// config and manifest field changes, their merged files, and whether their
+// config bytes and their manifest or config media types differ. Equivalent
+// comes with its encoding aspects in a fixed order.
+func platformVerdict(layers []layerResult, config []FieldChange, files []FileChange, configJSONDiffers, mediaTypesDiffer bool) (verdict string, encoding []string) {
+	equivalent := layersEquivalent(layers)
+	if !equivalent || len(files) > 0 || len(countedConfig(config, equivalent)) > 0 {
+		return Different, nil
 	}
-	return w.Entries
+	enc := map[string]bool{
+		EncMediaTypes: mediaTypesDiffer,
+		// Bytes differ, no field (not even an ignored one): key order,
+		// spacing and the like.
+		EncConfigJSON: configJSONDiffers && len(config) == 0,
+	}
+	for _, l := range layers {
+		for _, e := range l.encoding {
+			enc[e] = true
+		}
+	}
+	for _, e := range []string{EncCompression, EncMediaTypes, EncTarHeaders, EncConfigJSON} {
+		if enc[e] {
+			encoding = append(encoding, e)
+		}
+	}
+	return Equivalent, encoding
+}
+
+// layersEquivalent reports whether no layer's contents differ.
+func layersEquivalent(layers []layerResult) bool {
+	return !slices.ContainsFunc(layers, layerResult.differs)
+}
+
+// countedConfig drops rootfs.diff_ids when every layer is equivalent: the
+// diff_ids then differ only because the tar streams are encoded
+// differently.
+func countedConfig(config []FieldChange, layersEquivalent bool) []FieldChange {
+	if !layersEquivalent {
+		return config
+	}
+	return slices.DeleteFunc(slices.Clone(config), func(c FieldChange) bool { return c.Field == "rootfs.diff_ids" })
 }
 
 func at(s []string, i int) string {

@@ -1,0 +1,120 @@
+package compare
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/reprover/reprover/image"
+)
+
+// layerSide is one image's layer at an index, its walk and the
+// instruction its history gives that index. layer and walk are nil past
+// the image's last layer.
+type layerSide struct {
+	layer *image.Layer
+	walk  *walked
+	instr string
+}
+
+// sideAt returns img's side of index i.
+func sideAt(img *image.Image, instrs []string, i int, ws *walkSet) (layerSide, error) {
+	s := layerSide{instr: at(instrs, i)}
+	if i >= len(img.Layers) {
+		return s, nil
+	}
+	s.layer = &img.Layers[i]
+	var err error
+	s.walk, err = ws.get(*s.layer)
+	return s, err
+}
+
+// layerResult is the comparison of the layers at one index: its report
+// and what the platform's verdict needs besides.
+type layerResult struct {
+	report LayerReport
+	// encoding is report.Encoding, plus mediaTypes when the same blob is
+	// listed under two media types: not a layer difference, but the
+	// platform's encoding differs.
+	encoding []string
+}
+
+// differs reports whether the layers' contents differ: a layer on one
+// side only, or files that differ.
+func (r layerResult) differs() bool {
+	return r.report.Verdict != Identical && r.report.Verdict != Equivalent
+}
+
+// compareLayer compares the layers a and b at index i; at least one of
+// them is there.
+func compareLayer(i int, a, b layerSide, labels *[2]string) layerResult {
+	lr := LayerReport{Index: i, Instruction: cmp.Or(b.instr, a.instr), Files: []FileChange{},
+		Findings: layerFindings(a.walk, b.walk)}
+	if a.layer != nil {
+		lr.Rebuilt = a.layer.Descriptor.Digest.String()
+	}
+	if b.layer != nil {
+		lr.Published = b.layer.Descriptor.Digest.String()
+	}
+	var enc []string
+	// File maps only where files may differ: identical and recompressed
+	// layers (equal tar bytes) need none.
+	switch {
+	case a.walk == nil:
+		lr.Verdict, lr.Files = Added, layerFiles(nil, b.walk, labels)
+	case b.walk == nil:
+		lr.Verdict, lr.Files = Removed, layerFiles(a.walk, nil, labels)
+	case lr.Rebuilt == lr.Published:
+		lr.Verdict = Identical
+		if a.layer.Descriptor.MediaType != b.layer.Descriptor.MediaType {
+			enc = []string{EncMediaTypes}
+		}
+	case a.walk.DiffID == b.walk.DiffID:
+		lr.Verdict, lr.Encoding = Equivalent, []string{EncCompression}
+		ma, mb := a.layer.Descriptor.MediaType, b.layer.Descriptor.MediaType
+		// A different compression already explains different media types.
+		if ma != mb && declaredCompression(ma) == declaredCompression(mb) {
+			lr.Encoding = append(lr.Encoding, EncMediaTypes)
+		}
+	default:
+		if lr.Files = layerFiles(a.walk, b.walk, labels); len(lr.Files) > 0 {
+			lr.Verdict = Different
+			break
+		}
+		lr.Verdict, lr.Encoding = Equivalent, []string{EncTarHeaders}
+		if a.walk.Compression != b.walk.Compression {
+			lr.Encoding = append(lr.Encoding, EncCompression)
+		}
+	}
+	return layerResult{report: lr, encoding: append(enc, lr.Encoding...)}
+}
+
+// layerFindings are B's findings then A's not among them; the walks are
+// shared between images, so the findings are copied.
+func layerFindings(wa, wb *walked) []Finding {
+	if wb == nil {
+		return append([]Finding(nil), wa.Findings...)
+	}
+	out := append([]Finding(nil), wb.Findings...)
+	if wa != nil {
+		for _, f := range wa.Findings {
+			if !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// layerFiles diffs the files of two layers, either of which may be nil.
+func layerFiles(wa, wb *walked, labels *[2]string) []FileChange {
+	ma, ca := layerMap(entriesOf(wa))
+	mb, cb := layerMap(entriesOf(wb))
+	return diffEntries(ma, mb, ca, cb, labels)
+}
+
+func entriesOf(w *walked) []*Entry {
+	if w == nil {
+		return nil
+	}
+	return w.Entries
+}
