@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -51,6 +52,10 @@ func TestCases(t *testing.T) {
 			js, err := json.MarshalIndent(rep, "", "  ")
 			if err != nil {
 				t.Fatal(err)
+			}
+			// What diff writes reads back as the report it was.
+			if back, err := compare.ReadReport(js); err != nil || !reflect.DeepEqual(back, rep) {
+				t.Errorf("the report read back differs (%v):\nwritten %+v\nread    %+v", err, rep, back)
 			}
 			var txt bytes.Buffer
 			if err := rep.WriteText(&txt, compare.TextOptions{}); err != nil {

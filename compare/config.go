@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -29,12 +30,12 @@ func diffConfig(rawA, rawB []byte) ([]FieldChange, error) {
 			oa, _ := a[k].(map[string]any)
 			ob, _ := b[k].(map[string]any)
 			if (a[k] == nil) != (b[k] == nil) && (oa == nil || ob == nil) && !(isEmpty(a[k]) && isEmpty(b[k])) {
-				out = append(out, FieldChange{Field: k, Published: b[k], Rebuilt: a[k]})
+				out = append(out, fieldChange(k, a[k], b[k]))
 				continue
 			}
 			for _, sk := range unionKeys(oa, ob) {
 				if !reflect.DeepEqual(oa[sk], ob[sk]) && !(isEmpty(oa[sk]) && isEmpty(ob[sk])) {
-					out = append(out, FieldChange{Field: k + "." + sk, Published: ob[sk], Rebuilt: oa[sk]})
+					out = append(out, fieldChange(k+"."+sk, oa[sk], ob[sk]))
 				}
 			}
 		case "history":
@@ -49,12 +50,12 @@ func diffConfig(rawA, rawB []byte) ([]FieldChange, error) {
 					vb = hb[i]
 				}
 				if !reflect.DeepEqual(va, vb) {
-					out = append(out, FieldChange{Field: fmt.Sprintf("history[%d]", i), Published: vb, Rebuilt: va})
+					out = append(out, fieldChange(fmt.Sprintf("history[%d]", i), va, vb))
 				}
 			}
 		default:
 			if !reflect.DeepEqual(a[k], b[k]) && !(isEmpty(a[k]) && isEmpty(b[k])) {
-				out = append(out, FieldChange{Field: k, Published: b[k], Rebuilt: a[k]})
+				out = append(out, fieldChange(k, a[k], b[k]))
 			}
 		}
 	}
@@ -75,10 +76,25 @@ func diffManifestFields(rawA, rawB []byte) ([]FieldChange, error) {
 	var out []FieldChange
 	for _, k := range []string{"annotations", "subject", "artifactType"} {
 		if !reflect.DeepEqual(a[k], b[k]) {
-			out = append(out, FieldChange{Field: "manifest." + k, Published: b[k], Rebuilt: a[k]})
+			out = append(out, fieldChange("manifest."+k, a[k], b[k]))
 		}
 	}
 	return out, nil
+}
+
+// fieldChange records a field's two values as compact JSON (numbers as
+// written, not as float64), so a report read back is the report written.
+func fieldChange(field string, a, b any) FieldChange {
+	return FieldChange{Field: field, Rebuilt: rawJSON(a), Published: rawJSON(b)}
+}
+
+func rawJSON(v any) json.RawMessage {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		// Values decoded from JSON always marshal; keep the report whole.
+		raw, _ = json.Marshal(fmt.Sprint(v))
+	}
+	return raw
 }
 
 func decodeObject(raw []byte) (map[string]any, error) {
@@ -127,20 +143,13 @@ func injectedEnv(changes []FieldChange) []string {
 		if c.Field != "config.Env" {
 			continue
 		}
-		have := map[string]bool{}
-		if l, ok := c.Rebuilt.([]any); ok {
-			for _, v := range l {
-				if s, ok := v.(string); ok {
-					have[s] = true
-				}
-			}
-		}
+		var rebuilt, published []string // not lists of strings: nil
+		_ = json.Unmarshal(c.Rebuilt, &rebuilt)
+		_ = json.Unmarshal(c.Published, &published)
 		var out []string
-		if l, ok := c.Published.([]any); ok {
-			for _, v := range l {
-				if s, ok := v.(string); ok && !have[s] {
-					out = append(out, s)
-				}
+		for _, s := range published {
+			if !slices.Contains(rebuilt, s) {
+				out = append(out, s)
 			}
 		}
 		return out

@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// htmlPage is the self-contained report page. Its "summary" block says
+// what was compared; a verification's page (verify.Report.WriteHTML)
+// redefines it and reuses the rest, which reads only fields both reports
+// have (Verdict, Encoding, Hints, Platforms).
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
 	"join": func(s []string) string { return strings.Join(s, ", ") },
 	"json": compactJSON,
@@ -23,13 +27,8 @@ var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
 .v-identical,.v-reproducible,.v-equivalent{color:#17692b}.v-different,.v-mismatch,.v-error,.v-added,.v-removed{color:#b00020}
 table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;vertical-align:top}</style></head>
 <body><h1>verdict: <span class="v-{{.Verdict}}">{{.Verdict}}</span></h1>
-{{with .Error}}<p>error: {{.}}</p>{{end}}
-{{with .A}}<p>A: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}{{with .B}}<p>B: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}
-{{with .Source}}<p>source: <code>{{.URI}}</code> at <code>{{.Commit}}</code></p>{{end}}
-{{with .Published}}<p>published: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}{{with .Rebuilt}}<p>rebuilt: <code>{{.Digest}}</code></p>{{end}}
-{{with .SourceDateEpoch}}<p>SOURCE_DATE_EPOCH: {{.}}</p>{{end}}
-{{with .Build}}<details><summary>build evidence</summary><pre>{{indent .}}</pre></details>{{end}}
-{{with .Hints}}<ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{block "summary" .}}{{with .A}}<p>A: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}{{with .B}}<p>B: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}
+{{end}}{{with .Hints}}<ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{range .Platforms}}<h2>{{.Platform}} <span class="v-{{.Verdict}}">{{.Verdict}}</span></h2>
 {{with .Encoding}}<p>encoding differs: {{join .}}</p>{{end}}
 {{with .Config}}<h3>config</h3><table><tr><th>field</th><th>rebuilt / A</th><th>published / B</th></tr>
@@ -43,3 +42,18 @@ table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2em .5em;tex
 
 // WriteHTML writes the report as one self-contained page.
 func (r *Report) WriteHTML(w io.Writer) error { return htmlPage.Execute(w, r) }
+
+// HTMLPage is the report page with its "summary" block (what was
+// compared, under the verdict) defined by summary, for reports that hold
+// a comparison: data given to it needs Verdict, Hints and Platforms, each
+// platform a Verdict and the fields of a Platform.
+func HTMLPage(summary string) (*template.Template, error) {
+	t, err := htmlPage.Clone()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.New("summary").Parse(summary); err != nil {
+		return nil, err
+	}
+	return t, nil
+}

@@ -1,22 +1,21 @@
 package compare
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
 )
 
-// Verdicts of a comparison (diff) and of a verification (verify).
+// Verdicts of a comparison, of a platform and of a layer, and the changes
+// of a file. A verification maps them to its own words (verify.Verdict).
 const (
-	Identical    = "identical"
-	Equivalent   = "equivalent"
-	Different    = "different"
-	Reproducible = "reproducible"
-	Mismatch     = "mismatch"
-	Error        = "error"
-	Added        = "added"
-	Removed      = "removed"
-	Modified     = "modified"
+	Identical  = "identical"
+	Equivalent = "equivalent"
+	Different  = "different"
+	Added      = "added"   // a layer or file only in B
+	Removed    = "removed" // a layer or file only in A
+	Modified   = "modified"
 )
 
 // Encoding aspects: differences in how the same content is stored.
@@ -29,30 +28,19 @@ const (
 	EncIndex        = "index"
 )
 
-// Report is the JSON report of DESIGN.md. diff fills A and B; verify fills
-// Source, Published, Rebuilt and Build. In both, a platform's Rebuilt is
-// image A and Published image B, and changes are seen from A to B
-// (added = only in B).
+// Report is a comparison of image A with image B: the report of diff,
+// and the part of a verification's report (verify.Report) that says how
+// the rebuilt image (A) and the published one (B) differ. Changes are seen
+// from A to B (added = only in B). The JSON field names of a platform's
+// sides, "rebuilt" (A) and "published" (B), are the report schema's.
 type Report struct {
-	SchemaVersion   int        `json:"schemaVersion"`
-	Verdict         string     `json:"verdict"`
-	Error           string     `json:"error,omitempty"`
-	Source          *Source    `json:"source,omitempty"`
-	A               *ImageRef  `json:"a,omitempty"`
-	B               *ImageRef  `json:"b,omitempty"`
-	Published       *ImageRef  `json:"published,omitempty"`
-	Rebuilt         *ImageRef  `json:"rebuilt,omitempty"`
-	SourceDateEpoch *int64     `json:"sourceDateEpoch,omitempty"`
-	Build           any        `json:"build,omitempty"`
-	Encoding        []string   `json:"encoding,omitempty"`
-	Hints           []string   `json:"hints"`
-	Platforms       []Platform `json:"platforms"`
-}
-
-// Source is the source a rebuild came from.
-type Source struct {
-	URI    string `json:"uri"`
-	Commit string `json:"commit"`
+	SchemaVersion int        `json:"schemaVersion"`
+	Verdict       string     `json:"verdict"` // identical, equivalent or different
+	A             *ImageRef  `json:"a,omitempty"`
+	B             *ImageRef  `json:"b,omitempty"`
+	Encoding      []string   `json:"encoding,omitempty"`
+	Hints         []string   `json:"hints"`
+	Platforms     []Platform `json:"platforms"`
 }
 
 // ImageRef names an image and its top-level digest.
@@ -64,9 +52,9 @@ type ImageRef struct {
 // Platform is the comparison of one platform image.
 type Platform struct {
 	Platform  string        `json:"platform"`
-	Verdict   string        `json:"verdict"`
-	Published string        `json:"published,omitempty"`
-	Rebuilt   string        `json:"rebuilt,omitempty"`
+	Verdict   string        `json:"verdict"`             // identical, equivalent or different
+	Published string        `json:"published,omitempty"` // B's manifest digest
+	Rebuilt   string        `json:"rebuilt,omitempty"`   // A's manifest digest
 	Notes     []string      `json:"notes,omitempty"`
 	Encoding  []string      `json:"encoding"`
 	Config    []FieldChange `json:"config"`
@@ -75,11 +63,31 @@ type Platform struct {
 	Findings  []Finding     `json:"findings,omitempty"`
 }
 
-// FieldChange is one config (or manifest) field that differs.
+// FieldChange is one config (or manifest) field that differs; each side is
+// its value as compact JSON ("null" when the field is missing).
 type FieldChange struct {
-	Field     string `json:"field"`
-	Published any    `json:"published"`
-	Rebuilt   any    `json:"rebuilt"`
+	Field     string          `json:"field"`
+	Published json.RawMessage `json:"published"`
+	Rebuilt   json.RawMessage `json:"rebuilt"`
+}
+
+// UnmarshalJSON reads the values back compact, as they were written
+// before a report was indented.
+func (c *FieldChange) UnmarshalJSON(b []byte) error {
+	type plain FieldChange
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	for _, v := range []*json.RawMessage{&p.Published, &p.Rebuilt} {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, *v); err != nil {
+			return err
+		}
+		*v = buf.Bytes()
+	}
+	*c = FieldChange(p)
+	return nil
 }
 
 // LayerReport compares the layers at one index.
@@ -119,6 +127,15 @@ type FileMeta struct {
 	DevMinor int64             `json:"devminor,omitempty"`
 	// Occurrences is set when the path appears more than once in one layer.
 	Occurrences int `json:"occurrences,omitempty"`
+}
+
+// ReadReport decodes a report as diff wrote it.
+func ReadReport(b []byte) (*Report, error) {
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("reading a comparison report: %w", err)
+	}
+	return &r, nil
 }
 
 func compactJSON(v any) string {

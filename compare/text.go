@@ -1,16 +1,12 @@
 package compare
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strings"
-	"time"
 )
 
-// TextOptions configure WriteText.
+// TextOptions configure the text renderers.
 type TextOptions struct {
 	Color bool // ANSI colours, for a terminal
 	// MaxFiles caps the files listed per section (0: 200).
@@ -20,149 +16,122 @@ type TextOptions struct {
 // WriteText writes the report for people: grouped by platform, then the
 // config, the layers with their instruction, and the merged filesystem.
 func (r *Report) WriteText(w io.Writer, o TextOptions) error {
-	if o.MaxFiles == 0 {
-		o.MaxFiles = 200
-	}
-	p := &printer{w: w, color: o.Color}
-	p.line("%s %s", p.bold("verdict:"), p.verdict(r.Verdict))
-	if r.Error != "" {
-		p.line("error: %s", r.Error)
-	}
-	if r.Source != nil {
-		p.line("source:    %s @ %s", r.Source.URI, r.Source.Commit)
-	}
+	p := NewText(w, o)
+	p.Line("%s %s", p.Bold("verdict:"), p.Verdict(r.Verdict, r.Verdict != Different))
 	if r.A != nil {
-		p.line("A:         %s", refLine(r.A))
+		p.Line("A:         %s", r.A.String())
 	}
 	if r.B != nil {
-		p.line("B:         %s", refLine(r.B))
+		p.Line("B:         %s", r.B.String())
 	}
-	if r.Published != nil {
-		p.line("published: %s", refLine(r.Published))
+	p.Comparison(r.Encoding, r.Hints)
+	for i := range r.Platforms {
+		pl := &r.Platforms[i]
+		p.Platform(pl, pl.Verdict, pl.Verdict != Different)
 	}
-	if r.Rebuilt != nil {
-		p.line("rebuilt:   %s", r.Rebuilt.Digest)
-	}
-	if r.SourceDateEpoch != nil {
-		p.line("SOURCE_DATE_EPOCH: %d (%s)", *r.SourceDateEpoch, time.Unix(*r.SourceDateEpoch, 0).UTC().Format(time.RFC3339))
-	}
-	p.build(r.Build)
-	if len(r.Encoding) > 0 {
-		p.line("encoding differs: %s", strings.Join(r.Encoding, ", "))
-	}
-	for _, h := range r.Hints {
-		p.line("%s %s", p.yellow("hint:"), h)
-	}
-	for _, pl := range r.Platforms {
-		p.line("")
-		p.line("%s %s  %s", p.bold("platform"), p.bold(pl.Platform), p.verdict(pl.Verdict))
-		if pl.Rebuilt != "" || pl.Published != "" {
-			p.line("  manifests: %s → %s", orDash(pl.Rebuilt), orDash(pl.Published))
-		}
-		for _, n := range pl.Notes {
-			p.line("  note: %s", n)
-		}
-		if len(pl.Encoding) > 0 {
-			p.line("  encoding differs: %s", strings.Join(pl.Encoding, ", "))
-		}
-		if len(pl.Config) > 0 {
-			p.line("  config:")
-			for _, c := range pl.Config {
-				p.line("    %s", c.Field)
-				p.line("      %s %s", p.red("-"), compactJSON(c.Rebuilt))
-				p.line("      %s %s", p.green("+"), compactJSON(c.Published))
-			}
-		}
-		for _, l := range pl.Layers {
-			if l.Verdict == Identical && len(l.Findings) == 0 {
-				continue
-			}
-			p.line("  layer %d  %s  %s", l.Index, p.verdict(l.Verdict), l.Instruction)
-			p.line("    %s → %s", orDash(l.Rebuilt), orDash(l.Published))
-			if len(l.Encoding) > 0 {
-				p.line("    encoding differs: %s", strings.Join(l.Encoding, ", "))
-			}
-			for _, f := range l.Findings {
-				p.line("    %s %s: %s %s", p.yellow("finding"), f.Kind, f.Path, f.Message)
-			}
-			p.files("    ", l.Files, o.MaxFiles)
-		}
-		if len(pl.Files) > 0 {
-			p.line("  merged filesystem:")
-			p.files("    ", pl.Files, o.MaxFiles)
-		}
-		for _, f := range pl.Findings {
-			p.line("  %s %s: %s %s", p.yellow("finding"), f.Kind, f.Path, f.Message)
-		}
-	}
-	return p.err
+	return p.Err()
 }
 
-// build prints the hermeticity evidence of a verify report.
-func (p *printer) build(b any) {
-	if b == nil {
-		return
-	}
-	raw, err := json.Marshal(b)
-	if err != nil {
-		return
-	}
-	var m struct {
-		BuildKit  string                           `json:"buildkit"`
-		Network   string                           `json:"network"`
-		Target    string                           `json:"target"`
-		BuildArgs map[string]string                `json:"buildArgs"`
-		Platforms []string                         `json:"platforms"`
-		Bases     []struct{ Ref string }           `json:"bases"`
-		Downloads []struct{ URL, Checksum string } `json:"downloads"`
-	}
-	if json.Unmarshal(raw, &m) != nil {
-		return
-	}
-	p.line("build:     BuildKit %s, network %s, no cache, platforms %s", m.BuildKit, m.Network, strings.Join(m.Platforms, ", "))
-	if m.Target != "" {
-		p.line("           target %s", m.Target)
-	}
-	for _, k := range slices.Sorted(maps.Keys(m.BuildArgs)) {
-		p.line("           build arg %s=%s", k, m.BuildArgs[k])
-	}
-	for _, b := range m.Bases {
-		p.line("           base %s", b.Ref)
-	}
-	for _, d := range m.Downloads {
-		p.line("           download %s (%s)", d.URL, d.Checksum)
-	}
-}
-
-type printer struct {
+// Text writes reports for people, line by line; the first write error
+// stops it and is kept for Err. verify's report uses it for the parts it
+// shares with a comparison.
+type Text struct {
 	w     io.Writer
+	o     TextOptions
 	color bool
 	err   error
 }
 
-func (p *printer) line(format string, args ...any) {
+// NewText returns a Text writing to w.
+func NewText(w io.Writer, o TextOptions) *Text {
+	if o.MaxFiles == 0 {
+		o.MaxFiles = 200
+	}
+	return &Text{w: w, o: o, color: o.Color}
+}
+
+// Err is the first write error.
+func (p *Text) Err() error { return p.err }
+
+// Line writes one line.
+func (p *Text) Line(format string, args ...any) {
 	if p.err != nil {
 		return
 	}
 	_, p.err = fmt.Fprintf(p.w, format+"\n", args...)
 }
 
-func (p *printer) files(indent string, fs []FileChange, maxFiles int) {
+// Comparison writes the encoding aspects that differ and the hints.
+func (p *Text) Comparison(encoding, hints []string) {
+	if len(encoding) > 0 {
+		p.Line("encoding differs: %s", strings.Join(encoding, ", "))
+	}
+	for _, h := range hints {
+		p.Line("%s %s", p.yellow("hint:"), h)
+	}
+}
+
+// Platform writes one platform's comparison under its verdict (a
+// verification names it in its own words); good colours it green.
+func (p *Text) Platform(pl *Platform, verdict string, good bool) {
+	p.Line("")
+	p.Line("%s %s  %s", p.Bold("platform"), p.Bold(pl.Platform), p.Verdict(verdict, good))
+	if pl.Rebuilt != "" || pl.Published != "" {
+		p.Line("  manifests: %s → %s", orDash(pl.Rebuilt), orDash(pl.Published))
+	}
+	for _, n := range pl.Notes {
+		p.Line("  note: %s", n)
+	}
+	if len(pl.Encoding) > 0 {
+		p.Line("  encoding differs: %s", strings.Join(pl.Encoding, ", "))
+	}
+	if len(pl.Config) > 0 {
+		p.Line("  config:")
+		for _, c := range pl.Config {
+			p.Line("    %s", c.Field)
+			p.Line("      %s %s", p.red("-"), compactJSON(c.Rebuilt))
+			p.Line("      %s %s", p.green("+"), compactJSON(c.Published))
+		}
+	}
+	for _, l := range pl.Layers {
+		if l.Verdict == Identical && len(l.Findings) == 0 {
+			continue
+		}
+		p.Line("  layer %d  %s  %s", l.Index, p.Verdict(l.Verdict, l.Verdict == Identical || l.Verdict == Equivalent), l.Instruction)
+		p.Line("    %s → %s", orDash(l.Rebuilt), orDash(l.Published))
+		if len(l.Encoding) > 0 {
+			p.Line("    encoding differs: %s", strings.Join(l.Encoding, ", "))
+		}
+		for _, f := range l.Findings {
+			p.Line("    %s %s: %s %s", p.yellow("finding"), f.Kind, f.Path, f.Message)
+		}
+		p.files("    ", l.Files)
+	}
+	if len(pl.Files) > 0 {
+		p.Line("  merged filesystem:")
+		p.files("    ", pl.Files)
+	}
+	for _, f := range pl.Findings {
+		p.Line("  %s %s: %s %s", p.yellow("finding"), f.Kind, f.Path, f.Message)
+	}
+}
+
+func (p *Text) files(indent string, fs []FileChange) {
 	for i, f := range fs {
-		if i == maxFiles {
-			p.line("%s… and %d more (see --format json)", indent, len(fs)-i)
+		if i == p.o.MaxFiles {
+			p.Line("%s… and %d more (see --format json)", indent, len(fs)-i)
 			return
 		}
 		switch f.Change {
 		case Added:
-			p.line("%s%s %s  %s", indent, p.green("+"), f.Path, describe(f.Published))
+			p.Line("%s%s %s  %s", indent, p.green("+"), f.Path, describe(f.Published))
 		case Removed:
-			p.line("%s%s %s  %s", indent, p.red("-"), f.Path, describe(f.Rebuilt))
+			p.Line("%s%s %s  %s", indent, p.red("-"), f.Path, describe(f.Rebuilt))
 		default:
-			p.line("%s%s %s  (%s)", indent, p.yellow("~"), f.Path, strings.Join(f.Aspects, ", "))
+			p.Line("%s%s %s  (%s)", indent, p.yellow("~"), f.Path, strings.Join(f.Aspects, ", "))
 			for _, a := range f.Aspects {
 				if s := aspectValues(a, f.Rebuilt, f.Published); s != "" {
-					p.line("%s    %s: %s", indent, a, s)
+					p.Line("%s    %s: %s", indent, a, s)
 				}
 			}
 		}
@@ -174,15 +143,15 @@ func (p *printer) files(indent string, fs []FileChange, maxFiles int) {
 				case strings.HasPrefix(l, "-") && !strings.HasPrefix(l, "---"):
 					l = p.red(l)
 				}
-				p.line("%s    %s", indent, l)
+				p.Line("%s    %s", indent, l)
 			}
 		}
 	}
 }
 
-// refLine shows a reference and its digest, once when the reference is
+// String shows a reference and its digest, once when the reference is
 // pinned to it.
-func refLine(r *ImageRef) string {
+func (r *ImageRef) String() string {
 	if strings.HasSuffix(r.Ref, "@"+r.Digest) {
 		return r.Ref
 	}
@@ -251,22 +220,23 @@ func orDash(s string) string {
 	return s
 }
 
-func (p *printer) wrap(code, s string) string {
+func (p *Text) wrap(code, s string) string {
 	if !p.color {
 		return s
 	}
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
-func (p *printer) bold(s string) string   { return p.wrap("1", s) }
-func (p *printer) red(s string) string    { return p.wrap("31", s) }
-func (p *printer) green(s string) string  { return p.wrap("32", s) }
-func (p *printer) yellow(s string) string { return p.wrap("33", s) }
-func (p *printer) verdict(v string) string {
-	switch v {
-	case Identical, Reproducible, Equivalent:
+
+// Bold is s in bold.
+func (p *Text) Bold(s string) string   { return p.wrap("1", s) }
+func (p *Text) red(s string) string    { return p.wrap("31", s) }
+func (p *Text) green(s string) string  { return p.wrap("32", s) }
+func (p *Text) yellow(s string) string { return p.wrap("33", s) }
+
+// Verdict is a verdict in green (good) or red.
+func (p *Text) Verdict(v string, good bool) string {
+	if good {
 		return p.wrap("1;32", v)
-	case Different, Mismatch, Error, Added, Removed:
-		return p.wrap("1;31", v)
 	}
-	return v
+	return p.wrap("1;31", v)
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/reprover/reprover/internal/text"
+	"github.com/reprover/reprover/verify"
 )
 
 // maxBodyBytes bounds a request body (submissions and hook events).
@@ -163,7 +165,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 type view struct {
 	ID          string            `json:"id"`
 	Status      string            `json:"status"`
-	Verdict     string            `json:"verdict,omitempty"`
+	Verdict     verify.Verdict    `json:"verdict,omitempty"`
 	Error       string            `json:"error,omitempty"`
 	Request     Request           `json:"request"`
 	Attempts    int               `json:"attempts"`
@@ -223,7 +225,7 @@ func (s *Service) submit(w http.ResponseWriter, ctx context.Context, req Request
 func (s *Service) lookup(w http.ResponseWriter, r *http.Request) (*Verification, bool) {
 	v, err := s.store.Get(r.Context(), r.PathValue("id"))
 	if errors.Is(err, ErrNotFound) {
-		writeError(w, http.StatusNotFound, "id", "no verification "+truncate(r.PathValue("id"), 100))
+		writeError(w, http.StatusNotFound, "id", "no verification "+text.Truncate(r.PathValue("id"), 100))
 		return nil, false
 	}
 	if err != nil {

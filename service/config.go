@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Config is reprover serve's configuration (DESIGN.md, Service). cmd fills
+// Config is reprover serve's configuration (docs/service.md). cmd fills
 // it from the YAML file, REPROVER_* variables and flags.
 type Config struct {
 	Listen   string `mapstructure:"listen"`
@@ -29,7 +29,8 @@ type Config struct {
 		Allow []string `mapstructure:"allow"`
 	} `mapstructure:"sources"`
 	// Images.Allow lists reference prefixes allowed even though their host
-	// is loopback, private or link-local (refused by default).
+	// is loopback, private or link-local (refused by default); allowList
+	// matches them against references and dialled addresses.
 	Images struct {
 		Allow []string `mapstructure:"allow"`
 	} `mapstructure:"images"`

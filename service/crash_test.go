@@ -7,9 +7,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"
+	"github.com/reprover/reprover/verify"
 )
 
 // slowDockerfile is a release whose rebuild takes a while: long enough to
@@ -126,8 +126,9 @@ func TestCrashRecovery(t *testing.T) {
 	})
 }
 
-// submitAndWaitMidBuild submits body to p and returns once p's worker has
-// been running it for a few seconds (inside the RUN sleep).
+// submitAndWaitMidBuild submits body to p and returns once p's worker is
+// inside the rebuild: it claimed the job and has since sent a heartbeat
+// (heartbeats come every 5 s; the RUN sleeps 15 s).
 func submitAndWaitMidBuild(t *testing.T, p *serveProc, body map[string]any) string {
 	t.Helper()
 	code, m, raw := p.api().do(t, "POST", "/api/v1/verifications", token, body)
@@ -135,18 +136,31 @@ func submitAndWaitMidBuild(t *testing.T, p *serveProc, body map[string]any) stri
 		t.Fatalf("submit: %d %s", code, raw)
 	}
 	id := m["id"].(string)
-	for deadline := time.Now().Add(30 * time.Second); m["status"] != service.StatusRunning; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not running after 30s: %v", m)
+	cfg := service.Config{Database: p.opts.database, DataDir: p.opts.dataDir}
+	cfg.Defaults()
+	st, err := service.OpenStore(t.Context(), cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		v, err := st.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
 		}
-		_, m, _ = p.api().do(t, "GET", "/api/v1/verifications/"+id, "", nil)
+		if v.Status == service.StatusRunning && v.HeartbeatAt.After(v.UpdatedAt) {
+			if v.Attempts != 1 {
+				t.Fatalf("mid-build after %d attempts, want 1", v.Attempts)
+			}
+			return id
+		}
+		if v.Status != service.StatusQueued && v.Status != service.StatusRunning {
+			t.Fatalf("finished before the test could stop it: %s", v.Status)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no heartbeat of a running worker within 60s: %+v", v)
+		}
 	}
-	time.Sleep(5 * time.Second)
-	_, m, _ = p.api().do(t, "GET", "/api/v1/verifications/"+id, "", nil)
-	if m["status"] != service.StatusRunning || m["attempts"] != 1.0 {
-		t.Fatalf("5s into the rebuild: %v after %v attempts, want running after 1", m["status"], m["attempts"])
-	}
-	return id
 }
 
 // watchRerun polls id on p until it is finished, failing if it finishes
@@ -178,8 +192,8 @@ func watchRerun(t *testing.T, p *serveProc, id string, since time.Time) (map[str
 // finished once by the second process with the right verdict.
 func checkOnce(t *testing.T, got map[string]any, rerun time.Duration, lost, second *serveProc) {
 	t.Helper()
-	if got["status"] != service.StatusDone || got["verdict"] != compare.Reproducible || got["attempts"] != 2.0 || got["error"] != nil {
-		t.Errorf("ended %v %v after %v attempts (error %v), want done %s after 2", got["status"], got["verdict"], got["attempts"], got["error"], compare.Reproducible)
+	if got["status"] != service.StatusDone || got["verdict"] != string(verify.Reproducible) || got["attempts"] != 2.0 || got["error"] != nil {
+		t.Errorf("ended %v %v after %v attempts (error %v), want done %s after 2", got["status"], got["verdict"], got["attempts"], got["error"], string(verify.Reproducible))
 	}
 	// Stale once the last heartbeat (every 5 s) is older than staleAfter;
 	// the reaper looks every staleAfter/3.
@@ -261,8 +275,8 @@ func TestRestartMidJob(t *testing.T) {
 	second := startServe(t, "restarted", o)
 	got, rerun := watchRerun(t, second, id, stopped)
 	t.Logf("run again %v after the stop, finished %v after it", rerun.Round(100*time.Millisecond), time.Since(stopped).Round(100*time.Millisecond))
-	if got["status"] != service.StatusDone || got["verdict"] != compare.Reproducible || got["attempts"] != 2.0 {
-		t.Errorf("ended %v %v after %v attempts (error %v), want done %s after 2", got["status"], got["verdict"], got["attempts"], got["error"], compare.Reproducible)
+	if got["status"] != service.StatusDone || got["verdict"] != string(verify.Reproducible) || got["attempts"] != 2.0 {
+		t.Errorf("ended %v %v after %v attempts (error %v), want done %s after 2", got["status"], got["verdict"], got["attempts"], got["error"], string(verify.Reproducible))
 	}
 	if n := metric(t, second.url, "reprover_jobs_finished_total"); n != 1 {
 		t.Errorf("the restarted process counted %v finished verifications, want 1", n)

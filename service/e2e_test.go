@@ -12,10 +12,11 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"encoding/json"
 	"github.com/reprover/reprover/attest"
-	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"
+	"github.com/reprover/reprover/verify"
 )
 
 // pipeline is the real runner: buildkitd, registry, signing key.
@@ -25,7 +26,7 @@ func pipeline(t *testing.T) (*service.PipelineRunner, *attest.PublicKey, string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &service.PipelineRunner{Addrs: []string{addr}, Key: k}, k.Public(), addr
+	return &service.PipelineRunner{Builders: verify.NewBuilders([]string{addr}, nil), Key: k}, k.Public(), addr
 }
 
 const sampleDockerfile = "FROM BASE\nCOPY app/ /app/\nRUN echo built > /app/built.txt\n"
@@ -42,8 +43,8 @@ func TestVerdictsEndToEnd(t *testing.T) {
 		image, verdict, path string
 		passed               bool
 	}{
-		{rel.Published, compare.Reproducible, "", true},
-		{rel.Tampered, compare.Mismatch, "/app/evil.sh", false},
+		{rel.Published, string(verify.Reproducible), "", true},
+		{rel.Tampered, string(verify.Mismatch), "/app/evil.sh", false},
 	} {
 		code, m, raw := s.do(t, "POST", "/api/v1/verifications", token, map[string]any{"source": rel.Dir, "commit": rel.Commit, "image": tc.image})
 		if code != 202 {
@@ -58,6 +59,7 @@ func TestVerdictsEndToEnd(t *testing.T) {
 		if tc.path != "" && !bytes.Contains(report, []byte(`"path": "`+tc.path+`"`)) {
 			t.Errorf("the report does not name %s", tc.path)
 		}
+		readsBack(t, report)
 		code, _, att := s.do(t, "GET", "/api/v1/verifications/"+id+"/attestation", "", nil)
 		if code != 200 {
 			t.Fatalf("attestation: %d", code)
@@ -118,7 +120,7 @@ func TestHooks(t *testing.T) {
 	if req["commit"] != rel.Commit || req["source"] != rel.Dir || req["image"] != reg.Host+"/hooks/labelled@"+digest {
 		t.Errorf("registry hook made %v", req)
 	}
-	if got := s.wait(t, v["id"].(string), 2*time.Minute); got["verdict"] != compare.Mismatch {
+	if got := s.wait(t, v["id"].(string), 2*time.Minute); got["verdict"] != string(verify.Mismatch) {
 		t.Errorf("labelled copy: %v (the labels are not in the source: a mismatch)", got["verdict"])
 	}
 
@@ -141,7 +143,7 @@ func TestHooks(t *testing.T) {
 	if code != 202 || len(acc) != 1 {
 		t.Fatalf("git tag push: %d %v", code, m)
 	}
-	if got := s.wait(t, acc[0].(map[string]any)["id"].(string), 2*time.Minute); got["verdict"] != compare.Reproducible {
+	if got := s.wait(t, acc[0].(map[string]any)["id"].(string), 2*time.Minute); got["verdict"] != string(verify.Reproducible) {
 		t.Errorf("tag push verification: %v %v", got["verdict"], got["error"])
 	}
 	if _, m = push("refs/heads/main"); len(m["ignored"].([]any)) != 1 {
@@ -166,7 +168,32 @@ func TestDialGuard(t *testing.T) {
 		t.Errorf("err = %v, want the connection to %s refused", err, reg.Host)
 	}
 	runner.AllowPrivate = []string{"127.0.0.1:"}
-	if rep, _, err := runner.Run(t.Context(), service.Request{Source: rel.Dir, Commit: rel.Commit, Image: rel.Published}); err != nil || rep.Verdict != compare.Reproducible {
+	if rep, _, err := runner.Run(t.Context(), service.Request{Source: rel.Dir, Commit: rel.Commit, Image: rel.Published}); err != nil || rep.Verdict != verify.Reproducible {
 		t.Errorf("allowed registry: %v %v", rep, err)
+	}
+}
+
+// readsBack checks that the report the API serves (as stored) reads back
+// as a verify.Report that, written again, is the same JSON.
+func readsBack(t *testing.T, view []byte) {
+	t.Helper()
+	var v struct{ Report json.RawMessage }
+	if err := json.Unmarshal(view, &v); err != nil || len(v.Report) == 0 {
+		t.Fatalf("no report in %s (%v)", view, err)
+	}
+	rep, err := verify.ReadReport(v.Report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored bytes.Buffer
+	if err := json.Compact(&stored, v.Report); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, stored.Bytes()) {
+		t.Errorf("the stored report does not read back as written:\nstored:    %s\nread back: %s", stored.Bytes(), again)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/text"
 )
 
 // registryEnvelope is the notification a distribution registry sends.
@@ -92,7 +93,7 @@ func (s *Service) handleRegistryHook(w http.ResponseWriter, r *http.Request) {
 		}
 		hook := s.registryHook(t.Repository)
 		if hook == nil {
-			res.Ignored = append(res.Ignored, ignored{i, "repository " + truncate(t.Repository, 100) + " is not in hooks.registry"})
+			res.Ignored = append(res.Ignored, ignored{i, "repository " + text.Truncate(t.Repository, 100) + " is not in hooks.registry"})
 			continue
 		}
 		host := hook.Registry
@@ -167,13 +168,13 @@ func (s *Service) handleGitHook(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case !isTag || tag == "":
-		res.Ignored = append(res.Ignored, ignored{0, "not a tag: " + truncate(ev.Ref, 100)})
+		res.Ignored = append(res.Ignored, ignored{0, "not a tag: " + text.Truncate(ev.Ref, 100)})
 	case ev.Deleted:
 		res.Ignored = append(res.Ignored, ignored{0, "tag deleted"})
 	case hook == nil:
-		res.Ignored = append(res.Ignored, ignored{0, "repository " + truncate(ev.Repository.FullName, 100) + " is not in hooks.git"})
+		res.Ignored = append(res.Ignored, ignored{0, "repository " + text.Truncate(ev.Repository.FullName, 100) + " is not in hooks.git"})
 	case strings.ContainsAny(tag, "/:@ \t\n") || len(tag) > 128:
-		res.Ignored = append(res.Ignored, ignored{0, "tag " + truncate(tag, 100) + " cannot name an image tag"})
+		res.Ignored = append(res.Ignored, ignored{0, "tag " + text.Truncate(tag, 100) + " cannot name an image tag"})
 	default:
 		src := hook.Source
 		if src == "" {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/reprover/reprover/verify"
 )
 
 // metrics are the service's Prometheus metrics, in a registry of its own.
@@ -60,7 +61,7 @@ func statusGauge(reg *prometheus.Registry, status string, f func() float64) {
 		ConstLabels: prometheus.Labels{"status": status}}, f))
 }
 
-func (m *metrics) finished(status, verdict string, d time.Duration) {
-	m.jobs.WithLabelValues(status, verdict).Inc()
+func (m *metrics) finished(status string, verdict verify.Verdict, d time.Duration) {
+	m.jobs.WithLabelValues(status, string(verdict)).Inc()
 	m.duration.WithLabelValues(status).Observe(d.Seconds())
 }

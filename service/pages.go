@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/internal/gitid"
 	"github.com/reprover/reprover/verify"
 )
 
@@ -119,8 +120,6 @@ func filterURL(f Filter, key, value string) string {
 	return "/?" + q.Encode()
 }
 
-var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
-
 func (s *Service) handleIndexPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := Filter{Image: strings.TrimSpace(q.Get("image")), Commit: strings.TrimSpace(q.Get("commit")),
@@ -131,10 +130,10 @@ func (s *Service) handleIndexPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var notice string
-	if f.Commit != "" && !fullCommit.MatchString(f.Commit) {
+	if f.Commit != "" && !gitid.Valid(f.Commit) {
 		// The store matches whole commits; a short one matches nothing,
 		// which must not read as "never verified".
-		notice = fmt.Sprintf("The commit filter %q is not a full 40-character commit id; only full ids match.", f.Commit)
+		notice = fmt.Sprintf("The commit filter %q is not a full commit id (40 or 64 hex characters); only full ids match.", f.Commit)
 	}
 	nq := url.Values{}
 	for k, v := range map[string]string{"image": f.Image, "commit": f.Commit, "verdict": f.Verdict, "status": f.Status, "cursor": next} {
@@ -147,7 +146,7 @@ func (s *Service) handleIndexPage(w http.ResponseWriter, r *http.Request) {
 		"Items": items, "Filter": f, "Filtered": f.Image != "" || f.Commit != "" || f.Verdict != "" || f.Status != "",
 		"Notice": notice, "Paged": f.Before != "",
 		"Next": next, "NextURL": "/?" + nq.Encode(),
-		"Verdicts": []string{compare.Reproducible, compare.Equivalent, compare.Mismatch, compare.Error},
+		"Verdicts": verify.Verdicts,
 		"Statuses": []string{StatusQueued, StatusRunning, StatusDone, StatusFailed},
 	})
 }
@@ -160,12 +159,6 @@ type head struct {
 	Refresh int
 }
 
-// pageReport is the report as the page reads it: the build evidence typed.
-type pageReport struct {
-	compare.Report
-	Build *verify.Build `json:"build,omitempty"`
-}
-
 // summary is the top of a verification page: the sentence an auditor
 // reads first, and one line per platform with what differs.
 type summary struct {
@@ -176,13 +169,14 @@ type summary struct {
 }
 
 type platformSummary struct {
-	Platform, Verdict                    string
+	Platform                             string
+	Verdict                              verify.Verdict
 	Layers, LayersChanged, Files, Config int
 	Findings                             int
 	Encoding                             []string
 }
 
-func summarize(v *Verification, r *pageReport) summary {
+func summarize(v *Verification, r *verify.Report) summary {
 	switch v.Status {
 	case StatusQueued:
 		return summary{Class: "pending", Headline: "Queued: this verification has not started yet.", Detail: "This page reloads until it finishes."}
@@ -201,7 +195,7 @@ func summarize(v *Verification, r *pageReport) summary {
 				}
 				ps.Findings += len(l.Findings)
 			}
-			if p.Verdict == compare.Mismatch {
+			if p.Verdict == verify.Mismatch {
 				differ++
 			}
 			files += ps.Files
@@ -212,10 +206,10 @@ func summarize(v *Verification, r *pageReport) summary {
 	}
 	verdict := v.Verdict
 	if v.Status == StatusFailed {
-		verdict = compare.Error
+		verdict = verify.Error
 	}
 	switch verdict {
-	case compare.Reproducible:
+	case verify.Reproducible:
 		s.Class, s.Headline = "ok", "Reproducible: rebuilding the source gives the published image, bit for bit."
 		if r != nil && r.Published != nil {
 			s.Detail = "Both have the digest " + r.Published.Digest + "."
@@ -225,7 +219,7 @@ func summarize(v *Verification, r *pageReport) summary {
 		if r != nil {
 			s.Detail = "Only the encoding differs: " + strings.Join(r.Encoding, ", ") + "."
 		}
-	case compare.Mismatch:
+	case verify.Mismatch:
 		s.Class, s.Headline = "bad", "Mismatch: the published image is not what this source builds."
 		if r != nil {
 			s.Detail = fmt.Sprintf("On %d of %s: %s changed in %s, %s changed. Every difference is listed below.",
@@ -251,10 +245,9 @@ func (s *Service) handleVerificationPage(w http.ResponseWriter, r *http.Request)
 		http.Error(w, "reading the store", http.StatusInternalServerError)
 		return
 	}
-	var rep *pageReport
+	var rep *verify.Report
 	if len(v.Report) > 0 {
-		rep = &pageReport{}
-		if err := json.Unmarshal(v.Report, rep); err != nil {
+		if rep, err = verify.ReadReport(v.Report); err != nil {
 			s.logger.Warn("unreadable report", "id", v.ID, "err", err)
 			rep = nil
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"
+	"github.com/reprover/reprover/verify"
 )
 
 // chromiumPath is Debian's chromium binary itself: /usr/bin/chromium is a
@@ -87,7 +88,8 @@ func newAudit(t *testing.T) *audit {
 		t.Fatal(err)
 	}
 	a.key = key.Public()
-	a.srv = newServer(t, &service.PipelineRunner{Addrs: []string{addr}, Key: key}, nil)
+	// Distinct creation times, so newest first is one order.
+	a.srv = newServerClock(t, &service.PipelineRunner{Builders: verify.NewBuilders([]string{addr}, nil), Key: key}, nil, steppingClock())
 
 	submit := []struct{ name, commit, image string }{
 		{"reproducible", commit, a.published},
@@ -103,8 +105,6 @@ func newAudit(t *testing.T) *audit {
 		id := m["id"].(string)
 		a.ids[s.name] = id
 		a.order = append(a.order, id)
-		// Distinct creation times, so newest first is one order.
-		time.Sleep(20 * time.Millisecond)
 	}
 	for _, s := range submit {
 		a.srv.wait(t, a.ids[s.name], 5*time.Minute)
@@ -299,10 +299,10 @@ func TestPages(t *testing.T) {
 	base := a.srv.url
 	unknown := strings.Repeat("e", 40)
 	want := map[string]row{ // the list shows commits by their first 12 characters
-		a.ids["reproducible"]:   {Status: service.StatusDone, Verdict: compare.Reproducible, Image: a.published, Commit: a.commit[:12]},
-		a.ids["equivalent"]:     {Status: service.StatusDone, Verdict: compare.Equivalent, Image: a.equivalent, Commit: a.commit[:12]},
-		a.ids["mismatch"]:       {Status: service.StatusDone, Verdict: compare.Mismatch, Image: a.tampered, Commit: a.commit[:12]},
-		a.ids["unknown commit"]: {Status: service.StatusFailed, Verdict: compare.Error, Image: a.published, Commit: unknown[:12]},
+		a.ids["reproducible"]:   {Status: service.StatusDone, Verdict: string(verify.Reproducible), Image: a.published, Commit: a.commit[:12]},
+		a.ids["equivalent"]:     {Status: service.StatusDone, Verdict: string(verify.Equivalent), Image: a.equivalent, Commit: a.commit[:12]},
+		a.ids["mismatch"]:       {Status: service.StatusDone, Verdict: string(verify.Mismatch), Image: a.tampered, Commit: a.commit[:12]},
+		a.ids["unknown commit"]: {Status: service.StatusFailed, Verdict: string(verify.Error), Image: a.published, Commit: unknown[:12]},
 	}
 	newestFirst := slices.Clone(a.order)
 	slices.Reverse(newestFirst)
@@ -338,14 +338,14 @@ func TestPages(t *testing.T) {
 		want                           []string
 		notice                         string // a notice the page must show
 	}{
-		{name: "by verdict", verdict: compare.Mismatch, want: []string{a.ids["mismatch"]}},
+		{name: "by verdict", verdict: string(verify.Mismatch), want: []string{a.ids["mismatch"]}},
 		{name: "by image", image: a.published, want: []string{a.ids["unknown commit"], a.ids["reproducible"]}},
 		{name: "by commit", commit: a.commit, want: []string{a.ids["mismatch"], a.ids["equivalent"], a.ids["reproducible"]}},
 		{name: "by image and commit", image: a.published, commit: a.commit, want: []string{a.ids["reproducible"]}},
-		{name: "by verdict error", verdict: compare.Error, want: []string{a.ids["unknown commit"]}},
+		{name: "by verdict error", verdict: string(verify.Error), want: []string{a.ids["unknown commit"]}},
 		{name: "by status", status: service.StatusFailed, want: []string{a.ids["unknown commit"]}},
-		{name: "nothing matches", verdict: compare.Error, image: a.tampered, want: []string{}},
-		{name: "short commit", commit: a.commit[:12], want: []string{}, notice: "not a full 40-character commit id"},
+		{name: "nothing matches", verdict: string(verify.Error), image: a.tampered, want: []string{}},
+		{name: "short commit", commit: a.commit[:12], want: []string{}, notice: "not a full commit id (40 or 64 hex characters)"},
 	}
 	for _, f := range filters {
 		t.Run("filter "+f.name, func(t *testing.T) {
@@ -417,13 +417,13 @@ func TestPages(t *testing.T) {
 		b.shot("mismatch")
 		wantBanner(b, "b-bad", "Mismatch: the published image is not what this source builds.", "2 files changed in 1 layer")
 		wantText(b, "#status", service.StatusDone)
-		wantText(b, "#verdict", compare.Mismatch)
-		wantRows(b, "#summary tbody tr", [][]string{{"linux/amd64", compare.Mismatch, "1 of 3", "2", "1", "", "0"}})
+		wantText(b, "#verdict", string(verify.Mismatch))
+		wantRows(b, "#summary tbody tr", [][]string{{"linux/amd64", string(verify.Mismatch), "1 of 3", "2", "1", "", "0"}})
 		hints := text(b, "#hints .hint")
 		if len(hints) != 1 || !strings.Contains(hints[0], "/"+hostileName+" is only in published") || !strings.Contains(hints[0], "injected after the build") {
 			t.Errorf("hints %q, want one naming /%s as injected", hints, hostileName)
 		}
-		wantText(b, "section.platform h2", "linux/amd64 "+compare.Mismatch)
+		wantText(b, "section.platform h2", "linux/amd64 "+string(verify.Mismatch))
 		// Every layer with its Dockerfile instruction; the tampered one
 		// lists what changed in it.
 		wantRows(b, "table.layers tbody tr", [][]string{
@@ -447,7 +447,7 @@ func TestPages(t *testing.T) {
 		if added := text(b, "pre.diff .add"); !slices.Contains(added, "+"+strings.TrimSuffix(hostileText, "\n")) {
 			t.Errorf("added lines %q, want the hostile line marked as added", added)
 		}
-		b.links(a, a.ids["mismatch"], compare.Mismatch, a.tampered)
+		b.links(a, a.ids["mismatch"], string(verify.Mismatch), a.tampered)
 	})
 
 	t.Run("reproducible", func(t *testing.T) {
@@ -456,7 +456,7 @@ func TestPages(t *testing.T) {
 		b.safe(base)
 		b.shot("reproducible")
 		wantBanner(b, "b-ok", "Reproducible: rebuilding the source gives the published image, bit for bit.", "")
-		wantText(b, "#verdict", compare.Reproducible)
+		wantText(b, "#verdict", string(verify.Reproducible))
 		if pub, reb := text(b, "#published-digest"), text(b, "#rebuilt-digest"); len(pub) != 1 || !slices.Equal(pub, reb) {
 			t.Errorf("published digest %q, rebuilt %q: want the same one", pub, reb)
 		}
@@ -469,7 +469,7 @@ func TestPages(t *testing.T) {
 		if got := text(b, "#build"); len(got) != 1 || !strings.Contains(got[0], "network none") {
 			t.Errorf("build evidence %q, want network none", got)
 		}
-		b.links(a, a.ids["reproducible"], compare.Reproducible, a.published)
+		b.links(a, a.ids["reproducible"], string(verify.Reproducible), a.published)
 	})
 
 	t.Run("equivalent", func(t *testing.T) {
@@ -490,7 +490,7 @@ func TestPages(t *testing.T) {
 		b.safe(base)
 		wantBanner(b, "b-bad", "Error: this verification could not reach a verdict.", "commit not found")
 		wantText(b, "#status", service.StatusFailed)
-		wantText(b, "#verdict", compare.Error)
+		wantText(b, "#verdict", string(verify.Error))
 		if got := text(b, "#error"); len(got) != 1 || !strings.Contains(got[0], unknown) {
 			t.Errorf("error %q, want it to name the commit", got)
 		}
@@ -498,7 +498,7 @@ func TestPages(t *testing.T) {
 			t.Errorf("%d platform sections on a verification that never built", n)
 		}
 		// Every outcome is signed, an error too.
-		b.links(a, a.ids["unknown commit"], compare.Error, a.published)
+		b.links(a, a.ids["unknown commit"], string(verify.Error), a.published)
 	})
 
 	t.Run("unknown verification", func(t *testing.T) {
@@ -606,7 +606,7 @@ func (b *browser) links(a *audit, id, verdict, image string) {
 	// A verification summary says PASSED or FAILED; an error has only
 	// the rebuild report, which signs it all the same.
 	want := []string{"https://slsa.dev/verification_summary/v1", "https://reprover.dev/rebuild-report/v1"}
-	if verdict == compare.Error {
+	if verdict == string(verify.Error) {
 		want = want[1:]
 	}
 	if !slices.Equal(types, want) {

@@ -10,9 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"
+	"github.com/reprover/reprover/verify"
 )
 
 // copyDockerfile is a release without RUN: the cheapest real rebuild.
@@ -32,7 +32,7 @@ func TestPostgresAPI(t *testing.T) {
 		return map[string]any{"source": rel.Dir, "commit": rel.Commit, "image": image}
 	}
 	ids := map[string]string{}
-	for _, tc := range []struct{ image, verdict string }{{rel.Published, compare.Reproducible}, {rel.Tampered, compare.Mismatch}} {
+	for _, tc := range []struct{ image, verdict string }{{rel.Published, string(verify.Reproducible)}, {rel.Tampered, string(verify.Mismatch)}} {
 		code, m, raw := s.do(t, "POST", "/api/v1/verifications", token, req(tc.image))
 		if code != 202 {
 			t.Fatalf("submit: %d %s", code, raw)
@@ -54,7 +54,7 @@ func TestPostgresAPI(t *testing.T) {
 		t.Errorf("unknown id: %d, want 404", code)
 	}
 	_, m, _ := s.do(t, "GET", "/api/v1/verifications?verdict=mismatch", "", nil)
-	if items, _ := m["items"].([]any); len(items) != 1 || items[0].(map[string]any)["id"] != ids[compare.Mismatch] {
+	if items, _ := m["items"].([]any); len(items) != 1 || items[0].(map[string]any)["id"] != ids[string(verify.Mismatch)] {
 		t.Errorf("list verdict=mismatch: %v", m)
 	}
 	// Two pages of one, through the cursor (PostgreSQL placeholders).
@@ -85,7 +85,7 @@ func TestPostgresAPI(t *testing.T) {
 			t.Errorf("second service, GET %s: %d %v", id, code, m["verdict"])
 		}
 	}
-	if code, m, _ := s2.do(t, "POST", "/api/v1/verifications", token, req(rel.Published)); code != 200 || m["id"] != ids[compare.Reproducible] {
+	if code, m, _ := s2.do(t, "POST", "/api/v1/verifications", token, req(rel.Published)); code != 200 || m["id"] != ids[string(verify.Reproducible)] {
 		t.Errorf("resubmitted to the second service: %d %v", code, m["id"])
 	}
 	if n := metric(t, s2.url, "reprover_verifications_submitted_total"); n != 0 {
@@ -118,9 +118,9 @@ func TestScaleOutPostgres(t *testing.T) {
 	}
 	subs := make([]sub, n)
 	for i := range subs {
-		image, verdict := rel.Published, compare.Reproducible
+		image, verdict := rel.Published, string(verify.Reproducible)
 		if i%2 == 1 {
-			image, verdict = rel.Tampered, compare.Mismatch
+			image, verdict = rel.Tampered, string(verify.Mismatch)
 		}
 		subs[i] = sub{body: map[string]any{"source": rel.Dir, "commit": rel.Commit, "image": image, "buildArgs": map[string]string{"N": fmt.Sprint(i)}}, verdict: verdict}
 	}

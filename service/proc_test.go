@@ -74,6 +74,7 @@ type serveOpts struct {
 // serveProc is a running `reprover serve`.
 type serveProc struct {
 	name   string
+	opts   serveOpts
 	url    string
 	cmd    *exec.Cmd
 	log    string // its stderr, in a file
@@ -150,7 +151,7 @@ func launchServe(t testing.TB, bin, name string, o serveOpts) *serveProc {
 	if o.database != "" {
 		args = append(args, "--database", o.database)
 	}
-	p := &serveProc{name: name, url: "http://" + addr, exited: make(chan struct{}),
+	p := &serveProc{name: name, opts: o, url: "http://" + addr, exited: make(chan struct{}),
 		log: filepath.Join(t.TempDir(), fmt.Sprintf("%s-%d.log", name, time.Now().UnixNano()))}
 	logf, err := os.Create(p.log)
 	if err != nil {

@@ -14,7 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reprover/reprover/internal/gitid"
 	"github.com/reprover/reprover/internal/hosts"
+	"github.com/reprover/reprover/internal/text"
 
 	"github.com/reprover/reprover/image"
 )
@@ -40,7 +42,6 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 var (
-	commitRe   = regexp.MustCompile(`^[a-f0-9]{40}([a-f0-9]{24})?$`)
 	targetRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 	argKeyRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 	maxArgs    = 64
@@ -64,8 +65,8 @@ func (r *Request) Validate(cfg *Config) error {
 			return &FieldError{name, "contains a control character"}
 		}
 	}
-	if !commitRe.MatchString(r.Commit) {
-		return &FieldError{"commit", "want a full commit id (40 lower-case hex digits)"}
+	if !gitid.Valid(r.Commit) {
+		return &FieldError{"commit", "want a full commit id (40 or 64 lower-case hex digits)"}
 	}
 	if !sourceAllowed(r.Source, cfg.Sources.Allow) {
 		return &FieldError{"source", "not under an allowed prefix (sources.allow)"}
@@ -96,7 +97,7 @@ func (r *Request) Validate(cfg *Config) error {
 	}
 	for k, v := range r.BuildArgs {
 		if !argKeyRe.MatchString(k) {
-			return &FieldError{"buildArgs", fmt.Sprintf("%q is not a build argument name", truncate(k, 40))}
+			return &FieldError{"buildArgs", fmt.Sprintf("%q is not a build argument name", text.Truncate(k, 40))}
 		}
 		if len(v) > maxArgLen {
 			return &FieldError{"buildArgs." + k, fmt.Sprintf("longer than %d bytes", maxArgLen)}
@@ -181,11 +182,9 @@ func privateHost(h string) bool {
 
 // imageAllowed refuses registries on loopback, private and link-local
 // addresses (cloud metadata, internal services) unless a prefix allows them.
-func imageAllowed(s string, ref image.Reference, allow []string) error {
-	for _, a := range allow {
-		if strings.HasPrefix(s, a) {
-			return nil
-		}
+func imageAllowed(s string, ref image.Reference, allow allowList) error {
+	if allow.allowsImage(s) {
+		return nil
 	}
 	host, _, _ := strings.Cut(ref.Name, "/")
 	h, _, err := net.SplitHostPort(host)
@@ -214,11 +213,4 @@ func (r *Request) ID() string {
 	b, _ := json.Marshal(c) // map keys are sorted by encoding/json
 	sum := sha256.Sum256(b)
 	return "v" + hex.EncodeToString(sum[:12])
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/verify"
 )
 
 // Runner runs one verification: the verify pipeline, and the signed
@@ -18,7 +18,7 @@ import (
 // buildkitd unreachable) are returned as *TransientError so the job is
 // retried; any other outcome is final.
 type Runner interface {
-	Run(ctx context.Context, r Request) (rep *compare.Report, attestation []byte, err error)
+	Run(ctx context.Context, r Request) (rep *verify.Report, attestation []byte, err error)
 }
 
 // TransientError marks a fault worth retrying.
@@ -73,6 +73,11 @@ func (s *Service) Store() *Store { return s.store }
 
 // Start starts the workers and the reaper, and enqueues what a crash left
 // stored but not enqueued.
+// SetClock replaces the clock the service stamps and judges times with
+// (created, claimed, heartbeats, staleness); call it before Start. Tests
+// use it to order events without sleeping.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.queue.Start(ctx); err != nil {
 		return fmt.Errorf("starting the job queue: %w", err)
@@ -142,7 +147,7 @@ func (s *Service) work(ctx context.Context, id string, gen, attempt, maxAttempts
 		return err
 	}
 	start := s.now()
-	finish := func(status, verdict, msg string, report, att []byte) error {
+	finish := func(status string, verdict verify.Verdict, msg string, report, att []byte) error {
 		ok, err := s.store.Finish(context.WithoutCancel(ctx), id, gen, status, verdict, msg, report, att, s.now())
 		if err == nil && ok {
 			s.metrics.finished(status, verdict, s.now().Sub(start))
@@ -150,7 +155,7 @@ func (s *Service) work(ctx context.Context, id string, gen, attempt, maxAttempts
 		return err
 	}
 	if v.Attempts > s.cfg.MaxAttempts {
-		return finish(StatusFailed, compare.Error, fmt.Sprintf("gave up after %d attempts (the worker died or the job kept failing)", v.Attempts-1), nil, nil)
+		return finish(StatusFailed, verify.Error, fmt.Sprintf("gave up after %d attempts (the worker died or the job kept failing)", v.Attempts-1), nil, nil)
 	}
 
 	hctx, stopBeat := context.WithCancel(ctx)
@@ -173,7 +178,7 @@ func (s *Service) work(ctx context.Context, id string, gen, attempt, maxAttempts
 	defer func() {
 		if p := recover(); p != nil {
 			s.logger.Error("verification panicked", "id", id, "panic", p, "stack", string(debug.Stack()))
-			err = finish(StatusFailed, compare.Error, fmt.Sprintf("internal error: the verification panicked: %v", p), nil, nil)
+			err = finish(StatusFailed, verify.Error, fmt.Sprintf("internal error: the verification panicked: %v", p), nil, nil)
 		}
 	}()
 	s.logger.Info("verifying", "id", id, "generation", gen, "attempt", attempt, "image", v.Request.Image)
@@ -211,7 +216,7 @@ func (s *Service) work(ctx context.Context, id string, gen, attempt, maxAttempts
 		if ctx.Err() != nil {
 			msg = fmt.Sprintf("the job's deadline (%v) passed: %v", s.cfg.JobTimeout, runErr)
 		}
-		return finish(StatusFailed, compare.Error, msg, reportJSON, att)
+		return finish(StatusFailed, verify.Error, msg, reportJSON, att)
 	}
 	return finish(StatusDone, rep.Verdict, "", reportJSON, att)
 }

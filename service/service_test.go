@@ -11,15 +11,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"
+	"github.com/reprover/reprover/verify"
 )
 
 func TestMain(m *testing.M) {
@@ -41,6 +42,13 @@ type server struct {
 
 func newServer(t *testing.T, runner service.Runner, edit func(*service.Config)) *server {
 	t.Helper()
+	return newServerClock(t, runner, edit, nil)
+}
+
+// newServerClock is newServer with the service's clock set (nil: the real
+// one).
+func newServerClock(t *testing.T, runner service.Runner, edit func(*service.Config), clock func() time.Time) *server {
+	t.Helper()
 	cfg := &service.Config{DataDir: t.TempDir(), Workers: 2, PublicReads: true, StaleAfter: 20 * time.Second}
 	cfg.Auth.Tokens = []string{token}
 	cfg.Sources.Allow = []string{"/", "https://"}
@@ -51,6 +59,9 @@ func newServer(t *testing.T, runner service.Runner, edit func(*service.Config)) 
 	svc, err := service.New(t.Context(), cfg, runner, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if clock != nil {
+		svc.SetClock(clock)
 	}
 	if err := svc.Start(t.Context()); err != nil {
 		t.Fatal(err)
@@ -91,6 +102,23 @@ func (s *server) do(t *testing.T, method, path, tok string, body any) (int, map[
 	return resp.StatusCode, m, raw
 }
 
+// steppingClock is the real time, but never the same millisecond twice
+// (the store's resolution): events it stamps are in a strict order.
+func steppingClock() func() time.Time {
+	var mu sync.Mutex
+	var last time.Time
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now().Truncate(time.Millisecond)
+		if !now.After(last) {
+			now = last.Add(time.Millisecond)
+		}
+		last = now
+		return now
+	}
+}
+
 // wait polls a verification until it is done or failed.
 func (s *server) wait(t *testing.T, id string, within time.Duration) map[string]any {
 	t.Helper()
@@ -109,9 +137,9 @@ func (s *server) wait(t *testing.T, id string, within time.Duration) map[string]
 // funcRunner is a Runner made of a function. Used only where the real
 // pipeline cannot produce the fault under test (a panic, a hang, a count
 // of runs), and says so at each use.
-type funcRunner func(ctx context.Context, r service.Request) (*compare.Report, []byte, error)
+type funcRunner func(ctx context.Context, r service.Request) (*verify.Report, []byte, error)
 
-func (f funcRunner) Run(ctx context.Context, r service.Request) (*compare.Report, []byte, error) {
+func (f funcRunner) Run(ctx context.Context, r service.Request) (*verify.Report, []byte, error) {
 	return f(ctx, r)
 }
 
@@ -119,16 +147,34 @@ func validRequest() map[string]any {
 	return map[string]any{"source": "/srv/src/app", "commit": strings.Repeat("a", 40), "image": "registry.example/app@sha256:" + strings.Repeat("b", 64)}
 }
 
+// countingRunner records runs per commit and never builds: the rules under
+// test are the API's, before any pipeline (fault injection: the real
+// pipeline cannot count its runs).
+type countingRunner struct {
+	mu   sync.Mutex
+	runs map[string]int
+}
+
+func (c *countingRunner) Run(ctx context.Context, r service.Request) (*verify.Report, []byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.runs == nil {
+		c.runs = map[string]int{}
+	}
+	c.runs[r.Commit]++
+	return &verify.Report{SchemaVersion: 1, Verdict: verify.Reproducible, Hints: []string{}}, nil, nil
+}
+
+func (c *countingRunner) count(commit string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.runs[commit]
+}
+
 // TestSubmissionRules: auth, validation naming the field, idempotency,
-// body limits, unknown ids. No build runs: the runner only records.
+// body limits, unknown ids. No build runs. Each subtest sets up what it
+// needs: any one of them runs alone.
 func TestSubmissionRules(t *testing.T) {
-	var runs atomic.Int64
-	// Fault injection: counts runs and never builds (the rules under test
-	// are the API's, before any pipeline).
-	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*compare.Report, []byte, error) {
-		runs.Add(1)
-		return &compare.Report{SchemaVersion: 1, Verdict: compare.Reproducible, Hints: []string{}}, nil, nil
-	}), nil)
 	with := func(k string, v any) map[string]any {
 		m := validRequest()
 		if v == nil {
@@ -138,7 +184,7 @@ func TestSubmissionRules(t *testing.T) {
 		}
 		return m
 	}
-	tests := []struct {
+	refused := []struct {
 		name      string
 		tok       string
 		body      any
@@ -147,8 +193,6 @@ func TestSubmissionRules(t *testing.T) {
 	}{
 		{"no token", "", validRequest(), 401, ""},
 		{"wrong token", "nope-nope-nope", validRequest(), 401, ""},
-		{"accepted", token, validRequest(), 202, ""},
-		{"same request again", token, validRequest(), 200, ""},
 		{"missing source", token, with("source", nil), 400, "source"},
 		{"missing commit", token, with("commit", nil), 400, "commit"},
 		{"missing image", token, with("image", nil), 400, "image"},
@@ -176,9 +220,10 @@ func TestSubmissionRules(t *testing.T) {
 		{"not JSON", token, "{", 400, ""},
 		{"huge body", token, `{"source":"` + strings.Repeat("x", 300<<10) + `"}`, 413, ""},
 	}
-	var firstID string
-	for _, tc := range tests {
+	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
+			runner := &countingRunner{}
+			s := newServer(t, runner, nil)
 			code, m, raw := s.do(t, "POST", "/api/v1/verifications", tc.tok, tc.body)
 			if code != tc.wantCode {
 				t.Fatalf("status %d, want %d: %s", code, tc.wantCode, raw)
@@ -186,46 +231,60 @@ func TestSubmissionRules(t *testing.T) {
 			if tc.wantField != "" && m["field"] != tc.wantField {
 				t.Errorf("error names field %v, want %s: %s", m["field"], tc.wantField, raw)
 			}
-			if code == 202 || code == 200 {
-				if firstID == "" {
-					firstID, _ = m["id"].(string)
-				} else if m["id"] != firstID {
-					t.Errorf("the same request got another id: %v, %v", m["id"], firstID)
-				}
+			if _, m, _ := s.do(t, "GET", "/api/v1/verifications", "", nil); len(m["items"].([]any)) != 0 {
+				t.Errorf("a refused request was stored: %v", m)
 			}
 		})
 	}
-	s.wait(t, firstID, 20*time.Second)
-	if n := runs.Load(); n != 1 {
-		t.Errorf("the request ran %d times, want once", n)
-	}
-	if code, _, _ := s.do(t, "GET", "/api/v1/verifications/vnope", "", nil); code != 404 {
-		t.Errorf("unknown id: %d, want 404", code)
-	}
-	if code, _, _ := s.do(t, "GET", "/api/v1/verifications/"+firstID+"/attestation", "", nil); code != 404 {
-		t.Errorf("attestation of an unsigned verification: %d, want 404", code)
-	}
-	code, m, _ := s.do(t, "GET", "/api/v1/verifications?verdict=reproducible", "", nil)
-	if items, _ := m["items"].([]any); code != 200 || len(items) != 1 {
-		t.Errorf("list by verdict: %d %v", code, m)
-	}
-	if code, _, _ := s.do(t, "GET", "/api/v1/verifications?limit=0", "", nil); code != 400 {
-		t.Errorf("limit=0: %d, want 400", code)
-	}
-	if code, _, _ := s.do(t, "GET", "/healthz", "", nil); code != 200 {
-		t.Errorf("healthz: %d", code)
-	}
-	_, _, metrics := s.do(t, "GET", "/metrics", "", nil)
-	for _, name := range []string{"reprover_jobs_finished_total", "reprover_queue_depth", "reprover_job_duration_seconds", "reprover_http_requests_total"} {
-		if !bytes.Contains(metrics, []byte(name)) {
-			t.Errorf("/metrics lacks %s", name)
+	t.Run("same request again", func(t *testing.T) {
+		runner := &countingRunner{}
+		s := newServer(t, runner, nil)
+		code, first, raw := s.do(t, "POST", "/api/v1/verifications", token, validRequest())
+		if code != 202 {
+			t.Fatalf("first submission: %d, want 202: %s", code, raw)
 		}
-	}
+		code, again, raw := s.do(t, "POST", "/api/v1/verifications", token, validRequest())
+		if code != 200 || again["id"] != first["id"] {
+			t.Fatalf("the same request again: %d id %v, want 200 and id %v: %s", code, again["id"], first["id"], raw)
+		}
+		s.wait(t, first["id"].(string), 20*time.Second)
+		if n := runner.count(validRequest()["commit"].(string)); n != 1 {
+			t.Errorf("the request ran %d times, want once", n)
+		}
+	})
+	t.Run("reads", func(t *testing.T) {
+		s := newServer(t, &countingRunner{}, nil)
+		_, m, _ := s.do(t, "POST", "/api/v1/verifications", token, validRequest())
+		id := m["id"].(string)
+		s.wait(t, id, 20*time.Second)
+		if code, _, _ := s.do(t, "GET", "/api/v1/verifications/vnope", "", nil); code != 404 {
+			t.Errorf("unknown id: %d, want 404", code)
+		}
+		if code, _, _ := s.do(t, "GET", "/api/v1/verifications/"+id+"/attestation", "", nil); code != 404 {
+			t.Errorf("attestation of an unsigned verification: %d, want 404", code)
+		}
+		code, m, _ := s.do(t, "GET", "/api/v1/verifications?verdict=reproducible", "", nil)
+		if items, _ := m["items"].([]any); code != 200 || len(items) != 1 {
+			t.Errorf("list by verdict: %d %v", code, m)
+		}
+		if code, _, _ := s.do(t, "GET", "/api/v1/verifications?limit=0", "", nil); code != 400 {
+			t.Errorf("limit=0: %d, want 400", code)
+		}
+		if code, _, _ := s.do(t, "GET", "/healthz", "", nil); code != 200 {
+			t.Errorf("healthz: %d", code)
+		}
+		_, _, metrics := s.do(t, "GET", "/metrics", "", nil)
+		for _, name := range []string{"reprover_jobs_finished_total", "reprover_queue_depth", "reprover_job_duration_seconds", "reprover_http_requests_total"} {
+			if !bytes.Contains(metrics, []byte(name)) {
+				t.Errorf("/metrics lacks %s", name)
+			}
+		}
+	})
 }
 
 // TestPrivateReads: with publicReads false, reads need the token too.
 func TestPrivateReads(t *testing.T) {
-	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*compare.Report, []byte, error) {
+	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*verify.Report, []byte, error) {
 		return nil, nil, errors.New("not run")
 	}), func(c *service.Config) { c.PublicReads = false })
 	for _, p := range []string{"/api/v1/verifications", "/api/v1/verifications/vx", "/", "/metrics"} {
@@ -243,7 +302,7 @@ func TestPrivateReads(t *testing.T) {
 // no way to panic on demand.
 func TestPoisonJob(t *testing.T) {
 	var runs atomic.Int64
-	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*compare.Report, []byte, error) {
+	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*verify.Report, []byte, error) {
 		runs.Add(1)
 		panic("poison")
 	}), nil)
@@ -252,7 +311,20 @@ func TestPoisonJob(t *testing.T) {
 	if got["status"] != service.StatusFailed || !strings.Contains(got["error"].(string), "panicked") {
 		t.Errorf("a panicking job ended as %v", got)
 	}
-	time.Sleep(2 * time.Second)
+	// Once River holds no job that could still run, no retry can come.
+	db := s.svc.Store().DB()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var pending int
+		if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')`).Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("River still holds %d job(s) that could run", pending)
+		}
+	}
 	if n := runs.Load(); n != 1 {
 		t.Errorf("a panicking job ran %d times, want 1", n)
 	}
@@ -261,7 +333,7 @@ func TestPoisonJob(t *testing.T) {
 // TestJobDeadline: a run that does not end is stopped at jobTimeout and the
 // verification fails naming the deadline. Fault injection: a hang.
 func TestJobDeadline(t *testing.T) {
-	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*compare.Report, []byte, error) {
+	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*verify.Report, []byte, error) {
 		<-ctx.Done()
 		return nil, nil, ctx.Err()
 	}), func(c *service.Config) { c.JobTimeout = 2 * time.Second })
@@ -285,9 +357,9 @@ func decode(t *testing.T, resp *http.Response, v any) {
 // be timed between those two writes.
 func TestStoredButNotEnqueued(t *testing.T) {
 	var runs atomic.Int64
-	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*compare.Report, []byte, error) {
+	s := newServer(t, funcRunner(func(ctx context.Context, r service.Request) (*verify.Report, []byte, error) {
 		runs.Add(1)
-		return &compare.Report{SchemaVersion: 1, Verdict: compare.Reproducible, Hints: []string{}}, nil, nil
+		return &verify.Report{SchemaVersion: 1, Verdict: verify.Reproducible, Hints: []string{}}, nil, nil
 	}), nil)
 	var req service.Request
 	b, _ := json.Marshal(validRequest())
@@ -307,7 +379,7 @@ func TestStoredButNotEnqueued(t *testing.T) {
 // real fault: nothing listens on that socket.
 func TestTransientRetry(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "nobody.sock")
-	runner := &service.PipelineRunner{Addrs: []string{"unix://" + sock}}
+	runner := &service.PipelineRunner{Builders: verify.NewBuilders([]string{"unix://" + sock}, nil)}
 	s := newServer(t, runner, func(c *service.Config) { c.MaxAttempts = 2 })
 	_, m, raw := s.do(t, "POST", "/api/v1/verifications", token, validRequest())
 	id, _ := m["id"].(string)

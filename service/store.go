@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/reprover/reprover/verify"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
@@ -33,7 +34,7 @@ type Verification struct {
 	ID          string          `json:"id"`
 	Request     Request         `json:"request"`
 	Status      string          `json:"status"`
-	Verdict     string          `json:"verdict,omitempty"`
+	Verdict     verify.Verdict  `json:"verdict,omitempty"`
 	Error       string          `json:"error,omitempty"`
 	Report      json.RawMessage `json:"report,omitempty"`
 	Attestation []byte          `json:"-"`
@@ -42,6 +43,8 @@ type Verification struct {
 	CreatedAt   time.Time       `json:"createdAt"`
 	UpdatedAt   time.Time       `json:"updatedAt"`
 	FinishedAt  *time.Time      `json:"finishedAt,omitempty"`
+	// HeartbeatAt is when the running worker was last heard from.
+	HeartbeatAt time.Time `json:"-"`
 }
 
 // Store keeps verifications in SQLite (embedded, the default) or
@@ -151,15 +154,15 @@ func (s *Store) q(query string) string {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-const columns = `id, request, status, verdict, error, report, attestation, generation, attempts, created_at, updated_at, finished_at`
+const columns = `id, request, status, verdict, error, report, attestation, generation, attempts, created_at, updated_at, finished_at, heartbeat_at`
 
 func scan(row interface{ Scan(...any) error }) (*Verification, error) {
 	var v Verification
 	var req string
 	var report, att sql.NullString
 	var created, updated int64
-	var finished sql.NullInt64
-	if err := row.Scan(&v.ID, &req, &v.Status, &v.Verdict, &v.Error, &report, &att, &v.Generation, &v.Attempts, &created, &updated, &finished); err != nil {
+	var finished, heartbeat sql.NullInt64
+	if err := row.Scan(&v.ID, &req, &v.Status, &v.Verdict, &v.Error, &report, &att, &v.Generation, &v.Attempts, &created, &updated, &finished, &heartbeat); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -178,6 +181,9 @@ func scan(row interface{ Scan(...any) error }) (*Verification, error) {
 	if finished.Valid {
 		t := time.UnixMilli(finished.Int64).UTC()
 		v.FinishedAt = &t
+	}
+	if heartbeat.Valid {
+		v.HeartbeatAt = time.UnixMilli(heartbeat.Int64).UTC()
 	}
 	return &v, nil
 }
@@ -281,7 +287,7 @@ func (s *Store) Heartbeat(ctx context.Context, id string, gen int, now time.Time
 }
 
 // Finish stores the outcome once: only the running generation may.
-func (s *Store) Finish(ctx context.Context, id string, gen int, status, verdict, errMsg string, report, attestation []byte, now time.Time) (bool, error) {
+func (s *Store) Finish(ctx context.Context, id string, gen int, status string, verdict verify.Verdict, errMsg string, report, attestation []byte, now time.Time) (bool, error) {
 	var rep, att any
 	if report != nil {
 		rep = string(report)

@@ -22,18 +22,13 @@ type AttestOptions struct {
 	Now    time.Time // timeVerified; zero means time.Now()
 }
 
-// Passed says whether a verdict verifies under the profile.
-func Passed(verdict string, strict bool) bool {
-	return verdict == compare.Reproducible || (!strict && verdict == compare.Equivalent)
-}
-
 // Attestations signs the outcome of a verification as DSSE envelopes (one
 // JSON line each): a SLSA verification summary (PASSED or FAILED) when a
 // verdict was reached, and always the rebuild report, so that an error is
 // signed too. The subject is the published image; when it could not be
 // resolved and its reference names no digest, there is nothing to sign
 // about and that is an error.
-func Attestations(ctx context.Context, rep *compare.Report, req Request, key *attest.PrivateKey, o AttestOptions) ([][]byte, error) {
+func Attestations(ctx context.Context, rep *Report, req Request, key *attest.PrivateKey, o AttestOptions) ([][]byte, error) {
 	now := o.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -44,15 +39,15 @@ func Attestations(ctx context.Context, rep *compare.Report, req Request, key *at
 	}
 	pol := policy(o.Strict)
 	var out [][]byte
-	if rep.Verdict != compare.Error {
+	if rep.Verdict != Error {
 		var inputs []attest.InputAttestation
-		if b, ok := rep.Build.(Build); ok {
-			for _, p := range b.Provenance {
+		if rep.Build != nil {
+			for _, p := range rep.Build.Provenance {
 				inputs = append(inputs, attest.InputAttestation{URI: p.URI, Digest: p.Digest})
 			}
 		}
 		st, err := attest.VSAStatement(attest.VSA{Subjects: subj, VerifierVersion: Version, TimeVerified: now,
-			ResourceURI: req.Image, Policy: pol, Passed: Passed(rep.Verdict, o.Strict), InputAttestations: inputs})
+			ResourceURI: req.Image, Policy: pol, Passed: rep.Verdict.Verified(o.Strict), InputAttestations: inputs})
 		if err != nil {
 			return nil, err
 		}
@@ -76,13 +71,12 @@ func Attestations(ctx context.Context, rep *compare.Report, req Request, key *at
 // subjectsOf is the published image, or — when the published index has
 // platforms this verification did not rebuild — the platform manifests
 // it did: a PASSED summary must not vouch for images never compared.
-func subjectsOf(rep *compare.Report, req Request) ([]attest.Subject, error) {
+func subjectsOf(rep *Report, req Request) ([]attest.Subject, error) {
 	s, err := subjectOf(rep, req)
 	if err != nil {
 		return nil, err
 	}
-	b, ok := rep.Build.(Build)
-	if !ok || b.UnverifiedPlatforms == 0 {
+	if rep.Build == nil || rep.Build.UnverifiedPlatforms == 0 {
 		return []attest.Subject{s}, nil
 	}
 	var out []attest.Subject
@@ -97,7 +91,7 @@ func subjectsOf(rep *compare.Report, req Request) ([]attest.Subject, error) {
 	return out, nil
 }
 
-func subjectOf(rep *compare.Report, req Request) (attest.Subject, error) {
+func subjectOf(rep *Report, req Request) (attest.Subject, error) {
 	ref, err := image.ParseReference(req.Image)
 	if err != nil {
 		return attest.Subject{}, fmt.Errorf("cannot attest: %w", err)
@@ -127,16 +121,24 @@ func policy(strict bool) attest.Policy {
 	return p
 }
 
-func reportPredicate(rep *compare.Report, pol attest.Policy, now time.Time) attest.Report {
-	r := attest.Report{Verdict: rep.Verdict, Error: rep.Error, Source: rep.Source, Published: rep.Published,
-		Rebuilt: rep.Rebuilt, SourceDateEpoch: rep.SourceDateEpoch, Build: rep.Build, Policy: pol,
+func reportPredicate(rep *Report, pol attest.Policy, now time.Time) attest.Report {
+	r := attest.Report{Verdict: string(rep.Verdict), Error: rep.Error, Source: rep.Source, Published: rep.Published,
+		Rebuilt: rep.Rebuilt, SourceDateEpoch: rep.SourceDateEpoch, Policy: pol,
 		Hints: rep.Hints, Platforms: []attest.PlatformTally{}, TimeVerified: now.UTC(),
 		Verifier: map[string]any{"id": attest.VerifierID, "version": Version}}
+	// The statement names the source asked for even when it was never
+	// resolved (an error verdict is signed too).
+	if r.Source == (*Source)(nil) && rep.Request != nil {
+		r.Source = &Source{URI: rep.Request.Source, Commit: rep.Request.Commit}
+	}
+	if rep.Build != nil { // a nil *Build in the interface would be "build": null
+		r.Build = rep.Build
+	}
 	if r.Hints == nil {
 		r.Hints = []string{}
 	}
 	for _, p := range rep.Platforms {
-		t := attest.PlatformTally{Platform: p.Platform, Verdict: p.Verdict, Published: p.Published, Rebuilt: p.Rebuilt,
+		t := attest.PlatformTally{Platform: p.Platform, Verdict: string(p.Verdict), Published: p.Published, Rebuilt: p.Rebuilt,
 			Encoding: p.Encoding, ConfigChanges: []string{}, LayersDifferent: []int{}, Files: []string{}, FilesChanged: len(p.Files)}
 		for _, c := range p.Config {
 			t.ConfigChanges = append(t.ConfigChanges, c.Field)

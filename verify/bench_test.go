@@ -85,7 +85,7 @@ func BenchmarkVerifyOverhead(b *testing.B) {
 				b.Fatal(err)
 			}
 			viaReprover = append(viaReprover, time.Since(t1))
-			if rep.Verdict != compare.Reproducible {
+			if rep.Verdict != verify.Reproducible {
 				b.Fatalf("verdict %s, want reproducible", rep.Verdict)
 			}
 		}

@@ -6,18 +6,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reprover/reprover/internal/gitid"
 	"io"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 )
-
-var commitRe = regexp.MustCompile(`^[a-f0-9]{40}([a-f0-9]{24})?$`)
 
 // ErrUnknownCommit is returned (wrapped, naming the commit and source)
 // when the commit does not exist in the source.
@@ -44,7 +42,7 @@ var MaxCloneBytes int64 = 16 << 30
 // commit time. source is a local repository or a git URL (cloned bare into
 // a scratch directory first).
 func ExportCommit(ctx context.Context, source, commit, dir string) (*Checkout, error) {
-	if !commitRe.MatchString(commit) {
+	if !gitid.Valid(commit) {
 		return nil, fmt.Errorf("--commit %q: want a full commit id (40 hex digits), not a branch, tag or abbreviation", commit)
 	}
 	repo := source

@@ -141,6 +141,7 @@ func TestSymlinkedInputsRefused(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "symlink") || rep.Verdict != "error" {
 				t.Errorf("verdict %s, err %v; want an error naming the symlink", rep.Verdict, err)
 			}
+			roundTrip(t, rep)
 		})
 	}
 }

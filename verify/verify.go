@@ -20,17 +20,17 @@ import (
 
 // Request is what to verify: a source at a commit against a published image.
 type Request struct {
-	Source     string // a local directory or a git URL
-	Commit     string
-	Image      string
-	Dockerfile string // relative to the source root; default CONTEXT/Dockerfile
-	Context    string // relative to the source root; default "."
-	Target     string
-	BuildArgs  map[string]string
-	Platforms  []string // default: the published image's
+	Source     string            `json:"source"` // a local directory or a git URL
+	Commit     string            `json:"commit"`
+	Image      string            `json:"image"`
+	Dockerfile string            `json:"dockerfile,omitempty"` // relative to the source root; default CONTEXT/Dockerfile
+	Context    string            `json:"context,omitempty"`    // relative to the source root; default "."
+	Target     string            `json:"target,omitempty"`
+	BuildArgs  map[string]string `json:"buildArgs,omitempty"`
+	Platforms  []string          `json:"platforms,omitempty"` // default: the published image's
 	// SourceDateEpoch is "auto" (the published config's created time, else
 	// the commit time) or seconds.
-	SourceDateEpoch string
+	SourceDateEpoch string `json:"sourceDateEpoch,omitempty"`
 }
 
 // Builder is what verify needs of BuildKit.
@@ -51,36 +51,6 @@ type Options struct {
 	Logger     *slog.Logger
 }
 
-// Build is the hermeticity evidence of the report.
-type Build struct {
-	BuildKit   string             `json:"buildkit"`
-	Frontend   string             `json:"frontend"`
-	Network    string             `json:"network"`
-	Bases      []builder.Base     `json:"bases"`
-	Downloads  []builder.Download `json:"downloads"`
-	Target     string             `json:"target"`
-	BuildArgs  map[string]string  `json:"buildArgs"`
-	Platforms  []string           `json:"platforms"`
-	Dockerfile string             `json:"dockerfile"`
-	Context    string             `json:"context"`
-	NoCache    bool               `json:"noCache"`
-	// Provenance lists the publisher's provenance attestations read from
-	// the published index (the VSA's inputAttestations).
-	Provenance []Provenance `json:"provenance,omitempty"`
-	// UnverifiedPlatforms counts the published index's images left out by
-	// --platform: the attestations then name the verified manifests, not
-	// the index.
-	UnverifiedPlatforms int `json:"unverifiedPlatforms,omitempty"`
-}
-
-// Provenance is one provenance statement read from the published image.
-type Provenance struct {
-	URI           string `json:"uri"`    // REPO@sha256:… of its attestation manifest
-	Digest        string `json:"digest"` // of the statement itself
-	PredicateType string `json:"predicateType"`
-	For           string `json:"for,omitempty"` // the image manifest it describes
-}
-
 // provenanceTypes are the predicate types read as provenance.
 var provenanceTypes = []string{"https://slsa.dev/provenance/v0.2", "https://slsa.dev/provenance/v1"}
 
@@ -90,26 +60,30 @@ var (
 )
 
 // Run resolves, rebuilds and compares. It always returns a report; the
-// error is non-nil exactly when the verdict is "error" (could not verify).
-func Run(ctx context.Context, req Request, b Builder, o Options) (*compare.Report, error) {
-	rep := &compare.Report{SchemaVersion: 1, Hints: []string{}, Platforms: []compare.Platform{},
-		Source:    &compare.Source{URI: req.Source, Commit: req.Commit},
-		Published: &compare.ImageRef{Ref: req.Image}}
-	err := run(ctx, req, b, o, rep)
-	if err != nil {
-		rep.Verdict = compare.Error
-		rep.Error = err.Error()
-		if rep.Published.Digest == "" {
-			rep.Published = nil
-		}
-	}
-	return rep, err
-}
-
-func run(ctx context.Context, req Request, b Builder, o Options, rep *compare.Report) error {
+// error is non-nil exactly when the verdict is "error" (could not verify),
+// and the report then holds what was resolved before the failure.
+func Run(ctx context.Context, req Request, b Builder, o Options) (*Report, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	var st stages
+	err := st.run(ctx, req, b, o)
+	return st.report(req, err), err
+}
+
+// stages holds what each stage of a verification returned, for the
+// report; a stage that was not reached leaves its value nil.
+type stages struct {
+	published  *image.Resolved
+	source     *source
+	plan       *plan
+	rebuilt    *builder.Result
+	comparison *compare.Report
+}
+
+// run is the pipeline: resolve the published image and the source, check
+// the rules, plan and run the build, compare.
+func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) error {
 	if req.Source == "" || req.Commit == "" || req.Image == "" {
 		return errors.New("--source, --commit and --image are required")
 	}
@@ -122,30 +96,100 @@ func run(ctx context.Context, req Request, b Builder, o Options, rep *compare.Re
 		defer os.RemoveAll(d)
 		scratch = d
 	}
-
-	// Resolve: the published image first (cheap, and it says the platforms,
-	// the encoding and the SOURCE_DATE_EPOCH).
-	iopts := o.Image
-	for _, p := range req.Platforms {
-		pp, err := image.ParsePlatform(p)
-		if err != nil {
-			return err
-		}
-		iopts.Platforms = append(iopts.Platforms, pp)
-	}
-	pub, err := image.Open(ctx, req.Image, iopts)
-	if err != nil {
-		return fmt.Errorf("published image: %w", err)
-	}
-	defer pub.Close()
-	rep.Published.Digest = pub.Digest.String()
-
-	co, err := ExportCommit(ctx, req.Source, req.Commit, scratch)
+	// The published image first: it is cheap, and it says the platforms,
+	// the encoding and the SOURCE_DATE_EPOCH.
+	pub, err := openPublished(ctx, req, o.Image)
 	if err != nil {
 		return err
 	}
-	rep.Source.Commit = co.Commit
+	defer pub.Close()
+	st.published = pub
+	if st.source, err = exportSource(ctx, req, scratch); err != nil {
+		return err
+	}
+	inputs, err := checkRules(st.source, req.BuildArgs)
+	if err != nil {
+		return err
+	}
+	if st.plan, err = planBuild(ctx, req, b, o, pub, st.source, inputs); err != nil {
+		return err
+	}
+	st.plan.spec.OutputDir = filepath.Join(scratch, "rebuilt")
+	if st.rebuilt, err = b.Build(ctx, st.plan.spec, progressOr(o.Progress), o.ProgressMode); err != nil {
+		return err
+	}
+	st.comparison, err = compareRebuilt(ctx, st.plan.spec.OutputDir, st.rebuilt.Digest, pub, o)
+	return err
+}
 
+// report assembles the report from the stages' results.
+func (st *stages) report(req Request, err error) *Report {
+	r := &Report{SchemaVersion: 1, Request: &req, Hints: []string{}, Platforms: []Platform{}}
+	if st.published != nil {
+		r.Published = &compare.ImageRef{Ref: req.Image, Digest: st.published.Digest.String()}
+	}
+	if st.source != nil {
+		r.Source = &Source{URI: req.Source, Commit: st.source.checkout.Commit}
+	}
+	if st.plan != nil {
+		sde := st.plan.spec.SourceDateEpoch
+		r.SourceDateEpoch = &sde
+		r.Build = &st.plan.build
+		r.Hints = append(r.Hints, st.plan.hints...)
+	}
+	if st.rebuilt != nil {
+		r.Rebuilt = &compare.ImageRef{Digest: st.rebuilt.Digest}
+	}
+	if err != nil {
+		r.Verdict, r.Error = Error, err.Error()
+		return r
+	}
+	c := st.comparison
+	r.Verdict = verdict(c)
+	r.Encoding = c.Encoding
+	r.Hints = append(r.Hints, c.Hints...)
+	for _, p := range c.Platforms {
+		r.Platforms = append(r.Platforms, Platform{Verdict: verdictOf(p.Verdict), PlatformComparison: p})
+	}
+	return r
+}
+
+// openPublished opens the published image, only the requested platforms.
+func openPublished(ctx context.Context, req Request, o image.Options) (*image.Resolved, error) {
+	for _, p := range req.Platforms {
+		pp, err := image.ParsePlatform(p)
+		if err != nil {
+			return nil, err
+		}
+		o.Platforms = append(o.Platforms, pp)
+	}
+	pub, err := image.Open(ctx, req.Image, o)
+	if err != nil {
+		return nil, fmt.Errorf("published image: %w", err)
+	}
+	return pub, nil
+}
+
+// source is the commit's tree exported, and where in it the build's
+// context and Dockerfile are.
+type source struct {
+	checkout   *Checkout
+	contextRel string // "." or a clean path in the tree
+	dockerfile string // the Dockerfile's clean slash path in the tree
+}
+
+func (s *source) contextDir() string     { return filepath.Join(s.checkout.Dir, s.contextRel) }
+func (s *source) dockerfilePath() string { return filepath.Join(s.checkout.Dir, s.dockerfile) }
+
+// exportSource exports the commit and checks that the context and the
+// Dockerfile are inside it and reached without a symlink: the source is
+// untrusted, and a symlink could send the host's files to BuildKit, or
+// read /dev/zero.
+func exportSource(ctx context.Context, req Request, scratch string) (*source, error) {
+	co, err := ExportCommit(ctx, req.Source, req.Commit, scratch)
+	if err != nil {
+		return nil, err
+	}
 	contextRel := req.Context
 	if contextRel == "" {
 		contextRel = "."
@@ -156,37 +200,52 @@ func run(ctx context.Context, req Request, b Builder, o Options, rep *compare.Re
 	}
 	for _, p := range []string{contextRel, dfRel} {
 		if !filepath.IsLocal(filepath.Clean(p)) && filepath.Clean(p) != "." {
-			return fmt.Errorf("%s: must be a path inside the source", p)
+			return nil, fmt.Errorf("%s: must be a path inside the source", p)
 		}
 	}
-	dfPath := filepath.Join(co.Dir, dfRel)
-	dfName := filepath.ToSlash(filepath.Clean(dfRel))
-	// The source is untrusted: a context or Dockerfile reached through a
-	// symlink could send the host's files to BuildKit, or read /dev/zero.
+	s := &source{checkout: co, contextRel: filepath.Clean(contextRel), dockerfile: filepath.ToSlash(filepath.Clean(dfRel))}
 	if err := noSymlinks(co.Dir, contextRel, true); err != nil {
-		return fmt.Errorf("--context %s at %s: %w", contextRel, co.Commit, err)
+		return nil, fmt.Errorf("--context %s at %s: %w", contextRel, co.Commit, err)
 	}
 	if err := noSymlinks(co.Dir, dfRel, false); err != nil {
-		return fmt.Errorf("%s at %s: %w", dfName, co.Commit, err)
+		return nil, fmt.Errorf("%s at %s: %w", s.dockerfile, co.Commit, err)
 	}
-	df, err := builder.ReadDockerfile(dfPath)
+	return s, nil
+}
+
+// checkRules applies the pinning rules to the source's Dockerfile and
+// returns its pinned inputs.
+func checkRules(s *source, buildArgs map[string]string) (*builder.Inputs, error) {
+	df, err := builder.ReadDockerfile(s.dockerfilePath())
 	if err != nil {
-		return fmt.Errorf("%s at %s: %w", dfName, co.Commit, err)
+		return nil, fmt.Errorf("%s at %s: %w", s.dockerfile, s.checkout.Commit, err)
 	}
-	vs, inputs, err := builder.Check(df, dfName, req.BuildArgs)
+	vs, inputs, err := builder.Check(df, s.dockerfile, buildArgs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(vs) > 0 {
-		return fmt.Errorf("%w: %s", ErrUnpinned, strings.ReplaceAll(vs.Error(), "\n", "; "))
+		return nil, fmt.Errorf("%w: %s", ErrUnpinned, strings.ReplaceAll(vs.Error(), "\n", "; "))
 	}
+	return inputs, nil
+}
 
-	sde, err := sourceDateEpoch(req.SourceDateEpoch, pub, co)
+// plan is the build to run, the evidence the report gives of it, and what
+// the verification leaves out.
+type plan struct {
+	spec  builder.Spec
+	build Build
+	hints []string
+}
+
+// planBuild settles the build's parameters: platforms and encoding from
+// the published image, SOURCE_DATE_EPOCH, and the evidence (BuildKit's
+// version, pinned inputs, the publisher's provenance).
+func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *image.Resolved, s *source, inputs *builder.Inputs) (*plan, error) {
+	sde, err := sourceDateEpoch(req.SourceDateEpoch, pub, s.checkout)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	rep.SourceDateEpoch = &sde
-
 	platforms := req.Platforms
 	if len(platforms) == 0 {
 		for _, img := range pub.Images {
@@ -195,65 +254,61 @@ func run(ctx context.Context, req Request, b Builder, o Options, rep *compare.Re
 	}
 	version, err := b.Version(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	build := Build{BuildKit: version, Frontend: "dockerfile.v0 (built in)", Network: "none", Bases: inputs.Bases,
+	p := &plan{build: Build{BuildKit: version, Frontend: "dockerfile.v0 (built in)", Network: "none", Bases: inputs.Bases,
 		Downloads: inputs.Downloads, Target: req.Target, BuildArgs: req.BuildArgs, Platforms: platforms,
-		Dockerfile: dfName, Context: filepath.ToSlash(filepath.Clean(contextRel)), NoCache: true}
-	if build.BuildArgs == nil {
-		build.BuildArgs = map[string]string{}
+		Dockerfile: s.dockerfile, Context: filepath.ToSlash(s.contextRel), NoCache: true}}
+	if p.build.BuildArgs == nil {
+		p.build.BuildArgs = map[string]string{}
 	}
 	if pub.Skipped > 0 {
-		build.UnverifiedPlatforms = pub.Skipped
-		rep.Hints = append(rep.Hints, fmt.Sprintf("%d platform image(s) of the published index were not verified (--platform): the verdict covers only %s.", pub.Skipped, strings.Join(platforms, ", ")))
+		p.build.UnverifiedPlatforms = pub.Skipped
+		p.hints = append(p.hints, fmt.Sprintf("%d platform image(s) of the published index were not verified (--platform): the verdict covers only %s.", pub.Skipped, strings.Join(platforms, ", ")))
 	}
-	if len(pub.Attestations) > 0 {
-		stmts, err := pub.Statements(ctx, o.Image.Limits, provenanceTypes...)
-		if err != nil {
-			rep.Hints = append(rep.Hints, "The published image's attestations could not be read: "+err.Error())
-		}
-		repo := pub.Ref.Name
-		for _, st := range stmts {
-			p := Provenance{URI: repo + "@" + st.Manifest.String(), Digest: st.Digest.String(), PredicateType: st.PredicateType}
-			if st.For.Hex != "" {
-				p.For = st.For.String()
-			}
-			build.Provenance = append(build.Provenance, p)
-		}
+	prov, err := readProvenance(ctx, pub, o.Image.Limits)
+	if err != nil {
+		p.hints = append(p.hints, "The published image's attestations could not be read: "+err.Error())
 	}
-	rep.Build = build
-
+	p.build.Provenance = prov
 	oci, compression := encodingOf(pub)
-	out := filepath.Join(scratch, "rebuilt")
-	res, err := b.Build(ctx, builder.Spec{
-		ContextDir: filepath.Join(co.Dir, contextRel), DockerfilePath: dfPath, DockerfileName: dfName,
+	p.spec = builder.Spec{
+		ContextDir: s.contextDir(), DockerfilePath: s.dockerfilePath(), DockerfileName: s.dockerfile,
 		Target: req.Target, BuildArgs: req.BuildArgs, Platforms: platforms, SourceDateEpoch: sde,
-		OCIMediaTypes: oci, Compression: compression, OutputDir: out,
-	}, progressOr(o.Progress), o.ProgressMode)
-	if err != nil {
-		return err
+		OCIMediaTypes: oci, Compression: compression,
 	}
-	rep.Rebuilt = &compare.ImageRef{Digest: res.Digest}
+	return p, nil
+}
 
-	reb, err := image.Open(ctx, "oci:"+out+"@"+res.Digest, image.Options{Limits: o.Image.Limits})
+// readProvenance lists the provenance statements attached to the
+// published index; those it could read are returned with the error.
+func readProvenance(ctx context.Context, pub *image.Resolved, lim image.Limits) ([]Provenance, error) {
+	if len(pub.Attestations) == 0 {
+		return nil, nil
+	}
+	stmts, err := pub.Statements(ctx, lim, provenanceTypes...)
+	var out []Provenance
+	for _, st := range stmts {
+		p := Provenance{URI: pub.Ref.Name + "@" + st.Manifest.String(), Digest: st.Digest.String(), PredicateType: st.PredicateType}
+		if st.For.Hex != "" {
+			p.For = st.For.String()
+		}
+		out = append(out, p)
+	}
+	return out, err
+}
+
+// compareRebuilt compares the rebuilt image, an OCI layout, with the
+// published one.
+func compareRebuilt(ctx context.Context, layout, digest string, pub *image.Resolved, o Options) (*compare.Report, error) {
+	reb, err := image.Open(ctx, "oci:"+layout+"@"+digest, image.Options{Limits: o.Image.Limits})
 	if err != nil {
-		return fmt.Errorf("rebuilt image: %w", err)
+		return nil, fmt.Errorf("rebuilt image: %w", err)
 	}
 	defer reb.Close()
 	copts := o.Compare
 	copts.NameA, copts.NameB = "rebuilt", "published"
-	cr, err := compare.Images(ctx, reb, pub, copts)
-	if err != nil {
-		return err
-	}
-	rep.Platforms = cr.Platforms
-	rep.Hints = append(rep.Hints, cr.Hints...)
-	rep.Encoding = cr.Encoding
-	rep.Verdict = verdictOf(cr)
-	for i := range rep.Platforms {
-		rep.Platforms[i].Verdict = platformVerdict(rep.Platforms[i].Verdict)
-	}
-	return nil
+	return compare.Images(ctx, reb, pub, copts)
 }
 
 // noSymlinks checks that rel, inside root, is reached without following a
@@ -284,34 +339,24 @@ func noSymlinks(root, rel string, dir bool) error {
 	return nil
 }
 
-// verdictOf maps the comparison to a verification verdict: reproducible
+// verdict is a verification's verdict from the comparison: reproducible
 // when every platform manifest is bit-identical (an index may differ by
 // its attestation manifests), equivalent when only encoding differs.
-func verdictOf(cr *compare.Report) string {
-	allIdentical := len(cr.Platforms) > 0
-	for _, p := range cr.Platforms {
+func verdict(c *compare.Report) Verdict {
+	allIdentical := len(c.Platforms) > 0
+	for _, p := range c.Platforms {
 		if p.Verdict != compare.Identical {
 			allIdentical = false
 		}
 	}
 	switch {
 	case allIdentical:
-		return compare.Reproducible
-	case cr.Verdict == compare.Different:
-		return compare.Mismatch
+		return Reproducible
+	case c.Verdict == compare.Different:
+		return Mismatch
 	default:
-		return compare.Equivalent
+		return Equivalent
 	}
-}
-
-func platformVerdict(v string) string {
-	switch v {
-	case compare.Identical:
-		return compare.Reproducible
-	case compare.Different:
-		return compare.Mismatch
-	}
-	return v
 }
 
 func sourceDateEpoch(s string, pub *image.Resolved, co *Checkout) (int64, error) {

@@ -1,17 +1,21 @@
 package verify_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/sirupsen/logrus"
 
 	"github.com/reprover/reprover/attest"
@@ -115,7 +119,7 @@ func TestVerify(t *testing.T) {
 		publish      builder.Spec
 		tamper       func(img v1.Image) v1.Image
 		asLayout     bool
-		wantVerdict  string
+		wantVerdict  verify.Verdict
 		wantPaths    []string // changed paths the report must name
 		onlyPaths    bool     // and no others (merged view)
 		wantErr      []string // substrings of the error (verdict error)
@@ -123,26 +127,26 @@ func TestVerify(t *testing.T) {
 		wantEncoding string
 	}
 	tests := []tc{
-		{name: "deterministic", files: w.files(sample, nil), wantVerdict: compare.Reproducible},
+		{name: "deterministic", files: w.files(sample, nil), wantVerdict: verify.Reproducible},
 		{name: "time written into a file", files: w.files("FROM BASE\nCOPY app/ /app/\nRUN mkdir -p /out && sleep 1 && date > /out/when\n", nil),
-			wantVerdict: compare.Mismatch, wantPaths: []string{"/out/when"}, onlyPaths: true},
+			wantVerdict: verify.Mismatch, wantPaths: []string{"/out/when"}, onlyPaths: true},
 		{name: "injected file", files: w.files(sample, nil), tamper: func(img v1.Image) v1.Image {
 			return mustRebuild(t, img, func(ls []v1.Layer) ([]v1.Layer, error) {
 				l, err := fixtures.AppendToLayer(ls[1], fixtures.Gzip, fixtures.File("app/.hook.so", "evil\n"))
 				ls[1] = l
 				return ls, err
 			}, nil)
-		}, wantVerdict: compare.Mismatch, wantPaths: []string{"/app/.hook.so"}, wantHint: "injected after the build"},
+		}, wantVerdict: verify.Mismatch, wantPaths: []string{"/app/.hook.so"}, wantHint: "injected after the build"},
 		{name: "injected env", files: w.files(sample, nil), tamper: func(img v1.Image) v1.Image {
 			return mustRebuild(t, img, nil, func(cf *v1.ConfigFile) { cf.Config.Env = append(cf.Config.Env, "LD_PRELOAD=/x.so") })
-		}, wantVerdict: compare.Mismatch, wantHint: "LD_PRELOAD"},
+		}, wantVerdict: verify.Mismatch, wantHint: "LD_PRELOAD"},
 		{name: "changed mode", files: w.files(sample, nil), tamper: func(img v1.Image) v1.Image {
 			return mustRebuild(t, img, func(ls []v1.Layer) ([]v1.Layer, error) {
 				l, err := fixtures.AppendToLayer(ls[1], fixtures.Gzip, fixtures.Entry{Name: "app/hello.txt", Body: "hello\n", Mode: 0o4755, ModTime: commitTime})
 				ls[1] = l
 				return ls, err
 			}, nil)
-		}, wantVerdict: compare.Mismatch, wantPaths: []string{"/app/hello.txt"}},
+		}, wantVerdict: verify.Mismatch, wantPaths: []string{"/app/hello.txt"}},
 		{name: "file hidden by a whiteout", files: w.files(sample, nil), tamper: func(img v1.Image) v1.Image {
 			return mustRebuild(t, img, func(ls []v1.Layer) ([]v1.Layer, error) {
 				l, err := fixtures.AppendToLayer(ls[1], fixtures.Gzip, fixtures.File("app/payload", "exfiltrate\n"))
@@ -151,7 +155,7 @@ func TestVerify(t *testing.T) {
 				ls[2] = l2
 				return ls, errors.Join(err, err2)
 			}, nil)
-		}, wantVerdict: compare.Mismatch, wantPaths: []string{"/app/payload"}},
+		}, wantVerdict: verify.Mismatch, wantPaths: []string{"/app/payload"}},
 		{name: "recompressed layers", files: w.files(sample, nil), tamper: func(img v1.Image) v1.Image {
 			return mustRebuild(t, img, func(ls []v1.Layer) ([]v1.Layer, error) {
 				for i := range ls {
@@ -166,7 +170,7 @@ func TestVerify(t *testing.T) {
 		}, wantVerdict: compare.Equivalent, wantEncoding: compare.EncCompression},
 		{name: "published without SOURCE_DATE_EPOCH", files: w.files(sample, nil), publish: builder.Spec{SourceDateEpoch: -1},
 			req:         func(r *verify.Request) { r.SourceDateEpoch = "1740830400" },
-			wantVerdict: compare.Mismatch, wantHint: "SOURCE_DATE_EPOCH"},
+			wantVerdict: verify.Mismatch, wantHint: "SOURCE_DATE_EPOCH"},
 		{name: "unpinned FROM", files: w.files("FROM busybox:latest\nCOPY app/ /app/\n", nil), publish: builder.Spec{Target: "skip-publish"},
 			wantErr: []string{"Dockerfile:1: unpinned-from"}},
 		{name: "ADD without checksum", files: w.files("FROM BASE\nADD https://example.com/tool.tar.gz /opt/\n", nil), publish: builder.Spec{Target: "skip-publish"},
@@ -182,17 +186,17 @@ func TestVerify(t *testing.T) {
 			req: func(r *verify.Request) {
 				r.Target = "release"
 				r.BuildArgs = map[string]string{"GREETING": "bonjour"}
-			}, wantVerdict: compare.Reproducible},
+			}, wantVerdict: verify.Reproducible},
 		{name: "multi-stage with the wrong build arg", files: w.files("ARG GREETING=hello\nFROM BASE AS build\nARG GREETING\nRUN echo $GREETING > /greeting\nFROM BASE AS release\nCOPY --from=build /greeting /greeting\n", nil),
 			publish:     builder.Spec{Target: "release", BuildArgs: map[string]string{"GREETING": "bonjour"}},
 			req:         func(r *verify.Request) { r.Target = "release" },
-			wantVerdict: compare.Mismatch, wantPaths: []string{"/greeting"}, onlyPaths: true},
+			wantVerdict: verify.Mismatch, wantPaths: []string{"/greeting"}, onlyPaths: true},
 		{name: "Dockerfile in a subdirectory", files: map[string]string{"build/Dockerfile": strings.ReplaceAll("FROM BASE\nCOPY app/ /app/\n", "BASE", w.base), "app/a.txt": "a\n"},
-			dockerfile: "build/Dockerfile", req: func(r *verify.Request) { r.Dockerfile = "build/Dockerfile" }, wantVerdict: compare.Reproducible},
+			dockerfile: "build/Dockerfile", req: func(r *verify.Request) { r.Dockerfile = "build/Dockerfile" }, wantVerdict: verify.Reproducible},
 		{name: "source as a git URL", files: w.files(sample, nil), req: func(r *verify.Request) { r.Source = "file://" + r.Source },
-			wantVerdict: compare.Reproducible},
-		{name: "published as an OCI layout", files: w.files(sample, nil), asLayout: true, wantVerdict: compare.Reproducible},
-		{name: "provenance attached at publish time", files: w.files(sample, nil), publish: builder.Spec{Provenance: true}, wantVerdict: compare.Reproducible},
+			wantVerdict: verify.Reproducible},
+		{name: "published as an OCI layout", files: w.files(sample, nil), asLayout: true, wantVerdict: verify.Reproducible},
+		{name: "provenance attached at publish time", files: w.files(sample, nil), publish: builder.Spec{Provenance: true}, wantVerdict: verify.Reproducible},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -217,7 +221,7 @@ func TestVerify(t *testing.T) {
 				if err == nil {
 					t.Fatalf("verdict %s, want an error", rep.Verdict)
 				}
-				if rep.Verdict != compare.Error || rep.Error == "" {
+				if rep.Verdict != verify.Error || rep.Error == "" {
 					t.Errorf("report verdict %q error %q, want verdict error with the reason", rep.Verdict, rep.Error)
 				}
 				for _, s := range tc.wantErr {
@@ -225,6 +229,7 @@ func TestVerify(t *testing.T) {
 						t.Errorf("error %q lacks %q", err, s)
 					}
 				}
+				roundTrip(t, rep)
 				return
 			}
 			if err != nil {
@@ -260,7 +265,7 @@ func TestVerify(t *testing.T) {
 				t.Errorf("encoding %q lacks %s", rep.Encoding, tc.wantEncoding)
 			}
 			if tc.publish.Provenance {
-				if b, ok := rep.Build.(verify.Build); !ok || len(b.Provenance) == 0 {
+				if b := rep.Build; b == nil || len(b.Provenance) == 0 {
 					t.Errorf("the publisher's provenance was not read: %+v", rep.Build)
 				}
 				key, err := attest.GenerateKey(filepath.Join(t.TempDir(), "k"), attest.Ed25519)
@@ -281,6 +286,7 @@ func TestVerify(t *testing.T) {
 			if rep.Source == nil || rep.Source.Commit != commit || rep.Published == nil || rep.Rebuilt == nil || rep.Build == nil || rep.SourceDateEpoch == nil {
 				t.Errorf("report lacks source, published, rebuilt, build or sourceDateEpoch: %+v", rep)
 			}
+			roundTrip(t, rep)
 		})
 	}
 }
@@ -329,17 +335,18 @@ func TestVerifyTwoPlatforms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Verdict != compare.Mismatch {
+	if rep.Verdict != verify.Mismatch {
 		t.Errorf("verdict %s, want mismatch", rep.Verdict)
 	}
-	got := map[string]string{}
+	got := map[string]verify.Verdict{}
 	for _, p := range rep.Platforms {
 		got[p.Platform] = p.Verdict
 		if p.Platform == "linux/386" && (len(p.Files) != 1 || p.Files[0].Path != "/app/cryptominer") {
 			t.Errorf("linux/386 changes %+v, want only /app/cryptominer", p.Files)
 		}
 	}
-	if got["linux/amd64"] != compare.Reproducible || got["linux/386"] != compare.Mismatch {
+	roundTrip(t, rep)
+	if got["linux/amd64"] != verify.Reproducible || got["linux/386"] != verify.Mismatch {
 		t.Errorf("platform verdicts %v, want amd64 reproducible and 386 mismatch", got)
 	}
 
@@ -350,7 +357,7 @@ func TestVerifyTwoPlatforms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Verdict != compare.Reproducible || len(rep.Platforms) != 1 {
+	if rep.Verdict != verify.Reproducible || len(rep.Platforms) != 1 {
 		t.Fatalf("amd64 only: verdict %s on %d platforms", rep.Verdict, len(rep.Platforms))
 	}
 	key, err := attest.GenerateKey(filepath.Join(t.TempDir(), "k"), attest.Ed25519)
@@ -392,7 +399,7 @@ func TestVerifyEmulatedPlatform(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Verdict != compare.Reproducible || len(rep.Platforms) != 1 || rep.Platforms[0].Platform != "linux/arm64" {
+	if rep.Verdict != verify.Reproducible || len(rep.Platforms) != 1 || rep.Platforms[0].Platform != "linux/arm64" {
 		t.Errorf("verdict %s on %+v, want reproducible on linux/arm64", rep.Verdict, rep.Platforms)
 	}
 }
@@ -404,4 +411,40 @@ func mustRebuild(t *testing.T, img v1.Image, f func([]v1.Layer) ([]v1.Layer, err
 		t.Fatal(err)
 	}
 	return out
+}
+
+var reportSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
+	return jsonschema.NewCompiler().Compile(filepath.Join("..", "docs", "report.schema.json"))
+})
+
+// roundTrip checks that the report matches the published schema, and
+// that the report, written as JSON and read back, is the
+// report: nothing (provenance, the comparison's verdicts, config values)
+// is lost or changes type on the way.
+func roundTrip(t *testing.T, rep *verify.Report) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := rep.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch, err := reportSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Errorf("the report does not match docs/report.schema.json: %v\n%s", err, buf.String())
+	}
+	back, err := verify.ReadReport(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, rep) {
+		var again bytes.Buffer
+		_ = back.WriteJSON(&again)
+		t.Errorf("the report read back differs from the report written:\nwritten %+v\nread    %+v\nJSON written:\n%s\nJSON of what was read:\n%s", rep, back, buf.String(), again.String())
+	}
 }

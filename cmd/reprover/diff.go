@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -67,8 +68,15 @@ func (f *outputFlags) check() error {
 	return fmt.Errorf("--format %q: want text, json or html", f.format)
 }
 
+// report is what diff and verify write: a compare.Report or a
+// verify.Report, each with its own JSON.
+type report interface {
+	WriteText(w io.Writer, o compare.TextOptions) error
+	WriteHTML(w io.Writer) error
+}
+
 // write writes the report file and the report on stdout.
-func (f *outputFlags) write(g *globals, rep *compare.Report) error {
+func (f *outputFlags) write(g *globals, rep report) error {
 	if f.report != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {

@@ -28,7 +28,6 @@ func TestDiffExitCodes(t *testing.T) {
 	eqA, eqB := push("recompressed-zstd")
 	addA, addB := push("added-file")
 	dir := t.TempDir()
-	report := filepath.Join(dir, "report.json")
 	if err := fixtures.WriteLayout(filepath.Join(dir, "layout"), "v1", cases["added-file"].B); err != nil {
 		t.Fatal(err)
 	}
@@ -44,11 +43,14 @@ func TestDiffExitCodes(t *testing.T) {
 		wantCode   int
 		wantStdout []string
 		wantStderr []string
+		wantReport string // the verdict of the --report file the case writes
 	}{
 		{name: "identical", args: []string{"diff", idA, idB}, wantCode: 0, wantStdout: []string{"verdict: identical"}},
 		{name: "equivalent", args: []string{"diff", eqA, eqB}, wantCode: 0, wantStdout: []string{"verdict: equivalent", "compression"}},
 		{name: "different", args: []string{"diff", addA, addB}, wantCode: 1, wantStdout: []string{"verdict: different", "+ /app/backdoor.sh"}},
-		{name: "json", args: []string{"diff", "--format", "json", "--report", report, addA, addB}, wantCode: 1, wantStdout: []string{`"verdict": "different"`, `"path": "/app/backdoor.sh"`}},
+		{name: "json", args: []string{"diff", "--format", "json", addA, addB}, wantCode: 1, wantStdout: []string{`"verdict": "different"`, `"path": "/app/backdoor.sh"`},
+			wantReport: compare.Different},
+		{name: "report of the same", args: []string{"diff", eqA, eqB}, wantReport: compare.Equivalent, wantStdout: []string{"verdict: equivalent"}},
 		{name: "html", args: []string{"diff", "--format", "html", addA, addB}, wantCode: 1, wantStdout: []string{"<!doctype html>", "/app/backdoor.sh"}},
 		{name: "layout-vs-registry", args: []string{"diff", addB, "oci:" + filepath.Join(dir, "layout") + ":v1"}, wantCode: 0, wantStdout: []string{"verdict: identical"}},
 		{name: "archive-vs-registry", args: []string{"diff", "oci-archive:" + archive, addA}, wantCode: 1, wantStdout: []string{"- /app/backdoor.sh"}},
@@ -61,23 +63,51 @@ func TestDiffExitCodes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, _ := expect(t, tc.args, tc.wantCode, tc.wantStdout, tc.wantStderr)
+			args, report := withReport(t, tc.args, tc.wantReport)
+			out, _ := expect(t, args, tc.wantCode, tc.wantStdout, tc.wantStderr)
 			if strings.Contains(out, "\x1b[") {
 				t.Errorf("colour escape codes on a non-terminal stdout")
 			}
+			if report != "" {
+				rep := readsBack(t, report, func(b []byte) (any, error) { return compare.ReadReport(b) }).(*compare.Report)
+				if rep.SchemaVersion != 1 || rep.Verdict != tc.wantReport {
+					t.Errorf("--report file: schemaVersion %d verdict %s, want 1 %s", rep.SchemaVersion, rep.Verdict, tc.wantReport)
+				}
+			}
 		})
 	}
-	b, err := os.ReadFile(report)
+}
+
+// withReport adds --report FILE to args when a report is wanted, and
+// returns FILE.
+func withReport(t *testing.T, args []string, want string) ([]string, string) {
+	if want == "" {
+		return args, ""
+	}
+	report := filepath.Join(t.TempDir(), "report.json")
+	return append([]string{args[0], "--report", report}, args[1:]...), report
+}
+
+// readsBack reads a --report file and checks that it reads back as it was
+// written: decoded and encoded again, it is the same bytes.
+func readsBack(t *testing.T, path string, read func([]byte) (any, error)) any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("--report: %v", err)
+	}
+	rep, err := read(b)
+	if err != nil {
+		t.Fatalf("--report file: %v", err)
+	}
+	again, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep compare.Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatalf("--report file: %v", err)
+	if string(again)+"\n" != string(b) {
+		t.Errorf("--report file does not read back as written:\nwritten:\n%s\nread back:\n%s", b, again)
 	}
-	if rep.SchemaVersion != 1 || rep.Verdict != compare.Different {
-		t.Errorf("--report file: schemaVersion %d verdict %s", rep.SchemaVersion, rep.Verdict)
-	}
+	return rep
 }
 
 func tempFile(t *testing.T) *os.File {

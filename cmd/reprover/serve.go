@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reprover/reprover/attest"
-	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/service"
+	"github.com/reprover/reprover/verify"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -72,21 +72,20 @@ func serve(ctx context.Context, g *globals, cfg *service.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	runner := &service.PipelineRunner{Addrs: cfg.BuildKit.Addrs, Logger: log}
+	builders := verify.NewBuilders(cfg.BuildKit.Addrs, log)
+	defer builders.Close()
+	// A managed buildkitd that cannot start is known now, not at the
+	// first job.
+	if err := builders.Start(ctx); err != nil {
+		return fmt.Errorf("%w (or set buildkit.addrs)", err)
+	}
+	runner := &service.PipelineRunner{Builders: builders, Logger: log}
 	if cfg.Signing.Key != "" {
 		k, err := attest.LoadPrivateKey(cfg.Signing.Key)
 		if err != nil {
 			return fmt.Errorf("signing.key: %w", err)
 		}
 		runner.Key = k
-	}
-	if len(runner.Addrs) == 0 {
-		d, err := builder.StartDaemon(ctx, builder.DaemonOptions{Logger: log})
-		if err != nil {
-			return fmt.Errorf("starting buildkitd (or set buildkit.addrs): %w", err)
-		}
-		defer d.Stop()
-		runner.Addrs = []string{d.Addr}
 	}
 	svc, err := service.New(ctx, cfg, runner, log)
 	if err != nil {

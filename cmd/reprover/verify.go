@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reprover/reprover/attest"
-	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/verify"
@@ -68,11 +67,20 @@ unpinned input, build failure, unreachable image).`,
 				return errors.New("--push-attestation needs a registry image, not " + req.Image)
 			}
 			ctx := cmd.Context()
-			b, stop, err := connectBuildkit(ctx, g, buildkitAddr)
+			if buildkitAddr == "" {
+				buildkitAddr = os.Getenv("BUILDKIT_HOST")
+			}
+			var addrs []string
+			if buildkitAddr != "" {
+				addrs = []string{buildkitAddr}
+			}
+			builders := verify.NewBuilders(addrs, g.logger())
+			defer builders.Close()
+			b, release, err := builders.Get(ctx)
 			if err != nil {
 				return err
 			}
-			defer stop()
+			defer release()
 			mode := "auto"
 			if os.Getenv("CI") != "" || !isTerminal(g.stderr) {
 				mode = "plain"
@@ -99,9 +107,9 @@ unpinned input, build failure, unreachable image).`,
 			case verr != nil:
 				fmt.Fprintf(g.stderr, "reprover: could not verify: %v\n", verr)
 				return exitCode(exitError)
-			case rep.Verdict == compare.Mismatch:
+			case rep.Verdict == verify.Mismatch:
 				return exitCode(exitDifferent)
-			case strict && rep.Verdict != compare.Reproducible:
+			case strict && rep.Verdict != verify.Reproducible:
 				fmt.Fprintf(g.stderr, "reprover: --strict: the verdict is %s, not reproducible\n", rep.Verdict)
 				return exitCode(exitDifferent)
 			}
@@ -133,7 +141,7 @@ unpinned input, build failure, unreachable image).`,
 
 // writeAttestations signs the outcome, writes it to file and/or pushes it
 // next to the published image.
-func writeAttestations(ctx context.Context, g *globals, rep *compare.Report, req verify.Request, key *attest.PrivateKey, strict bool, file string, push bool, insecure []string) error {
+func writeAttestations(ctx context.Context, g *globals, rep *verify.Report, req verify.Request, key *attest.PrivateKey, strict bool, file string, push bool, insecure []string) error {
 	envs, err := verify.Attestations(ctx, rep, req, key, verify.AttestOptions{Strict: strict})
 	if err != nil {
 		return err
@@ -166,34 +174,4 @@ func writeAttestations(ctx context.Context, g *globals, rep *compare.Report, req
 
 func isRegistryRef(s string) bool {
 	return !strings.HasPrefix(s, "oci:") && !strings.HasPrefix(s, "oci-archive:")
-}
-
-// connectBuildkit connects to --buildkit-addr, else $BUILDKIT_HOST, else
-// starts a managed buildkitd that stop ends.
-func connectBuildkit(ctx context.Context, g *globals, addr string) (*builder.Client, func(), error) {
-	if addr == "" {
-		addr = os.Getenv("BUILDKIT_HOST")
-	}
-	var d *builder.Daemon
-	if addr == "" {
-		var err error
-		d, err = builder.StartDaemon(ctx, builder.DaemonOptions{Logger: g.logger()})
-		if err != nil {
-			return nil, nil, fmt.Errorf("starting buildkitd: %w", err)
-		}
-		addr = d.Addr
-	}
-	c, err := builder.Connect(ctx, addr, g.logger())
-	if err != nil {
-		if d != nil {
-			d.Stop()
-		}
-		return nil, nil, err
-	}
-	return c, func() {
-		c.Close()
-		if d != nil {
-			d.Stop()
-		}
-	}, nil
 }

@@ -2,13 +2,13 @@ package main
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/reprover/reprover/fixtures"
+	"github.com/reprover/reprover/verify"
 )
 
 func TestMain(m *testing.M) {
@@ -42,7 +42,6 @@ func TestVerifyCommand(t *testing.T) {
 	addr, dir, commit, reg := rel.addr, rel.dir, rel.commit, rel.reg
 	published, equivalent, mismatch := rel.published, rel.equivalent, rel.mismatch
 	_ = reg
-	report := filepath.Join(t.TempDir(), "report.json")
 	common := func(image string, extra ...string) []string {
 		return append([]string{"verify", "--source", dir, "--commit", commit, "--image", image, "--buildkit-addr", addr, "--quiet"}, extra...)
 	}
@@ -53,14 +52,17 @@ func TestVerifyCommand(t *testing.T) {
 		wantCode   int
 		wantStdout []string
 		wantStderr []string
+		wantReport verify.Verdict // the verdict of the --report file the case writes
 	}{
 		{name: "reproducible", args: common(published), wantStdout: []string{"verdict: reproducible", "published: " + published}},
 		{name: "reproducible strict", args: common(published, "--strict"), wantStdout: []string{"verdict: reproducible"}},
 		{name: "html", args: common(published, "--format", "html"), wantStdout: []string{"<!doctype html>", "SOURCE_DATE_EPOCH: 1740830400", "build evidence", rel.commit}},
 		{name: "equivalent", args: common(equivalent), wantStdout: []string{"verdict: equivalent", "compression"}},
 		{name: "equivalent strict", args: common(equivalent, "--strict"), wantCode: 1, wantStderr: []string{"--strict"}},
-		{name: "mismatch", args: common(mismatch, "--format", "json", "--report", report), wantCode: 1,
+		{name: "mismatch", args: common(mismatch, "--format", "json"), wantCode: 1, wantReport: verify.Mismatch,
 			wantStdout: []string{`"verdict": "mismatch"`, `"/app/evil.sh"`, `"network": "none"`}},
+		{name: "report of an error", args: []string{"verify", "--source", dir, "--commit", strings.Repeat("b", 40), "--image", published, "--buildkit-addr", addr},
+			wantCode: 2, wantReport: verify.Error},
 		{name: "unknown commit", args: []string{"verify", "--source", dir, "--commit", strings.Repeat("a", 40), "--image", published, "--buildkit-addr", addr},
 			wantCode: 2, wantStdout: []string{"verdict: error"}, wantStderr: []string{strings.Repeat("a", 40)}},
 		{name: "short commit", args: []string{"verify", "--source", dir, "--commit", commit[:7], "--image", published, "--buildkit-addr", addr},
@@ -78,10 +80,14 @@ func TestVerifyCommand(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			expect(t, tc.args, tc.wantCode, tc.wantStdout, tc.wantStderr)
+			args, report := withReport(t, tc.args, string(tc.wantReport))
+			expect(t, args, tc.wantCode, tc.wantStdout, tc.wantStderr)
+			if report != "" {
+				rep := readsBack(t, report, func(b []byte) (any, error) { return verify.ReadReport(b) }).(*verify.Report)
+				if rep.SchemaVersion != 1 || rep.Verdict != tc.wantReport {
+					t.Errorf("--report file: schemaVersion %d verdict %s, want 1 %s", rep.SchemaVersion, rep.Verdict, tc.wantReport)
+				}
+			}
 		})
-	}
-	if _, err := os.Stat(report); err != nil {
-		t.Errorf("--report: %v", err)
 	}
 }

@@ -1,0 +1,213 @@
+package verify
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/compare"
+)
+
+// Verdict is the outcome of a verification.
+type Verdict string
+
+// Verdicts of a verification (docs/report.md, "Verdicts").
+const (
+	// Reproducible: every rebuilt platform manifest is the published one.
+	Reproducible Verdict = "reproducible"
+	// Equivalent: the same config and files; only the encoding differs.
+	Equivalent Verdict = "equivalent"
+	// Mismatch: anything else; every difference is in the report.
+	Mismatch Verdict = "mismatch"
+	// Error: no verdict could be reached; Report.Error says why.
+	Error Verdict = "error"
+)
+
+// Verdicts lists the verdicts, in the order pages offer them.
+var Verdicts = []Verdict{Reproducible, Equivalent, Mismatch, Error}
+
+// Verified says whether a verdict passes: reproducible, or equivalent
+// unless strict.
+func (v Verdict) Verified(strict bool) bool {
+	return v == Reproducible || (!strict && v == Equivalent)
+}
+
+// verdictOf is a platform's verdict from its comparison's.
+func verdictOf(comparison string) Verdict {
+	switch comparison {
+	case compare.Identical:
+		return Reproducible
+	case compare.Equivalent:
+		return Equivalent
+	}
+	return Mismatch
+}
+
+// comparisonVerdict is the inverse of verdictOf, for reports read back.
+func (v Verdict) comparisonVerdict() string {
+	switch v {
+	case Reproducible:
+		return compare.Identical
+	case Equivalent:
+		return compare.Equivalent
+	}
+	return compare.Different
+}
+
+// Report is the outcome of a verification: the request, the source and
+// images it resolved to, the build evidence, and the comparison of the
+// rebuilt image (A) with the published one (B). Its JSON is the report of
+// docs/report.md (docs/report.schema.json); what a verification could not reach
+// (after an error) is absent.
+type Report struct {
+	SchemaVersion   int               `json:"schemaVersion"`
+	Verdict         Verdict           `json:"verdict"`
+	Error           string            `json:"error,omitempty"`
+	Request         *Request          `json:"request,omitempty"`
+	Source          *Source           `json:"source,omitempty"`
+	Published       *compare.ImageRef `json:"published,omitempty"`
+	Rebuilt         *compare.ImageRef `json:"rebuilt,omitempty"`
+	SourceDateEpoch *int64            `json:"sourceDateEpoch,omitempty"`
+	Build           *Build            `json:"build,omitempty"`
+	// Encoding, Hints and Platforms are the comparison's, seen as a
+	// verification: hints also say what the verification left out.
+	Encoding  []string   `json:"encoding,omitempty"`
+	Hints     []string   `json:"hints"`
+	Platforms []Platform `json:"platforms"`
+}
+
+// Source is the source a rebuild came from.
+type Source struct {
+	URI    string `json:"uri"`
+	Commit string `json:"commit"`
+}
+
+// PlatformComparison is what compare found for one platform.
+type PlatformComparison = compare.Platform
+
+// Platform is the verification of one platform image: its comparison, and
+// the verdict that gives (the comparison's own verdict, in compare's words,
+// is not in the JSON; it follows from Verdict).
+type Platform struct {
+	Verdict Verdict `json:"verdict"`
+	PlatformComparison
+}
+
+// UnmarshalJSON restores the comparison's verdict from the platform's.
+func (p *Platform) UnmarshalJSON(b []byte) error {
+	type plain Platform
+	var x plain
+	if err := json.Unmarshal(b, &x); err != nil {
+		return err
+	}
+	x.PlatformComparison.Verdict = x.Verdict.comparisonVerdict()
+	*p = Platform(x)
+	return nil
+}
+
+// Build is the hermeticity evidence of the report.
+type Build struct {
+	BuildKit   string             `json:"buildkit"`
+	Frontend   string             `json:"frontend"`
+	Network    string             `json:"network"`
+	Bases      []builder.Base     `json:"bases"`
+	Downloads  []builder.Download `json:"downloads"`
+	Target     string             `json:"target"`
+	BuildArgs  map[string]string  `json:"buildArgs"`
+	Platforms  []string           `json:"platforms"`
+	Dockerfile string             `json:"dockerfile"`
+	Context    string             `json:"context"`
+	NoCache    bool               `json:"noCache"`
+	// Provenance lists the publisher's provenance attestations read from
+	// the published index (the VSA's inputAttestations).
+	Provenance []Provenance `json:"provenance,omitempty"`
+	// UnverifiedPlatforms counts the published index's images left out by
+	// --platform: the attestations then name the verified manifests, not
+	// the index.
+	UnverifiedPlatforms int `json:"unverifiedPlatforms,omitempty"`
+}
+
+// Provenance is one provenance statement read from the published image.
+type Provenance struct {
+	URI           string `json:"uri"`    // REPO@sha256:… of its attestation manifest
+	Digest        string `json:"digest"` // of the statement itself
+	PredicateType string `json:"predicateType"`
+	For           string `json:"for,omitempty"` // the image manifest it describes
+}
+
+// ReadReport decodes a report as WriteJSON (or the service) wrote it.
+func ReadReport(b []byte) (*Report, error) {
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("reading a verification report: %w", err)
+	}
+	return &r, nil
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes the report for people: what was verified and how it
+// was rebuilt, then the comparison, platform by platform.
+func (r *Report) WriteText(w io.Writer, o compare.TextOptions) error {
+	p := compare.NewText(w, o)
+	p.Line("%s %s", p.Bold("verdict:"), p.Verdict(string(r.Verdict), r.Verdict.Verified(false)))
+	if r.Error != "" {
+		p.Line("error: %s", r.Error)
+	}
+	if r.Source != nil {
+		p.Line("source:    %s @ %s", r.Source.URI, r.Source.Commit)
+	}
+	if r.Published != nil {
+		p.Line("published: %s", r.Published.String())
+	}
+	if r.Rebuilt != nil {
+		p.Line("rebuilt:   %s", r.Rebuilt.Digest)
+	}
+	if r.SourceDateEpoch != nil {
+		p.Line("SOURCE_DATE_EPOCH: %d (%s)", *r.SourceDateEpoch, time.Unix(*r.SourceDateEpoch, 0).UTC().Format(time.RFC3339))
+	}
+	if b := r.Build; b != nil {
+		p.Line("build:     BuildKit %s, network %s, no cache, platforms %s", b.BuildKit, b.Network, strings.Join(b.Platforms, ", "))
+		if b.Target != "" {
+			p.Line("           target %s", b.Target)
+		}
+		for _, k := range slices.Sorted(maps.Keys(b.BuildArgs)) {
+			p.Line("           build arg %s=%s", k, b.BuildArgs[k])
+		}
+		for _, base := range b.Bases {
+			p.Line("           base %s", base.Ref)
+		}
+		for _, d := range b.Downloads {
+			p.Line("           download %s (%s)", d.URL, d.Checksum)
+		}
+	}
+	p.Comparison(r.Encoding, r.Hints)
+	for i := range r.Platforms {
+		pl := &r.Platforms[i]
+		p.Platform(&pl.PlatformComparison, string(pl.Verdict), pl.Verdict.Verified(false))
+	}
+	return p.Err()
+}
+
+// htmlPage is compare's page with what a verification adds under the
+// verdict.
+var htmlPage = template.Must(compare.HTMLPage(`{{with .Error}}<p>error: {{.}}</p>{{end}}
+{{with .Source}}<p>source: <code>{{.URI}}</code> at <code>{{.Commit}}</code></p>{{end}}
+{{with .Published}}<p>published: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}{{with .Rebuilt}}<p>rebuilt: <code>{{.Digest}}</code></p>{{end}}
+{{with .SourceDateEpoch}}<p>SOURCE_DATE_EPOCH: {{.}}</p>{{end}}
+{{with .Build}}<details><summary>build evidence</summary><pre>{{indent .}}</pre></details>{{end}}
+`))
+
+// WriteHTML writes the report as one self-contained page.
+func (r *Report) WriteHTML(w io.Writer) error { return htmlPage.Execute(w, r) }
