@@ -59,7 +59,7 @@ func raw(compressed, uncompressed []byte) v1.Layer {
 
 func cat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
 
-// hostileCase is one hostile input of HOSTILE.md 12–26 compared against a
+// hostileCase is one hostile layer (docs/threat-model.md) compared against a
 // clean image: the outcome is either an error (errLimit, errHas) or a
 // report (verdict and the exact changes and findings).
 type hostileCase struct {
@@ -306,7 +306,7 @@ func hostileCases() []hostileCase {
 	}
 }
 
-// TestHostileLayers pushes each hostile layer of HOSTILE.md 12–26 through a
+// TestHostileLayers pushes each hostile layer of docs/threat-model.md through a
 // real registry and compares its image with a clean one: the outcome is a
 // bounded error that names the layer or limit, or a report that names the
 // difference — never a panic, a hang or a false identical.

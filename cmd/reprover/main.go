@@ -1,5 +1,6 @@
 // Command reprover rebuilds container images from source and tells whether
-// the published image is what the source produces. See DESIGN.md.
+// the published image is what the source produces. docs/cli.md is its
+// reference (generated from these commands); docs/architecture.md maps the code.
 package main
 
 import (
