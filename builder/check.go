@@ -49,6 +49,32 @@ type Inputs struct {
 	Frontend  string     `json:"frontend,omitempty"`
 	Bases     []Base     `json:"bases"`
 	Downloads []Download `json:"downloads"`
+	// RunDownloads are the RUN steps that fetch from the network.
+	RunDownloads []RunDownload `json:"runDownloads,omitempty"`
+	// Warnings are the rules broken that are reported, never refused.
+	Warnings []Note `json:"warnings,omitempty"`
+}
+
+// RunDownload is a RUN step that fetches, and the tools it fetches with.
+type RunDownload struct {
+	File  string   `json:"file"`
+	Line  int      `json:"line"`
+	Tools []string `json:"tools"`
+}
+
+// Note is a rule broken at one place, as evidence.
+type Note struct {
+	Rule    string `json:"rule"`
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+// CheckOptions say how the rebuild will run.
+type CheckOptions struct {
+	BuildArgs map[string]string
+	// Network is the rebuild's network: "none" (the default) or "proxy".
+	Network string
 }
 
 // Base is an image a build starts from or copies from.
@@ -93,15 +119,17 @@ func ReadDockerfile(path string) ([]byte, error) {
 }
 
 // Check applies the pinning rules to a Dockerfile, with ARGs expanded as the
-// build would (defaults, overridden by buildArgs). name is used in messages
+// build would (defaults, overridden by o.BuildArgs), for a rebuild on
+// o.Network. name is used in messages
 // ("Dockerfile", "sub/Dockerfile"). It returns every violation (nil when the
 // Dockerfile is hermetic) and the pinned inputs; err is for a Dockerfile
 // that cannot be parsed.
-func Check(dockerfile []byte, name string, buildArgs map[string]string) (Violations, *Inputs, error) {
+func Check(dockerfile []byte, name string, o CheckOptions) (Violations, *Inputs, error) {
+	buildArgs := o.BuildArgs
 	if len(dockerfile) > maxDockerfileBytes {
 		return nil, nil, fmt.Errorf("%s: %d bytes exceeds the limit of %d", name, len(dockerfile), maxDockerfileBytes)
 	}
-	c := &checker{name: name, in: &Inputs{Bases: []Base{}, Downloads: []Download{}},
+	c := &checker{name: name, offline: o.Network != "proxy", in: &Inputs{Bases: []Base{}, Downloads: []Download{}},
 		stageNames: map[string]int{}, seenBase: map[string]bool{}}
 	c.checkSyntax(dockerfile)
 	res, err := parser.Parse(bytes.NewReader(dockerfile))
@@ -136,6 +164,7 @@ func Check(dockerfile []byte, name string, buildArgs map[string]string) (Violati
 // checker gathers what Check finds across a Dockerfile.
 type checker struct {
 	name       string
+	offline    bool // the rebuild has no network
 	in         *Inputs
 	vs         Violations
 	stageNames map[string]int // lower-cased, as BuildKit matches them
@@ -149,7 +178,15 @@ type stage struct {
 	args  *argScope
 }
 
+// report records a broken rule: a violation when the rule refuses the
+// rebuild, else a warning in the evidence.
 func (c *checker) report(r Rule, line int, msg string) {
+	if r.When == Warning || (r.When == Offline && !c.offline) {
+		if r.When == Warning {
+			c.in.Warnings = append(c.in.Warnings, Note{Rule: r.Name, File: c.name, Line: line, Message: msg})
+		}
+		return
+	}
 	c.vs = append(c.vs, Violation{Rule: r, File: c.name, Line: line, Message: msg})
 }
 
@@ -284,7 +321,28 @@ func (c *checker) checkRun(cmd *instructions.RunCommand, s stage, line int) erro
 			c.checkImage(m.From, s, line, true)
 		}
 	}
+	c.checkRunDownloads(cmd, line)
 	return nil
+}
+
+// checkRunDownloads names the tools a RUN fetches with, in its command
+// and its heredocs. RUN --network=none stays offline in any mode.
+func (c *checker) checkRunDownloads(cmd *instructions.RunCommand, line int) {
+	script := strings.Join(cmd.CmdLine, " ")
+	for _, f := range cmd.Files {
+		script += "\n" + f.Data
+	}
+	tools, piped := scriptDownloads(script)
+	if len(tools) == 0 {
+		return
+	}
+	c.in.RunDownloads = append(c.in.RunDownloads, RunDownload{File: c.name, Line: line, Tools: tools})
+	if instructions.GetNetwork(cmd) != instructions.NetworkNone {
+		c.report(RuleRunDownloads.Rule, line, RuleRunDownloads.Format(tools))
+	}
+	if piped {
+		c.report(RuleRunPipeToShell.Rule, line, RuleRunPipeToShell.Format(tools))
+	}
 }
 
 // checkAddSource judges one expanded ADD source: a git repository, a URL, or

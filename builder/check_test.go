@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -18,7 +19,32 @@ func TestCheck(t *testing.T) {
 		wantBases  []string
 		wantDL     []string
 		wantMsgs   []string // when set, each violation's message, in order
+		network    string   // the rebuild's: none (default) or proxy
+		wantWarn   []string // "LINE: rule" of each warning
+		wantRunDL  []string // "LINE: tools" of each RUN that downloads
 	}{
+		// RUN steps that download: refused offline, listed with the proxy;
+		// a script piped into a shell is a warning in every mode.
+		{name: "wget offline", dockerfile: "FROM busybox" + pin + "\nRUN wget -O /x https://example.com/x\n", want: []string{"2: run-downloads"}, wantBases: []string{"busybox" + pin},
+			wantMsgs:  []string{"RUN downloads (wget), but --network none gives it no network: verify with --network proxy, with pins from reprover.lock.json (reprover lock) or the release's provenance"},
+			wantRunDL: []string{"2: wget"}},
+		{name: "apt-get offline", dockerfile: "FROM debian" + pin + "\nRUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl\n",
+			want: []string{"2: run-downloads"}, wantBases: []string{"debian" + pin}, wantRunDL: []string{"2: apt-get update, apt-get install"}},
+		{name: "apt-get with the proxy", network: "proxy", dockerfile: "FROM debian" + pin + "\nRUN apt-get update && apt-get install -y curl\n",
+			wantBases: []string{"debian" + pin}, wantRunDL: []string{"2: apt-get update, apt-get install"}},
+		{name: "pip as a module, behind sudo", dockerfile: "FROM python" + pin + "\nRUN sudo -E python3 -m pip install requests\n",
+			want: []string{"2: run-downloads"}, wantBases: []string{"python" + pin}, wantRunDL: []string{"2: pip install"}},
+		{name: "words that are not downloads", dockerfile: "FROM busybox" + pin + "\nRUN echo curl wget && apt-get --version && go build ./... && git status\n", wantBases: []string{"busybox" + pin}},
+		{name: "RUN --network=none stays offline", dockerfile: "FROM busybox" + pin + "\nRUN --network=none wget -O /x https://example.com/x || true\n",
+			wantBases: []string{"busybox" + pin}, wantRunDL: []string{"2: wget"}},
+		{name: "heredoc", dockerfile: "FROM alpine" + pin + "\nRUN <<EOF\nset -e\napk add --no-cache git\nEOF\n",
+			want: []string{"2: run-downloads"}, wantBases: []string{"alpine" + pin}, wantRunDL: []string{"2: apk add"}},
+		{name: "curl piped to sh", network: "proxy", dockerfile: "FROM busybox" + pin + "\nRUN curl -fsSL https://get.example/install.sh | sh -s -- -y\n",
+			wantBases: []string{"busybox" + pin}, wantWarn: []string{"2: run-pipe-to-shell"}, wantRunDL: []string{"2: curl"}},
+		{name: "download run through a substitution", network: "proxy", dockerfile: "FROM busybox" + pin + "\nRUN sh -c \"$(wget -qO- https://get.example/i.sh)\"\n",
+			wantBases: []string{"busybox" + pin}, wantWarn: []string{"2: run-pipe-to-shell"}, wantRunDL: []string{"2: wget"}},
+		{name: "piped offline: refused and warned", dockerfile: "FROM busybox" + pin + "\nRUN wget -qO- https://get.example/i.sh | bash\n",
+			want: []string{"2: run-downloads"}, wantBases: []string{"busybox" + pin}, wantWarn: []string{"2: run-pipe-to-shell"}, wantRunDL: []string{"2: wget"}},
 		{name: "hermetic", dockerfile: "FROM busybox" + pin + "\nCOPY . /app\nRUN echo hi\n", wantBases: []string{"busybox" + pin}},
 		{name: "scratch", dockerfile: "FROM scratch\nCOPY x /x\n"},
 		{name: "unpinned from", dockerfile: "FROM alpine:3.20\nRUN true\n", want: []string{"1: unpinned-from"}},
@@ -46,7 +72,7 @@ func TestCheck(t *testing.T) {
 		{name: "add local file", dockerfile: "FROM scratch\nADD rootfs.tar /\n"},
 		{name: "syntax unpinned", dockerfile: "# syntax=docker/dockerfile:1\nFROM scratch\n", want: []string{"1: unpinned-syntax"}},
 		{name: "syntax pinned", dockerfile: "# syntax=docker/dockerfile:1" + pin + "\nFROM scratch\n"},
-		{name: "network host", dockerfile: "FROM busybox" + pin + "\nRUN --network=host wget x\n", want: []string{"2: run-network-host"}, wantBases: []string{"busybox" + pin}},
+		{name: "network host", dockerfile: "FROM busybox" + pin + "\nRUN --network=host true\n", want: []string{"2: run-network-host"}, wantBases: []string{"busybox" + pin}},
 		{name: "network none is fine", dockerfile: "FROM busybox" + pin + "\nRUN --network=none true\n", wantBases: []string{"busybox" + pin}},
 		{name: "security insecure", dockerfile: "FROM busybox" + pin + "\nRUN --security=insecure true\n", want: []string{"2: run-security-insecure"}, wantBases: []string{"busybox" + pin}},
 		// ENV sets variables for the instructions after it, as ARG does, and
@@ -86,7 +112,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			vs, in, err := Check([]byte(tc.dockerfile), "Dockerfile", tc.args)
+			vs, in, err := Check([]byte(tc.dockerfile), "Dockerfile", CheckOptions{BuildArgs: tc.args, Network: tc.network})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,12 +148,25 @@ func TestCheck(t *testing.T) {
 			if !slices.Equal(dls, tc.wantDL) {
 				t.Errorf("downloads %q, want %q", dls, tc.wantDL)
 			}
+			var warns, runDL []string
+			for _, w := range in.Warnings {
+				warns = append(warns, fmt.Sprintf("%d: %s", w.Line, w.Rule))
+			}
+			for _, r := range in.RunDownloads {
+				runDL = append(runDL, fmt.Sprintf("%d: %s", r.Line, strings.Join(r.Tools, ", ")))
+			}
+			if !slices.Equal(warns, tc.wantWarn) {
+				t.Errorf("warnings %q, want %q", warns, tc.wantWarn)
+			}
+			if !slices.Equal(runDL, tc.wantRunDL) {
+				t.Errorf("RUN downloads %q, want %q", runDL, tc.wantRunDL)
+			}
 		})
 	}
 }
 
 func TestCheckParseError(t *testing.T) {
-	_, _, err := Check([]byte("FROM busybox"+pin+"\nRUN --mount=type=nope true\n"), "sub/Dockerfile", nil)
+	_, _, err := Check([]byte("FROM busybox"+pin+"\nRUN --mount=type=nope true\n"), "sub/Dockerfile", CheckOptions{})
 	if err == nil || !strings.Contains(err.Error(), "sub/Dockerfile") {
 		t.Errorf("err = %v, want an error naming sub/Dockerfile", err)
 	}

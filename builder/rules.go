@@ -13,6 +13,33 @@ type Rule struct {
 	// Why is the reason the rule exists, for the docs.
 	Why string
 	URL string
+	// When says when a break of the rule is refused.
+	When Severity
+}
+
+// Severity is when a rule refuses a Dockerfile.
+type Severity int
+
+const (
+	// Always refused, before building.
+	Always Severity = iota
+	// Offline is refused when the rebuild has no network (--network
+	// none); with the proxy network every download is captured and must
+	// equal a pin instead.
+	Offline
+	// Warning is never refused: it is reported, and recorded in the
+	// build evidence.
+	Warning
+)
+
+func (s Severity) String() string {
+	switch s {
+	case Offline:
+		return "refused with --network none"
+	case Warning:
+		return "reported, not refused"
+	}
+	return "refused"
 }
 
 // FormattedRule is a Rule with the typed function that words its violation
@@ -111,10 +138,29 @@ var (
 			return "RUN --security=insecure asks to leave the sandbox"
 		},
 	}
+	RuleRunDownloads = FormattedRule[func(tools []string) string]{
+		Rule: Rule{Name: "run-downloads",
+			Description: "RUN fetches from the network (wget, curl, apt-get, apk, dnf, pip, npm, go mod, git clone, …)",
+			Why:         "a rebuild with --network none has no network, so the step would fail; with --network proxy every download is captured and checked against a pin (reprover.lock.json, written by reprover lock, or the release's provenance). Found by a list of known commands: a heuristic",
+			URL:         rulesDoc + "run-downloads", When: Offline},
+		Format: func(tools []string) string {
+			return fmt.Sprintf("RUN downloads (%s), but --network none gives it no network: verify with --network proxy, with pins from reprover.lock.json (reprover lock) or the release's provenance", strings.Join(tools, ", "))
+		},
+	}
+	RuleRunPipeToShell = FormattedRule[func(tools []string) string]{
+		Rule: Rule{Name: "run-pipe-to-shell",
+			Description: "RUN runs a downloaded script without keeping it (curl … | sh, sh -c \"$(curl …)\")",
+			Why:         "the script runs before anyone could read it; pinned or not, what it did is only in the layer it leaves",
+			URL:         rulesDoc + "run-pipe-to-shell", When: Warning},
+		Format: func(tools []string) string {
+			return fmt.Sprintf("RUN pipes what %s fetched into a shell: the script is run unseen", strings.Join(tools, ", "))
+		},
+	}
 )
 
 // Rules lists every rule.
 var Rules = []Rule{
 	RuleUnpinnedFrom.Rule, RuleUnpinnedCopyFrom.Rule, RuleAddURLChecksum.Rule, RuleAddGitUnpinned.Rule,
 	RuleAddPrivateHost.Rule, RuleAddUnresolved.Rule, RuleUnpinnedSyntax.Rule, RuleNetworkHost.Rule, RuleSecurityInsecure.Rule,
+	RuleRunDownloads.Rule, RuleRunPipeToShell.Rule,
 }

@@ -11,16 +11,19 @@ func RulesMarkdown() string {
 	b.WriteString("# Hermetic rebuild rules\n\n")
 	b.WriteString("<!-- Generated from builder.Rules by `go test ./builder -update`; do not edit. -->\n\n")
 	b.WriteString("`reprover check` and `reprover verify` refuse a Dockerfile that breaks any of these rules, before\n")
-	b.WriteString("building, with exit status 2 and one line per violation: `Dockerfile:LINE: rule: message`.\n")
+	b.WriteString("building, with exit status 2 and one line per violation: `Dockerfile:LINE: rule: message`; the rules marked\n")
+	b.WriteString("\"refused with --network none\" only when the rebuild has no network, and warnings are reported and\n")
+	b.WriteString("recorded in the build evidence, never refused.\n")
 	b.WriteString("ARGs are expanded as the build would (defaults, then `--build-arg`) before judging.\n\n")
 	b.WriteString("Whatever the Dockerfile says, every `RUN` of a rebuild has no network (`force-network-mode=none`),\n")
-	b.WriteString("no entitlement is granted, and no build cache is reused.\n\n")
-	b.WriteString("| rule | refused | why |\n| --- | --- | --- |\n")
+	b.WriteString("or only BuildKit's capturing proxy with `--network proxy`; no entitlement is granted, and no build\n")
+	b.WriteString("cache is reused.\n\n")
+	b.WriteString("| rule | what | when | why |\n| --- | --- | --- | --- |\n")
 	for _, r := range Rules {
-		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", r.Name, r.Name, r.Description, r.Why)
+		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s | %s |\n", r.Name, r.Name, r.Description, r.When, r.Why)
 	}
 	for _, r := range Rules {
-		fmt.Fprintf(&b, "\n## %s\n\n%s: refused. %s.\n", r.Name, r.Description, upperFirst(r.Why))
+		fmt.Fprintf(&b, "\n## %s\n\n%s: %s. %s.\n", r.Name, r.Description, r.When, upperFirst(r.Why))
 	}
 	return b.String()
 }

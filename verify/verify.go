@@ -220,7 +220,7 @@ func checkRules(s *source, buildArgs map[string]string) (*builder.Inputs, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s at %s: %w", s.dockerfile, s.checkout.Commit, err)
 	}
-	vs, inputs, err := builder.Check(df, s.dockerfile, buildArgs)
+	vs, inputs, err := builder.Check(df, s.dockerfile, builder.CheckOptions{BuildArgs: buildArgs})
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 func newCheckCmd(g *globals) *cobra.Command {
-	var source, dockerfile, format string
+	var source, dockerfile, format, network string
 	var buildArgs []string
 	cmd := &cobra.Command{
 		Use:   "check [--source DIR] [--dockerfile PATH]",
@@ -27,12 +27,15 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 			if err != nil {
 				return err
 			}
+			if network != "none" && network != "proxy" {
+				return fmt.Errorf("--network %q: want none or proxy", network)
+			}
 			path := filepath.Join(source, dockerfile)
 			b, err := builder.ReadDockerfile(path)
 			if err != nil {
 				return err
 			}
-			vs, in, err := builder.Check(b, filepath.ToSlash(filepath.Clean(dockerfile)), args)
+			vs, in, err := builder.Check(b, filepath.ToSlash(filepath.Clean(dockerfile)), builder.CheckOptions{BuildArgs: args, Network: network})
 			if err != nil {
 				return err
 			}
@@ -58,6 +61,9 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 					return err
 				}
 			}
+			for _, w := range in.Warnings {
+				fmt.Fprintf(g.stderr, "warning: %s:%d: %s: %s\n", w.File, w.Line, w.Rule, w.Message)
+			}
 			if len(vs) > 0 {
 				for _, v := range vs {
 					fmt.Fprintln(g.stderr, v.Error())
@@ -67,6 +73,9 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 			}
 			if format != "json" {
 				fmt.Fprintf(g.stdout, "%s is hermetic: %d base image(s) and %d download(s), all pinned\n", path, len(in.Bases), len(in.Downloads))
+				for _, r := range in.RunDownloads {
+					fmt.Fprintf(g.stdout, "%s:%d: RUN downloads (%s): with --network proxy, each download must equal a pin\n", r.File, r.Line, strings.Join(r.Tools, ", "))
+				}
 			}
 			return nil
 		},
@@ -75,6 +84,7 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 	cmd.Flags().StringVar(&dockerfile, "dockerfile", "Dockerfile", "the Dockerfile, relative to --source")
 	cmd.Flags().StringArrayVar(&buildArgs, "build-arg", nil, "a build argument K=V, as the release used it; repeatable")
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	cmd.Flags().StringVar(&network, "network", "none", "the rebuild's network: none, or proxy (downloads in RUN captured and checked against pins)")
 	return cmd
 }
 

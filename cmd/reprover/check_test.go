@@ -20,6 +20,7 @@ func TestCheckCommand(t *testing.T) {
 	}
 	write("Dockerfile", "FROM busybox"+pin+"\nCOPY . /app\n")
 	write("sub/Dockerfile", "FROM alpine:3.20\nADD https://example.com/x /x\n")
+	write("apt/Dockerfile", "FROM debian"+pin+"\nRUN apt-get update && apt-get install -y curl\nRUN curl -fsSL https://get.example/i.sh | sh\n")
 	tests := []struct {
 		name       string
 		args       []string
@@ -33,6 +34,13 @@ func TestCheckCommand(t *testing.T) {
 		{"json", []string{"check", "--source", dir, "--dockerfile", "sub/Dockerfile", "--format", "json"}, 2,
 			[]string{`"hermetic": false`, `"rule": "unpinned-from"`, `"line": 2`}, nil},
 		{"missing", []string{"check", "--source", filepath.Join(dir, "nope")}, 2, nil, []string{"nope", "no such file"}},
+		{"downloads offline", []string{"check", "--source", dir, "--dockerfile", "apt/Dockerfile"}, 2, nil,
+			[]string{"apt/Dockerfile:2: run-downloads: RUN downloads (apt-get update, apt-get install), but --network none gives it no network: verify with --network proxy",
+				"warning: apt/Dockerfile:3: run-pipe-to-shell: RUN pipes what curl fetched into a shell"}},
+		{"downloads with the proxy", []string{"check", "--source", dir, "--dockerfile", "apt/Dockerfile", "--network", "proxy"}, 0,
+			[]string{"is hermetic", "apt/Dockerfile:2: RUN downloads (apt-get update, apt-get install): with --network proxy, each download must equal a pin"},
+			[]string{"warning: apt/Dockerfile:3: run-pipe-to-shell"}},
+		{"bad network", []string{"check", "--source", dir, "--network", "host"}, 2, nil, []string{`--network "host": want none or proxy`}},
 		{"bad build arg", []string{"check", "--source", dir, "--build-arg", "NOEQUALS"}, 2, nil, []string{"--build-arg"}},
 	}
 	for _, tc := range tests {
