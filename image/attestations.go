@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/reprover/reprover/internal/strictjson"
 )
 
 // Statement is one in-toto statement found in a BuildKit attestation
@@ -34,7 +35,7 @@ func (r *Resolved) Statements(ctx context.Context, lim Limits, wanted ...string)
 		if err != nil {
 			return nil, fmt.Errorf("attestation manifest %s: %w", d.Digest, err)
 		}
-		if err := checkJSON(raw, lim.MaxJSONDepth); err != nil {
+		if err := strictjson.Check(raw, lim.MaxJSONDepth); err != nil {
 			return nil, fmt.Errorf("attestation manifest %s: %w", d.Digest, err)
 		}
 		m, err := v1.ParseManifest(bytes.NewReader(raw))

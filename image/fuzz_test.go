@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/reprover/reprover/internal/strictjson"
 )
 
 // seedDocs are the hostile documents of docCases (the small ones) and a few
@@ -41,7 +42,7 @@ func FuzzCheckJSON(f *testing.F) {
 		f.Add(d)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if checkJSON(b, 64) != nil {
+		if strictjson.Check(b, 64) != nil {
 			return
 		}
 		if !json.Valid(b) {
@@ -64,10 +65,10 @@ func noFoldedTwins(t *testing.T, v any) {
 	case map[string]any:
 		seen := map[string]string{}
 		for k, x := range v {
-			if prev, ok := seen[foldKey(k)]; ok {
+			if prev, ok := seen[strictjson.FoldKey(k)]; ok {
 				t.Fatalf("accepted keys %q and %q", prev, k)
 			}
-			seen[foldKey(k)] = k
+			seen[strictjson.FoldKey(k)] = k
 			noFoldedTwins(t, x)
 		}
 	case []any:

@@ -19,6 +19,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/reprover/reprover/internal/hosts"
+	"github.com/reprover/reprover/internal/strictjson"
 	"github.com/reprover/reprover/internal/text"
 )
 
@@ -272,7 +273,7 @@ func openImage(ctx context.Context, st store, desc v1.Descriptor, raw []byte, p 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkJSON(cfgRaw, lim.MaxJSONDepth); err != nil {
+	if err := strictjson.Check(cfgRaw, lim.MaxJSONDepth); err != nil {
 		return nil, fmt.Errorf("config %s: %w", m.Config.Digest, err)
 	}
 	cfg, err := v1.ParseConfigFile(bytes.NewReader(cfgRaw))
@@ -323,7 +324,7 @@ const (
 // ambiguous documents and ones whose mediaType contradicts the descriptor
 // or the registry's Content-Type.
 func classify(raw []byte, declared types.MediaType, lim Limits) (docKind, types.MediaType, error) {
-	if err := checkJSON(raw, lim.MaxJSONDepth); err != nil {
+	if err := strictjson.Check(raw, lim.MaxJSONDepth); err != nil {
 		return 0, "", err
 	}
 	if err := checkSpelling(raw); err != nil {

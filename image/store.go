@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/reprover/reprover/internal/faults"
+	"github.com/reprover/reprover/internal/strictjson"
 )
 
 // ErrNotFound is returned (wrapped, naming the reference or digest) when a
@@ -240,7 +241,7 @@ func (s *layoutStore) top(ctx context.Context) ([]byte, types.MediaType, error) 
 	var idx struct {
 		Manifests []v1.Descriptor `json:"manifests"`
 	}
-	if err := checkJSON(raw, DefaultLimits.MaxJSONDepth); err != nil {
+	if err := strictjson.Check(raw, DefaultLimits.MaxJSONDepth); err != nil {
 		return nil, "", fmt.Errorf("index.json of %s: %w", s.ref.Name, err)
 	}
 	if err := json.Unmarshal(raw, &idx); err != nil {
