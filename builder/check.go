@@ -18,6 +18,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"syscall"
 )
 
 // Violation is one rule broken at one place of a Dockerfile.
@@ -98,7 +99,9 @@ const maxDockerfileBytes = 1 << 20
 // ReadDockerfile reads a Dockerfile from disk under the size limit Check
 // applies, refusing what is not a regular file (a FIFO, /dev/zero).
 func ReadDockerfile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: opening a FIFO must not wait for a writer; the mode
+	// check below then refuses it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}

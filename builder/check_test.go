@@ -2,8 +2,10 @@ package builder
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -179,5 +181,25 @@ func TestRulesAreData(t *testing.T) {
 			t.Errorf("rule %+v: needs a unique name, a description, a reason and a doc link ending #name", r)
 		}
 		seen[r.Name] = true
+	}
+}
+
+// TestReadDockerfile: only a regular file is read, and a FIFO is refused
+// at once rather than waited on.
+func TestReadDockerfile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "Dockerfile.fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, say string }{
+		{fifo, "not a regular file"},
+		{"/dev/zero", "not a regular file"},
+		{dir, "not a regular file"},
+		{filepath.Join(dir, "missing"), "no such file"},
+	} {
+		if _, err := ReadDockerfile(c.path); err == nil || !strings.Contains(err.Error(), c.say) {
+			t.Errorf("%s: err %v, want %q", c.path, err, c.say)
+		}
 	}
 }

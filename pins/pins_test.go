@@ -1,0 +1,230 @@
+package pins
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/reprover/reprover/internal/limits"
+)
+
+var (
+	sumA = strings.Repeat("a", 64)
+	sumB = strings.Repeat("b", 64)
+)
+
+func get(url string, status int, sum string) Capture {
+	return Capture{Method: "GET", URL: url, Status: status, SHA256: sum, Size: 3}
+}
+
+func TestCheck(t *testing.T) {
+	set, err := NewSet(FromLock, "reprover.lock.json", []Pin{{URL: "https://deb.example/dists/x/InRelease", SHA256: sumA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		capture  Capture
+		kind     string // the problem, "" none
+		pinnedBy string
+		say      []string // in the error
+	}{
+		{name: "pinned", capture: get("https://deb.example/dists/x/InRelease", 200, sumA), pinnedBy: FromLock},
+		{name: "a probe that failed needs no pin", capture: get("https://deb.example/dists/x/Release", 404, "")},
+		{name: "HEAD needs no pin", capture: Capture{Method: "HEAD", URL: "https://deb.example/x", Status: 200}},
+		{name: "changed", capture: get("https://deb.example/dists/x/InRelease", 200, sumB), kind: Changed,
+			say: []string{"https://deb.example/dists/x/InRelease", "sha256:" + sumB, "sha256:" + sumA, "reprover.lock.json"}},
+		{name: "unpinned", capture: get("https://deb.example/pool/evil.deb", 200, sumB), kind: Unpinned,
+			say: []string{"https://deb.example/pool/evil.deb", "sha256:" + sumB, "no pin"}},
+		{name: "not captured whole", capture: get("https://deb.example/dists/x/InRelease", 200, ""), kind: Incomplete,
+			say: []string{"did not capture the whole body"}},
+		{name: "POST with content", capture: Capture{Method: "POST", URL: "https://deb.example/api", Status: 200}, kind: NotGET,
+			say: []string{"POST https://deb.example/api", "only GETs"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			checked, err := set.Check([]Capture{c.capture})
+			if len(checked) != 1 || checked[0].PinnedBy != c.pinnedBy {
+				t.Errorf("checked %+v, want pinned by %q", checked, c.pinnedBy)
+			}
+			var pe *Error
+			if c.kind == "" {
+				if err != nil {
+					t.Fatalf("err %v, want none", err)
+				}
+				return
+			}
+			if !errors.As(err, &pe) || len(pe.Problems) != 1 || pe.Problems[0].Kind != c.kind {
+				t.Fatalf("err %v, want one %s problem", err, c.kind)
+			}
+			for _, s := range c.say {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("%q does not say %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+func TestHosts(t *testing.T) {
+	set, err := NewSet(FromProvenance, "p", []Pin{{URL: "https://b.example/x", SHA256: sumA}, {URL: "http://a.example:8080/y", SHA256: sumA}, {URL: "https://b.example/z", SHA256: sumB}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := set.Hosts(); !reflect.DeepEqual(got, []string{"a.example:8080", "b.example"}) {
+		t.Errorf("hosts %q", got)
+	}
+	if _, err := NewSet(FromLock, "l", []Pin{{URL: "https://b.example/x", SHA256: sumA}, {URL: "https://b.example/x", SHA256: sumB}}); err == nil {
+		t.Error("a URL pinned to two digests was accepted")
+	}
+}
+
+// TestLockRoundTrip: the lock of a build is sorted, stable, matches the
+// schema, and reads back as written.
+func TestLockRoundTrip(t *testing.T) {
+	caps := []Capture{
+		get("https://z.example/b", 200, sumB), get("https://a.example/a", 200, sumA), get("https://a.example/missing", 404, ""),
+		get("https://z.example/b", 200, sumB), {Method: "HEAD", URL: "https://a.example/h", Status: 200},
+	}
+	l, err := LockOf(caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{
+  "lockVersion": 1,
+  "downloads": [
+    {
+      "url": "https://a.example/a",
+      "sha256": "` + sumA + `",
+      "size": 3
+    },
+    {
+      "url": "https://z.example/b",
+      "sha256": "` + sumB + `",
+      "size": 3
+    }
+  ]
+}
+`
+	if string(b) != want {
+		t.Errorf("lock:\n%s\nwant:\n%s", b, want)
+	}
+	back, err := ParseLock(b, "reprover.lock.json", Limits{})
+	if err != nil || !reflect.DeepEqual(back, l) {
+		t.Errorf("read back %+v (%v), want %+v", back, err, l)
+	}
+	sch, err := jsonschema.NewCompiler().Compile(filepath.Join("..", "docs", "lock.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Errorf("the lock does not match docs/lock.schema.json: %v", err)
+	}
+	for _, bad := range [][]Capture{
+		{get("https://a.example/a", 200, sumA), get("https://a.example/a", 200, sumB)},
+		{get("https://a.example/a", 200, "")},
+		{{Method: "PUT", URL: "https://a.example/a", Status: 201}},
+	} {
+		if _, err := LockOf(bad); err == nil {
+			t.Errorf("locked %+v", bad)
+		}
+	}
+}
+
+// TestParseLockHostile: a lock file is the source's, as untrusted as the
+// rest: every way it can lie or overflow is refused, naming the file.
+func TestParseLockHostile(t *testing.T) {
+	pin := `{"url":"https://a.example/x","sha256":"` + sumA + `"}`
+	lock := func(downloads string) string { return `{"lockVersion":1,"downloads":[` + downloads + `]}` }
+	for _, c := range []struct {
+		name, doc string
+		lim       Limits
+		say       string
+	}{
+		{"too big", lock(pin), Limits{MaxLockBytes: 10}, "MaxLockBytes"},
+		{"too many pins", lock(pin + "," + strings.Replace(pin, "/x", "/y", 1)), Limits{MaxPins: 1}, "MaxPins"},
+		{"URL too long", lock(strings.Replace(pin, "/x", "/"+strings.Repeat("x", 100), 1)), Limits{MaxURLBytes: 50}, "MaxURLBytes"},
+		{"duplicate key", `{"lockVersion":1,"lockVersion":1,"downloads":[]}`, Limits{}, "duplicate key"},
+		{"key in another case", lock(`{"url":"https://a.example/x","URL":"https://b.example/x","sha256":"` + sumA + `"}`), Limits{}, "differ only in case"},
+		{"unknown field", lock(`{"url":"https://a.example/x","sha256":"` + sumA + `","sha512":"x"}`), Limits{}, "unknown field"},
+		{"other version", `{"lockVersion":2,"downloads":[]}`, Limits{}, "lockVersion 2"},
+		{"file URL", lock(strings.Replace(pin, "https://a.example/x", "file:///etc/passwd", 1)), Limits{}, "absolute http or https"},
+		{"relative URL", lock(strings.Replace(pin, "https://a.example/x", "/x", 1)), Limits{}, "absolute http or https"},
+		{"short digest", lock(strings.Replace(pin, sumA, "abc", 1)), Limits{}, "64 lower-case hex"},
+		{"upper-case digest", lock(strings.Replace(pin, sumA, strings.ToUpper(sumA), 1)), Limits{}, "64 lower-case hex"},
+		{"negative size", lock(`{"url":"https://a.example/x","sha256":"` + sumA + `","size":-1}`), Limits{}, "negative"},
+		{"URL twice", lock(pin + "," + pin), Limits{}, "listed twice"},
+		{"trailing data", lock(pin) + " {}", Limits{}, "after"},
+		{"not an object", `[]`, Limits{}, "cannot unmarshal"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseLock([]byte(c.doc), "src/reprover.lock.json", c.lim)
+			if err == nil || !strings.Contains(err.Error(), c.say) || !strings.Contains(err.Error(), "src/reprover.lock.json") {
+				t.Errorf("err %v, want one naming the file and saying %q", err, c.say)
+			}
+			if strings.HasPrefix(c.say, "Max") {
+				var le *limits.Error
+				if !errors.As(err, &le) {
+					t.Errorf("%v is not a *limits.Error", err)
+				}
+			}
+		})
+	}
+	t.Run("not a regular file", func(t *testing.T) {
+		fifo := filepath.Join(t.TempDir(), "reprover.lock.json")
+		if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadLockFile(fifo, Limits{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("err %v", err)
+		}
+	})
+	t.Run("file read under the limit", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "reprover.lock.json")
+		if err := os.WriteFile(p, []byte(lock(pin)+strings.Repeat(" ", 1000)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadLockFile(p, Limits{MaxLockBytes: 200}); err == nil || !strings.Contains(err.Error(), "MaxLockBytes") {
+			t.Errorf("err %v", err)
+		}
+	})
+}
+
+// FuzzParseLock: ParseLock never panics, and a lock it accepts marshals to
+// a lock it accepts again, with the same pins.
+func FuzzParseLock(f *testing.F) {
+	f.Add([]byte(`{"lockVersion":1,"downloads":[{"url":"https://a.example/x","sha256":"` + sumA + `","size":1}]}`))
+	f.Add([]byte(`{"lockVersion":1,"downloads":[]}`))
+	f.Add([]byte(`{"lockVersion":1,"downloads":[{"url":"http://[::1]:80/a?b#c","sha256":"` + sumB + `"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := ParseLock(b, "fuzz", Limits{})
+		if err != nil {
+			return
+		}
+		out, err := l.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseLock(out, "again", Limits{})
+		if err != nil {
+			t.Fatalf("a marshalled lock is refused: %v\n%s", err, out)
+		}
+		if len(again.Downloads) != len(l.Downloads) {
+			t.Fatalf("%d pins became %d", len(l.Downloads), len(again.Downloads))
+		}
+	})
+}
