@@ -18,6 +18,8 @@ import (
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/reprover/reprover/pins"
 )
 
 // Spec is a hermetic rebuild: what the release used, and the encoding to
@@ -45,6 +47,12 @@ type Spec struct {
 	Compression   string // gzip, zstd or uncompressed
 	// OutputDir receives the rebuilt image as an OCI layout.
 	OutputDir string
+	// Network is NetworkNone (the default: every RUN offline) or
+	// NetworkProxy: RUN reaches the outside only through BuildKit's
+	// capturing proxy, and only ProxyHosts (host[:port]); every other
+	// http(s) request, ADD's too, gets a 403.
+	Network    string
+	ProxyHosts []string
 }
 
 // Result is a finished rebuild.
@@ -55,6 +63,9 @@ type Result struct {
 	Dir      string // the OCI layout
 	BuildKit string // the daemon's version
 	Frontend string
+	// Captures are the requests RUN steps made through the proxy, with
+	// the digest of each download it captured whole (NetworkProxy only).
+	Captures []pins.Capture
 }
 
 // Client is a connection to a buildkitd.
@@ -159,7 +170,19 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 	if err := os.MkdirAll(s.OutputDir, 0o755); err != nil {
 		return nil, err
 	}
+	proxied := s.Network == NetworkProxy
+	if proxied {
+		if err := c.checkCanProxy(ctx); err != nil {
+			return nil, err
+		}
+		// force-network-mode=none would keep every RUN offline.
+		delete(attrs, "force-network-mode")
+	} else if s.Network != "" && s.Network != NetworkNone {
+		return nil, fmt.Errorf("network %q: want %s or %s", s.Network, NetworkNone, NetworkProxy)
+	}
 	opt := client.SolveOpt{
+		Ref:           newRef(),
+		ProxyNetwork:  proxied,
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
 		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
@@ -178,6 +201,9 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 		// No entitlements: RUN --network=host and --security=insecure fail.
 		AllowedEntitlements: nil,
 	}
+	if proxied {
+		opt.SourcePolicy = proxyPolicy(s.ProxyHosts)
+	}
 	if mode == "" {
 		mode = string(progressui.PlainMode)
 	}
@@ -186,6 +212,7 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 		return nil, err
 	}
 	logs := newLogTail(20)
+	plog := newProxyLog()
 	ch := make(chan *client.SolveStatus)
 	dch := make(chan *client.SolveStatus)
 	var res *client.SolveResponse
@@ -199,6 +226,7 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 		defer close(dch)
 		for st := range ch {
 			logs.add(st)
+			plog.add(st)
 			dch <- st
 		}
 		return nil
@@ -213,6 +241,16 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 	r := &Result{Dir: s.OutputDir, Digest: res.ExporterResponse["containerimage.digest"]}
 	if r.Digest == "" {
 		return nil, errors.New("buildkit returned no image digest")
+	}
+	if proxied {
+		prov, err := c.historyProvenance(ctx, opt.Ref)
+		if err != nil {
+			return nil, fmt.Errorf("reading what the proxy captured: %w", err)
+		}
+		r.Captures = mergeCaptures(plog.captures(), prov)
+		if len(r.Captures) > 0 && prov.mode != "proxy" {
+			return nil, fmt.Errorf("%w: buildkit at %s ran the build with network %q, not the proxy", ErrCannotProxy, c.addr, prov.mode)
+		}
 	}
 	return r, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,11 +21,17 @@ import (
 // Daemon is a buildkitd that reprover started, with a private state
 // directory, and stops when done.
 type Daemon struct {
-	Addr   string
-	cmd    *exec.Cmd
-	dir    string
-	stderr *tailBuffer
-	done   chan error
+	Addr string
+	// Bridge is the network bridge of its workers ("" when it has none:
+	// without CNI plugins it runs with the host network, and cannot proxy).
+	Bridge string
+	// Gateway is the bridge's address on the host, the address a RUN's
+	// traffic reaches the host by.
+	Gateway string
+	cmd     *exec.Cmd
+	dir     string
+	stderr  *tailBuffer
+	done    chan error
 }
 
 // DaemonOptions configure StartDaemon.
@@ -80,11 +87,16 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 	// The process outlives ctx's cancellation only until Stop: it is not
 	// started with exec.CommandContext so that a cancelled build can still
 	// be cleaned up by Stop.
-	d.cmd = exec.Command(bin,
-		"--root", filepath.Join(d.dir, "root"),
-		"--addr", d.Addr,
-		"--oci-worker=true", "--containerd-worker=false",
-		"--oci-worker-gc=false")
+	args := []string{"--root", filepath.Join(d.dir, "root"), "--addr", d.Addr,
+		"--oci-worker=true", "--containerd-worker=false", "--oci-worker-gc=false"}
+	if cfg, err := d.bridgeConfig(); err != nil {
+		return nil, err
+	} else if cfg != "" {
+		args = append(args, "--config", cfg)
+	}
+	d.cmd = exec.Command(bin, args...)
+	// Every proxied request is listed in the step's log: no clipping.
+	d.cmd.Env = append(os.Environ(), "BUILDKIT_STEP_LOG_MAX_SIZE=-1", "BUILDKIT_STEP_LOG_MAX_SPEED=-1")
 	d.cmd.Stderr = d.stderr
 	d.cmd.Stdout = d.stderr
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
@@ -139,7 +151,60 @@ func (d *Daemon) Stop() error {
 	return d.cleanup()
 }
 
+// cniDir holds Debian's CNI plugins (containernetworking-plugins).
+const cniDir = "/usr/lib/cni"
+
+// bridgeConfig writes the daemon's config for a bridge network of its own
+// (a name and subnet no other daemon uses: never buildkit0, which a
+// user's daemon may have), when the CNI plugins are installed.
+func (d *Daemon) bridgeConfig() (string, error) {
+	if _, err := os.Stat(filepath.Join(cniDir, "bridge")); err != nil {
+		return "", nil
+	}
+	subnet, err := freeSubnet()
+	if err != nil {
+		return "", err
+	}
+	d.Bridge = fmt.Sprintf("rp%d", subnet)
+	d.Gateway = fmt.Sprintf("10.213.%d.1", subnet)
+	cfg := fmt.Sprintf("[worker.oci]\n  networkMode = \"bridge\"\n  cniBinaryPath = %q\n  bridgeName = %q\n  bridgeSubnet = \"10.213.%d.0/24\"\n",
+		cniDir, d.Bridge, subnet)
+	path := filepath.Join(d.dir, "buildkitd.toml")
+	return path, os.WriteFile(path, []byte(cfg), 0o644)
+}
+
+// freeSubnet picks N for 10.213.N.0/24 that no interface of this machine
+// has an address in, nor a bridge of that name.
+func freeSubnet() (int, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return 0, err
+	}
+	start := int(time.Now().UnixNano() % 256)
+	for i := range 256 {
+		n := (start + i) % 256
+		_, subnet, _ := net.ParseCIDR(fmt.Sprintf("10.213.%d.0/24", n))
+		used := false
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && subnet.Contains(ipn.IP) {
+				used = true
+			}
+		}
+		if _, err := net.InterfaceByName(fmt.Sprintf("rp%d", n)); err == nil {
+			used = true
+		}
+		if !used {
+			return n, nil
+		}
+	}
+	return 0, errors.New("no free subnet in 10.213.0.0/16 for buildkitd's bridge")
+}
+
 func (d *Daemon) cleanup() error {
+	if d.Bridge != "" {
+		// buildkitd leaves its bridge behind.
+		_ = exec.Command("ip", "link", "delete", d.Bridge).Run()
+	}
 	if strings.HasPrefix(filepath.Base(d.dir), "reprover-buildkitd-") {
 		// buildkitd leaves mounts behind only when killed; unmount what is
 		// left so the removal cannot cross into a mounted filesystem.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what reprover's tests and demo need, cached under $CACHE (default
-# .cache/): Debian packages (runc, busybox-static, git, postgresql, chromium), and
+# .cache/): Debian packages (runc, CNI plugins, busybox-static, git, postgresql, chromium), and
 # buildkitd and buildctl built from the Go module proxy at the BuildKit
 # version pinned in go.mod. A second run is fast: nothing is rebuilt when the version matches.
 #
@@ -16,6 +16,10 @@ mkdir -p "$BIN" "$CACHE/src"
 
 need=()
 command -v runc >/dev/null || need+=(runc)
+# CNI plugins: the managed buildkitd's bridge network, which BuildKit's
+# capturing proxy (verify --network proxy) needs.
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v ip >/dev/null || need+=(iproute2)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v git >/dev/null || need+=(git)
 # PostgreSQL for the service's scale-out and crash tests (fixtures.Postgres

@@ -1,0 +1,76 @@
+package builder_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/fixtures"
+	"github.com/reprover/reprover/pins"
+)
+
+// TestBuildProxy: with the proxy network, a RUN downloads from an allowed
+// host through BuildKit's proxy; the build returns each request with the
+// sha256 of what was served, a 404 with its status, and a host the policy
+// does not allow is refused (the step sees a 403). Without the proxy the
+// same RUN has no network.
+func TestBuildProxy(t *testing.T) {
+	ctx := t.Context()
+	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
+	reg := fixtures.NewRegistry(t)
+	baseRef := reg.PushBusybox(t)
+	payload := "a release input\n"
+	srv := fixtures.BridgeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/input.txt" {
+			fmt.Fprint(w, payload)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	host, _, _ := strings.Cut(srv, ":")
+	other := strings.TrimSuffix(host, ".1") + ".1:1" // the same machine, a port no pin names
+	src := t.TempDir()
+	writeFile(t, src, "Dockerfile", "FROM "+baseRef+"\n"+
+		"RUN wget -q -O /input.txt http://"+srv+"/input.txt && (wget -q -O- http://"+srv+"/missing || true) && (wget -q -O- http://"+other+"/x || true)\n")
+	c, err := builder.Connect(ctx, addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	spec := func(network string) builder.Spec {
+		return builder.Spec{ContextDir: src, DockerfilePath: filepath.Join(src, "Dockerfile"), DockerfileName: "Dockerfile", SourceDateEpoch: 1740830400,
+			OCIMediaTypes: true, OutputDir: filepath.Join(t.TempDir(), "out"), Network: network, ProxyHosts: []string{srv}}
+	}
+	res, err := c.Build(ctx, spec(builder.NetworkProxy), os.Stderr, "plain")
+	if err != nil {
+		t.Fatalf("proxied build: %v", err)
+	}
+	sum := sha256.Sum256([]byte(payload))
+	want := []pins.Capture{
+		{Method: "GET", URL: "http://" + srv + "/input.txt", Status: 200, SHA256: hex.EncodeToString(sum[:])},
+		{Method: "GET", URL: "http://" + srv + "/missing", Status: 404},
+	}
+	slices.SortFunc(res.Captures, func(a, b pins.Capture) int { return strings.Compare(a.URL, b.URL) })
+	if !slices.Equal(res.Captures, want) {
+		t.Errorf("captures %+v, want %+v", res.Captures, want)
+	}
+	for _, c := range res.Captures {
+		if strings.Contains(c.URL, other) {
+			t.Errorf("a request to %s, which no pin names, reached it: %+v", other, c)
+		}
+	}
+
+	_, err = c.Build(ctx, spec(builder.NetworkNone), os.Stderr, "plain")
+	var be *builder.BuildError
+	if !errors.As(err, &be) || be.Line != 2 {
+		t.Errorf("the same build without the proxy: %v, want the RUN at Dockerfile:2 to fail", err)
+	}
+}
