@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -76,6 +77,9 @@ type CheckOptions struct {
 	BuildArgs map[string]string
 	// Network is the rebuild's network: "none" (the default) or "proxy".
 	Network string
+	// AllowHosts are loopback, private or link-local hosts that ADD may
+	// fetch from (an internal mirror), by name as written in the URL.
+	AllowHosts []string
 }
 
 // Base is an image a build starts from or copies from.
@@ -132,7 +136,7 @@ func Check(dockerfile []byte, name string, o CheckOptions) (Violations, *Inputs,
 	if len(dockerfile) > maxDockerfileBytes {
 		return nil, nil, fmt.Errorf("%s: %d bytes exceeds the limit of %d", name, len(dockerfile), maxDockerfileBytes)
 	}
-	c := &checker{name: name, offline: o.Network != "proxy", in: &Inputs{Bases: []Base{}, Downloads: []Download{}},
+	c := &checker{name: name, offline: o.Network != "proxy", allowHosts: o.AllowHosts, in: &Inputs{Bases: []Base{}, Downloads: []Download{}},
 		stageNames: map[string]int{}, seenBase: map[string]bool{}}
 	c.checkSyntax(dockerfile)
 	res, err := parser.Parse(bytes.NewReader(dockerfile))
@@ -168,6 +172,7 @@ func Check(dockerfile []byte, name string, o CheckOptions) (Violations, *Inputs,
 type checker struct {
 	name       string
 	offline    bool // the rebuild has no network
+	allowHosts []string
 	in         *Inputs
 	vs         Violations
 	stageNames map[string]int // lower-cased, as BuildKit matches them
@@ -370,7 +375,7 @@ func (c *checker) checkAddSource(src, checksum string, line int) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return // a path in the context
 	}
-	if hosts.LocalHost(u.Hostname()) {
+	if hosts.LocalHost(u.Hostname()) && !slices.Contains(c.allowHosts, u.Hostname()) && !slices.Contains(c.allowHosts, u.Host) {
 		c.report(RuleAddPrivateHost.Rule, line, RuleAddPrivateHost.Format(src, u.Hostname()))
 	}
 	if checksum == "" {

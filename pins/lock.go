@@ -54,8 +54,12 @@ func (l Limits) withDefaults() Limits {
 	return d
 }
 
-// ReadLockFile reads and checks a lock file (a regular file only).
-func ReadLockFile(path string, lim Limits) (*Lock, error) {
+// ReadLockFile reads and checks a lock file (a regular file only); name
+// is how errors call it ("" for path).
+func ReadLockFile(path, name string, lim Limits) (*Lock, error) {
+	if name == "" {
+		name = path
+	}
 	lim = lim.withDefaults()
 	// O_NONBLOCK: opening a FIFO must not wait for a writer; the mode
 	// check below then refuses it.
@@ -67,13 +71,13 @@ func ReadLockFile(path string, lim Limits) (*Lock, error) {
 	if st, err := f.Stat(); err != nil {
 		return nil, err
 	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
+		return nil, fmt.Errorf("%s: not a regular file", name)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, lim.MaxLockBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	return ParseLock(b, path, lim)
+	return ParseLock(b, name, lim)
 }
 
 // ParseLock checks and decodes a lock file's bytes; name is used in errors.

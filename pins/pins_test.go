@@ -189,7 +189,7 @@ func TestParseLockHostile(t *testing.T) {
 		if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ReadLockFile(fifo, Limits{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		if _, err := ReadLockFile(fifo, "", Limits{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 			t.Errorf("err %v", err)
 		}
 	})
@@ -198,7 +198,7 @@ func TestParseLockHostile(t *testing.T) {
 		if err := os.WriteFile(p, []byte(lock(pin)+strings.Repeat(" ", 1000)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ReadLockFile(p, Limits{MaxLockBytes: 200}); err == nil || !strings.Contains(err.Error(), "MaxLockBytes") {
+		if _, err := ReadLockFile(p, "", Limits{MaxLockBytes: 200}); err == nil || !strings.Contains(err.Error(), "MaxLockBytes") {
 			t.Errorf("err %v", err)
 		}
 	})

@@ -113,17 +113,23 @@ func (p *Platform) UnmarshalJSON(b []byte) error {
 
 // Build is the hermeticity evidence of the report.
 type Build struct {
-	BuildKit   string             `json:"buildkit"`
-	Frontend   string             `json:"frontend"`
-	Network    string             `json:"network"`
-	Bases      []builder.Base     `json:"bases"`
-	Downloads  []builder.Download `json:"downloads"`
-	Target     string             `json:"target"`
-	BuildArgs  map[string]string  `json:"buildArgs"`
-	Platforms  []string           `json:"platforms"`
-	Dockerfile string             `json:"dockerfile"`
-	Context    string             `json:"context"`
-	NoCache    bool               `json:"noCache"`
+	BuildKit  string         `json:"buildkit"`
+	Frontend  string         `json:"frontend"`
+	Network   string         `json:"network"`
+	Bases     []builder.Base `json:"bases"`
+	Downloads []Download     `json:"downloads"`
+	// Pins says where the downloads' pins came from (network proxy).
+	Pins *Pins `json:"pins,omitempty"`
+	// RunDownloads are the RUN steps that fetch; Warnings the rules
+	// broken that are reported, not refused (a download piped to a shell).
+	RunDownloads []builder.RunDownload `json:"runDownloads,omitempty"`
+	Warnings     []builder.Note        `json:"warnings,omitempty"`
+	Target       string                `json:"target"`
+	BuildArgs    map[string]string     `json:"buildArgs"`
+	Platforms    []string              `json:"platforms"`
+	Dockerfile   string                `json:"dockerfile"`
+	Context      string                `json:"context"`
+	NoCache      bool                  `json:"noCache"`
 	// Provenance lists the publisher's provenance attestations read from
 	// the published index (the VSA's inputAttestations).
 	Provenance []Provenance `json:"provenance,omitempty"`
@@ -133,12 +139,41 @@ type Build struct {
 	UnverifiedPlatforms int `json:"unverifiedPlatforms,omitempty"`
 }
 
+// Download is a download of the rebuild: an ADD with its checksum, or a
+// request a RUN made through the proxy, and what pinned it.
+type Download struct {
+	URL      string `json:"url"`
+	Checksum string `json:"checksum,omitempty"` // ADD --checksum
+	Method   string `json:"method,omitempty"`
+	Status   int    `json:"status,omitempty"`
+	SHA256   string `json:"sha256,omitempty"`
+	PinnedBy string `json:"pinnedBy,omitempty"` // lock, provenance or checksum
+}
+
+// Pins says where the pins of a proxied rebuild came from.
+type Pins struct {
+	From   string `json:"from"`   // lock or provenance
+	Source string `json:"source"` // the lock file, or the provenance statements
+	Count  int    `json:"count"`  // URLs pinned
+}
+
 // Provenance is one provenance statement read from the published image.
 type Provenance struct {
 	URI           string `json:"uri"`    // REPO@sha256:… of its attestation manifest
 	Digest        string `json:"digest"` // of the statement itself
 	PredicateType string `json:"predicateType"`
 	For           string `json:"for,omitempty"` // the image manifest it describes
+}
+
+// proxied counts the downloads RUN steps made through the proxy.
+func (b *Build) proxied() int {
+	n := 0
+	for _, d := range b.Downloads {
+		if d.Method != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // ReadReport decodes a report as WriteJSON (or the service) wrote it.
@@ -179,6 +214,9 @@ func (r *Report) WriteText(w io.Writer, o compare.TextOptions) error {
 	}
 	if b := r.Build; b != nil {
 		p.Line("build:     BuildKit %s, network %s, no cache, platforms %s", b.BuildKit, b.Network, strings.Join(b.Platforms, ", "))
+		if b.Pins != nil {
+			p.Line("           %d download(s) through the proxy, each checked against the %d pin(s) of %s", b.proxied(), b.Pins.Count, b.Pins.Source)
+		}
 		if b.Target != "" {
 			p.Line("           target %s", b.Target)
 		}
@@ -189,7 +227,17 @@ func (r *Report) WriteText(w io.Writer, o compare.TextOptions) error {
 			p.Line("           base %s", base.Ref)
 		}
 		for _, d := range b.Downloads {
-			p.Line("           download %s (%s)", d.URL, d.Checksum)
+			switch {
+			case d.Checksum != "":
+				p.Line("           download %s (%s)", d.URL, d.Checksum)
+			case d.PinnedBy != "":
+				p.Line("           download %s %s -> %d sha256:%s (pinned by %s)", d.Method, d.URL, d.Status, d.SHA256, d.PinnedBy)
+			default:
+				p.Line("           request %s %s -> %d", d.Method, d.URL, d.Status)
+			}
+		}
+		for _, w := range b.Warnings {
+			p.Line("           %s %s:%d: %s: %s", p.Verdict("warning", false), w.File, w.Line, w.Rule, w.Message)
 		}
 	}
 	p.Comparison(r.Encoding, r.Hints)

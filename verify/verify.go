@@ -16,6 +16,7 @@ import (
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/pins"
 )
 
 // Request is what to verify: a source at a commit against a published image.
@@ -31,6 +32,25 @@ type Request struct {
 	// SourceDateEpoch is "auto" (the published config's created time, else
 	// the commit time) or seconds.
 	SourceDateEpoch string `json:"sourceDateEpoch,omitempty"`
+	// Network is the rebuild's network: "none" (the default: RUN has no
+	// network) or "proxy" (RUN reaches the pinned hosts only, through
+	// BuildKit's capturing proxy, and every download must equal a pin).
+	Network string `json:"network,omitempty"`
+	// Lock is the lock file, relative to the source root; default
+	// reprover.lock.json when the commit has it, else the pins of the
+	// published image's provenance.
+	Lock string `json:"lock,omitempty"`
+	// AllowDownloadHosts are hosts on loopback, private or link-local
+	// addresses that downloads may come from (an internal mirror).
+	AllowDownloadHosts []string `json:"allowDownloadHosts,omitempty"`
+}
+
+// network is the request's network mode, "none" by default.
+func (r Request) network() string {
+	if r.Network == "" {
+		return builder.NetworkNone
+	}
+	return r.Network
 }
 
 // Builder is what verify needs of BuildKit.
@@ -78,6 +98,7 @@ type stages struct {
 	source     *source
 	plan       *plan
 	rebuilt    *builder.Result
+	downloads  []Download // what the rebuild fetched, checked against the pins
 	comparison *compare.Report
 }
 
@@ -86,6 +107,9 @@ type stages struct {
 func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) error {
 	if req.Source == "" || req.Commit == "" || req.Image == "" {
 		return errors.New("--source, --commit and --image are required")
+	}
+	if n := req.network(); n != builder.NetworkNone && n != builder.NetworkProxy {
+		return fmt.Errorf("--network %q: want none or proxy", n)
 	}
 	scratch := o.ScratchDir
 	if scratch == "" {
@@ -107,7 +131,7 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 	if st.source, err = exportSource(ctx, req, scratch); err != nil {
 		return err
 	}
-	inputs, err := checkRules(st.source, req.BuildArgs)
+	inputs, err := checkRules(st.source, req)
 	if err != nil {
 		return err
 	}
@@ -116,7 +140,14 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 	}
 	st.plan.spec.OutputDir = filepath.Join(scratch, "rebuilt")
 	if st.rebuilt, err = b.Build(ctx, st.plan.spec, progressOr(o.Progress), o.ProgressMode); err != nil {
-		return err
+		return offlineHint(err, req.network())
+	}
+	if st.plan.pins != nil {
+		// The rebuild must have got the release's inputs, or its
+		// comparison means nothing.
+		if st.downloads, err = checkDownloads(st.rebuilt.Captures, st.plan.pins, inputs.Downloads); err != nil {
+			return err
+		}
 	}
 	st.comparison, err = compareRebuilt(ctx, st.plan.spec.OutputDir, st.rebuilt.Digest, pub, o)
 	return err
@@ -135,6 +166,9 @@ func (st *stages) report(req Request, err error) *Report {
 		sde := st.plan.spec.SourceDateEpoch
 		r.SourceDateEpoch = &sde
 		r.Build = &st.plan.build
+		if st.downloads != nil {
+			r.Build.Downloads = st.downloads
+		}
 		r.Hints = append(r.Hints, st.plan.hints...)
 	}
 	if st.rebuilt != nil {
@@ -215,12 +249,12 @@ func exportSource(ctx context.Context, req Request, scratch string) (*source, er
 
 // checkRules applies the pinning rules to the source's Dockerfile and
 // returns its pinned inputs.
-func checkRules(s *source, buildArgs map[string]string) (*builder.Inputs, error) {
+func checkRules(s *source, req Request) (*builder.Inputs, error) {
 	df, err := builder.ReadDockerfile(s.dockerfilePath())
 	if err != nil {
 		return nil, fmt.Errorf("%s at %s: %w", s.dockerfile, s.checkout.Commit, err)
 	}
-	vs, inputs, err := builder.Check(df, s.dockerfile, builder.CheckOptions{BuildArgs: buildArgs})
+	vs, inputs, err := builder.Check(df, s.dockerfile, builder.CheckOptions{BuildArgs: req.BuildArgs, Network: req.network(), AllowHosts: req.AllowDownloadHosts})
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +269,7 @@ func checkRules(s *source, buildArgs map[string]string) (*builder.Inputs, error)
 type plan struct {
 	spec  builder.Spec
 	build Build
+	pins  *pins.Set // network proxy: what every download must equal
 	hints []string
 }
 
@@ -256,9 +291,10 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 	if err != nil {
 		return nil, err
 	}
-	p := &plan{build: Build{BuildKit: version, Frontend: "dockerfile.v0 (built in)", Network: "none", Bases: inputs.Bases,
-		Downloads: inputs.Downloads, Target: req.Target, BuildArgs: req.BuildArgs, Platforms: platforms,
-		Dockerfile: s.dockerfile, Context: filepath.ToSlash(s.contextRel), NoCache: true}}
+	p := &plan{build: Build{BuildKit: version, Frontend: "dockerfile.v0 (built in)", Network: req.network(), Bases: inputs.Bases,
+		Downloads: addDownloads(inputs.Downloads), Target: req.Target, BuildArgs: req.BuildArgs, Platforms: platforms,
+		Dockerfile: s.dockerfile, Context: filepath.ToSlash(s.contextRel), NoCache: true,
+		RunDownloads: inputs.RunDownloads, Warnings: inputs.Warnings}}
 	if p.build.BuildArgs == nil {
 		p.build.BuildArgs = map[string]string{}
 	}
@@ -275,7 +311,20 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 	p.spec = builder.Spec{
 		ContextDir: s.contextDir(), DockerfilePath: s.dockerfilePath(), DockerfileName: s.dockerfile,
 		Target: req.Target, BuildArgs: req.BuildArgs, Platforms: platforms, SourceDateEpoch: sde,
-		OCIMediaTypes: oci, Compression: compression,
+		OCIMediaTypes: oci, Compression: compression, Network: req.network(),
+	}
+	if req.network() == builder.NetworkProxy {
+		set, err := loadPins(ctx, req, s, pub, o.Image.Limits)
+		if err != nil {
+			return nil, err
+		}
+		p.pins = set
+		p.build.Pins = &Pins{From: set.Origin, Source: set.Source, Count: set.Len()}
+		hosts, refused := proxyHosts(set, inputs.Downloads, req.AllowDownloadHosts)
+		p.spec.ProxyHosts = hosts
+		for _, h := range refused {
+			p.hints = append(p.hints, fmt.Sprintf("The pins name %s, a loopback, private or link-local host: the rebuild may not reach it unless --allow-download-host %s.", h, h))
+		}
 	}
 	return p, nil
 }

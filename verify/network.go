@@ -1,0 +1,141 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/hosts"
+	"github.com/reprover/reprover/pins"
+)
+
+// ErrNoPins is returned when a proxied rebuild has nothing to check its
+// downloads against.
+var ErrNoPins = errors.New("no pins for the downloads")
+
+// loadPins finds what every download of a proxied rebuild must equal: the
+// lock file (--lock, else reprover.lock.json when the commit has it), else
+// the download materials of the published image's own provenance.
+func loadPins(ctx context.Context, req Request, s *source, pub *image.Resolved, lim image.Limits) (*pins.Set, error) {
+	rel, named := req.Lock, req.Lock != ""
+	if !named {
+		rel = pins.LockFile
+	}
+	if !filepath.IsLocal(filepath.Clean(rel)) {
+		return nil, fmt.Errorf("--lock %s: must be a path inside the source", rel)
+	}
+	lockPath := filepath.Join(s.checkout.Dir, rel)
+	switch _, err := os.Lstat(lockPath); {
+	case err == nil:
+		if err := noSymlinks(s.checkout.Dir, rel, false); err != nil {
+			return nil, fmt.Errorf("--lock %s at %s: %w", rel, s.checkout.Commit, err)
+		}
+		l, err := pins.ReadLockFile(lockPath, filepath.ToSlash(rel)+" at "+s.checkout.Commit, pins.Limits{})
+		if err != nil {
+			return nil, err
+		}
+		return l.Set(filepath.ToSlash(rel))
+	case named || !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("--lock %s at %s: %w", rel, s.checkout.Commit, err)
+	}
+	stmts, err := pub.Statements(ctx, lim, pins.SLSAProvenanceV1, pins.SLSAProvenanceV02)
+	if err != nil {
+		return nil, fmt.Errorf("reading the published image's provenance for pins: %w", err)
+	}
+	var all []pins.Pin
+	for _, st := range stmts {
+		ps, err := pins.FromStatement(st.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("provenance %s@%s: %w", pub.Ref.Name, st.Manifest, err)
+		}
+		all = append(all, ps...)
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("%w: --network proxy checks every download of the rebuild against a pin, and the commit %s has no %s (write one with reprover lock, or give --lock FILE) and the published image's provenance lists no download (build it with buildctl --proxy-network and provenance)", ErrNoPins, s.checkout.Commit, pins.LockFile)
+	}
+	return pins.NewSet(pins.FromProvenance, "the published image's provenance", all)
+}
+
+// proxyHosts are the hosts the proxy lets a RUN (and ADD) reach: those the
+// pins and the ADD downloads name. A loopback, private or link-local host
+// is left out unless allowed by name: pins come from the publisher, and
+// must not make the verifier probe its own network.
+func proxyHosts(set *pins.Set, adds []builder.Download, allow []string) (reach, refused []string) {
+	all := set.Hosts()
+	for _, d := range adds {
+		if u, err := url.Parse(d.URL); err == nil && u.Host != "" && !slices.Contains(all, u.Host) {
+			all = append(all, u.Host)
+		}
+	}
+	for _, h := range all {
+		name := h
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			name = host
+		}
+		if hosts.LocalHost(strings.Trim(name, "[]")) && !slices.Contains(allow, name) && !slices.Contains(allow, h) {
+			refused = append(refused, h)
+			continue
+		}
+		reach = append(reach, h)
+	}
+	return reach, refused
+}
+
+// addDownloads are the ADD downloads as evidence, pinned by their checksum.
+func addDownloads(adds []builder.Download) []Download {
+	out := make([]Download, 0, len(adds))
+	for _, d := range adds {
+		out = append(out, Download{URL: d.URL, Checksum: d.Checksum, PinnedBy: pins.FromChecksum})
+	}
+	return out
+}
+
+// checkDownloads checks every request of a proxied rebuild against the
+// pins; an ADD's own fetch is pinned by its checksum (BuildKit checked it).
+func checkDownloads(captures []pins.Capture, set *pins.Set, adds []builder.Download) ([]Download, error) {
+	addSum := map[string]string{}
+	for _, d := range adds {
+		if sum, ok := strings.CutPrefix(d.Checksum, "sha256:"); ok {
+			addSum[d.URL] = sum
+		}
+	}
+	var rest []pins.Capture
+	for _, c := range captures {
+		if sum := addSum[c.URL]; sum == "" || c.SHA256 != sum {
+			rest = append(rest, c)
+		}
+	}
+	checked, err := set.Check(rest)
+	out := addDownloads(adds)
+	for _, c := range checked {
+		out = append(out, Download{URL: c.URL, Method: c.Method, Status: c.Status, SHA256: c.SHA256, PinnedBy: c.PinnedBy})
+	}
+	return out, err
+}
+
+// offlineSigns are what tools print when a step has no network.
+var offlineSigns = []string{"Network is unreachable", "Could not resolve", "Temporary failure resolving", "bad address", "can't connect to remote host", "Could not connect", "Name or service not known"}
+
+// offlineHint says, when a step of a rebuild without network failed
+// trying the network, what would let it.
+func offlineHint(err error, network string) error {
+	var be *builder.BuildError
+	if network != builder.NetworkNone || !errors.As(err, &be) {
+		return err
+	}
+	tail := strings.Join(be.LogTail, "\n")
+	for _, s := range offlineSigns {
+		if strings.Contains(tail, s) {
+			return fmt.Errorf("%w\nthis step tried the network, which a rebuild with --network none does not have: verify with --network proxy, which lets RUN download through BuildKit's capturing proxy and checks each download against a pin (reprover.lock.json, written by reprover lock, or the release's provenance); see docs/network.md", err)
+		}
+	}
+	return err
+}

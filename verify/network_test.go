@@ -1,0 +1,146 @@
+package verify_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/fixtures"
+	"github.com/reprover/reprover/pins"
+	"github.com/reprover/reprover/verify"
+)
+
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// TestVerifyProxy: a release whose RUN downloads is rebuilt through
+// BuildKit's capturing proxy, each download checked against the pins of a
+// lock file or of the release's own provenance; a download that changed
+// since the release, one no pin names, no pins at all, or a private
+// download host not allowed by name each stop the verification (exit 2)
+// naming the URL.
+func TestVerifyProxy(t *testing.T) {
+	w := newWorld(t)
+	const release = "the input the release downloaded\n"
+	var served atomic.Value
+	served.Store(release)
+	srv := fixtures.BridgeServer(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/input.txt":
+			fmt.Fprint(rw, served.Load().(string))
+		case "/extra.txt":
+			fmt.Fprint(rw, "not in the lock\n")
+		default:
+			http.NotFound(rw, r)
+		}
+	}))
+	host, _, _ := strings.Cut(srv, ":")
+	input := "http://" + srv + "/input.txt"
+	dockerfile := "FROM BASE\nRUN wget -q -O /input.txt " + input + " && (wget -q -O- http://" + srv + "/probe || true)\n"
+	lock := func(urls ...string) string {
+		var ps []string
+		for _, u := range urls {
+			ps = append(ps, fmt.Sprintf(`{"url":%q,"sha256":%q}`, u, sha(release)))
+		}
+		return `{"lockVersion":1,"downloads":[` + strings.Join(ps, ",") + `]}`
+	}
+	tests := []struct {
+		name       string
+		files      map[string]string
+		dockerfile string
+		provenance bool // the release carries provenance
+		serve      string
+		req        func(*verify.Request)
+		want       verify.Verdict
+		pinsFrom   string
+		wantErr    []string
+		errIs      error
+		wantHint   string
+	}{
+		{name: "pinned by the lock file", files: map[string]string{"reprover.lock.json": lock(input)}, want: verify.Reproducible, pinsFrom: pins.FromLock},
+		{name: "pinned by the release's provenance", provenance: true, want: verify.Reproducible, pinsFrom: pins.FromProvenance},
+		{name: "the download changed since the release", files: map[string]string{"reprover.lock.json": lock(input)}, serve: "changed\n",
+			wantErr: []string{input, "sha256:" + sha("changed\n"), "sha256:" + sha(release), "reprover.lock.json"}},
+		{name: "a download no pin names", files: map[string]string{"reprover.lock.json": lock(input)},
+			dockerfile: "FROM BASE\nRUN wget -q -O /input.txt " + input + " && wget -q -O /extra.txt http://" + srv + "/extra.txt\n",
+			wantErr:    []string{"http://" + srv + "/extra.txt", "no pin names it"}},
+		{name: "no pins", wantErr: []string{"no pins", "reprover.lock.json", "reprover lock"}, errIs: verify.ErrNoPins},
+		{name: "a lock file named but missing", req: func(r *verify.Request) { r.Lock = "locks/app.json" }, wantErr: []string{"--lock locks/app.json"}},
+		{name: "a private download host not allowed", files: map[string]string{"reprover.lock.json": lock(input)},
+			req:     func(r *verify.Request) { r.AllowDownloadHosts = nil },
+			wantErr: []string{"403 Forbidden"}, wantHint: "--allow-download-host " + host},
+		{name: "offline, the RUN is refused with the way out", files: map[string]string{"reprover.lock.json": lock(input)},
+			req:     func(r *verify.Request) { r.Network = "none" },
+			wantErr: []string{"run-downloads", "--network proxy"}, errIs: verify.ErrUnpinned},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			df := tc.dockerfile
+			if df == "" {
+				df = dockerfile
+			}
+			files := w.files(df, tc.files)
+			dir, commit := fixtures.GitRepo(t, files, commitTime)
+			served.Store(release)
+			x, _ := w.publish(dir, "", builder.Spec{Network: builder.NetworkProxy, ProxyHosts: []string{srv}, Provenance: tc.provenance})
+			ref := w.push("release/proxy-"+strings.Map(func(r rune) rune {
+				if r >= 'a' && r <= 'z' {
+					return r
+				}
+				return '-'
+			}, tc.name), x)
+			if tc.serve != "" {
+				served.Store(tc.serve)
+			}
+			req := verify.Request{Source: dir, Commit: commit, Image: ref, Network: "proxy", AllowDownloadHosts: []string{host}}
+			if tc.req != nil {
+				tc.req(&req)
+			}
+			rep, err := verify.Run(t.Context(), req, w.bk, verify.Options{ProgressMode: "quiet"})
+			roundTrip(t, rep)
+			if len(tc.wantErr) > 0 {
+				if err == nil || rep.Verdict != verify.Error {
+					t.Fatalf("verdict %s (err %v), want an error", rep.Verdict, err)
+				}
+				for _, s := range tc.wantErr {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not say %q", err, s)
+					}
+				}
+				if tc.wantHint != "" && !strings.Contains(strings.Join(rep.Hints, "\n"), tc.wantHint) {
+					t.Errorf("hints %q lack %q", rep.Hints, tc.wantHint)
+				}
+				if tc.errIs != nil && !errors.Is(err, tc.errIs) {
+					t.Errorf("error %v is not %v", err, tc.errIs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			if rep.Verdict != tc.want {
+				t.Errorf("verdict %s, want %s", rep.Verdict, tc.want)
+			}
+			b := rep.Build
+			if b.Network != "proxy" || b.Pins == nil || b.Pins.From != tc.pinsFrom {
+				t.Errorf("build network %s pins %+v, want proxy pinned by %s", b.Network, b.Pins, tc.pinsFrom)
+			}
+			var got []string
+			for _, d := range b.Downloads {
+				got = append(got, fmt.Sprintf("%s %s %d %s %s", d.Method, d.URL, d.Status, d.SHA256, d.PinnedBy))
+			}
+			want := []string{"GET " + input + " 200 " + sha(release) + " " + tc.pinsFrom, "GET http://" + srv + "/probe 404  "}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") && strings.Join(got, "\n") != strings.Join([]string{want[1], want[0]}, "\n") {
+				t.Errorf("downloads:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
