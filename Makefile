@@ -18,6 +18,7 @@ build:
 ## busybox-static, git, postgresql and chromium from Debian, buildkitd/buildctl at go.mod's version
 tools: $(TOOLS)/staticcheck
 	CACHE=$(CACHE) bash scripts/tools.sh
+	CACHE=$(CACHE) bash scripts/tools-slsa.sh
 
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

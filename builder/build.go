@@ -53,6 +53,9 @@ type Spec struct {
 	// http(s) request, ADD's too, gets a 403.
 	Network    string
 	ProxyHosts []string
+	// ProxyAnyHost lets the proxy reach any host but local addresses,
+	// and ProxyHosts among those (reprover lock: the pins are being made).
+	ProxyAnyHost bool
 }
 
 // Result is a finished rebuild.
@@ -201,7 +204,10 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 		// No entitlements: RUN --network=host and --security=insecure fail.
 		AllowedEntitlements: nil,
 	}
-	if proxied {
+	switch {
+	case proxied && s.ProxyAnyHost:
+		opt.SourcePolicy = lockPolicy(s.ProxyHosts)
+	case proxied:
 		opt.SourcePolicy = proxyPolicy(s.ProxyHosts)
 	}
 	if mode == "" {

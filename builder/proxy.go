@@ -74,6 +74,40 @@ func proxyPolicy(hosts []string) *spb.Policy {
 	return p
 }
 
+// lockPolicy lets RUN steps reach any host but the loopback, private and
+// link-local addresses written as literals (and numeric forms of them),
+// except the hosts allowed by name: for reprover lock, the maintainer's
+// own build, whose downloads become the pins. A name that resolves inside
+// is not caught here; the proxy reaches out from the daemon's bridge
+// namespace, never from the host's loopback.
+func lockPolicy(allow []string) *spb.Policy {
+	p := &spb.Policy{Version: 1, Rules: []*spb.Rule{{
+		Action: spb.PolicyAction_DENY,
+		Selector: &spb.Selector{MatchType: spb.MatchType_REGEX,
+			Identifier: `^https?://(\[|localhost[.:/]|localhost$|127\.|10\.|192\.168\.|169\.254\.|172\.(1[6-9]|2[0-9]|3[01])\.|0\.|0x|[0-9]+([:/]|$)|[0-9]+\.[0-9]+([:/]|$)|[0-9]+\.[0-9]+\.[0-9]+([:/]|$))`},
+	}}}
+	for _, h := range allow {
+		pat := hostPattern(h)
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			pat = `^https?://` + quoteHost(h) + `(:[0-9]+)?([/?#]|$)` // a host named alone: any port
+		}
+		p.Rules = append(p.Rules, &spb.Rule{
+			Action:   spb.PolicyAction_ALLOW,
+			Selector: &spb.Selector{Identifier: pat, MatchType: spb.MatchType_REGEX},
+		})
+	}
+	return p
+}
+
+// quoteHost is a host as a regexp, brackets around an IPv6 literal.
+func quoteHost(host string) string {
+	q := regexp.QuoteMeta(strings.Trim(host, "[]"))
+	if strings.Contains(host, ":") {
+		q = `\[` + q + `\]`
+	}
+	return q
+}
+
 // hostPattern matches the URLs of one host[:port]: the proxy names HTTPS
 // requests with their port (https://host:443/…), plain HTTP without one.
 func hostPattern(h string) string {
@@ -81,10 +115,7 @@ func hostPattern(h string) string {
 	if err != nil {
 		host, port = h, ""
 	}
-	q := regexp.QuoteMeta(strings.Trim(host, "[]"))
-	if strings.Contains(host, ":") {
-		q = `\[` + q + `\]`
-	}
+	q := quoteHost(host)
 	switch port {
 	case "":
 		return `^(http://` + q + `(:80)?|https://` + q + `(:443)?)([/?#]|$)`

@@ -5,7 +5,8 @@
 # version pinned in go.mod. A second run is fast: nothing is rebuilt when the version matches.
 #
 #   tools.sh        everything the tests need (also postgresql, chromium, a
-#                   linux/386 busybox and cosign)
+#                   linux/386 busybox, cosign, and a Debian root filesystem
+#                   and apt repository for the apt tests)
 #   tools.sh demo   only what make demo needs
 set -euo pipefail
 MODE=${1:-all}
@@ -28,6 +29,9 @@ command -v git >/dev/null || need+=(git)
 # Chromium for the service's page tests (chromedp runs the binary itself,
 # not the /usr/bin/chromium wrapper script).
 [ "$MODE" = demo ] || [ -x /usr/lib/chromium/chromium ] || need+=(chromium)
+# mmdebstrap and dpkg-scanpackages for the apt test world (below).
+[ "$MODE" = demo ] || command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+[ "$MODE" = demo ] || command -v dpkg-scanpackages >/dev/null || need+=(dpkg-dev)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "tools: apt-get install ${need[*]}"
 	# An index that fails (a mirror mid-sync, often the i386 one added
@@ -61,6 +65,38 @@ if [ "$MODE" != demo ]; then
 		(cd "$CACHE/debs" && apt-get download "busybox-static:$arch")
 		dpkg-deb -x "$CACHE"/debs/busybox-static_*_"$arch".deb "$CACHE/busybox-$arch"
 	done
+fi
+
+# The apt test world (fixtures.DebianBase, fixtures.AptRepo): a minimal
+# Debian root filesystem as a tarball, from the suite and mirror this
+# machine's apt uses, merged /usr as debootstrap makes it (not the usrmerge
+# package, which pulls perl), no device nodes, fixed timestamps and no apt
+# lists, caches or logs;
+# and a flat apt repository (deb [trusted=yes] http://HOST:PORT/ ./) of a
+# few small packages whose only dependency outside it is libc6.
+if [ "$MODE" != demo ]; then
+	suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+	mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		grep -v '^[[:space:]]*#' | grep -oE 'https?://[^ ]+/debian' | head -1 || true)
+	mirror=${mirror:-http://deb.debian.org/debian}
+	if [ ! -s "$CACHE/debian/rootfs.tar" ]; then
+		echo "tools: mmdebstrap $suite (minbase) from $mirror into $CACHE/debian/rootfs.tar"
+		mkdir -p "$CACHE/debian"
+		rm -f "$CACHE/debian/rootfs.partial.tar"
+		SOURCE_DATE_EPOCH=1740830400 mmdebstrap --quiet --mode=root --format=tar --variant=minbase --include=ca-certificates \
+			--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr --skip=output/dev \
+			--customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/ldconfig/aux-cache; find "$1"/var/log -type f -delete' \
+			"$suite" "$CACHE/debian/rootfs.partial.tar" "deb $mirror $suite main" "deb $mirror $suite-updates main" \
+			"deb ${mirror}-security $suite-security main"
+		mv "$CACHE/debian/rootfs.partial.tar" "$CACHE/debian/rootfs.tar"
+	fi
+	if [ ! -s "$CACHE/aptrepo/Packages" ]; then
+		echo "tools: apt-get download hello jq into $CACHE/aptrepo"
+		apt-get update -qq || echo "tools: apt-get update reported errors; trying the download anyway"
+		rm -rf "$CACHE/aptrepo" && mkdir -p "$CACHE/aptrepo"
+		(cd "$CACHE/aptrepo" && apt-get download -qq hello:amd64 jq:amd64 libjq1:amd64 libonig5:amd64 &&
+			dpkg-scanpackages . /dev/null >Packages.partial 2>/dev/null && mv Packages.partial Packages)
+	fi
 fi
 
 version=$(go list -m -f '{{.Version}}' github.com/moby/buildkit)

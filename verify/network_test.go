@@ -14,6 +14,8 @@ import (
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/pins"
 	"github.com/reprover/reprover/verify"
+	"os"
+	"path/filepath"
 )
 
 func sha(s string) string {
@@ -142,5 +144,53 @@ func TestVerifyProxy(t *testing.T) {
 				t.Errorf("downloads:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
+	}
+}
+
+// TestLockThenVerify: reprover lock's build pins what RUN downloads; the
+// lock committed next to the Dockerfile then verifies the release, and a
+// download the lock build could not pin whole is refused.
+func TestLockThenVerify(t *testing.T) {
+	w := newWorld(t)
+	const input = "pinned by the maintainer\n"
+	srv := fixtures.BridgeServer(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/input.txt" {
+			fmt.Fprint(rw, input)
+			return
+		}
+		http.NotFound(rw, r)
+	}))
+	host, _, _ := strings.Cut(srv, ":")
+	files := w.files("FROM BASE\nRUN wget -q -O /input.txt http://"+srv+"/input.txt\n", nil)
+	work := t.TempDir()
+	for name, body := range files {
+		if err := os.MkdirAll(filepath.Join(work, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(work, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := verify.Lock(t.Context(), verify.LockRequest{Dir: work}, w.bk, verify.Options{ProgressMode: "quiet"}); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("a lock build reaching a private host not allowed: %v, want the download refused (403)", err)
+	}
+	l, _, err := verify.Lock(t.Context(), verify.LockRequest{Dir: work, AllowDownloadHosts: []string{host}}, w.bk, verify.Options{ProgressMode: "quiet"})
+	if err != nil {
+		t.Fatalf("lock: %v", err)
+	}
+	if len(l.Downloads) != 1 || l.Downloads[0].URL != "http://"+srv+"/input.txt" || l.Downloads[0].SHA256 != sha(input) {
+		t.Fatalf("lock %+v, want the one download with its sha256", l.Downloads)
+	}
+	data, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files[pins.LockFile] = string(data)
+	dir, commit := fixtures.GitRepo(t, files, commitTime)
+	x, _ := w.publish(dir, "", builder.Spec{Network: builder.NetworkProxy, ProxyHosts: []string{srv}})
+	ref := w.push("release/locked", x)
+	rep, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: ref, Network: "proxy", AllowDownloadHosts: []string{host}}, w.bk, verify.Options{ProgressMode: "quiet"})
+	if err != nil || rep.Verdict != verify.Reproducible || rep.Build.Pins == nil || rep.Build.Pins.From != pins.FromLock {
+		t.Errorf("verify with the lock: %s (%v), pins %+v; want reproducible, pinned by the lock", rep.Verdict, err, rep.Build)
 	}
 }

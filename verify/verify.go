@@ -215,20 +215,23 @@ type source struct {
 func (s *source) contextDir() string     { return filepath.Join(s.checkout.Dir, s.contextRel) }
 func (s *source) dockerfilePath() string { return filepath.Join(s.checkout.Dir, s.dockerfile) }
 
-// exportSource exports the commit and checks that the context and the
-// Dockerfile are inside it and reached without a symlink: the source is
-// untrusted, and a symlink could send the host's files to BuildKit, or
-// read /dev/zero.
+// exportSource exports the commit and locates the build in it.
 func exportSource(ctx context.Context, req Request, scratch string) (*source, error) {
 	co, err := ExportCommit(ctx, req.Source, req.Commit, scratch)
 	if err != nil {
 		return nil, err
 	}
-	contextRel := req.Context
+	return locate(co, req.Context, req.Dockerfile)
+}
+
+// locate finds the context and the Dockerfile in a tree, and checks that
+// they are inside it and reached without a symlink: the source is
+// untrusted, and a symlink could send the host's files to BuildKit, or
+// read /dev/zero.
+func locate(co *Checkout, contextRel, dfRel string) (*source, error) {
 	if contextRel == "" {
 		contextRel = "."
 	}
-	dfRel := req.Dockerfile
 	if dfRel == "" {
 		dfRel = filepath.Join(contextRel, "Dockerfile")
 	}

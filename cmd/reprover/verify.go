@@ -67,27 +67,12 @@ unpinned input, build failure, unreachable image).`,
 				return errors.New("--push-attestation needs a registry image, not " + req.Image)
 			}
 			ctx := cmd.Context()
-			if buildkitAddr == "" {
-				buildkitAddr = os.Getenv("BUILDKIT_HOST")
-			}
-			var addrs []string
-			if buildkitAddr != "" {
-				addrs = []string{buildkitAddr}
-			}
-			builders := verify.NewBuilders(addrs, g.logger())
-			defer builders.Close()
-			b, release, err := builders.Get(ctx)
+			b, release, err := connectBuilder(ctx, g, buildkitAddr)
 			if err != nil {
 				return err
 			}
 			defer release()
-			mode := "auto"
-			if os.Getenv("CI") != "" || !isTerminal(g.stderr) {
-				mode = "plain"
-			}
-			if quiet {
-				mode = "quiet"
-			}
+			mode := progressMode(g, quiet)
 			rep, verr := verify.Run(ctx, req, b, verify.Options{
 				Image:        iopts,
 				Compare:      compare.Options{Limits: imgf.climits, Parallelism: imgf.parallel, Logger: g.logger()},
@@ -177,4 +162,35 @@ func writeAttestations(ctx context.Context, g *globals, rep *verify.Report, req 
 
 func isRegistryRef(s string) bool {
 	return !strings.HasPrefix(s, "oci:") && !strings.HasPrefix(s, "oci-archive:")
+}
+
+// connectBuilder connects to --buildkit-addr, else $BUILDKIT_HOST, else a
+// managed buildkitd that release stops.
+func connectBuilder(ctx context.Context, g *globals, addr string) (verify.Builder, func(), error) {
+	if addr == "" {
+		addr = os.Getenv("BUILDKIT_HOST")
+	}
+	var addrs []string
+	if addr != "" {
+		addrs = []string{addr}
+	}
+	builders := verify.NewBuilders(addrs, g.logger())
+	b, release, err := builders.Get(ctx)
+	if err != nil {
+		builders.Close()
+		return nil, nil, err
+	}
+	return b, func() { release(); builders.Close() }, nil
+}
+
+// progressMode is BuildKit's display: plain in CI or when stderr is not a
+// terminal, none with --quiet.
+func progressMode(g *globals, quiet bool) string {
+	switch {
+	case quiet:
+		return "quiet"
+	case os.Getenv("CI") != "" || !isTerminal(g.stderr):
+		return "plain"
+	}
+	return "auto"
 }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reprover/reprover/pins"
+	"github.com/reprover/reprover/verify"
+)
+
+func newLockCmd(g *globals) *cobra.Command {
+	var (
+		req          verify.LockRequest
+		buildArgs    []string
+		out          string
+		buildkitAddr string
+		quiet        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "lock [--source DIR] [--out FILE]",
+		Short: "Build once through BuildKit's capturing proxy and pin every download RUN makes",
+		Long: `Build the Dockerfile once, as the release is built, with RUN reaching the network
+only through BuildKit's capturing proxy (any public host; loopback, private and
+link-local hosts only with --allow-download-host), and write every download it
+made — URL, sha256, size, sorted — to reprover.lock.json (docs/lock.schema.json).
+Commit that file: reprover verify --network proxy then checks every download of
+the rebuild against it.
+
+Exit status: 0 written, 2 could not build or a download could not be pinned.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ba, err := parseBuildArgs(buildArgs)
+			if err != nil {
+				return err
+			}
+			req.BuildArgs = ba
+			if out == "" {
+				out = filepath.Join(req.Dir, pins.LockFile)
+			}
+			ctx := cmd.Context()
+			b, release, err := connectBuilder(ctx, g, buildkitAddr)
+			if err != nil {
+				return err
+			}
+			defer release()
+			l, _, err := verify.Lock(ctx, req, b, verify.Options{Progress: g.stderr, ProgressMode: progressMode(g, quiet), Logger: g.logger()})
+			if err != nil {
+				return err
+			}
+			data, err := l.Marshal()
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, data, 0o644); err != nil {
+				return fmt.Errorf("writing the lock: %w", err)
+			}
+			set, err := l.Set(out)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "wrote %s: %d download(s) from %d host(s)\n", out, len(l.Downloads), len(set.Hosts()))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Dir, "source", ".", "the source directory (its files as they are)")
+	f.StringVar(&req.Dockerfile, "dockerfile", "", "the Dockerfile, relative to the source (default CONTEXT/Dockerfile)")
+	f.StringVar(&req.Context, "context", ".", "the build context, relative to the source")
+	f.StringVar(&req.Target, "target", "", "the build stage, as the release uses it")
+	f.StringArrayVar(&buildArgs, "build-arg", nil, "a build argument K=V, as the release uses it; repeatable")
+	f.StringArrayVar(&req.Platforms, "platform", nil, "a platform to build (OS/ARCH[/VARIANT]); repeatable; default the daemon's")
+	f.StringArrayVar(&req.AllowDownloadHosts, "allow-download-host", nil, "a loopback, private or link-local host downloads may come from (an internal mirror); repeatable")
+	f.StringVar(&out, "out", "", "where to write the lock (default SOURCE/reprover.lock.json)")
+	f.StringVar(&buildkitAddr, "buildkit-addr", "", "BuildKit daemon address (default $BUILDKIT_HOST, else a managed buildkitd)")
+	f.BoolVar(&quiet, "quiet", false, "no build progress on stderr")
+	return cmd
+}
