@@ -34,6 +34,16 @@ type Config struct {
 	Images struct {
 		Allow []string `mapstructure:"allow"`
 	} `mapstructure:"images"`
+	// Network is the rebuilds' network: Default when a request names none
+	// ("none", or "proxy": RUN downloads through BuildKit's capturing
+	// proxy, each checked against a pin), whether proxy may be asked at all,
+	// and the loopback, private or link-local hosts downloads may come from
+	// (an internal mirror).
+	Network struct {
+		Default            string   `mapstructure:"default"`
+		AllowProxy         bool     `mapstructure:"allowProxy"`
+		AllowDownloadHosts []string `mapstructure:"allowDownloadHosts"`
+	} `mapstructure:"network"`
 	JobTimeout time.Duration `mapstructure:"jobTimeout"`
 	// MaxAttempts bounds the runs of a job that fails for transient reasons.
 	MaxAttempts int `mapstructure:"maxAttempts"`
@@ -58,6 +68,8 @@ type RegistryHook struct {
 	Source     string `mapstructure:"source"`
 	Dockerfile string `mapstructure:"dockerfile"`
 	Context    string `mapstructure:"context"`
+	// Network is the verifications' network (empty: network.default).
+	Network string `mapstructure:"network"`
 }
 
 // GitHook maps tag pushes of a repository to verifications of an image.
@@ -70,6 +82,8 @@ type GitHook struct {
 	Image      string `mapstructure:"image"`
 	Dockerfile string `mapstructure:"dockerfile"`
 	Context    string `mapstructure:"context"`
+	// Network is the verifications' network (empty: network.default).
+	Network string `mapstructure:"network"`
 }
 
 // Defaults fills what is unset.
@@ -106,6 +120,10 @@ func (c *Config) Validate() error {
 		return errors.New("sources.allow is empty: no submission could be accepted")
 	case c.StaleAfter < 20*time.Second:
 		return fmt.Errorf("staleAfter %v: at least 20s (workers report every 5s)", c.StaleAfter)
+	case c.Network.Default != "" && c.Network.Default != "none" && c.Network.Default != "proxy":
+		return fmt.Errorf("network.default %q: want none or proxy", c.Network.Default)
+	case c.Network.Default == "proxy" && !c.Network.AllowProxy:
+		return errors.New("network.default is proxy but network.allowProxy is false")
 	}
 	for _, t := range c.Auth.Tokens {
 		if len(t) < 8 {

@@ -101,7 +101,7 @@ func (s *Service) handleRegistryHook(w http.ResponseWriter, r *http.Request) {
 			host = ev.Request.Host
 		}
 		ref := host + "/" + t.Repository + "@" + t.Digest
-		req := Request{Image: ref, Source: hook.Source, Dockerfile: hook.Dockerfile, Context: hook.Context}
+		req := Request{Image: ref, Source: hook.Source, Dockerfile: hook.Dockerfile, Context: hook.Context, Network: hook.Network}
 		if err := s.fillFromLabels(r.Context(), &req); err != nil {
 			res.Ignored = append(res.Ignored, ignored{i, err.Error()})
 			continue
@@ -181,7 +181,7 @@ func (s *Service) handleGitHook(w http.ResponseWriter, r *http.Request) {
 			src = ev.Repository.CloneURL
 		}
 		req := Request{Source: src, Commit: ev.After, Image: strings.ReplaceAll(hook.Image, "{tag}", tag),
-			Dockerfile: hook.Dockerfile, Context: hook.Context}
+			Dockerfile: hook.Dockerfile, Context: hook.Context, Network: hook.Network}
 		s.hookSubmit(r.Context(), req, 0, &res)
 	}
 	writeJSON(w, http.StatusAccepted, res)

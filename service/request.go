@@ -31,6 +31,10 @@ type Request struct {
 	Target     string            `json:"target,omitempty"`
 	BuildArgs  map[string]string `json:"buildArgs,omitempty"`
 	Platforms  []string          `json:"platforms,omitempty"`
+	// Network is "none" (RUN has no network) or "proxy" (downloads
+	// through BuildKit's capturing proxy, each checked against a pin);
+	// empty: the server's network.default.
+	Network string `json:"network,omitempty"`
 }
 
 // FieldError is a request field that is missing or invalid (400).
@@ -102,6 +106,15 @@ func (r *Request) Validate(cfg *Config) error {
 		if len(v) > maxArgLen {
 			return &FieldError{"buildArgs." + k, fmt.Sprintf("longer than %d bytes", maxArgLen)}
 		}
+	}
+	switch r.Network {
+	case "", "none":
+	case "proxy":
+		if !cfg.Network.AllowProxy {
+			return &FieldError{"network", "proxy is not allowed on this server (network.allowProxy)"}
+		}
+	default:
+		return &FieldError{"network", "want none or proxy"}
 	}
 	if len(r.Platforms) > 16 {
 		return &FieldError{"platforms", "more than 16"}

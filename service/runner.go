@@ -32,6 +32,8 @@ type PipelineRunner struct {
 	// name that resolved to a public address at submission cannot be
 	// re-pointed inside (DNS rebinding).
 	AllowPrivate []string
+	// AllowDownloadHosts are network.allowDownloadHosts.
+	AllowDownloadHosts []string
 }
 
 // transport dials registries, refusing private addresses not allowed.
@@ -67,7 +69,8 @@ func (p *PipelineRunner) Run(ctx context.Context, r Request) (*verify.Report, []
 	}
 	defer release()
 	req := verify.Request{Source: r.Source, Commit: r.Commit, Image: r.Image, Dockerfile: r.Dockerfile, Context: r.Context,
-		Target: r.Target, BuildArgs: r.BuildArgs, Platforms: r.Platforms, SourceDateEpoch: "auto"}
+		Target: r.Target, BuildArgs: r.BuildArgs, Platforms: r.Platforms, SourceDateEpoch: "auto",
+		Network: r.Network, AllowDownloadHosts: p.AllowDownloadHosts}
 	iopts := p.Image
 	if iopts.Transport == nil {
 		iopts.Transport = p.transport()

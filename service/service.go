@@ -50,6 +50,9 @@ func New(ctx context.Context, cfg *Config, runner Runner, logger *slog.Logger) (
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if pr, ok := runner.(*PipelineRunner); ok && pr.AllowDownloadHosts == nil {
+		pr.AllowDownloadHosts = cfg.Network.AllowDownloadHosts
+	}
 	if pr, ok := runner.(*PipelineRunner); ok && pr.AllowPrivate == nil {
 		pr.AllowPrivate = cfg.Images.Allow
 	}
@@ -115,6 +118,9 @@ func (s *Service) Stop(ctx context.Context) error {
 // Submit stores a validated request and enqueues it; the same request
 // again returns the stored verification and created=false.
 func (s *Service) Submit(ctx context.Context, r Request) (*Verification, bool, error) {
+	if r.Network == "" && s.cfg.Network.Default == "proxy" {
+		r.Network = "proxy" // stored as run: the default may change later
+	}
 	v, created, err := s.store.Create(ctx, r.ID(), r, s.now())
 	if err != nil {
 		return nil, false, err

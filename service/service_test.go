@@ -216,6 +216,8 @@ func TestSubmissionRules(t *testing.T) {
 		{"bad build arg", token, with("buildArgs", map[string]string{"1BAD": "x"}), 400, "buildArgs"},
 		{"bad platform", token, with("platforms", []string{"linux/not-an-arch/x/y"}), 400, "platforms"},
 		{"wrong type", token, with("platforms", "linux/amd64"), 400, "platforms"},
+		{"unknown network", token, with("network", "host"), 400, "network"},
+		{"proxy on a server that does not allow it", token, with("network", "proxy"), 400, "network"},
 		{"unknown field", token, with("sauce", "x"), 400, "sauce"},
 		{"not JSON", token, "{", 400, ""},
 		{"huge body", token, `{"source":"` + strings.Repeat("x", 300<<10) + `"}`, 413, ""},
@@ -392,5 +394,38 @@ func TestTransientRetry(t *testing.T) {
 	}
 	if n := got["attempts"].(float64); n != 2 {
 		t.Errorf("ran %v times, want 2 (one retry)", n)
+	}
+}
+
+// TestNetworkConfig: network.default must be a mode the server allows; a
+// request that names no network is stored with the default it ran under.
+func TestNetworkConfig(t *testing.T) {
+	for _, c := range []struct {
+		def   string
+		proxy bool
+		err   string
+	}{
+		{"", false, ""}, {"none", false, ""}, {"proxy", true, ""},
+		{"proxy", false, "network.allowProxy"}, {"host", true, `network.default "host"`},
+	} {
+		cfg := &service.Config{DataDir: t.TempDir(), StaleAfter: time.Minute}
+		cfg.Sources.Allow = []string{"/"}
+		cfg.Network.Default, cfg.Network.AllowProxy = c.def, c.proxy
+		cfg.Defaults()
+		err := cfg.Validate()
+		if (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("default %q allowProxy %v: %v, want %q", c.def, c.proxy, err, c.err)
+		}
+	}
+	s := newServer(t, &countingRunner{}, func(c *service.Config) { c.Network.Default, c.Network.AllowProxy = "proxy", true })
+	code, m, raw := s.do(t, "POST", "/api/v1/verifications", token, validRequest())
+	if code != 202 {
+		t.Fatalf("submit: %d %s", code, raw)
+	}
+	if req, _ := m["request"].(map[string]any); req == nil || req["network"] != "proxy" {
+		_, m, _ = s.do(t, "GET", "/api/v1/verifications/"+m["id"].(string), "", nil)
+		if req, _ := m["request"].(map[string]any); req["network"] != "proxy" {
+			t.Errorf("stored request %v, want network proxy (the default it runs under)", m["request"])
+		}
 	}
 }

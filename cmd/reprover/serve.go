@@ -56,11 +56,15 @@ environment variable REPROVER_<KEY> (dots become _) and a flag.`,
 	f.Bool("public-reads", true, "reads without a token")
 	f.StringSlice("sources-allow", nil, "prefixes a submitted source may start with")
 	f.StringSlice("images-allow", nil, "image prefixes allowed although their registry host is local or private")
+	f.String("network-default", "none", "the rebuilds' network when a request names none: none or proxy")
+	f.Bool("network-allow-proxy", false, "let requests ask for network proxy (downloads through BuildKit's capturing proxy, each checked against a pin)")
+	f.StringSlice("network-allow-download-hosts", nil, "loopback, private or link-local hosts downloads may come from (an internal mirror)")
 	f.Duration("job-timeout", 30*time.Minute, "deadline of one verification")
 	f.Duration("stale-after", 90*time.Second, "requeue a running job whose worker is silent this long")
 	for flag, key := range map[string]string{"listen": "listen", "database": "database", "data-dir": "dataDir", "workers": "workers",
 		"buildkit-addrs": "buildkit.addrs", "signing-key": "signing.key", "auth-tokens": "auth.tokens", "public-reads": "publicReads",
-		"sources-allow": "sources.allow", "images-allow": "images.allow", "job-timeout": "jobTimeout", "stale-after": "staleAfter"} {
+		"sources-allow": "sources.allow", "images-allow": "images.allow",
+		"network-default": "network.default", "network-allow-proxy": "network.allowProxy", "network-allow-download-hosts": "network.allowDownloadHosts", "job-timeout": "jobTimeout", "stale-after": "staleAfter"} {
 		_ = g.v.BindPFlag(key, f.Lookup(flag))
 	}
 	return cmd
