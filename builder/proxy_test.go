@@ -74,3 +74,29 @@ func TestBuildProxy(t *testing.T) {
 		t.Errorf("the same build without the proxy: %v, want the RUN at Dockerfile:2 to fail", err)
 	}
 }
+
+// TestBuildProxyNoBypass: a RUN that ignores the proxy (its variables
+// unset) reaches nothing: the proxy network has no other way out.
+func TestBuildProxyNoBypass(t *testing.T) {
+	ctx := t.Context()
+	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
+	reg := fixtures.NewRegistry(t)
+	baseRef := reg.PushBusybox(t)
+	srv := fixtures.BridgeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "x") }))
+	src := t.TempDir()
+	writeFile(t, src, "Dockerfile", "FROM "+baseRef+"\nRUN printf 'GET /x HTTP/1.0\\r\\n\\r\\n' | nc -w 5 "+strings.Replace(srv, ":", " ", 1)+" > /x; echo \"nc exit $?\"; test -s /x\n")
+	c, err := builder.Connect(ctx, addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Build(ctx, builder.Spec{ContextDir: src, DockerfilePath: filepath.Join(src, "Dockerfile"), DockerfileName: "Dockerfile", SourceDateEpoch: 1,
+		OCIMediaTypes: true, OutputDir: filepath.Join(t.TempDir(), "out"), Network: builder.NetworkProxy, ProxyHosts: []string{srv}}, os.Stderr, "plain")
+	var be *builder.BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("a direct connection past the proxy: %v, want the step to fail", err)
+	}
+	if tail := strings.Join(be.LogTail, "\n"); !strings.Contains(tail, "nc exit") || strings.Contains(tail, "proxy network requests") {
+		t.Errorf("log tail %q: want nc's failure to connect, and no request through the proxy", tail)
+	}
+}
