@@ -10,9 +10,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,10 +48,15 @@ var (
 	policy  = Policy{URI: PolicyURI, Rules: []string{"unpinned-from", "add-url-without-checksum"}, Profile: "reproducible-or-equivalent"}
 )
 
+// vsa is a summary of a reproducible, hermetic rebuild, or a FAILED one.
 func vsa(t *testing.T, passed bool, s Subject) []byte {
 	t.Helper()
+	var levels []string
+	if passed {
+		levels = []string{LevelReproducible, LevelNetworkNone}
+	}
 	b, err := VSAStatement(VSA{Subjects: []Subject{s}, VerifierVersion: "v0.1.0", TimeVerified: when,
-		ResourceURI: "registry.example/app@" + s.Digest, Policy: policy, Passed: passed})
+		ResourceURI: "registry.example/app@" + s.Digest, Policy: policy, Passed: passed, VerifiedLevels: levels})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +342,8 @@ func run(t *testing.T, name string, args ...string) {
 	}
 }
 
-// TestDocExample: docs/attestation.md shows the golden envelope as it is.
+// TestDocExample: docs/attestation.md shows the golden envelope and its
+// payload as they are.
 func TestDocExample(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join("..", "docs", "attestation.md"))
 	if err != nil {
@@ -347,6 +355,17 @@ func TestDocExample(t *testing.T) {
 	}
 	if !bytes.Contains(doc, bytes.TrimSpace(env)) {
 		t.Error("docs/attestation.md does not show testdata/vsa-passed.envelope.json as it is")
+	}
+	st, err := os.ReadFile(filepath.Join("testdata", "vsa-passed.statement.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoded bytes.Buffer
+	if err := json.Indent(&decoded, st, "", "    "); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, decoded.Bytes()) {
+		t.Errorf("docs/attestation.md does not show testdata/vsa-passed.statement.json, its payload decoded, as it is:\n%s", decoded.Bytes())
 	}
 }
 
@@ -380,6 +399,155 @@ func TestLimitErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), c.limit) {
 				t.Errorf("%q does not name %s", err, c.limit)
+			}
+		})
+	}
+}
+
+// TestVerifiedLevels: a summary's verifiedLevels are reprover's own, one
+// per track, the verdict's among them when it passed, and FAILED alone
+// when it failed.
+func TestVerifiedLevels(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		passed bool
+		levels []string
+		want   []string // nil: an error
+		err    string
+	}{
+		{"reproducible, hermetic", true, []string{LevelReproducible, LevelNetworkNone}, []string{LevelReproducible, LevelNetworkNone}, ""},
+		{"equivalent, downloads pinned, in Levels' order", true, []string{LevelDownloadsPinned, LevelEquivalent}, []string{LevelEquivalent, LevelDownloadsPinned}, ""},
+		{"verdict alone", true, []string{LevelReproducible}, []string{LevelReproducible}, ""},
+		{"failed", false, nil, []string{LevelFailed}, ""},
+		{"failed, said so", false, []string{LevelFailed}, []string{LevelFailed}, ""},
+		{"failed with a level", false, []string{LevelReproducible}, nil, "FAILED summary"},
+		{"passed with none", true, nil, nil, "names its verdict"},
+		{"passed without a verdict", true, []string{LevelNetworkNone}, nil, "names its verdict"},
+		{"passed and FAILED", true, []string{LevelReproducible, LevelFailed}, nil, "on a PASSED summary"},
+		{"two verdicts", true, []string{LevelReproducible, LevelEquivalent}, nil, "one level per track"},
+		{"two networks", true, []string{LevelReproducible, LevelNetworkNone, LevelDownloadsPinned}, nil, "one level per track"},
+		{"a SLSA build level", true, []string{LevelReproducible, "SLSA_BUILD_LEVEL_3"}, nil, "not one of reprover's"},
+		{"unknown", true, []string{"REPROVER_SIGNED"}, nil, "not one of reprover's"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, err := VSAStatement(VSA{Subjects: []Subject{subject}, TimeVerified: when, ResourceURI: "registry.example/app",
+				Policy: policy, Passed: c.passed, VerifiedLevels: c.levels})
+			if c.want == nil {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err = %v, want one saying %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				Predicate struct {
+					VerificationResult string   `json:"verificationResult"`
+					VerifiedLevels     []string `json:"verifiedLevels"`
+				} `json:"predicate"`
+			}
+			if err := json.Unmarshal(st, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Predicate.VerifiedLevels, c.want) {
+				t.Errorf("verifiedLevels %q, want %q", got.Predicate.VerifiedLevels, c.want)
+			}
+			if c.passed != (got.Predicate.VerificationResult == ResultPassed) {
+				t.Errorf("verificationResult %s with passed %v", got.Predicate.VerificationResult, c.passed)
+			}
+		})
+	}
+	for _, l := range Levels {
+		if strings.HasPrefix(l.Name, "SLSA_") || l.Meaning == "" || strings.Contains(l.Meaning, "\n") {
+			t.Errorf("level %+v: not SLSA_…, and a one-line meaning", l)
+		}
+	}
+}
+
+// TestLevelsDoc: docs/attestation.md lists every level with its meaning as
+// Levels has it.
+func TestLevelsDoc(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "attestation.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	want.WriteString("| level | meaning |\n| --- | --- |\n")
+	for _, l := range Levels {
+		fmt.Fprintf(&want, "| `%s` | %s |\n", l.Name, l.Meaning)
+	}
+	if !strings.Contains(string(doc), want.String()) {
+		t.Errorf("docs/attestation.md lacks the table of verified levels as attest.Levels has it:\n%s", want.String())
+	}
+}
+
+// TestSLSAVerifier: slsa-verifier, a real consumer of verification
+// summaries, accepts reprover's for the level it names and refuses one it
+// does not name, a SLSA build level, and a FAILED summary. make tools
+// builds it (scripts/tools-slsa.sh).
+func TestSLSAVerifier(t *testing.T) {
+	bin := filepath.Join("..", ".cache", "bin", "slsa-verifier")
+	if _, err := os.Stat(bin); err != nil {
+		p, lerr := exec.LookPath("slsa-verifier")
+		if lerr != nil {
+			t.Fatalf("slsa-verifier: %v (make tools builds it)", err)
+		}
+		bin = p
+	}
+	dir := t.TempDir()
+	key, err := GenerateKey(filepath.Join(dir, "maintainer"), Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resource := "registry.example/app@" + subjectDigest
+	write := func(name string, passed bool, levels ...string) string {
+		st, err := VSAStatement(VSA{Subjects: []Subject{subject}, VerifierVersion: "v0.1.0", TimeVerified: when,
+			ResourceURI: resource, Policy: policy, Passed: passed, VerifiedLevels: levels})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, sign(t, key, st), 0o644); err != nil { // one envelope, not JSON Lines
+			t.Fatal(err)
+		}
+		return p
+	}
+	reproducible := write("reproducible.json", true, LevelReproducible, LevelNetworkNone)
+	failed := write("failed.json", false)
+	for _, c := range []struct {
+		name   string
+		file   string
+		levels []string
+		refuse string // what slsa-verifier says; "" when it accepts
+	}{
+		{"reproducible", reproducible, []string{LevelReproducible}, ""},
+		{"reproducible and hermetic", reproducible, []string{LevelReproducible, LevelNetworkNone}, ""},
+		{"no level asked", reproducible, nil, ""},
+		{"equivalent is not named", reproducible, []string{LevelEquivalent}, "expected verified level not found: " + LevelEquivalent},
+		{"downloads pinned is not named", reproducible, []string{LevelDownloadsPinned}, "expected verified level not found: " + LevelDownloadsPinned},
+		{"no SLSA build level", reproducible, []string{"SLSA_BUILD_LEVEL_1"}, "expected SLSA level not found: BUILD"},
+		{"failed", failed, []string{LevelReproducible}, "verification result is not Passed: FAILED"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := []string{"verify-vsa", "--attestation-path", c.file, "--subject-digest", subjectDigest,
+				"--verifier-id", VerifierID, "--resource-uri", resource,
+				"--public-key-path", filepath.Join(dir, "maintainer.pub"), "--public-key-id", key.Public().ID()}
+			for _, l := range c.levels {
+				args = append(args, "--verified-level", l)
+			}
+			out, err := exec.CommandContext(t.Context(), bin, args...).CombinedOutput()
+			cmd := "slsa-verifier " + strings.Join(args, " ")
+			switch {
+			case c.refuse == "" && err != nil:
+				t.Errorf("%s: %v\n%s", cmd, err, out)
+			case c.refuse != "" && err == nil:
+				t.Errorf("%s accepts it:\n%s", cmd, out)
+			case c.refuse != "":
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), c.refuse) {
+					t.Errorf("%s: %v, want exit 1 saying %q:\n%s", cmd, err, c.refuse, out)
+				}
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	vsa1 "github.com/in-toto/attestation/go/predicates/vsa/v1"
@@ -60,6 +61,74 @@ type VSA struct {
 	Policy            Policy
 	Passed            bool
 	InputAttestations []InputAttestation
+	// VerifiedLevels are what a PASSED summary vouches for: reprover's
+	// levels (Levels), at most one per track, the verdict's among them. A
+	// FAILED summary's are ["FAILED"] alone: give nothing, or that.
+	VerifiedLevels []string
+}
+
+// The values of a summary's verifiedLevels (docs/attestation.md, "Verified
+// levels"). The VSA spec reserves SLSA_… for SLSA's tracks: reprover
+// claims no SLSA build level, so its levels are its own.
+const (
+	LevelFailed          = "FAILED"
+	LevelReproducible    = "REPROVER_REPRODUCIBLE"
+	LevelEquivalent      = "REPROVER_EQUIVALENT"
+	LevelNetworkNone     = "REPROVER_NETWORK_NONE"
+	LevelDownloadsPinned = "REPROVER_DOWNLOADS_PINNED"
+)
+
+// Level is a value of verifiedLevels and what it means.
+type Level struct {
+	Name string
+	// Track groups levels of which a summary names at most one, the
+	// highest, as the spec does for SLSA's tracks: REPROVER_REPRODUCIBLE
+	// implies what REPROVER_EQUIVALENT says but is listed alone.
+	Track   string
+	Meaning string // one line, as docs/attestation.md shows it
+}
+
+// Levels are the values of verifiedLevels, in the order a summary lists
+// them (each track's highest level first).
+var Levels = []Level{
+	{LevelReproducible, "verdict", "every rebuilt platform manifest has the published one's digest (verdict `reproducible`)"},
+	{LevelEquivalent, "verdict", "the rebuild has the published config and files; only their encoding (compression, media types) differs (verdict `equivalent`)"},
+	{LevelNetworkNone, "network", "hermetic: no RUN step had network access (`--network none`)"},
+	{LevelDownloadsPinned, "network", "RUN reached the network only through BuildKit's capturing proxy, and every download matched a pin of the lock file or the provenance (`--network proxy`)"},
+	{LevelFailed, "", "the verification failed (`verificationResult` `FAILED`); then the only value, as the VSA spec says"},
+}
+
+// verifiedLevels checks a summary's levels and puts them in Levels' order.
+func verifiedLevels(v VSA) ([]string, error) {
+	if !v.Passed {
+		if len(v.VerifiedLevels) > 1 || len(v.VerifiedLevels) == 1 && v.VerifiedLevels[0] != LevelFailed {
+			return nil, fmt.Errorf("verified levels %q on a FAILED summary: it has only %s", v.VerifiedLevels, LevelFailed)
+		}
+		return []string{LevelFailed}, nil
+	}
+	tracks := map[string]string{}
+	for _, name := range v.VerifiedLevels {
+		i := slices.IndexFunc(Levels, func(l Level) bool { return l.Name == name })
+		switch {
+		case i < 0:
+			return nil, fmt.Errorf("verified level %q: not one of reprover's", name)
+		case Levels[i].Track == "":
+			return nil, fmt.Errorf("verified level %s on a PASSED summary", name)
+		case tracks[Levels[i].Track] != "":
+			return nil, fmt.Errorf("verified levels %s and %s: one level per track", tracks[Levels[i].Track], name)
+		}
+		tracks[Levels[i].Track] = name
+	}
+	if tracks["verdict"] == "" {
+		return nil, fmt.Errorf("verified levels %q: a PASSED summary names its verdict (%s or %s)", v.VerifiedLevels, LevelReproducible, LevelEquivalent)
+	}
+	var out []string
+	for _, l := range Levels {
+		if tracks[l.Track] == l.Name {
+			out = append(out, l.Name)
+		}
+	}
+	return out, nil
 }
 
 // InputAttestation is a provenance read during verification.
@@ -71,12 +140,17 @@ type InputAttestation struct {
 // VSAStatement builds the in-toto Statement v1 of a verification summary,
 // validated, marshalled once: the returned bytes are what gets signed.
 func VSAStatement(v VSA) ([]byte, error) {
+	levels, err := verifiedLevels(v)
+	if err != nil {
+		return nil, err
+	}
 	pred := &vsa1.VerificationSummary{
 		Verifier:           &vsa1.VerificationSummary_Verifier{Id: VerifierID},
 		TimeVerified:       timestamppb.New(v.TimeVerified.UTC()),
 		ResourceUri:        v.ResourceURI,
 		Policy:             &vsa1.VerificationSummary_Policy{Uri: v.Policy.URI, Digest: map[string]string{"sha256": v.Policy.Digest()}},
 		VerificationResult: ResultFailed,
+		VerifiedLevels:     levels,
 		SlsaVersion:        "1.0",
 	}
 	if v.Passed {

@@ -46,8 +46,10 @@ func Attestations(ctx context.Context, rep *Report, req Request, key *attest.Pri
 				inputs = append(inputs, attest.InputAttestation{URI: p.URI, Digest: p.Digest})
 			}
 		}
+		passed := rep.Verdict.Verified(o.Strict)
 		st, err := attest.VSAStatement(attest.VSA{Subjects: subj, VerifierVersion: Version, TimeVerified: now,
-			ResourceURI: req.Image, Policy: pol, Passed: rep.Verdict.Verified(o.Strict), InputAttestations: inputs})
+			ResourceURI: req.Image, Policy: pol, Passed: passed, InputAttestations: inputs,
+			VerifiedLevels: verifiedLevels(rep, passed)})
 		if err != nil {
 			return nil, err
 		}
@@ -66,6 +68,34 @@ func Attestations(ctx context.Context, rep *Report, req Request, key *attest.Pri
 		return nil, err
 	}
 	return append(out, env), nil
+}
+
+// verifiedLevels is what a summary vouches for (attest.Levels): FAILED
+// alone when the verification failed; otherwise the verdict, and how RUN
+// reached the network. A proxied rebuild counts as downloads pinned only
+// because it passed: every download was then checked against a pin (one
+// that was not is an error, which has no summary at all).
+func verifiedLevels(rep *Report, passed bool) []string {
+	if !passed {
+		return []string{attest.LevelFailed}
+	}
+	var levels []string
+	switch rep.Verdict {
+	case Reproducible:
+		levels = append(levels, attest.LevelReproducible)
+	case Equivalent:
+		levels = append(levels, attest.LevelEquivalent)
+	}
+	if rep.Build == nil {
+		return levels
+	}
+	switch rep.Build.Network {
+	case builder.NetworkNone:
+		levels = append(levels, attest.LevelNetworkNone)
+	case builder.NetworkProxy:
+		levels = append(levels, attest.LevelDownloadsPinned)
+	}
+	return levels
 }
 
 // subjectsOf is the published image, or — when the published index has
