@@ -45,6 +45,13 @@ type DaemonOptions struct {
 	Logger   *slog.Logger
 	// Timeout bounds the wait for the daemon to answer (default 60 s).
 	Timeout time.Duration
+	// HostNetwork runs the workers on the host's network instead of a
+	// bridge of their own: such a daemon cannot proxy (for tests of that
+	// refusal).
+	HostNetwork bool
+	// Env is added to the daemon's environment, e.g. SSL_CERT_FILE for
+	// the certificates its proxy trusts when it dials servers.
+	Env []string
 }
 
 // StartDaemon starts a private buildkitd and waits until it answers. A
@@ -89,14 +96,16 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 	// be cleaned up by Stop.
 	args := []string{"--root", filepath.Join(d.dir, "root"), "--addr", d.Addr,
 		"--oci-worker=true", "--containerd-worker=false", "--oci-worker-gc=false"}
-	if cfg, err := d.bridgeConfig(); err != nil {
+	if o.HostNetwork {
+		args = append(args, "--oci-worker-net=host")
+	} else if cfg, err := d.bridgeConfig(); err != nil {
 		return nil, err
 	} else if cfg != "" {
 		args = append(args, "--config", cfg)
 	}
 	d.cmd = exec.Command(bin, args...)
 	// Every proxied request is listed in the step's log: no clipping.
-	d.cmd.Env = append(os.Environ(), "BUILDKIT_STEP_LOG_MAX_SIZE=-1", "BUILDKIT_STEP_LOG_MAX_SPEED=-1")
+	d.cmd.Env = append(append(os.Environ(), "BUILDKIT_STEP_LOG_MAX_SIZE=-1", "BUILDKIT_STEP_LOG_MAX_SPEED=-1"), o.Env...)
 	d.cmd.Stderr = d.stderr
 	d.cmd.Stdout = d.stderr
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}

@@ -100,3 +100,27 @@ func TestBuildProxyNoBypass(t *testing.T) {
 		t.Errorf("log tail %q: want nc's failure to connect, and no request through the proxy", tail)
 	}
 }
+
+// TestBuildProxyRefusesHostNetwork: a daemon whose workers run on the
+// host's network would proxy from its own namespace (the host's loopback
+// included): a proxied build there is refused, saying what it needs.
+func TestBuildProxyRefusesHostNetwork(t *testing.T) {
+	ctx := t.Context()
+	d, err := builder.StartDaemon(ctx, builder.DaemonOptions{Binary: fixtures.BuildkitdBinary(), HostNetwork: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	c, err := builder.Connect(ctx, d.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	src := t.TempDir()
+	writeFile(t, src, "Dockerfile", "FROM scratch\nCOPY Dockerfile /\n")
+	_, err = c.Build(ctx, builder.Spec{ContextDir: src, DockerfilePath: filepath.Join(src, "Dockerfile"), DockerfileName: "Dockerfile", SourceDateEpoch: 1,
+		OCIMediaTypes: true, OutputDir: filepath.Join(t.TempDir(), "out"), Network: builder.NetworkProxy}, os.Stderr, "quiet")
+	if !errors.Is(err, builder.ErrCannotProxy) || !strings.Contains(err.Error(), `network "host"`) || !strings.Contains(err.Error(), "containernetworking-plugins") {
+		t.Errorf("err %v, want ErrCannotProxy naming the host network and what the proxy needs", err)
+	}
+}
