@@ -22,9 +22,14 @@ func TestCheck(t *testing.T) {
 		wantDL     []string
 		wantMsgs   []string // when set, each violation's message, in order
 		network    string   // the rebuild's: none (default) or proxy
+		allow      []string // AllowHosts
 		wantWarn   []string // "LINE: rule" of each warning
 		wantRunDL  []string // "LINE: tools" of each RUN that downloads
 	}{
+		{name: "add from an internal mirror allowed by name", dockerfile: "FROM scratch\nADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d http://10.1.2.3/x /x\n",
+			allow: []string{"10.1.2.3"}, wantDL: []string{"http://10.1.2.3/x sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d"}},
+		{name: "another private host is still refused", dockerfile: "FROM scratch\nADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d http://10.1.2.4/x /x\n",
+			allow: []string{"10.1.2.3"}, want: []string{"2: add-url-private-host"}, wantDL: []string{"http://10.1.2.4/x sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d"}},
 		// RUN steps that download: refused offline, listed with the proxy;
 		// a script piped into a shell is a warning in every mode.
 		{name: "wget offline", dockerfile: "FROM busybox" + pin + "\nRUN wget -O /x https://example.com/x\n", want: []string{"2: run-downloads"}, wantBases: []string{"busybox" + pin},
@@ -114,7 +119,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			vs, in, err := Check([]byte(tc.dockerfile), "Dockerfile", CheckOptions{BuildArgs: tc.args, Network: tc.network})
+			vs, in, err := Check([]byte(tc.dockerfile), "Dockerfile", CheckOptions{BuildArgs: tc.args, Network: tc.network, AllowHosts: tc.allow})
 			if err != nil {
 				t.Fatal(err)
 			}
