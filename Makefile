@@ -7,12 +7,24 @@ TOOLS := $(CACHE)/bin
 STATICCHECK_VERSION := v0.8.2
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build tools test demo bench lint clean
+PREFIX ?= /usr/local
+
+.PHONY: all build install tools test demo bench lint clean
 
 all: build
 
+## build: bin/reprover, and next to it buildkitd and buildctl when make tools
+## has built them (reprover finds a buildkitd next to its own executable)
 build:
 	$(GO) build -o $(BIN)/reprover ./cmd/reprover
+	@for t in buildkitd buildctl; do [ ! -x $(TOOLS)/$$t ] || cp $(TOOLS)/$$t $(BIN)/; done
+
+## install: reprover, buildkitd and buildctl side by side in $(PREFIX)/bin
+install:
+	CACHE=$(CACHE) bash scripts/tools.sh demo
+	$(MAKE) --no-print-directory build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN)/reprover $(TOOLS)/buildkitd $(TOOLS)/buildctl $(DESTDIR)$(PREFIX)/bin/
 
 ## tools: what the tests and the demo need (cached under .cache/): runc,
 ## busybox-static, git, postgresql and chromium from Debian, buildkitd/buildctl at go.mod's version
@@ -29,8 +41,9 @@ test: tools
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 ## demo: a registry, two images an auditor should tell apart, reprover diff on them
-demo: build
+demo:
 	CACHE=$(CACHE) bash scripts/tools.sh demo
+	$(MAKE) --no-print-directory build
 	$(GO) run ./fixtures/cmd/demo -reprover $(BIN)/reprover
 
 ## bench: compare throughput against the decompress-and-hash floor, and peak memory;

@@ -54,18 +54,47 @@ type DaemonOptions struct {
 	Env []string
 }
 
+// FindBuildkitd finds the buildkitd a managed daemon runs, in this order:
+// $REPROVER_BUILDKITD; next to reprover's own executable (as make install
+// puts them); buildkitd in PATH. The error lists the places it looked.
+func FindBuildkitd() (string, error) {
+	var looked []string
+	if p := os.Getenv("REPROVER_BUILDKITD"); p != "" {
+		if isExecutable(p) {
+			return p, nil
+		}
+		looked = append(looked, "$REPROVER_BUILDKITD ("+p+": not an executable file)")
+	} else {
+		looked = append(looked, "$REPROVER_BUILDKITD (not set)")
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "buildkitd")
+		if isExecutable(p) {
+			return p, nil
+		}
+		looked = append(looked, p)
+	}
+	if p, err := exec.LookPath("buildkitd"); err == nil {
+		return p, nil
+	}
+	looked = append(looked, "buildkitd in PATH")
+	return "", fmt.Errorf("buildkitd not found; looked at %s: install it next to reprover (make install), set REPROVER_BUILDKITD, or give --buildkit-addr / BUILDKIT_HOST", strings.Join(looked, ", "))
+}
+
+func isExecutable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
+}
+
 // StartDaemon starts a private buildkitd and waits until it answers. A
 // daemon that cannot start is an error saying why (not found, not root,
 // no runc, the tail of its log).
 func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 	bin := o.Binary
 	if bin == "" {
-		bin = os.Getenv("REPROVER_BUILDKITD")
-	}
-	if bin == "" {
-		p, err := exec.LookPath("buildkitd")
+		p, err := FindBuildkitd()
 		if err != nil {
-			return nil, errors.New("buildkitd not found in PATH: run `make tools`, set REPROVER_BUILDKITD, or give --buildkit-addr / BUILDKIT_HOST")
+			return nil, err
 		}
 		bin = p
 	}

@@ -105,11 +105,8 @@ type stages struct {
 // run is the pipeline: resolve the published image and the source, check
 // the rules, plan and run the build, compare.
 func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) error {
-	if req.Source == "" || req.Commit == "" || req.Image == "" {
-		return errors.New("--source, --commit and --image are required")
-	}
-	if n := req.network(); n != builder.NetworkNone && n != builder.NetworkProxy {
-		return fmt.Errorf("--network %q: want none or proxy", n)
+	if err := req.Check(); err != nil {
+		return err
 	}
 	scratch := o.ScratchDir
 	if scratch == "" {

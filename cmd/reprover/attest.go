@@ -20,7 +20,7 @@ func newKeygenCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keygen --out PREFIX [--type ed25519|ecdsa-p256]",
 		Short: "Make a signing key pair: PREFIX.key (PKCS#8, mode 0600) and PREFIX.pub (PKIX)",
-		Args:  cobra.NoArgs,
+		Args:  withUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return errors.New("--out PREFIX is required")

@@ -21,7 +21,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 the build would) and report every violation as Dockerfile:LINE: rule: message.
 
 Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
-		Args: cobra.NoArgs,
+		Args: withUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			args, err := parseBuildArgs(buildArgs)
 			if err != nil {

@@ -110,7 +110,7 @@ oci:DIR[@sha256:HEX|:TAG] or oci-archive:FILE[@sha256:HEX].
 
 Exit status: 0 the same (identical or equivalent: only the encoding differs),
 1 different, 2 the comparison could not be done.`,
-		Args: cobra.ExactArgs(2),
+		Args: withUsage(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.check(); err != nil {
 				return err

@@ -59,7 +59,7 @@ func TestDiffExitCodes(t *testing.T) {
 		{name: "bad-digest", args: []string{"diff", addA, reg.Host + "/x@sha256:ABC"}, wantCode: 2, wantStderr: []string{"malformed digest"}},
 		{name: "bad-format", args: []string{"diff", "--format", "yaml", addA, addB}, wantCode: 2, wantStderr: []string{"--format"}},
 		{name: "wrong-platform", args: []string{"diff", "--platform", "linux/s390x", addA, addB}, wantCode: 2, wantStderr: []string{"linux/s390x"}},
-		{name: "usage", args: []string{"diff", addA}, wantCode: 2, wantStderr: []string{"accepts 2 arg"}},
+		{name: "usage", args: []string{"diff", addA}, wantCode: 2, wantStderr: []string{"accepts 2 arg", "usage: reprover diff IMAGE-A IMAGE-B"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,7 +30,7 @@ Commit that file: reprover verify --network proxy then checks every download of
 the rebuild against it.
 
 Exit status: 0 written, 2 could not build or a download could not be pinned.`,
-		Args: cobra.NoArgs,
+		Args: withUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ba, err := parseBuildArgs(buildArgs)
 			if err != nil {

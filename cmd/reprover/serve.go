@@ -24,7 +24,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Run the verification service: API, queue, workers, web pages",
 		Long: `Run reprover as a service (docs/service.md). Each config key is also an
 environment variable REPROVER_<KEY> (dots become _) and a flag.`,
-		Args: cobra.NoArgs,
+		Args: withUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v := g.v
 			if cfgFile != "" {

@@ -35,10 +35,14 @@ func newVerifyCmd(g *globals) *cobra.Command {
 (every input pinned, no network in RUN, no cache, SOURCE_DATE_EPOCH) and compare
 the result with the published image, platform by platform, file by file.
 
+BuildKit: --buildkit-addr, else $BUILDKIT_HOST, else a buildkitd reprover starts
+and stops itself, found at $REPROVER_BUILDKITD, else next to reprover's own
+executable (make install puts them side by side), else in PATH.
+
 Exit status: 0 verified (reproducible, or equivalent: only the encoding differs;
 with --strict only reproducible), 1 mismatch, 2 could not verify (bad or
 unpinned input, build failure, unreachable image).`,
-		Args: cobra.NoArgs,
+		Args: withUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.check(); err != nil {
 				return err
@@ -65,6 +69,9 @@ unpinned input, build failure, unreachable image).`,
 			}
 			if pushAtt && !isRegistryRef(req.Image) {
 				return errors.New("--push-attestation needs a registry image, not " + req.Image)
+			}
+			if err := req.Check(); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			b, release, err := connectBuilder(ctx, g, buildkitAddr)
@@ -121,9 +128,6 @@ unpinned input, build failure, unreachable image).`,
 	f.BoolVar(&pushAtt, "push-attestation", false, "attach the signed verdict to the published image (OCI referrer and cosign's .att tag)")
 	imgf.register(cmd)
 	out.register(cmd)
-	for _, name := range []string{"source", "commit", "image"} {
-		_ = cmd.MarkFlagRequired(name)
-	}
 	return cmd
 }
 

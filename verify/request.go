@@ -1,0 +1,61 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/gitid"
+)
+
+// Check names every problem of the request at once, before anything
+// starts (no daemon, no clone, no registry): a person fixes them in one go.
+func (r Request) Check() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch {
+	case r.Source == "":
+		add("--source: required (a local git repository or a git URL)")
+	case !isURL(r.Source):
+		if st, err := os.Stat(r.Source); err != nil || !st.IsDir() {
+			add("--source %s: not a directory, nor a git URL", r.Source)
+		}
+	}
+	switch {
+	case r.Commit == "":
+		add("--commit: required (the full commit id the release was built from)")
+	case !gitid.Valid(r.Commit):
+		add("--commit %q: want a full commit id (40 or 64 lower-case hex digits), not a branch, tag or abbreviation", r.Commit)
+	}
+	if r.Image == "" {
+		add("--image: required (the published image)")
+	} else if _, err := image.ParseReference(r.Image); err != nil {
+		add("--image %s: %w", r.Image, err)
+	}
+	for flag, p := range map[string]string{"--dockerfile": r.Dockerfile, "--context": r.Context, "--lock": r.Lock} {
+		if p != "" && !filepath.IsLocal(filepath.Clean(p)) && filepath.Clean(p) != "." {
+			add("%s %s: must be a path inside the source", flag, p)
+		}
+	}
+	for _, p := range r.Platforms {
+		if _, err := image.ParsePlatform(p); err != nil {
+			add("--platform %s: %w", p, err)
+		}
+	}
+	if s := r.SourceDateEpoch; s != "" && s != "auto" {
+		if n, err := strconv.ParseInt(s, 10, 64); err != nil || n < 0 {
+			add("--source-date-epoch %q: want auto or a number of seconds", s)
+		}
+	}
+	if n := r.network(); n != builder.NetworkNone && n != builder.NetworkProxy {
+		add("--network %q: want none or proxy", n)
+	}
+	if r.Lock != "" && r.network() != builder.NetworkProxy {
+		add("--lock %s: only with --network proxy (a rebuild without network downloads nothing)", r.Lock)
+	}
+	return errors.Join(errs...)
+}
