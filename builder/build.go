@@ -276,6 +276,13 @@ func buildError(err error, s Spec, logs *logTail) error {
 		be.Line = int(src.Ranges[0].Start.Line)
 		break
 	}
+	if be.File == "" {
+		if df, rerr := os.ReadFile(s.DockerfilePath); rerr == nil {
+			if line := stepLine(string(df), logs.failedName()); line > 0 {
+				be.File, be.Line = s.DockerfileName, line
+			}
+		}
+	}
 	return be
 }
 
@@ -286,9 +293,12 @@ type logTail struct {
 	n        int
 	lines    map[string][]string
 	failedVx []string
+	names    map[string]string // vertex → its name ("[2/3] RUN …")
 }
 
-func newLogTail(n int) *logTail { return &logTail{n: n, lines: map[string][]string{}} }
+func newLogTail(n int) *logTail {
+	return &logTail{n: n, lines: map[string][]string{}, names: map[string]string{}}
+}
 
 func (l *logTail) add(st *client.SolveStatus) {
 	l.mu.Lock()
@@ -303,8 +313,46 @@ func (l *logTail) add(st *client.SolveStatus) {
 	for _, v := range st.Vertexes {
 		if v.Error != "" {
 			l.failedVx = append(l.failedVx, v.Digest.String())
+			l.names[v.Digest.String()] = v.Name
 		}
 	}
+}
+
+// failedName is the name of the first failed vertex ("" when none).
+func (l *logTail) failedName() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range l.failedVx {
+		if n := l.names[k]; n != "" {
+			return n
+		}
+	}
+	return ""
+}
+
+// stepLine finds the Dockerfile line of a failed step by its vertex name
+// ("[2/3] RUN apt-get …"): BuildKit v0.34 loses the source location of a
+// step run with the proxy network (it re-digests the step and looks the
+// location up under the old digest).
+func stepLine(dockerfile, name string) int {
+	if i := strings.Index(name, "] "); strings.HasPrefix(name, "[") && i > 0 {
+		name = name[i+2:]
+	}
+	name = strings.Join(strings.Fields(name), " ")
+	if name == "" {
+		return 0
+	}
+	found := 0
+	for i, line := range strings.Split(dockerfile, "\n") {
+		l := strings.Join(strings.Fields(strings.TrimSuffix(strings.TrimSpace(line), "\\")), " ")
+		if l != "" && strings.HasPrefix(name, l) {
+			if found != 0 {
+				return 0 // two candidates: better no line than a wrong one
+			}
+			found = i + 1
+		}
+	}
+	return found
 }
 
 // failed returns the log tail of the first failed vertex that logged.

@@ -67,3 +67,18 @@ func TestLockPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestStepLine(t *testing.T) {
+	df := "FROM busybox\nRUN wget -q -O /x \\\n  http://a/x\nRUN true\nCOPY . /app\nRUN true\n"
+	for name, want := range map[string]int{
+		"[2/4] RUN wget -q -O /x   http://a/x": 2,
+		"[4/5] COPY . /app":                    5,
+		"[3/5] RUN true":                       0, // two lines read so: no guess
+		"[1/1] RUN echo other":                 0,
+		"":                                     0,
+	} {
+		if got := stepLine(df, name); got != want {
+			t.Errorf("%q: line %d, want %d", name, got, want)
+		}
+	}
+}

@@ -96,6 +96,9 @@ func TestBuildProxyNoBypass(t *testing.T) {
 	if !errors.As(err, &be) {
 		t.Fatalf("a direct connection past the proxy: %v, want the step to fail", err)
 	}
+	if be.File != "Dockerfile" || be.Line != 2 {
+		t.Errorf("failed step at %s:%d, want Dockerfile:2 (BuildKit loses it with the proxy; reprover finds it by the step's name)", be.File, be.Line)
+	}
 	if tail := strings.Join(be.LogTail, "\n"); !strings.Contains(tail, "nc exit") || strings.Contains(tail, "proxy network requests") {
 		t.Errorf("log tail %q: want nc's failure to connect, and no request through the proxy", tail)
 	}
