@@ -39,9 +39,14 @@ type Spec struct {
 	// rewritten to it; negative means neither (how a careless publisher
 	// builds: for the test world, never for a rebuild).
 	SourceDateEpoch int64
-	// Provenance attaches a BuildKit provenance attestation (mode=min), as
-	// a publisher may; a rebuild does not.
-	Provenance bool
+	// Provenance attaches a BuildKit provenance attestation (mode=min, or
+	// ProvenanceMode), as a publisher may; a rebuild does not.
+	Provenance     bool
+	ProvenanceMode string
+	// VCS are the version-control attributes buildx records for a build
+	// from a local checkout (vcs:source, vcs:revision), for publishing
+	// the test world's releases as buildx does; a rebuild sets none.
+	VCS map[string]string
 	// Encoding copied from the published image.
 	OCIMediaTypes bool
 	Compression   string // gzip, zstd or uncompressed
@@ -155,7 +160,14 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 		rewrite = "true"
 	}
 	if s.Provenance {
-		attrs["attest:provenance"] = "mode=min"
+		mode := s.ProvenanceMode
+		if mode == "" {
+			mode = "min"
+		}
+		attrs["attest:provenance"] = "mode=" + mode
+	}
+	for k, v := range s.VCS {
+		attrs["vcs:"+k] = v
 	}
 	if s.Target != "" {
 		attrs["target"] = s.Target

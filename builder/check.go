@@ -55,6 +55,23 @@ type Inputs struct {
 	RunDownloads []RunDownload `json:"runDownloads,omitempty"`
 	// Warnings are the rules broken that are reported, never refused.
 	Warnings []Note `json:"warnings,omitempty"`
+	// Args are the ARGs the Dockerfile declares, sorted (BuildKit's own
+	// platform and proxy ARGs and SOURCE_DATE_EPOCH left out): what a
+	// build argument of the release could have set.
+	Args []string `json:"args,omitempty"`
+}
+
+// automaticArgs are set by BuildKit itself, never by the release.
+var automaticArgs = []string{"TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT", "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT",
+	"SOURCE_DATE_EPOCH", "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"}
+
+// declareArg records an ARG the Dockerfile declares.
+func (c *checker) declareArg(name string) {
+	if slices.Contains(automaticArgs, name) || strings.HasPrefix(name, "BUILDKIT_") || slices.Contains(c.in.Args, name) {
+		return
+	}
+	c.in.Args = append(c.in.Args, name)
+	slices.Sort(c.in.Args)
 }
 
 // RunDownload is a RUN step that fetches, and the tools it fetches with.
@@ -152,6 +169,7 @@ func Check(dockerfile []byte, name string, o CheckOptions) (Violations, *Inputs,
 	for _, a := range metaArgs {
 		for _, kv := range a.Args {
 			meta.declare(kv)
+			c.declareArg(kv.Key)
 		}
 	}
 	for i, st := range stages {
@@ -275,6 +293,7 @@ func (c *checker) checkCommand(cmd instructions.Command, s stage) error {
 	case *instructions.ArgCommand:
 		for _, kv := range cmd.Args {
 			s.args.declare(kv)
+			c.declareArg(kv.Key)
 		}
 	case *instructions.EnvCommand:
 		for _, kv := range cmd.Env {

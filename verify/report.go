@@ -70,6 +70,9 @@ type Report struct {
 	Verdict         Verdict           `json:"verdict"`
 	Error           string            `json:"error,omitempty"`
 	Request         *Request          `json:"request,omitempty"`
+	// Parameters are the rebuild's parameters, each with where it came
+	// from (flag, provenance, label, default).
+	Parameters map[string]Parameter `json:"parameters,omitempty"`
 	Source          *Source           `json:"source,omitempty"`
 	Published       *compare.ImageRef `json:"published,omitempty"`
 	Rebuilt         *compare.ImageRef `json:"rebuilt,omitempty"`

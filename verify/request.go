@@ -14,25 +14,23 @@ import (
 
 // Check names every problem of the request at once, before anything
 // starts (no daemon, no clone, no registry): a person fixes them in one go.
+// A source and commit the request leaves out are read from the published
+// image later (resolveParams).
 func (r Request) Check() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	switch {
-	case r.Source == "":
-		add("--source: required (a local git repository or a git URL)")
-	case !isURL(r.Source):
+	// Source and commit may come from the published image; given, they
+	// must be right.
+	if r.Source != "" && !isURL(r.Source) {
 		if st, err := os.Stat(r.Source); err != nil || !st.IsDir() {
 			add("--source %s: not a directory, nor a git URL", r.Source)
 		}
 	}
-	switch {
-	case r.Commit == "":
-		add("--commit: required (the full commit id the release was built from)")
-	case !gitid.Valid(r.Commit):
+	if r.Commit != "" && !gitid.Valid(r.Commit) {
 		add("--commit %q: want a full commit id (40 or 64 lower-case hex digits), not a branch, tag or abbreviation", r.Commit)
 	}
 	if r.Image == "" {
-		add("--image: required (the published image)")
+		add("--image: required (the published image; its provenance and labels can name the rest)")
 	} else if _, err := image.ParseReference(r.Image); err != nil {
 		add("--image %s: %w", r.Image, err)
 	}

@@ -43,6 +43,10 @@ type Request struct {
 	// AllowDownloadHosts are hosts on loopback, private or link-local
 	// addresses that downloads may come from (an internal mirror).
 	AllowDownloadHosts []string `json:"allowDownloadHosts,omitempty"`
+	// AllowSourceHosts are loopback, private or link-local hosts (or local
+	// directories) that a source named only by the published image may be
+	// cloned from.
+	AllowSourceHosts []string `json:"allowSourceHosts,omitempty"`
 }
 
 // network is the request's network mode, "none" by default.
@@ -95,6 +99,7 @@ func Run(ctx context.Context, req Request, b Builder, o Options) (*Report, error
 // report; a stage that was not reached leaves its value nil.
 type stages struct {
 	published  *image.Resolved
+	params     *params // the request completed from the published image
 	source     *source
 	plan       *plan
 	rebuilt    *builder.Result
@@ -125,12 +130,21 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 	}
 	defer pub.Close()
 	st.published = pub
+	st.params, err = resolveParams(ctx, req, pub, o.Image.Limits)
+	if err != nil {
+		return err
+	}
+	req = st.params.req
 	if st.source, err = exportSource(ctx, req, scratch); err != nil {
 		return err
 	}
 	inputs, err := checkRules(st.source, req)
 	if err != nil {
 		return err
+	}
+	if st.params.argsUnknown && len(inputs.Args) > 0 {
+		return fmt.Errorf("%w: the build arguments: the published provenance is mode=min, which does not record them, and %s declares ARG %s; give each --build-arg the release used (its defaults included)",
+			ErrMissingParameter, st.source.dockerfile, strings.Join(inputs.Args, ", "))
 	}
 	if st.plan, err = planBuild(ctx, req, b, o, pub, st.source, inputs); err != nil {
 		return err
@@ -156,8 +170,14 @@ func (st *stages) report(req Request, err error) *Report {
 	if st.published != nil {
 		r.Published = &compare.ImageRef{Ref: req.Image, Digest: st.published.Digest.String()}
 	}
+	uri := req.Source
+	if st.params != nil {
+		r.Parameters = st.params.of
+		r.Hints = append(r.Hints, st.params.hints...)
+		uri = st.params.req.Source
+	}
 	if st.source != nil {
-		r.Source = &Source{URI: req.Source, Commit: st.source.checkout.Commit}
+		r.Source = &Source{URI: uri, Commit: st.source.checkout.Commit}
 	}
 	if st.plan != nil {
 		sde := st.plan.spec.SourceDateEpoch

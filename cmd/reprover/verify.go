@@ -29,7 +29,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		pushAtt      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "verify --source DIR|GIT-URL --commit SHA --image IMAGE",
+		Use:   "verify --image IMAGE [--source DIR|GIT-URL] [--commit SHA]",
 		Short: "Rebuild an image hermetically from source and compare it with the published one",
 		Long: `Rebuild the Dockerfile of a source at a commit in a hermetic BuildKit sandbox
 (every input pinned, no network in RUN, no cache, SOURCE_DATE_EPOCH) and compare
@@ -109,14 +109,15 @@ unpinned input, build failure, unreachable image).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&req.Source, "source", "", "the source: a local git repository or a git URL")
-	f.StringVar(&req.Commit, "commit", "", "the full commit id the release was built from")
+	f.StringVar(&req.Source, "source", "", "the source: a local git repository or a git URL (default: the published image's provenance, else its org.opencontainers.image.source label)")
+	f.StringVar(&req.Commit, "commit", "", "the full commit id the release was built from (default: the provenance's, else the org.opencontainers.image.revision label)")
 	f.StringVar(&req.Image, "image", "", "the published image: HOST/REPO@sha256:…, HOST/REPO:TAG, oci:DIR[…], oci-archive:FILE")
 	f.StringVar(&req.Dockerfile, "dockerfile", "", "the Dockerfile, relative to the source root (default CONTEXT/Dockerfile)")
-	f.StringVar(&req.Context, "context", ".", "the build context, relative to the source root")
+	f.StringVar(&req.Context, "context", "", "the build context, relative to the source root (default: the provenance's, else .)")
 	f.StringVar(&req.Target, "target", "", "the build stage, as the release used it")
 	f.StringArrayVar(&buildArgs, "build-arg", nil, "a build argument K=V, as the release used it; repeatable")
-	f.StringVar(&req.SourceDateEpoch, "source-date-epoch", "auto", "auto (the published config's created time, else the commit time) or seconds")
+	f.StringVar(&req.SourceDateEpoch, "source-date-epoch", "auto", "auto (the provenance's SOURCE_DATE_EPOCH, else the published config's created time, else the commit time) or seconds")
+	f.StringArrayVar(&req.AllowSourceHosts, "allow-source-host", nil, "a loopback, private or link-local host (or a local directory) that a source named only by the published image may be cloned from; repeatable")
 	f.StringVar(&req.Network, "network", "none", "RUN's network: none, or proxy (only the pinned hosts, through BuildKit's capturing proxy; every download must equal a pin)")
 	f.StringVar(&req.Lock, "lock", "", "with --network proxy: the lock file, relative to the source root (default reprover.lock.json when the commit has it, else the published image's provenance)")
 	f.StringArrayVar(&req.AllowDownloadHosts, "allow-download-host", nil, "a loopback, private or link-local host that downloads may come from (an internal mirror); repeatable")

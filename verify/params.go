@@ -1,0 +1,199 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/hosts"
+	"github.com/reprover/reprover/provenance"
+)
+
+// Where a parameter of the rebuild came from.
+const (
+	FromFlag       = "flag"       // the request (a flag, or the service's request)
+	FromProvenance = "provenance" // the published image's provenance
+	FromLabel      = "label"      // the published config's OCI labels
+	FromDefault    = "default"
+)
+
+// Parameter is one parameter of the rebuild and where it came from.
+type Parameter struct {
+	Value string `json:"value"`
+	From  string `json:"from"`
+}
+
+// ErrMissingParameter is returned (wrapped, naming the parameter and the
+// flag that supplies it) when neither the request nor the published image
+// says it: a rebuild never guesses.
+var ErrMissingParameter = errors.New("a parameter of the rebuild is not known")
+
+// Labels the published config may name its source with.
+const (
+	labelSource   = "org.opencontainers.image.source"
+	labelRevision = "org.opencontainers.image.revision"
+)
+
+// params is the request completed from the published image.
+type params struct {
+	req  Request
+	of   map[string]Parameter
+	prov *provenance.Build // nil: the image has none
+	// argsUnknown: the provenance (mode=min) does not record build args
+	// and the request gave none.
+	argsUnknown bool
+	hints       []string
+}
+
+// resolveParams completes the request from the published image: flags
+// first, then its provenance (BuildKit SLSA v1 or v0.2, min or max), then
+// its OCI labels. A flag that contradicts the provenance is a hint. A
+// source that only the image names, on a loopback, private or link-local
+// host or a local path, is refused unless allowed by name: otherwise an
+// image could make the verifier clone an internal repository and publish
+// its files' diffs in a report.
+func resolveParams(ctx context.Context, req Request, pub *image.Resolved, lim image.Limits) (*params, error) {
+	p := &params{req: req, of: map[string]Parameter{}}
+	stmts, err := pub.Statements(ctx, lim, provenance.SLSAv1, provenance.SLSAv02)
+	if err != nil {
+		p.hints = append(p.hints, "The published image's provenance could not be read: "+err.Error())
+	}
+	for _, st := range stmts {
+		if b, err := provenance.Read(st.Raw); err == nil {
+			p.prov = b
+			break
+		} else {
+			p.hints = append(p.hints, fmt.Sprintf("Provenance %s is unreadable: %v", st.Digest, err))
+		}
+	}
+	var labels map[string]string
+	if len(pub.Images) > 0 && pub.Images[0].Config != nil {
+		labels = pub.Images[0].Config.Config.Labels
+	}
+	pv := func(f func(*provenance.Build) string) string {
+		if p.prov == nil {
+			return ""
+		}
+		return f(p.prov)
+	}
+	type candidate struct{ value, from string }
+	pick := func(name, flag string, cands ...candidate) string {
+		if flag != "" {
+			p.of[name] = Parameter{flag, FromFlag}
+			for _, c := range cands {
+				if c.from == FromProvenance && c.value != "" && c.value != flag {
+					p.hints = append(p.hints, fmt.Sprintf("The %s given (%s) is not the one the published provenance records (%s).", name, flag, c.value))
+				}
+			}
+			return flag
+		}
+		for _, c := range cands {
+			if c.value != "" {
+				p.of[name] = Parameter{c.value, c.from}
+				return c.value
+			}
+		}
+		return ""
+	}
+	r := &p.req
+	r.Source = pick("source", req.Source,
+		candidate{pv(func(b *provenance.Build) string { return gitSource(b.ConfigSourceURI) }), FromProvenance},
+		candidate{pv(func(b *provenance.Build) string { return b.VCS["source"] }), FromProvenance},
+		candidate{labels[labelSource], FromLabel})
+	r.Commit = pick("commit", req.Commit,
+		candidate{pv(func(b *provenance.Build) string { return b.Commit }), FromProvenance},
+		candidate{pv(func(b *provenance.Build) string { return b.VCS["revision"] }), FromProvenance},
+		candidate{labels[labelRevision], FromLabel})
+	r.Context = pick("context", req.Context,
+		candidate{pv(func(b *provenance.Build) string { return b.VCS["localdir:context"] }), FromProvenance},
+		candidate{".", FromDefault})
+	r.Dockerfile = pick("dockerfile", req.Dockerfile,
+		candidate{pv(dockerfileOf), FromProvenance},
+		candidate{path.Join(r.Context, "Dockerfile"), FromDefault})
+	r.Target = pick("target", req.Target,
+		candidate{pv(func(b *provenance.Build) string { return b.Args["target"] }), FromProvenance})
+	sde := req.SourceDateEpoch
+	if sde == "auto" {
+		sde = ""
+	}
+	r.SourceDateEpoch = pick("sourceDateEpoch", sde,
+		candidate{pv(func(b *provenance.Build) string { return b.BuildArgs()["SOURCE_DATE_EPOCH"] }), FromProvenance},
+		candidate{"auto", FromDefault})
+	if len(req.BuildArgs) == 0 && p.prov != nil {
+		args := p.prov.BuildArgs()
+		delete(args, "SOURCE_DATE_EPOCH") // a rebuild sets it itself
+		if len(args) > 0 {
+			r.BuildArgs = args
+		}
+		p.argsUnknown = !p.prov.Max
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.BuildArgs)) {
+		from := FromProvenance
+		if len(req.BuildArgs) > 0 {
+			from = FromFlag
+		}
+		p.of["buildArgs."+k] = Parameter{r.BuildArgs[k], from}
+	}
+	if r.Source == "" {
+		return p, fmt.Errorf("%w: the source: the published image's provenance and labels do not name it; give --source", ErrMissingParameter)
+	}
+	if r.Commit == "" {
+		return p, fmt.Errorf("%w: the commit: the published image's provenance and labels do not name it; give --commit", ErrMissingParameter)
+	}
+	if from := p.of["source"].From; from != FromFlag {
+		if err := sourceAllowed(r.Source, req.AllowSourceHosts); err != nil {
+			return p, fmt.Errorf("the source %s, named by the published image's %s: %w", r.Source, from, err)
+		}
+	}
+	return p, nil
+}
+
+// gitSource is a provenance configSource URI as a git URL, without the
+// ref BuildKit appends (#v1.2.0); "" when it is not a git source.
+func gitSource(uri string) string {
+	u, _, _ := strings.Cut(uri, "#")
+	if u == "" || !isURL(u) {
+		return ""
+	}
+	return u
+}
+
+// dockerfileOf is the Dockerfile's path in the source: the dockerfile
+// local directory buildx records, joined with the configSource path.
+func dockerfileOf(b *provenance.Build) string {
+	if b.DockerfilePath == "" {
+		return ""
+	}
+	return path.Join(b.VCS["localdir:dockerfile"], b.DockerfilePath)
+}
+
+// sourceAllowed refuses a source on this machine or its networks (a local
+// path, a file:// URL, a loopback, private or link-local host) unless its
+// host, or the path's prefix, is allowed by name.
+func sourceAllowed(src string, allow []string) error {
+	if !isURL(src) || strings.HasPrefix(src, "file://") {
+		p := strings.TrimPrefix(src, "file://")
+		for _, a := range allow {
+			if strings.HasPrefix(a, "/") && (p == a || strings.HasPrefix(p, strings.TrimSuffix(a, "/")+"/")) {
+				return nil
+			}
+		}
+		return errors.New("a local path is cloned only when allowed by name: give --source, or --allow-source-host with its directory")
+	}
+	host := ""
+	if u, err := url.Parse(src); err == nil && u.Host != "" {
+		host = u.Hostname()
+	} else if at := strings.Index(src, "@"); at >= 0 { // git@host:org/repo
+		host, _, _ = strings.Cut(src[at+1:], ":")
+	}
+	if host == "" || !hosts.LocalHost(host) || slices.Contains(allow, host) {
+		return nil
+	}
+	return fmt.Errorf("%s is a loopback, private or link-local host: cloned only with --allow-source-host %s", host, host)
+}

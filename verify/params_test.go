@@ -1,0 +1,94 @@
+package verify_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/fixtures"
+	"github.com/reprover/reprover/verify"
+)
+
+// TestVerifyFromImage: an auditor holding only the image digest verifies
+// a release whose provenance (or labels) say how it was built; what is
+// missing is exit 2 naming the flag that supplies it, and a source only
+// the image names is not cloned from this machine unless allowed.
+func TestVerifyFromImage(t *testing.T) {
+	w := newWorld(t)
+	const dockerfile = "ARG V=1\nFROM BASE AS build\nARG V\nRUN echo $V > /v\nFROM BASE AS release\nARG REV=unknown\nLABEL org.opencontainers.image.revision=$REV\nCOPY --from=build /v /v\n"
+	dir, commit := fixtures.GitRepo(t, w.files(dockerfile, nil), commitTime)
+	vcs := map[string]string{"source": dir, "revision": commit}
+	publish := func(name string, s builder.Spec) string {
+		s.Target = "release"
+		if s.BuildArgs == nil {
+			s.BuildArgs = map[string]string{"V": "2"}
+		}
+		x, _ := w.publish(dir, "", s)
+		return w.push("release/from-image-"+name, x)
+	}
+	maxRef := publish("max", builder.Spec{Provenance: true, ProvenanceMode: "max", VCS: vcs})
+	minRef := publish("min", builder.Spec{Provenance: true, ProvenanceMode: "min", VCS: vcs})
+	labelRef := publish("labels", builder.Spec{BuildArgs: map[string]string{"V": "2", "REV": commit}})
+	bareRef := publish("bare", builder.Spec{})
+	for _, tc := range []struct {
+		name    string
+		req     verify.Request
+		want    verify.Verdict
+		from    map[string]string // parameter → where it came from
+		wantErr []string
+		errIs   error
+		hint    string
+	}{
+		{name: "everything from the provenance (mode=max)", req: verify.Request{Image: maxRef, AllowSourceHosts: []string{dir}}, want: verify.Reproducible,
+			from: map[string]string{"source": "provenance", "commit": "provenance", "target": "provenance", "buildArgs.V": "provenance", "sourceDateEpoch": "provenance", "dockerfile": "provenance", "context": "default"}},
+		{name: "a local source the image names is not cloned unless allowed", req: verify.Request{Image: maxRef},
+			wantErr: []string{dir, "--allow-source-host"}},
+		{name: "mode=min does not record build args", req: verify.Request{Image: minRef, AllowSourceHosts: []string{dir}},
+			wantErr: []string{"mode=min", "ARG REV, V", "--build-arg"}, errIs: verify.ErrMissingParameter},
+		{name: "mode=min with the build args given", req: verify.Request{Image: minRef, AllowSourceHosts: []string{dir}, BuildArgs: map[string]string{"V": "2", "REV": "unknown"}},
+			want: verify.Reproducible, from: map[string]string{"source": "provenance", "target": "provenance", "buildArgs.V": "flag"}},
+		{name: "commit from the label", req: verify.Request{Image: labelRef, Source: dir, Target: "release", BuildArgs: map[string]string{"V": "2", "REV": commit}},
+			want: verify.Reproducible, from: map[string]string{"source": "flag", "commit": "label", "target": "flag"}},
+		{name: "nothing names the source", req: verify.Request{Image: bareRef},
+			wantErr: []string{"give --source"}, errIs: verify.ErrMissingParameter},
+		{name: "a flag that contradicts the provenance is a hint", req: verify.Request{Image: maxRef, Source: dir, Target: "build"},
+			want: verify.Mismatch, hint: "The target given (build) is not the one the published provenance records (release)."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := verify.Run(t.Context(), tc.req, w.bk, verify.Options{ProgressMode: "quiet"})
+			roundTrip(t, rep)
+			if len(tc.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("verdict %s, want an error", rep.Verdict)
+				}
+				for _, s := range tc.wantErr {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not say %q", err, s)
+					}
+				}
+				if tc.errIs != nil && !errors.Is(err, tc.errIs) {
+					t.Errorf("error %v is not %v", err, tc.errIs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			if rep.Verdict != tc.want {
+				t.Errorf("verdict %s, want %s; hints %q", rep.Verdict, tc.want, rep.Hints)
+			}
+			for name, from := range tc.from {
+				if got := rep.Parameters[name]; got.From != from {
+					t.Errorf("parameter %s: %+v, want from %s", name, got, from)
+				}
+			}
+			if rep.Source == nil || rep.Source.Commit != commit {
+				t.Errorf("source %+v, want commit %s", rep.Source, commit)
+			}
+			if tc.hint != "" && !strings.Contains(strings.Join(rep.Hints, "\n"), tc.hint) {
+				t.Errorf("hints %q lack %q", rep.Hints, tc.hint)
+			}
+		})
+	}
+}
