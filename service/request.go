@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -56,10 +57,11 @@ var (
 // Validate checks every field, and that the source and image are ones this
 // server may read (cfg's allow lists).
 func (r *Request) Validate(cfg *Config) error {
-	for name, v := range map[string]string{"source": r.Source, "commit": r.Commit, "image": r.Image} {
-		if v == "" {
-			return &FieldError{name, "required"}
-		}
+	// Only the image is required: the pipeline reads a source and commit
+	// the request leaves out from the image's provenance, then its labels,
+	// and judges that source by the same rules (SourcePolicy).
+	if r.Image == "" {
+		return &FieldError{"image", "required"}
 	}
 	for name, v := range map[string]string{"source": r.Source, "image": r.Image, "dockerfile": r.Dockerfile, "context": r.Context, "target": r.Target} {
 		if len(v) > maxFieldLn {
@@ -69,14 +71,13 @@ func (r *Request) Validate(cfg *Config) error {
 			return &FieldError{name, "contains a control character"}
 		}
 	}
-	if !gitid.Valid(r.Commit) {
+	if r.Commit != "" && !gitid.Valid(r.Commit) {
 		return &FieldError{"commit", "want a full commit id (40 or 64 lower-case hex digits)"}
 	}
-	if !sourceAllowed(r.Source, cfg.Sources.Allow) {
-		return &FieldError{"source", "not under an allowed prefix (sources.allow)"}
-	}
-	if err := sourceHostAllowed(r.Source, cfg.Sources.Allow); err != nil {
-		return &FieldError{"source", err.Error()}
+	if r.Source != "" {
+		if err := checkSource(r.Source, cfg.Sources.Allow); err != nil {
+			return &FieldError{"source", err.Error()}
+		}
 	}
 	ref, err := image.ParseReference(r.Image)
 	if err != nil {
@@ -125,6 +126,15 @@ func (r *Request) Validate(cfg *Config) error {
 		}
 	}
 	return nil
+}
+
+// checkSource applies sources.allow to a source, submitted or named by the
+// image: an allowed prefix, and no internal host unless listed.
+func checkSource(src string, allow []string) error {
+	if !sourceAllowed(src, allow) {
+		return errors.New("not under an allowed prefix (sources.allow)")
+	}
+	return sourceHostAllowed(src, allow)
 }
 
 // sourceAllowed: the source starts with an allowed prefix; a local path is

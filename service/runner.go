@@ -34,6 +34,8 @@ type PipelineRunner struct {
 	AllowPrivate []string
 	// AllowDownloadHosts are network.allowDownloadHosts.
 	AllowDownloadHosts []string
+	// SourcePolicy judges a source only the image names (sources.allow).
+	SourcePolicy func(source string) error
 }
 
 // transport dials registries, refusing private addresses not allowed.
@@ -75,7 +77,8 @@ func (p *PipelineRunner) Run(ctx context.Context, r Request) (*verify.Report, []
 	if iopts.Transport == nil {
 		iopts.Transport = p.transport()
 	}
-	rep, verr := verify.Run(ctx, req, c, verify.Options{Image: iopts, Progress: io.Discard, ProgressMode: "quiet", Logger: p.Logger})
+	rep, verr := verify.Run(ctx, req, c, verify.Options{Image: iopts, Progress: io.Discard, ProgressMode: "quiet", Logger: p.Logger,
+		SourcePolicy: p.SourcePolicy})
 	if verr != nil && verify.Transient(verr) {
 		return rep, nil, &TransientError{verr}
 	}

@@ -50,6 +50,15 @@ func New(ctx context.Context, cfg *Config, runner Runner, logger *slog.Logger) (
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if pr, ok := runner.(*PipelineRunner); ok && pr.SourcePolicy == nil {
+		allow := cfg.Sources.Allow
+		pr.SourcePolicy = func(src string) error {
+			if err := checkSource(src, allow); err != nil {
+				return fmt.Errorf("%w: cloned only when sources.allow lets it", err)
+			}
+			return nil
+		}
+	}
 	if pr, ok := runner.(*PipelineRunner); ok && pr.AllowDownloadHosts == nil {
 		pr.AllowDownloadHosts = cfg.Network.AllowDownloadHosts
 	}

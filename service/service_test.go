@@ -193,8 +193,6 @@ func TestSubmissionRules(t *testing.T) {
 	}{
 		{"no token", "", validRequest(), 401, ""},
 		{"wrong token", "nope-nope-nope", validRequest(), 401, ""},
-		{"missing source", token, with("source", nil), 400, "source"},
-		{"missing commit", token, with("commit", nil), 400, "commit"},
 		{"missing image", token, with("image", nil), 400, "image"},
 		{"short commit", token, with("commit", "abc123"), 400, "commit"},
 		{"source outside the allowed prefixes", token, with("source", "git://evil.example/x"), 400, "source"},
@@ -238,6 +236,15 @@ func TestSubmissionRules(t *testing.T) {
 			}
 		})
 	}
+	t.Run("only the image", func(t *testing.T) {
+		runner := &countingRunner{}
+		s := newServer(t, runner, nil)
+		code, m, raw := s.do(t, "POST", "/api/v1/verifications", token, map[string]any{"image": validRequest()["image"]})
+		if code != 202 {
+			t.Fatalf("an image alone: %d, want 202 (the pipeline reads the rest from its provenance or labels): %s", code, raw)
+		}
+		s.wait(t, m["id"].(string), 20*time.Second)
+	})
 	t.Run("same request again", func(t *testing.T) {
 		runner := &countingRunner{}
 		s := newServer(t, runner, nil)

@@ -58,9 +58,9 @@ type params struct {
 // host or a local path, is refused unless allowed by name: otherwise an
 // image could make the verifier clone an internal repository and publish
 // its files' diffs in a report.
-func resolveParams(ctx context.Context, req Request, pub *image.Resolved, lim image.Limits) (*params, error) {
+func resolveParams(ctx context.Context, req Request, pub *image.Resolved, o Options) (*params, error) {
 	p := &params{req: req, of: map[string]Parameter{}}
-	stmts, err := pub.Statements(ctx, lim, provenance.SLSAv1, provenance.SLSAv02)
+	stmts, err := pub.Statements(ctx, o.Image.Limits, provenance.SLSAv1, provenance.SLSAv02)
 	if err != nil {
 		p.hints = append(p.hints, "The published image's provenance could not be read: "+err.Error())
 	}
@@ -147,7 +147,11 @@ func resolveParams(ctx context.Context, req Request, pub *image.Resolved, lim im
 		return p, fmt.Errorf("%w: the commit: the published image's provenance and labels do not name it; give --commit", ErrMissingParameter)
 	}
 	if from := p.of["source"].From; from != FromFlag {
-		if err := sourceAllowed(r.Source, req.AllowSourceHosts); err != nil {
+		check := func(src string) error { return sourceAllowed(src, req.AllowSourceHosts) }
+		if o.SourcePolicy != nil {
+			check = o.SourcePolicy
+		}
+		if err := check(r.Source); err != nil {
 			return p, fmt.Errorf("the source %s, named by the published image's %s: %w", r.Source, from, err)
 		}
 	}

@@ -39,11 +39,15 @@ func TestVerifyFromImage(t *testing.T) {
 		wantErr []string
 		errIs   error
 		hint    string
+		policy  func(string) error // Options.SourcePolicy
 	}{
 		{name: "everything from the provenance (mode=max)", req: verify.Request{Image: maxRef, AllowSourceHosts: []string{dir}}, want: verify.Reproducible,
 			from: map[string]string{"source": "provenance", "commit": "provenance", "target": "provenance", "buildArgs.V": "provenance", "sourceDateEpoch": "provenance", "dockerfile": "provenance", "context": "default"}},
 		{name: "a local source the image names is not cloned unless allowed", req: verify.Request{Image: maxRef},
 			wantErr: []string{dir, "--allow-source-host"}},
+		{name: "the caller's source policy judges a source the image names", req: verify.Request{Image: maxRef, AllowSourceHosts: []string{dir}},
+			policy:  func(src string) error { return errors.New("not under sources.allow: " + src) },
+			wantErr: []string{"not under sources.allow: " + dir}},
 		{name: "mode=min does not record build args", req: verify.Request{Image: minRef, AllowSourceHosts: []string{dir}},
 			wantErr: []string{"mode=min", "ARG REV, V", "--build-arg"}, errIs: verify.ErrMissingParameter},
 		{name: "mode=min with the build args given", req: verify.Request{Image: minRef, AllowSourceHosts: []string{dir}, BuildArgs: map[string]string{"V": "2", "REV": "unknown"}},
@@ -56,7 +60,7 @@ func TestVerifyFromImage(t *testing.T) {
 			want: verify.Mismatch, hint: "The target given (build) is not the one the published provenance records (release)."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, err := verify.Run(t.Context(), tc.req, w.bk, verify.Options{ProgressMode: "quiet"})
+			rep, err := verify.Run(t.Context(), tc.req, w.bk, verify.Options{ProgressMode: "quiet", SourcePolicy: tc.policy})
 			roundTrip(t, rep)
 			if len(tc.wantErr) > 0 {
 				if err == nil {

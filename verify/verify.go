@@ -73,6 +73,11 @@ type Options struct {
 	// temporary directory, removed at the end.
 	ScratchDir string
 	Logger     *slog.Logger
+	// SourcePolicy, when set, judges a source that only the published
+	// image names (its provenance or labels) instead of the default rule
+	// (no local path, no loopback, private or link-local host unless in
+	// Request.AllowSourceHosts): the service applies its sources.allow.
+	SourcePolicy func(source string) error
 }
 
 // provenanceTypes are the predicate types read as provenance.
@@ -130,7 +135,7 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 	}
 	defer pub.Close()
 	st.published = pub
-	st.params, err = resolveParams(ctx, req, pub, o.Image.Limits)
+	st.params, err = resolveParams(ctx, req, pub, o)
 	if err != nil {
 		return err
 	}
