@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/text"
@@ -102,7 +101,12 @@ func (s *Service) handleRegistryHook(w http.ResponseWriter, r *http.Request) {
 		}
 		ref := host + "/" + t.Repository + "@" + t.Digest
 		req := Request{Image: ref, Source: hook.Source, Dockerfile: hook.Dockerfile, Context: hook.Context, Network: hook.Network}
-		if err := s.fillFromLabels(r.Context(), &req); err != nil {
+		// The source and commit are read when the verification runs: the
+		// image's provenance first, then its labels.
+		if parsed, err := image.ParseReference(ref); err != nil {
+			res.Ignored = append(res.Ignored, ignored{i, err.Error()})
+			continue
+		} else if err := imageAllowed(ref, parsed, s.cfg.Images.Allow); err != nil {
 			res.Ignored = append(res.Ignored, ignored{i, err.Error()})
 			continue
 		}
@@ -116,35 +120,6 @@ func (s *Service) registryHook(repo string) *RegistryHook {
 		if s.cfg.Hooks.Registry[i].Repository == repo {
 			return &s.cfg.Hooks.Registry[i]
 		}
-	}
-	return nil
-}
-
-// fillFromLabels reads the commit (and, unless the hook fixes it, the
-// source) from the pushed image's OCI labels.
-func (s *Service) fillFromLabels(ctx context.Context, req *Request) error {
-	// The image must be one this server may read before it is fetched.
-	ref, err := image.ParseReference(req.Image)
-	if err != nil {
-		return err
-	}
-	if err := imageAllowed(req.Image, ref, s.cfg.Images.Allow); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	res, err := image.Open(ctx, req.Image, image.Options{Transport: dialGuard(s.cfg.Images.Allow)})
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", req.Image, err)
-	}
-	defer res.Close()
-	labels := res.Images[0].Config.Config.Labels
-	req.Commit = labels["org.opencontainers.image.revision"]
-	if req.Source == "" {
-		req.Source = labels["org.opencontainers.image.source"]
-	}
-	if req.Commit == "" {
-		return fmt.Errorf("%s has no org.opencontainers.image.revision label naming its commit", req.Image)
 	}
 	return nil
 }
