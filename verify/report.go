@@ -66,18 +66,18 @@ func (v Verdict) comparisonVerdict() string {
 // docs/report.md (docs/report.schema.json); what a verification could not reach
 // (after an error) is absent.
 type Report struct {
-	SchemaVersion   int               `json:"schemaVersion"`
-	Verdict         Verdict           `json:"verdict"`
-	Error           string            `json:"error,omitempty"`
-	Request         *Request          `json:"request,omitempty"`
+	SchemaVersion int      `json:"schemaVersion"`
+	Verdict       Verdict  `json:"verdict"`
+	Error         string   `json:"error,omitempty"`
+	Request       *Request `json:"request,omitempty"`
 	// Parameters are the rebuild's parameters, each with where it came
 	// from (flag, provenance, label, default).
-	Parameters map[string]Parameter `json:"parameters,omitempty"`
-	Source          *Source           `json:"source,omitempty"`
-	Published       *compare.ImageRef `json:"published,omitempty"`
-	Rebuilt         *compare.ImageRef `json:"rebuilt,omitempty"`
-	SourceDateEpoch *int64            `json:"sourceDateEpoch,omitempty"`
-	Build           *Build            `json:"build,omitempty"`
+	Parameters      map[string]Parameter `json:"parameters,omitempty"`
+	Source          *Source              `json:"source,omitempty"`
+	Published       *compare.ImageRef    `json:"published,omitempty"`
+	Rebuilt         *compare.ImageRef    `json:"rebuilt,omitempty"`
+	SourceDateEpoch *int64               `json:"sourceDateEpoch,omitempty"`
+	Build           *Build               `json:"build,omitempty"`
 	// Encoding, Hints and Platforms are the comparison's, seen as a
 	// verification: hints also say what the verification left out.
 	Encoding  []string   `json:"encoding,omitempty"`
