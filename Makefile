@@ -19,43 +19,59 @@ build:
 	$(GO) build -o $(BIN)/reprover ./cmd/reprover
 	@for t in buildkitd buildctl; do [ ! -x $(TOOLS)/$$t ] || cp $(TOOLS)/$$t $(BIN)/; done
 
-## install: reprover, buildkitd and buildctl side by side in $(PREFIX)/bin
+## install: what make demo needs from Debian (runc, CNI plugins, iproute2,
+## busybox-static, git) and buildkitd/buildctl at go.mod's version, then
+## reprover, buildkitd and buildctl side by side in $(DESTDIR)$(PREFIX)/bin
 install:
 	CACHE=$(CACHE) bash scripts/tools.sh demo
 	$(MAKE) --no-print-directory build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN)/reprover $(TOOLS)/buildkitd $(TOOLS)/buildctl $(DESTDIR)$(PREFIX)/bin/
 
-## tools: what the tests and the demo need (cached under .cache/): runc,
-## busybox-static, git, postgresql and chromium from Debian, buildkitd/buildctl at go.mod's version
+## tools: what the tests and the demo need, only what is missing
+## (scripts/tools.sh prints one line per tool it installs or builds, nothing
+## when all are there): from Debian runc, CNI plugins, iproute2, busybox-static,
+## git, postgresql, chromium, mmdebstrap, dpkg-dev and qemu-user-static
+## (registered with binfmt_misc for linux/arm64); under .cache/ busybox for
+## linux/386 and linux/arm64, a Debian root filesystem and a small apt
+## repository (the apt tests); built from the Go module proxy into .cache/bin
+## buildkitd/buildctl at go.mod's version, cosign, slsa-verifier and staticcheck
 tools: $(TOOLS)/staticcheck
 	CACHE=$(CACHE) bash scripts/tools.sh
 	CACHE=$(CACHE) bash scripts/tools-slsa.sh
 
+# staticcheck, for make lint, built once into .cache/bin.
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-## test: every test, with the race detector
+## test: make tools, go vet, then every test with the race detector (30 min limit)
 test: tools
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-## demo: a registry, two images an auditor should tell apart, reprover diff on them
+## demo: starts a registry on 127.0.0.1 and a buildkitd, publishes a sample
+## release built from a git repository, then runs reprover verify on the
+## published release (reproducible, exit 0) and on a tampered copy of it (mismatch
+## naming the injected file and variable, exit 1); buildkitd's own log goes to a
+## file named at the end
 demo:
 	CACHE=$(CACHE) bash scripts/tools.sh demo
 	$(MAKE) --no-print-directory build
 	$(GO) run ./fixtures/cmd/demo -reprover $(BIN)/reprover
 
-## bench: compare throughput against the decompress-and-hash floor, and peak memory;
-## the service API under load (req/s, p99)
+## bench: compare's throughput against the decompress-and-hash floor, and peak
+## memory; verify's overhead over the same build with buildctl plus a diff; the
+## service API under load (req/s, p99). Bench data is kept in .cache/bench
 bench: tools
 	mkdir -p $(CACHE)/bench
 	REPROVER_BENCH_DIR=$(CACHE)/bench $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/ ./verify/ ./service/
 
+## lint: make tools, then gofmt (lists the files it would change), go vet and staticcheck
 lint: tools
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(TOOLS)/staticcheck ./...
 
+## clean: removes bin/ (not .cache/)
 clean:
 	rm -rf $(BIN)

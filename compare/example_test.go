@@ -33,7 +33,7 @@ func ExampleReport_WriteText() {
 	// hint: linux/amd64: /app/run.sh changed mode only.
 	//
 	// platform linux/amd64  different
-	//   layer 1  different  COPY app/ /app/
+	//   layer 2 of 2  different  COPY app/ /app/
 	//     sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc → sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd
 	//     ~ /app/run.sh  (mode)
 	//         mode: 0755 → 4755

@@ -376,7 +376,7 @@ func TestHostileLayers(t *testing.T) {
 						t.Errorf("error %q does not say %q", err, s)
 					}
 				}
-				if want := "layer 1 " + hostile.String(); c.errLayer && !strings.Contains(err.Error(), want) {
+				if want := "layer 2 " + hostile.String(); c.errLayer /* the second layer, counted from 1 */ && !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not name %s", err, want)
 				}
 				return

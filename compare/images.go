@@ -224,7 +224,7 @@ func (s *walkSet) get(l image.Layer) (*walked, error) {
 		return nil, f.err
 	}
 	if l.DiffID.Hex != "" && f.w.DiffID != l.DiffID.String() {
-		return nil, fmt.Errorf("layer %d %s: uncompressed content hashes to %s, the config's diff_id is %s", l.Index, l.Descriptor.Digest, f.w.DiffID, l.DiffID)
+		return nil, fmt.Errorf("layer %d %s: uncompressed content hashes to %s, the config's diff_id is %s", l.Index+1, l.Descriptor.Digest, f.w.DiffID, l.DiffID)
 	}
 	// The walk is shared by every image that lists this blob, but each
 	// lists it under its own media type: judge that claim per image.
@@ -400,7 +400,7 @@ func hints(rep *Report, o Options) []string {
 			}
 			for _, f := range l.Files {
 				if f.Change == Added {
-					add(fmt.Sprintf("%s: %s is only in %s, in layer %d made by %q: a file the build does not produce was injected after the build.", p.Platform, f.Path, o.NameB, l.Index, l.Instruction))
+					add(fmt.Sprintf("%s: %s is only in %s, in layer %d made by %q: a file the build does not produce was injected after the build.", p.Platform, f.Path, o.NameB, l.Index+1, l.Instruction))
 				}
 			}
 		}
@@ -410,7 +410,7 @@ func hints(rep *Report, o Options) []string {
 		}
 		for _, l := range p.Layers {
 			if l.Verdict == Added {
-				add(fmt.Sprintf("%s: layer %d is only in %s.", p.Platform, l.Index, o.NameB))
+				add(fmt.Sprintf("%s: layer %d is only in %s.", p.Platform, l.Index+1, o.NameB))
 			}
 		}
 	}

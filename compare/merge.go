@@ -62,7 +62,7 @@ func (v *fsView) apply(layer int, es []*Entry) {
 			resolved := ok && (target.Type == "file" || target.Type == "hardlink" && target.Digest != "")
 			if !resolved {
 				v.Findings = append(v.Findings, Finding{Path: e.Path, Kind: "danglingHardlink",
-					Message: fmt.Sprintf("layer %d: hard link to %s, which is not a file at that point", layer, e.Linkname)})
+					Message: fmt.Sprintf("layer %d: hard link to %s, which is not a file at that point", layer+1, e.Linkname)})
 			} else {
 				r := *e
 				r.Digest, r.Size, r.text, r.hasText = target.Digest, target.Size, target.text, target.hasText
@@ -116,7 +116,7 @@ func (v *fsView) checkSymlinkParent(layer int, p, dir string) {
 	for d := dir; d != "/" && d != ""; d, _ = splitPath(d) {
 		if e, ok := v.entries[d]; ok && e.Type == "symlink" {
 			v.Findings = append(v.Findings, Finding{Path: p, Kind: "underSymlink",
-				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer, p, d, text.Truncate(e.Linkname, 200))})
+				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer+1, p, d, text.Truncate(e.Linkname, 200))})
 			return
 		}
 	}

@@ -14,7 +14,8 @@ type TextOptions struct {
 }
 
 // WriteText writes the report for people: grouped by platform, then the
-// config, the layers with their instruction, and the merged filesystem.
+// config, the layers with their instruction ("layer 2 of 3": counted from
+// 1, the JSON's index 1), and the merged filesystem.
 func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 	p := NewText(w, o)
 	p.Line("%s %s", p.Bold("verdict:"), p.Verdict(r.Verdict, r.Verdict != Different))
@@ -93,11 +94,18 @@ func (p *Text) Platform(pl *Platform, verdict string, good bool) {
 			p.Line("      %s %s", p.green("+"), compactJSON(c.Published))
 		}
 	}
+	// Layers are counted from 1, as people count (the JSON's index is
+	// 0-based), out of the image's layers (the larger image's when the two
+	// differ in number).
+	layers := len(pl.Layers)
+	for _, l := range pl.Layers {
+		layers = max(layers, l.Index+1)
+	}
 	for _, l := range pl.Layers {
 		if l.Verdict == Identical && len(l.Findings) == 0 {
 			continue
 		}
-		p.Line("  layer %d  %s  %s", l.Index, p.Verdict(l.Verdict, l.Verdict == Identical || l.Verdict == Equivalent), l.Instruction)
+		p.Line("  layer %d of %d  %s  %s", l.Index+1, layers, p.Verdict(l.Verdict, l.Verdict == Identical || l.Verdict == Equivalent), l.Instruction)
 		p.Line("    %s → %s", orDash(l.Rebuilt), orDash(l.Published))
 		if len(l.Encoding) > 0 {
 			p.Line("    encoding differs: %s", strings.Join(l.Encoding, ", "))

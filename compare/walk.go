@@ -69,7 +69,7 @@ func walkLayer(ctx context.Context, l image.Layer, lim Limits, total *atomic.Int
 		return nil, err
 	}
 	defer rc.Close()
-	what := fmt.Sprintf("layer %d %s", l.Index, l.Descriptor.Digest)
+	what := fmt.Sprintf("layer %d %s", l.Index+1, l.Descriptor.Digest) // counted from 1, as people do
 	w, err := walkStream(ctx, rc, what, lim, total)
 	if err != nil {
 		return nil, err

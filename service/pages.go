@@ -43,6 +43,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"sorted":  func(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) },
 	"plural":  plural,
 	"filterq": filterURL,
+	"inc":     func(i int) int { return i + 1 }, // layers counted from 1, as people count
 }).ParseFS(webFS, "web/*.html"))
 
 // shortID shortens a commit or a digest for a table cell; the full value

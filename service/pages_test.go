@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -121,12 +122,34 @@ type browser struct {
 	reqs []string
 }
 
+// newBrowser starts a headless Chromium for t. Its profile and its
+// temporary files (TMPDIR: Chromium makes org.chromium.Chromium.*
+// directories there) are in a directory under t.TempDir(). When t ends,
+// Chromium is closed (Browser.close) and waited for before that directory
+// is removed: a killed Chromium leaves its temporary directories behind,
+// and its children may still write in the profile.
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("%s: %v (make tools installs Debian's chromium)", chromiumPath, err)
 	}
-	actx, cancel := chromedp.NewExecAllocator(t.Context(),
+	dir := t.TempDir() // removed after the cleanup below (cleanups run last first)
+	profile, tmp := filepath.Join(dir, "profile"), filepath.Join(dir, "tmp")
+	for _, d := range []string{profile, tmp} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Chromium's TMPDIR holds its singleton socket, whose path must fit a
+	// Unix socket address (107 bytes): under a long TMPDIR it keeps the
+	// test's own, which closing Chromium empties all the same.
+	var env []string
+	if len(tmp+"/org.chromium.Chromium.XXXXXX/SingletonSocket") <= 107 {
+		env = append(env, "TMPDIR="+tmp)
+	}
+	// Not t.Context() itself: it is cancelled before the cleanups run, and
+	// a cancelled context kills Chromium (SIGKILL) instead of closing it.
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.WithoutCancel(t.Context()),
 		chromedp.ExecPath(chromiumPath),
 		chromedp.NoSandbox, // root in CI
 		chromedp.Headless,
@@ -138,9 +161,9 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
+		chromedp.Env(env...),
 	)
-	t.Cleanup(cancel)
 	b := &browser{t: t}
 	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
 		if ev, ok := ev.(*network.EventRequestWillBeSent); ok {
@@ -149,7 +172,27 @@ func newBrowser(t *testing.T) *browser {
 			b.mu.Unlock()
 		}
 	}))
-	t.Cleanup(cancelTab)
+	t.Cleanup(func() {
+		// chromedp.Cancel closes the browser and returns once its process
+		// has exited; one that does not close in time is killed.
+		closed := make(chan error, 1)
+		go func() { closed <- chromedp.Cancel(ctx) }()
+		select {
+		case err := <-closed:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Logf("closing Chromium: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("Chromium did not close within 30s: killing it")
+			cancelTab()
+			<-closed
+		}
+		cancelTab()
+		cancelAlloc() // waits until the allocator has let go of everything
+		if pids := processesMentioning(profile); len(pids) > 0 {
+			t.Errorf("Chromium processes still running after it closed: %v", pids)
+		}
+	})
 	b.ctx = ctx
 	return b
 }
@@ -427,9 +470,9 @@ func TestPages(t *testing.T) {
 		// Every layer with its Dockerfile instruction; the tampered one
 		// lists what changed in it.
 		wantRows(b, "table.layers tbody tr", [][]string{
-			{"0", compare.Identical, "ADD busybox-static /"},
-			{"1", compare.Different, "COPY app/ /app/"},
-			{"2", compare.Identical, "RUN /bin/sh -c echo built > /app/built.txt"},
+			{"1", compare.Identical, "ADD busybox-static /"},
+			{"2", compare.Different, "COPY app/ /app/"},
+			{"3", compare.Identical, "RUN /bin/sh -c echo built > /app/built.txt"},
 		})
 		wantRows(b, "table.layers tr.l-different .layer-file", [][]string{
 			{"added /" + hostileName},
@@ -461,9 +504,9 @@ func TestPages(t *testing.T) {
 			t.Errorf("published digest %q, rebuilt %q: want the same one", pub, reb)
 		}
 		wantRows(b, "table.layers tbody tr", [][]string{
-			{"0", compare.Identical, "ADD busybox-static /"},
-			{"1", compare.Identical, "COPY app/ /app/"},
-			{"2", compare.Identical, "RUN /bin/sh -c echo built > /app/built.txt"},
+			{"1", compare.Identical, "ADD busybox-static /"},
+			{"2", compare.Identical, "COPY app/ /app/"},
+			{"3", compare.Identical, "RUN /bin/sh -c echo built > /app/built.txt"},
 		})
 		wantText(b, ".no-files", "No file differs.")
 		if got := text(b, "#build"); len(got) != 1 || !strings.Contains(got[0], "network none") {
@@ -477,7 +520,7 @@ func TestPages(t *testing.T) {
 		b.open(base + "/verifications/" + a.ids["equivalent"])
 		b.safe(base)
 		wantBanner(b, "b-ok", "Equivalent:", "compression")
-		wantRows(b, "table.layers tr.l-equivalent", [][]string{{"1", compare.Equivalent, "COPY app/ /app/"}})
+		wantRows(b, "table.layers tr.l-equivalent", [][]string{{"2", compare.Equivalent, "COPY app/ /app/"}})
 		if got := text(b, "table.layers tr.l-equivalent td.changes"); len(got) != 1 || got[0] != "encoding differs: compression" {
 			t.Errorf("the recompressed layer shows %q, want its encoding", got)
 		}
@@ -613,4 +656,47 @@ func (b *browser) links(a *audit, id, verdict, image string) {
 		t.Errorf("attestation predicate types %v, want %v", types, want)
 	}
 	b.requests()
+}
+
+// TestBrowserCleanup: once the test of a newBrowser has ended, Chromium
+// has stopped (no process of it is left) and nothing of it is left in
+// TMPDIR: Chromium makes org.chromium.Chromium.* directories there, and
+// removes them only when it is closed, not when it is killed.
+func TestBrowserCleanup(t *testing.T) {
+	// A short TMPDIR of its own (not t.TempDir()): the browser's TMPDIR
+	// under it must leave room for Chromium's socket path.
+	tmp, err := os.MkdirTemp("", "cr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	t.Setenv("TMPDIR", tmp)
+	t.Run("b", func(t *testing.T) {
+		b := newBrowser(t)
+		if err := chromedp.Do(b.ctx, chromedp.Navigate("about:blank")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("left in TMPDIR after the test: %s", e.Name())
+	}
+	if pids := processesMentioning(tmp); len(pids) > 0 {
+		t.Errorf("Chromium processes still running after the test: %v", pids)
+	}
+}
+
+// processesMentioning lists the processes whose command line mentions s.
+func processesMentioning(s string) []string {
+	var pids []string
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range cmdlines {
+		if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), s) {
+			pids = append(pids, filepath.Base(filepath.Dir(p)))
+		}
+	}
+	return pids
 }
