@@ -19,6 +19,7 @@ import (
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
 
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/reprover/reprover/pins"
 )
 
@@ -377,4 +378,26 @@ func (l *logTail) failed() []string {
 		}
 	}
 	return nil
+}
+
+// Worker is one of a daemon's workers, as reprover doctor shows it.
+type Worker struct {
+	ID string
+	// Network is the worker's network mode ("cni" for a bridge of its
+	// own, which the proxy network needs; "host").
+	Network   string
+	Platforms []ocispecs.Platform
+}
+
+// Workers lists the daemon's workers.
+func (c *Client) Workers(ctx context.Context) ([]Worker, error) {
+	ws, err := c.c.ListWorkers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("buildkit at %s: %w", c.addr, err)
+	}
+	out := make([]Worker, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, Worker{ID: w.ID, Network: w.Labels["org.mobyproject.buildkit.worker.network"], Platforms: w.Platforms})
+	}
+	return out, nil
 }

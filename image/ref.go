@@ -7,6 +7,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"errors"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/reprover/reprover/internal/text"
 )
 
@@ -108,4 +110,14 @@ func ParseReference(s string) (Reference, error) {
 		return r, fmt.Errorf("image %q: empty tag", s)
 	}
 	return r, nil
+}
+
+// HTTPStatus is the HTTP status a registry answered with, when err is a
+// registry's error response (0 otherwise): 401 and 403 mean credentials.
+func HTTPStatus(err error) int {
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		return terr.StatusCode
+	}
+	return 0
 }

@@ -22,8 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	bkclient "github.com/moby/buildkit/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
@@ -42,8 +40,6 @@ const (
 	doctorBinfmtDir = "/proc/sys/fs/binfmt_misc"
 	// doctorSystemdBinfmt registers a handler from its binfmt.d file.
 	doctorSystemdBinfmt = "/lib/systemd/systemd-binfmt"
-	// doctorWorkerNetwork is the BuildKit worker label saying its network.
-	doctorWorkerNetwork = "org.mobyproject.buildkit.worker.network"
 )
 
 // doctorCNIPlugins are the plugins of the managed buildkitd's bridge
@@ -83,9 +79,9 @@ type doctorEnv struct {
 	binfmtDir string
 
 	// Found by earlier checks.
-	workers    []*bkclient.WorkerInfo // of the daemon at addr
-	workersErr error                  // why e.workers are unknown
-	published  []v1.Platform          // the platform images of --image
+	workers    []builder.Worker // of the daemon at addr
+	workersErr error            // why e.workers are unknown
+	published  []v1.Platform    // the platform images of --image
 }
 
 // doctorCheck is one row of the table: when it applies and what it does.
@@ -361,12 +357,7 @@ func checkRemoteBuildkit(ctx context.Context, e *doctorEnv) []doctorResult {
 		e.workersErr = noAnswer
 		return failed("buildkitd", fmt.Sprintf("does not answer: %v", err), fix)
 	}
-	raw, err := bkclient.New(ctx, e.addr)
-	if err == nil {
-		e.workers, err = raw.ListWorkers(ctx)
-		raw.Close()
-	}
-	if err != nil {
+	if e.workers, err = c.Workers(ctx); err != nil {
 		e.workersErr = fmt.Errorf("listing its workers: %w", err)
 	}
 	return compareBuildkit("buildkitd", e.addr, have, e.buildkit, fix)
@@ -398,7 +389,7 @@ func checkRemoteNetwork(e *doctorEnv) []doctorResult {
 	}
 	var nets, bad []string
 	for _, w := range e.workers {
-		mode := w.Labels[doctorWorkerNetwork]
+		mode := w.Network
 		nets = append(nets, fmt.Sprintf("%s: %s", w.ID, mode))
 		if mode != "cni" {
 			bad = append(bad, w.ID)
@@ -527,12 +518,11 @@ func imageFix(ctx context.Context, e *doctorEnv, err error) string {
 		return "give --image as HOST/REPO[:TAG|@sha256:…]"
 	}
 	host := reg.RegistryStr()
-	var terr *transport.Error
 	var nerr net.Error
 	switch {
 	case errors.Is(err, image.ErrNotFound):
 		return "check the repository, tag or digest of " + e.image
-	case errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden):
+	case image.HTTPStatus(err) == http.StatusUnauthorized || image.HTTPStatus(err) == http.StatusForbidden:
 		return "docker login " + host + " (reprover reads the credentials of ~/.docker/config.json, or $DOCKER_CONFIG/config.json)"
 	case strings.Contains(err.Error(), "refusing plain HTTP"):
 		return "--insecure-registry " + host + " (here and on verify), if the registry has no HTTPS"
