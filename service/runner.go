@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"syscall"
 	"time"
 
@@ -36,6 +37,10 @@ type PipelineRunner struct {
 	AllowDownloadHosts []string
 	// SourcePolicy judges a source only the image names (sources.allow).
 	SourcePolicy func(source string) error
+	// ScratchDir holds each job's checkout and rebuilt image (a directory
+	// of its own, removed after the job); Start sweeps what a killed
+	// process left. Empty: the system's temporary directory.
+	ScratchDir string
 }
 
 // transport dials registries, refusing private addresses not allowed.
@@ -77,8 +82,19 @@ func (p *PipelineRunner) Run(ctx context.Context, r Request) (*verify.Report, []
 	if iopts.Transport == nil {
 		iopts.Transport = p.transport()
 	}
-	rep, verr := verify.Run(ctx, req, c, verify.Options{Image: iopts, Progress: io.Discard, ProgressMode: "quiet", Logger: p.Logger,
-		SourcePolicy: p.SourcePolicy})
+	opts := verify.Options{Image: iopts, Progress: io.Discard, ProgressMode: "quiet", Logger: p.Logger, SourcePolicy: p.SourcePolicy}
+	if p.ScratchDir != "" {
+		if err := os.MkdirAll(p.ScratchDir, 0o700); err != nil {
+			return nil, nil, err
+		}
+		dir, err := os.MkdirTemp(p.ScratchDir, "verify-")
+		if err != nil {
+			return nil, nil, err
+		}
+		defer os.RemoveAll(dir)
+		opts.ScratchDir = dir
+	}
+	rep, verr := verify.Run(ctx, req, c, opts)
 	if verr != nil && verify.Transient(verr) {
 		return rep, nil, &TransientError{verr}
 	}

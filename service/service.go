@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -50,6 +52,9 @@ func New(ctx context.Context, cfg *Config, runner Runner, logger *slog.Logger) (
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if pr, ok := runner.(*PipelineRunner); ok && pr.ScratchDir == "" {
+		pr.ScratchDir = filepath.Join(cfg.DataDir, "scratch")
+	}
 	if pr, ok := runner.(*PipelineRunner); ok && pr.SourcePolicy == nil {
 		allow := cfg.Sources.Allow
 		pr.SourcePolicy = func(src string) error {
@@ -83,14 +88,20 @@ func New(ctx context.Context, cfg *Config, runner Runner, logger *slog.Logger) (
 // Store is the service's store.
 func (s *Service) Store() *Store { return s.store }
 
-// Start starts the workers and the reaper, and enqueues what a crash left
-// stored but not enqueued.
 // SetClock replaces the clock the service stamps and judges times with
 // (created, claimed, heartbeats, staleness); call it before Start. Tests
 // use it to order events without sleeping.
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
+// Start starts the workers and the reaper, enqueues what a crash left
+// stored but not enqueued, and removes the scratch directories a killed
+// process left behind.
 func (s *Service) Start(ctx context.Context) error {
+	if pr, ok := s.runner.(*PipelineRunner); ok && pr.ScratchDir != "" {
+		if err := sweepScratch(pr.ScratchDir, s.now().Add(-s.cfg.JobTimeout)); err != nil {
+			s.logger.Warn("cleaning the scratch directory", "dir", pr.ScratchDir, "err", err)
+		}
+	}
 	if err := s.queue.Start(ctx); err != nil {
 		return fmt.Errorf("starting the job queue: %w", err)
 	}
@@ -285,4 +296,26 @@ func (s *Service) reap(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// sweepScratch removes the job directories under root last changed before
+// cutoff: no job runs longer than its deadline, so they are what a killed
+// process (SIGKILL, a lost machine) left.
+func sweepScratch(root string, cutoff time.Time) error {
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		errs = append(errs, os.RemoveAll(filepath.Join(root, e.Name())))
+	}
+	return errors.Join(errs...)
 }
