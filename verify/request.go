@@ -34,9 +34,9 @@ func (r Request) Check() error {
 	} else if _, err := image.ParseReference(r.Image); err != nil {
 		add("--image %s: %w", r.Image, err)
 	}
-	for flag, p := range map[string]string{"--dockerfile": r.Dockerfile, "--context": r.Context, "--lock": r.Lock} {
-		if p != "" && !filepath.IsLocal(filepath.Clean(p)) && filepath.Clean(p) != "." {
-			add("%s %s: must be a path inside the source", flag, p)
+	for _, f := range [][2]string{{"--dockerfile", r.Dockerfile}, {"--context", r.Context}, {"--lock", r.Lock}} {
+		if p := f[1]; p != "" && !filepath.IsLocal(filepath.Clean(p)) && filepath.Clean(p) != "." {
+			add("%s %s: must be a path inside the source", f[0], p)
 		}
 	}
 	for _, p := range r.Platforms {

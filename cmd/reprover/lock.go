@@ -40,6 +40,10 @@ Exit status: 0 written, 2 could not build or a download could not be pinned.`,
 			if out == "" {
 				out = filepath.Join(req.Dir, pins.LockFile)
 			}
+			// Arguments first: nothing starts for a request that cannot run.
+			if st, err := os.Stat(req.Dir); err != nil || !st.IsDir() {
+				return fmt.Errorf("--source %s: not a directory", req.Dir)
+			}
 			ctx := cmd.Context()
 			b, release, err := connectBuilder(ctx, g, buildkitAddr)
 			if err != nil {

@@ -53,6 +53,9 @@ unpinned input, build failure, unreachable image).`,
 			}
 			req.BuildArgs = ba
 			req.Platforms = imgf.platforms
+			if err := req.Check(); err != nil {
+				return err
+			}
 			iopts, err := imgf.options()
 			if err != nil {
 				return err
@@ -69,9 +72,6 @@ unpinned input, build failure, unreachable image).`,
 			}
 			if pushAtt && !isRegistryRef(req.Image) {
 				return errors.New("--push-attestation needs a registry image, not " + req.Image)
-			}
-			if err := req.Check(); err != nil {
-				return err
 			}
 			ctx := cmd.Context()
 			b, release, err := connectBuilder(ctx, g, buildkitAddr)
