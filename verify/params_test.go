@@ -96,3 +96,70 @@ func TestVerifyFromImage(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyBake: the project's bake file, read from the commit, gives the
+// target's Dockerfile, stage and build args as the release used them; a
+// variable the release's environment set is given with --bake-var and
+// named in the report.
+func TestVerifyBake(t *testing.T) {
+	w := newWorld(t)
+	const dockerfile = "ARG V=1\nFROM BASE AS build\nARG V\nRUN echo $V > /v\nFROM BASE AS release\nCOPY --from=build /v /v\n"
+	const bakefile = `variable "VERSION" { default = "1" }
+target "base" { dockerfile = "build/Dockerfile" }
+target "release" {
+  inherits = ["base"]
+  target = "release"
+  args = { V = "${VERSION}" }
+}
+group "default" { targets = ["release"] }
+`
+	const matrixfile = `target "many" {
+  matrix = { v = ["1", "2"] }
+  name = "many-${v}"
+}
+`
+	files := w.files("", map[string]string{"build/Dockerfile": strings.ReplaceAll(dockerfile, "BASE", w.base), "docker-bake.hcl": bakefile, "ci/matrix.hcl": matrixfile})
+	delete(files, "Dockerfile")
+	dir, commit := fixtures.GitRepo(t, files, commitTime)
+	x, _ := w.publish(dir, "build/Dockerfile", builder.Spec{Target: "release", BuildArgs: map[string]string{"V": "2"}})
+	ref := w.push("release/bake", x)
+	for _, tc := range []struct {
+		name    string
+		req     verify.Request
+		env     map[string]string
+		want    verify.Verdict
+		from    map[string]string
+		wantErr string
+	}{
+		{name: "the bake file with the release's variable", req: verify.Request{Image: ref, Source: dir, Commit: commit, Bake: "docker-bake.hcl"}, env: map[string]string{"VERSION": "2"},
+			want: verify.Reproducible, from: map[string]string{"dockerfile": "bake", "target": "bake", "buildArgs.V": "bake", "env.VERSION": "environment"}},
+		{name: "the variable's default is not what the release used", req: verify.Request{Image: ref, Source: dir, Commit: commit, Bake: "docker-bake.hcl"},
+			want: verify.Mismatch, from: map[string]string{"buildArgs.V": "bake"}},
+		{name: "a flag wins over the bake file", req: verify.Request{Image: ref, Source: dir, Commit: commit, Bake: "docker-bake.hcl", BuildArgs: map[string]string{"V": "2"}},
+			want: verify.Reproducible, from: map[string]string{"target": "bake", "buildArgs.V": "flag"}},
+		{name: "a bake file the commit does not have", req: verify.Request{Image: ref, Source: dir, Commit: commit, Bake: "ci/docker-bake.hcl"}, wantErr: "--bake ci/docker-bake.hcl"},
+		{name: "matrix is not supported", req: verify.Request{Image: ref, Source: dir, Commit: commit, Bake: "ci/matrix.hcl", BakeTarget: "many"}, wantErr: "ci/matrix.hcl:2:3: unsupported bake feature: matrix"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := verify.Run(t.Context(), tc.req, w.bk, verify.Options{ProgressMode: "quiet", BakeEnv: tc.env})
+			roundTrip(t, rep)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want one saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Verdict != tc.want {
+				t.Errorf("verdict %s, want %s", rep.Verdict, tc.want)
+			}
+			for name, from := range tc.from {
+				if got := rep.Parameters[name]; got.From != from {
+					t.Errorf("parameter %s: %+v, want from %s", name, got, from)
+				}
+			}
+		})
+	}
+}

@@ -34,7 +34,7 @@ func (r Request) Check() error {
 	} else if _, err := image.ParseReference(r.Image); err != nil {
 		add("--image %s: %w", r.Image, err)
 	}
-	for _, f := range [][2]string{{"--dockerfile", r.Dockerfile}, {"--context", r.Context}, {"--lock", r.Lock}} {
+	for _, f := range [][2]string{{"--dockerfile", r.Dockerfile}, {"--context", r.Context}, {"--lock", r.Lock}, {"--bake", r.Bake}} {
 		if p := f[1]; p != "" && !filepath.IsLocal(filepath.Clean(p)) && filepath.Clean(p) != "." {
 			add("%s %s: must be a path inside the source", f[0], p)
 		}
@@ -54,6 +54,9 @@ func (r Request) Check() error {
 	}
 	if r.Lock != "" && r.network() != builder.NetworkProxy {
 		add("--lock %s: only with --network proxy (a rebuild without network downloads nothing)", r.Lock)
+	}
+	if r.BakeTarget != "" && r.Bake == "" {
+		add("--bake-target %s: only with --bake FILE", r.BakeTarget)
 	}
 	return errors.Join(errs...)
 }

@@ -47,6 +47,11 @@ type Request struct {
 	// directories) that a source named only by the published image may be
 	// cloned from.
 	AllowSourceHosts []string `json:"allowSourceHosts,omitempty"`
+	// Bake is the project's bake file, relative to the source root, read
+	// from the commit; BakeTarget its target (default "default"). Its
+	// context, Dockerfile, target and build args count as flags.
+	Bake       string `json:"bake,omitempty"`
+	BakeTarget string `json:"bakeTarget,omitempty"`
 }
 
 // network is the request's network mode, "none" by default.
@@ -73,6 +78,10 @@ type Options struct {
 	// temporary directory, removed at the end.
 	ScratchDir string
 	Logger     *slog.Logger
+	// BakeEnv overrides the bake file's variables, as the environment does
+	// for buildx (the CLI passes its environment; the report names each
+	// one used).
+	BakeEnv map[string]string
 	// SourcePolicy, when set, judges a source that only the published
 	// image names (its provenance or labels) instead of the default rule
 	// (no local path, no loopback, private or link-local host unless in
@@ -139,8 +148,15 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 	if err != nil {
 		return err
 	}
+	co, err := ExportCommit(ctx, st.params.req.Source, st.params.req.Commit, scratch)
+	if err != nil {
+		return err
+	}
+	if err := applyBake(st.params, req, co, o.BakeEnv); err != nil {
+		return err
+	}
 	req = st.params.req
-	if st.source, err = exportSource(ctx, req, scratch); err != nil {
+	if st.source, err = locate(co, req.Context, req.Dockerfile); err != nil {
 		return err
 	}
 	inputs, err := checkRules(st.source, req)
@@ -236,15 +252,6 @@ type source struct {
 
 func (s *source) contextDir() string     { return filepath.Join(s.checkout.Dir, s.contextRel) }
 func (s *source) dockerfilePath() string { return filepath.Join(s.checkout.Dir, s.dockerfile) }
-
-// exportSource exports the commit and locates the build in it.
-func exportSource(ctx context.Context, req Request, scratch string) (*source, error) {
-	co, err := ExportCommit(ctx, req.Source, req.Commit, scratch)
-	if err != nil {
-		return nil, err
-	}
-	return locate(co, req.Context, req.Dockerfile)
-}
 
 // locate finds the context and the Dockerfile in a tree, and checks that
 // they are inside it and reached without a symlink: the source is

@@ -27,6 +27,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		attFile      string
 		keyFile      string
 		pushAtt      bool
+		bakeVars     map[string]string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify --image IMAGE [--source DIR|GIT-URL] [--commit SHA]",
@@ -83,6 +84,7 @@ unpinned input, build failure, unreachable image).`,
 			rep, verr := verify.Run(ctx, req, b, verify.Options{
 				Image:        iopts,
 				Compare:      compare.Options{Limits: imgf.climits, Parallelism: imgf.parallel, Logger: g.logger()},
+				BakeEnv:      bakeVars,
 				Progress:     g.stderr,
 				ProgressMode: mode,
 				Logger:       g.logger(),
@@ -117,6 +119,9 @@ unpinned input, build failure, unreachable image).`,
 	f.StringVar(&req.Target, "target", "", "the build stage, as the release used it")
 	f.StringArrayVar(&buildArgs, "build-arg", nil, "a build argument K=V, as the release used it; repeatable")
 	f.StringVar(&req.SourceDateEpoch, "source-date-epoch", "auto", "auto (the provenance's SOURCE_DATE_EPOCH, else the published config's created time, else the commit time) or seconds")
+	f.StringVar(&req.Bake, "bake", "", "the project's bake file (docker-bake.hcl), relative to the source root, read from the commit: its target's context, Dockerfile, target and args count as flags")
+	f.StringVar(&req.BakeTarget, "bake-target", "", "the bake file's target (default \"default\")")
+	f.StringToStringVar(&bakeVars, "bake-var", nil, "a value for one of the bake file's variables, as the release's environment set it (NAME=VALUE; repeatable). The verifier's own environment is never read: a bake file could name a secret")
 	f.StringArrayVar(&req.AllowSourceHosts, "allow-source-host", nil, "a loopback, private or link-local host (or a local directory) that a source named only by the published image may be cloned from; repeatable")
 	f.StringVar(&req.Network, "network", "none", "RUN's network: none, or proxy (only the pinned hosts, through BuildKit's capturing proxy; every download must equal a pin)")
 	f.StringVar(&req.Lock, "lock", "", "with --network proxy: the lock file, relative to the source root (default reprover.lock.json when the commit has it, else the published image's provenance)")

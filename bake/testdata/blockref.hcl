@@ -1,0 +1,7 @@
+target "base" {
+  tags = ["a"]
+}
+
+target "default" {
+  tags = target.base.tags
+}

@@ -1,0 +1,11 @@
+target "a" {
+  inherits = ["b"]
+}
+
+target "b" {
+  inherits = ["c"]
+}
+
+target "c" {
+  inherits = ["a"]
+}

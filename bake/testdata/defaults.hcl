@@ -1,0 +1,3 @@
+# The smallest bake file: every field takes buildx's default.
+target "default" {
+}

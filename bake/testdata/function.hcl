@@ -1,0 +1,8 @@
+function "tag" {
+  params = [name]
+  result = "example.com/${name}"
+}
+
+target "default" {
+  tags = [tag("app")]
+}

@@ -1,0 +1,9 @@
+group "default" {
+  targets = ["app", "worker"]
+}
+
+target "app" {
+}
+
+target "worker" {
+}

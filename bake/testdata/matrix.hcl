@@ -1,0 +1,6 @@
+target "app" {
+  name = "app-${tgt}"
+  matrix = {
+    tgt = ["a", "b"]
+  }
+}

@@ -1,0 +1,7 @@
+variable "A" {
+  default = "${B}"
+}
+
+variable "B" {
+  default = "${A}"
+}

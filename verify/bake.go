@@ -1,0 +1,106 @@
+package verify
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/reprover/reprover/bake"
+)
+
+// FromBake is where a parameter read from the project's bake file came
+// from (a bake file counts as flags: it is how the release was built).
+const FromBake = "bake"
+
+// applyBake reads the request's bake file from the exported commit and
+// takes its target's context, Dockerfile, target and build arguments for
+// every parameter no flag set. env is what may override its variables
+// (buildx reads the environment); the report names each one used.
+func applyBake(p *params, req Request, co *Checkout, env map[string]string) error {
+	if req.Bake == "" {
+		return nil
+	}
+	rel := filepath.Clean(req.Bake)
+	if !filepath.IsLocal(rel) {
+		return fmt.Errorf("--bake %s: must be a path inside the source", req.Bake)
+	}
+	if err := noSymlinks(co.Dir, rel, false); err != nil {
+		return fmt.Errorf("--bake %s at %s: %w", req.Bake, co.Commit, err)
+	}
+	src, err := readBounded(filepath.Join(co.Dir, rel), bake.MaxFileSize)
+	if err != nil {
+		return fmt.Errorf("--bake %s at %s: %w", req.Bake, co.Commit, err)
+	}
+	f, err := bake.Load(src, filepath.ToSlash(rel), env)
+	if err != nil {
+		return err
+	}
+	t, err := f.Target(req.BakeTarget)
+	if err != nil {
+		return err
+	}
+	if strings.Contains(t.Context, "://") {
+		return fmt.Errorf("%s: target %s: context %s is not a path in the source", rel, t.Name, t.Context)
+	}
+	if t.DockerfileInline != nil {
+		return fmt.Errorf("%s: target %s: dockerfile-inline is not supported: the Dockerfile must be a file of the commit", rel, t.Name)
+	}
+	set := func(name string, dst *string, flag, value string) {
+		if flag != "" || value == "" {
+			return
+		}
+		*dst = value
+		p.of[name] = Parameter{value, FromBake}
+	}
+	r := &p.req
+	set("context", &r.Context, req.Context, t.Context)
+	set("dockerfile", &r.Dockerfile, req.Dockerfile, t.DockerfilePath())
+	set("target", &r.Target, req.Target, t.Target)
+	if len(req.BuildArgs) == 0 {
+		args := t.BuildArgs()
+		for k := range maps.Keys(p.of) {
+			if strings.HasPrefix(k, "buildArgs.") {
+				delete(p.of, k) // the bake file's, not the provenance's
+			}
+		}
+		r.BuildArgs = args
+		p.argsUnknown = false
+		for _, k := range slices.Sorted(maps.Keys(args)) {
+			p.of["buildArgs."+k] = Parameter{args[k], FromBake}
+		}
+	}
+	if len(t.Platforms) > 0 {
+		p.of["bakePlatforms"] = Parameter{strings.Join(t.Platforms, ","), FromBake}
+	}
+	for _, k := range t.FromEnv {
+		p.of["env."+k] = Parameter{env[k], "environment"}
+		p.hints = append(p.hints, fmt.Sprintf("The bake file's variable %s was set to %q (--bake-var), as the release's environment did.", k, env[k]))
+	}
+	return nil
+}
+
+// readBounded reads a regular file of at most max bytes.
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("larger than %d bytes", max)
+	}
+	return b, nil
+}
