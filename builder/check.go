@@ -3,9 +3,8 @@ package builder
 import (
 	"bytes"
 	"fmt"
-	"io"
+	"github.com/reprover/reprover/internal/files"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -19,7 +18,6 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
-	"syscall"
 )
 
 // Violation is one rule broken at one place of a Dockerfile.
@@ -120,26 +118,7 @@ const maxDockerfileBytes = 1 << 20
 // ReadDockerfile reads a Dockerfile from disk under the size limit Check
 // applies, refusing what is not a regular file (a FIFO, /dev/zero).
 func ReadDockerfile(path string) ([]byte, error) {
-	// O_NONBLOCK: opening a FIFO must not wait for a writer; the mode
-	// check below then refuses it.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxDockerfileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(b) > maxDockerfileBytes {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxDockerfileBytes)
-	}
-	return b, nil
+	return files.ReadRegular(path, path, maxDockerfileBytes, "maxDockerfileBytes")
 }
 
 // Check applies the pinning rules to a Dockerfile, with ARGs expanded as the

@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
+	"github.com/reprover/reprover/internal/files"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/reprover/reprover/internal/limits"
 	"github.com/reprover/reprover/internal/strictjson"
 	"github.com/reprover/reprover/internal/text"
-	"syscall"
 )
 
 // LockFile is the lock file's name at the source root.
@@ -61,21 +59,9 @@ func ReadLockFile(path, name string, lim Limits) (*Lock, error) {
 		name = path
 	}
 	lim = lim.withDefaults()
-	// O_NONBLOCK: opening a FIFO must not wait for a writer; the mode
-	// check below then refuses it.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	b, err := files.ReadRegular(path, name, lim.MaxLockBytes, "MaxLockBytes")
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", name)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, lim.MaxLockBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	return ParseLock(b, name, lim)
 }

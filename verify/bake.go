@@ -2,9 +2,8 @@ package verify
 
 import (
 	"fmt"
-	"io"
+	"github.com/reprover/reprover/internal/files"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,7 +30,7 @@ func applyBake(p *params, req Request, co *Checkout, env map[string]string) erro
 	if err := noSymlinks(co.Dir, rel, false); err != nil {
 		return fmt.Errorf("--bake %s at %s: %w", req.Bake, co.Commit, err)
 	}
-	src, err := readBounded(filepath.Join(co.Dir, rel), bake.MaxFileSize)
+	src, err := files.ReadRegular(filepath.Join(co.Dir, rel), filepath.ToSlash(rel), bake.MaxFileSize, "bake.MaxFileSize")
 	if err != nil {
 		return fmt.Errorf("--bake %s at %s: %w", req.Bake, co.Commit, err)
 	}
@@ -81,26 +80,4 @@ func applyBake(p *params, req Request, co *Checkout, env map[string]string) erro
 		p.hints = append(p.hints, fmt.Sprintf("The bake file's variable %s was set to %q (--bake-var), as the release's environment did.", k, env[k]))
 	}
 	return nil
-}
-
-// readBounded reads a regular file of at most max bytes.
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file")
-	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("larger than %d bytes", max)
-	}
-	return b, nil
 }
