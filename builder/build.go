@@ -2,15 +2,19 @@ package builder
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/buildkit/client"
 	gatewaypb "github.com/moby/buildkit/frontend/gateway/pb"
@@ -84,12 +88,66 @@ type Client struct {
 	logger *slog.Logger
 }
 
-// Connect dials a buildkitd (unix://…, tcp://…).
+// Connect dials a buildkitd (unix://…, tcp://…) without TLS.
 func Connect(ctx context.Context, addr string, logger *slog.Logger) (*Client, error) {
+	return ConnectTLS(ctx, addr, TLS{}, logger)
+}
+
+// TLS is how to reach a buildkitd over mutual TLS, as buildctl's
+// --tlscacert, --tlscert, --tlskey and --tlsservername say it.
+type TLS struct {
+	CACert     string // the CA the daemon's certificate must chain to
+	Cert, Key  string // the client certificate the daemon checks
+	ServerName string // default: the address's host
+}
+
+// Enabled says whether any TLS setting is given.
+func (t TLS) Enabled() bool { return t != TLS{} }
+
+// ConnectTLS dials a buildkitd, over TLS when t is set: never falling back
+// to plaintext, and refusing a half-given configuration.
+func ConnectTLS(ctx context.Context, addr string, t TLS, logger *slog.Logger) (*Client, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	c, err := client.New(ctx, addr)
+	var opts []client.ClientOpt
+	if t.Enabled() {
+		if !strings.HasPrefix(addr, "tcp://") {
+			return nil, fmt.Errorf("buildkit at %s: TLS settings need a tcp:// address", addr)
+		}
+		if t.CACert == "" {
+			return nil, fmt.Errorf("buildkit at %s: TLS needs the CA certificate (--tlscacert)", addr)
+		}
+		if (t.Cert == "") != (t.Key == "") {
+			return nil, fmt.Errorf("buildkit at %s: a client certificate needs both --tlscert and --tlskey", addr)
+		}
+		for _, f := range []string{t.CACert, t.Cert, t.Key} {
+			if f == "" {
+				continue
+			}
+			if _, err := os.Stat(f); err != nil {
+				return nil, fmt.Errorf("buildkit at %s: %w", addr, err)
+			}
+		}
+		if t.Cert != "" {
+			if err := checkClientCert(t.Cert, t.Key); err != nil {
+				return nil, fmt.Errorf("buildkit at %s: %w", addr, err)
+			}
+		}
+		name := t.ServerName
+		if name == "" {
+			host := strings.TrimPrefix(addr, "tcp://")
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			name = host
+		}
+		opts = append(opts, client.WithServerConfig(name, t.CACert))
+		if t.Cert != "" {
+			opts = append(opts, client.WithCredentials(t.Cert, t.Key))
+		}
+	}
+	c, err := client.New(ctx, addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("buildkit at %s: %w", addr, err)
 	}
@@ -400,4 +458,26 @@ func (c *Client) Workers(ctx context.Context) ([]Worker, error) {
 		out = append(out, Worker{ID: w.ID, Network: w.Labels["org.mobyproject.buildkit.worker.network"], Platforms: w.Platforms})
 	}
 	return out, nil
+}
+
+// checkClientCert refuses a client certificate the daemon would refuse
+// with no reason given (an expired one ends in "broken pipe"): unreadable,
+// not matching its key, or outside its validity.
+func checkClientCert(certFile, keyFile string) error {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return fmt.Errorf("client certificate %s: %w", certFile, err)
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return fmt.Errorf("client certificate %s: %w", certFile, err)
+	}
+	now := time.Now()
+	switch {
+	case now.After(leaf.NotAfter):
+		return fmt.Errorf("client certificate %s expired on %s", certFile, leaf.NotAfter.UTC().Format(time.RFC3339))
+	case now.Before(leaf.NotBefore):
+		return fmt.Errorf("client certificate %s is not valid before %s", certFile, leaf.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return nil
 }

@@ -3,7 +3,9 @@ package service
 import (
 	"errors"
 	"fmt"
+	"github.com/reprover/reprover/verify"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -16,7 +18,9 @@ type Config struct {
 	DataDir  string `mapstructure:"dataDir"`
 	Workers  int    `mapstructure:"workers"`
 	BuildKit struct {
-		Addrs []string `mapstructure:"addrs"`
+		// Addrs is the pool: "unix://…" or "tcp://…" strings, or objects
+		// with the TLS settings of a daemon on another machine.
+		Addrs []BuildkitDaemon `mapstructure:"addrs"`
 	} `mapstructure:"buildkit"`
 	Signing struct {
 		Key string `mapstructure:"key"`
@@ -131,4 +135,33 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// BuildkitDaemon is one member of the BuildKit pool: a daemon reached over
+// mutual TLS names its CA, client certificate and key, and server name
+// (as buildctl's --tlscacert, --tlscert, --tlskey, --tlsservername).
+type BuildkitDaemon struct {
+	Addr       string `mapstructure:"addr"`
+	CA         string `mapstructure:"ca"`
+	Cert       string `mapstructure:"cert"`
+	Key        string `mapstructure:"key"`
+	ServerName string `mapstructure:"serverName"`
+}
+
+// DaemonHook lets a pool member be written as its address alone (the
+// string form of buildkit.addrs and of --buildkit-addrs).
+func DaemonHook(from, to reflect.Type, data any) (any, error) {
+	if from.Kind() == reflect.String && to == reflect.TypeOf(BuildkitDaemon{}) {
+		return BuildkitDaemon{Addr: data.(string)}, nil
+	}
+	return data, nil
+}
+
+// Daemons is the pool as verify takes it.
+func (c *Config) Daemons() []verify.Daemon {
+	out := make([]verify.Daemon, 0, len(c.BuildKit.Addrs))
+	for _, d := range c.BuildKit.Addrs {
+		out = append(out, verify.Daemon{Addr: d.Addr, TLS: verify.TLS{CACert: d.CA, Cert: d.Cert, Key: d.Key, ServerName: d.ServerName}})
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/pins"
 	"github.com/reprover/reprover/verify"
 )
@@ -18,6 +19,7 @@ func newLockCmd(g *globals) *cobra.Command {
 		out          string
 		buildkitAddr string
 		quiet        bool
+		tlsOpts      builder.TLS
 	)
 	cmd := &cobra.Command{
 		Use:   "lock [--source DIR] [--out FILE]",
@@ -45,7 +47,7 @@ Exit status: 0 written, 2 could not build or a download could not be pinned.`,
 				return fmt.Errorf("--source %s: not a directory", req.Dir)
 			}
 			ctx := cmd.Context()
-			b, release, err := connectBuilder(ctx, g, buildkitAddr)
+			b, release, err := connectBuilder(ctx, g, buildkitAddr, tlsOpts)
 			if err != nil {
 				return err
 			}
@@ -80,5 +82,6 @@ Exit status: 0 written, 2 could not build or a download could not be pinned.`,
 	f.StringVar(&out, "out", "", "where to write the lock (default SOURCE/reprover.lock.json)")
 	f.StringVar(&buildkitAddr, "buildkit-addr", "", "BuildKit daemon address (default $BUILDKIT_HOST, else a managed buildkitd)")
 	f.BoolVar(&quiet, "quiet", false, "no build progress on stderr")
+	tlsFlags(cmd, &tlsOpts)
 	return cmd
 }

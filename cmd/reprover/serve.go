@@ -37,7 +37,7 @@ environment variable REPROVER_<KEY> (dots become _) and a flag.`,
 			if err := v.Unmarshal(&cfg, func(dc *mapstructure.DecoderConfig) {
 				dc.ErrorUnused = true
 				dc.WeaklyTypedInput = true
-				dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(","))
+				dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(","), service.DaemonHook)
 			}); err != nil {
 				return fmt.Errorf("config: %w", err)
 			}
@@ -76,7 +76,7 @@ func serve(ctx context.Context, g *globals, cfg *service.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	builders := verify.NewBuilders(cfg.BuildKit.Addrs, log)
+	builders := verify.NewDaemonBuilders(cfg.Daemons(), log)
 	defer builders.Close()
 	// A managed buildkitd that cannot start is known now, not at the
 	// first job.

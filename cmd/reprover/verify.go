@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reprover/reprover/attest"
+	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/verify"
@@ -28,6 +29,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		keyFile      string
 		pushAtt      bool
 		bakeVars     map[string]string
+		tlsOpts      builder.TLS
 	)
 	cmd := &cobra.Command{
 		Use:   "verify --image IMAGE [--source DIR|GIT-URL] [--commit SHA]",
@@ -75,7 +77,7 @@ unpinned input, build failure, unreachable image).`,
 				return errors.New("--push-attestation needs a registry image, not " + req.Image)
 			}
 			ctx := cmd.Context()
-			b, release, err := connectBuilder(ctx, g, buildkitAddr)
+			b, release, err := connectBuilder(ctx, g, buildkitAddr, tlsOpts)
 			if err != nil {
 				return err
 			}
@@ -134,6 +136,7 @@ unpinned input, build failure, unreachable image).`,
 	f.BoolVar(&pushAtt, "push-attestation", false, "attach the signed verdict to the published image (OCI referrer and cosign's .att tag)")
 	imgf.register(cmd)
 	out.register(cmd)
+	tlsFlags(cmd, &tlsOpts)
 	return cmd
 }
 
@@ -176,15 +179,17 @@ func isRegistryRef(s string) bool {
 
 // connectBuilder connects to --buildkit-addr, else $BUILDKIT_HOST, else a
 // managed buildkitd that release stops.
-func connectBuilder(ctx context.Context, g *globals, addr string) (verify.Builder, func(), error) {
+func connectBuilder(ctx context.Context, g *globals, addr string, t builder.TLS) (verify.Builder, func(), error) {
 	if addr == "" {
 		addr = os.Getenv("BUILDKIT_HOST")
 	}
-	var addrs []string
+	var daemons []verify.Daemon
 	if addr != "" {
-		addrs = []string{addr}
+		daemons = []verify.Daemon{{Addr: addr, TLS: t}}
+	} else if t.Enabled() {
+		return nil, nil, errors.New("--tlscacert, --tlscert, --tlskey and --tlsservername need --buildkit-addr tcp://… (or $BUILDKIT_HOST)")
 	}
-	builders := verify.NewBuilders(addrs, g.logger())
+	builders := verify.NewDaemonBuilders(daemons, g.logger())
 	b, release, err := builders.Get(ctx)
 	if err != nil {
 		builders.Close()
@@ -203,4 +208,13 @@ func progressMode(g *globals, quiet bool) string {
 		return "plain"
 	}
 	return "auto"
+}
+
+// tlsFlags are buildctl's TLS flags for a daemon reached over tcp://.
+func tlsFlags(cmd *cobra.Command, t *builder.TLS) {
+	f := cmd.Flags()
+	f.StringVar(&t.CACert, "tlscacert", "", "with a tcp:// --buildkit-addr: the CA the daemon's certificate must chain to")
+	f.StringVar(&t.Cert, "tlscert", "", "with a tcp:// --buildkit-addr: the client certificate (mutual TLS)")
+	f.StringVar(&t.Key, "tlskey", "", "with a tcp:// --buildkit-addr: the client certificate's key")
+	f.StringVar(&t.ServerName, "tlsservername", "", "with a tcp:// --buildkit-addr: the name the daemon's certificate must carry (default: the address's host)")
 }
