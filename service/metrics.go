@@ -17,6 +17,7 @@ type metrics struct {
 	jobs      *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	requests  *prometheus.CounterVec
+	buildkit  *prometheus.CounterVec
 }
 
 func newMetrics(st *Store) *metrics {
@@ -29,6 +30,8 @@ func newMetrics(st *Store) *metrics {
 		Help: "Time from a worker claiming a verification to its result.", Buckets: prometheus.ExponentialBuckets(0.25, 2, 14)}, []string{"status"})
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "reprover_http_requests_total",
 		Help: "HTTP requests by route and status code."}, []string{"route", "code"})
+	m.buildkit = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "reprover_buildkit_connections_total",
+		Help: "Connections to each BuildKit daemon of the pool, by outcome (ok, failed); a failed member is passed over for a while."}, []string{"daemon", "outcome"})
 	var mu sync.Mutex
 	var cached map[string]int
 	var at time.Time
@@ -48,7 +51,7 @@ func newMetrics(st *Store) *metrics {
 	}
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reprover_queue_depth", Help: "Verifications waiting for a worker."}, counts(StatusQueued))
 	running := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reprover_jobs_running", Help: "Verifications being worked on."}, counts(StatusRunning))
-	m.reg.MustRegister(m.submitted, m.jobs, m.duration, m.requests, depth, running,
+	m.reg.MustRegister(m.submitted, m.jobs, m.duration, m.requests, m.buildkit, depth, running,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, s := range []string{StatusQueued, StatusRunning, StatusDone, StatusFailed} {
 		statusGauge(m.reg, s, counts(s))
@@ -59,6 +62,15 @@ func newMetrics(st *Store) *metrics {
 func statusGauge(reg *prometheus.Registry, status string, f func() float64) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "reprover_verifications", Help: "Stored verifications by status.",
 		ConstLabels: prometheus.Labels{"status": status}}, f))
+}
+
+// daemon counts a pool member's answer or failure.
+func (m *metrics) daemon(addr string, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "failed"
+	}
+	m.buildkit.WithLabelValues(addr, outcome).Inc()
 }
 
 func (m *metrics) finished(status string, verdict verify.Verdict, d time.Duration) {

@@ -76,6 +76,9 @@ func New(ctx context.Context, cfg *Config, runner Runner, logger *slog.Logger) (
 	}
 	s := &Service{cfg: cfg, store: st, runner: runner, logger: logger, now: time.Now}
 	s.metrics = newMetrics(st)
+	if pr, ok := runner.(*PipelineRunner); ok && pr.Builders != nil && pr.Builders.Observe == nil {
+		pr.Builders.Observe = s.metrics.daemon
+	}
 	q, err := newQueue(ctx, st, cfg, s, logger)
 	if err != nil {
 		st.Close()

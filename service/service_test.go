@@ -402,6 +402,10 @@ func TestTransientRetry(t *testing.T) {
 	if n := got["attempts"].(float64); n != 2 {
 		t.Errorf("ran %v times, want 2 (one retry)", n)
 	}
+	_, _, metrics := s.do(t, "GET", "/metrics", "", nil)
+	if want := `reprover_buildkit_connections_total{daemon="unix://` + sock + `",outcome="failed"} 2`; !strings.Contains(string(metrics), want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
 }
 
 // TestNetworkConfig: network.default must be a mode the server allows; a

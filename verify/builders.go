@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/reprover/reprover/builder"
 )
@@ -25,6 +26,11 @@ type Builders struct {
 
 	mu     sync.Mutex
 	daemon *builder.Daemon
+	down   map[string]time.Time // pool members passed over until then
+
+	// Observe, when set, is told of each pool member's answer (err nil)
+	// or failure: the service counts them per daemon.
+	Observe func(addr string, err error)
 }
 
 // Daemon is one buildkitd of a pool: its address and, for tcp://, the
@@ -80,27 +86,80 @@ func (b *Builders) managed(ctx context.Context) (string, error) {
 	return b.daemon.Addr, nil
 }
 
-// Get connects to the next daemon and checks that it answers. release
-// closes the connection.
+// Get connects to the next daemon that answers: a pool member that does
+// not is skipped for SkipFor, and its turn goes to the next one. release
+// closes the connection. With every member down, the error names each.
 func (b *Builders) Get(ctx context.Context) (bld Builder, release func(), err error) {
-	var d Daemon
 	if len(b.daemons) == 0 {
-		if d.Addr, err = b.managed(ctx); err != nil {
+		addr, err := b.managed(ctx)
+		if err != nil {
 			return nil, nil, err
 		}
-	} else {
-		d = b.daemons[int(b.next.Add(1)-1)%len(b.daemons)]
+		return b.connect(ctx, Daemon{Addr: addr})
 	}
-	addr := d.Addr
-	c, err := builder.ConnectTLS(ctx, addr, d.TLS, b.logger)
+	var errs []error
+	start := int(b.next.Add(1) - 1)
+	for i := range b.daemons {
+		d := b.daemons[(start+i)%len(b.daemons)]
+		if until, down := b.downUntil(d.Addr); down && i < len(b.daemons)-1 {
+			errs = append(errs, fmt.Errorf("%s: skipped until %s after a failure", d.Addr, until.Format(time.TimeOnly)))
+			continue
+		}
+		c, release, err := b.connect(ctx, d)
+		if err == nil {
+			b.observe(d.Addr, nil)
+			return c, release, nil
+		}
+		b.observe(d.Addr, err)
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, nil, errors.Join(errs...)
+}
+
+// SkipFor is how long a pool member that did not answer is passed over.
+var SkipFor = 30 * time.Second
+
+func (b *Builders) connect(ctx context.Context, d Daemon) (Builder, func(), error) {
+	c, err := builder.ConnectTLS(ctx, d.Addr, d.TLS, b.logger)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %w", ErrBuilderUnreachable, addr, err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrBuilderUnreachable, d.Addr, err)
 	}
 	if _, err := c.Version(ctx); err != nil {
 		c.Close()
-		return nil, nil, fmt.Errorf("%w: %s: %w", ErrBuilderUnreachable, addr, err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrBuilderUnreachable, d.Addr, err)
 	}
 	return c, func() { c.Close() }, nil
+}
+
+// downUntil says whether addr failed recently, and until when it is
+// passed over.
+func (b *Builders) downUntil(addr string) (time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	until, ok := b.down[addr]
+	return until, ok && time.Now().Before(until)
+}
+
+// observe records a member's answer (err nil) or failure, for skipping
+// and for the Observe hook (the service's per-daemon metrics).
+func (b *Builders) observe(addr string, err error) {
+	b.mu.Lock()
+	if err != nil {
+		if b.down == nil {
+			b.down = map[string]time.Time{}
+		}
+		b.down[addr] = time.Now().Add(SkipFor)
+	} else {
+		delete(b.down, addr)
+	}
+	hook := b.Observe
+	b.mu.Unlock()
+	if hook != nil {
+		hook(addr, err)
+	}
 }
 
 // Close stops the managed buildkitd, if one was started.
