@@ -65,6 +65,7 @@ func failed(check, detail, fix string) []doctorResult {
 // doctorEnv is what the checks look at: the command's arguments, the
 // places on this machine, and what earlier checks found.
 type doctorEnv struct {
+	tls       builder.TLS     // how to reach the daemon at addr
 	addr      string          // BuildKit's address; "" means a managed buildkitd
 	image     string          // --image; "" means no registry is contacted
 	ref       image.Reference // --image, parsed
@@ -109,6 +110,7 @@ func newDoctorCmd(g *globals) *cobra.Command {
 		imageRef     string
 		plats        []string
 		buildkitAddr string
+		tlsOpts      builder.TLS
 		cacheDir     string
 		insecure     []string
 		format       string
@@ -135,7 +137,7 @@ checked when no --platform is given. Without --image no registry is contacted.
 Exit status: 0 every check passed, 1 something is missing, 2 bad arguments.`,
 		Args: withUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e := &doctorEnv{addr: buildkitAddr, image: imageRef, insecure: insecure, cacheDir: cacheDir,
+			e := &doctorEnv{addr: buildkitAddr, tls: tlsOpts, image: imageRef, insecure: insecure, cacheDir: cacheDir,
 				timeout: timeout, buildkit: buildkitVersion(), euid: os.Geteuid(), hostArch: runtime.GOARCH,
 				cniDir: doctorCNIDir, binfmtDir: doctorBinfmtDir}
 			var bad []string
@@ -185,6 +187,7 @@ Exit status: 0 every check passed, 1 something is missing, 2 bad arguments.`,
 	f.StringVar(&imageRef, "image", "", "also check the registry credentials for this image and that it can be read (HOST/REPO[:TAG|@sha256:…], oci:DIR, oci-archive:FILE)")
 	f.StringArrayVar(&plats, "platform", nil, "a platform verify will rebuild (OS/ARCH[/VARIANT]); repeatable (default: the --image's platforms)")
 	f.StringVar(&buildkitAddr, "buildkit-addr", "", "check the BuildKit daemon at this address instead of a managed buildkitd (default $BUILDKIT_HOST)")
+	tlsFlags(cmd, &tlsOpts)
 	f.StringVar(&cacheDir, "cache-dir", "", "the scratch directory to check for write access (default $TMPDIR, else /tmp)")
 	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry host reached over plain HTTP (loopback always is); repeatable")
 	f.StringVar(&format, "format", "text", "stdout format: text or json (an array of {check, ok, detail, fix})")
@@ -346,7 +349,7 @@ func checkRemoteBuildkit(ctx context.Context, e *doctorEnv) []doctorResult {
 	}
 	fix := fmt.Sprintf("start %s at %s, or drop --buildkit-addr and BUILDKIT_HOST to let reprover start its own (make tools && make install)", want, e.addr)
 	noAnswer := errors.New("it did not answer (see FAIL buildkitd)")
-	c, err := builder.Connect(ctx, e.addr, nil)
+	c, err := builder.ConnectTLS(ctx, e.addr, e.tls, nil)
 	if err != nil {
 		e.workersErr = noAnswer
 		return failed("buildkitd", err.Error(), fix)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
 
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/service"
@@ -26,22 +27,11 @@ func newServeCmd(g *globals) *cobra.Command {
 environment variable REPROVER_<KEY> (dots become _) and a flag.`,
 		Args: withUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := g.v
-			if cfgFile != "" {
-				v.SetConfigFile(cfgFile)
-				if err := v.ReadInConfig(); err != nil {
-					return fmt.Errorf("config %s: %w", cfgFile, err)
-				}
+			cfg, err := loadServeConfig(g.v, cfgFile)
+			if err != nil {
+				return err
 			}
-			var cfg service.Config
-			if err := v.Unmarshal(&cfg, func(dc *mapstructure.DecoderConfig) {
-				dc.ErrorUnused = true
-				dc.WeaklyTypedInput = true
-				dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(","), service.DaemonHook)
-			}); err != nil {
-				return fmt.Errorf("config: %w", err)
-			}
-			return serve(cmd.Context(), g, &cfg)
+			return serve(cmd.Context(), g, cfg)
 		},
 	}
 	f := cmd.Flags()
@@ -132,4 +122,25 @@ func redact(dsn string) string {
 		}
 	}
 	return dsn
+}
+
+// loadServeConfig reads the config file (when given) into v, whose keys the
+// flags and REPROVER_* variables also set, and decodes it strictly: a key
+// reprover does not know is an error.
+func loadServeConfig(v *viper.Viper, file string) (*service.Config, error) {
+	if file != "" {
+		v.SetConfigFile(file)
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("config %s: %w", file, err)
+		}
+	}
+	var cfg service.Config
+	if err := v.Unmarshal(&cfg, func(dc *mapstructure.DecoderConfig) {
+		dc.ErrorUnused = true
+		dc.WeaklyTypedInput = true
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(","), service.DaemonHook)
+	}); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return &cfg, nil
 }
