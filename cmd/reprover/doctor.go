@@ -24,6 +24,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
 
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/image"
@@ -111,6 +112,7 @@ func newDoctorCmd(g *globals) *cobra.Command {
 		plats        []string
 		buildkitAddr string
 		tlsOpts      builder.TLS
+		configFile   string
 		cacheDir     string
 		insecure     []string
 		format       string
@@ -171,7 +173,15 @@ Exit status: 0 every check passed, 1 something is missing, 2 bad arguments.`,
 			if e.cacheDir == "" {
 				e.cacheDir = os.TempDir()
 			}
-			results := runDoctor(cmd.Context(), e)
+			var results []doctorResult
+			if configFile != "" {
+				var err error
+				if results, err = doctorPool(cmd.Context(), e, configFile); err != nil {
+					return err
+				}
+			} else {
+				results = runDoctor(cmd.Context(), e)
+			}
 			if err := writeDoctor(g.stdout, format, results); err != nil {
 				return err
 			}
@@ -188,11 +198,45 @@ Exit status: 0 every check passed, 1 something is missing, 2 bad arguments.`,
 	f.StringArrayVar(&plats, "platform", nil, "a platform verify will rebuild (OS/ARCH[/VARIANT]); repeatable (default: the --image's platforms)")
 	f.StringVar(&buildkitAddr, "buildkit-addr", "", "check the BuildKit daemon at this address instead of a managed buildkitd (default $BUILDKIT_HOST)")
 	tlsFlags(cmd, &tlsOpts)
+	f.StringVar(&configFile, "config", "", "check every BuildKit daemon of this reprover serve config (buildkit.addrs, with their TLS settings)")
 	f.StringVar(&cacheDir, "cache-dir", "", "the scratch directory to check for write access (default $TMPDIR, else /tmp)")
 	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry host reached over plain HTTP (loopback always is); repeatable")
 	f.StringVar(&format, "format", "text", "stdout format: text or json (an array of {check, ok, detail, fix})")
 	f.DurationVar(&timeout, "timeout", 20*time.Second, "how long to wait for the registry and for BuildKit")
 	return cmd
+}
+
+// doctorPool runs the checks for every member of a service config's
+// BuildKit pool (each with its TLS settings), the daemon's checks named
+// with the member's address; a config without members checks the managed
+// buildkitd serve would start.
+func doctorPool(ctx context.Context, e *doctorEnv, file string) ([]doctorResult, error) {
+	g := &globals{v: viper.New(), stdout: io.Discard, stderr: io.Discard}
+	newServeCmd(g) // the config's defaults, as serve has them
+	cfg, err := loadServeConfig(g.v, file)
+	if err != nil {
+		return nil, err
+	}
+	daemons := cfg.Daemons()
+	if len(daemons) == 0 {
+		return runDoctor(ctx, e), nil
+	}
+	var out []doctorResult
+	for i, d := range daemons {
+		m := *e
+		m.addr, m.tls = d.Addr, d.TLS
+		for _, r := range runDoctor(ctx, &m) {
+			perDaemon := r.Check == "buildkitd" || r.Check == "cni" || strings.HasPrefix(r.Check, "binfmt") || r.Check == "user" || r.Check == "runc"
+			if !perDaemon && i > 0 {
+				continue // the machine's own checks, once
+			}
+			if perDaemon {
+				r.Check += " " + d.Addr
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // runDoctor runs the checks that apply, in order.

@@ -45,6 +45,12 @@ func TestDoctorCommand(t *testing.T) {
 	}
 	noHandler := archWithoutHandler(t)
 	missing := filepath.Join(t.TempDir(), "missing")
+	// A service config whose pool has the test daemon and one that is gone.
+	deadSock := "unix://" + filepath.Join(t.TempDir(), "gone.sock")
+	poolConfig := filepath.Join(t.TempDir(), "serve.yaml")
+	if err := os.WriteFile(poolConfig, []byte("sources: {allow: [\"https://\"]}\nbuildkit:\n  addrs:\n    - "+bkAddr+"\n    - addr: "+deadSock+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	// Every case: a managed buildkitd at reprover's BuildKit version, and
 	// no registry credentials, unless the case says otherwise.
@@ -93,6 +99,8 @@ func TestDoctorCommand(t *testing.T) {
 			wantStdout: []string{"ok   credentials: " + strings.Split(private, "/")[0] + ": configured", "ok   image: " + private + " is readable"}},
 		{name: "local layout missing", args: []string{"doctor", "--image", "oci:" + missing}, wantCode: 1,
 			wantChecks: append(managed, "image", "binfmt"), wantStdout: []string{"FAIL image: ", "— fix: check the path: ls -l " + missing}},
+		{name: "every member of a service's pool", args: []string{"doctor", "--config", poolConfig, "--platform", "linux/amd64"}, wantCode: 1,
+			wantStdout: []string{"ok   buildkitd " + bkAddr + ": ", "FAIL buildkitd " + deadSock + ": "}},
 		{name: "buildkit-addr", args: []string{"doctor", "--buildkit-addr", bkAddr, "--platform", "linux/amd64"}, env: map[string]string{"REPROVER_BUILDKITD": "/nonexistent"}, wantCode: 0,
 			wantChecks: append(slices.Clone(managed), "binfmt linux/amd64"),
 			wantStdout: []string{"ok   user: not needed: BuildKit at " + bkAddr, "ok   buildkitd: " + bkAddr + " (BuildKit " + buildkitVersion() + ", as reprover)",
