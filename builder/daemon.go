@@ -32,6 +32,9 @@ type Daemon struct {
 	dir     string
 	stderr  *tailBuffer
 	done    chan error
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // DaemonOptions configure StartDaemon.
@@ -176,17 +179,22 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 }
 
 // Stop terminates the daemon and removes a state directory it created.
+// Stopping it again does nothing (a deferred Stop after an explicit one
+// must not wait for an exit that was already reaped).
 func (d *Daemon) Stop() error {
-	if d.cmd.Process != nil {
-		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(20 * time.Second):
-			_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
-			<-d.done
+	d.stopOnce.Do(func() {
+		if d.cmd.Process != nil {
+			_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGTERM)
+			select {
+			case <-d.done:
+			case <-time.After(20 * time.Second):
+				_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+				<-d.done
+			}
 		}
-	}
-	return d.cleanup()
+		d.stopErr = d.cleanup()
+	})
+	return d.stopErr
 }
 
 // cniDir holds Debian's CNI plugins (containernetworking-plugins).

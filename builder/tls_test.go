@@ -2,65 +2,15 @@ package builder_test
 
 import (
 	"context"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/fixtures"
 )
-
-// tlsDaemon starts a buildkitd listening on 127.0.0.1 over TCP with mutual
-// TLS (certificates the test makes), stopped at the end.
-func tlsDaemon(t *testing.T, pki *fixtures.PKI) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := "tcp://" + ln.Addr().String()
-	ln.Close()
-	root := t.TempDir()
-	cmd := exec.Command(fixtures.BuildkitdBinary(), "--root", filepath.Join(root, "state"), "--addr", addr,
-		"--tlscert", pki.ServerCert, "--tlskey", pki.ServerKey, "--tlscacert", pki.CA,
-		"--oci-worker=true", "--containerd-worker=false", "--oci-worker-net=host", "--oci-worker-gc=false")
-	logf, err := os.Create(filepath.Join(root, "buildkitd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		_ = cmd.Wait()
-		logf.Close()
-	})
-	good := builder.TLS{CACert: pki.CA, Cert: pki.ClientCert, Key: pki.ClientKey}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-		c, err := builder.ConnectTLS(ctx, addr, good, nil)
-		if err == nil {
-			_, err = c.Version(ctx)
-			c.Close()
-		}
-		cancel()
-		if err == nil {
-			return addr
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("buildkitd over TLS did not answer: %v\n%s", err, b)
-		}
-	}
-}
 
 // TestConnectTLS: a daemon over TCP with mutual TLS, as a pool member on
 // another machine runs: reached and built on with the right certificates;
@@ -70,7 +20,7 @@ func tlsDaemon(t *testing.T, pki *fixtures.PKI) string {
 func TestConnectTLS(t *testing.T) {
 	pki := fixtures.NewPKI(t, "buildkitd.test")
 	other := fixtures.NewPKI(t, "buildkitd.test")
-	addr := tlsDaemon(t, pki)
+	addr := fixtures.BuildkitTLS(t, pki)
 	good := builder.TLS{CACert: pki.CA, Cert: pki.ClientCert, Key: pki.ClientKey}
 	for _, tc := range []struct {
 		name string
@@ -121,5 +71,27 @@ func TestConnectTLS(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDaemonStopTwice: a deferred Stop after an explicit one returns at
+// once (it used to wait forever for an exit already reaped).
+func TestDaemonStopTwice(t *testing.T) {
+	d, err := builder.StartDaemon(t.Context(), builder.DaemonOptions{Binary: fixtures.BuildkitdBinary(), HostNetwork: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Stop() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("second Stop: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the second Stop did not return")
 	}
 }
