@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"fmt"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"
 	"github.com/reprover/reprover/verify"
@@ -143,24 +144,20 @@ func submitAndWaitMidBuild(t *testing.T, p *serveProc, body map[string]any) stri
 		t.Fatal(err)
 	}
 	defer st.Close()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	fixtures.WaitFor(t, 60*time.Second, "a heartbeat of the running worker", func() (bool, string, error) {
 		v, err := st.Get(t.Context(), id)
 		if err != nil {
-			t.Fatal(err)
-		}
-		if v.Status == service.StatusRunning && v.HeartbeatAt.After(v.UpdatedAt) {
-			if v.Attempts != 1 {
-				t.Fatalf("mid-build after %d attempts, want 1", v.Attempts)
-			}
-			return id
+			return false, "", err
 		}
 		if v.Status != service.StatusQueued && v.Status != service.StatusRunning {
-			t.Fatalf("finished before the test could stop it: %s", v.Status)
+			return false, "", fmt.Errorf("finished before the test could stop it: %s", v.Status)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no heartbeat of a running worker within 60s: %+v", v)
+		if v.Status == service.StatusRunning && v.HeartbeatAt.After(v.UpdatedAt) && v.Attempts != 1 {
+			return false, "", fmt.Errorf("mid-build after %d attempts, want 1", v.Attempts)
 		}
-	}
+		return v.Status == service.StatusRunning && v.HeartbeatAt.After(v.UpdatedAt), fmt.Sprintf("%+v", v), nil
+	})
+	return id
 }
 
 // watchRerun polls id on p until it is finished, failing if it finishes

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"fmt"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"
 	"github.com/reprover/reprover/verify"
@@ -322,18 +323,11 @@ func TestPoisonJob(t *testing.T) {
 	}
 	// Once River holds no job that could still run, no retry can come.
 	db := s.svc.Store().DB()
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	fixtures.WaitFor(t, 20*time.Second, "River to hold no job that could run", func() (bool, string, error) {
 		var pending int
-		if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')`).Scan(&pending); err != nil {
-			t.Fatal(err)
-		}
-		if pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("River still holds %d job(s) that could run", pending)
-		}
-	}
+		err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')`).Scan(&pending)
+		return pending == 0, fmt.Sprintf("%d pending", pending), err
+	})
 	if n := runs.Load(); n != 1 {
 		t.Errorf("a panicking job ran %d times, want 1", n)
 	}

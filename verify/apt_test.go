@@ -87,7 +87,10 @@ func TestVerifyApt(t *testing.T) {
 		// apt and dpkg write the time to the second: the rebuild must not
 		// run in the same second as the publisher's build, or the logs
 		// would match by chance.
-		time.Sleep(1100 * time.Millisecond)
+		built := time.Now().Unix()
+		fixtures.WaitFor(t, 5*time.Second, "the next second on the clock", func() (bool, string, error) {
+			return time.Now().Unix() > built, "", nil
+		})
 		return w.push("release/apt-"+name, x), dir, commit, res.Captures
 	}
 	rebuild := func(t *testing.T, ref, dir, commit, pinsFrom string) *verify.Report {
