@@ -100,6 +100,10 @@ func ParseLock(b []byte, name string, lim Limits) (*Lock, error) {
 	return &l, nil
 }
 
+// Validate refuses a pin no download can be (see checkPin), under the
+// default limits: for pins that come from elsewhere than a lock file.
+func Validate(p Pin) error { return checkPin(p, DefaultLimits) }
+
 // checkPin refuses what no download can be: a URL that is not absolute
 // http(s), a digest that is not 64 lower-case hex, a negative size.
 func checkPin(p Pin, lim Limits) error {

@@ -228,3 +228,21 @@ func FuzzParseLock(f *testing.F) {
 		}
 	})
 }
+
+// TestValidate: a pin from elsewhere than a lock file (the provenance) is
+// held to the lock file's rules.
+func TestValidate(t *testing.T) {
+	for _, c := range []struct {
+		p   Pin
+		say string
+	}{
+		{Pin{URL: "https://deb.example/x", SHA256: sumA}, ""},
+		{Pin{URL: "https://deb.example/x"}, "64 lower-case hex"},
+		{Pin{URL: "file:///etc/passwd", SHA256: sumA}, "absolute http or https"},
+	} {
+		err := Validate(c.p)
+		if (c.say == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.say)) {
+			t.Errorf("%+v: %v, want %q", c.p, err, c.say)
+		}
+	}
+}

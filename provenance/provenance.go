@@ -42,6 +42,30 @@ type Build struct {
 	// from a local checkout: source, revision, localdir:context,
 	// localdir:dockerfile.
 	VCS map[string]string
+	// Downloads are the http(s) materials (v1 resolvedDependencies, v0.2
+	// materials): what BuildKit's proxy captured for the build, and its ADD
+	// downloads, each with the sha256 it recorded ("" when none). Images,
+	// git sources and the local context are not downloads.
+	Downloads []Download
+}
+
+// Download is one http(s) material of a build.
+type Download struct {
+	URL    string
+	SHA256 string
+}
+
+type material struct {
+	URI    string            `json:"uri"`
+	Digest map[string]string `json:"digest"`
+}
+
+func (b *Build) addDownloads(ms []material) {
+	for _, m := range ms {
+		if strings.HasPrefix(m.URI, "https://") || strings.HasPrefix(m.URI, "http://") {
+			b.Downloads = append(b.Downloads, Download{URL: m.URI, SHA256: m.Digest["sha256"]})
+		}
+	}
 }
 
 // BuildArgs are the build arguments the request recorded.
@@ -101,7 +125,8 @@ func (b *Build) readV1(raw json.RawMessage) error {
 				ConfigSource configSource `json:"configSource"`
 				Request      request      `json:"request"`
 			} `json:"externalParameters"`
-			InternalParameters struct {
+			ResolvedDependencies []material `json:"resolvedDependencies"`
+			InternalParameters   struct {
 				BuildConfig json.RawMessage `json:"buildConfig"`
 			} `json:"internalParameters"`
 		} `json:"buildDefinition"`
@@ -117,6 +142,7 @@ func (b *Build) readV1(raw json.RawMessage) error {
 	ext := p.BuildDefinition.ExternalParameters
 	b.fill(ext.ConfigSource, ext.ConfigSource.Path, ext.Request, p.RunDetails.Metadata.BuildKit.VCS)
 	b.Max = len(p.BuildDefinition.InternalParameters.BuildConfig) > 0
+	b.addDownloads(p.BuildDefinition.ResolvedDependencies)
 	return nil
 }
 
@@ -127,6 +153,7 @@ func (b *Build) readV02(raw json.RawMessage) error {
 			Parameters   request      `json:"parameters"`
 		} `json:"invocation"`
 		BuildConfig json.RawMessage `json:"buildConfig"`
+		Materials   []material      `json:"materials"`
 		Metadata    struct {
 			BuildKit buildkitMetadata `json:"https://mobyproject.org/buildkit@v1#metadata"`
 		} `json:"metadata"`
@@ -137,6 +164,7 @@ func (b *Build) readV02(raw json.RawMessage) error {
 	inv := p.Invocation
 	b.fill(inv.ConfigSource, inv.ConfigSource.EntryPoint, inv.Parameters, p.Metadata.BuildKit.VCS)
 	b.Max = len(p.BuildConfig) > 0
+	b.addDownloads(p.Materials)
 	return nil
 }
 

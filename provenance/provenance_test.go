@@ -73,3 +73,31 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestDownloads: the http(s) materials are the downloads (what the proxy
+// captured, and ADD's), each with its sha256; images are not downloads.
+func TestDownloads(t *testing.T) {
+	sumA, sumB := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	v1 := func(deps string) string {
+		return `{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://slsa.dev/provenance/v1","subject":[],"predicate":{"buildDefinition":{"resolvedDependencies":[` + deps + `]}}}`
+	}
+	for _, c := range []struct {
+		name, doc string
+		want      []Download
+	}{
+		{"v1: downloads, not images", v1(`{"uri":"pkg:docker/busybox@1?platform=linux%2Famd64","digest":{"sha256":"` + sumB + `"}},{"uri":"https://deb.example/InRelease","digest":{"sha256":"` + sumA + `"}}`),
+			[]Download{{URL: "https://deb.example/InRelease", SHA256: sumA}}},
+		{"v0.2 materials", `{"predicateType":"https://slsa.dev/provenance/v0.2","predicate":{"materials":[{"uri":"http://x.example/a","digest":{"sha256":"` + sumB + `"}}]}}`,
+			[]Download{{URL: "http://x.example/a", SHA256: sumB}}},
+		{"a download without a sha256 is kept, for the pins to refuse", v1(`{"uri":"https://deb.example/x","digest":{"sha512":"ab"}}`),
+			[]Download{{URL: "https://deb.example/x"}}},
+	} {
+		b, err := Read([]byte(c.doc))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !reflect.DeepEqual(b.Downloads, c.want) {
+			t.Errorf("%s: downloads %+v, want %+v", c.name, b.Downloads, c.want)
+		}
+	}
+}

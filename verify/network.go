@@ -15,6 +15,7 @@ import (
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/hosts"
 	"github.com/reprover/reprover/pins"
+	"github.com/reprover/reprover/provenance"
 )
 
 // ErrNoPins is returned when a proxied rebuild has nothing to check its
@@ -46,17 +47,23 @@ func loadPins(ctx context.Context, req Request, s *source, pub *image.Resolved, 
 	case named || !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("--lock %s at %s: %w", rel, s.checkout.Commit, err)
 	}
-	stmts, err := pub.Statements(ctx, lim, pins.SLSAProvenanceV1, pins.SLSAProvenanceV02)
+	stmts, err := pub.Statements(ctx, lim, provenance.SLSAv1, provenance.SLSAv02)
 	if err != nil {
 		return nil, fmt.Errorf("reading the published image's provenance for pins: %w", err)
 	}
 	var all []pins.Pin
 	for _, st := range stmts {
-		ps, err := pins.FromStatement(st.Raw)
+		b, err := provenance.Read(st.Raw)
 		if err != nil {
 			return nil, fmt.Errorf("provenance %s@%s: %w", pub.Ref.Name, st.Manifest, err)
 		}
-		all = append(all, ps...)
+		for i, d := range b.Downloads {
+			p := pins.Pin{URL: d.URL, SHA256: d.SHA256}
+			if err := pins.Validate(p); err != nil {
+				return nil, fmt.Errorf("provenance %s@%s: material %d: %w", pub.Ref.Name, st.Manifest, i, err)
+			}
+			all = append(all, p)
+		}
 	}
 	if len(all) == 0 {
 		return nil, fmt.Errorf("%w: --network proxy checks every download of the rebuild against a pin, and the commit %s has no %s (write one with reprover lock, or give --lock FILE) and the published image's provenance lists no download (build it with buildctl --proxy-network and provenance)", ErrNoPins, s.checkout.Commit, pins.LockFile)
