@@ -145,8 +145,10 @@ func TestBuildProxyHTTPS(t *testing.T) {
 			t.Fatalf("build on a daemon that does not trust the server: %v, want apt-get's exit code 100", err)
 		}
 		tail := strings.Join(be.LogTail, "\n")
-		if !strings.Contains(strings.Join(be.LogTail, ""), "502  Bad Gateway") {
-			t.Errorf("log tail %q: want apt's 502 from the proxy", tail)
+		// apt's own "502  Bad Gateway" lines may have scrolled out of the
+		// 20-line tail when it retried; its summary is always there.
+		if flat := strings.Join(be.LogTail, ""); !strings.Contains(flat, "502  Bad Gateway") && !strings.Contains(flat, "Some index files failed to download") {
+			t.Errorf("log tail %q: want apt's failure to fetch through the proxy", tail)
 		}
 		if !strings.Contains(tail, "- GET https://"+repo+"/./InRelease -> 502") || strings.Contains(tail, "-> 200") {
 			t.Errorf("log tail %q: want the proxy's 502 for the repository, no 200", tail)
