@@ -6,9 +6,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"path"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -53,6 +56,10 @@ type walked struct {
 	DiffID      string
 	Entries     []*Entry
 	Findings    []Finding
+	// Trailing is what follows the tar end-of-archive marker, without
+	// its final run of zeros: zero padding is encoding, anything else
+	// is content an unpacker never shows.
+	Trailing trailing
 }
 
 const (
@@ -96,13 +103,14 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, tota
 	}
 	// Whatever follows the end-of-archive marker is invisible to an
 	// unpacker but part of the diffID: count it and say so.
-	var trailing nonZeroCounter
-	if _, err := io.Copy(&trailing, m); err != nil {
+	tc := newTrailingCounter()
+	if _, err := io.Copy(tc, m); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if trailing.nonZero > 0 {
+	w.Trailing = tc.result()
+	if w.Trailing.NonZero > 0 {
 		w.Findings = append(w.Findings, Finding{Kind: "trailingData",
-			Message: fmt.Sprintf("%d bytes (%d non-zero) after the tar end-of-archive marker, ignored by unpackers", trailing.n, trailing.nonZero)})
+			Message: fmt.Sprintf("%d bytes (%d non-zero) after the tar end-of-archive marker, ignored by unpackers", w.Trailing.Bytes, w.Trailing.NonZero)})
 	}
 	// Drain the raw stream too: the digest check runs at its EOF.
 	if _, err := io.Copy(io.Discard, rc); err != nil {
@@ -357,17 +365,58 @@ func isText(b []byte) bool {
 	return utf8.Valid(b) && !bytes.ContainsRune(b, 0)
 }
 
-// nonZeroCounter counts bytes and non-zero bytes written to it.
-type nonZeroCounter struct{ n, nonZero int64 }
+// trailing describes the bytes after a tar's end-of-archive marker.
+type trailing struct {
+	Bytes, NonZero int64
+	// Digest is the sha256 of the bytes up to the last non-zero one;
+	// empty when every byte is zero.
+	Digest string
+}
 
-func (c *nonZeroCounter) Write(p []byte) (int, error) {
-	c.n += int64(len(p))
-	for _, b := range p {
-		if b != 0 {
-			c.nonZero++
+// trailingCounter counts the bytes written to it and hashes them up to
+// the last non-zero byte, holding back a run of zeros until a non-zero
+// byte follows it (so trailing zero padding of any length hashes alike).
+type trailingCounter struct {
+	n, nonZero, zeros int64
+	h                 hash.Hash
+}
+
+func newTrailingCounter() *trailingCounter { return &trailingCounter{h: sha256.New()} }
+
+var zeroBlock [4096]byte
+
+func (c *trailingCounter) Write(p []byte) (int, error) {
+	written := len(p)
+	c.n += int64(written)
+	for len(p) > 0 {
+		i := slices.IndexFunc(p, func(b byte) bool { return b != 0 })
+		if i < 0 {
+			c.zeros += int64(len(p))
+			break
 		}
+		c.zeros += int64(i)
+		for c.zeros > 0 {
+			k := min(c.zeros, int64(len(zeroBlock)))
+			c.h.Write(zeroBlock[:k])
+			c.zeros -= k
+		}
+		j := slices.IndexFunc(p[i:], func(b byte) bool { return b == 0 })
+		if j < 0 {
+			j = len(p) - i
+		}
+		c.h.Write(p[i : i+j])
+		c.nonZero += int64(j)
+		p = p[i+j:]
 	}
-	return len(p), nil
+	return written, nil
+}
+
+func (c *trailingCounter) result() trailing {
+	t := trailing{Bytes: c.n, NonZero: c.nonZero}
+	if c.nonZero > 0 {
+		t.Digest = "sha256:" + hex.EncodeToString(c.h.Sum(nil))
+	}
+	return t
 }
 
 // ctxReader stops a stream when its context ends.
