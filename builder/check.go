@@ -256,7 +256,7 @@ func (c *checker) checkFrom(st instructions.Stage, s stage, meta *argScope) {
 	case isStage:
 		s.args.inherit(c.scopes[parent])
 	case !digestRe.MatchString(base):
-		c.report(RuleUnpinnedFrom.Rule, lineOf(st.Location), RuleUnpinnedFrom.Format(base))
+		c.report(RuleUnpinnedFrom.Rule, lineOf(st.Location), RuleUnpinnedFrom.Format(base, st.BaseName))
 	default:
 		c.addBase(base)
 	}

@@ -56,6 +56,8 @@ func TestCheck(t *testing.T) {
 		{name: "scratch", dockerfile: "FROM scratch\nCOPY x /x\n"},
 		{name: "unpinned from", dockerfile: "FROM alpine:3.20\nRUN true\n", want: []string{"1: unpinned-from"}},
 		{name: "unpinned from without tag", dockerfile: "\n\nFROM alpine\n", want: []string{"3: unpinned-from"}},
+		{name: "from an arg nothing set", dockerfile: "ARG BASE\nFROM ${BASE}\n", want: []string{"2: unpinned-from"},
+			wantMsgs: []string{"FROM ${BASE} names no image: give the release's value with --build-arg"}},
 		{name: "tag and digest", dockerfile: "FROM alpine:3.20" + pin + "\n", wantBases: []string{"alpine:3.20" + pin}},
 		{name: "arg expanded pinned", dockerfile: "ARG BASE=busybox" + pin + "\nFROM $BASE\n", wantBases: []string{"busybox" + pin}},
 		{name: "arg expanded unpinned", dockerfile: "ARG TAG=latest\nFROM busybox:${TAG}\n", want: []string{"2: unpinned-from"}},

@@ -54,12 +54,15 @@ const rulesDoc = "https://github.com/reprover/reprover/blob/main/docs/rules.md#"
 
 // The rules, in the order docs/rules.md lists them.
 var (
-	RuleUnpinnedFrom = FormattedRule[func(ref string) string]{
+	RuleUnpinnedFrom = FormattedRule[func(ref, written string) string]{
 		Rule: Rule{Name: "unpinned-from",
 			Description: "FROM names an image without a digest",
 			Why:         "a tag can be moved after the release; only a digest names the exact base the release was built on",
 			URL:         rulesDoc + "unpinned-from"},
-		Format: func(ref string) string {
+		Format: func(ref, written string) string {
+			if ref == "" {
+				return fmt.Sprintf("FROM %s names no image: give the release's value with --build-arg", written)
+			}
 			return fmt.Sprintf("FROM %s has no @sha256: digest", ref)
 		},
 	}
