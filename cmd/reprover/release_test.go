@@ -103,6 +103,7 @@ func TestOwnRelease(t *testing.T) {
 	if len(res.Captures) == 0 {
 		t.Fatal("the release's go build fetched no module through the proxy")
 	}
+	t.Logf("the release's go build fetched %d files through the proxy", len(res.Captures))
 	x, err := fixtures.FromLayout(out, res.Digest)
 	if err != nil {
 		t.Fatal(err)
