@@ -1,0 +1,458 @@
+package causes
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Input is one file that differs between two builds.
+type Input struct {
+	Path string
+	// ContentDiffers is false when only metadata differs (mode, owner,
+	// time, xattrs): the cause is then MetadataOnly.
+	ContentDiffers bool
+	// Aspects are compare's names of what differs, for the evidence.
+	Aspects []string
+	// A and B are both contents; nil when not available (not a regular
+	// file, or larger than the caller reads).
+	A, B []byte
+	// Window is when the builds ran: a time inside the content within it
+	// is the build's time.
+	Window Window
+}
+
+// Window is a time range; the zero Window contains nothing.
+type Window struct{ From, To time.Time }
+
+// Contains reports whether t is in w.
+func (w Window) Contains(t time.Time) bool {
+	return !w.From.IsZero() && !t.Before(w.From) && !t.After(w.To)
+}
+
+// Finding is the cause of one difference and the evidence for it.
+type Finding struct {
+	Cause    string `json:"cause"`
+	Evidence string `json:"evidence"`
+}
+
+// MaxInflate bounds what Classify decompresses of a gzip file or an
+// archive member to compare it (each side).
+const MaxInflate = 64 << 20
+
+// Classify names the cause of one differing file, most specific first,
+// with its evidence; Unknown when nothing fits.
+func Classify(in Input) Finding {
+	if !in.ContentDiffers {
+		return Finding{MetadataOnly.ID, "content identical; differs in " + strings.Join(in.Aspects, ", ")}
+	}
+	a, b := in.A, in.B
+	if a != nil && b != nil {
+		for _, f := range []func(string, []byte, []byte, Window) (Finding, bool){pyc, gzipHeader, archive} {
+			if f, ok := f(in.Path, a, b, in.Window); ok {
+				return f
+			}
+		}
+	}
+	if r, ok := ForPath(in.Path); ok {
+		return Finding{r.Cause.ID, r.What + " (" + r.Pattern + ")"}
+	}
+	if a != nil && b != nil {
+		if f, ok := content(a, b, in.Window); ok {
+			return f
+		}
+	}
+	if a == nil || b == nil {
+		return Finding{Unknown.ID, "the content was not read (not a regular file on both sides, or too large)"}
+	}
+	return Finding{Unknown.ID, fmt.Sprintf("%d and %d bytes; nothing in the table explains the difference", len(a), len(b))}
+}
+
+// pyc: Python bytecode whose header (source mtime and size, PEP 552) or
+// marshalled code differs.
+func pyc(p string, a, b []byte, w Window) (Finding, bool) {
+	if !strings.HasSuffix(p, ".pyc") || len(a) < 16 || len(b) < 16 || !bytes.Equal(a[:4], b[:4]) || a[2] != '\r' || a[3] != '\n' {
+		return Finding{}, false
+	}
+	fa, fb := binary.LittleEndian.Uint32(a[4:8]), binary.LittleEndian.Uint32(b[4:8])
+	switch {
+	case fa == 0 && fb == 0 && bytes.Equal(a[16:], b[16:]):
+		ta, tb := binary.LittleEndian.Uint32(a[8:12]), binary.LittleEndian.Uint32(b[8:12])
+		sa, sb := binary.LittleEndian.Uint32(a[12:16]), binary.LittleEndian.Uint32(b[12:16])
+		var ev []string
+		if ta != tb {
+			ev = append(ev, fmt.Sprintf("the header's source mtime %s vs %s", unixString(int64(ta)), unixString(int64(tb))))
+		}
+		if sa != sb {
+			ev = append(ev, fmt.Sprintf("the header's source size %d vs %d", sa, sb))
+		}
+		return Finding{PythonBytecode.ID, strings.Join(ev, "; ") + "; the code is the same"}, true
+	case fa != fb:
+		return Finding{PythonBytecode.ID, fmt.Sprintf("one is timestamp-based, the other hash-based (flags %d vs %d)", fa, fb)}, true
+	case bytes.Equal(a[16:], b[16:]):
+		return Finding{PythonBytecode.ID, "the header's source hash differs; the code is the same"}, true
+	}
+	return Finding{PythonBytecode.ID, "the marshalled code differs (marshal's reference flags vary between runs, or the source differs)"}, true
+}
+
+// gzipHeader: gzip files whose decompressed bytes are the same.
+func gzipHeader(_ string, a, b []byte, _ Window) (Finding, bool) {
+	ha, oka := parseGzipHeader(a)
+	hb, okb := parseGzipHeader(b)
+	if !oka || !okb {
+		return Finding{}, false
+	}
+	da, errA := inflate(a)
+	db, errB := inflate(b)
+	if errA != nil || errB != nil || !bytes.Equal(da, db) {
+		return Finding{}, false
+	}
+	var ev []string
+	if ha.ModTime != hb.ModTime {
+		ev = append(ev, fmt.Sprintf("header mtime %s vs %s", unixString(ha.ModTime.Unix()), unixString(hb.ModTime.Unix())))
+	}
+	if ha.Name != hb.Name {
+		ev = append(ev, fmt.Sprintf("header name %q vs %q", ha.Name, hb.Name))
+	}
+	if len(ev) == 0 {
+		ev = append(ev, "the same data compressed differently (level or implementation)")
+	}
+	return Finding{GzipHeader.ID, strings.Join(ev, "; ") + "; the decompressed data is the same"}, true
+}
+
+func parseGzipHeader(b []byte) (gzip.Header, bool) {
+	if len(b) < 18 || b[0] != 0x1f || b[1] != 0x8b {
+		return gzip.Header{}, false
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return gzip.Header{}, false
+	}
+	return zr.Header, true
+}
+
+// inflate decompresses a gzip stream, at most MaxInflate bytes.
+func inflate(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, MaxInflate+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > MaxInflate {
+		return nil, errors.New("larger than MaxInflate")
+	}
+	return out, nil
+}
+
+// member is one entry of an archive inside a file.
+type member struct {
+	name    string
+	mtime   time.Time
+	content []byte
+}
+
+// archive: zip (jar, wheel) or tar (possibly gzipped) files whose members
+// are the same but for their times, or their order.
+func archive(_ string, a, b []byte, _ Window) (Finding, bool) {
+	ma, kind, okA := members(a)
+	mb, _, okB := members(b)
+	if !okA || !okB || len(ma) != len(mb) {
+		return Finding{}, false
+	}
+	sameContent, sameOrder, sameTimes := true, true, true
+	var timeEv string
+	byName := map[string]member{}
+	for _, m := range mb {
+		byName[m.name] = m
+	}
+	for i, m := range ma {
+		o, ok := byName[m.name]
+		if !ok || !bytes.Equal(m.content, o.content) {
+			sameContent = false
+			break
+		}
+		if mb[i].name != m.name {
+			sameOrder = false
+		}
+		if !m.mtime.Equal(o.mtime) && sameTimes {
+			sameTimes = false
+			timeEv = fmt.Sprintf("%s member %s: mtime %s vs %s", kind, m.name, m.mtime.UTC().Format(time.RFC3339), o.mtime.UTC().Format(time.RFC3339))
+		}
+	}
+	switch {
+	case !sameContent:
+		return Finding{}, false
+	case !sameTimes:
+		return Finding{ArchiveTimes.ID, timeEv + "; members' contents the same"}, true
+	case !sameOrder:
+		return Finding{Order.ID, fmt.Sprintf("the same %d %s members in another order", len(ma), kind)}, true
+	}
+	return Finding{}, false
+}
+
+// members lists a zip's or a tar's (or a gzipped tar's) members, bounded
+// by MaxInflate in all.
+func members(b []byte) ([]member, string, bool) {
+	if bytes.HasPrefix(b, []byte("PK\x03\x04")) {
+		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return nil, "", false
+		}
+		var out []member
+		budget := int64(MaxInflate)
+		for _, f := range zr.File {
+			rc, err := f.Open()
+			if err != nil {
+				return nil, "", false
+			}
+			c, err := io.ReadAll(io.LimitReader(rc, budget+1))
+			rc.Close()
+			if budget -= int64(len(c)); err != nil || budget < 0 {
+				return nil, "", false
+			}
+			out = append(out, member{f.Name, f.Modified, c})
+		}
+		return out, "zip", true
+	}
+	kind := "tar"
+	if len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b {
+		d, err := inflate(b)
+		if err != nil {
+			return nil, "", false
+		}
+		b, kind = d, "tar.gz"
+	}
+	if len(b) < 512 || string(b[257:262]) != "ustar" {
+		return nil, "", false
+	}
+	tr := tar.NewReader(bytes.NewReader(b))
+	var out []member
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out, kind, true
+		}
+		if err != nil {
+			return nil, "", false
+		}
+		c, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, "", false
+		}
+		out = append(out, member{h.Name, h.ModTime, c})
+	}
+}
+
+// Tokens the text check replaces before comparing: times, then random
+// identifiers.
+var (
+	months    = `(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)`
+	days      = `(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)`
+	timeForms = []struct {
+		re     *regexp.Regexp
+		layout string // "" for epoch numbers
+	}{
+		{regexp.MustCompile(`\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?`), "iso"},
+		{regexp.MustCompile(days + `, +\d{1,2} ` + months + ` \d{4} \d{2}:\d{2}:\d{2}(?: [+-]\d{4}| [A-Z]{2,5})?`), "rfc2822"},
+		{regexp.MustCompile(days + ` ` + months + ` [ \d]\d \d{2}:\d{2}:\d{2}(?: [A-Z]{2,5})? \d{4}`), "date"},
+		{regexp.MustCompile(`\b1\d{9}(?:\d{3}|\d{9})?(?:\.\d+)?\b`), "epoch"},
+	}
+	lsTime = regexp.MustCompile(months + ` [ \d]\d (?: \d{4}|\d{2}:\d{2})`)
+	uuidRe = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
+	hexID  = regexp.MustCompile(`(?i)^[0-9a-f]{16,}$`)
+)
+
+// parseTime reads a token matched by one of timeForms.
+func parseTime(tok, form string) (time.Time, bool) {
+	switch form {
+	case "iso":
+		for _, l := range []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05Z0700", "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04:05.999999999"} {
+			if t, err := time.Parse(l, tok); err == nil {
+				return t, true
+			}
+		}
+	case "rfc2822":
+		for _, l := range []string{time.RFC1123Z, time.RFC1123, "Mon, 2 Jan 2006 15:04:05 -0700", "Mon, 2 Jan 2006 15:04:05 MST", "Mon, _2 Jan 2006 15:04:05"} {
+			if t, err := time.Parse(l, tok); err == nil {
+				return t, true
+			}
+		}
+	case "date":
+		for _, l := range []string{time.UnixDate, "Mon Jan _2 15:04:05 2006"} {
+			if t, err := time.Parse(l, tok); err == nil {
+				return t, true
+			}
+		}
+	case "epoch":
+		digits, _, _ := strings.Cut(tok, ".")
+		n, err := strconv.ParseInt(digits, 10, 64)
+		if err != nil {
+			return time.Time{}, false
+		}
+		switch len(digits) {
+		case 10:
+			return time.Unix(n, 0), true
+		case 13:
+			return time.UnixMilli(n), true
+		case 19:
+			return time.Unix(0, n), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// content judges two contents by what differs in them: text whose
+// differences are all times in the window, ls-style dates, or random
+// identifiers, or whose lines are only reordered; binary whose differing
+// bytes are all integers that read as times in the window.
+func content(a, b []byte, w Window) (Finding, bool) {
+	if isText(a) && isText(b) {
+		return text(string(a), string(b), w)
+	}
+	if len(a) == len(b) {
+		return binaryTimes(a, b, w)
+	}
+	return Finding{}, false
+}
+
+func isText(b []byte) bool {
+	return !bytes.ContainsRune(b, 0) && strings.ToValidUTF8(string(b), "\uFFFD") == string(b)
+}
+
+// text tries each replacement in turn, cumulatively: the cause is the
+// first that makes the contents equal.
+func text(a, b string, w Window) (Finding, bool) {
+	var evidence []string
+	inWindow := false
+	na, nb := a, b
+	for _, f := range timeForms {
+		ta, tb := f.re.FindAllString(na, -1), f.re.FindAllString(nb, -1)
+		for _, pair := range firstDifferent(ta, tb) {
+			for _, tok := range pair {
+				if t, ok := parseTime(tok, f.layout); ok && w.Contains(t) {
+					inWindow = true
+				}
+			}
+			if len(evidence) < 2 {
+				evidence = append(evidence, fmt.Sprintf("%q vs %q", pair[0], pair[1]))
+			}
+		}
+		na, nb = f.re.ReplaceAllString(na, "<TIME>"), f.re.ReplaceAllString(nb, "<TIME>")
+	}
+	if na == nb && inWindow {
+		return Finding{Timestamp.ID, "times within the builds' window: " + strings.Join(evidence, ", ")}, true
+	}
+	if la, lb := lsTime.FindAllString(na, -1), lsTime.FindAllString(nb, -1); len(firstDifferent(la, lb)) > 0 {
+		ev := firstDifferent(la, lb)[0]
+		na, nb = lsTime.ReplaceAllString(na, "<LSTIME>"), lsTime.ReplaceAllString(nb, "<LSTIME>")
+		if na == nb {
+			return Finding{ContextTimes.ID, fmt.Sprintf("file times as `ls -l` prints them: %q vs %q", ev[0], ev[1])}, true
+		}
+	}
+	if na == nb && len(evidence) > 0 {
+		return Finding{Timestamp.ID, "times (outside the builds' known window): " + strings.Join(evidence, ", ")}, true
+	}
+	if ta, tb := strings.TrimSpace(a), strings.TrimSpace(b); hexID.MatchString(ta) && hexID.MatchString(tb) {
+		return Finding{RandomID.ID, fmt.Sprintf("a lone hexadecimal identifier: %q vs %q", ta, tb)}, true
+	}
+	ia, ib := uuidRe.FindAllString(na, -1), uuidRe.FindAllString(nb, -1)
+	if d := firstDifferent(ia, ib); len(d) > 0 {
+		if uuidRe.ReplaceAllString(na, "<ID>") == uuidRe.ReplaceAllString(nb, "<ID>") {
+			return Finding{RandomID.ID, fmt.Sprintf("UUIDs differ: %q vs %q", d[0][0], d[0][1])}, true
+		}
+	}
+	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	if len(la) > 1 {
+		sa, sb := slices.Clone(la), slices.Clone(lb)
+		slices.Sort(sa)
+		slices.Sort(sb)
+		if slices.Equal(sa, sb) {
+			return Finding{Order.ID, fmt.Sprintf("the same %d lines in another order", len(la))}, true
+		}
+	}
+	return Finding{}, false
+}
+
+// firstDifferent pairs the tokens of a and b that differ, position by
+// position (up to the shorter list).
+func firstDifferent(a, b []string) [][2]string {
+	var out [][2]string
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			out = append(out, [2]string{a[i], b[i]})
+		}
+	}
+	return out
+}
+
+// binaryTimes: every run of differing bytes lies within a 4- or 8-byte
+// integer (little or big endian) that reads as a time in the window on
+// both sides.
+func binaryTimes(a, b []byte, w Window) (Finding, bool) {
+	if w.From.IsZero() {
+		return Finding{}, false
+	}
+	var ev []string
+	for i := 0; i < len(a); {
+		if a[i] == b[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < len(a) && a[j] != b[j] {
+			j++
+		}
+		at, ok := timeAround(a, b, i, j, w)
+		if !ok {
+			return Finding{}, false
+		}
+		if len(ev) < 2 {
+			ev = append(ev, at)
+		}
+		i = j
+	}
+	if len(ev) == 0 {
+		return Finding{}, false
+	}
+	return Finding{Timestamp.ID, "binary times within the builds' window: " + strings.Join(ev, ", ")}, true
+}
+
+// timeAround finds an integer field covering bytes [i, j) that reads as
+// a time in w in both a and b.
+func timeAround(a, b []byte, i, j int, w Window) (string, bool) {
+	for _, size := range []int{4, 8} {
+		for start := max(0, j-size); start <= i && start+size <= len(a); start++ {
+			for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
+				ta, tb := readTime(a[start:start+size], order), readTime(b[start:start+size], order)
+				if w.Contains(ta) && w.Contains(tb) {
+					return fmt.Sprintf("bytes %d–%d: %s vs %s", start, start+size-1, ta.UTC().Format(time.RFC3339), tb.UTC().Format(time.RFC3339)), true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+func readTime(b []byte, order binary.ByteOrder) time.Time {
+	if len(b) == 4 {
+		return time.Unix(int64(order.Uint32(b)), 0)
+	}
+	return time.Unix(int64(order.Uint64(b)), 0)
+}
+
+func unixString(s int64) string {
+	return fmt.Sprintf("%d (%s)", s, time.Unix(s, 0).UTC().Format(time.RFC3339))
+}
