@@ -222,13 +222,13 @@ func TestHints(t *testing.T) {
 	if len(hints) != 3 {
 		t.Fatalf("hints %q, want 3", hints)
 	}
-	if want := "2 of 4 differences are package manager logs and caches (/var/log/dpkg.log, /var/log/apt/term.log): remove them"; !strings.HasPrefix(hints[0], want) {
+	if want := "2 of 4 differences: package manager logs and caches (/var/log/dpkg.log, /var/log/apt/term.log). Fix: remove them"; !strings.HasPrefix(hints[0], want) {
 		t.Errorf("first hint %q, want it to start %q", hints[0], want)
 	}
 	if !strings.Contains(hints[0], "docs/causes.md#package-manager-files") {
 		t.Errorf("hint %q has no doc anchor", hints[0])
 	}
-	if !strings.HasPrefix(hints[2], "1 of 4 differences is no known cause") {
+	if !strings.HasPrefix(hints[2], "1 of 4 differences: no known cause") {
 		t.Errorf("an unknown cause id counts as unknown: %q", hints[2])
 	}
 }

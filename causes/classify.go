@@ -374,7 +374,7 @@ func text(a, b string, w Window) (Finding, bool) {
 			return Finding{RandomID.ID, fmt.Sprintf("UUIDs differ: %q vs %q", d[0][0], d[0][1])}, true
 		}
 	}
-	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	la, lb := strings.Split(strings.TrimSuffix(a, "\n"), "\n"), strings.Split(strings.TrimSuffix(b, "\n"), "\n")
 	if len(la) > 1 {
 		sa, sb := slices.Clone(la), slices.Clone(lb)
 		slices.Sort(sa)

@@ -45,8 +45,9 @@ func Tally(findings []Finding, paths []string) []Count {
 	return out
 }
 
-// Hints words a tally for a report's hints: one sentence per cause,
-// "14 of 16 differences are package manager logs and caches (/var/log/dpkg.log, …): fix".
+// Hints words a tally for a report's hints, one per cause: "14 of 16
+// differences: package manager logs and caches (/var/log/dpkg.log, …).
+// Fix: … (doc)".
 func Hints(counts []Count) []string {
 	total := 0
 	for _, c := range counts {
@@ -58,12 +59,8 @@ func Hints(counts []Count) []string {
 		if c.N > len(c.Paths) {
 			more = ", …"
 		}
-		verb := "are"
-		if c.N == 1 {
-			verb = "is"
-		}
-		out = append(out, fmt.Sprintf("%d of %d differences %s %s (%s%s): %s. See %s",
-			c.N, total, verb, c.Cause.Title, strings.Join(c.Paths, ", "), more, c.Cause.Fix, c.Cause.URL()))
+		out = append(out, fmt.Sprintf("%d of %d differences: %s (%s%s). Fix: %s (%s)",
+			c.N, total, c.Cause.Title, strings.Join(c.Paths, ", "), more, c.Cause.Fix, c.Cause.URL()))
 	}
 	return out
 }

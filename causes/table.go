@@ -50,7 +50,7 @@ var (
 	Order = Cause{ID: "order", Title: "the same content in another order",
 		Why: "lines or archive members come from a directory listing, a hash map or parallel work, whose order is not stable",
 		Fix: "sort what the build enumerates: `LC_ALL=C sort`, `tar --sort=name`, sorted globs, sorted map keys"}
-	MetadataOnly = Cause{ID: "metadata-only", Title: "metadata only (content identical)",
+	MetadataOnly = Cause{ID: "metadata-only", Title: "metadata only, the content identical",
 		Why: "the content is the same; the file's mode, owner, modification time, xattrs or type differ",
 		Fix: "build with SOURCE_DATE_EPOCH and `rewrite-timestamp=true` for times; set modes and owners explicitly (`COPY --chmod`, `--chown`); the file's aspects say which"}
 	Unknown = Cause{ID: "unknown", Title: "no known cause",

@@ -49,6 +49,12 @@ func TestCases(t *testing.T) {
 					t.Errorf("report does not name %s; it names %v", p, named)
 				}
 			}
+			causes := causesByPath(rep)
+			for p, want := range c.Causes {
+				if got := causes[p]; got != want {
+					t.Errorf("cause of %s: %q, want %q (all: %v)", p, got, want, causes)
+				}
+			}
 			js, err := json.MarshalIndent(rep, "", "  ")
 			if err != nil {
 				t.Fatal(err)
@@ -63,8 +69,36 @@ func TestCases(t *testing.T) {
 			}
 			golden(t, c.Name+".json", strings.ReplaceAll(string(js), reg.Host, "REGISTRY")+"\n")
 			golden(t, c.Name+".txt", strings.ReplaceAll(txt.String(), reg.Host, "REGISTRY"))
+			if c.Causes != nil {
+				// The page leads with the causes.
+				var page bytes.Buffer
+				if err := rep.WriteHTML(&page); err != nil {
+					t.Fatal(err)
+				}
+				if i, j := strings.Index(page.String(), "the causes of the differences"), strings.Index(page.String(), "<h2>linux/amd64"); i < 0 || i > j {
+					t.Errorf("the page does not lead with the causes (at %d, the platform at %d)", i, j)
+				}
+				golden(t, c.Name+".html", strings.ReplaceAll(page.String(), reg.Host, "REGISTRY"))
+			}
 		})
 	}
+}
+
+// causesByPath maps each merged change's path (and PATH!INNER for the
+// members of archives) to its cause.
+func causesByPath(rep *compare.Report) map[string]string {
+	out := map[string]string{}
+	var add func(prefix string, fs []compare.FileChange)
+	add = func(prefix string, fs []compare.FileChange) {
+		for _, f := range fs {
+			out[prefix+f.Path] = f.Cause
+			add(prefix+f.Path+"!", f.Inner)
+		}
+	}
+	for _, p := range rep.Platforms {
+		add("", p.Files)
+	}
+	return out
 }
 
 func changedPaths(rep *compare.Report) []string {

@@ -28,6 +28,9 @@ var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
 .v-identical,.v-reproducible,.v-equivalent{color:#17692b}.v-different,.v-mismatch,.v-error,.v-added,.v-removed{color:#b00020}
 table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;vertical-align:top}</style></head>
 <body><h1>verdict: <span class="v-{{.Verdict}}">{{.Verdict}}</span></h1>
+{{range $p := .Platforms}}{{with $p.Causes}}<h2>why: the causes of the differences{{if gt (len $.Platforms) 1}} ({{$p.Platform}}){{end}}</h2>
+<table><tr><th>cause</th><th>differences</th><th>for example</th><th>fix</th></tr>
+{{range .}}<tr><td><a href="{{.Doc}}">{{.Title}}</a></td><td>{{.Count}}</td><td>{{range .Paths}}<code>{{.}}</code> {{end}}</td><td>{{.Fix}}</td></tr>{{end}}</table>{{end}}{{end}}
 {{block "summary" .}}{{with .A}}<p>A: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}{{with .B}}<p>B: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}
 {{end}}{{with .Hints}}<ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{range .Platforms}}<h2>{{.Platform}} <span class="v-{{.Verdict}}">{{.Verdict}}</span></h2>
@@ -36,9 +39,10 @@ table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2em .5em;tex
 {{range .}}<tr><td>{{.Field}}</td><td><code>{{json .Rebuilt}}</code></td><td><code>{{json .Published}}</code></td></tr>{{end}}</table>{{end}}
 <h3>layers</h3><table><tr><th>layer</th><th>verdict</th><th>instruction</th><th>changes</th></tr>
 {{range .Layers}}<tr><td title="index {{.Index}}">{{inc .Index}}</td><td class="v-{{.Verdict}}">{{.Verdict}}</td><td><code>{{.Instruction}}</code></td>
-<td>{{range .Files}}<div>{{.Change}} <code>{{.Path}}</code> {{join .Aspects}}</div>{{end}}{{range .Findings}}<div>finding {{.Kind}} <code>{{.Path}}</code>: {{.Message}}</div>{{end}}</td></tr>{{end}}</table>
-{{with .Files}}<h3>merged filesystem</h3>{{range .}}<h4>{{.Change}} <code>{{.Path}}</code> {{join .Aspects}}</h4>{{with .TextDiff}}<pre>{{.}}</pre>{{end}}{{end}}{{end}}
+<td>{{range .Files}}<div>{{.Change}} <code>{{.Path}}</code> {{join .Aspects}}{{with .Cause}} <em>cause: {{.}}</em>{{end}}</div>{{end}}{{range .Findings}}<div>finding {{.Kind}} <code>{{.Path}}</code>: {{.Message}}</div>{{end}}</td></tr>{{end}}</table>
+{{with .Files}}<h3>merged filesystem</h3>{{range .}}{{template "file" .}}{{end}}{{end}}
 {{end}}</body></html>
+{{define "file"}}<h4>{{.Change}} <code>{{.Path}}</code> {{join .Aspects}}</h4>{{with .Cause}}<p>cause <a href="https://github.com/reprover/reprover/blob/main/docs/causes.md#{{.}}">{{.}}</a>: {{$.Evidence}}</p>{{end}}{{with .TextDiff}}<pre>{{.}}</pre>{{end}}{{with .Inner}}<div style="margin-left:2em"><p>inside it:</p>{{range .}}{{template "file" .}}{{end}}</div>{{end}}{{end}}
 `))
 
 // WriteHTML writes the report as one self-contained page.

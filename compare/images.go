@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/image"
 )
 
@@ -25,6 +26,9 @@ type Options struct {
 	// "published" for verify, "A" and "B" for diff.
 	NameA, NameB string
 	Logger       *slog.Logger
+	// Window is when the two builds ran: times found inside differing
+	// files within it are named as the builds' times (package causes).
+	Window causes.Window
 }
 
 // Images compares image A with image B, every platform they have, and
@@ -82,6 +86,11 @@ func Images(ctx context.Context, a, b *image.Resolved, o Options) (*Report, erro
 		if err != nil {
 			return nil, err
 		}
+		if pr.Verdict == Different && p.a != nil && p.b != nil {
+			if err := explainPlatform(ctx, pr, p.a, p.b, lim, o); err != nil {
+				return nil, err
+			}
+		}
 		rep.Platforms = append(rep.Platforms, *pr)
 	}
 	rep.Hints = append(rep.Hints, notes...)
@@ -117,6 +126,7 @@ func Images(ctx context.Context, a, b *image.Resolved, o Options) (*Report, erro
 		rep.Encoding = nil
 	}
 	rep.Hints = append(rep.Hints, hints(rep, o)...)
+	rep.Hints = append(rep.Hints, causeHints(rep)...)
 	return rep, nil
 }
 

@@ -61,6 +61,9 @@ type Platform struct {
 	Layers    []LayerReport `json:"layers"`
 	Files     []FileChange  `json:"files"`
 	Findings  []Finding     `json:"findings,omitempty"`
+	// Causes tally the causes of the platform's file differences (the
+	// merged filesystem's, else the layers'), the most frequent first.
+	Causes []CauseCount `json:"causes,omitempty"`
 }
 
 // FieldChange is one config (or manifest) field that differs; each side is
@@ -69,6 +72,10 @@ type FieldChange struct {
 	Field     string          `json:"field"`
 	Published json.RawMessage `json:"published"`
 	Rebuilt   json.RawMessage `json:"rebuilt"`
+	// Cause and Evidence, as for files (not for fields that follow from
+	// the layers: rootfs.diff_ids and the manifest's layers).
+	Cause    string `json:"cause,omitempty"`
+	Evidence string `json:"evidence,omitempty"`
 }
 
 // UnmarshalJSON reads the values back compact, as they were written
@@ -110,6 +117,13 @@ type FileChange struct {
 	Published *FileMeta `json:"published,omitempty"`
 	Rebuilt   *FileMeta `json:"rebuilt,omitempty"`
 	TextDiff  string    `json:"textDiff,omitempty"`
+	// Cause names why the file differs (an id of docs/causes.md) and
+	// Evidence what was found; set on every change of a comparison.
+	Cause    string `json:"cause,omitempty"`
+	Evidence string `json:"evidence,omitempty"`
+	// Inner are the members that differ when the file is an archive
+	// (tar, tar.gz, gzip, zip), paths relative to it.
+	Inner []FileChange `json:"inner,omitempty"`
 }
 
 // FileMeta is what the report shows of one side of a file.

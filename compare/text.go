@@ -154,6 +154,13 @@ func (p *Text) files(indent string, fs []FileChange) {
 				p.Line("%s    %s", indent, l)
 			}
 		}
+		if f.Cause != "" {
+			p.Line("%s    %s %s: %s", indent, p.yellow("cause"), f.Cause, f.Evidence)
+		}
+		if len(f.Inner) > 0 {
+			p.Line("%s    inside it:", indent)
+			p.files(indent+"      ", f.Inner)
+		}
 	}
 }
 

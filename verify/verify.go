@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/pins"
@@ -181,6 +183,10 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 			return err
 		}
 	}
+	// Times inside differing files between the release's
+	// SOURCE_DATE_EPOCH and now are the builds' times (the release was
+	// built after its commit and before this rebuild ended).
+	o.Compare.Window = causes.Window{From: time.Unix(st.plan.spec.SourceDateEpoch, 0).Add(-time.Hour), To: time.Now().Add(time.Hour)}
 	st.comparison, err = compareRebuilt(ctx, st.plan.spec.OutputDir, st.rebuilt.Digest, pub, o)
 	return err
 }

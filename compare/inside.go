@@ -1,0 +1,164 @@
+package compare
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"path"
+
+	"github.com/reprover/reprover/causes"
+)
+
+// Archives inside files (tar, tar.gz, gzip, zip, jar, wheel) that differ
+// are opened and their members compared with the same aspects as layer
+// files, down to maxArchiveDepth archives deep. Their bytes are data:
+// names are cleaned and never used on the host, and what is read is
+// bounded in entries and in decompressed bytes; an archive over a bound
+// or malformed is not descended into (its cause still stands).
+const (
+	maxArchiveDepth = 3
+	maxInnerEntries = 10_000
+	maxInnerBytes   = causes.MaxInflate
+)
+
+// innerChanges compares two versions of an archive member by member; nil
+// when they are not both archives or are over the bounds.
+func innerChanges(a, b []byte, o Options, depth int) []FileChange {
+	if depth > maxArchiveDepth || !isArchive(a) || !isArchive(b) {
+		return nil
+	}
+	ea, ca, okA := archiveEntries(a)
+	eb, cb, okB := archiveEntries(b)
+	if !okA || !okB {
+		return nil
+	}
+	ma, na := layerMap(ea)
+	mb, nb := layerMap(eb)
+	fcs := diffEntries(ma, mb, na, nb, nil)
+	for i := range fcs {
+		fc := &fcs[i]
+		f := classify(fc, ca[fc.Path], cb[fc.Path], o)
+		fc.Cause, fc.Evidence = f.Cause, f.Evidence
+		if fc.Change == Modified && ca[fc.Path] != nil && cb[fc.Path] != nil {
+			fc.Inner = innerChanges(ca[fc.Path], cb[fc.Path], o, depth+1)
+			explainByMembers(fc)
+		}
+	}
+	return fcs
+}
+
+func isArchive(b []byte) bool {
+	return bytes.HasPrefix(b, []byte("PK\x03\x04")) || bytes.HasPrefix(b, []byte{0x1f, 0x8b}) || isTar(b)
+}
+
+func isTar(b []byte) bool { return len(b) >= 512 && string(b[257:262]) == "ustar" }
+
+// archiveEntries lists an archive's members as entries, with the content
+// of each regular one; ok is false when b is not an archive this package
+// opens or is over the bounds.
+func archiveEntries(b []byte) (es []*Entry, content map[string][]byte, ok bool) {
+	content = map[string][]byte{}
+	budget := int64(maxInnerBytes)
+	switch {
+	case bytes.HasPrefix(b, []byte("PK\x03\x04")):
+		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil || len(zr.File) > maxInnerEntries {
+			return nil, nil, false
+		}
+		for _, f := range zr.File {
+			e := &Entry{Path: path.Clean("/" + f.Name), Type: "file", Mode: int64(f.Mode().Perm()), ModTime: f.Modified.UTC()}
+			if f.FileInfo().IsDir() {
+				e.Type = "dir"
+			} else {
+				rc, err := f.Open()
+				if err != nil {
+					return nil, nil, false
+				}
+				c, err := readBounded(rc, &budget)
+				rc.Close()
+				if err != nil {
+					return nil, nil, false
+				}
+				e.Size, e.Digest, content[e.Path] = int64(len(c)), digestOf(c), c
+			}
+			es = append(es, e)
+		}
+		return es, content, true
+	case bytes.HasPrefix(b, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, nil, false
+		}
+		name := zr.Name
+		c, err := readBounded(zr, &budget)
+		if err != nil {
+			return nil, nil, false
+		}
+		if isTar(c) {
+			return tarEntries(c)
+		}
+		if name == "" {
+			name = "(gzip content)"
+		}
+		p := path.Clean("/" + name)
+		content[p] = c
+		return []*Entry{{Path: p, Type: "file", Size: int64(len(c)), Digest: digestOf(c), ModTime: zr.ModTime.UTC()}}, content, true
+	case isTar(b):
+		return tarEntries(b)
+	}
+	return nil, nil, false
+}
+
+func tarEntries(b []byte) ([]*Entry, map[string][]byte, bool) {
+	content := map[string][]byte{}
+	budget := int64(maxInnerBytes)
+	var es []*Entry
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return es, content, true
+		}
+		if err != nil || len(es) >= maxInnerEntries {
+			return nil, nil, false
+		}
+		e := &Entry{Path: path.Clean("/" + h.Name), Mode: h.Mode & 07777, UID: int64(h.Uid), GID: int64(h.Gid),
+			Linkname: h.Linkname, ModTime: h.ModTime.UTC(), DevMajor: h.Devmajor, DevMinor: h.Devminor}
+		switch h.Typeflag {
+		case tar.TypeReg, '\x00':
+			e.Type = "file"
+			c, err := readBounded(tr, &budget)
+			if err != nil {
+				return nil, nil, false
+			}
+			e.Size, e.Digest, content[e.Path] = int64(len(c)), digestOf(c), c
+		case tar.TypeDir:
+			e.Type = "dir"
+		case tar.TypeSymlink:
+			e.Type = "symlink"
+		case tar.TypeLink:
+			e.Type = "hardlink"
+		default:
+			e.Type = fmt.Sprintf("other(%q)", h.Typeflag)
+		}
+		es = append(es, e)
+	}
+}
+
+// readBounded reads r whole, failing past what is left of budget.
+func readBounded(r io.Reader, budget *int64) ([]byte, error) {
+	c, err := io.ReadAll(io.LimitReader(r, *budget+1))
+	if err != nil {
+		return nil, err
+	}
+	if *budget -= int64(len(c)); *budget < 0 {
+		return nil, fmt.Errorf("over %d decompressed bytes", maxInnerBytes)
+	}
+	return c, nil
+}
+
+func digestOf(b []byte) string { return fmt.Sprintf("sha256:%x", sha256.Sum256(b)) }
