@@ -79,6 +79,11 @@ func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim L
 			explainByMembers(t.fc)
 		}
 	}
+	if o.Diffoscope != nil {
+		if err := diffoscopeFiles(ctx, o.Diffoscope, targets, ca, cb, o); err != nil {
+			return err
+		}
+	}
 	counted := pr.Files
 	if len(counted) == 0 {
 		for _, l := range pr.Layers {

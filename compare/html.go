@@ -42,7 +42,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2em .5em;tex
 <td>{{range .Files}}<div>{{.Change}} <code>{{.Path}}</code> {{join .Aspects}}{{with .Cause}} <em>cause: {{.}}</em>{{end}}</div>{{end}}{{range .Findings}}<div>finding {{.Kind}} <code>{{.Path}}</code>: {{.Message}}</div>{{end}}</td></tr>{{end}}</table>
 {{with .Files}}<h3>merged filesystem</h3>{{range .}}{{template "file" .}}{{end}}{{end}}
 {{end}}</body></html>
-{{define "file"}}<h4>{{.Change}} <code>{{.Path}}</code> {{join .Aspects}}</h4>{{with .Cause}}<p>cause <a href="https://github.com/reprover/reprover/blob/main/docs/causes.md#{{.}}">{{.}}</a>: {{$.Evidence}}</p>{{end}}{{with .TextDiff}}<pre>{{.}}</pre>{{end}}{{with .Inner}}<div style="margin-left:2em"><p>inside it:</p>{{range .}}{{template "file" .}}{{end}}</div>{{end}}{{end}}
+{{define "file"}}<h4>{{.Change}} <code>{{.Path}}</code> {{join .Aspects}}</h4>{{with .Cause}}<p>cause <a href="https://github.com/reprover/reprover/blob/main/docs/causes.md#{{.}}">{{.}}</a>: {{$.Evidence}}</p>{{end}}{{with .TextDiff}}<pre>{{.}}</pre>{{end}}{{with .Diffoscope}}<p>diffoscope:</p><pre>{{.}}</pre>{{end}}{{with .Inner}}<div style="margin-left:2em"><p>inside it:</p>{{range .}}{{template "file" .}}{{end}}</div>{{end}}{{end}}
 `))
 
 // WriteHTML writes the report as one self-contained page.

@@ -29,6 +29,8 @@ type Options struct {
 	// Window is when the two builds ran: times found inside differing
 	// files within it are named as the builds' times (package causes).
 	Window causes.Window
+	// Diffoscope, when set, looks inside each differing file pair.
+	Diffoscope *Diffoscope
 }
 
 // Images compares image A with image B, every platform they have, and

@@ -124,6 +124,8 @@ type FileChange struct {
 	// Inner are the members that differ when the file is an archive
 	// (tar, tar.gz, gzip, zip), paths relative to it.
 	Inner []FileChange `json:"inner,omitempty"`
+	// Diffoscope is diffoscope's text on the pair (Options.Diffoscope).
+	Diffoscope string `json:"diffoscope,omitempty"`
 }
 
 // FileMeta is what the report shows of one side of a file.

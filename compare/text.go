@@ -157,6 +157,12 @@ func (p *Text) files(indent string, fs []FileChange) {
 		if f.Cause != "" {
 			p.Line("%s    %s %s: %s", indent, p.yellow("cause"), f.Cause, f.Evidence)
 		}
+		if f.Diffoscope != "" {
+			p.Line("%s    diffoscope:", indent)
+			for _, l := range strings.Split(strings.TrimSuffix(f.Diffoscope, "\n"), "\n") {
+				p.Line("%s      %s", indent, l)
+			}
+		}
 		if len(f.Inner) > 0 {
 			p.Line("%s    inside it:", indent)
 			p.files(indent+"      ", f.Inner)

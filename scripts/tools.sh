@@ -62,7 +62,10 @@ apt_update() {
 
 # What is missing. need: Debian packages, each announced on its own line.
 need=()
+bare=()
 want() { need+=("$1"); say "installing $1 from Debian ($2)"; }
+# want_bare: a package installed without its recommended packages.
+want_bare() { bare+=("$1"); say "installing $1 from Debian, without its recommends ($2)"; }
 command -v runc >/dev/null || want runc "BuildKit's OCI worker"
 # CNI plugins: the managed buildkitd's bridge network, which BuildKit's
 # capturing proxy (verify --network proxy) needs.
@@ -73,6 +76,7 @@ command -v git >/dev/null || want git "the sources verified"
 busybox_archs=()
 build_rootfs=
 build_aptrepo=
+build_python=
 if [ "$MODE" != demo ]; then
 	# PostgreSQL for the service's scale-out and crash tests (fixtures.Postgres
 	# runs initdb and postgres from /usr/lib/postgresql/*/bin).
@@ -90,6 +94,13 @@ if [ "$MODE" != demo ]; then
 	done
 	[ -s "$CACHE/debian/rootfs.tar" ] || build_rootfs=1
 	[ -s "$CACHE/aptrepo/Packages" ] || build_aptrepo=1
+	# Python's interpreter, unpacked into a test base image, for the
+	# causes tests' bytecode compiled in a build (fixtures.PythonBase).
+	compgen -G "$CACHE/python/python3*-minimal_*.deb" >/dev/null || build_python=1
+	# diffoscope for verify --diffoscope (its minimal package: the core
+	# and the comparators of Debian's base tools; without its recommends,
+	# which pull a scientific Python stack).
+	command -v diffoscope >/dev/null || want_bare diffoscope-minimal "verify --diffoscope"
 fi
 
 # Busybox for other platforms comes from Debian's package of that
@@ -104,6 +115,11 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt_update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >"$logs/install" 2>&1 ||
 		fail "apt-get install ${need[*]}" "$logs/install"
+fi
+if [ ${#bare[@]} -gt 0 ]; then
+	apt_update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${bare[@]}" >"$logs/install-bare" 2>&1 ||
+		fail "apt-get install --no-install-recommends ${bare[*]}" "$logs/install-bare"
 fi
 
 if [ "$MODE" != demo ]; then
@@ -157,6 +173,17 @@ if [ -n "$build_aptrepo" ]; then
 	(cd "$CACHE/aptrepo" && apt-get download -qq hello:amd64 jq:amd64 libjq1:amd64 libonig5:amd64 &&
 		dpkg-scanpackages . /dev/null >Packages.partial && mv Packages.partial Packages) >"$logs/aptrepo" 2>&1 ||
 		fail "the apt repository (apt-get download hello jq)" "$logs/aptrepo"
+fi
+
+if [ -n "$build_python" ]; then
+	say "apt-get download python3-minimal into $CACHE/python"
+	apt_update
+	rm -rf "$CACHE/python" && mkdir -p "$CACHE/python"
+	# python3-minimal names the interpreter package of this Debian release
+	# (python3.11-minimal on bookworm).
+	py=$(apt-cache depends python3-minimal 2>/dev/null | sed -n 's/^ *[A-Za-z]*Depends: \(python3\.[0-9]*-minimal\).*/\1/p' | head -1)
+	(cd "$CACHE/python" && [ -n "$py" ] && apt-get download -qq "$py:amd64" "lib$py:amd64" libexpat1:amd64) >"$logs/python" 2>&1 ||
+		fail "apt-get download ${py:-python3.X-minimal} (Python for the causes tests)" "$logs/python"
 fi
 
 version=$(go list -m -f '{{.Version}}' github.com/moby/buildkit)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/pins"
 	"github.com/reprover/reprover/verify"
@@ -127,6 +128,12 @@ func TestVerifyApt(t *testing.T) {
 				if f.Change != "modified" || !slices.Equal(f.Aspects, []string{"content"}) {
 					t.Errorf("%s: %s %v, want only its content modified", f.Path, f.Change, f.Aspects)
 				}
+				if f.Cause != causes.PackageManagerFiles.ID {
+					t.Errorf("%s: cause %s (%s), want %s", f.Path, f.Cause, f.Evidence, causes.PackageManagerFiles.ID)
+				}
+			}
+			if len(p.Causes) != 1 || p.Causes[0].Cause != causes.PackageManagerFiles.ID {
+				t.Errorf("causes %+v, want only %s", p.Causes, causes.PackageManagerFiles.ID)
 			}
 			for _, l := range p.Layers {
 				for _, f := range l.Files {
