@@ -19,6 +19,8 @@ type imageFlags struct {
 	limits    image.Limits
 	climits   compare.Limits
 	parallel  int
+	// diffoscope: look inside each differing file pair with diffoscope.
+	diffoscope bool
 }
 
 func (f *imageFlags) register(cmd *cobra.Command) {
@@ -35,6 +37,21 @@ func (f *imageFlags) register(cmd *cobra.Command) {
 	fl.Int64Var(&f.climits.MaxTotalEntries, "max-total-entries", compare.DefaultLimits.MaxTotalEntries, "most tar entries held by one comparison, all layers together")
 	fl.Int64Var(&f.climits.MaxHeaderBytes, "max-header-bytes", compare.DefaultLimits.MaxHeaderBytes, "most bytes of tar names, link targets and PAX records kept for one layer")
 	fl.IntVar(&f.parallel, "parallel", 4, "layers read at once")
+	fl.BoolVar(&f.diffoscope, "diffoscope", false, "look inside each differing file with Debian's diffoscope (bounded, without network) and put its text in the report")
+}
+
+// compareOptions are the comparison's options; with --diffoscope, an
+// error when diffoscope is not installed, before anything starts.
+func (f *imageFlags) compareOptions(g *globals, nameA, nameB string) (compare.Options, error) {
+	o := compare.Options{Limits: f.climits, Parallelism: f.parallel, NameA: nameA, NameB: nameB, Logger: g.logger()}
+	if f.diffoscope {
+		p, err := compare.FindDiffoscope()
+		if err != nil {
+			return o, err
+		}
+		o.Diffoscope = &compare.Diffoscope{Path: p}
+	}
+	return o, nil
 }
 
 func (f *imageFlags) options() (image.Options, error) {
@@ -116,6 +133,10 @@ Exit status: 0 the same (identical or equivalent: only the encoding differs),
 				return err
 			}
 			ctx := cmd.Context()
+			copts, err := imgf.compareOptions(g, "A", "B")
+			if err != nil {
+				return err
+			}
 			opts, err := imgf.options()
 			if err != nil {
 				return err
@@ -129,8 +150,7 @@ Exit status: 0 the same (identical or equivalent: only the encoding differs),
 				defer r.Close()
 				sides[i] = r
 			}
-			rep, err := compare.Images(ctx, sides[0], sides[1], compare.Options{
-				Limits: imgf.climits, Parallelism: imgf.parallel, NameA: "A", NameB: "B", Logger: g.logger()})
+			rep, err := compare.Images(ctx, sides[0], sides[1], copts)
 			if err != nil {
 				return err
 			}

@@ -27,6 +27,7 @@ func TestDiffExitCodes(t *testing.T) {
 	idA, idB := push("identical")
 	eqA, eqB := push("recompressed-zstd")
 	addA, addB := push("added-file")
+	causeA, causeB := push("causes")
 	dir := t.TempDir()
 	if err := fixtures.WriteLayout(filepath.Join(dir, "layout"), "v1", cases["added-file"].B); err != nil {
 		t.Fatal(err)
@@ -60,6 +61,10 @@ func TestDiffExitCodes(t *testing.T) {
 		{name: "bad-format", args: []string{"diff", "--format", "yaml", addA, addB}, wantCode: 2, wantStderr: []string{"--format"}},
 		{name: "wrong-platform", args: []string{"diff", "--platform", "linux/s390x", addA, addB}, wantCode: 2, wantStderr: []string{"linux/s390x"}},
 		{name: "usage", args: []string{"diff", addA}, wantCode: 2, wantStderr: []string{"accepts 2 arg", "usage: reprover diff IMAGE-A IMAGE-B"}},
+		{name: "causes", args: []string{"diff", causeA, causeB}, wantCode: 1,
+			wantStdout: []string{"hint: 1 of 9 differences: gzip header (time or name) (/app/changelog.gz)", "cause gzip-header: header mtime", "inside it:"}},
+		{name: "diffoscope", args: []string{"diff", "--diffoscope", causeA, causeB}, wantCode: 1, wantReport: compare.Different,
+			wantStdout: []string{"diffoscope:", "--- A/changelog.gz", "gzip compressed data, was \"changelog\""}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,6 +81,14 @@ func TestDiffExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDiffoscopeMissing: --diffoscope without diffoscope installed is
+// exit 2 saying how to install it, before any image is read.
+func TestDiffoscopeMissing(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	expect(t, []string{"diff", "--diffoscope", "oci:/nonexistent-a", "oci:/nonexistent-b"}, 2, nil,
+		[]string{"--diffoscope: diffoscope is not installed (Debian: apt-get install diffoscope-minimal"})
 }
 
 // withReport adds --report FILE to args when a report is wanted, and

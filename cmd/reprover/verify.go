@@ -11,7 +11,6 @@ import (
 
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/builder"
-	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/verify"
 )
@@ -64,6 +63,10 @@ unpinned input, build failure, unreachable image).`,
 				return err
 			}
 			iopts.Platforms = nil // verify.Run applies req.Platforms
+			copts, err := imgf.compareOptions(g, "rebuilt", "published")
+			if err != nil {
+				return err
+			}
 			var key *attest.PrivateKey
 			if attFile != "" || pushAtt {
 				if keyFile == "" {
@@ -85,7 +88,7 @@ unpinned input, build failure, unreachable image).`,
 			mode := progressMode(g, quiet)
 			rep, verr := verify.Run(ctx, req, b, verify.Options{
 				Image:        iopts,
-				Compare:      compare.Options{Limits: imgf.climits, Parallelism: imgf.parallel, Logger: g.logger()},
+				Compare:      copts,
 				BakeEnv:      bakeVars,
 				Progress:     g.stderr,
 				ProgressMode: mode,
