@@ -51,10 +51,12 @@ type TwiceReport struct {
 	Platforms       []Platform       `json:"platforms"`
 }
 
-// TwiceBuild is one of Twice's builds: its image and when it started.
+// TwiceBuild is one of Twice's builds: its image, and when it started and
+// finished (wall clock, UTC).
 type TwiceBuild struct {
-	Digest  string    `json:"digest"`
-	Started time.Time `json:"started"`
+	Digest   string    `json:"digest"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
 }
 
 // DownloadChange is a URL that served the two builds different bytes; a
@@ -66,8 +68,10 @@ type DownloadChange struct {
 }
 
 // Twice builds the request's commit twice on one daemon, no cache, the
-// second build starting in a later wall-clock second with the same
-// SOURCE_DATE_EPOCH (default: the commit time), and compares the two
+// second build starting in a later wall-clock second than the first
+// finished, with the same SOURCE_DATE_EPOCH (default: the commit time),
+// so that every step of the second runs at another time than every step
+// of the first (a `date +%s` differs), and compares the two
 // images as Run compares a rebuild with a release: the stages are Run's
 // (export, rules, plan, build, compare) without a published image. With
 // --network proxy the downloads are pinned by the commit's lock file, as
@@ -89,10 +93,10 @@ func Twice(ctx context.Context, req Request, b Builder, o Options) (*TwiceReport
 // published image; rebuilt is the first build), and the second build.
 type twiceStages struct {
 	stages
-	firstStarted, secondStarted time.Time
-	second                      *builder.Result
-	firstPins                   *pins.Lock // network proxy without a lock file
-	changes                     []DownloadChange
+	first, second [2]time.Time // when each build started and finished
+	secondBuild   *builder.Result
+	firstPins     *pins.Lock // network proxy without a lock file
+	changes       []DownloadChange
 }
 
 func (st *twiceStages) run(ctx context.Context, req Request, b Builder, o Options) error {
@@ -111,10 +115,11 @@ func (st *twiceStages) run(ctx context.Context, req Request, b Builder, o Option
 	req = st.params.req
 	spec := st.plan.spec
 	spec.OutputDir = filepath.Join(scratch, "first")
-	st.firstStarted = now()
+	st.first[0] = now()
 	if st.rebuilt, err = b.Build(ctx, spec, progressOr(o.Progress), o.ProgressMode); err != nil {
 		return offlineHint(err, req.network())
 	}
+	st.first[1] = now()
 	first, err := openBuilt(ctx, "the first build", spec.OutputDir, st.rebuilt.Digest, o)
 	if err != nil {
 		return err
@@ -128,21 +133,24 @@ func (st *twiceStages) run(ctx context.Context, req Request, b Builder, o Option
 	if err := st.pinFirst(inputs); err != nil {
 		return err
 	}
-	// A later second, so that anything the build writes of its own time
-	// differs: a build faster than a second waits for the next one.
-	if err := untilNextSecond(ctx, st.firstStarted); err != nil {
+	// A later second than the first build's last step ran in, so that
+	// anything a step writes of its own time differs, to the second: the
+	// first build's start is not enough (a fast build's steps can run in
+	// the next second, where the second build's would run too).
+	if err := untilNextSecond(ctx, st.first[1]); err != nil {
 		return err
 	}
 	o.Logger.Info("building a second time", "first", st.rebuilt.Digest)
 	spec.OutputDir = filepath.Join(scratch, "second")
-	st.secondStarted = now()
-	if st.second, err = b.Build(ctx, spec, progressOr(o.Progress), o.ProgressMode); err != nil {
+	st.second[0] = now()
+	if st.secondBuild, err = b.Build(ctx, spec, progressOr(o.Progress), o.ProgressMode); err != nil {
 		return fmt.Errorf("the second build: %w", err)
 	}
+	st.second[1] = now()
 	if err := st.checkSecond(inputs); err != nil {
 		return err
 	}
-	second, err := openBuilt(ctx, "the second build", spec.OutputDir, st.second.Digest, o)
+	second, err := openBuilt(ctx, "the second build", spec.OutputDir, st.secondBuild.Digest, o)
 	if err != nil {
 		return err
 	}
@@ -184,7 +192,7 @@ func (st *twiceStages) checkSecond(inputs *builder.Inputs) error {
 	if st.plan.pins == nil {
 		return nil
 	}
-	downloads, err := checkDownloads(st.second.Captures, st.plan.pins, inputs.Downloads)
+	downloads, err := checkDownloads(st.secondBuild.Captures, st.plan.pins, inputs.Downloads)
 	st.downloads = downloads
 	var pe *pins.Error
 	if st.firstPins == nil || err != nil && !errors.As(err, &pe) {
@@ -238,10 +246,10 @@ func (st *twiceStages) report(req Request, err error) *TwiceReport {
 		r.Hints = append(r.Hints, st.plan.hints...)
 	}
 	if st.rebuilt != nil {
-		r.First = &TwiceBuild{Digest: st.rebuilt.Digest, Started: st.firstStarted}
+		r.First = &TwiceBuild{Digest: st.rebuilt.Digest, Started: st.first[0], Finished: st.first[1]}
 	}
-	if st.second != nil {
-		r.Second = &TwiceBuild{Digest: st.second.Digest, Started: st.secondStarted}
+	if st.secondBuild != nil {
+		r.Second = &TwiceBuild{Digest: st.secondBuild.Digest, Started: st.second[0], Finished: st.second[1]}
 	}
 	r.DownloadChanges = st.changes
 	if err != nil {
@@ -280,7 +288,8 @@ func (d DownloadChange) hint() string {
 // reading, so that a report reads back equal.
 func now() time.Time { return time.Now().UTC().Round(0) }
 
-// untilNextSecond waits until the wall clock is past the second t fell in.
+// untilNextSecond waits until the wall clock is past the second t fell in:
+// product code, where a settable clock would not move BuildKit's.
 func untilNextSecond(ctx context.Context, t time.Time) error {
 	d := time.Until(t.Truncate(time.Second).Add(time.Second))
 	if d <= 0 {
@@ -328,7 +337,7 @@ func (r *TwiceReport) WriteText(w io.Writer, o compare.TextOptions) error {
 		b    *TwiceBuild
 	}{{"first: ", r.First}, {"second:", r.Second}} {
 		if b.b != nil {
-			p.Line("%s    %s (started %s)", b.name, b.b.Digest, b.b.Started.Format(time.RFC3339Nano))
+			p.Line("%s    %s (built %s – %s)", b.name, b.b.Digest, b.b.Started.Format(time.RFC3339Nano), b.b.Finished.Format(time.RFC3339Nano))
 		}
 	}
 	if r.SourceDateEpoch != nil {
@@ -346,7 +355,7 @@ func (r *TwiceReport) WriteText(w io.Writer, o compare.TextOptions) error {
 // twicePage is compare's page with what Twice adds under the verdict.
 var twicePage = template.Must(compare.HTMLPage(`{{with .Error}}<p>error: {{.}}</p>{{end}}
 {{with .Source}}<p>source: <code>{{.URI}}</code> at <code>{{.Commit}}</code></p>{{end}}
-{{with .First}}<p>first build: <code>{{.Digest}}</code>, started {{.Started}}</p>{{end}}{{with .Second}}<p>second build: <code>{{.Digest}}</code>, started {{.Started}}</p>{{end}}
+{{with .First}}<p>first build: <code>{{.Digest}}</code>, {{.Started}} – {{.Finished}}</p>{{end}}{{with .Second}}<p>second build: <code>{{.Digest}}</code>, {{.Started}} – {{.Finished}}</p>{{end}}
 {{with .SourceDateEpoch}}<p>SOURCE_DATE_EPOCH: {{.}}</p>{{end}}
 {{with .DownloadChanges}}<h3>downloads that changed between the builds</h3><ul>{{range .}}<li><code>{{.URL}}</code>: first {{or .First "-"}}, second {{or .Second "-"}}</li>{{end}}</ul>{{end}}
 {{with .Build}}<details><summary>build evidence</summary><pre>{{indent .}}</pre></details>{{end}}

@@ -80,7 +80,7 @@ func TestTwice(t *testing.T) {
 
 // checkTwiceBuilds checks what every finished Twice reports: the commit,
 // its time as SOURCE_DATE_EPOCH, the daemon's platform, and a second
-// build that started in a later second than the first.
+// build that started in a later second than the first finished.
 func checkTwiceBuilds(t *testing.T, rep *verify.TwiceReport, commit string) {
 	t.Helper()
 	if rep.Source == nil || rep.Source.Commit != commit || rep.SourceDateEpoch == nil || *rep.SourceDateEpoch != commitTime.Unix() {
@@ -89,8 +89,9 @@ func checkTwiceBuilds(t *testing.T, rep *verify.TwiceReport, commit string) {
 	if rep.First == nil || rep.Second == nil {
 		t.Fatalf("first %+v second %+v, want both builds", rep.First, rep.Second)
 	}
-	if rep.Second.Started.Unix() <= rep.First.Started.Unix() {
-		t.Errorf("the second build started at %s, not in a later second than the first (%s)", rep.Second.Started, rep.First.Started)
+	if rep.Second.Started.Unix() <= rep.First.Finished.Unix() || rep.First.Finished.Before(rep.First.Started) || rep.Second.Finished.Before(rep.Second.Started) {
+		t.Errorf("first build %s – %s, second %s – %s: want the second started in a later second than the first finished",
+			rep.First.Started, rep.First.Finished, rep.Second.Started, rep.Second.Finished)
 	}
 	if (rep.First.Digest == rep.Second.Digest) != (len(rep.Platforms) == 1 && rep.Platforms[0].Verdict == verify.Reproducible) {
 		t.Errorf("verdict %s (platforms %+v) with digests %s and %s", rep.Verdict, rep.Platforms, rep.First.Digest, rep.Second.Digest)
