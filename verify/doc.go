@@ -13,7 +13,9 @@
 // of a verification (reproducible, equivalent, mismatch, error), with the
 // request, the source and the build evidence, all typed; its JSON is the
 // report schema of docs/report.schema.json and reads back equal
-// (ReadReport). Attestations signs a report as DSSE envelopes. Builders
+// (ReadReport). Twice runs the same stages without a published image: it
+// builds a commit twice, the second a second later, and compares the two
+// builds (TwiceReport). Attestations signs a report as DSSE envelopes. Builders
 // hands out BuildKit connections (a pool, or a managed buildkitd) to the
 // CLI and the service alike.
 package verify

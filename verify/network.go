@@ -24,7 +24,9 @@ var ErrNoPins = errors.New("no pins for the downloads")
 
 // loadPins finds what every download of a proxied rebuild must equal: the
 // lock file (--lock, else reprover.lock.json when the commit has it), else
-// the download materials of the published image's own provenance.
+// the download materials of the published image's own provenance. With no
+// published image (Twice) and no lock file, it returns no set: the first
+// build's downloads will be the pins.
 func loadPins(ctx context.Context, req Request, s *source, pub *image.Resolved, lim image.Limits) (*pins.Set, error) {
 	rel, named := req.Lock, req.Lock != ""
 	if !named {
@@ -46,6 +48,8 @@ func loadPins(ctx context.Context, req Request, s *source, pub *image.Resolved, 
 		return l.Set(filepath.ToSlash(rel))
 	case named || !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("--lock %s at %s: %w", rel, s.checkout.Commit, err)
+	case pub == nil:
+		return nil, nil
 	}
 	stmts, err := pub.Statements(ctx, lim, provenance.SLSAv1, provenance.SLSAv02)
 	if err != nil {
@@ -108,6 +112,17 @@ func addDownloads(adds []builder.Download) []Download {
 // checkDownloads checks every request of a proxied rebuild against the
 // pins; an ADD's own fetch is pinned by its checksum (BuildKit checked it).
 func checkDownloads(captures []pins.Capture, set *pins.Set, adds []builder.Download) ([]Download, error) {
+	checked, err := set.Check(runCaptures(captures, adds))
+	out := addDownloads(adds)
+	for _, c := range checked {
+		out = append(out, Download{URL: c.URL, Method: c.Method, Status: c.Status, SHA256: c.SHA256, PinnedBy: c.PinnedBy})
+	}
+	return out, err
+}
+
+// runCaptures are the captures of a proxied build but the ADD downloads
+// BuildKit checked against their checksums.
+func runCaptures(captures []pins.Capture, adds []builder.Download) []pins.Capture {
 	addSum := map[string]string{}
 	for _, d := range adds {
 		if sum, ok := strings.CutPrefix(d.Checksum, "sha256:"); ok {
@@ -120,12 +135,7 @@ func checkDownloads(captures []pins.Capture, set *pins.Set, adds []builder.Downl
 			rest = append(rest, c)
 		}
 	}
-	checked, err := set.Check(rest)
-	out := addDownloads(adds)
-	for _, c := range checked {
-		out = append(out, Download{URL: c.URL, Method: c.Method, Status: c.Status, SHA256: c.SHA256, PinnedBy: c.PinnedBy})
-	}
-	return out, err
+	return rest
 }
 
 // offlineSigns are what tools print when a step has no network.

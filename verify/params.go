@@ -57,24 +57,27 @@ type params struct {
 // source that only the image names, on a loopback, private or link-local
 // host or a local path, is refused unless allowed by name: otherwise an
 // image could make the verifier clone an internal repository and publish
-// its files' diffs in a report.
+// its files' diffs in a report. With no published image (pub nil: Twice),
+// the parameters are the flags' and the defaults.
 func resolveParams(ctx context.Context, req Request, pub *image.Resolved, o Options) (*params, error) {
 	p := &params{req: req, of: map[string]Parameter{}}
-	stmts, err := pub.Statements(ctx, o.Image.Limits, provenance.SLSAv1, provenance.SLSAv02)
-	if err != nil {
-		p.hints = append(p.hints, "The published image's provenance could not be read: "+err.Error())
-	}
-	for _, st := range stmts {
-		if b, err := provenance.Read(st.Raw); err == nil {
-			p.prov = b
-			break
-		} else {
-			p.hints = append(p.hints, fmt.Sprintf("Provenance %s is unreadable: %v", st.Digest, err))
-		}
-	}
 	var labels map[string]string
-	if len(pub.Images) > 0 && pub.Images[0].Config != nil {
-		labels = pub.Images[0].Config.Config.Labels
+	if pub != nil {
+		stmts, err := pub.Statements(ctx, o.Image.Limits, provenance.SLSAv1, provenance.SLSAv02)
+		if err != nil {
+			p.hints = append(p.hints, "The published image's provenance could not be read: "+err.Error())
+		}
+		for _, st := range stmts {
+			if b, err := provenance.Read(st.Raw); err == nil {
+				p.prov = b
+				break
+			} else {
+				p.hints = append(p.hints, fmt.Sprintf("Provenance %s is unreadable: %v", st.Digest, err))
+			}
+		}
+		if len(pub.Images) > 0 && pub.Images[0].Config != nil {
+			labels = pub.Images[0].Config.Config.Labels
+		}
 	}
 	pv := func(f func(*provenance.Build) string) string {
 		if p.prov == nil {

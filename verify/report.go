@@ -215,40 +215,46 @@ func (r *Report) WriteText(w io.Writer, o compare.TextOptions) error {
 	if r.SourceDateEpoch != nil {
 		p.Line("SOURCE_DATE_EPOCH: %d (%s)", *r.SourceDateEpoch, time.Unix(*r.SourceDateEpoch, 0).UTC().Format(time.RFC3339))
 	}
-	if b := r.Build; b != nil {
-		p.Line("build:     BuildKit %s, network %s, no cache, platforms %s", b.BuildKit, b.Network, strings.Join(b.Platforms, ", "))
-		if b.Pins != nil {
-			p.Line("           %d download(s) through the proxy, each checked against the %d pin(s) of %s", b.proxied(), b.Pins.Count, b.Pins.Source)
-		}
-		if b.Target != "" {
-			p.Line("           target %s", b.Target)
-		}
-		for _, k := range slices.Sorted(maps.Keys(b.BuildArgs)) {
-			p.Line("           build arg %s=%s", k, b.BuildArgs[k])
-		}
-		for _, base := range b.Bases {
-			p.Line("           base %s", base.Ref)
-		}
-		for _, d := range b.Downloads {
-			switch {
-			case d.Checksum != "":
-				p.Line("           download %s (%s)", d.URL, d.Checksum)
-			case d.PinnedBy != "":
-				p.Line("           download %s %s -> %d sha256:%s (pinned by %s)", d.Method, d.URL, d.Status, d.SHA256, d.PinnedBy)
-			default:
-				p.Line("           request %s %s -> %d", d.Method, d.URL, d.Status)
-			}
-		}
-		for _, w := range b.Warnings {
-			p.Line("           %s %s:%d: %s: %s", p.Verdict("warning", false), w.File, w.Line, w.Rule, w.Message)
-		}
-	}
+	writeBuild(p, r.Build)
 	p.Comparison(r.Encoding, r.Hints)
 	for i := range r.Platforms {
 		pl := &r.Platforms[i]
 		p.Platform(&pl.PlatformComparison, string(pl.Verdict), pl.Verdict.Verified(false))
 	}
 	return p.Err()
+}
+
+// writeBuild writes the build evidence: how the image was (re)built.
+func writeBuild(p *compare.Text, b *Build) {
+	if b == nil {
+		return
+	}
+	p.Line("build:     BuildKit %s, network %s, no cache, platforms %s", b.BuildKit, b.Network, strings.Join(b.Platforms, ", "))
+	if b.Pins != nil {
+		p.Line("           %d download(s) through the proxy, each checked against the %d pin(s) of %s", b.proxied(), b.Pins.Count, b.Pins.Source)
+	}
+	if b.Target != "" {
+		p.Line("           target %s", b.Target)
+	}
+	for _, k := range slices.Sorted(maps.Keys(b.BuildArgs)) {
+		p.Line("           build arg %s=%s", k, b.BuildArgs[k])
+	}
+	for _, base := range b.Bases {
+		p.Line("           base %s", base.Ref)
+	}
+	for _, d := range b.Downloads {
+		switch {
+		case d.Checksum != "":
+			p.Line("           download %s (%s)", d.URL, d.Checksum)
+		case d.PinnedBy != "":
+			p.Line("           download %s %s -> %d sha256:%s (pinned by %s)", d.Method, d.URL, d.Status, d.SHA256, d.PinnedBy)
+		default:
+			p.Line("           request %s %s -> %d", d.Method, d.URL, d.Status)
+		}
+	}
+	for _, w := range b.Warnings {
+		p.Line("           %s %s:%d: %s: %s", p.Verdict("warning", false), w.File, w.Line, w.Rule, w.Message)
+	}
 }
 
 // htmlPage is compare's page with what a verification adds under the

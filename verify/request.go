@@ -16,9 +16,21 @@ import (
 // starts (no daemon, no clone, no registry): a person fixes them in one go.
 // A source and commit the request leaves out are read from the published
 // image later (resolveParams).
-func (r Request) Check() error {
+func (r Request) Check() error { return r.check(false) }
+
+// CheckTwice is Check for Twice: there is no published image to read the
+// source and commit from, so both are required, and no image is named.
+func (r Request) CheckTwice() error { return r.check(true) }
+
+func (r Request) check(twice bool) error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if twice && r.Source == "" {
+		add("--source: required (the git repository to build twice)")
+	}
+	if twice && r.Commit == "" {
+		add("--commit: required (the full commit id to build twice)")
+	}
 	// Source and commit may come from the published image; given, they
 	// must be right.
 	if r.Source != "" && !isURL(r.Source) {
@@ -29,7 +41,11 @@ func (r Request) Check() error {
 	if r.Commit != "" && !gitid.Valid(r.Commit) {
 		add("--commit %q: want a full commit id (40 or 64 lower-case hex digits), not a branch, tag or abbreviation", r.Commit)
 	}
-	if r.Image == "" {
+	if twice {
+		if r.Image != "" {
+			add("image %s: a build twice compares two builds of the source, not a published image", r.Image)
+		}
+	} else if r.Image == "" {
 		add("--image: required (the published image; its provenance and labels can name the rest)")
 	} else if _, err := image.ParseReference(r.Image); err != nil {
 		add("--image %s: %w", r.Image, err)

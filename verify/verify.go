@@ -129,15 +129,11 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 	if err := req.Check(); err != nil {
 		return err
 	}
-	scratch := o.ScratchDir
-	if scratch == "" {
-		d, err := os.MkdirTemp("", "reprover-verify-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		scratch = d
+	scratch, cleanup, err := scratchDir(o, "reprover-verify-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	// The published image first: it is cheap, and it says the platforms,
 	// the encoding and the SOURCE_DATE_EPOCH.
 	pub, err := openPublished(ctx, req, o.Image)
@@ -146,32 +142,11 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 	}
 	defer pub.Close()
 	st.published = pub
-	st.params, err = resolveParams(ctx, req, pub, o)
+	inputs, err := st.prepare(ctx, req, b, o, pub, scratch)
 	if err != nil {
-		return err
-	}
-	co, err := ExportCommit(ctx, st.params.req.Source, st.params.req.Commit, scratch)
-	if err != nil {
-		return err
-	}
-	if err := applyBake(st.params, req, co, o.BakeEnv); err != nil {
 		return err
 	}
 	req = st.params.req
-	if st.source, err = locate(co, req.Context, req.Dockerfile); err != nil {
-		return err
-	}
-	inputs, err := checkRules(st.source, req)
-	if err != nil {
-		return err
-	}
-	if st.params.argsUnknown && len(inputs.Args) > 0 {
-		return fmt.Errorf("%w: the build arguments: the published provenance is mode=min, which does not record them, and %s declares ARG %s; give each --build-arg the release used (its defaults included)",
-			ErrMissingParameter, st.source.dockerfile, strings.Join(inputs.Args, ", "))
-	}
-	if st.plan, err = planBuild(ctx, req, b, o, pub, st.source, inputs); err != nil {
-		return err
-	}
 	st.plan.spec.OutputDir = filepath.Join(scratch, "rebuilt")
 	if st.rebuilt, err = b.Build(ctx, st.plan.spec, progressOr(o.Progress), o.ProgressMode); err != nil {
 		return offlineHint(err, req.network())
@@ -189,6 +164,51 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 	o.Compare.Window = causes.Window{From: time.Unix(st.plan.spec.SourceDateEpoch, 0).Add(-time.Hour), To: time.Now().Add(time.Hour)}
 	st.comparison, err = compareRebuilt(ctx, st.plan.spec.OutputDir, st.rebuilt.Digest, pub, o)
 	return err
+}
+
+// prepare is every stage before BuildKit runs, shared by Run and Twice
+// (pub nil): complete the request (from the published image, and the
+// project's bake file), export the commit, check the rules, plan the build.
+func (st *stages) prepare(ctx context.Context, req Request, b Builder, o Options, pub *image.Resolved, scratch string) (*builder.Inputs, error) {
+	var err error
+	st.params, err = resolveParams(ctx, req, pub, o)
+	if err != nil {
+		return nil, err
+	}
+	co, err := ExportCommit(ctx, st.params.req.Source, st.params.req.Commit, scratch)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyBake(st.params, req, co, o.BakeEnv); err != nil {
+		return nil, err
+	}
+	req = st.params.req
+	if st.source, err = locate(co, req.Context, req.Dockerfile); err != nil {
+		return nil, err
+	}
+	inputs, err := checkRules(st.source, req)
+	if err != nil {
+		return nil, err
+	}
+	if st.params.argsUnknown && len(inputs.Args) > 0 {
+		return nil, fmt.Errorf("%w: the build arguments: the published provenance is mode=min, which does not record them, and %s declares ARG %s; give each --build-arg the release used (its defaults included)",
+			ErrMissingParameter, st.source.dockerfile, strings.Join(inputs.Args, ", "))
+	}
+	st.plan, err = planBuild(ctx, req, b, o, pub, st.source, inputs)
+	return inputs, err
+}
+
+// scratchDir is Options.ScratchDir, else a new temporary directory that
+// cleanup removes.
+func scratchDir(o Options, prefix string) (dir string, cleanup func(), err error) {
+	if o.ScratchDir != "" {
+		return o.ScratchDir, func() {}, nil
+	}
+	d, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func() { os.RemoveAll(d) }, nil
 }
 
 // report assembles the report from the stages' results.
@@ -226,10 +246,17 @@ func (st *stages) report(req Request, err error) *Report {
 	r.Verdict = verdict(c)
 	r.Encoding = c.Encoding
 	r.Hints = append(r.Hints, c.Hints...)
-	for _, p := range c.Platforms {
-		r.Platforms = append(r.Platforms, Platform{Verdict: verdictOf(p.Verdict), PlatformComparison: p})
-	}
+	r.Platforms = platformsOf(c)
 	return r
+}
+
+// platformsOf is each platform's comparison under a verification's verdict.
+func platformsOf(c *compare.Report) []Platform {
+	out := make([]Platform, 0, len(c.Platforms))
+	for _, p := range c.Platforms {
+		out = append(out, Platform{Verdict: verdictOf(p.Verdict), PlatformComparison: p})
+	}
+	return out
 }
 
 // openPublished opens the published image, only the requested platforms.
@@ -313,7 +340,10 @@ type plan struct {
 
 // planBuild settles the build's parameters: platforms and encoding from
 // the published image, SOURCE_DATE_EPOCH, and the evidence (BuildKit's
-// version, pinned inputs, the publisher's provenance).
+// version, pinned inputs, the publisher's provenance). With no published
+// image (pub nil: Twice), the platforms are the request's (default the
+// daemon's), the encoding BuildKit's own, and a proxied build without a
+// lock file may reach any public host: its downloads become the pins.
 func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *image.Resolved, s *source, inputs *builder.Inputs) (*plan, error) {
 	sde, err := sourceDateEpoch(req.SourceDateEpoch, pub, s.checkout)
 	if err != nil {
@@ -321,7 +351,7 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 	}
 	platforms := req.Platforms
 	if len(platforms) == 0 {
-		for _, img := range pub.Images {
+		for _, img := range imagesOf(pub) {
 			platforms = append(platforms, image.PlatformString(img.Platform))
 		}
 	}
@@ -336,15 +366,17 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 	if p.build.BuildArgs == nil {
 		p.build.BuildArgs = map[string]string{}
 	}
-	if pub.Skipped > 0 {
+	if pub != nil && pub.Skipped > 0 {
 		p.build.UnverifiedPlatforms = pub.Skipped
 		p.hints = append(p.hints, fmt.Sprintf("%d platform image(s) of the published index were not verified (--platform): the verdict covers only %s.", pub.Skipped, strings.Join(platforms, ", ")))
 	}
-	prov, err := readProvenance(ctx, pub, o.Image.Limits)
-	if err != nil {
-		p.hints = append(p.hints, "The published image's attestations could not be read: "+err.Error())
+	if pub != nil {
+		prov, err := readProvenance(ctx, pub, o.Image.Limits)
+		if err != nil {
+			p.hints = append(p.hints, "The published image's attestations could not be read: "+err.Error())
+		}
+		p.build.Provenance = prov
 	}
-	p.build.Provenance = prov
 	oci, compression := encodingOf(pub)
 	p.spec = builder.Spec{
 		ContextDir: s.contextDir(), DockerfilePath: s.dockerfilePath(), DockerfileName: s.dockerfile,
@@ -355,6 +387,10 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 		set, err := loadPins(ctx, req, s, pub, o.Image.Limits)
 		if err != nil {
 			return nil, err
+		}
+		if set == nil {
+			p.spec.ProxyAnyHost, p.spec.ProxyHosts = true, req.AllowDownloadHosts
+			return p, nil
 		}
 		p.pins = set
 		p.build.Pins = &Pins{From: set.Origin, Source: set.Source, Count: set.Len()}
@@ -388,14 +424,24 @@ func readProvenance(ctx context.Context, pub *image.Resolved, lim image.Limits) 
 // compareRebuilt compares the rebuilt image, an OCI layout, with the
 // published one.
 func compareRebuilt(ctx context.Context, layout, digest string, pub *image.Resolved, o Options) (*compare.Report, error) {
-	reb, err := image.Open(ctx, "oci:"+layout+"@"+digest, image.Options{Limits: o.Image.Limits})
+	reb, err := openBuilt(ctx, "rebuilt image", layout, digest, o)
 	if err != nil {
-		return nil, fmt.Errorf("rebuilt image: %w", err)
+		return nil, err
 	}
 	defer reb.Close()
 	copts := o.Compare
 	copts.NameA, copts.NameB = "rebuilt", "published"
 	return compare.Images(ctx, reb, pub, copts)
+}
+
+// openBuilt opens an image a build of this verification wrote, an OCI
+// layout; what names it in an error.
+func openBuilt(ctx context.Context, what, layout, digest string, o Options) (*image.Resolved, error) {
+	img, err := image.Open(ctx, "oci:"+layout+"@"+digest, image.Options{Limits: o.Image.Limits})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return img, nil
 }
 
 // noSymlinks checks that rel, inside root, is reached without following a
@@ -448,7 +494,7 @@ func verdict(c *compare.Report) Verdict {
 
 func sourceDateEpoch(s string, pub *image.Resolved, co *Checkout) (int64, error) {
 	if s == "" || s == "auto" {
-		for _, img := range pub.Images {
+		for _, img := range imagesOf(pub) {
 			if t := img.Config.Created.Time; !t.IsZero() && t.Unix() > 0 {
 				return t.Unix(), nil
 			}
@@ -462,9 +508,21 @@ func sourceDateEpoch(s string, pub *image.Resolved, co *Checkout) (int64, error)
 	return n, nil
 }
 
+// imagesOf is the published image's platform images; none without one.
+func imagesOf(pub *image.Resolved) []*image.Image {
+	if pub == nil {
+		return nil
+	}
+	return pub.Images
+}
+
 // encodingOf reads the media types and the compression of the layers the
-// publisher's build made (the last layer of the first image).
+// publisher's build made (the last layer of the first image); without a
+// published image, OCI media types and gzip.
 func encodingOf(pub *image.Resolved) (oci bool, compression string) {
+	if pub == nil || len(pub.Images) == 0 {
+		return true, "gzip"
+	}
 	img := pub.Images[0]
 	oci = img.Manifest.MediaType != types.DockerManifestSchema2
 	compression = "gzip"

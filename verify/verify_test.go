@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -423,6 +424,12 @@ var reportSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 // is lost or changes type on the way.
 func roundTrip(t *testing.T, rep *verify.Report) {
 	t.Helper()
+	roundTripOf(t, rep, verify.ReadReport)
+}
+
+// roundTripOf is roundTrip for any report that verify writes and reads.
+func roundTripOf[R interface{ WriteJSON(io.Writer) error }](t *testing.T, rep R, read func([]byte) (R, error)) {
+	t.Helper()
 	var buf bytes.Buffer
 	if err := rep.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
@@ -438,7 +445,7 @@ func roundTrip(t *testing.T, rep *verify.Report) {
 	if err := sch.Validate(doc); err != nil {
 		t.Errorf("the report does not match docs/report.schema.json: %v\n%s", err, buf.String())
 	}
-	back, err := verify.ReadReport(buf.Bytes())
+	back, err := read(buf.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,8 +43,16 @@ func (f *imageFlags) register(cmd *cobra.Command) {
 // compareOptions are the comparison's options; with --diffoscope, an
 // error when diffoscope is not installed, before anything starts.
 func (f *imageFlags) compareOptions(g *globals, nameA, nameB string) (compare.Options, error) {
-	o := compare.Options{Limits: f.climits, Parallelism: f.parallel, NameA: nameA, NameB: nameB, Logger: g.logger()}
-	if f.diffoscope {
+	o, err := diffoscopeOptions(g, f.diffoscope)
+	o.Limits, o.Parallelism, o.NameA, o.NameB = f.climits, f.parallel, nameA, nameB
+	return o, err
+}
+
+// diffoscopeOptions are default comparison options, with diffoscope when
+// asked for (an error naming the package when it is not installed).
+func diffoscopeOptions(g *globals, diffoscope bool) (compare.Options, error) {
+	o := compare.Options{Logger: g.logger()}
+	if diffoscope {
 		p, err := compare.FindDiffoscope()
 		if err != nil {
 			return o, err

@@ -17,18 +17,14 @@ import (
 
 func newVerifyCmd(g *globals) *cobra.Command {
 	var (
-		req          verify.Request
-		buildArgs    []string
-		buildkitAddr string
-		strict       bool
-		quiet        bool
-		imgf         imageFlags
-		out          outputFlags
-		attFile      string
-		keyFile      string
-		pushAtt      bool
-		bakeVars     map[string]string
-		tlsOpts      builder.TLS
+		req     verify.Request
+		build   buildFlags
+		strict  bool
+		imgf    imageFlags
+		out     outputFlags
+		attFile string
+		keyFile string
+		pushAtt bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify --image IMAGE [--source DIR|GIT-URL] [--commit SHA]",
@@ -49,11 +45,9 @@ unpinned input, build failure, unreachable image).`,
 			if err := out.check(); err != nil {
 				return err
 			}
-			ba, err := parseBuildArgs(buildArgs)
-			if err != nil {
+			if err := build.apply(&req); err != nil {
 				return err
 			}
-			req.BuildArgs = ba
 			req.Platforms = imgf.platforms
 			if err := req.Check(); err != nil {
 				return err
@@ -80,18 +74,17 @@ unpinned input, build failure, unreachable image).`,
 				return errors.New("--push-attestation needs a registry image, not " + req.Image)
 			}
 			ctx := cmd.Context()
-			b, release, err := connectBuilder(ctx, g, buildkitAddr, tlsOpts)
+			b, release, err := build.connect(ctx, g)
 			if err != nil {
 				return err
 			}
 			defer release()
-			mode := progressMode(g, quiet)
 			rep, verr := verify.Run(ctx, req, b, verify.Options{
 				Image:        iopts,
 				Compare:      copts,
-				BakeEnv:      bakeVars,
+				BakeEnv:      build.bakeVars,
 				Progress:     g.stderr,
-				ProgressMode: mode,
+				ProgressMode: progressMode(g, build.quiet),
 				Logger:       g.logger(),
 			})
 			if err := out.write(g, rep); err != nil {
@@ -119,28 +112,66 @@ unpinned input, build failure, unreachable image).`,
 	f.StringVar(&req.Source, "source", "", "the source: a local git repository or a git URL (default: the published image's provenance, else its org.opencontainers.image.source label)")
 	f.StringVar(&req.Commit, "commit", "", "the full commit id the release was built from (default: the provenance's, else the org.opencontainers.image.revision label)")
 	f.StringVar(&req.Image, "image", "", "the published image: HOST/REPO@sha256:…, HOST/REPO:TAG, oci:DIR[…], oci-archive:FILE")
-	f.StringVar(&req.Dockerfile, "dockerfile", "", "the Dockerfile, relative to the source root (default CONTEXT/Dockerfile)")
-	f.StringVar(&req.Context, "context", "", "the build context, relative to the source root (default: the provenance's, else .)")
-	f.StringVar(&req.Target, "target", "", "the build stage, as the release used it")
-	f.StringArrayVar(&buildArgs, "build-arg", nil, "a build argument K=V, as the release used it; repeatable")
-	f.StringVar(&req.SourceDateEpoch, "source-date-epoch", "auto", "auto (the provenance's SOURCE_DATE_EPOCH, else the published config's created time, else the commit time) or seconds")
-	f.StringVar(&req.Bake, "bake", "", "the project's bake file (docker-bake.hcl), relative to the source root, read from the commit: its target's context, Dockerfile, target and args count as flags")
-	f.StringVar(&req.BakeTarget, "bake-target", "", "the bake file's target (default \"default\")")
-	f.StringToStringVar(&bakeVars, "bake-var", nil, "a value for one of the bake file's variables, as the release's environment set it (NAME=VALUE; repeatable). The verifier's own environment is never read: a bake file could name a secret")
 	f.StringArrayVar(&req.AllowSourceHosts, "allow-source-host", nil, "a loopback, private or link-local host (or a local directory) that a source named only by the published image may be cloned from; repeatable")
-	f.StringVar(&req.Network, "network", "none", "RUN's network: none, or proxy (only the pinned hosts, through BuildKit's capturing proxy; every download must equal a pin)")
-	f.StringVar(&req.Lock, "lock", "", "with --network proxy: the lock file, relative to the source root (default reprover.lock.json when the commit has it, else the published image's provenance)")
-	f.StringArrayVar(&req.AllowDownloadHosts, "allow-download-host", nil, "a loopback, private or link-local host that downloads may come from (an internal mirror); repeatable")
-	f.StringVar(&buildkitAddr, "buildkit-addr", "", "BuildKit daemon address (default $BUILDKIT_HOST, else a managed buildkitd)")
 	f.BoolVar(&strict, "strict", false, "pass only a reproducible (bit-identical) rebuild")
-	f.BoolVar(&quiet, "quiet", false, "no build progress on stderr")
 	f.StringVar(&attFile, "attestation", "", "write the signed verdict (DSSE envelopes, JSON Lines) to this file; needs --key")
 	f.StringVar(&keyFile, "key", "", "the signing key (PKCS#8 PEM, Ed25519 or ECDSA P-256)")
 	f.BoolVar(&pushAtt, "push-attestation", false, "attach the signed verdict to the published image (OCI referrer and cosign's .att tag)")
+	build.register(cmd, &req, nil)
 	imgf.register(cmd)
 	out.register(cmd)
-	tlsFlags(cmd, &tlsOpts)
 	return cmd
+}
+
+// buildFlags are the flags that say how to build and where, bound to a
+// verify.Request: verify's, shared by twice.
+type buildFlags struct {
+	buildArgs    []string
+	bakeVars     map[string]string
+	buildkitAddr string
+	quiet        bool
+	tls          builder.TLS
+}
+
+// register defines the build flags on cmd, bound to req; usage replaces
+// the help of the flags (by name) whose defaults differ from verify's.
+func (b *buildFlags) register(cmd *cobra.Command, req *verify.Request, usage map[string]string) {
+	help := func(name, s string) string {
+		if u, ok := usage[name]; ok {
+			return u
+		}
+		return s
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Dockerfile, "dockerfile", "", help("dockerfile", "the Dockerfile, relative to the source root (default CONTEXT/Dockerfile)"))
+	f.StringVar(&req.Context, "context", "", help("context", "the build context, relative to the source root (default: the provenance's, else .)"))
+	f.StringVar(&req.Target, "target", "", help("target", "the build stage, as the release used it"))
+	f.StringArrayVar(&b.buildArgs, "build-arg", nil, help("build-arg", "a build argument K=V, as the release used it; repeatable"))
+	f.StringVar(&req.SourceDateEpoch, "source-date-epoch", "auto", help("source-date-epoch", "auto (the provenance's SOURCE_DATE_EPOCH, else the published config's created time, else the commit time) or seconds"))
+	f.StringVar(&req.Bake, "bake", "", help("bake", "the project's bake file (docker-bake.hcl), relative to the source root, read from the commit: its target's context, Dockerfile, target and args count as flags"))
+	f.StringVar(&req.BakeTarget, "bake-target", "", help("bake-target", "the bake file's target (default \"default\")"))
+	f.StringToStringVar(&b.bakeVars, "bake-var", nil, help("bake-var", "a value for one of the bake file's variables, as the release's environment set it (NAME=VALUE; repeatable). The verifier's own environment is never read: a bake file could name a secret"))
+	f.StringVar(&req.Network, "network", "none", help("network", "RUN's network: none, or proxy (only the pinned hosts, through BuildKit's capturing proxy; every download must equal a pin)"))
+	f.StringVar(&req.Lock, "lock", "", help("lock", "with --network proxy: the lock file, relative to the source root (default reprover.lock.json when the commit has it, else the published image's provenance)"))
+	f.StringArrayVar(&req.AllowDownloadHosts, "allow-download-host", nil, help("allow-download-host", "a loopback, private or link-local host that downloads may come from (an internal mirror); repeatable"))
+	f.StringVar(&b.buildkitAddr, "buildkit-addr", "", help("buildkit-addr", "BuildKit daemon address (default $BUILDKIT_HOST, else a managed buildkitd)"))
+	f.BoolVar(&b.quiet, "quiet", false, help("quiet", "no build progress on stderr"))
+	tlsFlags(cmd, &b.tls)
+}
+
+// apply puts what the flags say outside the request into it.
+func (b *buildFlags) apply(req *verify.Request) error {
+	ba, err := parseBuildArgs(b.buildArgs)
+	if err != nil {
+		return err
+	}
+	req.BuildArgs = ba
+	return nil
+}
+
+// connect connects to the BuildKit the flags name (connectBuilder).
+func (b *buildFlags) connect(ctx context.Context, g *globals) (verify.Builder, func(), error) {
+	return connectBuilder(ctx, g, b.buildkitAddr, b.tls)
 }
 
 // writeAttestations signs the outcome, writes it to file and/or pushes it
