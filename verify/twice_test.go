@@ -27,13 +27,14 @@ func TestTwice(t *testing.T) {
 		dockerfile  string
 		wantVerdict verify.Verdict
 		wantPaths   []string // the merged changes, exactly
+		wantCauses  []string // their causes, in the same order
 		wantErr     []string
 	}{
 		{name: "deterministic", dockerfile: sample, wantVerdict: verify.Reproducible},
 		{name: "the time in a file", dockerfile: "FROM BASE\nCOPY app/ /app/\nRUN date +%s%N > /stamp\n",
-			wantVerdict: verify.Mismatch, wantPaths: []string{"/stamp"}},
+			wantVerdict: verify.Mismatch, wantPaths: []string{"/stamp"}, wantCauses: []string{"timestamp"}},
 		{name: "random bytes in a file", dockerfile: "FROM BASE\nRUN head -c 32 /dev/urandom > /random\n",
-			wantVerdict: verify.Mismatch, wantPaths: []string{"/random"}},
+			wantVerdict: verify.Mismatch, wantPaths: []string{"/random"}, wantCauses: []string{"unknown"}},
 		{name: "unpinned base", dockerfile: "FROM busybox:latest\nCOPY app/ /app/\n",
 			wantErr: []string{"Dockerfile:1: unpinned-from"}},
 		{name: "a failing step", dockerfile: "FROM BASE\nRUN echo broken >&2 && false\n",
@@ -64,14 +65,17 @@ func TestTwice(t *testing.T) {
 			if rep.Verdict != tc.wantVerdict {
 				t.Errorf("verdict %s, want %s; hints %q", rep.Verdict, tc.wantVerdict, rep.Hints)
 			}
-			var merged []string
+			var merged, causes []string
 			for _, p := range rep.Platforms {
 				for _, f := range p.Files {
-					merged = append(merged, f.Path)
+					merged, causes = append(merged, f.Path), append(causes, f.Cause)
 				}
 			}
 			if !slices.Equal(merged, tc.wantPaths) {
 				t.Errorf("changed files %q, want %q", merged, tc.wantPaths)
+			}
+			if !slices.Equal(causes, tc.wantCauses) {
+				t.Errorf("causes %q, want %q", causes, tc.wantCauses)
 			}
 			checkTwiceBuilds(t, rep, commit)
 		})
