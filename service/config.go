@@ -48,6 +48,9 @@ type Config struct {
 		AllowProxy         bool     `mapstructure:"allowProxy"`
 		AllowDownloadHosts []string `mapstructure:"allowDownloadHosts"`
 	} `mapstructure:"network"`
+	// Diffoscope: look inside each differing file of a mismatch with
+	// Debian's diffoscope (compare.Diffoscope), its text on the pages.
+	Diffoscope bool          `mapstructure:"diffoscope"`
 	JobTimeout time.Duration `mapstructure:"jobTimeout"`
 	// MaxAttempts bounds the runs of a job that fails for transient reasons.
 	MaxAttempts int `mapstructure:"maxAttempts"`

@@ -17,6 +17,7 @@ import (
 
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/verify"
 )
 
@@ -35,6 +36,9 @@ type PipelineRunner struct {
 	AllowPrivate []string
 	// AllowDownloadHosts are network.allowDownloadHosts.
 	AllowDownloadHosts []string
+	// Diffoscope, when set (the diffoscope option), looks inside each
+	// differing file of a mismatch.
+	Diffoscope *compare.Diffoscope
 	// SourcePolicy judges a source only the image names (sources.allow).
 	SourcePolicy func(source string) error
 	// ScratchDir holds each job's checkout and rebuilt image (a directory
@@ -82,7 +86,8 @@ func (p *PipelineRunner) Run(ctx context.Context, r Request) (*verify.Report, []
 	if iopts.Transport == nil {
 		iopts.Transport = p.transport()
 	}
-	opts := verify.Options{Image: iopts, Progress: io.Discard, ProgressMode: "quiet", Logger: p.Logger, SourcePolicy: p.SourcePolicy}
+	opts := verify.Options{Image: iopts, Progress: io.Discard, ProgressMode: "quiet", Logger: p.Logger, SourcePolicy: p.SourcePolicy,
+		Compare: compare.Options{Diffoscope: p.Diffoscope}}
 	if p.ScratchDir != "" {
 		if err := os.MkdirAll(p.ScratchDir, 0o700); err != nil {
 			return nil, nil, err

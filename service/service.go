@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/verify"
 )
 
@@ -66,6 +67,13 @@ func New(ctx context.Context, cfg *Config, runner Runner, logger *slog.Logger) (
 	}
 	if pr, ok := runner.(*PipelineRunner); ok && pr.AllowDownloadHosts == nil {
 		pr.AllowDownloadHosts = cfg.Network.AllowDownloadHosts
+	}
+	if pr, ok := runner.(*PipelineRunner); ok && cfg.Diffoscope && pr.Diffoscope == nil {
+		p, err := compare.FindDiffoscope()
+		if err != nil {
+			return nil, fmt.Errorf("diffoscope: true in the configuration: %w", err)
+		}
+		pr.Diffoscope = &compare.Diffoscope{Path: p}
 	}
 	if pr, ok := runner.(*PipelineRunner); ok && pr.AllowPrivate == nil {
 		pr.AllowPrivate = cfg.Images.Allow

@@ -434,3 +434,37 @@ func TestNetworkConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffoscopeConfig: diffoscope: true gives the pipeline Debian's
+// diffoscope; without diffoscope installed the service does not start,
+// saying how to install it.
+func TestDiffoscopeConfig(t *testing.T) {
+	for _, c := range []struct {
+		name, path string
+		err        string
+	}{
+		{name: "installed", path: os.Getenv("PATH")},
+		{name: "not installed", path: t.TempDir(), err: "diffoscope: true in the configuration: --diffoscope: diffoscope is not installed (Debian: apt-get install diffoscope-minimal"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("PATH", c.path)
+			cfg := &service.Config{DataDir: t.TempDir(), StaleAfter: time.Minute, Diffoscope: true}
+			cfg.Sources.Allow = []string{"/"}
+			runner := &service.PipelineRunner{}
+			svc, err := service.New(t.Context(), cfg, runner, nil)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("New: %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer svc.Stop(t.Context())
+			if runner.Diffoscope == nil || filepath.Base(runner.Diffoscope.Path) != "diffoscope" {
+				t.Errorf("the pipeline's diffoscope: %+v", runner.Diffoscope)
+			}
+		})
+	}
+}
