@@ -75,8 +75,7 @@ func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim L
 		f := classify(t.fc, ca[i], cb[i], o)
 		t.fc.Cause, t.fc.Evidence = f.Cause, f.Evidence
 		if t.fc.Change == Modified && ca[i] != nil && cb[i] != nil {
-			t.fc.Inner = innerChanges(ca[i], cb[i], o, 1)
-			explainByMembers(t.fc)
+			describeInside(t.fc, ca[i], cb[i], o, 1)
 		}
 	}
 	if o.Diffoscope != nil {

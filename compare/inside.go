@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"path"
 
 	"github.com/reprover/reprover/causes"
 )
@@ -26,15 +25,22 @@ const (
 )
 
 // innerChanges compares two versions of an archive member by member; nil
-// when they are not both archives or are over the bounds.
-func innerChanges(a, b []byte, o Options, depth int) []FileChange {
-	if depth > maxArchiveDepth || !isArchive(a) || !isArchive(b) {
-		return nil
+// when they are not both archives. why says why two archives were not
+// compared (malformed, over the bounds, nested too deep).
+func innerChanges(a, b []byte, o Options, depth int) (changes []FileChange, why string) {
+	if !isArchive(a) || !isArchive(b) {
+		return nil, ""
 	}
-	ea, ca, okA := archiveEntries(a)
-	eb, cb, okB := archiveEntries(b)
-	if !okA || !okB {
-		return nil
+	if depth > maxArchiveDepth {
+		return nil, fmt.Sprintf("not opened: archives nested more than %d deep", maxArchiveDepth)
+	}
+	ea, ca, err := archiveEntries(a)
+	if err != nil {
+		return nil, "not opened: " + err.Error()
+	}
+	eb, cb, err := archiveEntries(b)
+	if err != nil {
+		return nil, "not opened: " + err.Error()
 	}
 	ma, na := layerMap(ea)
 	mb, nb := layerMap(eb)
@@ -44,11 +50,21 @@ func innerChanges(a, b []byte, o Options, depth int) []FileChange {
 		f := classify(fc, ca[fc.Path], cb[fc.Path], o)
 		fc.Cause, fc.Evidence = f.Cause, f.Evidence
 		if fc.Change == Modified && ca[fc.Path] != nil && cb[fc.Path] != nil {
-			fc.Inner = innerChanges(ca[fc.Path], cb[fc.Path], o, depth+1)
-			explainByMembers(fc)
+			describeInside(fc, ca[fc.Path], cb[fc.Path], o, depth+1)
 		}
 	}
-	return fcs
+	return fcs, ""
+}
+
+// describeInside compares a modified file's contents as archives, when
+// they are, and words what was found in its cause and evidence.
+func describeInside(fc *FileChange, a, b []byte, o Options, depth int) {
+	var why string
+	fc.Inner, why = innerChanges(a, b, o, depth)
+	explainByMembers(fc)
+	if why != "" {
+		fc.Evidence += "; inside it " + why
+	}
 }
 
 func isArchive(b []byte) bool {
@@ -58,62 +74,63 @@ func isArchive(b []byte) bool {
 func isTar(b []byte) bool { return len(b) >= 512 && string(b[257:262]) == "ustar" }
 
 // archiveEntries lists an archive's members as entries, with the content
-// of each regular one; ok is false when b is not an archive this package
-// opens or is over the bounds.
-func archiveEntries(b []byte) (es []*Entry, content map[string][]byte, ok bool) {
-	content = map[string][]byte{}
+// of each regular one; an error when b is malformed or over the bounds.
+func archiveEntries(b []byte) ([]*Entry, map[string][]byte, error) {
+	content := map[string][]byte{}
 	budget := int64(maxInnerBytes)
 	switch {
 	case bytes.HasPrefix(b, []byte("PK\x03\x04")):
 		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
-		if err != nil || len(zr.File) > maxInnerEntries {
-			return nil, nil, false
+		if err != nil {
+			return nil, nil, err
 		}
+		if len(zr.File) > maxInnerEntries {
+			return nil, nil, fmt.Errorf("more than %d members", maxInnerEntries)
+		}
+		var es []*Entry
 		for _, f := range zr.File {
-			e := &Entry{Path: path.Clean("/" + f.Name), Type: "file", Mode: int64(f.Mode().Perm()), ModTime: f.Modified.UTC()}
+			e := &Entry{Path: innerName(f.Name), Type: "file", Mode: int64(f.Mode().Perm()), ModTime: f.Modified.UTC()}
 			if f.FileInfo().IsDir() {
 				e.Type = "dir"
 			} else {
 				rc, err := f.Open()
 				if err != nil {
-					return nil, nil, false
+					return nil, nil, err
 				}
 				c, err := readBounded(rc, &budget)
 				rc.Close()
 				if err != nil {
-					return nil, nil, false
+					return nil, nil, fmt.Errorf("%s: %w", e.Path, err)
 				}
 				e.Size, e.Digest, content[e.Path] = int64(len(c)), digestOf(c), c
 			}
 			es = append(es, e)
 		}
-		return es, content, true
+		return es, content, nil
 	case bytes.HasPrefix(b, []byte{0x1f, 0x8b}):
 		zr, err := gzip.NewReader(bytes.NewReader(b))
 		if err != nil {
-			return nil, nil, false
+			return nil, nil, err
 		}
-		name := zr.Name
 		c, err := readBounded(zr, &budget)
 		if err != nil {
-			return nil, nil, false
+			return nil, nil, err
 		}
 		if isTar(c) {
 			return tarEntries(c)
 		}
+		name := zr.Name
 		if name == "" {
 			name = "(gzip content)"
 		}
-		p := path.Clean("/" + name)
+		p := innerName(name)
 		content[p] = c
-		return []*Entry{{Path: p, Type: "file", Size: int64(len(c)), Digest: digestOf(c), ModTime: zr.ModTime.UTC()}}, content, true
-	case isTar(b):
-		return tarEntries(b)
+		return []*Entry{{Path: p, Type: "file", Size: int64(len(c)), Digest: digestOf(c), ModTime: zr.ModTime.UTC()}}, content, nil
 	}
-	return nil, nil, false
+	return tarEntries(b)
 }
 
-func tarEntries(b []byte) ([]*Entry, map[string][]byte, bool) {
+func tarEntries(b []byte) ([]*Entry, map[string][]byte, error) {
 	content := map[string][]byte{}
 	budget := int64(maxInnerBytes)
 	var es []*Entry
@@ -121,19 +138,22 @@ func tarEntries(b []byte) ([]*Entry, map[string][]byte, bool) {
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return es, content, true
+			return es, content, nil
 		}
-		if err != nil || len(es) >= maxInnerEntries {
-			return nil, nil, false
+		if err != nil {
+			return nil, nil, err
 		}
-		e := &Entry{Path: path.Clean("/" + h.Name), Mode: h.Mode & 07777, UID: int64(h.Uid), GID: int64(h.Gid),
+		if len(es) >= maxInnerEntries {
+			return nil, nil, fmt.Errorf("more than %d members", maxInnerEntries)
+		}
+		e := &Entry{Path: innerName(h.Name), Mode: h.Mode & 07777, UID: int64(h.Uid), GID: int64(h.Gid),
 			Linkname: h.Linkname, ModTime: h.ModTime.UTC(), DevMajor: h.Devmajor, DevMinor: h.Devminor}
 		switch h.Typeflag {
 		case tar.TypeReg, '\x00':
 			e.Type = "file"
 			c, err := readBounded(tr, &budget)
 			if err != nil {
-				return nil, nil, false
+				return nil, nil, fmt.Errorf("%s: %w", e.Path, err)
 			}
 			e.Size, e.Digest, content[e.Path] = int64(len(c)), digestOf(c), c
 		case tar.TypeDir:
@@ -162,3 +182,11 @@ func readBounded(r io.Reader, budget *int64) ([]byte, error) {
 }
 
 func digestOf(b []byte) string { return fmt.Sprintf("sha256:%x", sha256.Sum256(b)) }
+
+// innerName is a member's name as a layer entry's path: cleaned, except
+// that a name climbing above the archive's root keeps its "..", so that
+// a zip-slip name shows as one (a name is data, never a path used here).
+func innerName(name string) string {
+	p, _ := normalize(name)
+	return p
+}
