@@ -232,3 +232,18 @@ func TestHints(t *testing.T) {
 		t.Errorf("an unknown cause id counts as unknown: %q", hints[2])
 	}
 }
+
+// FuzzClassify: any two contents get a cause of the table, without panic.
+func FuzzClassify(f *testing.F) {
+	f.Add("/stamp", []byte("Mon Nov 30 02:33:43 UTC 2026\n"), []byte("Mon Nov 30 02:35:18 UTC 2026\n"))
+	f.Add("/m.pyc", pycFile(0, 1, 2, "c"), pycFile(0, 3, 2, "c"))
+	f.Add("/x.gz", []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3}, []byte{0x1f, 0x8b})
+	f.Add("/a.zip", []byte("PK\x03\x04garbage"), []byte("PK\x03\x04"))
+	f.Add("/etc/machine-id", []byte("ab\n"), []byte("cd\n"))
+	f.Fuzz(func(t *testing.T, p string, a, b []byte) {
+		got := Classify(Input{Path: p, ContentDiffers: true, A: a, B: b, Window: window})
+		if _, err := ByID(got.Cause); err != nil {
+			t.Fatalf("cause %q is not in the table", got.Cause)
+		}
+	})
+}

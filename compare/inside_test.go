@@ -88,3 +88,40 @@ func TestInnerChangesHostile(t *testing.T) {
 		})
 	}
 }
+
+// FuzzInnerChanges feeds two byte strings to the archive comparison of
+// files found in layers (zip, gzip, tar), seeded with archives and their
+// hostile variants. It must never panic or hang, and whatever it lists is
+// within the bounds.
+func FuzzInnerChanges(f *testing.F) {
+	z := zipBytes(&testing.T{}, map[string]string{"a": "1", "b/c": "2"})
+	tarball := fixtures.Tar(fixtures.File("x", "1"), fixtures.Hardlink("y", "x"), fixtures.Symlink("z", "../../etc"))
+	for _, seed := range [][2][]byte{
+		{z, zipBytes(&testing.T{}, map[string]string{"a": "2"})},
+		{z[:40], z},
+		{gzipBytes(tarball), gzipBytes(fixtures.Tar(fixtures.File("x", "2")))},
+		{tarball, tarball[:600]},
+		{gzipBytes([]byte("plain")), gzipBytes([]byte("other"))},
+		{fixtures.GzipBomb(1 << 20), gzipBytes(nil)},
+		{nest(&testing.T{}, z, 5), nest(&testing.T{}, tarball, 5)},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		fcs, _ := innerChanges(a, b, Options{NameA: "A", NameB: "B"}, 1)
+		var count func([]FileChange, int) int
+		count = func(fs []FileChange, depth int) int {
+			if depth > maxArchiveDepth && len(fs) > 0 {
+				t.Fatalf("inner changes %d archives deep", depth)
+			}
+			n := len(fs)
+			for _, f := range fs {
+				n += count(f.Inner, depth+1)
+			}
+			return n
+		}
+		if n := count(fcs, 1); n > 4*maxInnerEntries {
+			t.Fatalf("%d inner changes", n)
+		}
+	})
+}
