@@ -16,8 +16,8 @@ import (
 	"github.com/reprover/reprover/internal/hosts"
 
 	"github.com/reprover/reprover/attest"
-	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/verify"
 )
 
