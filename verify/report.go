@@ -180,19 +180,25 @@ func (b *Build) proxied() int {
 }
 
 // ReadReport decodes a report as WriteJSON (or the service) wrote it.
-func ReadReport(b []byte) (*Report, error) {
-	var r Report
+func ReadReport(b []byte) (*Report, error) { return readJSON[Report](b, "a verification report") }
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error { return writeJSON(w, r) }
+
+// readJSON decodes b, a report of the kind what names.
+func readJSON[T any](b []byte, what string) (*T, error) {
+	var r T
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("reading a verification report: %w", err)
+		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
 	return &r, nil
 }
 
-// WriteJSON writes the report as indented JSON.
-func (r *Report) WriteJSON(w io.Writer) error {
+// writeJSON writes v as indented JSON, as every report is written.
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return enc.Encode(v)
 }
 
 // WriteText writes the report for people: what was verified and how it

@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -311,19 +310,11 @@ func untilNextSecond(ctx context.Context, t time.Time) error {
 
 // ReadTwiceReport decodes a report as TwiceReport.WriteJSON wrote it.
 func ReadTwiceReport(b []byte) (*TwiceReport, error) {
-	var r TwiceReport
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("reading a build-twice report: %w", err)
-	}
-	return &r, nil
+	return readJSON[TwiceReport](b, "a build-twice report")
 }
 
 // WriteJSON writes the report as indented JSON.
-func (r *TwiceReport) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
+func (r *TwiceReport) WriteJSON(w io.Writer) error { return writeJSON(w, r) }
 
 // WriteText writes the report for people: what was built, how, and the
 // comparison of the two builds, platform by platform (first → second).
