@@ -463,8 +463,10 @@ func TestPages(t *testing.T) {
 		wantText(b, "#verdict", string(verify.Mismatch))
 		wantRows(b, "#summary tbody tr", [][]string{{"linux/amd64", string(verify.Mismatch), "1 of 3", "2", "1", "", "0"}})
 		hints := text(b, "#hints .hint")
-		if len(hints) != 1 || !strings.Contains(hints[0], "/"+hostileName+" is only in published") || !strings.Contains(hints[0], "injected after the build") {
-			t.Errorf("hints %q, want one naming /%s as injected", hints, hostileName)
+		if len(hints) != 2 || !strings.Contains(hints[0], "/"+hostileName+" is only in published") || !strings.Contains(hints[0], "injected after the build") {
+			t.Errorf("hints %q, want one naming /%s as injected, then the causes", hints, hostileName)
+		} else if !strings.HasPrefix(hints[1], "2 of 2 differences: no known cause") {
+			t.Errorf("hint %q, want the differences counted by cause", hints[1])
 		}
 		wantText(b, "section.platform h2", "linux/amd64 "+string(verify.Mismatch))
 		// Every layer with its Dockerfile instruction; the tampered one
