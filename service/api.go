@@ -35,6 +35,7 @@ func (s *Service) Handler() http.Handler {
 	route("POST /api/v1/hooks/git", true, s.handleGitHook)
 	route("GET /{$}", false, s.handleIndexPage)
 	route("GET /verifications/{id}", false, s.handleVerificationPage)
+	route("GET /causes", false, s.handleCausesPage)
 	mux.Handle("GET /static/", s.instrument("GET /static/", http.FileServerFS(staticFS)))
 	mux.Handle("GET /healthz", s.instrument("GET /healthz", http.HandlerFunc(s.handleHealth)))
 	mux.Handle("GET /metrics", s.authorize(false, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/internal/gitid"
 	"github.com/reprover/reprover/verify"
@@ -258,6 +259,20 @@ func (s *Service) handleVerificationPage(w http.ResponseWriter, r *http.Request)
 		h.Refresh = 5
 	}
 	s.render(w, "verification.html", map[string]any{"Head": h, "V": v, "R": rep, "S": summarize(v, rep)})
+}
+
+// handleCausesPage is the table of causes the verification pages link
+// to (docs/causes.md, served by the service itself).
+func (s *Service) handleCausesPage(w http.ResponseWriter, _ *http.Request) {
+	paths := map[string][]causes.PathRule{}
+	for _, r := range causes.Paths {
+		paths[r.Cause.ID] = append(paths[r.Cause.ID], r)
+	}
+	s.render(w, "causes.html", struct {
+		Head   head
+		Causes []causes.Cause
+		Paths  map[string][]causes.PathRule
+	}{head{Title: "causes of differences"}, causes.Table, paths})
 }
 
 func (s *Service) render(w http.ResponseWriter, name string, data any) {

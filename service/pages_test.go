@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/reprover/reprover/attest"
+	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"
@@ -485,6 +487,11 @@ func TestPages(t *testing.T) {
 			{"/" + hostileName, compare.Added, "", "—", "file 0644 0:0 15 bytes " + sha12(evilScript)},
 			{"/app/hello.txt", compare.Modified, "content, size", "file 0644 0:0 6 bytes " + sha12(hello), "file 0644 0:0 38 bytes " + sha12(hello+hostileText)},
 		})
+		// The page leads with the causes; each file says its own.
+		wantRows(b, "table.causes tr.cause", [][]string{{"no known cause", "2", "/" + hostileName + " /app/hello.txt", causes.Unknown.Fix}})
+		if got := text(b, "a.file-cause"); !slices.Equal(got, []string{"unknown", "unknown"}) {
+			t.Errorf("the files' causes %q, want unknown for both", got)
+		}
 		diffs := text(b, "pre.diff")
 		if len(diffs) != 2 || !strings.Contains(diffs[1], " hello\n+"+strings.TrimSuffix(hostileText, "\n")) {
 			t.Errorf("text diffs %q, want hello.txt's added line as text", diffs)
@@ -701,4 +708,26 @@ func processesMentioning(s string) []string {
 		}
 	}
 	return pids
+}
+
+// TestCausesPage: the page the verification pages link a cause to has a
+// section for every cause of the table, with its fix and known paths.
+func TestCausesPage(t *testing.T) {
+	s := newServer(t, &countingRunner{}, nil)
+	code, _, raw := s.do(t, "GET", "/causes", "", nil)
+	if code != 200 {
+		t.Fatalf("GET /causes: %d %s", code, raw)
+	}
+	page := string(raw)
+	for _, c := range causes.Table {
+		if !strings.Contains(page, `id="`+c.ID+`"`) {
+			t.Errorf("no section for %s", c.ID)
+		}
+		if !strings.Contains(page, html.EscapeString(c.Fix[:20])) {
+			t.Errorf("%s: its fix is missing", c.ID)
+		}
+	}
+	if !strings.Contains(page, "<code>/var/log/dpkg.log</code>") {
+		t.Errorf("the known paths are missing")
+	}
 }
