@@ -2,7 +2,6 @@ package compare
 
 import (
 	"fmt"
-	"path"
 
 	"github.com/reprover/reprover/internal/text"
 )
@@ -12,7 +11,11 @@ import (
 // layers made, then the layer's entries are applied in order (a later
 // duplicate wins). Hard links are resolved to their target's content.
 type fsView struct {
-	entries  map[string]*Entry
+	entries map[string]*Entry
+	// children names what is directly under each path that has
+	// something under it: entries, and the parents an unpacker creates
+	// for them without an entry of their own. A path is in the view when
+	// it has an entry or children.
 	children map[string]map[string]struct{}
 	Findings []Finding
 }
@@ -29,9 +32,7 @@ func (v *fsView) apply(layer int, es []*Entry) {
 		switch {
 		case e.Opaque:
 			v.checkSymlinkParent(layer, e.Path, e.Path)
-			for c := range v.children[e.Path] {
-				v.remove(path.Join(e.Path, c))
-			}
+			v.removeUnder(e.Path)
 		case e.Whiteout:
 			dir, _ := splitPath(e.Path)
 			v.checkSymlinkParent(layer, e.Path, dir)
@@ -46,9 +47,10 @@ func (v *fsView) apply(layer int, es []*Entry) {
 			dir, _ := splitPath(e.Path)
 			v.checkSymlinkParent(layer, e.Path, dir)
 		}
-		if old, ok := v.entries[e.Path]; ok && old.Type == "dir" && e.Type == "dir" {
-			// A directory entry over a directory updates its metadata and
-			// keeps its children.
+		if e.Type == "dir" && e.Path != "/" && v.dirAt(e.Path) {
+			// A directory entry over a directory, named or made
+			// implicitly for what is under it, updates its metadata and
+			// keeps its children, as unpackers do.
 			v.entries[e.Path] = e
 			continue
 		}
@@ -73,38 +75,74 @@ func (v *fsView) apply(layer int, es []*Entry) {
 	}
 }
 
-func (v *fsView) put(e *Entry) {
-	v.entries[e.Path] = e
-	if e.Path == "/" {
-		return
+// dirAt reports whether the view has a directory at p: a directory
+// entry, or no entry and something under p.
+func (v *fsView) dirAt(p string) bool {
+	if e, ok := v.entries[p]; ok {
+		return e.Type == "dir"
 	}
-	// splitPath, not path.Split and Clean: a non-local "/../../etc/passwd"
-	// must not be listed as a child of /etc.
-	dir, base := splitPath(e.Path)
-	if v.children[dir] == nil {
-		v.children[dir] = map[string]struct{}{}
-	}
-	v.children[dir][base] = struct{}{}
-	// Parents an unpacker would create implicitly are not entries: the
-	// comparison is of what the layers say.
+	return len(v.children[p]) > 0
 }
 
-// remove deletes p and everything under it.
+// put sets e at its path, and links the path and its parents in.
+func (v *fsView) put(e *Entry) {
+	v.entries[e.Path] = e
+	// splitPath, not path.Split and Clean: a non-local "/../../etc/passwd"
+	// must not be listed under /etc. Parents an unpacker would create
+	// implicitly are linked but are not entries: the comparison is of
+	// what the layers say.
+	for p := e.Path; p != "/"; {
+		dir, base := splitPath(p)
+		m := v.children[dir]
+		if m == nil {
+			m = map[string]struct{}{}
+			v.children[dir] = m
+		}
+		if _, ok := m[base]; ok {
+			return // linked already, and so are its parents
+		}
+		m[base] = struct{}{}
+		p = dir
+	}
+}
+
+// remove deletes p and everything under it, named or not, as an unpacker
+// replacing p removes the whole tree.
 func (v *fsView) remove(p string) {
 	if _, ok := v.entries[p]; !ok && v.children[p] == nil {
 		return
 	}
+	v.removeTree(p)
+	// Unlink p, and the implicit parents left with nothing under them.
+	for p != "/" {
+		dir, base := splitPath(p)
+		m := v.children[dir]
+		delete(m, base)
+		if len(m) > 0 {
+			return
+		}
+		delete(v.children, dir)
+		if _, ok := v.entries[dir]; ok {
+			return
+		}
+		p = dir
+	}
+}
+
+// removeUnder deletes everything under dir (an opaque marker), not dir.
+func (v *fsView) removeUnder(dir string) {
+	for c := range v.children[dir] {
+		v.remove(joinPath(dir, c))
+	}
+}
+
+func (v *fsView) removeTree(p string) {
 	for c := range v.children[p] {
-		v.remove(path.Join(p, c))
+		v.removeTree(joinPath(p, c))
 	}
 	delete(v.children, p)
-	delete(v.entries, p)
-	if p == "/" {
-		return
-	}
-	dir, base := splitPath(p)
-	if m := v.children[dir]; m != nil {
-		delete(m, base)
+	if p != "/" {
+		delete(v.entries, p)
 	}
 }
 
