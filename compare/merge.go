@@ -18,6 +18,9 @@ type fsView struct {
 	// it has an entry or children.
 	children map[string]map[string]struct{}
 	Findings []Finding
+	// base is set when the view is built over lower layers left unread
+	// (unread.go): what the view knows and needs of them.
+	base *unread
 }
 
 func newFSView() *fsView {
@@ -47,18 +50,30 @@ func (v *fsView) apply(layer int, es []*Entry) {
 			dir, _ := splitPath(e.Path)
 			v.checkSymlinkParent(layer, e.Path, dir)
 		}
-		if e.Type == "dir" && e.Path != "/" && v.dirAt(e.Path) {
-			// A directory entry over a directory, named or made
-			// implicitly for what is under it, updates its metadata and
-			// keeps its children, as unpackers do.
-			v.entries[e.Path] = e
-			continue
+		if e.Type == "dir" && e.Path != "/" {
+			switch v.dirAt(layer, e.Path) {
+			case yes:
+				// A directory entry over a directory, named or made
+				// implicitly for what is under it, updates its metadata
+				// and keeps its children, as unpackers do.
+				v.entries[e.Path] = e
+				continue
+			case unknown:
+				// Over the unread base only: it keeps what the base has
+				// there if that is a directory, removes it if not.
+				v.base.cond[e.Path] = true
+				v.put(e)
+				continue
+			}
 		}
 		if e.Path != "/" {
 			v.remove(e.Path)
 		}
 		if e.Type == "hardlink" {
 			target, ok := v.entries[e.Linkname]
+			if !ok && v.base != nil && !v.base.hiddenAt(e.Linkname) {
+				v.base.needs("layer %d: %s is a hard link to %s, which the unread layers may hold", layer+1, e.Path, e.Linkname)
+			}
 			// A link to a resolved link is a link to the same file (a
 			// chain c → b → a); one to a dangling link is dangling too.
 			resolved := ok && (target.Type == "file" || target.Type == "hardlink" && target.Digest != "")
@@ -75,13 +90,37 @@ func (v *fsView) apply(layer int, es []*Entry) {
 	}
 }
 
-// dirAt reports whether the view has a directory at p: a directory
-// entry, or no entry and something under p.
-func (v *fsView) dirAt(p string) bool {
+type tristate int
+
+const (
+	no tristate = iota
+	yes
+	unknown
+)
+
+// dirAt says whether the view has a directory at p: a directory entry, or
+// no entry and something under p. Over an unread base that still shows
+// at p, it is unknown when the view has nothing at or under p, and needs
+// the base when the view has something under p (the base decides whether
+// it is kept).
+func (v *fsView) dirAt(layer int, p string) tristate {
 	if e, ok := v.entries[p]; ok {
-		return e.Type == "dir"
+		if e.Type == "dir" {
+			return yes
+		}
+		return no
 	}
-	return len(v.children[p]) > 0
+	under := len(v.children[p]) > 0
+	if v.base != nil && !v.base.hiddenAt(p) {
+		if !under {
+			return unknown
+		}
+		v.base.needs("layer %d: a directory entry at %s, over what the unread layers hold there", layer+1, p)
+	}
+	if under {
+		return yes
+	}
+	return no
 }
 
 // put sets e at its path, and links the path and its parents in.
@@ -109,6 +148,9 @@ func (v *fsView) put(e *Entry) {
 // remove deletes p and everything under it, named or not, as an unpacker
 // replacing p removes the whole tree.
 func (v *fsView) remove(p string) {
+	if v.base != nil {
+		v.base.hidden[p] = true
+	}
 	if _, ok := v.entries[p]; !ok && v.children[p] == nil {
 		return
 	}
@@ -131,6 +173,9 @@ func (v *fsView) remove(p string) {
 
 // removeUnder deletes everything under dir (an opaque marker), not dir.
 func (v *fsView) removeUnder(dir string) {
+	if v.base != nil {
+		v.base.below[dir] = true
+	}
 	for c := range v.children[dir] {
 		v.remove(joinPath(dir, c))
 	}
@@ -152,9 +197,14 @@ func (v *fsView) removeTree(p string) {
 // link targets as data and never follows them.
 func (v *fsView) checkSymlinkParent(layer int, p, dir string) {
 	for d := dir; d != "/" && d != ""; d, _ = splitPath(d) {
-		if e, ok := v.entries[d]; ok && e.Type == "symlink" {
+		e, ok := v.entries[d]
+		if ok && e.Type == "symlink" {
 			v.Findings = append(v.Findings, Finding{Path: p, Kind: "underSymlink",
 				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer+1, p, d, text.Truncate(e.Linkname, 200))})
+			return
+		}
+		if !ok && v.base != nil && !v.base.hiddenAt(d) {
+			v.base.needs("layer %d: %s is under %s, which the unread layers may make a symlink", layer+1, p, d)
 			return
 		}
 	}
