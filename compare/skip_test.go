@@ -192,3 +192,42 @@ func mapNames(names map[string]string, digests []string) []string {
 	}
 	return out
 }
+
+// TestSkippedLayersShown: the text and HTML reports say which layers
+// were not read, and why.
+func TestSkippedLayersShown(t *testing.T) {
+	layer := func(i int, skipped string) compare.LayerReport {
+		return compare.LayerReport{Index: i, Verdict: compare.Identical, Skipped: skipped, Files: []compare.FileChange{}}
+	}
+	tests := []struct {
+		name   string
+		layers []compare.LayerReport
+		text   string // a line of the text report, "" for none about skipping
+	}{
+		{name: "none", layers: []compare.LayerReport{layer(0, ""), layer(1, "")}},
+		{name: "one", layers: []compare.LayerReport{layer(0, compare.SkippedSameDigest), layer(1, "")},
+			text: "  layer 1 of 2  identical  same digest in both, not read"},
+		{name: "all", layers: []compare.LayerReport{layer(0, compare.SkippedSameDigest), layer(1, compare.SkippedSameDigest), layer(2, compare.SkippedSameDigest)},
+			text: "  layers 1-3 of 3  identical  same digest in both, not read"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := &compare.Report{Verdict: compare.Equivalent, Platforms: []compare.Platform{{Platform: "linux/amd64", Verdict: compare.Equivalent, Layers: tt.layers}}}
+			var txt, html strings.Builder
+			if err := rep.WriteText(&txt, compare.TextOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := rep.WriteHTML(&html); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(txt.String(), "\n")
+			if got := slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "not read") }); got != (tt.text != "") ||
+				tt.text != "" && !slices.Contains(lines, tt.text) {
+				t.Errorf("text report:\n%s\nwant the line %q", txt.String(), tt.text)
+			}
+			if got, want := strings.Count(html.String(), "(same digest, not read)"), strings.Count(fmt.Sprint(tt.layers), compare.SkippedSameDigest); got != want {
+				t.Errorf("the HTML report names %d layers not read, want %d", got, want)
+			}
+		})
+	}
+}
