@@ -6,7 +6,10 @@
 // walked once), hashed while read, and walked as a tar stream under named
 // limits. The layers at the bottom of both images that are the same blobs
 // are not read at all when the layers above them prove that the merged
-// views do not depend on them (unread.go). Nothing is ever extracted: entry names and link targets are data,
+// views do not depend on them (unread.go). Gzip is decompressed by ISA-L's
+// igzip, as a subprocess, when it is on PATH, and in Go otherwise
+// (Options.Decompressor); both reach the same outcome on every stream
+// (igzip.go says how). Nothing is ever extracted: entry names and link targets are data,
 // and hostile ones are reported as findings, never followed on the host.
 // A difference between images is a result (a Report), never an error.
 package compare

@@ -3,6 +3,7 @@ package compare
 import (
 	"bytes"
 	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -30,9 +31,14 @@ func ImagesRead(ctx context.Context, a, b *image.Resolved, o Options, readAll bo
 // says mt, as Images reads a layer, then merges the entries into a view
 // (twice, as two layers) and diffs them, as comparePair does. It returns
 // the paths of the entries and every finding. For FuzzWalkLayer.
-func WalkBytes(ctx context.Context, b []byte, mt string, lim Limits) (paths []string, findings []Finding, err error) {
+func WalkBytes(ctx context.Context, b []byte, mt string, lim Limits, decompressor string) (paths []string, findings []Finding, err error) {
 	var total atomic.Int64
-	w, err := walkStream(ctx, bytes.NewReader(b), "fuzz layer", lim.withDefaults(), &total)
+	gz, err := newGunzipper(decompressor)
+	if err != nil {
+		return nil, nil, err
+	}
+	open := func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	w, err := walkOpened(ctx, open, "fuzz layer", lim.withDefaults(), gz, &total)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -26,6 +26,10 @@ type Options struct {
 	// "published" for verify, "A" and "B" for diff.
 	NameA, NameB string
 	Logger       *slog.Logger
+	// Decompressor is how gzip layers are decompressed: DecompressGo,
+	// DecompressIgzip (an error when igzip is not on PATH), or
+	// DecompressAuto, the default: igzip when it is on PATH, else Go.
+	Decompressor string
 }
 
 // Images compares image A with image B, every platform they have, and
@@ -52,6 +56,10 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	lim := o.Limits.withDefaults()
+	gz, err := newGunzipper(o.Decompressor)
+	if err != nil {
+		return nil, err
+	}
 	rep := &Report{SchemaVersion: 1, Hints: []string{},
 		A: &ImageRef{Ref: a.Ref.String(), Digest: a.Digest.String()},
 		B: &ImageRef{Ref: b.Ref.String(), Digest: b.Digest.String()}}
@@ -61,9 +69,9 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 	// each once: first the layers above the pair's shared layers, then
 	// the shared layers of the pairs whose merged views need them.
 	ws := &walkSet{total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{},
-		lim: lim, logger: o.Logger, walked: h.walked}
+		lim: lim, gz: gz, logger: o.Logger, walked: h.walked}
 	plans := make([]*plan, len(pairs))
-	err := ws.read(ctx, o.Parallelism, func(start func(image.Layer)) {
+	err = ws.read(ctx, o.Parallelism, func(start func(image.Layer)) {
 		for i, p := range pairs {
 			if p.a == nil || p.b == nil || p.a.Descriptor.Digest == p.b.Descriptor.Digest {
 				continue
@@ -217,6 +225,7 @@ type walkSet struct {
 	entries *atomic.Int64 // tar entries held
 	m       map[v1.Hash]*walkFuture
 	lim     Limits
+	gz      gunzipper
 	logger  *slog.Logger
 	walked  func(image.Layer)
 }
@@ -236,7 +245,7 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 			if s.walked != nil {
 				s.walked(l)
 			}
-			w, err := walkLayer(gctx, l, s.lim, s.total)
+			w, err := walkLayer(gctx, l, s.lim, s.gz, s.total)
 			if err == nil {
 				if n := s.entries.Add(int64(len(w.Entries))); n > s.lim.MaxTotalEntries {
 					err = &LimitError{What: "tar entries held by this comparison", Limit: "MaxTotalEntries", Max: s.lim.MaxTotalEntries, Got: n}

@@ -3,6 +3,7 @@ package compare
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -62,13 +63,29 @@ func (d *decompressor) Close() error {
 	return nil
 }
 
-func newDecompressor(r io.Reader, lim Limits) (*decompressor, error) {
+// newDecompressor sniffs r's magic and decodes it; gzip with gz (Go or
+// igzip), killed when ctx ends.
+func newDecompressor(ctx context.Context, r io.Reader, lim Limits, gz gunzipper) (*decompressor, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(6)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return nil, err
 	}
 	switch {
+	case bytes.HasPrefix(head, magicGzip) && gz.igzip != "":
+		// The header igzip would accept and Go refuse is refused here,
+		// as Go does.
+		if h, _ := br.Peek(10); !gzipHeaderOK(h) {
+			if len(h) < 10 {
+				return nil, fmt.Errorf("gzip: %w", io.ErrUnexpectedEOF)
+			}
+			return nil, gzip.ErrHeader
+		}
+		z, err := startIgzip(ctx, gz.igzip, br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		return &decompressor{Reader: z, Found: Gzip, close: func() { z.Close() }}, nil
 	case bytes.HasPrefix(head, magicGzip):
 		zr, err := gzip.NewReader(br)
 		if err != nil {
