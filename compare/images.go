@@ -30,6 +30,9 @@ type Options struct {
 	// DecompressIgzip (an error when igzip is not on PATH), or
 	// DecompressAuto, the default: igzip when it is on PATH, else Go.
 	Decompressor string
+	// Index, when set, keeps what walks learn of layers across
+	// comparisons: a layer found there is not read again.
+	Index *Index
 }
 
 // Images compares image A with image B, every platform they have, and
@@ -69,7 +72,7 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 	// each once: first the layers above the pair's shared layers, then
 	// the shared layers of the pairs whose merged views need them.
 	ws := &walkSet{total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{},
-		lim: lim, gz: gz, logger: o.Logger, walked: h.walked}
+		lim: lim, gz: gz, index: o.Index, logger: o.Logger, walked: h.walked}
 	plans := make([]*plan, len(pairs))
 	err = ws.read(ctx, o.Parallelism, func(start func(image.Layer)) {
 		for i, p := range pairs {
@@ -226,6 +229,7 @@ type walkSet struct {
 	m       map[v1.Hash]*walkFuture
 	lim     Limits
 	gz      gunzipper
+	index   *Index
 	logger  *slog.Logger
 	walked  func(image.Layer)
 }
@@ -241,11 +245,7 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 			return
 		}
 		g.Go(func() error {
-			s.logger.Debug("reading layer", "digest", l.Descriptor.Digest, "size", l.Descriptor.Size)
-			if s.walked != nil {
-				s.walked(l)
-			}
-			w, err := walkLayer(gctx, l, s.lim, s.gz, s.total)
+			w, err := s.walk(gctx, l)
 			if err == nil {
 				if n := s.entries.Add(int64(len(w.Entries))); n > s.lim.MaxTotalEntries {
 					err = &LimitError{What: "tar entries held by this comparison", Limit: "MaxTotalEntries", Max: s.lim.MaxTotalEntries, Got: n}
@@ -257,6 +257,33 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 		})
 	})
 	return g.Wait()
+}
+
+// walk returns the walk of l: from the index, or read and then indexed.
+// The diff_id claims are checked on it by get, wherever it came from.
+func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
+	d := l.Descriptor.Digest
+	if s.index != nil {
+		w, why := s.index.load(d, s.lim)
+		if w != nil {
+			s.logger.Debug("layer from the index", "digest", d)
+			return w, nil
+		}
+		if why != "" {
+			s.logger.Debug("layer index entry discarded", "digest", d, "because", why)
+		}
+	}
+	s.logger.Debug("reading layer", "digest", d, "size", l.Descriptor.Size)
+	if s.walked != nil {
+		s.walked(l)
+	}
+	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total)
+	if err == nil && s.index != nil {
+		if err := s.index.store(d, s.lim, w); err != nil {
+			s.logger.Warn("keeping a layer in the index", "digest", d, "error", err)
+		}
+	}
+	return w, err
 }
 
 type walkFuture struct {
