@@ -59,9 +59,11 @@ demo:
 	$(MAKE) --no-print-directory build
 	$(GO) run ./fixtures/cmd/demo -reprover $(BIN)/reprover
 
-## bench: compare's throughput against the decompress-and-hash floor, and peak
-## memory; verify's overhead over the same build with buildctl plus a diff; the
-## service API under load (req/s, p99). Bench data is kept in .cache/bench
+## bench: compare's throughput against the decompress-and-hash floor (in Go and
+## with igzip), a pair sharing all but its last layer against reading only that
+## layer, and peak memory; verify's overhead over the same build with buildctl
+## plus a diff; the service API under load (req/s, p99). Bench data is kept in
+## .cache/bench
 bench: tools
 	mkdir -p $(CACHE)/bench
 	REPROVER_BENCH_DIR=$(CACHE)/bench $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/ ./verify/ ./service/

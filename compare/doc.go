@@ -4,7 +4,13 @@
 //
 // Layers are streamed: each is decompressed once (identical digests are
 // walked once), hashed while read, and walked as a tar stream under named
-// limits. Nothing is ever extracted: entry names and link targets are data,
+// limits. The layers at the bottom of both images that are the same blobs
+// are not read at all when the layers above them prove that the merged
+// views do not depend on them (unread.go). Gzip is decompressed by ISA-L's
+// igzip, as a subprocess, when it is on PATH, and in Go otherwise
+// (Options.Decompressor); both reach the same outcome on every stream
+// (igzip.go says how). With an Index, what a walk learns of a layer is
+// kept on disk by digest, and a layer seen once is not read again. Nothing is ever extracted: entry names and link targets are data,
 // and hostile ones are reported as findings, never followed on the host.
 // A difference between images is a result (a Report), never an error.
 package compare

@@ -199,7 +199,9 @@ func scanLayer(ctx context.Context, l image.Layer, lim Limits, entry func(string
 		return err
 	}
 	defer rc.Close()
-	dec, err := newDecompressor(ctxReader{ctx, rc}, lim)
+	// The Go decoder: the few layers explained need no speed, and it
+	// checks what it reads itself.
+	dec, err := newDecompressor(ctx, ctxReader{ctx, rc}, lim, gunzipper{})
 	if err != nil {
 		return err
 	}

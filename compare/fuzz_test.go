@@ -33,6 +33,13 @@ func FuzzWalkLayer(f *testing.F) {
 		clean,
 		fixtures.GzipMembers(clean, 50),
 		cat(gz(clean), []byte("garbage")),
+		cat(gz(clean), make([]byte, 1024)),
+		cat(gz(clean), make([]byte, 5)),
+		cat(gz(clean), []byte{0x1f, 0x8b, 8}),
+		cat(gz(clean[:700]), gz(clean[700:])),
+		reservedFlag(gz(clean)),
+		cat(gz(clean[:700]), reservedFlag(gz(clean[700:]))),
+		cat(fixtures.EmptyGzipMember(), reservedFlag(fixtures.EmptyGzipMember()), gz(clean)),
 		gz(clean)[:len(gz(clean))/2],
 		gz(clean)[:len(gz(clean))-8],
 		fixtures.BadGzipCRC(gz(clean)),
@@ -68,8 +75,21 @@ func FuzzWalkLayer(f *testing.F) {
 	}
 	lim := compare.Limits{MaxLayerBytes: mib, MaxTotalBytes: 2 * mib, MaxEntries: 1000, MaxHeaderBytes: mib / 2,
 		MaxZstdWindow: mib / 2, MaxTextFile: 1 << 10, MaxTextBytes: 64 << 10}
+	decompressors(f)
 	f.Fuzz(func(t *testing.T, b []byte, mt uint8) {
-		paths, findings, err := compare.WalkBytes(t.Context(), b, string(fuzzMediaTypes[int(mt)%len(fuzzMediaTypes)]), lim)
+		mediaType := string(fuzzMediaTypes[int(mt)%len(fuzzMediaTypes)])
+		paths, findings, err := compare.WalkBytes(t.Context(), b, mediaType, lim, compare.DecompressGo)
+		// igzip must reach the same outcome: the same entries and
+		// findings, or an error too. Not always the same error: in a
+		// stream with two faults, igzip, which decompresses ahead of the
+		// walk, may meet a corrupt member before the walk meets a limit.
+		ipaths, ifindings, ierr := compare.WalkBytes(t.Context(), b, mediaType, lim, compare.DecompressIgzip)
+		switch {
+		case (err == nil) != (ierr == nil):
+			t.Fatalf("go: %v; igzip: %v", err, ierr)
+		case err == nil && (!slices.Equal(paths, ipaths) || !slices.Equal(findings, ifindings)):
+			t.Fatalf("go: %q %q; igzip: %q %q", paths, findings, ipaths, ifindings)
+		}
 		if err != nil {
 			var le *compare.LimitError
 			if errors.As(err, &le) && (le.Got <= le.Max || le.Limit == "") {

@@ -38,7 +38,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2em .5em;tex
 {{with .Config}}<h3>config</h3><table><tr><th>field</th><th>rebuilt / A</th><th>published / B</th></tr>
 {{range .}}<tr><td>{{.Field}}</td><td><code>{{json .Rebuilt}}</code></td><td><code>{{json .Published}}</code></td></tr>{{end}}</table>{{end}}
 <h3>layers</h3><table><tr><th>layer</th><th>verdict</th><th>instruction</th><th>changes</th></tr>
-{{range .Layers}}<tr><td title="index {{.Index}}">{{inc .Index}}</td><td class="v-{{.Verdict}}">{{.Verdict}}</td><td><code>{{.Instruction}}</code></td>
+{{range .Layers}}<tr><td title="index {{.Index}}">{{inc .Index}}</td><td class="v-{{.Verdict}}">{{.Verdict}}{{with .Skipped}} ({{.}}, not read){{end}}</td><td><code>{{.Instruction}}</code></td>
 <td>{{range .Files}}<div>{{.Change}} <code>{{.Path}}</code> {{join .Aspects}}{{with .Cause}} <em>cause: {{.}}</em>{{end}}</div>{{end}}{{range .Findings}}<div>finding {{.Kind}} <code>{{.Path}}</code>: {{.Message}}</div>{{end}}</td></tr>{{end}}</table>
 {{with .Files}}<h3>merged filesystem</h3>{{range .}}{{template "file" .}}{{end}}{{end}}
 {{end}}</body></html>

@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -31,12 +32,29 @@ type Options struct {
 	Window causes.Window
 	// Diffoscope, when set, looks inside each differing file pair.
 	Diffoscope *Diffoscope
+	// Decompressor is how gzip layers are decompressed: DecompressGo,
+	// DecompressIgzip (an error when igzip is not on PATH), or
+	// DecompressAuto, the default: igzip when it is on PATH, else Go.
+	Decompressor string
+	// Index, when set, keeps what walks learn of layers across
+	// comparisons: a layer found there is not read again.
+	Index *Index
 }
 
 // Images compares image A with image B, every platform they have, and
 // returns the report. An error means the comparison could not be done
 // (an unreadable or hostile input beyond what a report can hold).
 func Images(ctx context.Context, a, b *image.Resolved, o Options) (*Report, error) {
+	return images(ctx, a, b, o, hooks{})
+}
+
+// hooks let tests see what a comparison reads.
+type hooks struct {
+	walked  func(image.Layer) // called for each layer read, before reading it
+	readAll bool              // read the shared layers even when not needed
+}
+
+func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Report, error) {
 	if o.Parallelism <= 0 {
 		o.Parallelism = 4
 	}
@@ -47,44 +65,60 @@ func Images(ctx context.Context, a, b *image.Resolved, o Options) (*Report, erro
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	lim := o.Limits.withDefaults()
+	gz, err := newGunzipper(o.Decompressor)
+	if err != nil {
+		return nil, err
+	}
 	rep := &Report{SchemaVersion: 1, Hints: []string{},
 		A: &ImageRef{Ref: a.Ref.String(), Digest: a.Digest.String()},
 		B: &ImageRef{Ref: b.Ref.String(), Digest: b.Digest.String()}}
 	pairs, notes := pairPlatforms(a, b)
 
 	// Read every distinct layer of every pair that is not bit-identical,
-	// each once.
-	ws := &walkSet{total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{}}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(o.Parallelism)
-	for _, p := range pairs {
-		if p.a == nil || p.b == nil || p.a.Descriptor.Digest == p.b.Descriptor.Digest {
-			continue
-		}
-		for _, img := range []*image.Image{p.a, p.b} {
-			for _, l := range img.Layers {
-				if f := ws.claim(l); f != nil {
-					g.Go(func() error {
-						o.Logger.Debug("reading layer", "digest", l.Descriptor.Digest, "size", l.Descriptor.Size)
-						w, err := walkLayer(gctx, l, lim, ws.total)
-						if err == nil {
-							if n := ws.entries.Add(int64(len(w.Entries))); n > lim.MaxTotalEntries {
-								err = &LimitError{What: "tar entries held by this comparison", Limit: "MaxTotalEntries", Max: lim.MaxTotalEntries, Got: n}
-							}
-						}
-						f.w, f.err = w, err
-						close(f.done)
-						return err
-					})
+	// each once: first the layers above the pair's shared layers, then
+	// the shared layers of the pairs whose merged views need them.
+	ws := &walkSet{total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{},
+		lim: lim, gz: gz, index: o.Index, logger: o.Logger, walked: h.walked}
+	plans := make([]*plan, len(pairs))
+	err = ws.read(ctx, o.Parallelism, func(start func(image.Layer)) {
+		for i, p := range pairs {
+			if p.a == nil || p.b == nil || p.a.Descriptor.Digest == p.b.Descriptor.Digest {
+				continue
+			}
+			plans[i] = &plan{shared: sharedLayers(p.a, p.b)}
+			if h.readAll {
+				plans[i].shared = 0
+			}
+			for _, img := range []*image.Image{p.a, p.b} {
+				for _, l := range img.Layers[plans[i].shared:] {
+					start(l)
 				}
 			}
 		}
-	}
-	if err := g.Wait(); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
-	for _, p := range pairs {
-		pr, err := comparePair(p, ws, o)
+	err = ws.read(ctx, o.Parallelism, func(start func(image.Layer)) {
+		for i, p := range pairs {
+			pl := plans[i]
+			if pl == nil || pl.shared == 0 {
+				continue
+			}
+			if reason := pl.overUnread(p.a, p.b, ws); reason != "" {
+				o.Logger.Debug("reading the shared layers", "platform", p.name, "layers", pl.shared, "because", reason)
+				for _, l := range p.a.Layers[:pl.shared] {
+					start(l)
+				}
+				pl.shared = 0
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range pairs {
+		pr, err := comparePair(p, plans[i], ws, o)
 		if err != nil {
 			return nil, err
 		}
@@ -205,6 +239,63 @@ type walkSet struct {
 	total   *atomic.Int64 // uncompressed bytes read
 	entries *atomic.Int64 // tar entries held
 	m       map[v1.Hash]*walkFuture
+	lim     Limits
+	gz      gunzipper
+	index   *Index
+	logger  *slog.Logger
+	walked  func(image.Layer)
+}
+
+// read runs each layer that plan starts, and has not been read before,
+// parallel at most at a time, and waits for them.
+func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(image.Layer))) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
+	plan(func(l image.Layer) {
+		f := s.claim(l)
+		if f == nil {
+			return
+		}
+		g.Go(func() error {
+			w, err := s.walk(gctx, l)
+			if err == nil {
+				if n := s.entries.Add(int64(len(w.Entries))); n > s.lim.MaxTotalEntries {
+					err = &LimitError{What: "tar entries held by this comparison", Limit: "MaxTotalEntries", Max: s.lim.MaxTotalEntries, Got: n}
+				}
+			}
+			f.w, f.err = w, err
+			close(f.done)
+			return err
+		})
+	})
+	return g.Wait()
+}
+
+// walk returns the walk of l: from the index, or read and then indexed.
+// The diff_id claims are checked on it by get, wherever it came from.
+func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
+	d := l.Descriptor.Digest
+	if s.index != nil {
+		w, why := s.index.load(d, s.lim)
+		if w != nil {
+			s.logger.Debug("layer from the index", "digest", d)
+			return w, nil
+		}
+		if why != "" {
+			s.logger.Debug("layer index entry discarded", "digest", d, "because", why)
+		}
+	}
+	s.logger.Debug("reading layer", "digest", d, "size", l.Descriptor.Size)
+	if s.walked != nil {
+		s.walked(l)
+	}
+	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total)
+	if err == nil && s.index != nil {
+		if err := s.index.store(d, s.lim, w); err != nil {
+			s.logger.Warn("keeping a layer in the index", "digest", d, "error", err)
+		}
+	}
+	return w, err
 }
 
 type walkFuture struct {
@@ -248,8 +339,8 @@ func (s *walkSet) get(l image.Layer) (*walked, error) {
 }
 
 // comparePair compares the two images of one platform, either of which may
-// be missing.
-func comparePair(p pair, ws *walkSet, o Options) (*Platform, error) {
+// be missing; pl is nil when they are missing or the same manifest.
+func comparePair(p pair, pl *plan, ws *walkSet, o Options) (*Platform, error) {
 	pr := &Platform{Platform: p.name, Encoding: []string{}, Config: []FieldChange{}, Layers: []LayerReport{}, Files: []FileChange{}}
 	switch {
 	case p.a == nil:
@@ -271,11 +362,13 @@ func comparePair(p pair, ws *walkSet, o Options) (*Platform, error) {
 		}
 		return pr, nil
 	}
-	return pr, diffPlatform(pr, p.a, p.b, ws, &[2]string{o.NameA, o.NameB})
+	return pr, diffPlatform(pr, p.a, p.b, pl, ws, &[2]string{o.NameA, o.NameB})
 }
 
-// diffPlatform fills pr in for two platform images whose manifests differ.
-func diffPlatform(pr *Platform, a, b *image.Image, ws *walkSet, labels *[2]string) error {
+// diffPlatform fills pr in for two platform images whose manifests differ:
+// their layers from pl.shared up were read, and so were the others when
+// pl has no merged views built without them.
+func diffPlatform(pr *Platform, a, b *image.Image, pl *plan, ws *walkSet, labels *[2]string) error {
 	mf, err := diffManifestFields(a.RawManifest, b.RawManifest)
 	if err != nil {
 		return err
@@ -285,9 +378,21 @@ func diffPlatform(pr *Platform, a, b *image.Image, ws *walkSet, labels *[2]strin
 		return err
 	}
 	instrA, instrB := instructions(a.RawConfig), instructions(b.RawConfig)
-	va, vb := newFSView(), newFSView()
+	va, vb := pl.va, pl.vb
+	if va == nil {
+		va, vb = newFSView(), newFSView()
+		if err := applyLayers(va, vb, a, b, 0, ws); err != nil {
+			return err
+		}
+	}
 	var layers []layerResult
 	for i := range max(len(a.Layers), len(b.Layers)) {
+		if i < pl.shared {
+			l := skippedLayer(i, &a.Layers[i], &b.Layers[i], cmp.Or(at(instrB, i), at(instrA, i)))
+			layers = append(layers, l)
+			pr.Layers = append(pr.Layers, l.report)
+			continue
+		}
 		sa, err := sideAt(a, instrA, i, ws)
 		if err != nil {
 			return err
@@ -295,12 +400,6 @@ func diffPlatform(pr *Platform, a, b *image.Image, ws *walkSet, labels *[2]strin
 		sb, err := sideAt(b, instrB, i, ws)
 		if err != nil {
 			return err
-		}
-		if sa.walk != nil {
-			va.apply(i, sa.walk.Entries)
-		}
-		if sb.walk != nil {
-			vb.apply(i, sb.walk.Entries)
 		}
 		l := compareLayer(i, sa, sb, labels)
 		layers = append(layers, l)
@@ -314,6 +413,65 @@ func diffPlatform(pr *Platform, a, b *image.Image, ws *walkSet, labels *[2]strin
 	mediaTypesDiffer := a.Manifest.MediaType != b.Manifest.MediaType || a.Manifest.Config.MediaType != b.Manifest.Config.MediaType
 	verdict, enc := platformVerdict(layers, config, pr.Files, string(a.RawConfig) != string(b.RawConfig), mediaTypesDiffer)
 	pr.Verdict, pr.Encoding = verdict, append(pr.Encoding, enc...)
+	return nil
+}
+
+// plan is how one pair of platform images is read: the first shared
+// layers are the same blobs in both (sharedLayers); when va and vb are
+// set, they are the merged views built without them, and those layers
+// are not read.
+type plan struct {
+	shared int
+	va, vb *fsView
+}
+
+// sharedLayers counts the layers at the bottom of a and b that are the
+// same blob, claimed with the same diff_id, at the same index. A blob
+// claimed with two diff_ids is read, so that the false claim is an error.
+func sharedLayers(a, b *image.Image) int {
+	n := 0
+	for n < len(a.Layers) && n < len(b.Layers) &&
+		a.Layers[n].Descriptor.Digest == b.Layers[n].Descriptor.Digest && a.Layers[n].DiffID == b.Layers[n].DiffID {
+		n++
+	}
+	return n
+}
+
+// overUnread builds pl's merged views over the unread shared layers and
+// keeps them when they do not depend on those layers; otherwise it says
+// why they do.
+func (pl *plan) overUnread(a, b *image.Image, ws *walkSet) string {
+	va, vb := newFSView(), newFSView()
+	va.base, vb.base = newUnread(), newUnread()
+	if err := applyLayers(va, vb, a, b, pl.shared, ws); err != nil {
+		return err.Error() // the full read reports it
+	}
+	if reason := baseNeeded(va, vb); reason != "" {
+		return reason
+	}
+	va.base, vb.base = nil, nil
+	pl.va, pl.vb = va, vb
+	return ""
+}
+
+// applyLayers applies the layers of a and b from index from up to the
+// views va and vb.
+func applyLayers(va, vb *fsView, a, b *image.Image, from int, ws *walkSet) error {
+	for i := from; i < max(len(a.Layers), len(b.Layers)); i++ {
+		for _, s := range []struct {
+			img *image.Image
+			v   *fsView
+		}{{a, va}, {b, vb}} {
+			if i >= len(s.img.Layers) {
+				continue
+			}
+			w, err := ws.get(s.img.Layers[i])
+			if err != nil {
+				return err
+			}
+			s.v.apply(i, w.Entries)
+		}
+	}
 	return nil
 }
 

@@ -91,6 +91,18 @@ func compareLayer(i int, a, b layerSide, labels *[2]string) layerResult {
 	return layerResult{report: lr, encoding: append(enc, lr.Encoding...)}
 }
 
+// skippedLayer is the report of a shared layer left unread: identical,
+// by digest.
+func skippedLayer(i int, a, b *image.Layer, instr string) layerResult {
+	lr := LayerReport{Index: i, Rebuilt: a.Descriptor.Digest.String(), Published: b.Descriptor.Digest.String(),
+		Instruction: instr, Verdict: Identical, Skipped: SkippedSameDigest, Files: []FileChange{}}
+	var enc []string
+	if a.Descriptor.MediaType != b.Descriptor.MediaType {
+		enc = []string{EncMediaTypes}
+	}
+	return layerResult{report: lr, encoding: enc}
+}
+
 // layerFindings are B's findings then A's not among them; the walks are
 // shared between images, so the findings are copied.
 func layerFindings(wa, wb *walked) []Finding {

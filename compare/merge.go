@@ -2,7 +2,6 @@ package compare
 
 import (
 	"fmt"
-	"path"
 
 	"github.com/reprover/reprover/internal/text"
 )
@@ -12,9 +11,16 @@ import (
 // layers made, then the layer's entries are applied in order (a later
 // duplicate wins). Hard links are resolved to their target's content.
 type fsView struct {
-	entries  map[string]*Entry
+	entries map[string]*Entry
+	// children names what is directly under each path that has
+	// something under it: entries, and the parents an unpacker creates
+	// for them without an entry of their own. A path is in the view when
+	// it has an entry or children.
 	children map[string]map[string]struct{}
 	Findings []Finding
+	// base is set when the view is built over lower layers left unread
+	// (unread.go): what the view knows and needs of them.
+	base *unread
 }
 
 func newFSView() *fsView {
@@ -29,9 +35,7 @@ func (v *fsView) apply(layer int, es []*Entry) {
 		switch {
 		case e.Opaque:
 			v.checkSymlinkParent(layer, e.Path, e.Path)
-			for c := range v.children[e.Path] {
-				v.remove(path.Join(e.Path, c))
-			}
+			v.removeUnder(e.Path)
 		case e.Whiteout:
 			dir, _ := splitPath(e.Path)
 			v.checkSymlinkParent(layer, e.Path, dir)
@@ -46,17 +50,30 @@ func (v *fsView) apply(layer int, es []*Entry) {
 			dir, _ := splitPath(e.Path)
 			v.checkSymlinkParent(layer, e.Path, dir)
 		}
-		if old, ok := v.entries[e.Path]; ok && old.Type == "dir" && e.Type == "dir" {
-			// A directory entry over a directory updates its metadata and
-			// keeps its children.
-			v.entries[e.Path] = e
-			continue
+		if e.Type == "dir" && e.Path != "/" {
+			switch v.dirAt(layer, e.Path) {
+			case yes:
+				// A directory entry over a directory, named or made
+				// implicitly for what is under it, updates its metadata
+				// and keeps its children, as unpackers do.
+				v.entries[e.Path] = e
+				continue
+			case unknown:
+				// Over the unread base only: it keeps what the base has
+				// there if that is a directory, removes it if not.
+				v.base.cond[e.Path] = true
+				v.put(e)
+				continue
+			}
 		}
 		if e.Path != "/" {
 			v.remove(e.Path)
 		}
 		if e.Type == "hardlink" {
 			target, ok := v.entries[e.Linkname]
+			if !ok && v.base != nil && !v.base.hiddenAt(e.Linkname) {
+				v.base.needs("layer %d: %s is a hard link to %s, which the unread layers may hold", layer+1, e.Path, e.Linkname)
+			}
 			// A link to a resolved link is a link to the same file (a
 			// chain c → b → a); one to a dangling link is dangling too.
 			resolved := ok && (target.Type == "file" || target.Type == "hardlink" && target.Digest != "")
@@ -73,38 +90,104 @@ func (v *fsView) apply(layer int, es []*Entry) {
 	}
 }
 
-func (v *fsView) put(e *Entry) {
-	v.entries[e.Path] = e
-	if e.Path == "/" {
-		return
+type tristate int
+
+const (
+	no tristate = iota
+	yes
+	unknown
+)
+
+// dirAt says whether the view has a directory at p: a directory entry, or
+// no entry and something under p. Over an unread base that still shows
+// at p, it is unknown when the view has nothing at or under p, and needs
+// the base when the view has something under p (the base decides whether
+// it is kept).
+func (v *fsView) dirAt(layer int, p string) tristate {
+	if e, ok := v.entries[p]; ok {
+		if e.Type == "dir" {
+			return yes
+		}
+		return no
 	}
-	// splitPath, not path.Split and Clean: a non-local "/../../etc/passwd"
-	// must not be listed as a child of /etc.
-	dir, base := splitPath(e.Path)
-	if v.children[dir] == nil {
-		v.children[dir] = map[string]struct{}{}
+	under := len(v.children[p]) > 0
+	if v.base != nil && !v.base.hiddenAt(p) {
+		if !under {
+			return unknown
+		}
+		v.base.needs("layer %d: a directory entry at %s, over what the unread layers hold there", layer+1, p)
 	}
-	v.children[dir][base] = struct{}{}
-	// Parents an unpacker would create implicitly are not entries: the
-	// comparison is of what the layers say.
+	if under {
+		return yes
+	}
+	return no
 }
 
-// remove deletes p and everything under it.
+// put sets e at its path, and links the path and its parents in.
+func (v *fsView) put(e *Entry) {
+	v.entries[e.Path] = e
+	// splitPath, not path.Split and Clean: a non-local "/../../etc/passwd"
+	// must not be listed under /etc. Parents an unpacker would create
+	// implicitly are linked but are not entries: the comparison is of
+	// what the layers say.
+	for p := e.Path; p != "/"; {
+		dir, base := splitPath(p)
+		m := v.children[dir]
+		if m == nil {
+			m = map[string]struct{}{}
+			v.children[dir] = m
+		}
+		if _, ok := m[base]; ok {
+			return // linked already, and so are its parents
+		}
+		m[base] = struct{}{}
+		p = dir
+	}
+}
+
+// remove deletes p and everything under it, named or not, as an unpacker
+// replacing p removes the whole tree.
 func (v *fsView) remove(p string) {
+	if v.base != nil {
+		v.base.hidden[p] = true
+	}
 	if _, ok := v.entries[p]; !ok && v.children[p] == nil {
 		return
 	}
+	v.removeTree(p)
+	// Unlink p, and the implicit parents left with nothing under them.
+	for p != "/" {
+		dir, base := splitPath(p)
+		m := v.children[dir]
+		delete(m, base)
+		if len(m) > 0 {
+			return
+		}
+		delete(v.children, dir)
+		if _, ok := v.entries[dir]; ok {
+			return
+		}
+		p = dir
+	}
+}
+
+// removeUnder deletes everything under dir (an opaque marker), not dir.
+func (v *fsView) removeUnder(dir string) {
+	if v.base != nil {
+		v.base.below[dir] = true
+	}
+	for c := range v.children[dir] {
+		v.remove(joinPath(dir, c))
+	}
+}
+
+func (v *fsView) removeTree(p string) {
 	for c := range v.children[p] {
-		v.remove(path.Join(p, c))
+		v.removeTree(joinPath(p, c))
 	}
 	delete(v.children, p)
-	delete(v.entries, p)
-	if p == "/" {
-		return
-	}
-	dir, base := splitPath(p)
-	if m := v.children[dir]; m != nil {
-		delete(m, base)
+	if p != "/" {
+		delete(v.entries, p)
 	}
 }
 
@@ -114,9 +197,14 @@ func (v *fsView) remove(p string) {
 // link targets as data and never follows them.
 func (v *fsView) checkSymlinkParent(layer int, p, dir string) {
 	for d := dir; d != "/" && d != ""; d, _ = splitPath(d) {
-		if e, ok := v.entries[d]; ok && e.Type == "symlink" {
+		e, ok := v.entries[d]
+		if ok && e.Type == "symlink" {
 			v.Findings = append(v.Findings, Finding{Path: p, Kind: "underSymlink",
 				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer+1, p, d, text.Truncate(e.Linkname, 200))})
+			return
+		}
+		if !ok && v.base != nil && !v.base.hiddenAt(d) {
+			v.base.needs("layer %d: %s is under %s, which the unread layers may make a symlink", layer+1, p, d)
 			return
 		}
 	}

@@ -99,15 +99,23 @@ func (c *FieldChange) UnmarshalJSON(b []byte) error {
 
 // LayerReport compares the layers at one index.
 type LayerReport struct {
-	Index       int          `json:"index"`
-	Published   string       `json:"published,omitempty"`
-	Rebuilt     string       `json:"rebuilt,omitempty"`
-	Instruction string       `json:"instruction,omitempty"`
-	Verdict     string       `json:"verdict"`
-	Encoding    []string     `json:"encoding,omitempty"`
-	Files       []FileChange `json:"files"`
-	Findings    []Finding    `json:"findings,omitempty"`
+	Index       int      `json:"index"`
+	Published   string   `json:"published,omitempty"`
+	Rebuilt     string   `json:"rebuilt,omitempty"`
+	Instruction string   `json:"instruction,omitempty"`
+	Verdict     string   `json:"verdict"`
+	Encoding    []string `json:"encoding,omitempty"`
+	// Skipped says why the layer was not read (SkippedSameDigest); its
+	// files and findings are then not listed.
+	Skipped  string       `json:"skipped,omitempty"`
+	Files    []FileChange `json:"files"`
+	Findings []Finding    `json:"findings,omitempty"`
 }
+
+// SkippedSameDigest is why a layer is not read: the same blob at the
+// same index in both images, with nothing but layers of the same blobs
+// under it, and the merged views did not depend on it (docs/report.md).
+const SkippedSameDigest = "same digest"
 
 // FileChange is one path that differs.
 type FileChange struct {

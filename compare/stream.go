@@ -3,6 +3,7 @@ package compare
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -62,21 +63,36 @@ func (d *decompressor) Close() error {
 	return nil
 }
 
-func newDecompressor(r io.Reader, lim Limits) (*decompressor, error) {
+// newDecompressor sniffs r's magic and decodes it; gzip with gz (Go or
+// igzip), killed when ctx ends.
+func newDecompressor(ctx context.Context, r io.Reader, lim Limits, gz gunzipper) (*decompressor, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(6)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return nil, err
 	}
 	switch {
+	case bytes.HasPrefix(head, magicGzip) && gz.igzip != "":
+		// The header igzip would accept and Go refuse is refused here,
+		// as Go does.
+		if h, _ := br.Peek(10); !gzipHeaderOK(h) {
+			if len(h) < 10 {
+				return nil, fmt.Errorf("gzip: %w", io.ErrUnexpectedEOF)
+			}
+			return nil, gzip.ErrHeader
+		}
+		z, err := startIgzip(ctx, gz.igzip, br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		return &decompressor{Reader: z, Found: Gzip, close: func() { z.Close() }}, nil
 	case bytes.HasPrefix(head, magicGzip):
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		// Multistream (the default) reads every member and fails on
-		// trailing bytes that are not another member.
-		return &decompressor{Reader: zr, Found: Gzip, close: func() { zr.Close() }}, nil
+		zr.Multistream(false)
+		return &decompressor{Reader: &gzipMembers{br: br, zr: zr}, Found: Gzip, close: func() { zr.Close() }}, nil
 	case bytes.HasPrefix(head, magicZstd):
 		zr, err := zstd.NewReader(br,
 			zstd.WithDecoderConcurrency(1),
@@ -91,6 +107,39 @@ func newDecompressor(r io.Reader, lim Limits) (*decompressor, error) {
 		return nil, fmt.Errorf("unsupported compression (bzip2/xz magic %x)", head[:3])
 	}
 	return &decompressor{Reader: br, Found: Uncompressed}, nil
+}
+
+// gzipMembers reads every gzip member of br in turn, and fails on bytes
+// after a member that are not a whole member. gzip.Reader's multistream
+// mode does so too, except that it ends quietly when a later member's
+// header is cut short in its name or comment (its readString returns
+// io.EOF): data hidden there was ignored.
+type gzipMembers struct {
+	br *bufio.Reader
+	zr *gzip.Reader
+}
+
+func (g *gzipMembers) Read(p []byte) (int, error) {
+	for {
+		n, err := g.zr.Read(p)
+		if err != io.EOF {
+			return n, err
+		}
+		if n > 0 {
+			return n, nil // io.EOF again on the next call
+		}
+		if _, err := g.br.Peek(1); err != nil {
+			return 0, err // io.EOF, or the stream's own error (a digest mismatch)
+		}
+		// More bytes: they must be a whole member.
+		if err := g.zr.Reset(g.br); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		g.zr.Multistream(false)
+	}
 }
 
 // zstdLimits turns the decoder's refusal of a frame's window into a

@@ -101,6 +101,9 @@ func (p *Text) Platform(pl *Platform, verdict string, good bool) {
 	for _, l := range pl.Layers {
 		layers = max(layers, l.Index+1)
 	}
+	if s := skippedRanges(pl.Layers); s != "" {
+		p.Line("  %s of %d  %s  %s in both, not read", s, layers, p.Verdict(Identical, true), SkippedSameDigest)
+	}
 	for _, l := range pl.Layers {
 		if l.Verdict == Identical && len(l.Findings) == 0 {
 			continue
@@ -122,6 +125,36 @@ func (p *Text) Platform(pl *Platform, verdict string, good bool) {
 	for _, f := range pl.Findings {
 		p.Line("  %s %s: %s %s", p.yellow("finding"), f.Kind, f.Path, f.Message)
 	}
+}
+
+// skippedRanges names the layers not read, counted from 1: "layer 1",
+// "layers 1-3", "layers 1-2, 4".
+func skippedRanges(ls []LayerReport) string {
+	var parts []string
+	n := 0
+	for i := 0; i < len(ls); i++ {
+		if ls[i].Skipped == "" {
+			continue
+		}
+		j := i
+		for j+1 < len(ls) && ls[j+1].Skipped != "" && ls[j+1].Index == ls[j].Index+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, fmt.Sprint(ls[i].Index+1))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", ls[i].Index+1, ls[j].Index+1))
+		}
+		n += j - i + 1
+		i = j
+	}
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return "layer " + parts[0]
+	}
+	return "layers " + strings.Join(parts, ", ")
 }
 
 func (p *Text) files(indent string, fs []FileChange) {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -70,14 +71,9 @@ const (
 // walkLayer decompresses and walks one layer. It reads the stream to its
 // end, so the digest check of the compressed bytes and the diffID cover
 // every byte, including bytes after the tar end-of-archive blocks.
-func walkLayer(ctx context.Context, l image.Layer, lim Limits, total *atomic.Int64) (*walked, error) {
-	rc, err := l.Open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
+func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, total *atomic.Int64) (*walked, error) {
 	what := fmt.Sprintf("layer %d %s", l.Index+1, l.Descriptor.Digest) // counted from 1, as people do
-	w, err := walkStream(ctx, rc, what, lim, total)
+	w, err := walkOpened(ctx, l.Open, what, lim, gz, total)
 	if err != nil {
 		return nil, err
 	}
@@ -87,16 +83,40 @@ func walkLayer(ctx context.Context, l image.Layer, lim Limits, total *atomic.Int
 	return w, nil
 }
 
+// walkOpened walks the stream open returns; when igzip cannot prove it
+// reads the stream as Go would (errNotOneMember), it walks it again, with
+// Go.
+func walkOpened(ctx context.Context, open func(context.Context) (io.ReadCloser, error), what string, lim Limits, gz gunzipper, total *atomic.Int64) (*walked, error) {
+	walk := func(gz gunzipper) (*walked, error) {
+		rc, err := open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return walkStream(ctx, rc, what, lim, gz, total)
+	}
+	w, err := walk(gz)
+	if errors.Is(err, errNotOneMember) {
+		w, err = walk(gunzipper{})
+	}
+	return w, err
+}
+
 // walkStream walks the compressed bytes of a layer whose descriptor says
 // mt, reading rc to its end. It is walkLayer without the registry, so
 // the fuzz test reaches every decoder of untrusted bytes.
-func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, total *atomic.Int64) (*walked, error) {
-	dec, err := newDecompressor(ctxReader{ctx, rc}, lim)
+func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz gunzipper, total *atomic.Int64) (_ *walked, err error) {
+	dec, err := newDecompressor(ctx, ctxReader{ctx, rc}, lim, gz)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer dec.Close()
 	m := newMeter(dec, what, lim, total)
+	defer func() {
+		if errors.Is(err, errNotOneMember) {
+			total.Add(-m.n) // read again: counted then
+		}
+	}()
 	w := &walked{Compression: dec.Found}
 	if err := w.readTar(m, lim, what); err != nil {
 		return nil, err

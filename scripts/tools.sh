@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what reprover's tests and demo need, cached under $CACHE (default
 # .cache/): Debian packages (runc, CNI plugins, iproute2, busybox-static, git,
-# postgresql, chromium, qemu-user-static), and buildkitd and buildctl built
+# isal, postgresql, chromium, qemu-user-static), and buildkitd and buildctl built
 # from the Go module proxy at the BuildKit version pinned in go.mod.
 #
 # Only what is missing is installed or built: a second run does nothing and
@@ -73,6 +73,9 @@ command -v runc >/dev/null || want runc "BuildKit's OCI worker"
 command -v ip >/dev/null || want iproute2 "buildkitd's bridge network"
 [ -x /bin/busybox ] || want busybox-static "the base images of the tests and the demo"
 command -v git >/dev/null || want git "the sources verified"
+# igzip (ISA-L), compare's faster gzip decompressor; without it compare
+# decompresses in Go. Its tests run both.
+command -v igzip >/dev/null || want isal "faster gzip decompression (igzip)"
 busybox_archs=()
 build_rootfs=
 build_aptrepo=

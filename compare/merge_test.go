@@ -1,0 +1,152 @@
+package compare
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// ent is a test entry: "f /a/x" (file), "d /a" (directory), "l /a/l"
+// (symlink), "h /a/h /a/x" (hard link to /a/x), "w /a/x" (whiteout of
+// /a/x), "o /a" (opaque marker of /a). A file's content is its path
+// unless a third field gives it.
+func ent(s string) *Entry {
+	f := strings.Fields(s)
+	e := &Entry{Path: f[1]}
+	switch f[0] {
+	case "f":
+		e.Type, e.Digest = "file", "sha256:"+f[1]
+		if len(f) > 2 {
+			e.Digest = "sha256:" + f[2]
+		}
+	case "d":
+		e.Type = "dir"
+	case "l":
+		e.Type, e.Linkname = "symlink", "/elsewhere"
+	case "h":
+		e.Type, e.Linkname = "hardlink", f[2]
+	case "w":
+		e.Type, e.Whiteout = "whiteout", true
+	case "o":
+		e.Type, e.Opaque = "whiteout", true
+	default:
+		panic("ent: " + s)
+	}
+	return e
+}
+
+func ents(ss ...string) []*Entry {
+	out := make([]*Entry, len(ss))
+	for i, s := range ss {
+		out[i] = ent(s)
+	}
+	return out
+}
+
+// viewPaths lists the view's entries as "PATH TYPE" in order.
+func viewPaths(v *fsView) []string {
+	var out []string
+	for _, p := range slices.Sorted(maps.Keys(v.entries)) {
+		out = append(out, p+" "+v.entries[p].Type)
+	}
+	return out
+}
+
+// checkLinks checks the view's invariant: every path linked under a
+// parent has an entry or something under it, and every entry and every
+// path with something under it is linked from its parent.
+func checkLinks(t *testing.T, v *fsView) {
+	t.Helper()
+	for dir, m := range v.children {
+		if len(m) == 0 {
+			t.Errorf("%s: an empty children set is kept", dir)
+		}
+		for c := range m {
+			p := joinPath(dir, c)
+			if _, ok := v.entries[p]; !ok && len(v.children[p]) == 0 {
+				t.Errorf("%s is linked under %s but is not in the view", p, dir)
+			}
+		}
+	}
+	for _, p := range slices.Concat(slices.Collect(maps.Keys(v.entries)), slices.Collect(maps.Keys(v.children))) {
+		if p == "/" {
+			continue
+		}
+		dir, base := splitPath(p)
+		if _, ok := v.children[dir][base]; !ok {
+			t.Errorf("%s is in the view but not linked under %s", p, dir)
+		}
+	}
+}
+
+// TestFSView: the merged view applies layers as an unpacker does,
+// parents made implicitly for an entry included.
+func TestFSView(t *testing.T) {
+	tests := []struct {
+		name     string
+		layers   [][]*Entry
+		want     []string
+		findings []string // "KIND PATH"
+	}{
+		{name: "later duplicate wins",
+			layers: [][]*Entry{ents("d /a", "f /a/x 1"), ents("f /a/x 2")},
+			want:   []string{"/a dir", "/a/x file"}},
+		{name: "directory over directory keeps its children",
+			layers: [][]*Entry{ents("d /a", "f /a/x"), ents("d /a")},
+			want:   []string{"/a dir", "/a/x file"}},
+		{name: "directory over an implicit directory keeps its children",
+			layers: [][]*Entry{ents("f /a/x"), ents("d /a")},
+			want:   []string{"/a dir", "/a/x file"}},
+		{name: "file over a directory removes the tree",
+			layers: [][]*Entry{ents("d /a", "d /a/b", "f /a/b/x"), ents("f /a")},
+			want:   []string{"/a file"}},
+		{name: "file over an implicit directory removes the tree",
+			layers: [][]*Entry{ents("f /q/p/x"), ents("f /q")},
+			want:   []string{"/q file"}},
+		{name: "whiteout of an implicit directory removes the tree",
+			layers: [][]*Entry{ents("f /q/p/x", "f /r"), ents("w /q")},
+			want:   []string{"/r file"}},
+		{name: "opaque directory removes implicit children",
+			layers: [][]*Entry{ents("d /d", "f /d/sub/x", "f /e/y"), ents("o /d", "f /d/new")},
+			want:   []string{"/d dir", "/d/new file", "/e/y file"}},
+		{name: "opaque marker after its siblings hides lower layers only",
+			layers: [][]*Entry{ents("d /d", "f /d/old"), ents("f /d/new", "o /d")},
+			want:   []string{"/d dir", "/d/new file"}},
+		{name: "directory over a removed implicit parent",
+			layers: [][]*Entry{ents("f /a/b/x"), ents("w /a/b/x"), ents("d /a", "f /a/y")},
+			want:   []string{"/a dir", "/a/y file"}},
+		{name: "hard link resolves to its target's content",
+			layers: [][]*Entry{ents("d /a", "f /a/x"), ents("h /a/h /a/x")},
+			want:   []string{"/a dir", "/a/h hardlink", "/a/x file"}},
+		{name: "hard link to a whited-out target dangles",
+			layers: [][]*Entry{ents("d /a", "f /a/x"), ents("w /a/x", "h /a/h /a/x")},
+			want:   []string{"/a dir", "/a/h hardlink"}, findings: []string{"danglingHardlink /a/h"}},
+		{name: "entry under a symlinked parent",
+			layers: [][]*Entry{ents("l /a"), ents("f /a/x")},
+			want:   []string{"/a symlink", "/a/x file"}, findings: []string{"underSymlink /a/x"}},
+		{name: "non-local names never alias local paths",
+			layers: [][]*Entry{ents("d /etc", "f /etc/passwd", "f /../../etc/passwd"), ents("w /../../etc")},
+			want:   []string{"/etc dir", "/etc/passwd file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := newFSView()
+			for i, l := range tt.layers {
+				v.apply(i, l)
+				checkLinks(t, v)
+			}
+			if got := viewPaths(v); !slices.Equal(got, tt.want) {
+				t.Errorf("view:\n got  %q\n want %q", got, tt.want)
+			}
+			var fs []string
+			for _, f := range v.Findings {
+				fs = append(fs, fmt.Sprintf("%s %s", f.Kind, f.Path))
+			}
+			if !slices.Equal(fs, tt.findings) {
+				t.Errorf("findings: got %q, want %q", fs, tt.findings)
+			}
+		})
+	}
+}
