@@ -3,6 +3,7 @@ package service
 import (
 	"errors"
 	"fmt"
+	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/verify"
 	"path/filepath"
 	"reflect"
@@ -48,6 +49,17 @@ type Config struct {
 		AllowProxy         bool     `mapstructure:"allowProxy"`
 		AllowDownloadHosts []string `mapstructure:"allowDownloadHosts"`
 	} `mapstructure:"network"`
+	// LayerIndex keeps what reading a layer learnt, by digest, so that the
+	// base layers many images share are read once (compare.Index): Dir
+	// (default DATADIR/layer-index; "off" for none), MaxBytes (default
+	// compare.DefaultIndexBytes).
+	LayerIndex struct {
+		Dir      string `mapstructure:"dir"`
+		MaxBytes int64  `mapstructure:"maxBytes"`
+	} `mapstructure:"layerIndex"`
+	// Decompressor is how gzip layers are decompressed: auto (igzip when
+	// installed), go or igzip.
+	Decompressor string `mapstructure:"decompressor"`
 	// Diffoscope: look inside each differing file of a mismatch with
 	// Debian's diffoscope (compare.Diffoscope), its text on the pages.
 	Diffoscope bool          `mapstructure:"diffoscope"`
@@ -127,6 +139,8 @@ func (c *Config) Validate() error {
 		return errors.New("sources.allow is empty: no submission could be accepted")
 	case c.StaleAfter < 20*time.Second:
 		return fmt.Errorf("staleAfter %v: at least 20s (workers report every 5s)", c.StaleAfter)
+	case c.Decompressor != "" && c.Decompressor != compare.DecompressAuto && c.Decompressor != compare.DecompressGo && c.Decompressor != compare.DecompressIgzip:
+		return fmt.Errorf("decompressor %q: want %s, %s or %s", c.Decompressor, compare.DecompressAuto, compare.DecompressGo, compare.DecompressIgzip)
 	case c.Network.Default != "" && c.Network.Default != "none" && c.Network.Default != "proxy":
 		return fmt.Errorf("network.default %q: want none or proxy", c.Network.Default)
 	case c.Network.Default == "proxy" && !c.Network.AllowProxy:

@@ -39,6 +39,10 @@ type PipelineRunner struct {
 	// Diffoscope, when set (the diffoscope option), looks inside each
 	// differing file of a mismatch.
 	Diffoscope *compare.Diffoscope
+	// Index is the layer index the comparisons share (layerIndex), and
+	// Decompressor how they decompress gzip (decompressor).
+	Index        *compare.Index
+	Decompressor string
 	// SourcePolicy judges a source only the image names (sources.allow).
 	SourcePolicy func(source string) error
 	// ScratchDir holds each job's checkout and rebuilt image (a directory
@@ -87,7 +91,7 @@ func (p *PipelineRunner) Run(ctx context.Context, r Request) (*verify.Report, []
 		iopts.Transport = p.transport()
 	}
 	opts := verify.Options{Image: iopts, Progress: io.Discard, ProgressMode: "quiet", Logger: p.Logger, SourcePolicy: p.SourcePolicy,
-		Compare: compare.Options{Diffoscope: p.Diffoscope}}
+		Compare: compare.Options{Diffoscope: p.Diffoscope, Index: p.Index, Decompressor: p.Decompressor}}
 	if p.ScratchDir != "" {
 		if err := os.MkdirAll(p.ScratchDir, 0o700); err != nil {
 			return nil, nil, err

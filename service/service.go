@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,6 +75,17 @@ func New(ctx context.Context, cfg *Config, runner Runner, logger *slog.Logger) (
 			return nil, fmt.Errorf("diffoscope: true in the configuration: %w", err)
 		}
 		pr.Diffoscope = &compare.Diffoscope{Path: p}
+	}
+	if pr, ok := runner.(*PipelineRunner); ok && pr.Index == nil && cfg.LayerIndex.Dir != "off" {
+		dir := cmp.Or(cfg.LayerIndex.Dir, filepath.Join(cfg.DataDir, "layer-index"))
+		idx, err := compare.OpenIndex(dir, cfg.LayerIndex.MaxBytes)
+		if err != nil {
+			return nil, fmt.Errorf("layerIndex.dir: %w", err)
+		}
+		pr.Index = idx
+	}
+	if pr, ok := runner.(*PipelineRunner); ok && pr.Decompressor == "" {
+		pr.Decompressor = cfg.Decompressor
 	}
 	if pr, ok := runner.(*PipelineRunner); ok && pr.AllowPrivate == nil {
 		pr.AllowPrivate = cfg.Images.Allow

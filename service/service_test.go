@@ -468,3 +468,43 @@ func TestDiffoscopeConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareConfig: the comparisons share a layer index under the data
+// directory unless layerIndex.dir is off; decompressor must be one the
+// comparison knows.
+func TestCompareConfig(t *testing.T) {
+	for _, c := range []struct {
+		name, dir, decompressor string
+		wantIndex               bool
+		err                     string
+	}{
+		{name: "default", wantIndex: true},
+		{name: "off", dir: "off"},
+		{name: "igzip", decompressor: "igzip", wantIndex: true},
+		{name: "unknown decompressor", decompressor: "zlib", err: `decompressor "zlib": want auto, go or igzip`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := &service.Config{DataDir: t.TempDir(), StaleAfter: time.Minute, Decompressor: c.decompressor}
+			cfg.Sources.Allow = []string{"/"}
+			cfg.LayerIndex.Dir = c.dir
+			runner := &service.PipelineRunner{}
+			svc, err := service.New(t.Context(), cfg, runner, nil)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("New: %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer svc.Stop(t.Context())
+			if (runner.Index != nil) != c.wantIndex || runner.Decompressor != c.decompressor {
+				t.Errorf("index %v decompressor %q, want an index: %v, %q", runner.Index, runner.Decompressor, c.wantIndex, c.decompressor)
+			}
+			if _, err := os.Stat(filepath.Join(cfg.DataDir, "layer-index")); (err == nil) != c.wantIndex {
+				t.Errorf("DATADIR/layer-index: %v", err)
+			}
+		})
+	}
+}

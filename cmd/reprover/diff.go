@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,11 @@ type imageFlags struct {
 	parallel  int
 	// diffoscope: look inside each differing file pair with diffoscope.
 	diffoscope bool
+	// decompressor: auto, go or igzip; index: the layer index's directory
+	// ("off": none), bounded to indexBytes.
+	decompressor string
+	index        string
+	indexBytes   int64
 }
 
 func (f *imageFlags) register(cmd *cobra.Command) {
@@ -37,6 +43,9 @@ func (f *imageFlags) register(cmd *cobra.Command) {
 	fl.Int64Var(&f.climits.MaxTotalEntries, "max-total-entries", compare.DefaultLimits.MaxTotalEntries, "most tar entries held by one comparison, all layers together")
 	fl.Int64Var(&f.climits.MaxHeaderBytes, "max-header-bytes", compare.DefaultLimits.MaxHeaderBytes, "most bytes of tar names, link targets and PAX records kept for one layer")
 	fl.IntVar(&f.parallel, "parallel", 4, "layers read at once")
+	fl.StringVar(&f.decompressor, "decompressor", compare.DecompressAuto, "how gzip layers are decompressed: auto (ISA-L's igzip when installed, else Go), go, or igzip")
+	fl.StringVar(&f.index, "layer-index", "", "the directory of the layer index (what reading a layer learnt, by digest, so it is not read again); off for none (default $XDG_CACHE_HOME/reprover/layers)")
+	fl.Int64Var(&f.indexBytes, "layer-index-max-bytes", compare.DefaultIndexBytes, "most bytes the layer index keeps, the least recently used layers evicted first")
 	fl.BoolVar(&f.diffoscope, "diffoscope", false, "look inside each differing file with Debian's diffoscope (bounded, without network) and put its text in the report")
 }
 
@@ -44,8 +53,30 @@ func (f *imageFlags) register(cmd *cobra.Command) {
 // error when diffoscope is not installed, before anything starts.
 func (f *imageFlags) compareOptions(g *globals, nameA, nameB string) (compare.Options, error) {
 	o, err := diffoscopeOptions(g, f.diffoscope)
-	o.Limits, o.Parallelism, o.NameA, o.NameB = f.climits, f.parallel, nameA, nameB
-	return o, err
+	if err != nil {
+		return o, err
+	}
+	o.Limits, o.Parallelism, o.NameA, o.NameB, o.Decompressor = f.climits, f.parallel, nameA, nameB, f.decompressor
+	switch f.decompressor {
+	case compare.DecompressAuto, compare.DecompressGo, compare.DecompressIgzip:
+	default:
+		return o, fmt.Errorf("--decompressor %q: want %s, %s or %s", f.decompressor, compare.DecompressAuto, compare.DecompressGo, compare.DecompressIgzip)
+	}
+	if f.index == "off" {
+		return o, nil
+	}
+	dir := f.index
+	if dir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return o, fmt.Errorf("--layer-index: no cache directory (%w): give one, or off", err)
+		}
+		dir = filepath.Join(cache, "reprover", "layers")
+	}
+	if o.Index, err = compare.OpenIndex(dir, f.indexBytes); err != nil {
+		return o, fmt.Errorf("--layer-index %s: %w", dir, err)
+	}
+	return o, nil
 }
 
 // diffoscopeOptions are default comparison options, with diffoscope when

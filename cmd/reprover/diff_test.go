@@ -83,6 +83,40 @@ func TestDiffExitCodes(t *testing.T) {
 	}
 }
 
+// TestDiffLayerIndex: what diff learns of layers is kept in the layer
+// index, and a second comparison from the index reports the same; a bad
+// --decompressor is exit 2 before anything is read.
+func TestDiffLayerIndex(t *testing.T) {
+	reg := fixtures.NewRegistry(t)
+	var c fixtures.Case
+	for _, x := range fixtures.Cases() {
+		if x.Name == "modified-file" {
+			c = x
+		}
+	}
+	a, b := reg.MustPush(t, "index/modified", "a", c.A), reg.MustPush(t, "index/modified", "b", c.B)
+	dir := filepath.Join(t.TempDir(), "layers")
+	var reports []string
+	for range 2 {
+		out, _ := expect(t, []string{"diff", "--format", "json", "--layer-index", dir, a, b}, 1, []string{`"verdict": "different"`}, nil)
+		reports = append(reports, out)
+	}
+	if reports[0] != reports[1] {
+		t.Errorf("the comparison from the index differs:\n%s\n%s", reports[0], reports[1])
+	}
+	var files int
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if files == 0 {
+		t.Errorf("the layer index in %s is empty", dir)
+	}
+	expect(t, []string{"diff", "--decompressor", "zlib", a, b}, 2, nil, []string{`--decompressor "zlib": want auto, go or igzip`})
+}
+
 // TestDiffoscopeMissing: --diffoscope without diffoscope installed is
 // exit 2 saying how to install it, before any image is read.
 func TestDiffoscopeMissing(t *testing.T) {

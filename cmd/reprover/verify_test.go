@@ -13,7 +13,15 @@ import (
 
 func TestMain(m *testing.M) {
 	logrus.SetLevel(logrus.ErrorLevel) // BuildKit client warnings are noise here
+	// The default layer index lives under the user's cache: the tests'
+	// under a directory of their own.
+	cache, err := os.MkdirTemp("", "reprover-cmd-cache-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CACHE_HOME", cache)
 	code := m.Run()
+	os.RemoveAll(cache)
 	fixtures.StopBuildkit()
 	os.Exit(code)
 }
