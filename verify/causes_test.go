@@ -87,6 +87,12 @@ func TestCausesOfRealBuilds(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("causes of the differing files:\n got  %v\n want %v", got, want)
 	}
+	// The base's layers (Debian, Python) are the same blobs in both
+	// images, and the RUN layers' paths are on both sides: the comparison
+	// reads only the layers the Dockerfile made.
+	if tm := rep.Timings; tm == nil || tm.LayersSkipped != 4 || tm.LayersRead != 5 {
+		t.Errorf("timings %+v, want the 4 base layers not read and the 5 RUN layers read", tm)
+	}
 	if !strings.Contains(strings.Join(rep.Hints, "\n"), "1 of 4 differences: a timestamp inside the content (/stamp)") {
 		t.Errorf("hints %q do not count the timestamp", rep.Hints)
 	}

@@ -78,12 +78,27 @@ type Report struct {
 	Rebuilt         *compare.ImageRef    `json:"rebuilt,omitempty"`
 	SourceDateEpoch *int64               `json:"sourceDateEpoch,omitempty"`
 	Build           *Build               `json:"build,omitempty"`
+	// Timings say where the verification's time went.
+	Timings *Timings `json:"timings,omitempty"`
 	// Encoding, Hints and Platforms are the comparison's, seen as a
 	// verification: hints also say what the verification left out.
 	Encoding  []string   `json:"encoding,omitempty"`
 	Hints     []string   `json:"hints"`
 	Platforms []Platform `json:"platforms"`
 }
+
+// Timings are the time the rebuild and the comparison took, in seconds
+// (to the millisecond), and how many layers the comparison read: a layer
+// that is the same blob at the same place in both images (the shared
+// base layers) is not read.
+type Timings struct {
+	BuildSeconds   float64 `json:"buildSeconds"`
+	CompareSeconds float64 `json:"compareSeconds"`
+	LayersRead     int     `json:"layersRead"`
+	LayersSkipped  int     `json:"layersSkipped"`
+}
+
+func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
 
 // Source is the source a rebuild came from.
 type Source struct {
@@ -222,6 +237,9 @@ func (r *Report) WriteText(w io.Writer, o compare.TextOptions) error {
 		p.Line("SOURCE_DATE_EPOCH: %d (%s)", *r.SourceDateEpoch, time.Unix(*r.SourceDateEpoch, 0).UTC().Format(time.RFC3339))
 	}
 	writeBuild(p, r.Build)
+	if t := r.Timings; t != nil {
+		p.Line("time:      build %.1f s, compare %.1f s (layers read: %d; not read, the same blob in both: %d)", t.BuildSeconds, t.CompareSeconds, t.LayersRead, t.LayersSkipped)
+	}
 	p.Comparison(r.Encoding, r.Hints)
 	for i := range r.Platforms {
 		pl := &r.Platforms[i]

@@ -121,6 +121,9 @@ type stages struct {
 	rebuilt    *builder.Result
 	downloads  []Download // what the rebuild fetched, checked against the pins
 	comparison *compare.Report
+	// buildTime and compareTime are how long the rebuild and the
+	// comparison took.
+	buildTime, compareTime time.Duration
 }
 
 // run is the pipeline: resolve the published image and the source, check
@@ -148,7 +151,10 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 	}
 	req = st.params.req
 	st.plan.spec.OutputDir = filepath.Join(scratch, "rebuilt")
-	if st.rebuilt, err = b.Build(ctx, st.plan.spec, progressOr(o.Progress), o.ProgressMode); err != nil {
+	started := time.Now()
+	st.rebuilt, err = b.Build(ctx, st.plan.spec, progressOr(o.Progress), o.ProgressMode)
+	st.buildTime = time.Since(started)
+	if err != nil {
 		return offlineHint(err, req.network())
 	}
 	if st.plan.pins != nil {
@@ -162,7 +168,9 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 	// SOURCE_DATE_EPOCH and now are the builds' times (the release was
 	// built after its commit and before this rebuild ended).
 	o.Compare.Window = causes.Window{From: time.Unix(st.plan.spec.SourceDateEpoch, 0).Add(-time.Hour), To: time.Now().Add(time.Hour)}
+	started = time.Now()
 	st.comparison, err = compareRebuilt(ctx, st.plan.spec.OutputDir, st.rebuilt.Digest, pub, o)
+	st.compareTime = time.Since(started)
 	return err
 }
 
@@ -211,6 +219,21 @@ func scratchDir(o Options, prefix string) (dir string, cleanup func(), err error
 	return d, func() { os.RemoveAll(d) }, nil
 }
 
+// timings are where the time went, once the comparison is done.
+func (st *stages) timings() *Timings {
+	t := &Timings{BuildSeconds: seconds(st.buildTime), CompareSeconds: seconds(st.compareTime)}
+	for _, p := range st.comparison.Platforms {
+		for _, l := range p.Layers {
+			if l.Skipped != "" || p.Verdict == compare.Identical {
+				t.LayersSkipped++
+			} else {
+				t.LayersRead++
+			}
+		}
+	}
+	return t
+}
+
 // report assembles the report from the stages' results.
 func (st *stages) report(req Request, err error) *Report {
 	r := &Report{SchemaVersion: 1, Request: &req, Hints: []string{}, Platforms: []Platform{}}
@@ -243,6 +266,7 @@ func (st *stages) report(req Request, err error) *Report {
 		return r
 	}
 	c := st.comparison
+	r.Timings = st.timings()
 	r.Verdict = verdict(c)
 	r.Encoding = c.Encoding
 	r.Hints = append(r.Hints, c.Hints...)

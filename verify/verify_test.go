@@ -287,9 +287,22 @@ func TestVerify(t *testing.T) {
 			if rep.Source == nil || rep.Source.Commit != commit || rep.Published == nil || rep.Rebuilt == nil || rep.Build == nil || rep.SourceDateEpoch == nil {
 				t.Errorf("report lacks source, published, rebuilt, build or sourceDateEpoch: %+v", rep)
 			}
+			// Where the time went; a reproducible rebuild reads no layer.
+			if tm := rep.Timings; tm == nil || tm.BuildSeconds <= 0 || tm.LayersRead+tm.LayersSkipped != layerCount(rep) ||
+				(rep.Verdict == verify.Reproducible && tm.LayersRead != 0) {
+				t.Errorf("timings %+v, want the build's time and %d layers in all (none read when reproducible)", tm, layerCount(rep))
+			}
 			roundTrip(t, rep)
 		})
 	}
+}
+
+func layerCount(rep *verify.Report) int {
+	n := 0
+	for _, p := range rep.Platforms {
+		n += len(p.Layers)
+	}
+	return n
 }
 
 // TestVerifyTwoPlatforms: a release for linux/amd64 and linux/386 whose
