@@ -435,46 +435,15 @@ func TestNetworkConfig(t *testing.T) {
 	}
 }
 
-// TestDiffoscopeConfig: diffoscope: true gives the pipeline Debian's
-// diffoscope; without diffoscope installed the service does not start,
-// saying how to install it.
-func TestDiffoscopeConfig(t *testing.T) {
-	for _, c := range []struct {
-		name, path string
-		err        string
-	}{
-		{name: "installed", path: os.Getenv("PATH")},
-		{name: "not installed", path: t.TempDir(), err: "diffoscope: true in the configuration: --diffoscope: diffoscope is not installed (Debian: apt-get install diffoscope-minimal"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			t.Setenv("PATH", c.path)
-			cfg := &service.Config{DataDir: t.TempDir(), StaleAfter: time.Minute, Diffoscope: true}
-			cfg.Sources.Allow = []string{"/"}
-			runner := &service.PipelineRunner{}
-			svc, err := service.New(t.Context(), cfg, runner, nil)
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("New: %v, want %q", err, c.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer svc.Stop(t.Context())
-			if runner.Diffoscope == nil || filepath.Base(runner.Diffoscope.Path) != "diffoscope" {
-				t.Errorf("the pipeline's diffoscope: %+v", runner.Diffoscope)
-			}
-		})
-	}
-}
-
 // TestCompareConfig: the comparisons share a layer index under the data
 // directory unless layerIndex.dir is off; decompressor must be one the
-// comparison knows.
+// comparison knows; diffoscope: true gives the pipeline Debian's
+// diffoscope, and without it installed the service does not start,
+// saying how to install it.
 func TestCompareConfig(t *testing.T) {
 	for _, c := range []struct {
 		name, dir, decompressor string
+		diffoscope, noPath      bool
 		wantIndex               bool
 		err                     string
 	}{
@@ -482,9 +451,15 @@ func TestCompareConfig(t *testing.T) {
 		{name: "off", dir: "off"},
 		{name: "igzip", decompressor: "igzip", wantIndex: true},
 		{name: "unknown decompressor", decompressor: "zlib", err: `decompressor "zlib": want auto, go or igzip`},
+		{name: "diffoscope", diffoscope: true, wantIndex: true},
+		{name: "diffoscope not installed", diffoscope: true, noPath: true,
+			err: "diffoscope: true in the configuration: --diffoscope: diffoscope is not installed (Debian: apt-get install diffoscope-minimal"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := &service.Config{DataDir: t.TempDir(), StaleAfter: time.Minute, Decompressor: c.decompressor}
+			if c.noPath {
+				t.Setenv("PATH", t.TempDir())
+			}
+			cfg := &service.Config{DataDir: t.TempDir(), StaleAfter: time.Minute, Decompressor: c.decompressor, Diffoscope: c.diffoscope}
 			cfg.Sources.Allow = []string{"/"}
 			cfg.LayerIndex.Dir = c.dir
 			runner := &service.PipelineRunner{}
@@ -504,6 +479,9 @@ func TestCompareConfig(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(cfg.DataDir, "layer-index")); (err == nil) != c.wantIndex {
 				t.Errorf("DATADIR/layer-index: %v", err)
+			}
+			if got := runner.Diffoscope != nil && filepath.Base(runner.Diffoscope.Path) == "diffoscope"; got != c.diffoscope {
+				t.Errorf("the pipeline's diffoscope: %+v, want one: %v", runner.Diffoscope, c.diffoscope)
 			}
 		})
 	}
