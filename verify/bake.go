@@ -23,30 +23,9 @@ func applyBake(p *params, req Request, co *Checkout, env map[string]string) erro
 	if req.Bake == "" {
 		return nil
 	}
-	rel := filepath.Clean(req.Bake)
-	if !filepath.IsLocal(rel) {
-		return fmt.Errorf("--bake %s: must be a path inside the source", req.Bake)
-	}
-	if err := noSymlinks(co.Dir, rel, false); err != nil {
-		return fmt.Errorf("--bake %s at %s: %w", req.Bake, co.Commit, err)
-	}
-	src, err := files.ReadRegular(filepath.Join(co.Dir, rel), filepath.ToSlash(rel), bake.MaxFileSize, "bake.MaxFileSize")
+	t, err := bakeTarget(co.Dir, req.Bake, req.BakeTarget, env)
 	if err != nil {
-		return fmt.Errorf("--bake %s at %s: %w", req.Bake, co.Commit, err)
-	}
-	f, err := bake.Load(src, filepath.ToSlash(rel), env)
-	if err != nil {
-		return err
-	}
-	t, err := f.Target(req.BakeTarget)
-	if err != nil {
-		return err
-	}
-	if strings.Contains(t.Context, "://") {
-		return fmt.Errorf("%s: target %s: context %s is not a path in the source", rel, t.Name, t.Context)
-	}
-	if t.DockerfileInline != nil {
-		return fmt.Errorf("%s: target %s: dockerfile-inline is not supported: the Dockerfile must be a file of the commit", rel, t.Name)
+		return fmt.Errorf("%w (at %s)", err, co.Commit)
 	}
 	set := func(name string, dst *string, flag, value string) {
 		if flag != "" || value == "" {
@@ -80,4 +59,53 @@ func applyBake(p *params, req Request, co *Checkout, env map[string]string) erro
 		p.hints = append(p.hints, fmt.Sprintf("The bake file's variable %s was set to %q (--bake-var), as the release's environment did.", k, env[k]))
 	}
 	return nil
+}
+
+// bakeTarget reads the bake file rel inside dir (bounded, no symlinks on
+// the way) and resolves its target with env as the environment.
+func bakeTarget(dir, file, target string, env map[string]string) (*bake.Target, error) {
+	rel := filepath.Clean(file)
+	if !filepath.IsLocal(rel) {
+		return nil, fmt.Errorf("--bake %s: must be a path inside the source", file)
+	}
+	if err := noSymlinks(dir, rel, false); err != nil {
+		return nil, fmt.Errorf("--bake %s: %w", file, err)
+	}
+	src, err := files.ReadRegular(filepath.Join(dir, rel), filepath.ToSlash(rel), bake.MaxFileSize, "bake.MaxFileSize")
+	if err != nil {
+		return nil, fmt.Errorf("--bake %s: %w", file, err)
+	}
+	f, err := bake.Load(src, filepath.ToSlash(rel), env)
+	if err != nil {
+		return nil, err
+	}
+	t, err := f.Target(target)
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(t.Context, "://") {
+		return nil, fmt.Errorf("%s: target %s: context %s is not a path in the source", rel, t.Name, t.Context)
+	}
+	if t.DockerfileInline != nil {
+		return nil, fmt.Errorf("%s: target %s: dockerfile-inline is not supported: the Dockerfile must be a file of the commit", rel, t.Name)
+	}
+	return t, nil
+}
+
+// BakeInputs are what a bake file's target says of a build that the
+// pinning rules need: its Dockerfile (relative to the source) and build
+// arguments.
+type BakeInputs struct {
+	Dockerfile string
+	BuildArgs  map[string]string
+}
+
+// ReadBake resolves target of the bake file (relative to dir, a source
+// tree) for reprover check; env stands for the release's environment.
+func ReadBake(dir, file, target string, env map[string]string) (*BakeInputs, error) {
+	t, err := bakeTarget(dir, file, target, env)
+	if err != nil {
+		return nil, err
+	}
+	return &BakeInputs{Dockerfile: t.DockerfilePath(), BuildArgs: t.BuildArgs()}, nil
 }

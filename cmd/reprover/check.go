@@ -9,13 +9,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/verify"
 )
 
 func newCheckCmd(g *globals) *cobra.Command {
-	var source, dockerfile, format, network string
+	var source, dockerfile, format, network, bakeFile, bakeTarget string
 	var buildArgs []string
+	var bakeVars map[string]string
 	cmd := &cobra.Command{
-		Use:   "check [--source DIR] [--dockerfile PATH]",
+		Use:   "check [--source DIR] [--dockerfile PATH | --bake FILE]",
 		Short: "Apply the hermetic-rebuild rules to a Dockerfile, without building",
 		Long: `Apply the pinning rules of docs/rules.md to a Dockerfile (ARGs expanded as
 the build would) and report every violation as Dockerfile:LINE: rule: message.
@@ -29,6 +31,20 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 			}
 			if network != "none" && network != "proxy" {
 				return fmt.Errorf("--network %q: want none or proxy", network)
+			}
+			if bakeFile != "" {
+				in, err := verify.ReadBake(source, bakeFile, bakeTarget, bakeVars)
+				if err != nil {
+					return err
+				}
+				if !cmd.Flags().Changed("dockerfile") {
+					dockerfile = in.Dockerfile
+				}
+				for k, v := range in.BuildArgs {
+					if _, ok := args[k]; !ok {
+						args[k] = v // --build-arg wins
+					}
+				}
 			}
 			path := filepath.Join(source, dockerfile)
 			b, err := builder.ReadDockerfile(path)
@@ -84,6 +100,9 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 	cmd.Flags().StringVar(&dockerfile, "dockerfile", "Dockerfile", "the Dockerfile, relative to --source")
 	cmd.Flags().StringArrayVar(&buildArgs, "build-arg", nil, "a build argument K=V, as the release used it; repeatable")
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	cmd.Flags().StringVar(&bakeFile, "bake", "", "the project's bake file (docker-bake.hcl), relative to --source: its target's Dockerfile and args count as flags")
+	cmd.Flags().StringVar(&bakeTarget, "bake-target", "", "the bake file's target (default \"default\")")
+	cmd.Flags().StringToStringVar(&bakeVars, "bake-var", nil, "a value for one of the bake file's variables, as the release's environment sets it (NAME=VALUE; repeatable); reprover's own environment is never read")
 	cmd.Flags().StringVar(&network, "network", "none", "the rebuild's network: none, or proxy (downloads in RUN captured and checked against pins)")
 	return cmd
 }

@@ -18,6 +18,10 @@ func TestCheckCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
 	write("Dockerfile", "FROM busybox"+pin+"\nCOPY . /app\n")
 	write("sub/Dockerfile", "FROM alpine:3.20\nADD https://example.com/x /x\n")
 	write("apt/Dockerfile", "FROM debian"+pin+"\nRUN apt-get update && apt-get install -y curl\nRUN curl -fsSL https://get.example/i.sh | sh\n")
@@ -42,6 +46,17 @@ func TestCheckCommand(t *testing.T) {
 			[]string{"warning: apt/Dockerfile:3: run-pipe-to-shell"}},
 		{"bad network", []string{"check", "--source", dir, "--network", "host"}, 2, nil, []string{`--network "host": want none or proxy`}},
 		{"bad build arg", []string{"check", "--source", dir, "--build-arg", "NOEQUALS"}, 2, nil, []string{"--build-arg"}},
+		// reprover's own release: its Dockerfile takes its bases from the
+		// bake file, which pins them.
+		{"reprover's Dockerfile alone names no base", []string{"check", "--source", root}, 2, nil,
+			[]string{"unpinned-from: FROM ${GO_IMAGE} names no image: give the release's value with --build-arg"}},
+		{"reprover's bake file", []string{"check", "--source", root, "--bake", "docker-bake.hcl", "--network", "proxy"}, 0,
+			[]string{"Dockerfile is hermetic: 2 base image(s)"}, nil},
+		{"a bake variable set to a tag", []string{"check", "--source", root, "--bake", "docker-bake.hcl", "--bake-var", "GO_IMAGE=golang:1.26"}, 2, nil,
+			[]string{"unpinned-from: FROM golang:1.26 has no @sha256: digest"}},
+		{"a build arg wins over the bake file", []string{"check", "--source", root, "--bake", "docker-bake.hcl", "--build-arg", "RUNTIME_IMAGE=alpine"}, 2, nil,
+			[]string{"unpinned-from: FROM alpine has no @sha256: digest"}},
+		{"no such bake file", []string{"check", "--source", dir, "--bake", "ci/docker-bake.hcl"}, 2, nil, []string{"--bake ci/docker-bake.hcl"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
