@@ -38,7 +38,7 @@ func WalkBytes(ctx context.Context, b []byte, mt string, lim Limits, decompresso
 		return nil, nil, err
 	}
 	open := func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-	w, err := walkOpened(ctx, open, "fuzz layer", lim.withDefaults(), gz, &total)
+	w, err := walkOpened(ctx, open, "fuzz layer", lim.withDefaults(), gz, &total, newInterner())
 	if err != nil {
 		return nil, nil, err
 	}

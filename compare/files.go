@@ -2,7 +2,6 @@ package compare
 
 import (
 	"fmt"
-	"maps"
 	"sort"
 	"strings"
 )
@@ -26,7 +25,7 @@ const (
 // aspect.
 func aspects(a, b *Entry) []string {
 	var d []string
-	if a.Digest != b.Digest {
+	if !a.sameDigest(b) {
 		d = append(d, AspContent)
 	}
 	if a.Size != b.Size {
@@ -41,31 +40,37 @@ func aspects(a, b *Entry) []string {
 	if a.GID != b.GID {
 		d = append(d, AspGID)
 	}
-	if a.Type != b.Type {
+	if !a.sameType(b) {
 		d = append(d, AspType)
 	}
 	if a.Linkname != b.Linkname {
 		d = append(d, AspLinkname)
 	}
-	if !maps.Equal(a.Xattrs, b.Xattrs) {
+	if !sameXattrs(a, b) {
 		d = append(d, AspXattrs)
 	}
-	if !a.ModTime.Equal(b.ModTime) {
+	if a.mtime != b.mtime || a.nsec != b.nsec {
 		d = append(d, AspMtime)
 	}
-	if a.DevMajor != b.DevMajor || a.DevMinor != b.DevMinor {
+	if amaj, amin := a.Dev(); !sameDev(b, amaj, amin) {
 		d = append(d, AspDevnum)
 	}
 	return d
+}
+
+func sameDev(e *Entry, major, minor int64) bool {
+	emaj, emin := e.Dev()
+	return emaj == major && emin == minor
 }
 
 func meta(e *Entry, occurrences int) *FileMeta {
 	if e == nil {
 		return nil
 	}
-	m := &FileMeta{Type: e.Type, Mode: fmt.Sprintf("%04o", e.Mode), UID: e.UID, GID: e.GID, Size: e.Size,
-		Digest: e.Digest, Linkname: e.Linkname, Xattrs: e.Xattrs, ModTime: e.ModTime,
-		DevMajor: e.DevMajor, DevMinor: e.DevMinor}
+	major, minor := e.Dev()
+	m := &FileMeta{Type: e.typeName(), Mode: fmt.Sprintf("%04o", e.Mode), UID: e.UID, GID: e.GID, Size: e.Size,
+		Digest: e.Digest(), Linkname: e.Linkname, Xattrs: e.Xattrs(), ModTime: e.ModTime(),
+		DevMajor: major, DevMinor: minor}
 	if occurrences > 1 {
 		m.Occurrences = occurrences
 	}
@@ -91,8 +96,8 @@ func diffEntries(a, b map[string]*Entry, countA, countB map[string]int, labels *
 			continue
 		}
 		fc := FileChange{Path: p, Change: Modified, Aspects: asp, Rebuilt: meta(ea, countA[p]), Published: meta(eb, countB[p])}
-		if labels != nil && ea.hasText && eb.hasText && ea.Digest != eb.Digest {
-			fc.TextDiff = unifiedDiff(labels[0]+p, labels[1]+p, string(ea.text), string(eb.text))
+		if labels != nil && ea.hasText && eb.hasText && !ea.sameDigest(eb) {
+			fc.TextDiff = unifiedDiff(labels[0]+p, labels[1]+p, string(ea.text()), string(eb.text()))
 		}
 		out = append(out, fc)
 	}
@@ -100,7 +105,7 @@ func diffEntries(a, b map[string]*Entry, countA, countB map[string]int, labels *
 		if _, ok := a[p]; !ok {
 			fc := FileChange{Path: p, Change: Added, Aspects: []string{}, Published: meta(eb, countB[p])}
 			if labels != nil && eb.hasText {
-				fc.TextDiff = unifiedDiff("/dev/null", labels[1]+p, "", string(eb.text))
+				fc.TextDiff = unifiedDiff("/dev/null", labels[1]+p, "", string(eb.text()))
 			}
 			out = append(out, fc)
 		}

@@ -78,7 +78,7 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 	// each once: first the layers above the pair's shared layers, then
 	// the shared layers of the pairs whose merged views need them.
 	ws := &walkSet{total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{},
-		lim: lim, gz: gz, index: o.Index, logger: o.Logger, walked: h.walked}
+		lim: lim, gz: gz, index: o.Index, logger: o.Logger, walked: h.walked, strings: newInterner()}
 	plans := make([]*plan, len(pairs))
 	err = ws.read(ctx, o.Parallelism, func(start func(image.Layer)) {
 		for i, p := range pairs {
@@ -117,6 +117,7 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 	if err != nil {
 		return nil, err
 	}
+	ws.strings = nil // every layer is read: their strings are shared
 	for i, p := range pairs {
 		pr, err := comparePair(p, plans[i], ws, o)
 		if err != nil {
@@ -244,6 +245,9 @@ type walkSet struct {
 	index   *Index
 	logger  *slog.Logger
 	walked  func(image.Layer)
+	// strings shares the strings of the entries read (paths above all:
+	// mostly the same in both images) until every layer is read.
+	strings *interner
 }
 
 // read runs each layer that plan starts, and has not been read before,
@@ -276,7 +280,7 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
 	d := l.Descriptor.Digest
 	if s.index != nil {
-		w, why := s.index.load(d, s.lim)
+		w, why := s.index.load(d, s.lim, s.strings)
 		if w != nil {
 			s.logger.Debug("layer from the index", "digest", d)
 			return w, nil
@@ -289,7 +293,7 @@ func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
 	if s.walked != nil {
 		s.walked(l)
 	}
-	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total)
+	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, s.strings)
 	if err == nil && s.index != nil {
 		if err := s.index.store(d, s.lim, w); err != nil {
 			s.logger.Warn("keeping a layer in the index", "digest", d, "error", err)

@@ -38,7 +38,8 @@ type Index struct {
 const DefaultIndexBytes = 4 << 30
 
 // indexVersion changes whenever indexRecord or what a walk records does.
-const indexVersion = 1
+// 2: entries stored field by field (the compact Entry).
+const indexVersion = 2
 
 // indexMagic starts every index file, before the sha256 of its body.
 var indexMagic = []byte("reprover layer index\n")
@@ -67,19 +68,54 @@ type indexRecord struct {
 	Trailing    trailing
 }
 
+// indexEntry is an Entry as stored: every field, exported for gob.
 type indexEntry struct {
-	Entry
-	Text    []byte
-	HasText bool
+	Path, Linkname     string
+	Size, UID, GID     int64
+	MTime              int64
+	NSec               int32
+	Mode               uint32
+	Digest             [32]byte
+	HasDigest          bool
+	Type               kind
+	Typeflag           byte
+	Whiteout, Opaque   bool
+	Xattrs             map[string]string
+	DevMajor, DevMinor int64
+	Text               []byte
+	HasText            bool
+}
+
+func indexEntryOf(e *Entry) indexEntry {
+	major, minor := e.Dev()
+	return indexEntry{Path: e.Path, Linkname: e.Linkname, Size: e.Size, UID: e.UID, GID: e.GID,
+		MTime: e.mtime, NSec: e.nsec, Mode: e.Mode, Digest: e.digest, HasDigest: e.hasDigest,
+		Type: e.Type, Typeflag: e.typeflag, Whiteout: e.Whiteout, Opaque: e.Opaque,
+		Xattrs: e.Xattrs(), DevMajor: major, DevMinor: minor, Text: e.text(), HasText: e.hasText}
+}
+
+// entry fills e in from x, sharing its strings through in.
+func (x *indexEntry) entry(e *Entry, in *interner) {
+	*e = Entry{Path: in.intern(x.Path), Linkname: in.intern(x.Linkname), Size: x.Size, UID: x.UID, GID: x.GID,
+		mtime: x.MTime, nsec: x.NSec, Mode: x.Mode, digest: x.Digest, hasDigest: x.HasDigest,
+		Type: x.Type, typeflag: x.Typeflag, Whiteout: x.Whiteout, Opaque: x.Opaque}
+	for k, v := range x.Xattrs {
+		e.setXattr(k, v)
+	}
+	e.setDev(x.DevMajor, x.DevMinor)
+	if x.HasText {
+		e.setText(x.Text)
+	}
 }
 
 func (x *Index) path(d v1.Hash) string {
 	return filepath.Join(x.dir, d.Algorithm, d.Hex)
 }
 
-// load returns the walk stored for d under limits lim, or nil. What is
-// not usable is removed: why is returned for the log.
-func (x *Index) load(d v1.Hash, lim Limits) (w *walked, why string) {
+// load returns the walk stored for d under limits lim, or nil, its
+// entries' strings shared through in. What is not usable is removed: why
+// is returned for the log.
+func (x *Index) load(d v1.Hash, lim Limits, in *interner) (w *walked, why string) {
 	p := x.path(d)
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -116,9 +152,10 @@ func (x *Index) load(d v1.Hash, lim Limits) (w *walked, why string) {
 	os.Chtimes(p, now, now) // recently used
 	w = &walked{Compression: r.Compression, DiffID: r.DiffID, Findings: r.Findings, Trailing: r.Trailing,
 		Entries: make([]*Entry, len(r.Entries))}
+	var arena entryArena
 	for i := range r.Entries {
-		e := &r.Entries[i].Entry
-		e.text, e.hasText = r.Entries[i].Text, r.Entries[i].HasText
+		e := arena.new()
+		r.Entries[i].entry(e, in)
 		w.Entries[i] = e
 	}
 	return w, ""
@@ -130,7 +167,7 @@ func (x *Index) store(d v1.Hash, lim Limits, w *walked) error {
 	r := indexRecord{Version: indexVersion, Digest: d.String(), Limits: lim, Compression: w.Compression,
 		DiffID: w.DiffID, Findings: w.Findings, Trailing: w.Trailing, Entries: make([]indexEntry, len(w.Entries))}
 	for i, e := range w.Entries {
-		r.Entries[i] = indexEntry{Entry: *e, Text: e.text, HasText: e.hasText}
+		r.Entries[i] = indexEntryOf(e)
 	}
 	var body bytes.Buffer
 	if err := gob.NewEncoder(&body).Encode(&r); err != nil {

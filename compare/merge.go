@@ -50,7 +50,7 @@ func (v *fsView) apply(layer int, es []*Entry) {
 			dir, _ := splitPath(e.Path)
 			v.checkSymlinkParent(layer, e.Path, dir)
 		}
-		if e.Type == "dir" && e.Path != "/" {
+		if e.Type == kindDir && e.Path != "/" {
 			switch v.dirAt(layer, e.Path) {
 			case yes:
 				// A directory entry over a directory, named or made
@@ -69,21 +69,19 @@ func (v *fsView) apply(layer int, es []*Entry) {
 		if e.Path != "/" {
 			v.remove(e.Path)
 		}
-		if e.Type == "hardlink" {
+		if e.Type == kindHardlink {
 			target, ok := v.entries[e.Linkname]
 			if !ok && v.base != nil && !v.base.hiddenAt(e.Linkname) {
 				v.base.needs("layer %d: %s is a hard link to %s, which the unread layers may hold", layer+1, e.Path, e.Linkname)
 			}
 			// A link to a resolved link is a link to the same file (a
 			// chain c → b → a); one to a dangling link is dangling too.
-			resolved := ok && (target.Type == "file" || target.Type == "hardlink" && target.Digest != "")
+			resolved := ok && (target.Type == kindFile || target.Type == kindHardlink && target.hasDigest)
 			if !resolved {
 				v.Findings = append(v.Findings, Finding{Path: e.Path, Kind: "danglingHardlink",
 					Message: fmt.Sprintf("layer %d: hard link to %s, which is not a file at that point", layer+1, e.Linkname)})
 			} else {
-				r := *e
-				r.Digest, r.Size, r.text, r.hasText = target.Digest, target.Size, target.text, target.hasText
-				e = &r
+				e = e.withContentOf(target)
 			}
 		}
 		v.put(e)
@@ -105,7 +103,7 @@ const (
 // it is kept).
 func (v *fsView) dirAt(layer int, p string) tristate {
 	if e, ok := v.entries[p]; ok {
-		if e.Type == "dir" {
+		if e.Type == kindDir {
 			return yes
 		}
 		return no
@@ -198,7 +196,7 @@ func (v *fsView) removeTree(p string) {
 func (v *fsView) checkSymlinkParent(layer int, p, dir string) {
 	for d := dir; d != "/" && d != ""; d, _ = splitPath(d) {
 		e, ok := v.entries[d]
-		if ok && e.Type == "symlink" {
+		if ok && e.Type == kindSymlink {
 			v.Findings = append(v.Findings, Finding{Path: p, Kind: "underSymlink",
 				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer+1, p, d, text.Truncate(e.Linkname, 200))})
 			return

@@ -17,20 +17,18 @@ func ent(s string) *Entry {
 	e := &Entry{Path: f[1]}
 	switch f[0] {
 	case "f":
-		e.Type, e.Digest = "file", "sha256:"+f[1]
-		if len(f) > 2 {
-			e.Digest = "sha256:" + f[2]
-		}
+		e.Type = kindFile
+		e.setDigest(digestOf([]byte(f[len(f)-1])))
 	case "d":
-		e.Type = "dir"
+		e.Type = kindDir
 	case "l":
-		e.Type, e.Linkname = "symlink", "/elsewhere"
+		e.Type, e.Linkname = kindSymlink, "/elsewhere"
 	case "h":
-		e.Type, e.Linkname = "hardlink", f[2]
+		e.Type, e.Linkname = kindHardlink, f[2]
 	case "w":
-		e.Type, e.Whiteout = "whiteout", true
+		e.Type, e.Whiteout = kindWhiteout, true
 	case "o":
-		e.Type, e.Opaque = "whiteout", true
+		e.Type, e.Opaque = kindWhiteout, true
 	default:
 		panic("ent: " + s)
 	}
@@ -49,7 +47,7 @@ func ents(ss ...string) []*Entry {
 func viewPaths(v *fsView) []string {
 	var out []string
 	for _, p := range slices.Sorted(maps.Keys(v.entries)) {
-		out = append(out, p+" "+v.entries[p].Type)
+		out = append(out, p+" "+v.entries[p].typeName())
 	}
 	return out
 }

@@ -1,0 +1,208 @@
+package compare
+
+import (
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+)
+
+// Entry is one tar entry of a layer, reduced to what an unpacker applies.
+//
+// A comparison holds every entry of every layer it reads, of both images,
+// at once (the merged views and the per-layer diffs need them), so an
+// Entry is kept small: the content digest as its 32 bytes, the type as a
+// byte, the modification time as seconds and nanoseconds, and what few
+// entries have (extended attributes, device numbers, text kept for a
+// diff) out of line. Paths are shared between the two images' entries
+// (interner). The report shows every field as it was read (meta).
+type Entry struct {
+	Path     string // absolute, cleaned; non-local names keep their "..".
+	Linkname string
+	Size     int64
+	UID, GID int64
+	mtime    int64  // ModTime: seconds since the Unix epoch …
+	nsec     int32  // … and nanoseconds
+	Mode     uint32 // permission bits with setuid, setgid and sticky
+	digest   [32]byte
+	Type     kind
+	typeflag byte // the tar typeflag of an unknown or other type
+	// Whiteout marks a .wh. entry (Path is the whited-out path); Opaque
+	// marks .wh..wh..opq (Path is the directory).
+	Whiteout, Opaque bool
+	hasDigest        bool
+	hasText          bool // a text file within the text budget; extra.text is its content
+	extra            *entryExtra
+}
+
+// entryExtra is what few entries have.
+type entryExtra struct {
+	xattrs             map[string]string
+	devMajor, devMinor int64
+	text               []byte // content kept for text diffs, within budget
+}
+
+// kind is an entry's type.
+type kind uint8
+
+const (
+	kindNone kind = iota
+	kindFile
+	kindDir
+	kindSymlink
+	kindHardlink
+	kindChar
+	kindBlock
+	kindFifo
+	kindWhiteout
+	kindUnknown // a layer's entry of a tar typeflag unpackers do not know
+	kindOther   // an archive member of another type than these
+)
+
+var kindNames = [...]string{kindNone: "", kindFile: "file", kindDir: "dir", kindSymlink: "symlink",
+	kindHardlink: "hardlink", kindChar: "char", kindBlock: "block", kindFifo: "fifo", kindWhiteout: "whiteout"}
+
+// typeName is the entry's type as the report names it: file, dir,
+// symlink, hardlink, char, block, fifo, whiteout, unknown('X') or
+// other('X').
+func (e *Entry) typeName() string {
+	switch e.Type {
+	case kindUnknown:
+		return fmt.Sprintf("unknown(%q)", e.typeflag)
+	case kindOther:
+		return fmt.Sprintf("other(%q)", e.typeflag)
+	}
+	return kindNames[e.Type]
+}
+
+func (e *Entry) sameType(o *Entry) bool { return e.Type == o.Type && e.typeflag == o.typeflag }
+
+// Digest is the sha256 of the content of a file (and of a resolved hard
+// link), as "sha256:<hex>"; "" when the entry has no content.
+func (e *Entry) Digest() string {
+	if !e.hasDigest {
+		return ""
+	}
+	return "sha256:" + hex.EncodeToString(e.digest[:])
+}
+
+func (e *Entry) setDigest(sum []byte) {
+	copy(e.digest[:], sum)
+	e.hasDigest = true
+}
+
+func (e *Entry) sameDigest(o *Entry) bool { return e.hasDigest == o.hasDigest && e.digest == o.digest }
+
+// ModTime is the entry's modification time, in UTC.
+func (e *Entry) ModTime() time.Time { return time.Unix(e.mtime, int64(e.nsec)).UTC() }
+
+func (e *Entry) setModTime(t time.Time) { e.mtime, e.nsec = t.Unix(), int32(t.Nanosecond()) }
+
+// Xattrs are the entry's extended attributes; nil when it has none.
+func (e *Entry) Xattrs() map[string]string {
+	if e.extra == nil {
+		return nil
+	}
+	return e.extra.xattrs
+}
+
+func (e *Entry) setXattr(k, v string) {
+	x := e.extraFields()
+	if x.xattrs == nil {
+		x.xattrs = map[string]string{}
+	}
+	x.xattrs[k] = v
+}
+
+// Dev is the device number of a char or block device.
+func (e *Entry) Dev() (major, minor int64) {
+	if e.extra == nil {
+		return 0, 0
+	}
+	return e.extra.devMajor, e.extra.devMinor
+}
+
+func (e *Entry) setDev(major, minor int64) {
+	if major != 0 || minor != 0 {
+		x := e.extraFields()
+		x.devMajor, x.devMinor = major, minor
+	}
+}
+
+// text is the content kept for a text diff (hasText says whether it was).
+func (e *Entry) text() []byte {
+	if e.extra == nil {
+		return nil
+	}
+	return e.extra.text
+}
+
+func (e *Entry) setText(b []byte) {
+	e.hasText = true
+	if len(b) > 0 {
+		e.extraFields().text = b
+	}
+}
+
+// withContentOf is a copy of e, a hard link, with the content of its
+// target t: digest, size and text.
+func (e *Entry) withContentOf(t *Entry) *Entry {
+	r := *e
+	r.Size, r.digest, r.hasDigest, r.hasText = t.Size, t.digest, t.hasDigest, t.hasText
+	if len(t.text()) > 0 || len(e.text()) > 0 {
+		var x entryExtra
+		if e.extra != nil {
+			x = *e.extra
+		}
+		x.text = t.text()
+		r.extra = &x
+	}
+	return &r
+}
+
+func (e *Entry) extraFields() *entryExtra {
+	if e.extra == nil {
+		e.extra = &entryExtra{}
+	}
+	return e.extra
+}
+
+func sameXattrs(a, b *Entry) bool { return maps.Equal(a.Xattrs(), b.Xattrs()) }
+
+// entryArena allocates the entries of one walk in chunks: an entry then
+// costs its size, without a heap object of its own.
+type entryArena struct{ chunk []Entry }
+
+const arenaChunk = 256
+
+func (a *entryArena) new() *Entry {
+	if len(a.chunk) == cap(a.chunk) {
+		a.chunk = make([]Entry, 0, arenaChunk)
+	}
+	a.chunk = a.chunk[:len(a.chunk)+1]
+	return &a.chunk[len(a.chunk)-1]
+}
+
+// interner shares the strings of a comparison's entries: the same path in
+// both images (and in several layers) is kept once. It is dropped when
+// the layers are read; a nil interner keeps every string as it is.
+type interner struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func newInterner() *interner { return &interner{m: map[string]string{}} }
+
+func (in *interner) intern(s string) string {
+	if in == nil || s == "" {
+		return s
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if t, ok := in.m[s]; ok {
+		return t
+	}
+	in.m[s] = s
+	return s
+}

@@ -1,0 +1,57 @@
+package compare
+
+import (
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// TestEntrySize pins the size of an Entry: a comparison holds one per tar
+// entry of every layer read, of both images.
+func TestEntrySize(t *testing.T) {
+	if got, max := unsafe.Sizeof(Entry{}), uintptr(120); got > max {
+		t.Errorf("an Entry takes %d bytes, more than %d", got, max)
+	}
+}
+
+// TestEntryFields: what an Entry keeps compactly reads back as it was set.
+func TestEntryFields(t *testing.T) {
+	for _, tm := range []time.Time{
+		{},
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 5, time.FixedZone("x", 3600)),
+		time.Unix(1<<40, 0),
+	} {
+		var e Entry
+		e.setModTime(tm)
+		if got := e.ModTime(); !got.Equal(tm) || got.Location() != time.UTC {
+			t.Errorf("mtime %v reads back as %v", tm, got)
+		}
+	}
+	var e Entry
+	if e.Digest() != "" || e.Xattrs() != nil || e.text() != nil {
+		t.Errorf("a zero Entry has a digest %q, xattrs %v or text %q", e.Digest(), e.Xattrs(), e.text())
+	}
+	e.setDigest(digestOf(nil))
+	if want := "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"; e.Digest() != want {
+		t.Errorf("digest %s, want %s", e.Digest(), want)
+	}
+	e.setText(nil)
+	if !e.hasText || e.extra != nil {
+		t.Errorf("empty text: hasText %v, extra %+v", e.hasText, e.extra)
+	}
+	for _, tt := range []struct {
+		e    Entry
+		want string
+	}{
+		{Entry{Type: kindFile}, "file"},
+		{Entry{Type: kindWhiteout}, "whiteout"},
+		{Entry{Type: kindUnknown, typeflag: 'Z'}, "unknown('Z')"},
+		{Entry{Type: kindOther, typeflag: 0}, `other('\x00')`},
+	} {
+		if got := tt.e.typeName(); got != tt.want {
+			t.Errorf("type %q, want %q", got, tt.want)
+		}
+	}
+}
