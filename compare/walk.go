@@ -122,6 +122,8 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 func (w *walked) readTar(r io.Reader, lim Limits, what string, in *interner) error {
 	tr := tar.NewReader(r)
 	var arena entryArena
+	// One copy buffer for the walk: io.Copy would allocate one per file.
+	buf := make([]byte, 32<<10)
 	var textBudget = lim.MaxTextBytes
 	var contentBytes, headerBytes int64
 	for n := 0; ; n++ {
@@ -163,7 +165,7 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, in *interner) err
 				dst = io.MultiWriter(hw, keep)
 			}
 			left := lim.MaxLayerBytes - contentBytes
-			got, err := io.Copy(dst, io.LimitReader(tr, left+1))
+			got, err := io.CopyBuffer(dst, io.LimitReader(tr, left+1), buf)
 			contentBytes += got
 			if err != nil {
 				return fmt.Errorf("%s: %s: %w", what, e.Path, err)
@@ -183,7 +185,7 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, in *interner) err
 			// Data on a directory, device or FIFO is not unpacked; hash it
 			// so two layers cannot differ there unnoticed.
 			hw := sha256.New()
-			got, err := io.Copy(hw, io.LimitReader(tr, lim.MaxLayerBytes-contentBytes+1))
+			got, err := io.CopyBuffer(hw, io.LimitReader(tr, lim.MaxLayerBytes-contentBytes+1), buf)
 			contentBytes += got
 			if err != nil {
 				return fmt.Errorf("%s: %s: %w", what, e.Path, err)
