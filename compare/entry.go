@@ -14,18 +14,18 @@ import (
 // A comparison holds every entry of every layer it reads, of both images,
 // at once (the merged views and the per-layer diffs need them), so an
 // Entry is kept small: the content digest as its 32 bytes, the type as a
-// byte, the modification time as seconds and nanoseconds, and what few
-// entries have (extended attributes, device numbers, text kept for a
-// diff) out of line. Paths are shared between the two images' entries
+// byte, the modification time as seconds and nanoseconds, owner ids as
+// 32 bits when they fit, and what few entries have (a link target,
+// extended attributes, device numbers, text kept for a diff) out of
+// line. Paths are shared between the two images' entries
 // (interner). The report shows every field as it was read (meta).
 type Entry struct {
 	Path     string // absolute, cleaned; non-local names keep their "..".
-	Linkname string
 	Size     int64
-	UID, GID int64
 	mtime    int64  // ModTime: seconds since the Unix epoch …
 	nsec     int32  // … and nanoseconds
 	Mode     uint32 // permission bits with setuid, setgid and sticky
+	uid, gid uint32 // UID and GID, unless bigIDs
 	digest   [32]byte
 	Type     kind
 	typeflag byte // the tar typeflag of an unknown or other type
@@ -34,13 +34,16 @@ type Entry struct {
 	Whiteout, Opaque bool
 	hasDigest        bool
 	hasText          bool // a text file within the text budget; extra.text is its content
+	bigIDs           bool // UID or GID does not fit in 32 bits: extra has them
 	extra            *entryExtra
 }
 
 // entryExtra is what few entries have.
 type entryExtra struct {
+	linkname           string
 	xattrs             map[string]string
 	devMajor, devMinor int64
+	uid, gid           int64
 	text               []byte // content kept for text diffs, within budget
 }
 
@@ -94,6 +97,44 @@ func (e *Entry) setDigest(sum []byte) {
 }
 
 func (e *Entry) sameDigest(o *Entry) bool { return e.hasDigest == o.hasDigest && e.digest == o.digest }
+
+// Linkname is the entry's link target ("" when it has none).
+func (e *Entry) Linkname() string {
+	if e.extra == nil {
+		return ""
+	}
+	return e.extra.linkname
+}
+
+func (e *Entry) setLinkname(s string) {
+	if s != "" || e.extra != nil {
+		e.extraFields().linkname = s
+	}
+}
+
+// UID and GID are the entry's owner ids.
+func (e *Entry) UID() int64 {
+	if e.bigIDs {
+		return e.extra.uid
+	}
+	return int64(e.uid)
+}
+
+func (e *Entry) GID() int64 {
+	if e.bigIDs {
+		return e.extra.gid
+	}
+	return int64(e.gid)
+}
+
+func (e *Entry) setIDs(uid, gid int64) {
+	if uid == int64(uint32(uid)) && gid == int64(uint32(gid)) {
+		e.uid, e.gid, e.bigIDs = uint32(uid), uint32(gid), false
+		return
+	}
+	x := e.extraFields()
+	x.uid, x.gid, e.bigIDs = uid, gid, true
+}
 
 // ModTime is the entry's modification time, in UTC.
 func (e *Entry) ModTime() time.Time { return time.Unix(e.mtime, int64(e.nsec)).UTC() }

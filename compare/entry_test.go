@@ -9,7 +9,7 @@ import (
 // TestEntrySize pins the size of an Entry: a comparison holds one per tar
 // entry of every layer read, of both images.
 func TestEntrySize(t *testing.T) {
-	if got, max := unsafe.Sizeof(Entry{}), uintptr(120); got > max {
+	if got, max := unsafe.Sizeof(Entry{}), uintptr(96); got > max {
 		t.Errorf("an Entry takes %d bytes, more than %d", got, max)
 	}
 }
@@ -29,9 +29,19 @@ func TestEntryFields(t *testing.T) {
 			t.Errorf("mtime %v reads back as %v", tm, got)
 		}
 	}
+	for _, ids := range [][2]int64{{0, 0}, {1 << 31, 1<<32 - 1}, {1 << 32, 0}, {0, -1}, {-1 << 63, 1<<63 - 1}} {
+		var e Entry
+		e.setIDs(ids[0], ids[1])
+		if e.UID() != ids[0] || e.GID() != ids[1] {
+			t.Errorf("ids %d:%d read back as %d:%d", ids[0], ids[1], e.UID(), e.GID())
+		}
+	}
 	var e Entry
-	if e.Digest() != "" || e.Xattrs() != nil || e.text() != nil {
-		t.Errorf("a zero Entry has a digest %q, xattrs %v or text %q", e.Digest(), e.Xattrs(), e.text())
+	if e.Digest() != "" || e.Xattrs() != nil || e.text() != nil || e.Linkname() != "" {
+		t.Errorf("a zero Entry has a digest %q, xattrs %v, text %q or link %q", e.Digest(), e.Xattrs(), e.text(), e.Linkname())
+	}
+	if e.setLinkname(""); e.extra != nil {
+		t.Errorf("no link target, but extra fields %+v", e.extra)
 	}
 	e.setDigest(digestOf(nil))
 	if want := "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"; e.Digest() != want {

@@ -34,16 +34,16 @@ func aspects(a, b *Entry) []string {
 	if a.Mode != b.Mode {
 		d = append(d, AspMode)
 	}
-	if a.UID != b.UID {
+	if a.UID() != b.UID() {
 		d = append(d, AspUID)
 	}
-	if a.GID != b.GID {
+	if a.GID() != b.GID() {
 		d = append(d, AspGID)
 	}
 	if !a.sameType(b) {
 		d = append(d, AspType)
 	}
-	if a.Linkname != b.Linkname {
+	if a.Linkname() != b.Linkname() {
 		d = append(d, AspLinkname)
 	}
 	if !sameXattrs(a, b) {
@@ -68,8 +68,8 @@ func meta(e *Entry, occurrences int) *FileMeta {
 		return nil
 	}
 	major, minor := e.Dev()
-	m := &FileMeta{Type: e.typeName(), Mode: fmt.Sprintf("%04o", e.Mode), UID: e.UID, GID: e.GID, Size: e.Size,
-		Digest: e.Digest(), Linkname: e.Linkname, Xattrs: e.Xattrs(), ModTime: e.ModTime(),
+	m := &FileMeta{Type: e.typeName(), Mode: fmt.Sprintf("%04o", e.Mode), UID: e.UID(), GID: e.GID(), Size: e.Size,
+		Digest: e.Digest(), Linkname: e.Linkname(), Xattrs: e.Xattrs(), ModTime: e.ModTime(),
 		DevMajor: major, DevMinor: minor}
 	if occurrences > 1 {
 		m.Occurrences = occurrences

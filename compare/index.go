@@ -88,7 +88,7 @@ type indexEntry struct {
 
 func indexEntryOf(e *Entry) indexEntry {
 	major, minor := e.Dev()
-	return indexEntry{Path: e.Path, Linkname: e.Linkname, Size: e.Size, UID: e.UID, GID: e.GID,
+	return indexEntry{Path: e.Path, Linkname: e.Linkname(), Size: e.Size, UID: e.UID(), GID: e.GID(),
 		MTime: e.mtime, NSec: e.nsec, Mode: e.Mode, Digest: e.digest, HasDigest: e.hasDigest,
 		Type: e.Type, Typeflag: e.typeflag, Whiteout: e.Whiteout, Opaque: e.Opaque,
 		Xattrs: e.Xattrs(), DevMajor: major, DevMinor: minor, Text: e.text(), HasText: e.hasText}
@@ -96,9 +96,11 @@ func indexEntryOf(e *Entry) indexEntry {
 
 // entry fills e in from x, sharing its strings through in.
 func (x *indexEntry) entry(e *Entry, in *interner) {
-	*e = Entry{Path: in.intern(x.Path), Linkname: in.intern(x.Linkname), Size: x.Size, UID: x.UID, GID: x.GID,
+	*e = Entry{Path: in.intern(x.Path), Size: x.Size,
 		mtime: x.MTime, nsec: x.NSec, Mode: x.Mode, digest: x.Digest, hasDigest: x.HasDigest,
 		Type: x.Type, typeflag: x.Typeflag, Whiteout: x.Whiteout, Opaque: x.Opaque}
+	e.setLinkname(in.intern(x.Linkname))
+	e.setIDs(x.UID, x.GID)
 	for k, v := range x.Xattrs {
 		e.setXattr(k, v)
 	}

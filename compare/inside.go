@@ -151,8 +151,9 @@ func tarEntries(b []byte) ([]*Entry, map[string][]byte, error) {
 		if len(es) >= maxInnerEntries {
 			return nil, nil, fmt.Errorf("more than %d members", maxInnerEntries)
 		}
-		e := &Entry{Path: innerName(h.Name), Mode: uint32(h.Mode & 07777), UID: int64(h.Uid), GID: int64(h.Gid),
-			Linkname: h.Linkname}
+		e := &Entry{Path: innerName(h.Name), Mode: uint32(h.Mode & 07777)}
+		e.setIDs(int64(h.Uid), int64(h.Gid))
+		e.setLinkname(h.Linkname)
 		e.setModTime(h.ModTime)
 		e.setDev(h.Devmajor, h.Devminor)
 		switch h.Typeflag {

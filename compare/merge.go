@@ -70,16 +70,17 @@ func (v *fsView) apply(layer int, es []*Entry) {
 			v.remove(e.Path)
 		}
 		if e.Type == kindHardlink {
-			target, ok := v.entries[e.Linkname]
-			if !ok && v.base != nil && !v.base.hiddenAt(e.Linkname) {
-				v.base.needs("layer %d: %s is a hard link to %s, which the unread layers may hold", layer+1, e.Path, e.Linkname)
+			link := e.Linkname()
+			target, ok := v.entries[link]
+			if !ok && v.base != nil && !v.base.hiddenAt(link) {
+				v.base.needs("layer %d: %s is a hard link to %s, which the unread layers may hold", layer+1, e.Path, link)
 			}
 			// A link to a resolved link is a link to the same file (a
 			// chain c → b → a); one to a dangling link is dangling too.
 			resolved := ok && (target.Type == kindFile || target.Type == kindHardlink && target.hasDigest)
 			if !resolved {
 				v.Findings = append(v.Findings, Finding{Path: e.Path, Kind: "danglingHardlink",
-					Message: fmt.Sprintf("layer %d: hard link to %s, which is not a file at that point", layer+1, e.Linkname)})
+					Message: fmt.Sprintf("layer %d: hard link to %s, which is not a file at that point", layer+1, link)})
 			} else {
 				e = e.withContentOf(target)
 			}
@@ -198,7 +199,7 @@ func (v *fsView) checkSymlinkParent(layer int, p, dir string) {
 		e, ok := v.entries[d]
 		if ok && e.Type == kindSymlink {
 			v.Findings = append(v.Findings, Finding{Path: p, Kind: "underSymlink",
-				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer+1, p, d, text.Truncate(e.Linkname, 200))})
+				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer+1, p, d, text.Truncate(e.Linkname(), 200))})
 			return
 		}
 		if !ok && v.base != nil && !v.base.hiddenAt(d) {

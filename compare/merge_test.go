@@ -22,9 +22,11 @@ func ent(s string) *Entry {
 	case "d":
 		e.Type = kindDir
 	case "l":
-		e.Type, e.Linkname = kindSymlink, "/elsewhere"
+		e.Type = kindSymlink
+		e.setLinkname("/elsewhere")
 	case "h":
-		e.Type, e.Linkname = kindHardlink, f[2]
+		e.Type = kindHardlink
+		e.setLinkname(f[2])
 	case "w":
 		e.Type, e.Whiteout = kindWhiteout, true
 	case "o":

@@ -152,7 +152,10 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, in *interner) err
 			continue
 		}
 		e, findings := entryOf(arena.new(), h)
-		e.Path, e.Linkname = in.intern(e.Path), in.intern(e.Linkname)
+		e.Path = in.intern(e.Path)
+		if e.extra != nil {
+			e.extra.linkname = in.intern(e.extra.linkname)
+		}
 		w.Findings = append(w.Findings, findings...)
 		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse || h.Typeflag == '7' {
 			hw := sha256.New()
@@ -229,13 +232,12 @@ func entryOf(e *Entry, h *tar.Header) (*Entry, []Finding) {
 		fs = append(fs, Finding{Path: p, Kind: "longName", Message: fmt.Sprintf("entry name has a %d-byte component; Linux allows %d", c, nameMax)})
 	}
 	*e = Entry{
-		Path:     p,
-		Mode:     uint32(h.Mode & 07777),
-		UID:      int64(h.Uid),
-		GID:      int64(h.Gid),
-		Size:     h.Size,
-		Linkname: h.Linkname,
+		Path: p,
+		Mode: uint32(h.Mode & 07777),
+		Size: h.Size,
 	}
+	e.setIDs(int64(h.Uid), int64(h.Gid))
+	e.setLinkname(h.Linkname)
 	e.setModTime(h.ModTime)
 	e.setDev(h.Devmajor, h.Devminor)
 	switch h.Typeflag {
@@ -250,7 +252,7 @@ func entryOf(e *Entry, h *tar.Header) (*Entry, []Finding) {
 	case tar.TypeLink:
 		e.Type = kindHardlink
 		lp, llocal := normalize(h.Linkname)
-		e.Linkname = lp
+		e.setLinkname(lp)
 		if !llocal {
 			fs = append(fs, Finding{Path: p, Kind: "nonLocalLink", Message: fmt.Sprintf("hard link target %q is not local to the layer root", text.Truncate(h.Linkname, 200))})
 		}
