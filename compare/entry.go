@@ -1,12 +1,15 @@
 package compare
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"maps"
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // Entry is one tar entry of a layer, reduced to what an unpacker applies.
@@ -44,7 +47,11 @@ type entryExtra struct {
 	xattrs             map[string]string
 	devMajor, devMinor int64
 	uid, gid           int64
-	text               []byte // content kept for text diffs, within budget
+	// text is the content kept for a text diff, within budget:
+	// s2-compressed when packed. Text compresses well, and a comparison
+	// keeps up to Limits.MaxTextBytes of it per layer read.
+	text   []byte
+	packed bool
 }
 
 // kind is an entry's type.
@@ -174,6 +181,18 @@ func (e *Entry) setDev(major, minor int64) {
 
 // text is the content kept for a text diff (hasText says whether it was).
 func (e *Entry) text() []byte {
+	if e.extra == nil || !e.extra.packed {
+		return e.extraText()
+	}
+	b, err := s2.Decode(nil, e.extra.text)
+	if err != nil {
+		// Only setText packs, from bytes in memory since.
+		panic(fmt.Sprintf("compare: kept text of %s does not decode: %v", e.Path, err))
+	}
+	return b
+}
+
+func (e *Entry) extraText() []byte {
 	if e.extra == nil {
 		return nil
 	}
@@ -182,8 +201,13 @@ func (e *Entry) text() []byte {
 
 func (e *Entry) setText(b []byte) {
 	e.hasText = true
-	if len(b) > 0 {
-		e.extraFields().text = b
+	if len(b) == 0 {
+		return
+	}
+	x := e.extraFields()
+	x.text, x.packed = b, false
+	if c := s2.Encode(nil, b); len(c) < len(b) {
+		x.text, x.packed = bytes.Clone(c), true // Encode's buffer is larger
 	}
 }
 
@@ -192,12 +216,12 @@ func (e *Entry) setText(b []byte) {
 func (e *Entry) withContentOf(t *Entry) *Entry {
 	r := *e
 	r.Size, r.digest, r.hasDigest, r.hasText = t.Size, t.digest, t.hasDigest, t.hasText
-	if len(t.text()) > 0 || len(e.text()) > 0 {
+	if len(t.extraText()) > 0 || len(e.extraText()) > 0 {
 		var x entryExtra
 		if e.extra != nil {
 			x = *e.extra
 		}
-		x.text = t.text()
+		x.text, x.packed = t.extraText(), t.extra != nil && t.extra.packed
 		r.extra = &x
 	}
 	return &r

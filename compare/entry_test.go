@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -50,6 +51,16 @@ func TestEntryFields(t *testing.T) {
 	e.setText(nil)
 	if !e.hasText || e.extra != nil {
 		t.Errorf("empty text: hasText %v, extra %+v", e.hasText, e.extra)
+	}
+	for _, text := range []string{"x", "abc\n", strings.Repeat("import os\n", 100)} {
+		var e, link Entry
+		e.setText([]byte(text))
+		link.Type = kindHardlink
+		link.setLinkname("/f")
+		r := link.withContentOf(&e)
+		if string(e.text()) != text || string(r.text()) != text || !r.hasText || r.Linkname() != "/f" || link.extra.text != nil {
+			t.Errorf("text %q reads back as %q, through a hard link %q (link %q)", text, e.text(), r.text(), r.Linkname())
+		}
 	}
 	for _, tt := range []struct {
 		e    Entry
