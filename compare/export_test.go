@@ -51,7 +51,7 @@ func WalkBytes(ctx context.Context, b []byte, mt string, lim Limits, decompresso
 	v.apply(1, w.Entries)
 	m, c := layerMap(w.Entries)
 	labels := &[2]string{"a", "b"}
-	diffEntries(m, map[string]*Entry{}, c, nil, labels)
+	diffEntries(m, pathMap{}, c, nil, labels)
 	diffEntries(v.entries, m, nil, c, labels)
 	return paths, append(w.Findings, v.Findings...), nil
 }

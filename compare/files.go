@@ -80,10 +80,10 @@ func meta(e *Entry, occurrences int) *FileMeta {
 // diffEntries compares two path → entry maps (A = rebuilt, B = published).
 // With labels, small text files that differ get a unified diff whose
 // headers are labels[0]+path and labels[1]+path.
-func diffEntries(a, b map[string]*Entry, countA, countB map[string]int, labels *[2]string) []FileChange {
+func diffEntries(a, b entryMap, countA, countB map[string]int, labels *[2]string) []FileChange {
 	out := []FileChange{}
-	for p, ea := range a {
-		eb, ok := b[p]
+	for p, ea := range a.all() {
+		eb, ok := b.get(p)
 		if !ok {
 			out = append(out, FileChange{Path: p, Change: Removed, Aspects: []string{}, Rebuilt: meta(ea, countA[p])})
 			continue
@@ -101,8 +101,8 @@ func diffEntries(a, b map[string]*Entry, countA, countB map[string]int, labels *
 		}
 		out = append(out, fc)
 	}
-	for p, eb := range b {
-		if _, ok := a[p]; !ok {
+	for p, eb := range b.all() {
+		if _, ok := a.get(p); !ok {
 			fc := FileChange{Path: p, Change: Added, Aspects: []string{}, Published: meta(eb, countB[p])}
 			if labels != nil && eb.hasText {
 				fc.TextDiff = unifiedDiff("/dev/null", labels[1]+p, "", string(eb.text()))
@@ -117,8 +117,8 @@ func diffEntries(a, b map[string]*Entry, countA, countB map[string]int, labels *
 // layerMap keys a layer's entries by path: the last occurrence of a path
 // stands for it (as an unpacker leaves it) and the count of occurrences is
 // compared too. Whiteouts are keyed apart from the path they hide.
-func layerMap(es []*Entry) (map[string]*Entry, map[string]int) {
-	m := make(map[string]*Entry, len(es))
+func layerMap(es []*Entry) (pathMap, map[string]int) {
+	m := make(pathMap, len(es))
 	count := make(map[string]int, len(es))
 	for _, e := range es {
 		k := e.Path

@@ -11,7 +11,7 @@ import (
 // layers made, then the layer's entries are applied in order (a later
 // duplicate wins). Hard links are resolved to their target's content.
 type fsView struct {
-	entries map[string]*Entry
+	entries *entrySet
 	// children names what is directly under each path that has
 	// something under it: entries, and the parents an unpacker creates
 	// for them without an entry of their own. A path is in the view when
@@ -24,7 +24,7 @@ type fsView struct {
 }
 
 func newFSView() *fsView {
-	return &fsView{entries: map[string]*Entry{}, children: map[string]map[string]struct{}{}}
+	return &fsView{entries: newEntrySet(), children: map[string]map[string]struct{}{}}
 }
 
 // apply adds one layer on top of the view.
@@ -56,7 +56,7 @@ func (v *fsView) apply(layer int, es []*Entry) {
 				// A directory entry over a directory, named or made
 				// implicitly for what is under it, updates its metadata
 				// and keeps its children, as unpackers do.
-				v.entries[e.Path] = e
+				v.entries.put(e)
 				continue
 			case unknown:
 				// Over the unread base only: it keeps what the base has
@@ -71,7 +71,7 @@ func (v *fsView) apply(layer int, es []*Entry) {
 		}
 		if e.Type == kindHardlink {
 			link := e.Linkname()
-			target, ok := v.entries[link]
+			target, ok := v.entries.get(link)
 			if !ok && v.base != nil && !v.base.hiddenAt(link) {
 				v.base.needs("layer %d: %s is a hard link to %s, which the unread layers may hold", layer+1, e.Path, link)
 			}
@@ -103,7 +103,7 @@ const (
 // the base when the view has something under p (the base decides whether
 // it is kept).
 func (v *fsView) dirAt(layer int, p string) tristate {
-	if e, ok := v.entries[p]; ok {
+	if e, ok := v.entries.get(p); ok {
 		if e.Type == kindDir {
 			return yes
 		}
@@ -124,7 +124,7 @@ func (v *fsView) dirAt(layer int, p string) tristate {
 
 // put sets e at its path, and links the path and its parents in.
 func (v *fsView) put(e *Entry) {
-	v.entries[e.Path] = e
+	v.entries.put(e)
 	// splitPath, not path.Split and Clean: a non-local "/../../etc/passwd"
 	// must not be listed under /etc. Parents an unpacker would create
 	// implicitly are linked but are not entries: the comparison is of
@@ -150,7 +150,7 @@ func (v *fsView) remove(p string) {
 	if v.base != nil {
 		v.base.hidden[p] = true
 	}
-	if _, ok := v.entries[p]; !ok && v.children[p] == nil {
+	if !v.entries.has(p) && v.children[p] == nil {
 		return
 	}
 	v.removeTree(p)
@@ -163,7 +163,7 @@ func (v *fsView) remove(p string) {
 			return
 		}
 		delete(v.children, dir)
-		if _, ok := v.entries[dir]; ok {
+		if v.entries.has(dir) {
 			return
 		}
 		p = dir
@@ -186,7 +186,7 @@ func (v *fsView) removeTree(p string) {
 	}
 	delete(v.children, p)
 	if p != "/" {
-		delete(v.entries, p)
+		v.entries.delete(p)
 	}
 }
 
@@ -196,7 +196,7 @@ func (v *fsView) removeTree(p string) {
 // link targets as data and never follows them.
 func (v *fsView) checkSymlinkParent(layer int, p, dir string) {
 	for d := dir; d != "/" && d != ""; d, _ = splitPath(d) {
-		e, ok := v.entries[d]
+		e, ok := v.entries.get(d)
 		if ok && e.Type == kindSymlink {
 			v.Findings = append(v.Findings, Finding{Path: p, Kind: "underSymlink",
 				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer+1, p, d, text.Truncate(e.Linkname(), 200))})

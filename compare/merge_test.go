@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -48,10 +49,21 @@ func ents(ss ...string) []*Entry {
 // viewPaths lists the view's entries as "PATH TYPE" in order.
 func viewPaths(v *fsView) []string {
 	var out []string
-	for _, p := range slices.Sorted(maps.Keys(v.entries)) {
-		out = append(out, p+" "+v.entries[p].typeName())
+	for _, p := range slices.Sorted(entryPaths(v.entries)) {
+		e, _ := v.entries.get(p)
+		out = append(out, p+" "+e.typeName())
 	}
 	return out
+}
+
+func entryPaths(s *entrySet) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for p := range s.all() {
+			if !yield(p) {
+				return
+			}
+		}
+	}
 }
 
 // checkLinks checks the view's invariant: every path linked under a
@@ -65,12 +77,12 @@ func checkLinks(t *testing.T, v *fsView) {
 		}
 		for c := range m {
 			p := joinPath(dir, c)
-			if _, ok := v.entries[p]; !ok && len(v.children[p]) == 0 {
+			if !v.entries.has(p) && len(v.children[p]) == 0 {
 				t.Errorf("%s is linked under %s but is not in the view", p, dir)
 			}
 		}
 	}
-	for _, p := range slices.Concat(slices.Collect(maps.Keys(v.entries)), slices.Collect(maps.Keys(v.children))) {
+	for _, p := range slices.Concat(slices.Collect(entryPaths(v.entries)), slices.Collect(maps.Keys(v.children))) {
 		if p == "/" {
 			continue
 		}
