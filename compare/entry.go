@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"iter"
 	"maps"
 	"sync"
 	"time"
@@ -20,8 +21,9 @@ import (
 // byte, the modification time as seconds and nanoseconds, owner ids as
 // 32 bits when they fit, and what few entries have (a link target,
 // extended attributes, device numbers, text kept for a diff) out of
-// line. Paths are shared between the two images' entries
-// (interner). The report shows every field as it was read (meta).
+// line. Paths and link targets are shared between layers and images
+// (interner), and the merged views index entries by their own paths
+// (entrySet). The report shows every field as it was read (meta).
 type Entry struct {
 	Path     string // absolute, cleaned; non-local names keep their "..".
 	Size     int64
@@ -236,19 +238,40 @@ func (e *Entry) extraFields() *entryExtra {
 
 func sameXattrs(a, b *Entry) bool { return maps.Equal(a.Xattrs(), b.Xattrs()) }
 
-// entryArena allocates the entries of one walk in chunks: an entry then
-// costs its size, without a heap object of its own.
-type entryArena struct{ chunk []Entry }
+// entryArena holds the entries of one walk, in order, in chunks: an entry
+// then costs its size, without a heap object or a pointer of its own.
+type entryArena struct {
+	chunks [][]Entry
+	n      int
+}
 
 // arenaChunk fills a 32 KiB allocation (a size class: no space lost).
-const arenaChunk = 32 << 10 / unsafe.Sizeof(Entry{})
+const arenaChunk = int(32 << 10 / unsafe.Sizeof(Entry{}))
 
+// new appends a zero entry and returns it.
 func (a *entryArena) new() *Entry {
-	if len(a.chunk) == cap(a.chunk) {
-		a.chunk = make([]Entry, 0, arenaChunk)
+	if len(a.chunks) == 0 || len(a.chunks[len(a.chunks)-1]) == arenaChunk {
+		a.chunks = append(a.chunks, make([]Entry, 0, arenaChunk))
 	}
-	a.chunk = a.chunk[:len(a.chunk)+1]
-	return &a.chunk[len(a.chunk)-1]
+	c := &a.chunks[len(a.chunks)-1]
+	*c = (*c)[:len(*c)+1]
+	a.n++
+	return &(*c)[len(*c)-1]
+}
+
+func (a *entryArena) len() int { return a.n }
+
+// all lists the entries in the order new made them.
+func (a *entryArena) all() iter.Seq[*Entry] {
+	return func(yield func(*Entry) bool) {
+		for _, c := range a.chunks {
+			for i := range c {
+				if !yield(&c[i]) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // interner shares the strings of a comparison's entries: the same path in

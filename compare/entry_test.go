@@ -76,3 +76,23 @@ func TestEntryFields(t *testing.T) {
 		}
 	}
 }
+
+// TestEntryArena: entries are listed in the order they were made, across
+// chunks.
+func TestEntryArena(t *testing.T) {
+	var a entryArena
+	n := 3*arenaChunk + 5
+	for i := range n {
+		a.new().Size = int64(i)
+	}
+	i := 0
+	for e := range a.all() {
+		if e.Size != int64(i) {
+			t.Fatalf("entry %d has size %d", i, e.Size)
+		}
+		i++
+	}
+	if i != n || a.len() != n {
+		t.Errorf("%d entries listed, len %d, want %d", i, a.len(), n)
+	}
+}

@@ -43,13 +43,13 @@ func WalkBytes(ctx context.Context, b []byte, mt string, lim Limits, decompresso
 		return nil, nil, err
 	}
 	w.Findings = append(mediaTypeFinding(types.MediaType(mt), w.Compression), w.Findings...)
-	for _, e := range w.Entries {
+	for e := range w.Entries.all() {
 		paths = append(paths, e.Path)
 	}
 	v := newFSView()
-	v.apply(0, w.Entries)
-	v.apply(1, w.Entries)
-	m, c := layerMap(w.Entries)
+	v.apply(0, w.Entries.all())
+	v.apply(1, w.Entries.all())
+	m, c := layerMap(w.Entries.all())
 	labels := &[2]string{"a", "b"}
 	diffEntries(m, pathMap{}, c, nil, labels)
 	diffEntries(v.entries, m, nil, c, labels)

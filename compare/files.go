@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"iter"
 	"sort"
 	"strings"
 )
@@ -117,10 +118,10 @@ func diffEntries(a, b entryMap, countA, countB map[string]int, labels *[2]string
 // layerMap keys a layer's entries by path: the last occurrence of a path
 // stands for it (as an unpacker leaves it) and the count of occurrences is
 // compared too. Whiteouts are keyed apart from the path they hide.
-func layerMap(es []*Entry) (pathMap, map[string]int) {
-	m := make(pathMap, len(es))
-	count := make(map[string]int, len(es))
-	for _, e := range es {
+func layerMap(es iter.Seq[*Entry]) (pathMap, map[string]int) {
+	m := pathMap{}
+	count := map[string]int{}
+	for e := range es {
 		k := e.Path
 		switch {
 		case e.Whiteout:

@@ -263,7 +263,7 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 		g.Go(func() error {
 			w, err := s.walk(gctx, l)
 			if err == nil {
-				if n := s.entries.Add(int64(len(w.Entries))); n > s.lim.MaxTotalEntries {
+				if n := s.entries.Add(int64(w.Entries.len())); n > s.lim.MaxTotalEntries {
 					err = &LimitError{What: "tar entries held by this comparison", Limit: "MaxTotalEntries", Max: s.lim.MaxTotalEntries, Got: n}
 				}
 			}
@@ -473,7 +473,7 @@ func applyLayers(va, vb *fsView, a, b *image.Image, from int, ws *walkSet) error
 			if err != nil {
 				return err
 			}
-			s.v.apply(i, w.Entries)
+			s.v.apply(i, w.Entries.all())
 		}
 	}
 	return nil

@@ -152,13 +152,9 @@ func (x *Index) load(d v1.Hash, lim Limits, in *interner) (w *walked, why string
 	}
 	now := time.Now()
 	os.Chtimes(p, now, now) // recently used
-	w = &walked{Compression: r.Compression, DiffID: r.DiffID, Findings: r.Findings, Trailing: r.Trailing,
-		Entries: make([]*Entry, len(r.Entries))}
-	var arena entryArena
+	w = &walked{Compression: r.Compression, DiffID: r.DiffID, Findings: r.Findings, Trailing: r.Trailing}
 	for i := range r.Entries {
-		e := arena.new()
-		r.Entries[i].entry(e, in)
-		w.Entries[i] = e
+		r.Entries[i].entry(w.Entries.new(), in)
 	}
 	return w, ""
 }
@@ -167,9 +163,9 @@ func (x *Index) load(d v1.Hash, lim Limits, in *interner) (w *walked, why string
 // least recently used layers beyond the bound.
 func (x *Index) store(d v1.Hash, lim Limits, w *walked) error {
 	r := indexRecord{Version: indexVersion, Digest: d.String(), Limits: lim, Compression: w.Compression,
-		DiffID: w.DiffID, Findings: w.Findings, Trailing: w.Trailing, Entries: make([]indexEntry, len(w.Entries))}
-	for i, e := range w.Entries {
-		r.Entries[i] = indexEntryOf(e)
+		DiffID: w.DiffID, Findings: w.Findings, Trailing: w.Trailing, Entries: make([]indexEntry, 0, w.Entries.len())}
+	for e := range w.Entries.all() {
+		r.Entries = append(r.Entries, indexEntryOf(e))
 	}
 	var body bytes.Buffer
 	if err := gob.NewEncoder(&body).Encode(&r); err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/reprover/reprover/causes"
 )
@@ -42,8 +43,8 @@ func innerChanges(a, b []byte, o Options, depth int) (changes []FileChange, why 
 	if err != nil {
 		return nil, "not opened: " + err.Error()
 	}
-	ma, na := layerMap(ea)
-	mb, nb := layerMap(eb)
+	ma, na := layerMap(slices.Values(ea))
+	mb, nb := layerMap(slices.Values(eb))
 	fcs := diffEntries(ma, mb, na, nb, nil)
 	for i := range fcs {
 		fc := &fcs[i]

@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"iter"
 
 	"github.com/reprover/reprover/internal/text"
 )
@@ -28,10 +29,10 @@ func newFSView() *fsView {
 }
 
 // apply adds one layer on top of the view.
-func (v *fsView) apply(layer int, es []*Entry) {
+func (v *fsView) apply(layer int, es iter.Seq[*Entry]) {
 	// Whiteouts of a layer hide lower layers only, whatever their place
 	// in the tar stream (OCI image spec, "Whiteouts").
-	for _, e := range es {
+	for e := range es {
 		switch {
 		case e.Opaque:
 			v.checkSymlinkParent(layer, e.Path, e.Path)
@@ -42,7 +43,7 @@ func (v *fsView) apply(layer int, es []*Entry) {
 			v.remove(e.Path)
 		}
 	}
-	for _, e := range es {
+	for e := range es {
 		if e.Whiteout || e.Opaque {
 			continue
 		}

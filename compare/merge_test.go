@@ -146,7 +146,7 @@ func TestFSView(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := newFSView()
 			for i, l := range tt.layers {
-				v.apply(i, l)
+				v.apply(i, slices.Values(l))
 				checkLinks(t, v)
 			}
 			if got := viewPaths(v); !slices.Equal(got, tt.want) {

@@ -34,7 +34,7 @@ type Finding struct {
 type walked struct {
 	Compression Compression
 	DiffID      string
-	Entries     []*Entry
+	Entries     entryArena
 	Findings    []Finding
 	// Trailing is what follows the tar end-of-archive marker, without
 	// its final run of zeros: zero padding is encoding, anything else
@@ -121,7 +121,6 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 
 func (w *walked) readTar(r io.Reader, lim Limits, what string, in *interner) error {
 	tr := tar.NewReader(r)
-	var arena entryArena
 	// One copy buffer for the walk: io.Copy would allocate one per file.
 	buf := make([]byte, 32<<10)
 	var textBudget = lim.MaxTextBytes
@@ -151,7 +150,7 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, in *interner) err
 				Message: fmt.Sprintf("PAX global header with %d record(s), ignored as unpackers do", len(h.PAXRecords))})
 			continue
 		}
-		e, findings := entryOf(arena.new(), h)
+		e, findings := entryOf(w.Entries.new(), h)
 		e.Path = in.intern(e.Path)
 		if e.extra != nil {
 			e.extra.linkname = in.intern(e.extra.linkname)
@@ -200,7 +199,6 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, in *interner) err
 			w.Findings = append(w.Findings, Finding{Path: e.Path, Kind: "dataOnNonFile",
 				Message: fmt.Sprintf("%s entry carries %d bytes of data", e.typeName(), h.Size)})
 		}
-		w.Entries = append(w.Entries, e)
 	}
 }
 
