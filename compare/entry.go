@@ -275,24 +275,36 @@ func (a *entryArena) all() iter.Seq[*Entry] {
 }
 
 // interner shares the strings of a comparison's entries: the same path in
-// both images (and in several layers) is kept once. It is dropped when
-// the layers are read; a nil interner keeps every string as it is.
+// both images (and in several layers) is kept once. Paths are looked up
+// among the entries seen (an entrySet: a pointer per path), link targets
+// in a map (few entries have one). It is dropped when the layers are
+// read; a nil interner keeps every string as it is.
 type interner struct {
-	mu sync.Mutex
-	m  map[string]string
+	mu    sync.Mutex
+	paths *entrySet
+	links map[string]string
 }
 
-func newInterner() *interner { return &interner{m: map[string]string{}} }
+func newInterner() *interner { return &interner{paths: newEntrySet(), links: map[string]string{}} }
 
-func (in *interner) intern(s string) string {
-	if in == nil || s == "" {
-		return s
+// share makes e's path and link target the strings kept for them. e's
+// path must not change afterwards.
+func (in *interner) share(e *Entry) {
+	if in == nil {
+		return
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if t, ok := in.m[s]; ok {
-		return t
+	if o, ok := in.paths.get(e.Path); ok {
+		e.Path = o.Path
+	} else {
+		in.paths.put(e)
 	}
-	in.m[s] = s
-	return s
+	if l := e.Linkname(); l != "" {
+		if t, ok := in.links[l]; ok {
+			e.extra.linkname = t
+		} else {
+			in.links[l] = l
+		}
+	}
 }

@@ -96,3 +96,23 @@ func TestEntryArena(t *testing.T) {
 		t.Errorf("%d entries listed, len %d, want %d", i, a.len(), n)
 	}
 }
+
+// TestInterner: entries of the same path, or with the same link target,
+// end up sharing one string.
+func TestInterner(t *testing.T) {
+	in := newInterner()
+	var es [3]Entry
+	for i := range es {
+		es[i].Path = strings.Clone("/usr/lib/x")
+		es[i].setLinkname(strings.Clone("../y"))
+		in.share(&es[i])
+	}
+	for i := range es {
+		if unsafe.StringData(es[i].Path) != unsafe.StringData(es[0].Path) || unsafe.StringData(es[i].Linkname()) != unsafe.StringData(es[0].Linkname()) {
+			t.Errorf("entry %d keeps its own strings", i)
+		}
+	}
+	var e Entry
+	e.Path = "/p"
+	(*interner)(nil).share(&e) // no interner: nothing shared, nothing kept
+}

@@ -96,10 +96,10 @@ func indexEntryOf(e *Entry) indexEntry {
 
 // entry fills e in from x, sharing its strings through in.
 func (x *indexEntry) entry(e *Entry, in *interner) {
-	*e = Entry{Path: in.intern(x.Path), Size: x.Size,
+	*e = Entry{Path: x.Path, Size: x.Size,
 		mtime: x.MTime, nsec: x.NSec, Mode: x.Mode, digest: x.Digest, hasDigest: x.HasDigest,
 		Type: x.Type, typeflag: x.Typeflag, Whiteout: x.Whiteout, Opaque: x.Opaque}
-	e.setLinkname(in.intern(x.Linkname))
+	e.setLinkname(x.Linkname)
 	e.setIDs(x.UID, x.GID)
 	for k, v := range x.Xattrs {
 		e.setXattr(k, v)
@@ -108,6 +108,7 @@ func (x *indexEntry) entry(e *Entry, in *interner) {
 	if x.HasText {
 		e.setText(x.Text)
 	}
+	in.share(e)
 }
 
 func (x *Index) path(d v1.Hash) string {

@@ -151,10 +151,7 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, in *interner) err
 			continue
 		}
 		e, findings := entryOf(w.Entries.new(), h)
-		e.Path = in.intern(e.Path)
-		if e.extra != nil {
-			e.extra.linkname = in.intern(e.extra.linkname)
-		}
+		in.share(e)
 		w.Findings = append(w.Findings, findings...)
 		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse || h.Typeflag == '7' {
 			hw := sha256.New()
