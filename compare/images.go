@@ -389,6 +389,11 @@ func diffPlatform(pr *Platform, a, b *image.Image, pl *plan, ws *walkSet, labels
 			return err
 		}
 	}
+	// The merged views are done with before the layers are compared, so
+	// that they are not held alongside the layers' file maps.
+	pr.Files = diffEntries(va.entries, vb.entries, nil, nil, labels)
+	pr.Findings = append(append(pr.Findings, va.Findings...), vb.Findings...)
+	pl.va, pl.vb = nil, nil
 	var layers []layerResult
 	for i := range max(len(a.Layers), len(b.Layers)) {
 		if i < pl.shared {
@@ -409,9 +414,6 @@ func diffPlatform(pr *Platform, a, b *image.Image, pl *plan, ws *walkSet, labels
 		layers = append(layers, l)
 		pr.Layers = append(pr.Layers, l.report)
 	}
-	pr.Files = diffEntries(va.entries, vb.entries, nil, nil, labels)
-	pr.Findings = append(append(pr.Findings, va.Findings...), vb.Findings...)
-
 	config := slices.Concat(cf, mf)
 	pr.Config = append(pr.Config, countedConfig(config, layersEquivalent(layers))...)
 	mediaTypesDiffer := a.Manifest.MediaType != b.Manifest.MediaType || a.Manifest.Config.MediaType != b.Manifest.Config.MediaType
