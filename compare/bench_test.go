@@ -55,10 +55,7 @@ const (
 //
 // Only ratios from one run mean something: the machine is shared.
 func BenchmarkCompareVsFloor(b *testing.B) {
-	dir := os.Getenv("REPROVER_BENCH_DIR")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "reprover-bench")
-	}
+	dir := benchDir()
 	igzip, err := exec.LookPath("igzip")
 	if err != nil {
 		b.Fatalf("igzip is not on PATH (make tools installs Debian's isal): %v", err)
@@ -131,6 +128,14 @@ func BenchmarkCompareVsFloor(b *testing.B) {
 		fmt.Printf("  compare %v (peak RSS %d MiB)  reading only the differing layers (igzip) %v  ratio %.2f (goal ≤ 1.5); %.1fx faster than the recompressed pair's go compare\n",
 			oneCmp.Round(time.Millisecond), oneCmpRSS>>20, onlyDiff.Round(time.Millisecond), ratio(oneCmp, onlyDiff), ratio(goCmp, oneCmp))
 	}
+}
+
+// benchDir is where bench data is kept between runs.
+func benchDir() string {
+	if dir := os.Getenv("REPROVER_BENCH_DIR"); dir != "" {
+		return dir
+	}
+	return filepath.Join(os.TempDir(), "reprover-bench")
 }
 
 // measure runs f and returns how long it took and the peak RSS meanwhile.
@@ -247,6 +252,29 @@ func rss() int64 {
 // level and one file changed in each; 2, the layers of the image at base
 // but the last, linked, and a last layer with one file changed.
 func ensureBenchLayout(dir string, variant int, base string) error {
+	var shared []image.Layer
+	return ensureLayout(dir, benchLayers, func() error {
+		if variant != 2 {
+			return nil
+		}
+		r, err := image.Open(context.Background(), "oci:"+base, image.Options{})
+		if err != nil {
+			return err
+		}
+		shared = r.Images[0].Layers[:benchLayers-1]
+		return nil
+	}, func(i int) (v1.Descriptor, v1.Hash, error) {
+		if i < len(shared) {
+			return shared[i].Descriptor, shared[i].DiffID, linkBlob(base, dir, shared[i].Descriptor.Digest)
+		}
+		return writeBenchLayer(dir, i, variant)
+	})
+}
+
+// ensureLayout writes an OCI layout of n layers into dir, unless a
+// complete one is already there (its index.json is written last): first
+// prepare, then layer(i) for each layer, which puts the blob in place.
+func ensureLayout(dir string, n int, prepare func() error, layer func(i int) (v1.Descriptor, v1.Hash, error)) error {
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); err == nil {
 		return nil
 	}
@@ -254,27 +282,14 @@ func ensureBenchLayout(dir string, variant int, base string) error {
 	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
 		return err
 	}
-	var shared []image.Layer
-	if variant == 2 {
-		r, err := image.Open(context.Background(), "oci:"+base, image.Options{})
-		if err != nil {
-			return err
-		}
-		shared = r.Images[0].Layers[:benchLayers-1]
+	if err := prepare(); err != nil {
+		return err
 	}
 	var layers []v1.Descriptor
 	var diffIDs []v1.Hash
 	var history []v1.History
-	for i := range benchLayers {
-		var d v1.Descriptor
-		var diffID v1.Hash
-		var err error
-		if i < len(shared) {
-			d, diffID = shared[i].Descriptor, shared[i].DiffID
-			err = linkBlob(base, dir, d.Digest)
-		} else {
-			d, diffID, err = writeBenchLayer(dir, i, variant)
-		}
+	for i := range n {
+		d, diffID, err := layer(i)
 		if err != nil {
 			return err
 		}
@@ -331,6 +346,53 @@ func writeJSONBlob(dir string, v any, mt types.MediaType) (v1.Descriptor, error)
 // half random and half text-like) through tar and gzip into the layout.
 // Variant 1 compresses at another level; variants 1 and 2 change one file.
 func writeBenchLayer(dir string, layer, variant int) (v1.Descriptor, v1.Hash, error) {
+	level := gzip.DefaultCompression
+	if variant == 1 {
+		level = gzip.BestSpeed
+	}
+	return writeLayer(dir, level, func(tw *tar.Writer) error {
+		// The directory first, as BuildKit writes the parents of what a
+		// layer changes.
+		if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("data%d/", layer), Mode: 0o755, ModTime: fixtures.Epoch, Typeflag: tar.TypeDir}); err != nil {
+			return err
+		}
+		rng := rand.New(rand.NewPCG(uint64(layer), 42))
+		words := []byte("the quick brown fox jumps over the lazy dog lorem ipsum dolor sit amet ")
+		buf := make([]byte, 8<<20)
+		var written int64
+		for n := 0; written < benchLayerBytes; n++ {
+			size := int64(1<<10) << rng.IntN(14) // 1 KiB … 8 MiB
+			size = min(size, benchLayerBytes-written)
+			body := buf[:size]
+			if n%2 == 0 {
+				for i := range body {
+					body[i] = byte(rng.Uint32())
+				}
+			} else {
+				for i := range body {
+					body[i] = words[(i+int(rng.Uint32()%7))%len(words)]
+				}
+			}
+			if variant != 0 && n == 3 {
+				body[0] ^= 0xff
+			}
+			h := &tar.Header{Name: fmt.Sprintf("data%d/f%05d", layer, n), Mode: 0o644, Size: size, ModTime: fixtures.Epoch, Typeflag: tar.TypeReg}
+			if err := tw.WriteHeader(h); err != nil {
+				return err
+			}
+			if _, err := tw.Write(body); err != nil {
+				return err
+			}
+			written += size
+		}
+		return nil
+	})
+}
+
+// writeLayer streams the tar that fill writes through gzip at level into
+// a blob of the layout in dir, hashing as it goes: a layer is never held
+// in memory.
+func writeLayer(dir string, level int, fill func(*tar.Writer) error) (v1.Descriptor, v1.Hash, error) {
 	tmp, err := os.CreateTemp(dir, "layer")
 	if err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
@@ -338,51 +400,23 @@ func writeBenchLayer(dir string, layer, variant int) (v1.Descriptor, v1.Hash, er
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	compHash, diffHash := sha256.New(), sha256.New()
-	cw := &countWriter{w: io.MultiWriter(tmp, compHash)}
-	level := gzip.DefaultCompression
-	if variant == 1 {
-		level = gzip.BestSpeed
-	}
+	bw := bufio.NewWriterSize(io.MultiWriter(tmp, compHash), 1<<20)
+	cw := &countWriter{w: bw}
 	zw, _ := gzip.NewWriterLevel(cw, level)
 	tw := tar.NewWriter(io.MultiWriter(zw, diffHash))
-	// The directory first, as BuildKit writes the parents of what a
-	// layer changes.
-	if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("data%d/", layer), Mode: 0o755, ModTime: fixtures.Epoch, Typeflag: tar.TypeDir}); err != nil {
+	if err := fill(tw); err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
-	}
-	rng := rand.New(rand.NewPCG(uint64(layer), 42))
-	words := []byte("the quick brown fox jumps over the lazy dog lorem ipsum dolor sit amet ")
-	buf := make([]byte, 8<<20)
-	var written int64
-	for n := 0; written < benchLayerBytes; n++ {
-		size := int64(1<<10) << rng.IntN(14) // 1 KiB … 8 MiB
-		size = min(size, benchLayerBytes-written)
-		body := buf[:size]
-		if n%2 == 0 {
-			for i := range body {
-				body[i] = byte(rng.Uint32())
-			}
-		} else {
-			for i := range body {
-				body[i] = words[(i+int(rng.Uint32()%7))%len(words)]
-			}
-		}
-		if variant != 0 && n == 3 {
-			body[0] ^= 0xff
-		}
-		h := &tar.Header{Name: fmt.Sprintf("data%d/f%05d", layer, n), Mode: 0o644, Size: size, ModTime: fixtures.Epoch, Typeflag: tar.TypeReg}
-		if err := tw.WriteHeader(h); err != nil {
-			return v1.Descriptor{}, v1.Hash{}, err
-		}
-		if _, err := tw.Write(body); err != nil {
-			return v1.Descriptor{}, v1.Hash{}, err
-		}
-		written += size
 	}
 	if err := tw.Close(); err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
 	}
 	if err := zw.Close(); err != nil {
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	if err := bw.Flush(); err != nil {
+		return v1.Descriptor{}, v1.Hash{}, err
+	}
+	if err := tmp.Close(); err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
 	}
 	d := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(compHash.Sum(nil))}

@@ -38,20 +38,20 @@ func WalkBytes(ctx context.Context, b []byte, mt string, lim Limits, decompresso
 		return nil, nil, err
 	}
 	open := func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-	w, err := walkOpened(ctx, open, "fuzz layer", lim.withDefaults(), gz, &total)
+	w, err := walkOpened(ctx, open, "fuzz layer", lim.withDefaults(), gz, &total, newInterner())
 	if err != nil {
 		return nil, nil, err
 	}
 	w.Findings = append(mediaTypeFinding(types.MediaType(mt), w.Compression), w.Findings...)
-	for _, e := range w.Entries {
+	for e := range w.Entries.all() {
 		paths = append(paths, e.Path)
 	}
 	v := newFSView()
-	v.apply(0, w.Entries)
-	v.apply(1, w.Entries)
-	m, c := layerMap(w.Entries)
+	v.apply(0, w.Entries.all())
+	v.apply(1, w.Entries.all())
+	m, c := layerMap(w.Entries.all())
 	labels := &[2]string{"a", "b"}
-	diffEntries(m, map[string]*Entry{}, c, nil, labels)
+	diffEntries(m, pathMap{}, c, nil, labels)
 	diffEntries(v.entries, m, nil, c, labels)
 	return paths, append(w.Findings, v.Findings...), nil
 }

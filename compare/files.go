@@ -2,7 +2,7 @@ package compare
 
 import (
 	"fmt"
-	"maps"
+	"iter"
 	"sort"
 	"strings"
 )
@@ -26,7 +26,7 @@ const (
 // aspect.
 func aspects(a, b *Entry) []string {
 	var d []string
-	if a.Digest != b.Digest {
+	if !a.sameDigest(b) {
 		d = append(d, AspContent)
 	}
 	if a.Size != b.Size {
@@ -35,37 +35,43 @@ func aspects(a, b *Entry) []string {
 	if a.Mode != b.Mode {
 		d = append(d, AspMode)
 	}
-	if a.UID != b.UID {
+	if a.UID() != b.UID() {
 		d = append(d, AspUID)
 	}
-	if a.GID != b.GID {
+	if a.GID() != b.GID() {
 		d = append(d, AspGID)
 	}
-	if a.Type != b.Type {
+	if !a.sameType(b) {
 		d = append(d, AspType)
 	}
-	if a.Linkname != b.Linkname {
+	if a.Linkname() != b.Linkname() {
 		d = append(d, AspLinkname)
 	}
-	if !maps.Equal(a.Xattrs, b.Xattrs) {
+	if !sameXattrs(a, b) {
 		d = append(d, AspXattrs)
 	}
-	if !a.ModTime.Equal(b.ModTime) {
+	if a.mtime != b.mtime || a.nsec != b.nsec {
 		d = append(d, AspMtime)
 	}
-	if a.DevMajor != b.DevMajor || a.DevMinor != b.DevMinor {
+	if amaj, amin := a.Dev(); !sameDev(b, amaj, amin) {
 		d = append(d, AspDevnum)
 	}
 	return d
+}
+
+func sameDev(e *Entry, major, minor int64) bool {
+	emaj, emin := e.Dev()
+	return emaj == major && emin == minor
 }
 
 func meta(e *Entry, occurrences int) *FileMeta {
 	if e == nil {
 		return nil
 	}
-	m := &FileMeta{Type: e.Type, Mode: fmt.Sprintf("%04o", e.Mode), UID: e.UID, GID: e.GID, Size: e.Size,
-		Digest: e.Digest, Linkname: e.Linkname, Xattrs: e.Xattrs, ModTime: e.ModTime,
-		DevMajor: e.DevMajor, DevMinor: e.DevMinor}
+	major, minor := e.Dev()
+	m := &FileMeta{Type: e.typeName(), Mode: fmt.Sprintf("%04o", e.Mode), UID: e.UID(), GID: e.GID(), Size: e.Size,
+		Digest: e.Digest(), Linkname: e.Linkname(), Xattrs: e.Xattrs(), ModTime: e.ModTime(),
+		DevMajor: major, DevMinor: minor}
 	if occurrences > 1 {
 		m.Occurrences = occurrences
 	}
@@ -75,10 +81,10 @@ func meta(e *Entry, occurrences int) *FileMeta {
 // diffEntries compares two path → entry maps (A = rebuilt, B = published).
 // With labels, small text files that differ get a unified diff whose
 // headers are labels[0]+path and labels[1]+path.
-func diffEntries(a, b map[string]*Entry, countA, countB map[string]int, labels *[2]string) []FileChange {
+func diffEntries(a, b entryMap, countA, countB map[string]int, labels *[2]string) []FileChange {
 	out := []FileChange{}
-	for p, ea := range a {
-		eb, ok := b[p]
+	for p, ea := range a.all() {
+		eb, ok := b.get(p)
 		if !ok {
 			out = append(out, FileChange{Path: p, Change: Removed, Aspects: []string{}, Rebuilt: meta(ea, countA[p])})
 			continue
@@ -91,16 +97,16 @@ func diffEntries(a, b map[string]*Entry, countA, countB map[string]int, labels *
 			continue
 		}
 		fc := FileChange{Path: p, Change: Modified, Aspects: asp, Rebuilt: meta(ea, countA[p]), Published: meta(eb, countB[p])}
-		if labels != nil && ea.hasText && eb.hasText && ea.Digest != eb.Digest {
-			fc.TextDiff = unifiedDiff(labels[0]+p, labels[1]+p, string(ea.text), string(eb.text))
+		if labels != nil && ea.hasText && eb.hasText && !ea.sameDigest(eb) {
+			fc.TextDiff = unifiedDiff(labels[0]+p, labels[1]+p, string(ea.text()), string(eb.text()))
 		}
 		out = append(out, fc)
 	}
-	for p, eb := range b {
-		if _, ok := a[p]; !ok {
+	for p, eb := range b.all() {
+		if _, ok := a.get(p); !ok {
 			fc := FileChange{Path: p, Change: Added, Aspects: []string{}, Published: meta(eb, countB[p])}
 			if labels != nil && eb.hasText {
-				fc.TextDiff = unifiedDiff("/dev/null", labels[1]+p, "", string(eb.text))
+				fc.TextDiff = unifiedDiff("/dev/null", labels[1]+p, "", string(eb.text()))
 			}
 			out = append(out, fc)
 		}
@@ -112,10 +118,10 @@ func diffEntries(a, b map[string]*Entry, countA, countB map[string]int, labels *
 // layerMap keys a layer's entries by path: the last occurrence of a path
 // stands for it (as an unpacker leaves it) and the count of occurrences is
 // compared too. Whiteouts are keyed apart from the path they hide.
-func layerMap(es []*Entry) (map[string]*Entry, map[string]int) {
-	m := make(map[string]*Entry, len(es))
-	count := make(map[string]int, len(es))
-	for _, e := range es {
+func layerMap(es iter.Seq[*Entry]) (pathMap, map[string]int) {
+	m := pathMap{}
+	count := map[string]int{}
+	for e := range es {
 		k := e.Path
 		switch {
 		case e.Whiteout:

@@ -78,7 +78,7 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 	// each once: first the layers above the pair's shared layers, then
 	// the shared layers of the pairs whose merged views need them.
 	ws := &walkSet{total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{},
-		lim: lim, gz: gz, index: o.Index, logger: o.Logger, walked: h.walked}
+		lim: lim, gz: gz, index: o.Index, logger: o.Logger, walked: h.walked, strings: newInterner()}
 	plans := make([]*plan, len(pairs))
 	err = ws.read(ctx, o.Parallelism, func(start func(image.Layer)) {
 		for i, p := range pairs {
@@ -117,6 +117,7 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 	if err != nil {
 		return nil, err
 	}
+	ws.strings = nil // every layer is read: their strings are shared
 	for i, p := range pairs {
 		pr, err := comparePair(p, plans[i], ws, o)
 		if err != nil {
@@ -244,6 +245,9 @@ type walkSet struct {
 	index   *Index
 	logger  *slog.Logger
 	walked  func(image.Layer)
+	// strings shares the strings of the entries read (paths above all:
+	// mostly the same in both images) until every layer is read.
+	strings *interner
 }
 
 // read runs each layer that plan starts, and has not been read before,
@@ -259,7 +263,7 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 		g.Go(func() error {
 			w, err := s.walk(gctx, l)
 			if err == nil {
-				if n := s.entries.Add(int64(len(w.Entries))); n > s.lim.MaxTotalEntries {
+				if n := s.entries.Add(int64(w.Entries.len())); n > s.lim.MaxTotalEntries {
 					err = &LimitError{What: "tar entries held by this comparison", Limit: "MaxTotalEntries", Max: s.lim.MaxTotalEntries, Got: n}
 				}
 			}
@@ -276,7 +280,7 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
 	d := l.Descriptor.Digest
 	if s.index != nil {
-		w, why := s.index.load(d, s.lim)
+		w, why := s.index.load(d, s.lim, s.strings)
 		if w != nil {
 			s.logger.Debug("layer from the index", "digest", d)
 			return w, nil
@@ -289,7 +293,7 @@ func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
 	if s.walked != nil {
 		s.walked(l)
 	}
-	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total)
+	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, s.strings)
 	if err == nil && s.index != nil {
 		if err := s.index.store(d, s.lim, w); err != nil {
 			s.logger.Warn("keeping a layer in the index", "digest", d, "error", err)
@@ -385,6 +389,11 @@ func diffPlatform(pr *Platform, a, b *image.Image, pl *plan, ws *walkSet, labels
 			return err
 		}
 	}
+	// The merged views are done with before the layers are compared, so
+	// that they are not held alongside the layers' file maps.
+	pr.Files = diffEntries(va.entries, vb.entries, nil, nil, labels)
+	pr.Findings = append(append(pr.Findings, va.Findings...), vb.Findings...)
+	pl.va, pl.vb = nil, nil
 	var layers []layerResult
 	for i := range max(len(a.Layers), len(b.Layers)) {
 		if i < pl.shared {
@@ -405,9 +414,6 @@ func diffPlatform(pr *Platform, a, b *image.Image, pl *plan, ws *walkSet, labels
 		layers = append(layers, l)
 		pr.Layers = append(pr.Layers, l.report)
 	}
-	pr.Files = diffEntries(va.entries, vb.entries, nil, nil, labels)
-	pr.Findings = append(append(pr.Findings, va.Findings...), vb.Findings...)
-
 	config := slices.Concat(cf, mf)
 	pr.Config = append(pr.Config, countedConfig(config, layersEquivalent(layers))...)
 	mediaTypesDiffer := a.Manifest.MediaType != b.Manifest.MediaType || a.Manifest.Config.MediaType != b.Manifest.Config.MediaType
@@ -469,7 +475,7 @@ func applyLayers(va, vb *fsView, a, b *image.Image, from int, ws *walkSet) error
 			if err != nil {
 				return err
 			}
-			s.v.apply(i, w.Entries)
+			s.v.apply(i, w.Entries.all())
 		}
 	}
 	return nil

@@ -38,7 +38,8 @@ type Index struct {
 const DefaultIndexBytes = 4 << 30
 
 // indexVersion changes whenever indexRecord or what a walk records does.
-const indexVersion = 1
+// 2: entries stored field by field (the compact Entry).
+const indexVersion = 2
 
 // indexMagic starts every index file, before the sha256 of its body.
 var indexMagic = []byte("reprover layer index\n")
@@ -67,19 +68,57 @@ type indexRecord struct {
 	Trailing    trailing
 }
 
+// indexEntry is an Entry as stored: every field, exported for gob.
 type indexEntry struct {
-	Entry
-	Text    []byte
-	HasText bool
+	Path, Linkname     string
+	Size, UID, GID     int64
+	MTime              int64
+	NSec               int32
+	Mode               uint32
+	Digest             [32]byte
+	HasDigest          bool
+	Type               kind
+	Typeflag           byte
+	Whiteout, Opaque   bool
+	Xattrs             map[string]string
+	DevMajor, DevMinor int64
+	Text               []byte
+	HasText            bool
+}
+
+func indexEntryOf(e *Entry) indexEntry {
+	major, minor := e.Dev()
+	return indexEntry{Path: e.Path, Linkname: e.Linkname(), Size: e.Size, UID: e.UID(), GID: e.GID(),
+		MTime: e.mtime, NSec: e.nsec, Mode: e.Mode, Digest: e.digest, HasDigest: e.hasDigest,
+		Type: e.Type, Typeflag: e.typeflag, Whiteout: e.Whiteout, Opaque: e.Opaque,
+		Xattrs: e.Xattrs(), DevMajor: major, DevMinor: minor, Text: e.text(), HasText: e.hasText}
+}
+
+// entry fills e in from x, sharing its strings through in.
+func (x *indexEntry) entry(e *Entry, in *interner) {
+	*e = Entry{Path: x.Path, Size: x.Size,
+		mtime: x.MTime, nsec: x.NSec, Mode: x.Mode, digest: x.Digest, hasDigest: x.HasDigest,
+		Type: x.Type, typeflag: x.Typeflag, Whiteout: x.Whiteout, Opaque: x.Opaque}
+	e.setLinkname(x.Linkname)
+	e.setIDs(x.UID, x.GID)
+	for k, v := range x.Xattrs {
+		e.setXattr(k, v)
+	}
+	e.setDev(x.DevMajor, x.DevMinor)
+	if x.HasText {
+		e.setText(x.Text)
+	}
+	in.share(e)
 }
 
 func (x *Index) path(d v1.Hash) string {
 	return filepath.Join(x.dir, d.Algorithm, d.Hex)
 }
 
-// load returns the walk stored for d under limits lim, or nil. What is
-// not usable is removed: why is returned for the log.
-func (x *Index) load(d v1.Hash, lim Limits) (w *walked, why string) {
+// load returns the walk stored for d under limits lim, or nil, its
+// entries' strings shared through in. What is not usable is removed: why
+// is returned for the log.
+func (x *Index) load(d v1.Hash, lim Limits, in *interner) (w *walked, why string) {
 	p := x.path(d)
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -114,12 +153,9 @@ func (x *Index) load(d v1.Hash, lim Limits) (w *walked, why string) {
 	}
 	now := time.Now()
 	os.Chtimes(p, now, now) // recently used
-	w = &walked{Compression: r.Compression, DiffID: r.DiffID, Findings: r.Findings, Trailing: r.Trailing,
-		Entries: make([]*Entry, len(r.Entries))}
+	w = &walked{Compression: r.Compression, DiffID: r.DiffID, Findings: r.Findings, Trailing: r.Trailing}
 	for i := range r.Entries {
-		e := &r.Entries[i].Entry
-		e.text, e.hasText = r.Entries[i].Text, r.Entries[i].HasText
-		w.Entries[i] = e
+		r.Entries[i].entry(w.Entries.new(), in)
 	}
 	return w, ""
 }
@@ -128,9 +164,9 @@ func (x *Index) load(d v1.Hash, lim Limits) (w *walked, why string) {
 // least recently used layers beyond the bound.
 func (x *Index) store(d v1.Hash, lim Limits, w *walked) error {
 	r := indexRecord{Version: indexVersion, Digest: d.String(), Limits: lim, Compression: w.Compression,
-		DiffID: w.DiffID, Findings: w.Findings, Trailing: w.Trailing, Entries: make([]indexEntry, len(w.Entries))}
-	for i, e := range w.Entries {
-		r.Entries[i] = indexEntry{Entry: *e, Text: e.text, HasText: e.hasText}
+		DiffID: w.DiffID, Findings: w.Findings, Trailing: w.Trailing, Entries: make([]indexEntry, 0, w.Entries.len())}
+	for e := range w.Entries.all() {
+		r.Entries = append(r.Entries, indexEntryOf(e))
 	}
 	var body bytes.Buffer
 	if err := gob.NewEncoder(&body).Encode(&r); err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/reprover/reprover/causes"
 )
@@ -42,8 +43,8 @@ func innerChanges(a, b []byte, o Options, depth int) (changes []FileChange, why 
 	if err != nil {
 		return nil, "not opened: " + err.Error()
 	}
-	ma, na := layerMap(ea)
-	mb, nb := layerMap(eb)
+	ma, na := layerMap(slices.Values(ea))
+	mb, nb := layerMap(slices.Values(eb))
 	fcs := diffEntries(ma, mb, na, nb, nil)
 	for i := range fcs {
 		fc := &fcs[i]
@@ -89,9 +90,10 @@ func archiveEntries(b []byte) ([]*Entry, map[string][]byte, error) {
 		}
 		var es []*Entry
 		for _, f := range zr.File {
-			e := &Entry{Path: innerName(f.Name), Type: "file", Mode: int64(f.Mode().Perm()), ModTime: f.Modified.UTC()}
+			e := &Entry{Path: innerName(f.Name), Type: kindFile, Mode: uint32(f.Mode().Perm())}
+			e.setModTime(f.Modified)
 			if f.FileInfo().IsDir() {
-				e.Type = "dir"
+				e.Type = kindDir
 			} else {
 				rc, err := f.Open()
 				if err != nil {
@@ -102,7 +104,8 @@ func archiveEntries(b []byte) ([]*Entry, map[string][]byte, error) {
 				if err != nil {
 					return nil, nil, fmt.Errorf("%s: %w", e.Path, err)
 				}
-				e.Size, e.Digest, content[e.Path] = int64(len(c)), digestOf(c), c
+				e.Size, content[e.Path] = int64(len(c)), c
+				e.setDigest(digestOf(c))
 			}
 			es = append(es, e)
 		}
@@ -125,7 +128,10 @@ func archiveEntries(b []byte) ([]*Entry, map[string][]byte, error) {
 		}
 		p := innerName(name)
 		content[p] = c
-		return []*Entry{{Path: p, Type: "file", Size: int64(len(c)), Digest: digestOf(c), ModTime: zr.ModTime.UTC()}}, content, nil
+		e := &Entry{Path: p, Type: kindFile, Size: int64(len(c))}
+		e.setDigest(digestOf(c))
+		e.setModTime(zr.ModTime)
+		return []*Entry{e}, content, nil
 	}
 	return tarEntries(b)
 }
@@ -146,24 +152,28 @@ func tarEntries(b []byte) ([]*Entry, map[string][]byte, error) {
 		if len(es) >= maxInnerEntries {
 			return nil, nil, fmt.Errorf("more than %d members", maxInnerEntries)
 		}
-		e := &Entry{Path: innerName(h.Name), Mode: h.Mode & 07777, UID: int64(h.Uid), GID: int64(h.Gid),
-			Linkname: h.Linkname, ModTime: h.ModTime.UTC(), DevMajor: h.Devmajor, DevMinor: h.Devminor}
+		e := &Entry{Path: innerName(h.Name), Mode: uint32(h.Mode & 07777)}
+		e.setIDs(int64(h.Uid), int64(h.Gid))
+		e.setLinkname(h.Linkname)
+		e.setModTime(h.ModTime)
+		e.setDev(h.Devmajor, h.Devminor)
 		switch h.Typeflag {
 		case tar.TypeReg, '\x00':
-			e.Type = "file"
+			e.Type = kindFile
 			c, err := readBounded(tr, &budget)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", e.Path, err)
 			}
-			e.Size, e.Digest, content[e.Path] = int64(len(c)), digestOf(c), c
+			e.Size, content[e.Path] = int64(len(c)), c
+			e.setDigest(digestOf(c))
 		case tar.TypeDir:
-			e.Type = "dir"
+			e.Type = kindDir
 		case tar.TypeSymlink:
-			e.Type = "symlink"
+			e.Type = kindSymlink
 		case tar.TypeLink:
-			e.Type = "hardlink"
+			e.Type = kindHardlink
 		default:
-			e.Type = fmt.Sprintf("other(%q)", h.Typeflag)
+			e.Type, e.typeflag = kindOther, h.Typeflag
 		}
 		es = append(es, e)
 	}
@@ -181,7 +191,10 @@ func readBounded(r io.Reader, budget *int64) ([]byte, error) {
 	return c, nil
 }
 
-func digestOf(b []byte) string { return fmt.Sprintf("sha256:%x", sha256.Sum256(b)) }
+func digestOf(b []byte) []byte {
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
 
 // innerName is a member's name as a layer entry's path: cleaned, except
 // that a name climbing above the archive's root keeps its "..", so that

@@ -2,6 +2,7 @@ package compare
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 
 	"github.com/reprover/reprover/image"
@@ -127,9 +128,11 @@ func layerFiles(wa, wb *walked, labels *[2]string) []FileChange {
 	return diffEntries(ma, mb, ca, cb, labels)
 }
 
-func entriesOf(w *walked) []*Entry {
+// entriesOf lists w's entries; none when w is nil (no layer there).
+func entriesOf(w *walked) iter.Seq[*Entry] {
 	if w == nil {
-		return nil
+		var none entryArena
+		return none.all()
 	}
-	return w.Entries
+	return w.Entries.all()
 }

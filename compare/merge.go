@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"iter"
 
 	"github.com/reprover/reprover/internal/text"
 )
@@ -11,7 +12,7 @@ import (
 // layers made, then the layer's entries are applied in order (a later
 // duplicate wins). Hard links are resolved to their target's content.
 type fsView struct {
-	entries map[string]*Entry
+	entries *entrySet
 	// children names what is directly under each path that has
 	// something under it: entries, and the parents an unpacker creates
 	// for them without an entry of their own. A path is in the view when
@@ -24,14 +25,14 @@ type fsView struct {
 }
 
 func newFSView() *fsView {
-	return &fsView{entries: map[string]*Entry{}, children: map[string]map[string]struct{}{}}
+	return &fsView{entries: newEntrySet(), children: map[string]map[string]struct{}{}}
 }
 
 // apply adds one layer on top of the view.
-func (v *fsView) apply(layer int, es []*Entry) {
+func (v *fsView) apply(layer int, es iter.Seq[*Entry]) {
 	// Whiteouts of a layer hide lower layers only, whatever their place
 	// in the tar stream (OCI image spec, "Whiteouts").
-	for _, e := range es {
+	for e := range es {
 		switch {
 		case e.Opaque:
 			v.checkSymlinkParent(layer, e.Path, e.Path)
@@ -42,7 +43,7 @@ func (v *fsView) apply(layer int, es []*Entry) {
 			v.remove(e.Path)
 		}
 	}
-	for _, e := range es {
+	for e := range es {
 		if e.Whiteout || e.Opaque {
 			continue
 		}
@@ -50,13 +51,13 @@ func (v *fsView) apply(layer int, es []*Entry) {
 			dir, _ := splitPath(e.Path)
 			v.checkSymlinkParent(layer, e.Path, dir)
 		}
-		if e.Type == "dir" && e.Path != "/" {
+		if e.Type == kindDir && e.Path != "/" {
 			switch v.dirAt(layer, e.Path) {
 			case yes:
 				// A directory entry over a directory, named or made
 				// implicitly for what is under it, updates its metadata
 				// and keeps its children, as unpackers do.
-				v.entries[e.Path] = e
+				v.entries.put(e)
 				continue
 			case unknown:
 				// Over the unread base only: it keeps what the base has
@@ -69,21 +70,20 @@ func (v *fsView) apply(layer int, es []*Entry) {
 		if e.Path != "/" {
 			v.remove(e.Path)
 		}
-		if e.Type == "hardlink" {
-			target, ok := v.entries[e.Linkname]
-			if !ok && v.base != nil && !v.base.hiddenAt(e.Linkname) {
-				v.base.needs("layer %d: %s is a hard link to %s, which the unread layers may hold", layer+1, e.Path, e.Linkname)
+		if e.Type == kindHardlink {
+			link := e.Linkname()
+			target, ok := v.entries.get(link)
+			if !ok && v.base != nil && !v.base.hiddenAt(link) {
+				v.base.needs("layer %d: %s is a hard link to %s, which the unread layers may hold", layer+1, e.Path, link)
 			}
 			// A link to a resolved link is a link to the same file (a
 			// chain c → b → a); one to a dangling link is dangling too.
-			resolved := ok && (target.Type == "file" || target.Type == "hardlink" && target.Digest != "")
+			resolved := ok && (target.Type == kindFile || target.Type == kindHardlink && target.hasDigest)
 			if !resolved {
 				v.Findings = append(v.Findings, Finding{Path: e.Path, Kind: "danglingHardlink",
-					Message: fmt.Sprintf("layer %d: hard link to %s, which is not a file at that point", layer+1, e.Linkname)})
+					Message: fmt.Sprintf("layer %d: hard link to %s, which is not a file at that point", layer+1, link)})
 			} else {
-				r := *e
-				r.Digest, r.Size, r.text, r.hasText = target.Digest, target.Size, target.text, target.hasText
-				e = &r
+				e = e.withContentOf(target)
 			}
 		}
 		v.put(e)
@@ -104,8 +104,8 @@ const (
 // the base when the view has something under p (the base decides whether
 // it is kept).
 func (v *fsView) dirAt(layer int, p string) tristate {
-	if e, ok := v.entries[p]; ok {
-		if e.Type == "dir" {
+	if e, ok := v.entries.get(p); ok {
+		if e.Type == kindDir {
 			return yes
 		}
 		return no
@@ -125,7 +125,7 @@ func (v *fsView) dirAt(layer int, p string) tristate {
 
 // put sets e at its path, and links the path and its parents in.
 func (v *fsView) put(e *Entry) {
-	v.entries[e.Path] = e
+	v.entries.put(e)
 	// splitPath, not path.Split and Clean: a non-local "/../../etc/passwd"
 	// must not be listed under /etc. Parents an unpacker would create
 	// implicitly are linked but are not entries: the comparison is of
@@ -151,7 +151,7 @@ func (v *fsView) remove(p string) {
 	if v.base != nil {
 		v.base.hidden[p] = true
 	}
-	if _, ok := v.entries[p]; !ok && v.children[p] == nil {
+	if !v.entries.has(p) && v.children[p] == nil {
 		return
 	}
 	v.removeTree(p)
@@ -164,7 +164,7 @@ func (v *fsView) remove(p string) {
 			return
 		}
 		delete(v.children, dir)
-		if _, ok := v.entries[dir]; ok {
+		if v.entries.has(dir) {
 			return
 		}
 		p = dir
@@ -187,7 +187,7 @@ func (v *fsView) removeTree(p string) {
 	}
 	delete(v.children, p)
 	if p != "/" {
-		delete(v.entries, p)
+		v.entries.delete(p)
 	}
 }
 
@@ -197,10 +197,10 @@ func (v *fsView) removeTree(p string) {
 // link targets as data and never follows them.
 func (v *fsView) checkSymlinkParent(layer int, p, dir string) {
 	for d := dir; d != "/" && d != ""; d, _ = splitPath(d) {
-		e, ok := v.entries[d]
-		if ok && e.Type == "symlink" {
+		e, ok := v.entries.get(d)
+		if ok && e.Type == kindSymlink {
 			v.Findings = append(v.Findings, Finding{Path: p, Kind: "underSymlink",
-				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer+1, p, d, text.Truncate(e.Linkname, 200))})
+				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer+1, p, d, text.Truncate(e.Linkname(), 200))})
 			return
 		}
 		if !ok && v.base != nil && !v.base.hiddenAt(d) {

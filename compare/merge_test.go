@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -17,20 +18,20 @@ func ent(s string) *Entry {
 	e := &Entry{Path: f[1]}
 	switch f[0] {
 	case "f":
-		e.Type, e.Digest = "file", "sha256:"+f[1]
-		if len(f) > 2 {
-			e.Digest = "sha256:" + f[2]
-		}
+		e.Type = kindFile
+		e.setDigest(digestOf([]byte(f[len(f)-1])))
 	case "d":
-		e.Type = "dir"
+		e.Type = kindDir
 	case "l":
-		e.Type, e.Linkname = "symlink", "/elsewhere"
+		e.Type = kindSymlink
+		e.setLinkname("/elsewhere")
 	case "h":
-		e.Type, e.Linkname = "hardlink", f[2]
+		e.Type = kindHardlink
+		e.setLinkname(f[2])
 	case "w":
-		e.Type, e.Whiteout = "whiteout", true
+		e.Type, e.Whiteout = kindWhiteout, true
 	case "o":
-		e.Type, e.Opaque = "whiteout", true
+		e.Type, e.Opaque = kindWhiteout, true
 	default:
 		panic("ent: " + s)
 	}
@@ -48,10 +49,21 @@ func ents(ss ...string) []*Entry {
 // viewPaths lists the view's entries as "PATH TYPE" in order.
 func viewPaths(v *fsView) []string {
 	var out []string
-	for _, p := range slices.Sorted(maps.Keys(v.entries)) {
-		out = append(out, p+" "+v.entries[p].Type)
+	for _, p := range slices.Sorted(entryPaths(v.entries)) {
+		e, _ := v.entries.get(p)
+		out = append(out, p+" "+e.typeName())
 	}
 	return out
+}
+
+func entryPaths(s *entrySet) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for p := range s.all() {
+			if !yield(p) {
+				return
+			}
+		}
+	}
 }
 
 // checkLinks checks the view's invariant: every path linked under a
@@ -65,12 +77,12 @@ func checkLinks(t *testing.T, v *fsView) {
 		}
 		for c := range m {
 			p := joinPath(dir, c)
-			if _, ok := v.entries[p]; !ok && len(v.children[p]) == 0 {
+			if !v.entries.has(p) && len(v.children[p]) == 0 {
 				t.Errorf("%s is linked under %s but is not in the view", p, dir)
 			}
 		}
 	}
-	for _, p := range slices.Concat(slices.Collect(maps.Keys(v.entries)), slices.Collect(maps.Keys(v.children))) {
+	for _, p := range slices.Concat(slices.Collect(entryPaths(v.entries)), slices.Collect(maps.Keys(v.children))) {
 		if p == "/" {
 			continue
 		}
@@ -134,7 +146,7 @@ func TestFSView(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := newFSView()
 			for i, l := range tt.layers {
-				v.apply(i, l)
+				v.apply(i, slices.Values(l))
 				checkLinks(t, v)
 			}
 			if got := viewPaths(v); !slices.Equal(got, tt.want) {

@@ -91,8 +91,8 @@ func baseNeeded(a, b *fsView) string {
 		}
 	}
 	for _, s := range [2][2]*fsView{{a, b}, {b, a}} {
-		for p := range s[0].entries {
-			if _, ok := s[1].entries[p]; !ok && !s[1].base.hiddenAt(p) {
+		for p := range s[0].entries.all() {
+			if !s[1].entries.has(p) && !s[1].base.hiddenAt(p) {
 				return fmt.Sprintf("%s is in one image's layers only", p)
 			}
 		}
@@ -106,8 +106,7 @@ func baseNeeded(a, b *fsView) string {
 		}
 	}
 	for p := range points {
-		_, inA := a.entries[p]
-		_, inB := b.entries[p]
+		inA, inB := a.entries.has(p), b.entries.has(p)
 		if !inA && !inB && !sameVisibility(a.base, b.base, p, false) {
 			return fmt.Sprintf("the layers remove the base's %s differently", p)
 		}

@@ -36,16 +36,16 @@ func overBase(base, a, b [][]*Entry) (full, skip [2][]string, need string) {
 	ua, ub := newFSView(), newFSView()
 	ua.base, ub.base = newUnread(), newUnread()
 	for i, l := range base {
-		fa.apply(i, l)
-		fb.apply(i, l)
+		fa.apply(i, slices.Values(l))
+		fb.apply(i, slices.Values(l))
 	}
 	for i, l := range a {
-		fa.apply(len(base)+i, l)
-		ua.apply(len(base)+i, l)
+		fa.apply(len(base)+i, slices.Values(l))
+		ua.apply(len(base)+i, slices.Values(l))
 	}
 	for i, l := range b {
-		fb.apply(len(base)+i, l)
-		ub.apply(len(base)+i, l)
+		fb.apply(len(base)+i, slices.Values(l))
+		ub.apply(len(base)+i, slices.Values(l))
 	}
 	full[0], full[1] = mergedDiff(fa, fb, len(base))
 	skip[0], skip[1] = mergedDiff(ua, ub, len(base))

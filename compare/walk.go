@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -23,26 +22,6 @@ import (
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/text"
 )
-
-// Entry is one tar entry of a layer, reduced to what an unpacker applies.
-type Entry struct {
-	Path     string // absolute, cleaned; non-local names keep their "..".
-	Type     string // file, dir, symlink, hardlink, char, block, fifo, or unknown(X)
-	Mode     int64  // permission bits with setuid, setgid and sticky
-	UID, GID int64
-	Size     int64
-	Digest   string // sha256 of the content of a file (and of a resolved hard link)
-	Linkname string
-	Xattrs   map[string]string
-	ModTime  time.Time
-	DevMajor int64
-	DevMinor int64
-	// Whiteout marks a .wh. entry (Path is the whited-out path); Opaque
-	// marks .wh..wh..opq (Path is the directory).
-	Whiteout, Opaque bool
-	text             []byte // content kept for text diffs, within budget
-	hasText          bool
-}
 
 // Finding is something hostile or odd in a layer, reported as it is.
 type Finding struct {
@@ -55,7 +34,7 @@ type Finding struct {
 type walked struct {
 	Compression Compression
 	DiffID      string
-	Entries     []*Entry
+	Entries     entryArena
 	Findings    []Finding
 	// Trailing is what follows the tar end-of-archive marker, without
 	// its final run of zeros: zero padding is encoding, anything else
@@ -71,9 +50,9 @@ const (
 // walkLayer decompresses and walks one layer. It reads the stream to its
 // end, so the digest check of the compressed bytes and the diffID cover
 // every byte, including bytes after the tar end-of-archive blocks.
-func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, total *atomic.Int64) (*walked, error) {
+func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, total *atomic.Int64, in *interner) (*walked, error) {
 	what := fmt.Sprintf("layer %d %s", l.Index+1, l.Descriptor.Digest) // counted from 1, as people do
-	w, err := walkOpened(ctx, l.Open, what, lim, gz, total)
+	w, err := walkOpened(ctx, l.Open, what, lim, gz, total, in)
 	if err != nil {
 		return nil, err
 	}
@@ -85,15 +64,15 @@ func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, tot
 
 // walkOpened walks the stream open returns; when igzip cannot prove it
 // reads the stream as Go would (errNotOneMember), it walks it again, with
-// Go.
-func walkOpened(ctx context.Context, open func(context.Context) (io.ReadCloser, error), what string, lim Limits, gz gunzipper, total *atomic.Int64) (*walked, error) {
+// Go. Its entries' strings are shared through in (nil: not shared).
+func walkOpened(ctx context.Context, open func(context.Context) (io.ReadCloser, error), what string, lim Limits, gz gunzipper, total *atomic.Int64, in *interner) (*walked, error) {
 	walk := func(gz gunzipper) (*walked, error) {
 		rc, err := open(ctx)
 		if err != nil {
 			return nil, err
 		}
 		defer rc.Close()
-		return walkStream(ctx, rc, what, lim, gz, total)
+		return walkStream(ctx, rc, what, lim, gz, total, in)
 	}
 	w, err := walk(gz)
 	if errors.Is(err, errNotOneMember) {
@@ -105,7 +84,7 @@ func walkOpened(ctx context.Context, open func(context.Context) (io.ReadCloser, 
 // walkStream walks the compressed bytes of a layer whose descriptor says
 // mt, reading rc to its end. It is walkLayer without the registry, so
 // the fuzz test reaches every decoder of untrusted bytes.
-func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz gunzipper, total *atomic.Int64) (_ *walked, err error) {
+func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz gunzipper, total *atomic.Int64, in *interner) (_ *walked, err error) {
 	dec, err := newDecompressor(ctx, ctxReader{ctx, rc}, lim, gz)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -118,7 +97,7 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 		}
 	}()
 	w := &walked{Compression: dec.Found}
-	if err := w.readTar(m, lim, what); err != nil {
+	if err := w.readTar(m, lim, what, in); err != nil {
 		return nil, err
 	}
 	// Whatever follows the end-of-archive marker is invisible to an
@@ -140,8 +119,10 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 	return w, nil
 }
 
-func (w *walked) readTar(r io.Reader, lim Limits, what string) error {
+func (w *walked) readTar(r io.Reader, lim Limits, what string, in *interner) error {
 	tr := tar.NewReader(r)
+	// One copy buffer for the walk: io.Copy would allocate one per file.
+	buf := make([]byte, 32<<10)
 	var textBudget = lim.MaxTextBytes
 	var contentBytes, headerBytes int64
 	for n := 0; ; n++ {
@@ -169,20 +150,21 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string) error {
 				Message: fmt.Sprintf("PAX global header with %d record(s), ignored as unpackers do", len(h.PAXRecords))})
 			continue
 		}
-		e, findings := entryOf(h)
+		e, findings := entryOf(w.Entries.new(), h)
+		in.share(e)
 		w.Findings = append(w.Findings, findings...)
 		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse || h.Typeflag == '7' {
 			hw := sha256.New()
 			var keep *bytes.Buffer
 			if h.Size <= lim.MaxTextFile && h.Size <= textBudget && !e.Whiteout && !e.Opaque {
-				keep = &bytes.Buffer{}
+				keep = bytes.NewBuffer(make([]byte, 0, max(h.Size, 0))) // within MaxTextFile
 			}
 			dst := io.Writer(hw)
 			if keep != nil {
 				dst = io.MultiWriter(hw, keep)
 			}
 			left := lim.MaxLayerBytes - contentBytes
-			got, err := io.Copy(dst, io.LimitReader(tr, left+1))
+			got, err := io.CopyBuffer(dst, io.LimitReader(tr, left+1), buf)
 			contentBytes += got
 			if err != nil {
 				return fmt.Errorf("%s: %s: %w", what, e.Path, err)
@@ -193,16 +175,16 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string) error {
 			if got != h.Size {
 				return fmt.Errorf("%s: %s: read %d bytes, header says %d", what, e.Path, got, h.Size)
 			}
-			e.Digest = fmt.Sprintf("sha256:%x", hw.Sum(nil))
+			e.setDigest(hw.Sum(nil))
 			if keep != nil && isText(keep.Bytes()) {
-				e.text, e.hasText = keep.Bytes(), true
+				e.setText(keep.Bytes())
 				textBudget -= int64(keep.Len())
 			}
 		} else if h.Size != 0 && h.Typeflag != tar.TypeLink && h.Typeflag != tar.TypeSymlink {
 			// Data on a directory, device or FIFO is not unpacked; hash it
 			// so two layers cannot differ there unnoticed.
 			hw := sha256.New()
-			got, err := io.Copy(hw, io.LimitReader(tr, lim.MaxLayerBytes-contentBytes+1))
+			got, err := io.CopyBuffer(hw, io.LimitReader(tr, lim.MaxLayerBytes-contentBytes+1), buf)
 			contentBytes += got
 			if err != nil {
 				return fmt.Errorf("%s: %s: %w", what, e.Path, err)
@@ -210,11 +192,10 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string) error {
 			if contentBytes > lim.MaxLayerBytes {
 				return &LimitError{What: what + " file contents", Limit: "MaxLayerBytes", Max: lim.MaxLayerBytes, Got: contentBytes}
 			}
-			e.Digest = fmt.Sprintf("sha256:%x", hw.Sum(nil))
+			e.setDigest(hw.Sum(nil))
 			w.Findings = append(w.Findings, Finding{Path: e.Path, Kind: "dataOnNonFile",
-				Message: fmt.Sprintf("%s entry carries %d bytes of data", e.Type, h.Size)})
+				Message: fmt.Sprintf("%s entry carries %d bytes of data", e.typeName(), h.Size)})
 		}
-		w.Entries = append(w.Entries, e)
 	}
 }
 
@@ -229,8 +210,8 @@ func keptHeaderBytes(h *tar.Header) int64 {
 	return n
 }
 
-// entryOf maps a tar header to an Entry, with findings for hostile names.
-func entryOf(h *tar.Header) (*Entry, []Finding) {
+// entryOf fills e in from a tar header, with findings for hostile names.
+func entryOf(e *Entry, h *tar.Header) (*Entry, []Finding) {
 	var fs []Finding
 	p, local := normalize(h.Name)
 	if !local {
@@ -245,46 +226,44 @@ func entryOf(h *tar.Header) (*Entry, []Finding) {
 	if c := longestComponent(h.Name); c > nameMax {
 		fs = append(fs, Finding{Path: p, Kind: "longName", Message: fmt.Sprintf("entry name has a %d-byte component; Linux allows %d", c, nameMax)})
 	}
-	e := &Entry{
-		Path:     p,
-		Mode:     h.Mode & 07777,
-		UID:      int64(h.Uid),
-		GID:      int64(h.Gid),
-		Size:     h.Size,
-		Linkname: h.Linkname,
-		ModTime:  h.ModTime.UTC(),
-		DevMajor: h.Devmajor,
-		DevMinor: h.Devminor,
+	*e = Entry{
+		Path: p,
+		Mode: uint32(h.Mode & 07777),
+		Size: h.Size,
 	}
+	e.setIDs(int64(h.Uid), int64(h.Gid))
+	e.setLinkname(h.Linkname)
+	e.setModTime(h.ModTime)
+	e.setDev(h.Devmajor, h.Devminor)
 	switch h.Typeflag {
 	case tar.TypeReg, '\x00', '7': // '\x00': pre-POSIX regular file
-		e.Type = "file"
+		e.Type = kindFile
 	case tar.TypeGNUSparse:
-		e.Type = "file"
+		e.Type = kindFile
 	case tar.TypeDir:
-		e.Type = "dir"
+		e.Type = kindDir
 	case tar.TypeSymlink:
-		e.Type = "symlink"
+		e.Type = kindSymlink
 	case tar.TypeLink:
-		e.Type = "hardlink"
+		e.Type = kindHardlink
 		lp, llocal := normalize(h.Linkname)
-		e.Linkname = lp
+		e.setLinkname(lp)
 		if !llocal {
 			fs = append(fs, Finding{Path: p, Kind: "nonLocalLink", Message: fmt.Sprintf("hard link target %q is not local to the layer root", text.Truncate(h.Linkname, 200))})
 		}
 	case tar.TypeChar:
-		e.Type = "char"
+		e.Type = kindChar
 	case tar.TypeBlock:
-		e.Type = "block"
+		e.Type = kindBlock
 	case tar.TypeFifo:
-		e.Type = "fifo"
+		e.Type = kindFifo
 	default:
-		e.Type = fmt.Sprintf("unknown(%q)", h.Typeflag)
+		e.Type, e.typeflag = kindUnknown, h.Typeflag
 		fs = append(fs, Finding{Path: p, Kind: "unknownType", Message: fmt.Sprintf("unknown tar typeflag %q", h.Typeflag)})
 	}
 	// Absolute targets are ordinary (they resolve inside the container's
 	// root); a relative one that climbs above the root is not.
-	if e.Type == "symlink" && escapes(path.Dir(p), h.Linkname) {
+	if e.Type == kindSymlink && escapes(path.Dir(p), h.Linkname) {
 		fs = append(fs, Finding{Path: p, Kind: "escapingSymlink", Message: fmt.Sprintf("symlink target %q climbs above the root; it is compared as data, never followed", text.Truncate(h.Linkname, 200))})
 	}
 	for k, v := range h.PAXRecords {
@@ -310,24 +289,17 @@ func entryOf(h *tar.Header) (*Entry, []Finding) {
 		target := strings.TrimPrefix(base, whPrefix)
 		if target == "" || target == "." || target == ".." || strings.HasPrefix(target, whPrefix) {
 			fs = append(fs, Finding{Path: p, Kind: "invalidWhiteout", Message: fmt.Sprintf("whiteout %q names no valid entry; ignored as an unpacker would", base)})
-			e.Type = "whiteout"
+			e.Type, e.typeflag = kindWhiteout, 0
 			e.Whiteout, e.Path = true, p // matches nothing
 			break
 		}
-		if e.Type != "file" {
-			fs = append(fs, Finding{Path: p, Kind: "oddWhiteout", Message: fmt.Sprintf("whiteout marker %q is a %s, not a file", base, e.Type)})
+		if e.Type != kindFile {
+			fs = append(fs, Finding{Path: p, Kind: "oddWhiteout", Message: fmt.Sprintf("whiteout marker %q is a %s, not a file", base, e.typeName())})
 		}
 		e.Whiteout, e.Path = true, joinPath(dir, target)
-		e.Type = "whiteout"
+		e.Type, e.typeflag = kindWhiteout, 0
 	}
 	return e, fs
-}
-
-func (e *Entry) setXattr(k, v string) {
-	if e.Xattrs == nil {
-		e.Xattrs = map[string]string{}
-	}
-	e.Xattrs[k] = v
 }
 
 // normalize turns a tar name into an absolute path: "./usr/bin/",

@@ -1,0 +1,310 @@
+package compare
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"iter"
+	"maps"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/klauspost/compress/s2"
+)
+
+// Entry is one tar entry of a layer, reduced to what an unpacker applies.
+//
+// A comparison holds every entry of every layer it reads, of both images,
+// at once (the merged views and the per-layer diffs need them), so an
+// Entry is kept small: the content digest as its 32 bytes, the type as a
+// byte, the modification time as seconds and nanoseconds, owner ids as
+// 32 bits when they fit, and what few entries have (a link target,
+// extended attributes, device numbers, text kept for a diff) out of
+// line. Paths and link targets are shared between layers and images
+// (interner), and the merged views index entries by their own paths
+// (entrySet). The report shows every field as it was read (meta).
+type Entry struct {
+	Path     string // absolute, cleaned; non-local names keep their "..".
+	Size     int64
+	mtime    int64  // ModTime: seconds since the Unix epoch …
+	nsec     int32  // … and nanoseconds
+	Mode     uint32 // permission bits with setuid, setgid and sticky
+	uid, gid uint32 // UID and GID, unless bigIDs
+	digest   [32]byte
+	Type     kind
+	typeflag byte // the tar typeflag of an unknown or other type
+	// Whiteout marks a .wh. entry (Path is the whited-out path); Opaque
+	// marks .wh..wh..opq (Path is the directory).
+	Whiteout, Opaque bool
+	hasDigest        bool
+	hasText          bool // a text file within the text budget; extra.text is its content
+	bigIDs           bool // UID or GID does not fit in 32 bits: extra has them
+	extra            *entryExtra
+}
+
+// entryExtra is what few entries have.
+type entryExtra struct {
+	linkname           string
+	xattrs             map[string]string
+	devMajor, devMinor int64
+	uid, gid           int64
+	// text is the content kept for a text diff, within budget:
+	// s2-compressed when packed. Text compresses well, and a comparison
+	// keeps up to Limits.MaxTextBytes of it per layer read.
+	text   []byte
+	packed bool
+}
+
+// kind is an entry's type.
+type kind uint8
+
+const (
+	kindNone kind = iota
+	kindFile
+	kindDir
+	kindSymlink
+	kindHardlink
+	kindChar
+	kindBlock
+	kindFifo
+	kindWhiteout
+	kindUnknown // a layer's entry of a tar typeflag unpackers do not know
+	kindOther   // an archive member of another type than these
+)
+
+var kindNames = [...]string{kindNone: "", kindFile: "file", kindDir: "dir", kindSymlink: "symlink",
+	kindHardlink: "hardlink", kindChar: "char", kindBlock: "block", kindFifo: "fifo", kindWhiteout: "whiteout"}
+
+// typeName is the entry's type as the report names it: file, dir,
+// symlink, hardlink, char, block, fifo, whiteout, unknown('X') or
+// other('X').
+func (e *Entry) typeName() string {
+	switch e.Type {
+	case kindUnknown:
+		return fmt.Sprintf("unknown(%q)", e.typeflag)
+	case kindOther:
+		return fmt.Sprintf("other(%q)", e.typeflag)
+	}
+	return kindNames[e.Type]
+}
+
+func (e *Entry) sameType(o *Entry) bool { return e.Type == o.Type && e.typeflag == o.typeflag }
+
+// Digest is the sha256 of the content of a file (and of a resolved hard
+// link), as "sha256:<hex>"; "" when the entry has no content.
+func (e *Entry) Digest() string {
+	if !e.hasDigest {
+		return ""
+	}
+	return "sha256:" + hex.EncodeToString(e.digest[:])
+}
+
+func (e *Entry) setDigest(sum []byte) {
+	copy(e.digest[:], sum)
+	e.hasDigest = true
+}
+
+func (e *Entry) sameDigest(o *Entry) bool { return e.hasDigest == o.hasDigest && e.digest == o.digest }
+
+// Linkname is the entry's link target ("" when it has none).
+func (e *Entry) Linkname() string {
+	if e.extra == nil {
+		return ""
+	}
+	return e.extra.linkname
+}
+
+func (e *Entry) setLinkname(s string) {
+	if s != "" || e.extra != nil {
+		e.extraFields().linkname = s
+	}
+}
+
+// UID and GID are the entry's owner ids.
+func (e *Entry) UID() int64 {
+	if e.bigIDs {
+		return e.extra.uid
+	}
+	return int64(e.uid)
+}
+
+func (e *Entry) GID() int64 {
+	if e.bigIDs {
+		return e.extra.gid
+	}
+	return int64(e.gid)
+}
+
+func (e *Entry) setIDs(uid, gid int64) {
+	if uid == int64(uint32(uid)) && gid == int64(uint32(gid)) {
+		e.uid, e.gid, e.bigIDs = uint32(uid), uint32(gid), false
+		return
+	}
+	x := e.extraFields()
+	x.uid, x.gid, e.bigIDs = uid, gid, true
+}
+
+// ModTime is the entry's modification time, in UTC.
+func (e *Entry) ModTime() time.Time { return time.Unix(e.mtime, int64(e.nsec)).UTC() }
+
+func (e *Entry) setModTime(t time.Time) { e.mtime, e.nsec = t.Unix(), int32(t.Nanosecond()) }
+
+// Xattrs are the entry's extended attributes; nil when it has none.
+func (e *Entry) Xattrs() map[string]string {
+	if e.extra == nil {
+		return nil
+	}
+	return e.extra.xattrs
+}
+
+func (e *Entry) setXattr(k, v string) {
+	x := e.extraFields()
+	if x.xattrs == nil {
+		x.xattrs = map[string]string{}
+	}
+	x.xattrs[k] = v
+}
+
+// Dev is the device number of a char or block device.
+func (e *Entry) Dev() (major, minor int64) {
+	if e.extra == nil {
+		return 0, 0
+	}
+	return e.extra.devMajor, e.extra.devMinor
+}
+
+func (e *Entry) setDev(major, minor int64) {
+	if major != 0 || minor != 0 {
+		x := e.extraFields()
+		x.devMajor, x.devMinor = major, minor
+	}
+}
+
+// text is the content kept for a text diff (hasText says whether it was).
+func (e *Entry) text() []byte {
+	if e.extra == nil || !e.extra.packed {
+		return e.extraText()
+	}
+	b, err := s2.Decode(nil, e.extra.text)
+	if err != nil {
+		// Only setText packs, from bytes in memory since.
+		panic(fmt.Sprintf("compare: kept text of %s does not decode: %v", e.Path, err))
+	}
+	return b
+}
+
+func (e *Entry) extraText() []byte {
+	if e.extra == nil {
+		return nil
+	}
+	return e.extra.text
+}
+
+func (e *Entry) setText(b []byte) {
+	e.hasText = true
+	if len(b) == 0 {
+		return
+	}
+	x := e.extraFields()
+	x.text, x.packed = b, false
+	if c := s2.Encode(nil, b); len(c) < len(b) {
+		x.text, x.packed = bytes.Clone(c), true // Encode's buffer is larger
+	}
+}
+
+// withContentOf is a copy of e, a hard link, with the content of its
+// target t: digest, size and text.
+func (e *Entry) withContentOf(t *Entry) *Entry {
+	r := *e
+	r.Size, r.digest, r.hasDigest, r.hasText = t.Size, t.digest, t.hasDigest, t.hasText
+	if len(t.extraText()) > 0 || len(e.extraText()) > 0 {
+		var x entryExtra
+		if e.extra != nil {
+			x = *e.extra
+		}
+		x.text, x.packed = t.extraText(), t.extra != nil && t.extra.packed
+		r.extra = &x
+	}
+	return &r
+}
+
+func (e *Entry) extraFields() *entryExtra {
+	if e.extra == nil {
+		e.extra = &entryExtra{}
+	}
+	return e.extra
+}
+
+func sameXattrs(a, b *Entry) bool { return maps.Equal(a.Xattrs(), b.Xattrs()) }
+
+// entryArena holds the entries of one walk, in order, in chunks: an entry
+// then costs its size, without a heap object or a pointer of its own.
+type entryArena struct {
+	chunks [][]Entry
+	n      int
+}
+
+// arenaChunk fills a 32 KiB allocation (a size class: no space lost).
+const arenaChunk = int(32 << 10 / unsafe.Sizeof(Entry{}))
+
+// new appends a zero entry and returns it.
+func (a *entryArena) new() *Entry {
+	if len(a.chunks) == 0 || len(a.chunks[len(a.chunks)-1]) == arenaChunk {
+		a.chunks = append(a.chunks, make([]Entry, 0, arenaChunk))
+	}
+	c := &a.chunks[len(a.chunks)-1]
+	*c = (*c)[:len(*c)+1]
+	a.n++
+	return &(*c)[len(*c)-1]
+}
+
+func (a *entryArena) len() int { return a.n }
+
+// all lists the entries in the order new made them.
+func (a *entryArena) all() iter.Seq[*Entry] {
+	return func(yield func(*Entry) bool) {
+		for _, c := range a.chunks {
+			for i := range c {
+				if !yield(&c[i]) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// interner shares the strings of a comparison's entries: the same path in
+// both images (and in several layers) is kept once. Paths are looked up
+// among the entries seen (an entrySet: a pointer per path), link targets
+// in a map (few entries have one). It is dropped when the layers are
+// read; a nil interner keeps every string as it is.
+type interner struct {
+	mu    sync.Mutex
+	paths *entrySet
+	links map[string]string
+}
+
+func newInterner() *interner { return &interner{paths: newEntrySet(), links: map[string]string{}} }
+
+// share makes e's path and link target the strings kept for them. e's
+// path must not change afterwards.
+func (in *interner) share(e *Entry) {
+	if in == nil {
+		return
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if o, ok := in.paths.get(e.Path); ok {
+		e.Path = o.Path
+	} else {
+		in.paths.put(e)
+	}
+	if l := e.Linkname(); l != "" {
+		if t, ok := in.links[l]; ok {
+			e.extra.linkname = t
+		} else {
+			in.links[l] = l
+		}
+	}
+}

@@ -1,0 +1,118 @@
+package compare
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// TestEntrySize pins the size of an Entry: a comparison holds one per tar
+// entry of every layer read, of both images.
+func TestEntrySize(t *testing.T) {
+	if got, max := unsafe.Sizeof(Entry{}), uintptr(96); got > max {
+		t.Errorf("an Entry takes %d bytes, more than %d", got, max)
+	}
+}
+
+// TestEntryFields: what an Entry keeps compactly reads back as it was set.
+func TestEntryFields(t *testing.T) {
+	for _, tm := range []time.Time{
+		{},
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 5, time.FixedZone("x", 3600)),
+		time.Unix(1<<40, 0),
+	} {
+		var e Entry
+		e.setModTime(tm)
+		if got := e.ModTime(); !got.Equal(tm) || got.Location() != time.UTC {
+			t.Errorf("mtime %v reads back as %v", tm, got)
+		}
+	}
+	for _, ids := range [][2]int64{{0, 0}, {1 << 31, 1<<32 - 1}, {1 << 32, 0}, {0, -1}, {-1 << 63, 1<<63 - 1}} {
+		var e Entry
+		e.setIDs(ids[0], ids[1])
+		if e.UID() != ids[0] || e.GID() != ids[1] {
+			t.Errorf("ids %d:%d read back as %d:%d", ids[0], ids[1], e.UID(), e.GID())
+		}
+	}
+	var e Entry
+	if e.Digest() != "" || e.Xattrs() != nil || e.text() != nil || e.Linkname() != "" {
+		t.Errorf("a zero Entry has a digest %q, xattrs %v, text %q or link %q", e.Digest(), e.Xattrs(), e.text(), e.Linkname())
+	}
+	if e.setLinkname(""); e.extra != nil {
+		t.Errorf("no link target, but extra fields %+v", e.extra)
+	}
+	e.setDigest(digestOf(nil))
+	if want := "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"; e.Digest() != want {
+		t.Errorf("digest %s, want %s", e.Digest(), want)
+	}
+	e.setText(nil)
+	if !e.hasText || e.extra != nil {
+		t.Errorf("empty text: hasText %v, extra %+v", e.hasText, e.extra)
+	}
+	for _, text := range []string{"x", "abc\n", strings.Repeat("import os\n", 100)} {
+		var e, link Entry
+		e.setText([]byte(text))
+		link.Type = kindHardlink
+		link.setLinkname("/f")
+		r := link.withContentOf(&e)
+		if string(e.text()) != text || string(r.text()) != text || !r.hasText || r.Linkname() != "/f" || link.extra.text != nil {
+			t.Errorf("text %q reads back as %q, through a hard link %q (link %q)", text, e.text(), r.text(), r.Linkname())
+		}
+	}
+	for _, tt := range []struct {
+		e    Entry
+		want string
+	}{
+		{Entry{Type: kindFile}, "file"},
+		{Entry{Type: kindWhiteout}, "whiteout"},
+		{Entry{Type: kindUnknown, typeflag: 'Z'}, "unknown('Z')"},
+		{Entry{Type: kindOther, typeflag: 0}, `other('\x00')`},
+	} {
+		if got := tt.e.typeName(); got != tt.want {
+			t.Errorf("type %q, want %q", got, tt.want)
+		}
+	}
+}
+
+// TestEntryArena: entries are listed in the order they were made, across
+// chunks.
+func TestEntryArena(t *testing.T) {
+	var a entryArena
+	n := 3*arenaChunk + 5
+	for i := range n {
+		a.new().Size = int64(i)
+	}
+	i := 0
+	for e := range a.all() {
+		if e.Size != int64(i) {
+			t.Fatalf("entry %d has size %d", i, e.Size)
+		}
+		i++
+	}
+	if i != n || a.len() != n {
+		t.Errorf("%d entries listed, len %d, want %d", i, a.len(), n)
+	}
+}
+
+// TestInterner: entries of the same path, or with the same link target,
+// end up sharing one string.
+func TestInterner(t *testing.T) {
+	in := newInterner()
+	var es [3]Entry
+	for i := range es {
+		es[i].Path = strings.Clone("/usr/lib/x")
+		es[i].setLinkname(strings.Clone("../y"))
+		in.share(&es[i])
+	}
+	for i := range es {
+		if unsafe.StringData(es[i].Path) != unsafe.StringData(es[0].Path) || unsafe.StringData(es[i].Linkname()) != unsafe.StringData(es[0].Linkname()) {
+			t.Errorf("entry %d keeps its own strings", i)
+		}
+	}
+	var e Entry
+	e.Path = "/p"
+	(*interner)(nil).share(&e) // no interner: nothing shared, nothing kept
+}
