@@ -97,6 +97,9 @@ func causesByPath(rep *compare.Report) map[string]string {
 	}
 	for _, p := range rep.Platforms {
 		add("", p.Files)
+		for _, c := range p.Config {
+			out["config:"+c.Field] = c.Cause
+		}
 	}
 	return out
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/reprover/reprover/causes"
 )
 
 // TextOptions configure the text renderers.
@@ -92,6 +94,9 @@ func (p *Text) Platform(pl *Platform, verdict string, good bool) {
 			p.Line("    %s", c.Field)
 			p.Line("      %s %s", p.red("-"), compactJSON(c.Rebuilt))
 			p.Line("      %s %s", p.green("+"), compactJSON(c.Published))
+			if c.Cause != "" && c.Cause != causes.Unknown.ID {
+				p.Line("      %s %s: %s", p.yellow("cause"), c.Cause, c.Evidence)
+			}
 		}
 	}
 	// Layers are counted from 1, as people count (the JSON's index is
