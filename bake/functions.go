@@ -1,0 +1,383 @@
+package bake
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// ---------------------------------------------------------------------
+// This file: the functions a bake file may call, and the limits on the values they make.
+
+// stdFuncs are the deterministic functions of buildx's standard library
+// that go-cty and hcl provide.
+var stdFuncs = map[string]function.Function{
+	"absolute": stdlib.AbsoluteFunc, "add": stdlib.AddFunc, "and": stdlib.AndFunc,
+	"byteslen": stdlib.BytesLenFunc, "bytesslice": stdlib.BytesSliceFunc,
+	"can": tryfunc.CanFunc, "ceil": stdlib.CeilFunc, "chomp": stdlib.ChompFunc,
+	"chunklist": stdlib.ChunklistFunc, "coalesce": stdlib.CoalesceFunc,
+	"coalescelist": stdlib.CoalesceListFunc, "compact": stdlib.CompactFunc,
+	"concat": stdlib.ConcatFunc, "contains": stdlib.ContainsFunc,
+	"convert": typeexpr.ConvertFunc, "csvdecode": stdlib.CSVDecodeFunc,
+	"distinct": stdlib.DistinctFunc, "divide": stdlib.DivideFunc,
+	"element": stdlib.ElementFunc, "equal": stdlib.EqualFunc,
+	"flatten": stdlib.FlattenFunc, "floor": stdlib.FloorFunc,
+	"format": stdlib.FormatFunc, "formatdate": stdlib.FormatDateFunc,
+	"formatlist": stdlib.FormatListFunc, "greaterthan": stdlib.GreaterThanFunc,
+	"greaterthanorequalto": stdlib.GreaterThanOrEqualToFunc,
+	"hasindex":             stdlib.HasIndexFunc, "indent": stdlib.IndentFunc,
+	"index": stdlib.IndexFunc, "int": stdlib.IntFunc, "join": stdlib.JoinFunc,
+	"jsondecode": stdlib.JSONDecodeFunc, "jsonencode": stdlib.JSONEncodeFunc,
+	"keys": stdlib.KeysFunc, "length": stdlib.LengthFunc,
+	"lessthan": stdlib.LessThanFunc, "lessthanorequalto": stdlib.LessThanOrEqualToFunc,
+	"log": stdlib.LogFunc, "lookup": stdlib.LookupFunc, "lower": stdlib.LowerFunc,
+	"max": stdlib.MaxFunc, "merge": stdlib.MergeFunc, "min": stdlib.MinFunc,
+	"modulo": stdlib.ModuloFunc, "multiply": stdlib.MultiplyFunc,
+	"negate": stdlib.NegateFunc, "not": stdlib.NotFunc, "notequal": stdlib.NotEqualFunc,
+	"or": stdlib.OrFunc, "parseint": stdlib.ParseIntFunc, "pow": stdlib.PowFunc,
+	"range": stdlib.RangeFunc, "regex_replace": stdlib.RegexReplaceFunc,
+	"regex": stdlib.RegexFunc, "regexall": stdlib.RegexAllFunc,
+	"replace": stdlib.ReplaceFunc, "reverse": stdlib.ReverseFunc,
+	"reverselist": stdlib.ReverseListFunc, "sethaselement": stdlib.SetHasElementFunc,
+	"setintersection": stdlib.SetIntersectionFunc, "setproduct": stdlib.SetProductFunc,
+	"setsubtract":            stdlib.SetSubtractFunc,
+	"setsymmetricdifference": stdlib.SetSymmetricDifferenceFunc,
+	"setunion":               stdlib.SetUnionFunc, "signum": stdlib.SignumFunc,
+	"slice": stdlib.SliceFunc, "sort": stdlib.SortFunc, "split": stdlib.SplitFunc,
+	"strlen": stdlib.StrlenFunc, "substr": stdlib.SubstrFunc,
+	"subtract": stdlib.SubtractFunc, "timeadd": stdlib.TimeAddFunc,
+	"title": stdlib.TitleFunc, "trim": stdlib.TrimFunc,
+	"trimprefix": stdlib.TrimPrefixFunc, "trimspace": stdlib.TrimSpaceFunc,
+	"trimsuffix": stdlib.TrimSuffixFunc, "try": tryfunc.TryFunc,
+	"upper": stdlib.UpperFunc, "values": stdlib.ValuesFunc, "zipmap": stdlib.ZipmapFunc,
+	"basename": stringFunc("Returns the last element of a path.", path.Base),
+	"dirname":  stringFunc("Returns the directory of a path.", path.Dir),
+	"sanitize": stringFunc("Replaces all characters not valid in a bake target name with an underscore.", sanitize),
+	"indexof":  indexOfFunc,
+}
+
+// unsupportedFuncs are buildx functions this subset refuses, with why.
+var unsupportedFuncs = map[string]string{
+	"timestamp": "time-dependent", "formattimestamp": "time-dependent",
+	"unixtimestampparse": "not implemented", "homedir": "host-dependent",
+	"uuidv4": "random", "uuidv5": "not implemented", "bcrypt": "random",
+	"md5": "not implemented", "sha1": "not implemented", "sha256": "not implemented",
+	"sha512": "not implemented", "base64encode": "not implemented",
+	"base64decode": "not implemented", "urlencode": "not implemented",
+	"cidrhost": "not implemented", "cidrnetmask": "not implemented",
+	"cidrsubnet": "not implemented", "cidrsubnets": "not implemented",
+	"rsadecrypt": "not implemented", "semvercmp": "not implemented",
+}
+
+func (f *File) checkFunc(n *hclsyntax.FunctionCallExpr) error {
+	rng := n.NameRange
+	if _, ok := stdFuncs[n.Name]; ok {
+		return nil
+	}
+	switch n.Name {
+	case "list", "set", "map", "tuple", "object", "optional":
+		return nil // type constructors, e.g. in convert(v, list(string))
+	}
+	if why, ok := unsupportedFuncs[n.Name]; ok {
+		return f.unsupported(&rng, "function:"+n.Name, "function %s() is not supported (%s)", n.Name, why)
+	}
+	return f.errf(&rng, "call to unknown function %s()", n.Name)
+}
+
+func stringFunc(desc string, fn func(string) string) function.Function {
+	return function.New(&function.Spec{
+		Description: desc,
+		Params:      []function.Parameter{{Name: "s", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return cty.StringVal(fn(args[0].AsString())), nil
+		},
+	})
+}
+
+func sanitize(in string) string {
+	var b strings.Builder
+	for _, r := range in {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
+			b.WriteRune(r)
+		} else {
+			b.WriteRune('_')
+		}
+	}
+	return b.String()
+}
+
+// indexOfFunc mirrors buildx's indexof(list, value).
+var indexOfFunc = function.New(&function.Spec{
+	Description: "Finds the element index for a given value in a list.",
+	Params: []function.Parameter{
+		{Name: "list", Type: cty.DynamicPseudoType},
+		{Name: "value", Type: cty.DynamicPseudoType},
+	},
+	Type: function.StaticReturnType(cty.Number),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		if !args[0].Type().IsListType() && !args[0].Type().IsTupleType() {
+			return cty.NilVal, errors.New("argument must be a list or tuple")
+		}
+		if !args[0].IsKnown() {
+			return cty.UnknownVal(cty.Number), nil
+		}
+		if args[0].LengthInt() == 0 {
+			return cty.NilVal, errors.New("cannot search an empty list")
+		}
+		for it := args[0].ElementIterator(); it.Next(); {
+			i, v := it.Element()
+			eq, err := stdlib.Equal(v, args[1])
+			if err != nil {
+				return cty.NilVal, err
+			}
+			if !eq.IsKnown() {
+				return cty.UnknownVal(cty.Number), nil
+			}
+			if eq.True() {
+				return i, nil
+			}
+		}
+		return cty.NilVal, errors.New("item not found")
+	},
+})
+
+// functions returns the function table, each function wrapped with the
+// Load's limits: arguments and result ≤ maxValueBytes each (checked before
+// the call where the result can be far larger than the arguments), and the
+// result charged to the budget.
+func (l *loader) functions() map[string]function.Function {
+	out := make(map[string]function.Function, len(stdFuncs))
+	for name, fn := range stdFuncs {
+		switch name {
+		case "try", "can", "convert":
+			out[name] = fn // take expressions or types; results are checked by their callers
+			continue
+		}
+		out[name] = l.limited(name, fn)
+	}
+	return out
+}
+
+func (l *loader) limited(name string, fn function.Function) function.Function {
+	return function.New(&function.Spec{
+		Description: fn.Description(),
+		Params:      fn.Params(),
+		VarParam:    fn.VarParam(),
+		Type: func(args []cty.Value) (cty.Type, error) {
+			return fn.ReturnTypeForValues(args)
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			in := 0
+			for _, a := range args {
+				in += valueSize(a, maxBudget)
+			}
+			if in > 4*maxValueBytes {
+				return cty.NilVal, fmt.Errorf("arguments larger than %d bytes", 4*maxValueBytes)
+			}
+			if err := preCheck(name, args); err != nil {
+				return cty.NilVal, err
+			}
+			res, err := fn.Call(args)
+			if err != nil {
+				return res, err
+			}
+			if err := checkValue(res); err != nil {
+				return cty.NilVal, err
+			}
+			if err := l.charge(int64(valueSize(res, maxBudget))); err != nil {
+				return cty.NilVal, err
+			}
+			return res, nil
+		},
+	})
+}
+
+// preCheck refuses calls whose result would be much larger than their
+// arguments.
+func preCheck(name string, args []cty.Value) error {
+	str := func(i int) (string, bool) {
+		if i >= len(args) || args[i].IsNull() || !args[i].IsKnown() || !args[i].Type().Equals(cty.String) {
+			return "", false
+		}
+		return args[i].AsString(), true
+	}
+	num := func(i int) (float64, bool) {
+		if i >= len(args) || args[i].IsNull() || !args[i].IsKnown() || !args[i].Type().Equals(cty.Number) {
+			return 0, false
+		}
+		f, _ := args[i].AsBigFloat().Float64()
+		return f, true
+	}
+	switch name {
+	case "format", "formatlist":
+		fmtStr, ok := str(0)
+		if !ok {
+			return nil
+		}
+		if err := checkFormatPad(fmtStr); err != nil {
+			return err
+		}
+		if name == "formatlist" {
+			n := 1
+			for _, a := range args[1:] {
+				if a.IsKnown() && !a.IsNull() && a.CanIterateElements() {
+					n = max(n, a.LengthInt())
+				}
+			}
+			if int64(n)*int64(len(fmtStr)+16) > maxValueBytes {
+				return fmt.Errorf("result would exceed %d bytes", maxValueBytes)
+			}
+		}
+	case "indent":
+		n, ok := num(0)
+		s, _ := str(1)
+		if ok && (n > maxFormatPad || float64(len(s))+n*float64(strings.Count(s, "\n")) > maxValueBytes) {
+			return fmt.Errorf("result would exceed %d bytes", maxValueBytes)
+		}
+	case "replace", "regex_replace":
+		s, ok1 := str(0)
+		sub, ok2 := str(1)
+		rep, ok3 := str(2)
+		if ok1 && ok2 && ok3 {
+			occ := len(s) + 1
+			if name == "replace" && sub != "" {
+				occ = len(s)/len(sub) + 1
+			}
+			if int64(len(s))+int64(occ)*int64(len(rep)) > maxValueBytes {
+				return fmt.Errorf("result could exceed %d bytes", maxValueBytes)
+			}
+		}
+	case "setproduct":
+		n := int64(1)
+		for _, a := range args {
+			if a.IsKnown() && !a.IsNull() && a.CanIterateElements() {
+				n *= int64(a.LengthInt())
+				if n > 1024 {
+					return errors.New("product of more than 1024 elements")
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkFormatPad refuses width or precision above maxFormatPad in format
+// verbs ("%99999999s" would allocate that much).
+func checkFormatPad(s string) error {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			continue
+		}
+		j := i + 1
+		for j < len(s) && strings.IndexByte("%-+ #0[]123456789.", s[j]) >= 0 {
+			if s[j] == '%' && j == i+1 {
+				break
+			}
+			if s[j] >= '0' && s[j] <= '9' {
+				k := j
+				for k < len(s) && s[k] >= '0' && s[k] <= '9' {
+					k++
+				}
+				if n, err := strconv.Atoi(s[j:k]); err != nil || n > maxFormatPad {
+					return fmt.Errorf("format width or precision above %d", maxFormatPad)
+				}
+				j = k
+				continue
+			}
+			j++
+		}
+		i = j
+	}
+	return nil
+}
+
+// checkValue enforces the per-value limits.
+func checkValue(v cty.Value) error {
+	if valueSize(v, maxValueBytes+1) > maxValueBytes {
+		return fmt.Errorf("value larger than %d bytes", maxValueBytes)
+	}
+	return checkNumbers(v)
+}
+
+func checkNumbers(v cty.Value) error {
+	v, _ = v.Unmark()
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	t := v.Type()
+	switch {
+	case t.Equals(cty.Number):
+		return checkNumber(v)
+	case t.IsListType() || t.IsSetType() || t.IsTupleType() || t.IsMapType() || t.IsObjectType():
+		for it := v.ElementIterator(); it.Next(); {
+			_, ev := it.Element()
+			if err := checkNumbers(ev); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkNumber(v cty.Value) error {
+	v, _ = v.Unmark()
+	if v.IsNull() || !v.IsKnown() || !v.Type().Equals(cty.Number) {
+		return nil
+	}
+	bf := v.AsBigFloat()
+	if bf.IsInf() {
+		return nil
+	}
+	if e := bf.MantExp(nil); e > maxNumberBits || e < -maxNumberBits {
+		return fmt.Errorf("number out of range (beyond 2^%d)", maxNumberBits)
+	}
+	return nil
+}
+
+// valueSize estimates a value's size in bytes, stopping past limit.
+func valueSize(v cty.Value, limit int) int {
+	v, _ = v.Unmark()
+	if v.IsNull() || !v.IsKnown() {
+		return 1
+	}
+	t := v.Type()
+	switch {
+	case t.Equals(cty.String):
+		return len(v.AsString()) + 1
+	case t.Equals(cty.Number):
+		return 16
+	case t.Equals(cty.Bool):
+		return 1
+	case t.IsListType() || t.IsSetType() || t.IsTupleType() || t.IsMapType() || t.IsObjectType():
+		n := 8
+		for it := v.ElementIterator(); it.Next(); {
+			k, ev := it.Element()
+			if t.IsMapType() || t.IsObjectType() {
+				n += len(k.AsString())
+			}
+			n += 8 + valueSize(ev, limit-n)
+			if n > limit {
+				return n
+			}
+		}
+		return n
+	}
+	return 16
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := mapsKeys(m)
+	sort.Strings(keys)
+	return keys
+}
