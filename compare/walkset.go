@@ -1,0 +1,122 @@
+package compare
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/reprover/reprover/image"
+)
+
+// walkSet reads each distinct layer once.
+type walkSet struct {
+	mu      sync.Mutex
+	total   *atomic.Int64 // uncompressed bytes read
+	entries *atomic.Int64 // tar entries held
+	m       map[v1.Hash]*walkFuture
+	lim     Limits
+	gz      gunzipper
+	index   *Index
+	logger  *slog.Logger
+	walked  func(image.Layer)
+	// strings shares the strings of the entries read (paths above all:
+	// mostly the same in both images) until every layer is read.
+	strings *interner
+}
+
+// read runs each layer that plan starts, and has not been read before,
+// parallel at most at a time, and waits for them.
+func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(image.Layer))) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
+	plan(func(l image.Layer) {
+		f := s.claim(l)
+		if f == nil {
+			return
+		}
+		g.Go(func() error {
+			w, err := s.walk(gctx, l)
+			if err == nil {
+				if n := s.entries.Add(int64(w.Entries.len())); n > s.lim.MaxTotalEntries {
+					err = &LimitError{What: "tar entries held by this comparison", Limit: "MaxTotalEntries", Max: s.lim.MaxTotalEntries, Got: n}
+				}
+			}
+			f.w, f.err = w, err
+			close(f.done)
+			return err
+		})
+	})
+	return g.Wait()
+}
+
+// walk returns the walk of l: from the index, or read and then indexed.
+// The diff_id claims are checked on it by get, wherever it came from.
+func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
+	d := l.Descriptor.Digest
+	if s.index != nil {
+		w, why := s.index.load(d, s.lim, s.strings)
+		if w != nil {
+			s.logger.Debug("layer from the index", "digest", d)
+			return w, nil
+		}
+		if why != "" {
+			s.logger.Debug("layer index entry discarded", "digest", d, "because", why)
+		}
+	}
+	s.logger.Debug("reading layer", "digest", d, "size", l.Descriptor.Size)
+	if s.walked != nil {
+		s.walked(l)
+	}
+	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, s.strings)
+	if err == nil && s.index != nil {
+		if err := s.index.store(d, s.lim, w); err != nil {
+			s.logger.Warn("keeping a layer in the index", "digest", d, "error", err)
+		}
+	}
+	return w, err
+}
+
+type walkFuture struct {
+	done chan struct{}
+	w    *walked
+	err  error
+}
+
+// claim returns a future to fill when l's digest has not been claimed yet.
+func (s *walkSet) claim(l image.Layer) *walkFuture {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[l.Descriptor.Digest]; ok {
+		return nil
+	}
+	f := &walkFuture{done: make(chan struct{})}
+	s.m[l.Descriptor.Digest] = f
+	return f
+}
+
+// get returns the walk of l, checking l's own diffID claim against what
+// the (possibly shared) walk found.
+func (s *walkSet) get(l image.Layer) (*walked, error) {
+	s.mu.Lock()
+	f := s.m[l.Descriptor.Digest]
+	s.mu.Unlock()
+	<-f.done
+	if f.err != nil {
+		return nil, f.err
+	}
+	if l.DiffID.Hex != "" && f.w.DiffID != l.DiffID.String() {
+		return nil, fmt.Errorf("layer %d %s: uncompressed content hashes to %s, the config's diff_id is %s", l.Index+1, l.Descriptor.Digest, f.w.DiffID, l.DiffID)
+	}
+	// The walk is shared by every image that lists this blob, but each
+	// lists it under its own media type: judge that claim per image.
+	w := *f.w
+	if mf := mediaTypeFinding(l.Descriptor.MediaType, w.Compression); mf != nil {
+		w.Findings = append(mf, w.Findings...)
+	}
+	return &w, nil
+}
