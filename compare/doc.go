@@ -10,7 +10,16 @@
 // igzip, as a subprocess, when it is on PATH, and in Go otherwise
 // (Options.Decompressor); both reach the same outcome on every stream
 // (igzip.go says how). With an Index, what a walk learns of a layer is
-// kept on disk by digest, and a layer seen once is not read again. Nothing is ever extracted: entry names and link targets are data,
-// and hostile ones are reported as findings, never followed on the host.
+// kept on disk by digest, and a layer seen once is not read again.
+//
+// When two platforms differ, every difference is given its cause
+// (package causes) from the differing files' contents, read a second time
+// from their layers within bounds (explain.go); archives inside files are
+// compared member by member (inside.go), and Options.Diffoscope runs
+// Debian's diffoscope on each differing pair.
+//
+// Nothing is ever extracted: entry names and link targets are data, and
+// hostile ones are reported as findings, never followed on the host; the
+// few file contents diffoscope needs are written under names of its own.
 // A difference between images is a result (a Report), never an error.
 package compare
