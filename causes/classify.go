@@ -30,6 +30,9 @@ type Input struct {
 	// Window is when the builds ran: a time inside the content within it
 	// is the build's time.
 	Window Window
+	// OnlyIn names the side the file is only in ("published"), when it
+	// is not in both: only its path can then explain it.
+	OnlyIn string
 }
 
 // Window is a time range; the zero Window contains nothing.
@@ -53,6 +56,12 @@ const MaxInflate = 64 << 20
 // Classify names the cause of one differing file, most specific first,
 // with its evidence; Unknown when nothing fits.
 func Classify(in Input) Finding {
+	if in.OnlyIn != "" {
+		if f, ok := byPath(in.Path); ok {
+			return f
+		}
+		return Finding{Unknown.ID, "only in the " + in.OnlyIn + " image"}
+	}
 	if !in.ContentDiffers {
 		return Finding{MetadataOnly.ID, "content identical; differs in " + strings.Join(in.Aspects, ", ")}
 	}
@@ -64,8 +73,8 @@ func Classify(in Input) Finding {
 			}
 		}
 	}
-	if r, ok := ForPath(in.Path); ok {
-		return Finding{r.Cause.ID, r.What + " (" + r.Pattern + ")"}
+	if f, ok := byPath(in.Path); ok {
+		return f
 	}
 	if a != nil && b != nil {
 		if f, ok := content(a, b, in.Window); ok {
@@ -76,6 +85,15 @@ func Classify(in Input) Finding {
 		return Finding{Unknown.ID, "the content was not read (not a regular file on both sides, or too large)"}
 	}
 	return Finding{Unknown.ID, fmt.Sprintf("%d and %d bytes; nothing in the table explains the difference", len(a), len(b))}
+}
+
+// byPath is the cause the table of known paths gives p.
+func byPath(p string) (Finding, bool) {
+	r, ok := ForPath(p)
+	if !ok {
+		return Finding{}, false
+	}
+	return Finding{r.Cause.ID, r.What + " (" + r.Pattern + ")"}, true
 }
 
 // pyc: Python bytecode whose header (source mtime and size, PEP 552) or

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/reprover/reprover/causes"
@@ -96,27 +97,15 @@ func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim L
 // classify names one file difference's cause; a and b are its contents
 // (nil when not read).
 func classify(fc *FileChange, a, b []byte, o Options) causes.Finding {
-	if fc.Change != Modified {
-		if r, ok := causes.ForPath(fc.Path); ok {
-			return causes.Finding{Cause: r.Cause.ID, Evidence: r.What + " (" + r.Pattern + ")"}
-		}
-		side := o.NameB
-		if fc.Change == Removed {
-			side = o.NameA
-		}
-		return causes.Finding{Cause: causes.Unknown.ID, Evidence: "only in the " + side + " image"}
+	in := causes.Input{Path: fc.Path, ContentDiffers: slices.Contains(fc.Aspects, AspContent), Aspects: fc.Aspects,
+		A: a, B: b, Window: o.Window}
+	switch fc.Change {
+	case Added:
+		in.OnlyIn = o.NameB
+	case Removed:
+		in.OnlyIn = o.NameA
 	}
-	return causes.Classify(causes.Input{Path: fc.Path, ContentDiffers: hasAspect(fc.Aspects, AspContent), Aspects: fc.Aspects,
-		A: a, B: b, Window: o.Window})
-}
-
-func hasAspect(as []string, a string) bool {
-	for _, x := range as {
-		if x == a {
-			return true
-		}
-	}
-	return false
+	return causes.Classify(in)
 }
 
 func tally(fs []FileChange) []CauseCount {
@@ -142,7 +131,7 @@ func fetchContents(ctx context.Context, img *image.Image, targets []target, lim 
 	merged := map[string][]int{} // path → target indexes still looked for
 	byLayer := map[int]map[string][]int{}
 	for i, t := range targets {
-		if t.fc.Change != Modified || !hasAspect(t.fc.Aspects, AspContent) {
+		if t.fc.Change != Modified || !slices.Contains(t.fc.Aspects, AspContent) {
 			continue
 		}
 		if t.layer < 0 {
@@ -242,7 +231,7 @@ func scanLayer(ctx context.Context, l image.Layer, lim Limits, entry func(string
 			return true
 		}
 		for q := path.Dir(p); ; q = path.Dir(q) {
-			if whiteouts[q] || (q != p && containsString(opaques, q)) {
+			if whiteouts[q] || (q != p && slices.Contains(opaques, q)) {
 				return true
 			}
 			if q == "/" {
@@ -251,15 +240,6 @@ func scanLayer(ctx context.Context, l image.Layer, lim Limits, entry func(string
 		}
 	})
 	return nil
-}
-
-func containsString(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // causeHints words each platform's tally of causes for the report's
