@@ -157,22 +157,15 @@ func tarEntries(b []byte) ([]*Entry, map[string][]byte, error) {
 		e.setLinkname(h.Linkname)
 		e.setModTime(h.ModTime)
 		e.setDev(h.Devmajor, h.Devminor)
-		switch h.Typeflag {
-		case tar.TypeReg, '\x00':
-			e.Type = kindFile
+		switch e.Type = tarKind(h.Typeflag); e.Type {
+		case kindFile:
 			c, err := readBounded(tr, &budget)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", e.Path, err)
 			}
 			e.Size, content[e.Path] = int64(len(c)), c
 			e.setDigest(digestOf(c))
-		case tar.TypeDir:
-			e.Type = kindDir
-		case tar.TypeSymlink:
-			e.Type = kindSymlink
-		case tar.TypeLink:
-			e.Type = kindHardlink
-		default:
+		case kindUnknown:
 			e.Type, e.typeflag = kindOther, h.Typeflag
 		}
 		es = append(es, e)

@@ -235,30 +235,16 @@ func entryOf(e *Entry, h *tar.Header) (*Entry, []Finding) {
 	e.setLinkname(h.Linkname)
 	e.setModTime(h.ModTime)
 	e.setDev(h.Devmajor, h.Devminor)
-	switch h.Typeflag {
-	case tar.TypeReg, '\x00', '7': // '\x00': pre-POSIX regular file
-		e.Type = kindFile
-	case tar.TypeGNUSparse:
-		e.Type = kindFile
-	case tar.TypeDir:
-		e.Type = kindDir
-	case tar.TypeSymlink:
-		e.Type = kindSymlink
-	case tar.TypeLink:
-		e.Type = kindHardlink
+	e.Type = tarKind(h.Typeflag)
+	switch e.Type {
+	case kindHardlink:
 		lp, llocal := normalize(h.Linkname)
 		e.setLinkname(lp)
 		if !llocal {
 			fs = append(fs, Finding{Path: p, Kind: "nonLocalLink", Message: fmt.Sprintf("hard link target %q is not local to the layer root", text.Truncate(h.Linkname, 200))})
 		}
-	case tar.TypeChar:
-		e.Type = kindChar
-	case tar.TypeBlock:
-		e.Type = kindBlock
-	case tar.TypeFifo:
-		e.Type = kindFifo
-	default:
-		e.Type, e.typeflag = kindUnknown, h.Typeflag
+	case kindUnknown:
+		e.typeflag = h.Typeflag
 		fs = append(fs, Finding{Path: p, Kind: "unknownType", Message: fmt.Sprintf("unknown tar typeflag %q", h.Typeflag)})
 	}
 	// Absolute targets are ordinary (they resolve inside the container's
@@ -351,6 +337,28 @@ func longestComponent(name string) int {
 		longest = max(longest, len(c))
 	}
 	return longest
+}
+
+// tarKind is the type an unpacker gives a tar typeflag: kindUnknown for
+// one it does not know.
+func tarKind(flag byte) kind {
+	switch flag {
+	case tar.TypeReg, '\x00', '7', tar.TypeGNUSparse: // '\x00': pre-POSIX regular file
+		return kindFile
+	case tar.TypeDir:
+		return kindDir
+	case tar.TypeSymlink:
+		return kindSymlink
+	case tar.TypeLink:
+		return kindHardlink
+	case tar.TypeChar:
+		return kindChar
+	case tar.TypeBlock:
+		return kindBlock
+	case tar.TypeFifo:
+		return kindFifo
+	}
+	return kindUnknown
 }
 
 func isText(b []byte) bool {
