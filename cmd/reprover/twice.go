@@ -57,13 +57,7 @@ or unpinned input, build failure).`,
 				return err
 			}
 			defer release()
-			rep, terr := verify.Twice(ctx, req, b, verify.Options{
-				Compare:      copts,
-				BakeEnv:      build.bakeVars,
-				Progress:     g.stderr,
-				ProgressMode: progressMode(g, build.quiet),
-				Logger:       g.logger(),
-			})
+			rep, terr := verify.Twice(ctx, req, b, build.options(g, copts))
 			if err := out.write(g, rep); err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/verify"
 )
@@ -79,14 +80,9 @@ unpinned input, build failure, unreachable image).`,
 				return err
 			}
 			defer release()
-			rep, verr := verify.Run(ctx, req, b, verify.Options{
-				Image:        iopts,
-				Compare:      copts,
-				BakeEnv:      build.bakeVars,
-				Progress:     g.stderr,
-				ProgressMode: progressMode(g, build.quiet),
-				Logger:       g.logger(),
-			})
+			opts := build.options(g, copts)
+			opts.Image = iopts
+			rep, verr := verify.Run(ctx, req, b, opts)
 			if err := out.write(g, rep); err != nil {
 				return err
 			}
@@ -131,6 +127,12 @@ type buildFlags struct {
 	buildkitAddr string
 	quiet        bool
 	tls          builder.TLS
+}
+
+// options are the pipeline's options these flags and the comparison's
+// make: the bake environment, BuildKit's progress on stderr, the logger.
+func (b *buildFlags) options(g *globals, c compare.Options) verify.Options {
+	return verify.Options{Compare: c, BakeEnv: b.bakeVars, Progress: g.stderr, ProgressMode: progressMode(g, b.quiet), Logger: g.logger()}
 }
 
 // register defines the build flags on cmd, bound to req; usage replaces
