@@ -153,7 +153,7 @@ func fetchContents(ctx context.Context, img *image.Image, targets []target, lim 
 				return nil
 			}
 			var content []byte
-			if h.Typeflag == tar.TypeReg && h.Size <= maxExplainFile && h.Size <= *budget {
+			if tarKind(h.Typeflag) == kindFile && h.Size <= maxExplainFile && h.Size <= *budget {
 				b, err := io.ReadAll(io.LimitReader(r, h.Size))
 				if err != nil {
 					return err
@@ -208,7 +208,7 @@ func scanLayer(ctx context.Context, l image.Layer, lim Limits, entry func(string
 		if n >= lim.MaxEntries {
 			return &LimitError{What: "tar entries", Limit: "MaxEntries", Max: int64(lim.MaxEntries), Got: int64(n + 1)}
 		}
-		p := path.Clean("/" + h.Name)
+		p, _ := normalize(h.Name) // as the walk names entries: a climbing name is not the path it climbs to
 		dir, base := path.Split(p)
 		switch {
 		case base == whOpaque:
