@@ -2,12 +2,15 @@ package compare
 
 import (
 	"archive/tar"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"path"
 	"slices"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/image"
@@ -41,8 +44,8 @@ type target struct {
 
 // explainPlatform names the cause of every file difference of pr (merged
 // and per layer), reading the differing files' contents from a's and
-// b's layers, and tallies the causes.
-func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim Limits, o Options) error {
+// b's layers (ws has the walks of those it read), and tallies the causes.
+func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim Limits, o Options, ws *walkSet) error {
 	for i := range pr.Config {
 		c := &pr.Config[i]
 		if c.Field == "rootfs.diff_ids" || strings.HasPrefix(c.Field, "manifest.layers") {
@@ -64,13 +67,16 @@ func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim L
 		return nil
 	}
 	budget := int64(maxExplainTotal)
-	ca, err := fetchContents(ctx, a, targets, lim, &budget)
+	verify, vctx := errgroup.WithContext(ctx)
+	verify.SetLimit(o.Parallelism)
+	ca, err := fetchContents(vctx, a, targets, lim, &budget, ws, verify)
 	if err != nil {
+		verify.Wait()
 		return err
 	}
-	cb, err := fetchContents(ctx, b, targets, lim, &budget)
-	if err != nil {
-		return err
+	cb, err := fetchContents(vctx, b, targets, lim, &budget, ws, verify)
+	if err := cmp.Or(err, verify.Wait()); err != nil {
+		return fmt.Errorf("reading layers again to explain their differences: %w", err)
 	}
 	for i, t := range targets {
 		f := classify(t.fc, ca[i], cb[i], o)
@@ -125,8 +131,12 @@ func tally(fs []FileChange) []CauseCount {
 // the target's layer, or for the merged view from the topmost layer that
 // has the path (nil when that entry is not a regular file, is hidden, or
 // is over the limits). Layers are read top down, each at most once, and
-// to their end, so their digests are checked again.
-func fetchContents(ctx context.Context, img *image.Image, targets []target, lim Limits, budget *int64) ([][]byte, error) {
+// to their end, so their digests are checked again; a layer the
+// comparison walked is decompressed only up to the last entry wanted of
+// it, and not at all when it has none (scanLayer).
+//
+// The digests of layers decompressed in part are checked in verify.
+func fetchContents(ctx context.Context, img *image.Image, targets []target, lim Limits, budget *int64, ws *walkSet, verify *errgroup.Group) ([][]byte, error) {
 	out := make([][]byte, len(targets))
 	merged := map[string][]int{} // path → target indexes still looked for
 	byLayer := map[int]map[string][]int{}
@@ -147,7 +157,8 @@ func fetchContents(ctx context.Context, img *image.Image, targets []target, lim 
 		if len(merged) == 0 && len(byLayer[li]) == 0 {
 			continue
 		}
-		if err := scanLayer(ctx, img.Layers[li], lim, func(p string, h *tar.Header, r io.Reader) error {
+		wanted := func(p string) bool { return len(merged[p]) > 0 || len(byLayer[li][p]) > 0 }
+		if err := scanLayer(ctx, img.Layers[li], lim, ws.peek(img.Layers[li]), wanted, func(p string, h *tar.Header, r io.Reader) error {
 			want := append(append([]int(nil), merged[p]...), byLayer[li][p]...)
 			if len(want) == 0 {
 				return nil
@@ -172,22 +183,57 @@ func fetchContents(ctx context.Context, img *image.Image, targets []target, lim 
 					delete(merged, p)
 				}
 			}
-		}); err != nil {
+		}, verify); err != nil {
 			return nil, fmt.Errorf("reading layer %d %s again to explain its differences: %w", li+1, img.Layers[li].Descriptor.Digest, err)
 		}
 	}
 	return out, nil
 }
 
-// scanLayer reads a layer's tar to its end, calling entry for each entry
-// (path absolute and cleaned), then done with a function that tells
-// whether a path was in the layer or hidden by one of its whiteouts.
-func scanLayer(ctx context.Context, l image.Layer, lim Limits, entry func(string, *tar.Header, io.Reader) error, done func(func(string) bool)) error {
+// scanLayer reads a layer's tar, calling entry for each entry (path
+// absolute and cleaned), then done with a function that tells whether a
+// path was in the layer or hidden by one of its whiteouts.
+//
+// When w, the comparison's walk of the layer, is given, what the layer
+// holds is known: it is not opened when it has no entry at a path wanted,
+// and decompressed only up to the last such entry. The rest of its
+// compressed bytes are still read, so its digest is checked again: the
+// bytes decompressed are then those the walk read.
+//
+// verify, when given, runs the checks of digests left to finish.
+func scanLayer(ctx context.Context, l image.Layer, lim Limits, w *walked, wanted func(string) bool, entry func(string, *tar.Header, io.Reader) error, done func(func(string) bool), verify *errgroup.Group) error {
+	paths := layerPaths{seen: map[string]bool{}, whiteouts: map[string]bool{}}
+	left, remaining := map[string]int{}, 0
+	if w != nil {
+		for e := range w.Entries.all() {
+			switch {
+			case e.Opaque:
+				paths.opaques = append(paths.opaques, e.Path)
+			case e.Whiteout:
+				paths.whiteouts[e.Path] = true
+			default:
+				paths.seen[e.Path] = true
+				if wanted(e.Path) {
+					left[e.Path]++
+					remaining++
+				}
+			}
+		}
+		if remaining == 0 {
+			done(paths.hidden)
+			return nil
+		}
+	}
 	rc, err := l.Open(ctx)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
+	closeRC := true
+	defer func() {
+		if closeRC {
+			rc.Close()
+		}
+	}()
 	// The Go decoder: the few layers explained need no speed, and it
 	// checks what it reads itself.
 	dec, err := newDecompressor(ctx, ctxReader{ctx, rc}, lim, gunzipper{})
@@ -195,9 +241,8 @@ func scanLayer(ctx context.Context, l image.Layer, lim Limits, entry func(string
 		return err
 	}
 	defer dec.Close()
-	seen, whiteouts, opaques := map[string]bool{}, map[string]bool{}, []string{}
 	tr := tar.NewReader(dec)
-	for n := 0; ; n++ {
+	for n := 0; w == nil || remaining > 0; n++ {
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
@@ -208,38 +253,72 @@ func scanLayer(ctx context.Context, l image.Layer, lim Limits, entry func(string
 		if n >= lim.MaxEntries {
 			return &LimitError{What: "tar entries", Limit: "MaxEntries", Max: int64(lim.MaxEntries), Got: int64(n + 1)}
 		}
+		if h.Typeflag == tar.TypeXGlobalHeader {
+			continue // not a file, as the walk reads it
+		}
 		p, _ := normalize(h.Name) // as the walk names entries: a climbing name is not the path it climbs to
 		dir, base := path.Split(p)
 		switch {
 		case base == whOpaque:
-			opaques = append(opaques, path.Clean(dir))
+			if w == nil {
+				paths.opaques = append(paths.opaques, path.Clean(dir))
+			}
 			continue
 		case strings.HasPrefix(base, whPrefix):
-			whiteouts[path.Join(dir, strings.TrimPrefix(base, whPrefix))] = true
+			if w == nil {
+				paths.whiteouts[path.Join(dir, strings.TrimPrefix(base, whPrefix))] = true
+			}
 			continue
 		}
-		seen[p] = true
+		paths.seen[p] = true
 		if err := entry(p, h, tr); err != nil {
 			return err
 		}
+		if left[p] > 0 {
+			left[p]--
+			remaining--
+		}
 	}
-	if _, err := io.Copy(io.Discard, rc); err != nil {
-		return err
+	// The raw stream to its end: the digest check runs at its EOF. Past
+	// what was decompressed, it runs while the next layer is read (the
+	// contents are used once every check passed).
+	drain := func() error {
+		defer rc.Close()
+		if _, err := io.Copy(io.Discard, rc); err != nil {
+			return fmt.Errorf("layer %d %s: %w", l.Index+1, l.Descriptor.Digest, err)
+		}
+		return nil
 	}
-	done(func(p string) bool {
-		if seen[p] || whiteouts[p] {
+	done(paths.hidden)
+	if verify != nil && w != nil {
+		closeRC = false
+		verify.Go(drain)
+		return nil
+	}
+	closeRC = false
+	return drain()
+}
+
+// layerPaths is what a layer holds, as its explanation needs it: the
+// paths of its entries, of its whiteouts and of its opaque directories.
+type layerPaths struct {
+	seen, whiteouts map[string]bool
+	opaques         []string
+}
+
+// hidden tells whether p is in the layer or hidden by its whiteouts.
+func (l *layerPaths) hidden(p string) bool {
+	if l.seen[p] || l.whiteouts[p] {
+		return true
+	}
+	for q := path.Dir(p); ; q = path.Dir(q) {
+		if l.whiteouts[q] || (q != p && slices.Contains(l.opaques, q)) {
 			return true
 		}
-		for q := path.Dir(p); ; q = path.Dir(q) {
-			if whiteouts[q] || (q != p && slices.Contains(opaques, q)) {
-				return true
-			}
-			if q == "/" {
-				return false
-			}
+		if q == "/" {
+			return false
 		}
-	})
-	return nil
+	}
 }
 
 // causeHints words each platform's tally of causes for the report's

@@ -121,7 +121,7 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 			return nil, err
 		}
 		if pr.Verdict == Different && p.a != nil && p.b != nil {
-			if err := explainPlatform(ctx, pr, p.a, p.b, lim, o); err != nil {
+			if err := explainPlatform(ctx, pr, p.a, p.b, lim, o, ws); err != nil {
 				return nil, err
 			}
 		}

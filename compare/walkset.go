@@ -99,6 +99,25 @@ func (s *walkSet) claim(l image.Layer) *walkFuture {
 	return f
 }
 
+// peek returns the walk of l when it was read without error, else nil;
+// it does not wait.
+func (s *walkSet) peek(l image.Layer) *walked {
+	s.mu.Lock()
+	f := s.m[l.Descriptor.Digest]
+	s.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	select {
+	case <-f.done:
+		if f.err == nil {
+			return f.w
+		}
+	default:
+	}
+	return nil
+}
+
 // get returns the walk of l, checking l's own diffID claim against what
 // the (possibly shared) walk found.
 func (s *walkSet) get(l image.Layer) (*walked, error) {

@@ -1,0 +1,197 @@
+package compare_test
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/image"
+)
+
+// BenchmarkVsDiffoci compares the bench pairs with reprover and with
+// diffoci (github.com/reproducible-containers/diffoci, `--semantic`, its
+// fastest mode) in the same run, when REPROVER_DIFFOCI names a diffoci
+// binary: reprover does not build, vendor or install it. diffoci reads
+// images from a registry, over HTTPS only: the layouts are served by a
+// registry on 127.0.0.1 with a certificate of this run, and pulled into
+// diffoci's own store before it is timed (reprover reads the layouts).
+func BenchmarkVsDiffoci(b *testing.B) {
+	bin := os.Getenv("REPROVER_DIFFOCI")
+	if bin == "" {
+		b.Skip("REPROVER_DIFFOCI is not set: no diffoci binary to measure against")
+	}
+	dir := benchDir()
+	dirA, dirB := filepath.Join(dir, benchVersion, "a"), filepath.Join(dir, benchVersion, "b")
+	dirC := filepath.Join(dir, benchVersion, "one-changed")
+	for i, d := range []string{dirA, dirB, dirC} {
+		if err := ensureBenchLayout(d, i, dirA); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	home := b.TempDir()
+	if err := os.Mkdir(filepath.Join(home, "blobs"), 0o700); err != nil {
+		b.Fatal(err)
+	}
+	// Blobs on disk: a registry in this process's memory would count in
+	// reprover's peak RSS.
+	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0)),
+		registry.WithBlobHandler(registry.NewDiskBlobHandler(filepath.Join(home, "blobs"))))}}
+	srv.StartTLS()
+	defer srv.Close()
+	ca := filepath.Join(home, "registry.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	host := l.Addr().String()
+	refs := map[string]string{}
+	var imgs []*image.Resolved
+	for _, d := range []string{dirA, dirB, dirC} {
+		p, err := layout.FromPath(d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		idx, err := p.ImageIndex()
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := idx.IndexManifest()
+		if err != nil {
+			b.Fatal(err)
+		}
+		img, err := idx.Image(m.Manifests[0].Digest)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ref, err := name.ParseReference(host + "/bench/" + filepath.Base(d) + ":latest")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := remote.Write(ref, img, remote.WithTransport(srv.Client().Transport)); err != nil {
+			b.Fatal(err)
+		}
+		refs[d] = ref.String()
+		r, err := image.Open(ctx, "oci:"+d, image.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		imgs = append(imgs, r)
+	}
+	diffoci := func(x, y string) (time.Duration, int64, error) {
+		cmd := exec.CommandContext(ctx, bin, "diff", "--semantic", "--backend", "local", x, y)
+		cmd.Env = []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "SSL_CERT_FILE=" + ca, "PATH=/usr/bin:/bin"}
+		out := &limitedBuffer{max: 4 << 10}
+		cmd.Stdout, cmd.Stderr = out, out
+		t := time.Now()
+		if err := cmd.Start(); err != nil {
+			return 0, 0, err
+		}
+		// The child's rusage counts this process's RSS at the exec, so
+		// its peak is read from /proc while it runs.
+		peak := watchHWM(cmd.Process.Pid)
+		err := cmd.Wait()
+		d := time.Since(t)
+		rss := peak()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() == 1 {
+			err = nil // the images differ, as they do
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("diffoci: %v: %s", err, out.b)
+		}
+		return d, rss, nil
+	}
+	// Pull into diffoci's store first: its pull is not what is timed.
+	for _, d := range []string{dirB, dirC} {
+		if _, _, err := diffoci(refs[dirA], refs[d]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	warmPageCache(dirA, dirB, dirC)
+	for b.Loop() {
+		for _, c := range []struct {
+			name string
+			y    string
+			img  *image.Resolved
+			goal float64
+		}{{"recompressed pair", dirB, imgs[1], 3}, {"one changed file", dirC, imgs[2], 20}} {
+			theirs, theirRSS, err := diffoci(refs[dirA], refs[c.y])
+			if err != nil {
+				b.Fatal(err)
+			}
+			ours, ourRSS := measure(b, func() error {
+				return compareBench(ctx, imgs[0], c.img, compare.DecompressAuto, compare.Different)
+			})
+			ratio := theirs.Seconds() / ours.Seconds()
+			b.ReportMetric(ratio, c.name[:3]+"-vs-diffoci")
+			fmt.Printf("%s: reprover %v (peak RSS %d MiB), diffoci --semantic %v (peak RSS %d MiB): %.1fx faster (goal ≥ %.0fx)\n",
+				c.name, ours.Round(time.Millisecond), ourRSS>>20, theirs.Round(time.Millisecond), theirRSS>>20, ratio, c.goal)
+		}
+	}
+}
+
+// watchHWM samples the peak resident set (VmHWM) of process pid until
+// the returned func is called, which returns the last seen.
+func watchHWM(pid int) func() int64 {
+	var peak atomic.Int64
+	stop, done := make(chan struct{}), make(chan struct{})
+	status := fmt.Sprintf("/proc/%d/status", pid)
+	go func() {
+		defer close(done)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if b, err := os.ReadFile(status); err == nil {
+				for _, line := range strings.Split(string(b), "\n") {
+					if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+						kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+						peak.Store(max(peak.Load(), kb<<10))
+					}
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 { close(stop); <-done; return peak.Load() }
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	b   []byte
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if n := l.max - len(l.b); n > 0 {
+		l.b = append(l.b, p[:min(n, len(p))]...)
+	}
+	return len(p), nil
+}
