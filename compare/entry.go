@@ -261,6 +261,9 @@ func (a *entryArena) new() *Entry {
 
 func (a *entryArena) len() int { return a.n }
 
+// at is the i-th entry new made.
+func (a *entryArena) at(i int) *Entry { return &a.chunks[i/arenaChunk][i%arenaChunk] }
+
 // all lists the entries in the order new made them.
 func (a *entryArena) all() iter.Seq[*Entry] {
 	return func(yield func(*Entry) bool) {

@@ -102,7 +102,7 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 			if pl == nil || pl.shared == 0 {
 				continue
 			}
-			if reason := pl.overUnread(p.a, p.b, ws); reason != "" {
+			if reason := pl.overUnread(p.a, p.b, ws, &[2]string{o.NameA, o.NameB}); reason != "" {
 				o.Logger.Debug("reading the shared layers", "platform", p.name, "layers", pl.shared, "because", reason)
 				for _, l := range p.a.Layers[:pl.shared] {
 					start(l)
@@ -271,18 +271,17 @@ func diffPlatform(pr *Platform, a, b *image.Image, pl *plan, ws *walkSet, labels
 		return err
 	}
 	instrA, instrB := instructions(a.RawConfig), instructions(b.RawConfig)
-	va, vb := pl.va, pl.vb
-	if va == nil {
-		va, vb = newFSView(), newFSView()
-		if err := applyLayers(va, vb, a, b, 0, ws); err != nil {
+	d := pl.merged
+	if d == nil {
+		sa, sb, err := sides(a, b, 0, ws)
+		if err != nil {
 			return err
 		}
+		d = diffMerged(sa, sb, false, chunkPaths, labels)
 	}
-	// The merged views are done with before the layers are compared, so
-	// that they are not held alongside the layers' file maps.
-	pr.Files = diffEntries(va.entries, vb.entries, nil, nil, labels)
-	pr.Findings = append(append(pr.Findings, va.Findings...), vb.Findings...)
-	pl.va, pl.vb = nil, nil
+	pr.Files = d.files
+	pr.Findings = append(append(pr.Findings, d.findings[0]...), d.findings[1]...)
+	pl.merged = nil
 	var layers []layerResult
 	for i := range max(len(a.Layers), len(b.Layers)) {
 		if i < pl.shared {
@@ -312,12 +311,12 @@ func diffPlatform(pr *Platform, a, b *image.Image, pl *plan, ws *walkSet, labels
 }
 
 // plan is how one pair of platform images is read: the first shared
-// layers are the same blobs in both (sharedLayers); when va and vb are
-// set, they are the merged views built without them, and those layers
-// are not read.
+// layers are the same blobs in both (sharedLayers); when merged is set,
+// it is the comparison of the merged views built without them, and those
+// layers are not read.
 type plan struct {
 	shared int
-	va, vb *fsView
+	merged *mergedDiff
 }
 
 // sharedLayers counts the layers at the bottom of a and b that are the
@@ -332,40 +331,38 @@ func sharedLayers(a, b *image.Image) int {
 	return n
 }
 
-// overUnread builds pl's merged views over the unread shared layers and
-// keeps them when they do not depend on those layers; otherwise it says
-// why they do.
-func (pl *plan) overUnread(a, b *image.Image, ws *walkSet) string {
-	va, vb := newFSView(), newFSView()
-	va.base, vb.base = newUnread(), newUnread()
-	if err := applyLayers(va, vb, a, b, pl.shared, ws); err != nil {
+// overUnread compares the merged views built over the unread shared
+// layers and keeps the comparison when it does not depend on those
+// layers; otherwise it says why it does.
+func (pl *plan) overUnread(a, b *image.Image, ws *walkSet, labels *[2]string) string {
+	sa, sb, err := sides(a, b, pl.shared, ws)
+	if err != nil {
 		return err.Error() // the full read reports it
 	}
-	if reason := baseNeeded(va, vb); reason != "" {
-		return reason
+	d := diffMerged(sa, sb, true, chunkPaths, labels)
+	if d.need != "" {
+		return d.need
 	}
-	va.base, vb.base = nil, nil
-	pl.va, pl.vb = va, vb
+	pl.merged = d
 	return ""
 }
 
-// applyLayers applies the layers of a and b from index from up to the
-// views va and vb.
-func applyLayers(va, vb *fsView, a, b *image.Image, from int, ws *walkSet) error {
-	for i := from; i < max(len(a.Layers), len(b.Layers)); i++ {
-		for _, s := range []struct {
-			img *image.Image
-			v   *fsView
-		}{{a, va}, {b, vb}} {
-			if i >= len(s.img.Layers) {
-				continue
-			}
-			w, err := ws.get(s.img.Layers[i])
+// sides lists the layers of a and b from index from up, each's entries
+// in tree order (walked.sorted).
+func sides(a, b *image.Image, from int, ws *walkSet) (sa, sb [][]rec, err error) {
+	side := func(img *image.Image) ([][]rec, error) {
+		var out [][]rec
+		for i := from; i < len(img.Layers); i++ {
+			w, err := ws.get(img.Layers[i])
 			if err != nil {
-				return err
+				return nil, err
 			}
-			s.v.apply(i, w.Entries.all())
+			out = append(out, w.sorted(i))
 		}
+		return out, nil
 	}
-	return nil
+	if sa, err = side(a); err == nil {
+		sb, err = side(b)
+	}
+	return sa, sb, err
 }

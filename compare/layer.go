@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"iter"
 	"slices"
+	"sort"
 
 	"github.com/reprover/reprover/image"
 )
@@ -121,18 +122,64 @@ func layerFindings(wa, wb *walked) []Finding {
 	return out
 }
 
-// layerFiles diffs the files of two layers, either of which may be nil.
+// layerFiles diffs the files of two layers, either of which may be nil,
+// chunkPaths paths at a time (in tree order, so a path's entries and its
+// whiteout are in the same range).
 func layerFiles(wa, wb *walked, labels *[2]string) []FileChange {
-	ma, ca := layerMap(entriesOf(wa))
-	mb, cb := layerMap(entriesOf(wb))
-	return diffEntries(ma, mb, ca, cb, labels)
+	return diffLayers(sortedOf(wa), sortedOf(wb), chunkPaths, labels)
 }
 
-// entriesOf lists w's entries; none when w is nil (no layer there).
-func entriesOf(w *walked) iter.Seq[*Entry] {
-	if w == nil {
-		var none entryArena
-		return none.all()
+func diffLayers(a, b []rec, chunk int, labels *[2]string) []FileChange {
+	out := []FileChange{}
+	for len(a) > 0 || len(b) > 0 {
+		// The range: chunk paths, the last whole on both sides.
+		var last string
+		i, j := 0, 0
+		for n := 0; n < chunk && (i < len(a) || j < len(b)); n++ {
+			last = leastPath(a, i, b, j)
+			for i < len(a) && a[i].e.Path == last {
+				i++
+			}
+			for j < len(b) && b[j].e.Path == last {
+				j++
+			}
+		}
+		ma, ca := layerMap(recEntries(a[:i]))
+		mb, cb := layerMap(recEntries(b[:j]))
+		out = append(out, diffEntries(ma, mb, ca, cb, labels)...)
+		a, b = a[i:], b[j:]
 	}
-	return w.Entries.all()
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// leastPath is the lesser, in tree order, of a[i]'s and b[j]'s paths; either
+// may be past its end.
+func leastPath(a []rec, i int, b []rec, j int) string {
+	switch {
+	case i == len(a):
+		return b[j].e.Path
+	case j == len(b), treeCompare(a[i].e.Path, b[j].e.Path) <= 0:
+		return a[i].e.Path
+	}
+	return b[j].e.Path
+}
+
+func recEntries(rs []rec) iter.Seq[*Entry] {
+	return func(yield func(*Entry) bool) {
+		for _, r := range rs {
+			if !yield(r.e) {
+				return
+			}
+		}
+	}
+}
+
+// sortedOf lists w's entries in tree order; none when w is nil (no layer
+// there).
+func sortedOf(w *walked) []rec {
+	if w == nil {
+		return nil
+	}
+	return w.sorted(0)
 }

@@ -84,7 +84,15 @@ func (u *unread) visibility(p string, under bool) (hidden bool, conds []string) 
 // through in both or in neither under the same conditions. The last is
 // checked wherever a removal was recorded, at the path and strictly under
 // it: between those paths nothing changes.
-func baseNeeded(a, b *fsView) string {
+func baseNeeded(a, b *fsView) string { return baseNeededIn(a, b, nil) }
+
+// baseNeededIn is baseNeeded for the paths in says are in a range of
+// them (nil: all), over views that hold the range and what decides it
+// (chunked.go).
+func baseNeededIn(a, b *fsView, in func(string) bool) string {
+	if in == nil {
+		in = func(string) bool { return true }
+	}
 	for _, v := range []*fsView{a, b} {
 		if v.base.need != "" {
 			return v.base.need
@@ -92,7 +100,7 @@ func baseNeeded(a, b *fsView) string {
 	}
 	for _, s := range [2][2]*fsView{{a, b}, {b, a}} {
 		for p := range s[0].entries.all() {
-			if !s[1].entries.has(p) && !s[1].base.hiddenAt(p) {
+			if in(p) && !s[1].entries.has(p) && !s[1].base.hiddenAt(p) {
 				return fmt.Sprintf("%s is in one image's layers only", p)
 			}
 		}
@@ -101,7 +109,9 @@ func baseNeeded(a, b *fsView) string {
 	for _, v := range []*fsView{a, b} {
 		for _, m := range []map[string]bool{v.base.hidden, v.base.below, v.base.cond} {
 			for p := range m {
-				points[p] = true
+				if in(p) {
+					points[p] = true
+				}
 			}
 		}
 	}

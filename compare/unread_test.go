@@ -9,10 +9,10 @@ import (
 	"testing"
 )
 
-// mergedDiff is the merged-view comparison as a report shows it: each
+// viewDiff is the merged-view comparison as a report shows it: each
 // changed path with its change and aspects, and the findings of layers
 // from index from up, in order.
-func mergedDiff(va, vb *fsView, from int) (files, findings []string) {
+func viewDiff(va, vb *fsView, from int) (files, findings []string) {
 	for _, f := range diffEntries(va.entries, vb.entries, nil, nil, nil) {
 		files = append(files, fmt.Sprintf("%s %s %v", f.Path, f.Change, f.Aspects))
 	}
@@ -47,9 +47,39 @@ func overBase(base, a, b [][]*Entry) (full, skip [2][]string, need string) {
 		fb.apply(len(base)+i, slices.Values(l))
 		ub.apply(len(base)+i, slices.Values(l))
 	}
-	full[0], full[1] = mergedDiff(fa, fb, len(base))
-	skip[0], skip[1] = mergedDiff(ua, ub, len(base))
+	full[0], full[1] = viewDiff(fa, fb, len(base))
+	skip[0], skip[1] = viewDiff(ua, ub, len(base))
 	return full, skip, baseNeeded(ua, ub)
+}
+
+// chunkedOverBase is overBase as a comparison does it, chunk paths at a
+// time (diffMerged).
+func chunkedOverBase(base, a, b [][]*Entry, chunk int) (full, skip [2][]string, need string) {
+	sorted := func(from int, ls ...[][]*Entry) [][]rec {
+		var out [][]rec
+		for _, l := range slices.Concat(ls...) {
+			out = append(out, sortedLayer(from+len(out), l))
+		}
+		return out
+	}
+	show := func(d *mergedDiff, from int) (files, findings []string) {
+		for _, f := range d.files {
+			files = append(files, fmt.Sprintf("%s %s %v", f.Path, f.Change, f.Aspects))
+		}
+		for i, fs := range d.findings {
+			for _, f := range fs {
+				n, err := strconv.Atoi(strings.TrimSuffix(strings.Fields(f.Message)[1], ":"))
+				if err != nil || n-1 >= from {
+					findings = append(findings, fmt.Sprintf("%c %s %s", "AB"[i], f.Kind, f.Path))
+				}
+			}
+		}
+		return files, findings
+	}
+	full[0], full[1] = show(diffMerged(sorted(0, base, a), sorted(0, base, b), false, chunk, nil), len(base))
+	d := diffMerged(sorted(len(base), a), sorted(len(base), b), true, chunk, nil)
+	skip[0], skip[1] = show(d, len(base))
+	return full, skip, d.need
 }
 
 func layers(ls ...string) [][]*Entry {
@@ -207,6 +237,20 @@ func TestUnreadBaseRandom(t *testing.T) {
 		base, a := stack(3), stack(2)
 		b := mutate(a)
 		full, skip, need := overBase(parse(base), parse(a), parse(b))
+		for _, chunk := range []int{1, 2, 3, 1 << 20} {
+			cfull, cskip, cneed := chunkedOverBase(parse(base), parse(a), parse(b), chunk)
+			if !slices.Equal(full[0], cfull[0]) || !slices.Equal(full[1], cfull[1]) {
+				t.Fatalf("trial %d, %d paths a range: base %q\nA %q\nB %q\none view:\n files %q\n findings %q\nranges:\n files %q\n findings %q",
+					n, chunk, base, a, b, full[0], full[1], cfull[0], cfull[1])
+			}
+			if (need == "") != (cneed == "") {
+				t.Fatalf("trial %d, %d paths a range: base %q\nA %q\nB %q\nbase needed because %q in one view, %q in ranges", n, chunk, base, a, b, need, cneed)
+			}
+			if need == "" && (!slices.Equal(skip[0], cskip[0]) || !slices.Equal(skip[1], cskip[1])) {
+				t.Fatalf("trial %d, %d paths a range, over the unread base: A %q\nB %q\none view:\n files %q\n findings %q\nranges:\n files %q\n findings %q",
+					n, chunk, a, b, skip[0], skip[1], cskip[0], cskip[1])
+			}
+		}
 		if need != "" {
 			continue
 		}

@@ -40,6 +40,29 @@ type walked struct {
 	// its final run of zeros: zero padding is encoding, anything else
 	// is content an unpacker never shows.
 	Trailing trailing
+	// order lists the entries (their indexes in Entries) in tree order,
+	// each path's in tar order: made once, by sortEntries.
+	order []int32
+}
+
+// sortEntries makes w.order.
+func (w *walked) sortEntries() {
+	w.order = make([]int32, w.Entries.len())
+	for i := range w.order {
+		w.order[i] = int32(i)
+	}
+	slices.SortStableFunc(w.order, func(a, b int32) int {
+		return treeCompare(w.Entries.at(int(a)).Path, w.Entries.at(int(b)).Path)
+	})
+}
+
+// sorted lists the entries in tree order as the layer at index layer.
+func (w *walked) sorted(layer int) []rec {
+	rs := make([]rec, len(w.order))
+	for i, j := range w.order {
+		rs[i] = rec{e: w.Entries.at(int(j)), layer: layer, seq: j}
+	}
+	return rs
 }
 
 const (

@@ -42,6 +42,7 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 		g.Go(func() error {
 			w, err := s.walk(gctx, l)
 			if err == nil {
+				w.sortEntries()
 				if n := s.entries.Add(int64(w.Entries.len())); n > s.lim.MaxTotalEntries {
 					err = &LimitError{What: "tar entries held by this comparison", Limit: "MaxTotalEntries", Max: s.lim.MaxTotalEntries, Got: n}
 				}
