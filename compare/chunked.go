@@ -1,7 +1,6 @@
 package compare
 
 import (
-	"container/heap"
 	"maps"
 	"slices"
 	"sort"
@@ -61,17 +60,6 @@ func isUnder(p, dir string) bool {
 	return len(p) > len(dir) && p[len(dir)] == '/' && strings.HasPrefix(p, dir)
 }
 
-// sortedLayer is one layer's entries in tree order, each path's in tar
-// order.
-func sortedLayer(layer int, es []*Entry) []rec {
-	rs := make([]rec, len(es))
-	for i, e := range es {
-		rs[i] = rec{e: e, layer: layer, seq: int32(i)}
-	}
-	slices.SortStableFunc(rs, func(a, b rec) int { return treeCompare(a.e.Path, b.e.Path) })
-	return rs
-}
-
 // group is the entries of one path, in every layer of a side.
 type group struct {
 	path string
@@ -80,67 +68,48 @@ type group struct {
 
 // sideStream yields the entries of one image's layers path by path, in
 // tree order, keeping the groups of the parents of the last path (stack)
-// and of hard link targets and their parents (targets).
+// and the entries at the paths hard links name and their parents
+// (targets).
 type sideStream struct {
-	h       layerHeap
+	*entryStream
 	stack   []group
 	targets map[string][]rec
 }
 
-func newSideStream(layers [][]rec) *sideStream {
-	s := &sideStream{targets: map[string][]rec{}}
+// newSideStream streams layers, the walks of an image's layers from
+// index from up.
+func newSideStream(from int, layers []*spilled) (*sideStream, error) {
+	s := &sideStream{entryStream: streamOf(from, layers...), targets: map[string][]rec{}}
 	want := map[string]bool{}
 	for _, l := range layers {
-		for _, r := range l {
-			if r.e.Type == kindHardlink {
-				for p := r.e.Linkname(); !want[p]; p, _ = splitPath(p) {
-					want[p] = true
-					if p == "/" {
-						break
-					}
+		for _, p := range l.links {
+			for ; !want[p]; p, _ = splitPath(p) {
+				want[p] = true
+				if p == "/" {
+					break
 				}
 			}
 		}
 	}
-	for _, l := range layers {
-		if len(l) > 0 {
-			s.h = append(s.h, l)
-		}
-		for _, r := range l {
-			if want[r.e.Path] {
-				s.targets[r.e.Path] = append(s.targets[r.e.Path], r)
+	if len(want) > 0 {
+		all := streamOf(from, layers...)
+		for p, ok := all.peek(); ok; p, ok = all.peek() {
+			rs := all.take(p, nil)
+			if want[p] {
+				s.targets[p] = rs
 			}
 		}
-	}
-	heap.Init(&s.h)
-	return s
-}
-
-// peek is the next path ("", false at the end).
-func (s *sideStream) peek() (string, bool) {
-	if len(s.h) == 0 {
-		return "", false
-	}
-	return s.h[0][0].e.Path, true
-}
-
-// take returns the entries at p, the next path, and keeps them on the
-// stack of parents.
-func (s *sideStream) take(p string) group {
-	g := group{path: p}
-	for len(s.h) > 0 && s.h[0][0].e.Path == p {
-		l := s.h[0]
-		i := 0
-		for i < len(l) && l[i].e.Path == p {
-			i++
-		}
-		g.recs = append(g.recs, l[:i]...)
-		if s.h[0] = l[i:]; len(s.h[0]) == 0 {
-			heap.Pop(&s.h)
-		} else {
-			heap.Fix(&s.h, 0)
+		if all.err != nil {
+			return nil, all.err
 		}
 	}
+	return s, s.err
+}
+
+// takeGroup returns the entries at p, the next path, and keeps them on
+// the stack of parents.
+func (s *sideStream) takeGroup(p string) group {
+	g := group{path: p, recs: s.take(p, nil)}
 	s.parentsOf(p)
 	s.stack = append(s.stack, g)
 	return g
@@ -155,28 +124,8 @@ func (s *sideStream) parentsOf(p string) []group {
 	return s.stack
 }
 
-// layerHeap holds the layers' entries not taken yet, the least path
-// first (then the lower layer).
-type layerHeap [][]rec
-
-func (h layerHeap) Len() int { return len(h) }
-func (h layerHeap) Less(i, j int) bool {
-	if c := treeCompare(h[i][0].e.Path, h[j][0].e.Path); c != 0 {
-		return c < 0
-	}
-	return h[i][0].layer < h[j][0].layer
-}
-func (h layerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *layerHeap) Push(x any)   { *h = append(*h, x.([]rec)) }
-func (h *layerHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
 // chunkPaths is how many paths a range holds (tests make it small).
-const chunkPaths = 1 << 14
+const chunkPaths = 1 << 12
 
 // mergedDiff is the comparison of two images' merged views, a range at
 // a time.
@@ -187,12 +136,20 @@ type mergedDiff struct {
 	need string
 }
 
-// diffMerged compares the merged views of layers a and b (each sorted by
-// sortedLayer), chunk paths at a time. With overUnread, the views are
-// built over an unread base, and the comparison stops at the first
-// reason it needs the base (mergedDiff.need).
-func diffMerged(a, b [][]rec, overUnread bool, chunk int, labels *[2]string) *mergedDiff {
-	sides := [2]*sideStream{newSideStream(a), newSideStream(b)}
+// diffMerged compares the merged views of the layers of a and b from
+// index from up (their walks), chunk paths at a time. With overUnread,
+// the views are built over an unread base, and the comparison stops at
+// the first reason it needs the base (mergedDiff.need). An error is a
+// scratch file that cannot be read back.
+func diffMerged(from int, a, b []*spilled, overUnread bool, chunk int, labels *[2]string) (*mergedDiff, error) {
+	var sides [2]*sideStream
+	for i, l := range [][]*spilled{a, b} {
+		s, err := newSideStream(from, l)
+		if err != nil {
+			return nil, err
+		}
+		sides[i] = s
+	}
 	out := &mergedDiff{files: []FileChange{}}
 	var ats [2][]applyAt
 	var parents, groups [2][]group
@@ -244,18 +201,23 @@ func diffMerged(a, b [][]rec, overUnread bool, chunk int, labels *[2]string) *me
 		}
 		for i, s := range sides {
 			if q, ok := s.peek(); ok && q == p {
-				groups[i] = append(groups[i], s.take(p))
+				groups[i] = append(groups[i], s.takeGroup(p))
 			}
 		}
 		if n++; n >= chunk {
 			if !flush(p) {
-				return out
+				return out, nil
 			}
 			n = 0
 		}
 	}
+	for _, s := range sides {
+		if s.err != nil {
+			return nil, s.err
+		}
+	}
 	if n > 0 && !flush("\xff") {
-		return out
+		return out, nil
 	}
 	sort.Slice(out.files, func(i, j int) bool { return out.files[i].Path < out.files[j].Path })
 	for i := range out.findings {
@@ -270,7 +232,7 @@ func diffMerged(a, b [][]rec, overUnread bool, chunk int, labels *[2]string) *me
 		}
 		out.findings[i] = fs
 	}
-	return out
+	return out, nil
 }
 
 // replay builds a view of the groups' entries, with the entries at the

@@ -3,6 +3,8 @@ package compare
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -38,12 +40,28 @@ func TestDiffLayersRandom(t *testing.T) {
 		}
 		return out
 	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "spill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	diff := func(a, b []*Entry, run, chunk int) []string {
+		sa, sb := spillEntries(f, a, run), spillEntries(f, b, run)
+		fs, err := diffLayers(streamOf(0, sa), streamOf(0, sb), chunk, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return show(fs)
+	}
 	for n := range 5000 {
+		if err := f.Truncate(0); err != nil {
+			t.Fatal(err)
+		}
 		a, b := layer(), layer()
-		want := show(diffLayers(sortedLayer(0, a), sortedLayer(0, b), 1<<20, nil))
-		for _, chunk := range []int{1, 2, 3} {
-			if got := show(diffLayers(sortedLayer(0, a), sortedLayer(0, b), chunk, nil)); !slices.Equal(got, want) {
-				t.Fatalf("trial %d, %d paths a range:\n got %q\nwant %q", n, chunk, got, want)
+		want := diff(a, b, 1<<20, 1<<20)
+		for _, c := range []struct{ run, chunk int }{{1, 1 << 20}, {2, 1 << 20}, {1 << 20, 1}, {3, 2}, {1, 3}} {
+			if got := diff(a, b, c.run, c.chunk); !slices.Equal(got, want) {
+				t.Fatalf("trial %d, runs of %d entries, %d paths a range:\n got %q\nwant %q", n, c.run, c.chunk, got, want)
 			}
 		}
 	}

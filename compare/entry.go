@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
-	"iter"
 	"maps"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -15,15 +13,14 @@ import (
 
 // Entry is one tar entry of a layer, reduced to what an unpacker applies.
 //
-// A comparison holds every entry of every layer it reads, of both images,
-// at once (the merged views and the per-layer diffs need them), so an
+// A walk holds a run of entries at a time before it writes them to disk
+// (spill.go), and a comparison a range of paths' (chunked.go), so an
 // Entry is kept small: the content digest as its 32 bytes, the type as a
 // byte, the modification time as seconds and nanoseconds, owner ids as
 // 32 bits when they fit, and what few entries have (a link target,
 // extended attributes, device numbers, text kept for a diff) out of
-// line. Paths and link targets are shared between layers and images
-// (interner), and the merged views index entries by their own paths
-// (entrySet). The report shows every field as it was read (meta).
+// line. The merged views index entries by their own paths (entrySet).
+// The report shows every field as it was read (meta).
 type Entry struct {
 	Path     string // absolute, cleaned; non-local names keep their "..".
 	Size     int64
@@ -250,64 +247,26 @@ const arenaChunk = int(32 << 10 / unsafe.Sizeof(Entry{}))
 
 // new appends a zero entry and returns it.
 func (a *entryArena) new() *Entry {
-	if len(a.chunks) == 0 || len(a.chunks[len(a.chunks)-1]) == arenaChunk {
+	i := a.n / arenaChunk
+	if i == len(a.chunks) {
 		a.chunks = append(a.chunks, make([]Entry, 0, arenaChunk))
 	}
-	c := &a.chunks[len(a.chunks)-1]
+	c := &a.chunks[i]
 	*c = (*c)[:len(*c)+1]
 	a.n++
 	return &(*c)[len(*c)-1]
+}
+
+// reset empties the arena, keeping its memory for the entries to come.
+func (a *entryArena) reset() {
+	for i := range a.chunks {
+		clear(a.chunks[i])
+		a.chunks[i] = a.chunks[i][:0]
+	}
+	a.n = 0
 }
 
 func (a *entryArena) len() int { return a.n }
 
 // at is the i-th entry new made.
 func (a *entryArena) at(i int) *Entry { return &a.chunks[i/arenaChunk][i%arenaChunk] }
-
-// all lists the entries in the order new made them.
-func (a *entryArena) all() iter.Seq[*Entry] {
-	return func(yield func(*Entry) bool) {
-		for _, c := range a.chunks {
-			for i := range c {
-				if !yield(&c[i]) {
-					return
-				}
-			}
-		}
-	}
-}
-
-// interner shares the strings of a comparison's entries: the same path in
-// both images (and in several layers) is kept once. Paths are looked up
-// among the entries seen (an entrySet: a pointer per path), link targets
-// in a map (few entries have one). It is dropped when the layers are
-// read; a nil interner keeps every string as it is.
-type interner struct {
-	mu    sync.Mutex
-	paths *entrySet
-	links map[string]string
-}
-
-func newInterner() *interner { return &interner{paths: newEntrySet(), links: map[string]string{}} }
-
-// share makes e's path and link target the strings kept for them. e's
-// path must not change afterwards.
-func (in *interner) share(e *Entry) {
-	if in == nil {
-		return
-	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if o, ok := in.paths.get(e.Path); ok {
-		e.Path = o.Path
-	} else {
-		in.paths.put(e)
-	}
-	if l := e.Linkname(); l != "" {
-		if t, ok := in.links[l]; ok {
-			e.extra.linkname = t
-		} else {
-			in.links[l] = l
-		}
-	}
-}

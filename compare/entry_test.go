@@ -77,42 +77,28 @@ func TestEntryFields(t *testing.T) {
 	}
 }
 
-// TestEntryArena: entries are listed in the order they were made, across
-// chunks.
+// TestEntryArena: entries are found by the order they were made, across
+// chunks, and a reset arena starts again from its first.
 func TestEntryArena(t *testing.T) {
 	var a entryArena
 	n := 3*arenaChunk + 5
 	for i := range n {
 		a.new().Size = int64(i)
 	}
-	i := 0
-	for e := range a.all() {
-		if e.Size != int64(i) {
+	for i := range n {
+		if e := a.at(i); e.Size != int64(i) {
 			t.Fatalf("entry %d has size %d", i, e.Size)
 		}
-		i++
 	}
-	if i != n || a.len() != n {
-		t.Errorf("%d entries listed, len %d, want %d", i, a.len(), n)
+	if a.len() != n {
+		t.Errorf("len %d, want %d", a.len(), n)
 	}
-}
-
-// TestInterner: entries of the same path, or with the same link target,
-// end up sharing one string.
-func TestInterner(t *testing.T) {
-	in := newInterner()
-	var es [3]Entry
-	for i := range es {
-		es[i].Path = strings.Clone("/usr/lib/x")
-		es[i].setLinkname(strings.Clone("../y"))
-		in.share(&es[i])
+	a.reset()
+	if a.len() != 0 {
+		t.Errorf("len %d after reset, want 0", a.len())
 	}
-	for i := range es {
-		if unsafe.StringData(es[i].Path) != unsafe.StringData(es[0].Path) || unsafe.StringData(es[i].Linkname()) != unsafe.StringData(es[0].Linkname()) {
-			t.Errorf("entry %d keeps its own strings", i)
-		}
+	a.new().Size = 7
+	if e := a.at(0); e.Size != 7 || a.len() != 1 {
+		t.Errorf("after reset, entry 0 has size %d, len %d", e.Size, a.len())
 	}
-	var e Entry
-	e.Path = "/p"
-	(*interner)(nil).share(&e) // no interner: nothing shared, nothing kept
 }

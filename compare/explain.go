@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -157,7 +158,7 @@ func fetchContents(ctx context.Context, img *image.Image, targets []target, lim 
 		if len(merged) == 0 && len(byLayer[li]) == 0 {
 			continue
 		}
-		wanted := func(p string) bool { return len(merged[p]) > 0 || len(byLayer[li][p]) > 0 }
+		wanted := slices.Concat(slices.Collect(maps.Keys(merged)), slices.Collect(maps.Keys(byLayer[li])))
 		if err := scanLayer(ctx, img.Layers[li], lim, ws.peek(img.Layers[li]), wanted, func(p string, h *tar.Header, r io.Reader) error {
 			want := append(append([]int(nil), merged[p]...), byLayer[li][p]...)
 			if len(want) == 0 {
@@ -201,23 +202,42 @@ func fetchContents(ctx context.Context, img *image.Image, targets []target, lim 
 // bytes decompressed are then those the walk read.
 //
 // verify, when given, runs the checks of digests left to finish.
-func scanLayer(ctx context.Context, l image.Layer, lim Limits, w *walked, wanted func(string) bool, entry func(string, *tar.Header, io.Reader) error, done func(func(string) bool), verify *errgroup.Group) error {
+func scanLayer(ctx context.Context, l image.Layer, lim Limits, w *walked, wanted []string, entry func(string, *tar.Header, io.Reader) error, done func(func(string) bool), verify *errgroup.Group) error {
 	paths := layerPaths{seen: map[string]bool{}, whiteouts: map[string]bool{}}
 	left, remaining := map[string]int{}, 0
 	if w != nil {
-		for e := range w.Entries.all() {
-			switch {
-			case e.Opaque:
-				paths.opaques = append(paths.opaques, e.Path)
-			case e.Whiteout:
-				paths.whiteouts[e.Path] = true
-			default:
-				paths.seen[e.Path] = true
-				if wanted(e.Path) {
-					left[e.Path]++
-					remaining++
+		// What the walk has at the paths wanted and their parents: all
+		// that whether those paths are hidden depends on.
+		near := map[string]bool{}
+		for _, p := range wanted {
+			left[p] = 0
+			for q := p; !near[q]; q = path.Dir(q) {
+				near[q] = true
+			}
+		}
+		st := streamOf(0, w.entries)
+		for p, ok := st.peek(); ok; p, ok = st.peek() {
+			rs := st.take(p, nil)
+			if !near[p] {
+				continue
+			}
+			for _, r := range rs {
+				switch e := r.e; {
+				case e.Opaque:
+					paths.opaques = append(paths.opaques, e.Path)
+				case e.Whiteout:
+					paths.whiteouts[e.Path] = true
+				default:
+					paths.seen[e.Path] = true
+					if _, ok := left[e.Path]; ok {
+						left[e.Path]++
+						remaining++
+					}
 				}
 			}
+		}
+		if st.err != nil {
+			return st.err
 		}
 		if remaining == 0 {
 			done(paths.hidden)

@@ -2,8 +2,11 @@ package compare
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"io"
+	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -38,20 +41,49 @@ func WalkBytes(ctx context.Context, b []byte, mt string, lim Limits, decompresso
 		return nil, nil, err
 	}
 	open := func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-	w, err := walkOpened(ctx, open, "fuzz layer", lim.withDefaults(), gz, &total, newInterner())
+	scratch, err := os.MkdirTemp("", "walkbytes-*")
 	if err != nil {
 		return nil, nil, err
 	}
-	w.Findings = append(mediaTypeFinding(types.MediaType(mt), w.Compression), w.Findings...)
-	for e := range w.Entries.all() {
-		paths = append(paths, e.Path)
+	defer os.RemoveAll(scratch)
+	w, err := walkOpened(ctx, open, "fuzz layer", lim.withDefaults(), gz, &total, scratch)
+	if err != nil {
+		return nil, nil, err
 	}
-	v := newFSView()
-	v.apply(0, w.Entries.all())
-	v.apply(1, w.Entries.all())
-	m, c := layerMap(w.Entries.all())
+	defer w.entries.remove()
+	w.Findings = append(mediaTypeFinding(types.MediaType(mt), w.Compression), w.Findings...)
+	st := streamOf(0, w.entries)
+	for p, ok := st.peek(); ok; p, ok = st.peek() {
+		for range st.take(p, nil) {
+			paths = append(paths, p)
+		}
+	}
 	labels := &[2]string{"a", "b"}
-	diffEntries(m, pathMap{}, c, nil, labels)
-	diffEntries(v.entries, m, nil, c, labels)
-	return paths, append(w.Findings, v.Findings...), nil
+	if _, err := layerFiles(w, nil, labels); err != nil {
+		return nil, nil, err
+	}
+	d, err := diffMerged(0, []*spilled{w.entries, w.entries}, []*spilled{w.entries}, false, chunkPaths, labels)
+	if err := cmp.Or(st.err, err); err != nil {
+		return nil, nil, err
+	}
+	return paths, slices.Concat(w.Findings, d.findings[0], d.findings[1]), nil
+}
+
+// spillEntries writes es, one layer's entries in tar order, as a walk
+// does, in runs of at most run entries, at the end of f.
+func spillEntries(f *os.File, es []*Entry, run int) *spilled {
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		panic(err)
+	}
+	rw := newRunWriterAt(f, end)
+	rw.max = run
+	for _, e := range es {
+		*rw.new() = *e
+	}
+	sp, err := rw.close()
+	if err != nil {
+		panic(err)
+	}
+	return sp
 }

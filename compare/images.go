@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sort"
 	"sync/atomic"
@@ -36,6 +37,10 @@ type Options struct {
 	// Index, when set, keeps what walks learn of layers across
 	// comparisons: a layer found there is not read again.
 	Index *Index
+	// Scratch is where a comparison makes its directory for the entries
+	// its walks read (about 60 bytes an entry, removed when it returns);
+	// "" is the system's temporary directory.
+	Scratch string
 }
 
 // Images compares image A with image B, every platform they have, and
@@ -74,8 +79,14 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 	// Read every distinct layer of every pair that is not bit-identical,
 	// each once: first the layers above the pair's shared layers, then
 	// the shared layers of the pairs whose merged views need them.
+	scratch, err := os.MkdirTemp(o.Scratch, "reprover-compare-*")
+	if err != nil {
+		return nil, fmt.Errorf("scratch directory: %w", err)
+	}
+	defer os.RemoveAll(scratch)
 	ws := &walkSet{total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{},
-		lim: lim, gz: gz, index: o.Index, logger: o.Logger, walked: h.walked, strings: newInterner()}
+		lim: lim, gz: gz, index: o.Index, logger: o.Logger, walked: h.walked, scratch: scratch}
+	defer ws.close()
 	plans := make([]*plan, len(pairs))
 	err = ws.read(ctx, o.Parallelism, func(start func(image.Layer)) {
 		for i, p := range pairs {
@@ -114,7 +125,6 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 	if err != nil {
 		return nil, err
 	}
-	ws.strings = nil // every layer is read: their strings are shared
 	for i, p := range pairs {
 		pr, err := comparePair(p, plans[i], ws, o)
 		if err != nil {
@@ -277,7 +287,9 @@ func diffPlatform(pr *Platform, a, b *image.Image, pl *plan, ws *walkSet, labels
 		if err != nil {
 			return err
 		}
-		d = diffMerged(sa, sb, false, chunkPaths, labels)
+		if d, err = diffMerged(0, sa, sb, false, chunkPaths, labels); err != nil {
+			return err
+		}
 	}
 	pr.Files = d.files
 	pr.Findings = append(append(pr.Findings, d.findings[0]...), d.findings[1]...)
@@ -298,7 +310,10 @@ func diffPlatform(pr *Platform, a, b *image.Image, pl *plan, ws *walkSet, labels
 		if err != nil {
 			return err
 		}
-		l := compareLayer(i, sa, sb, labels)
+		l, err := compareLayer(i, sa, sb, labels)
+		if err != nil {
+			return err
+		}
 		layers = append(layers, l)
 		pr.Layers = append(pr.Layers, l.report)
 	}
@@ -339,7 +354,10 @@ func (pl *plan) overUnread(a, b *image.Image, ws *walkSet, labels *[2]string) st
 	if err != nil {
 		return err.Error() // the full read reports it
 	}
-	d := diffMerged(sa, sb, true, chunkPaths, labels)
+	d, err := diffMerged(pl.shared, sa, sb, true, chunkPaths, labels)
+	if err != nil {
+		return err.Error() // the full read reports it
+	}
 	if d.need != "" {
 		return d.need
 	}
@@ -347,17 +365,16 @@ func (pl *plan) overUnread(a, b *image.Image, ws *walkSet, labels *[2]string) st
 	return ""
 }
 
-// sides lists the layers of a and b from index from up, each's entries
-// in tree order (walked.sorted).
-func sides(a, b *image.Image, from int, ws *walkSet) (sa, sb [][]rec, err error) {
-	side := func(img *image.Image) ([][]rec, error) {
-		var out [][]rec
+// sides lists the walks of the layers of a and b from index from up.
+func sides(a, b *image.Image, from int, ws *walkSet) (sa, sb []*spilled, err error) {
+	side := func(img *image.Image) ([]*spilled, error) {
+		var out []*spilled
 		for i := from; i < len(img.Layers); i++ {
 			w, err := ws.get(img.Layers[i])
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, w.sorted(i))
+			out = append(out, w.entries)
 		}
 		return out, nil
 	}

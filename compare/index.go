@@ -1,11 +1,15 @@
 package compare
 
 import (
+	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -38,11 +42,15 @@ type Index struct {
 const DefaultIndexBytes = 4 << 30
 
 // indexVersion changes whenever indexRecord or what a walk records does.
-// 2: entries stored field by field (the compact Entry).
-const indexVersion = 2
+// 2: entries stored field by field (the compact Entry). 3: entries as the
+// walk's sorted runs (spill.go), after the record.
+const indexVersion = 3
 
 // indexMagic starts every index file, before the sha256 of its body.
 var indexMagic = []byte("reprover layer index\n")
+
+// maxIndexRecord bounds the record at the head of an index file.
+const maxIndexRecord = 64 << 20
 
 // OpenIndex opens (creating it) the index kept in dir, bounded to
 // maxBytes (0: DefaultIndexBytes).
@@ -56,59 +64,19 @@ func OpenIndex(dir string, maxBytes int64) (*Index, error) {
 	return &Index{dir: dir, maxBytes: maxBytes}, nil
 }
 
-// indexRecord is one layer's walk as stored.
+// indexRecord is one layer's walk as stored; its entries follow it, as
+// the runs of its spill file.
 type indexRecord struct {
 	Version     int
 	Digest      string // the layer's (compressed) digest
 	Limits      Limits // the walk's, with defaults
 	Compression Compression
 	DiffID      string
-	Entries     []indexEntry
 	Findings    []Finding
 	Trailing    trailing
-}
-
-// indexEntry is an Entry as stored: every field, exported for gob.
-type indexEntry struct {
-	Path, Linkname     string
-	Size, UID, GID     int64
-	MTime              int64
-	NSec               int32
-	Mode               uint32
-	Digest             [32]byte
-	HasDigest          bool
-	Type               kind
-	Typeflag           byte
-	Whiteout, Opaque   bool
-	Xattrs             map[string]string
-	DevMajor, DevMinor int64
-	Text               []byte
-	HasText            bool
-}
-
-func indexEntryOf(e *Entry) indexEntry {
-	major, minor := e.Dev()
-	return indexEntry{Path: e.Path, Linkname: e.Linkname(), Size: e.Size, UID: e.UID(), GID: e.GID(),
-		MTime: e.mtime, NSec: e.nsec, Mode: e.Mode, Digest: e.digest, HasDigest: e.hasDigest,
-		Type: e.Type, Typeflag: e.typeflag, Whiteout: e.Whiteout, Opaque: e.Opaque,
-		Xattrs: e.Xattrs(), DevMajor: major, DevMinor: minor, Text: e.text(), HasText: e.hasText}
-}
-
-// entry fills e in from x, sharing its strings through in.
-func (x *indexEntry) entry(e *Entry, in *interner) {
-	*e = Entry{Path: x.Path, Size: x.Size,
-		mtime: x.MTime, nsec: x.NSec, Mode: x.Mode, digest: x.Digest, hasDigest: x.HasDigest,
-		Type: x.Type, typeflag: x.Typeflag, Whiteout: x.Whiteout, Opaque: x.Opaque}
-	e.setLinkname(x.Linkname)
-	e.setIDs(x.UID, x.GID)
-	for k, v := range x.Xattrs {
-		e.setXattr(k, v)
-	}
-	e.setDev(x.DevMajor, x.DevMinor)
-	if x.HasText {
-		e.setText(x.Text)
-	}
-	in.share(e)
+	Runs        []span
+	Count       int
+	Links       []string
 }
 
 func (x *Index) path(d v1.Hash) string {
@@ -116,11 +84,11 @@ func (x *Index) path(d v1.Hash) string {
 }
 
 // load returns the walk stored for d under limits lim, or nil, its
-// entries' strings shared through in. What is not usable is removed: why
-// is returned for the log.
-func (x *Index) load(d v1.Hash, lim Limits, in *interner) (w *walked, why string) {
+// entries copied into a file in the directory scratch. What is not usable
+// is removed: why is returned for the log.
+func (x *Index) load(d v1.Hash, lim Limits, scratch string) (w *walked, why string) {
 	p := x.path(d)
-	b, err := os.ReadFile(p)
+	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ""
 	}
@@ -131,16 +99,24 @@ func (x *Index) load(d v1.Hash, lim Limits, in *interner) (w *walked, why string
 	if err != nil {
 		return discard(err.Error())
 	}
-	rest, ok := bytes.CutPrefix(b, indexMagic)
-	if !ok || len(rest) < sha256.Size {
+	defer f.Close()
+	head := make([]byte, len(indexMagic)+sha256.Size)
+	if _, err := io.ReadFull(f, head); err != nil || !bytes.HasPrefix(head, indexMagic) {
 		return discard("not an index file")
 	}
-	sum, body := rest[:sha256.Size], rest[sha256.Size:]
-	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
-		return discard("its content does not match its sum")
+	sum := head[len(indexMagic):]
+	h := sha256.New()
+	br := bufio.NewReaderSize(io.TeeReader(f, h), 64<<10)
+	n, err := binary.ReadUvarint(br)
+	if err != nil || n > maxIndexRecord {
+		return discard("not an index file")
+	}
+	rb := make([]byte, n)
+	if _, err := io.ReadFull(br, rb); err != nil {
+		return discard("cut short")
 	}
 	var r indexRecord
-	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&r); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(rb)).Decode(&r); err != nil {
 		return discard(err.Error())
 	}
 	switch {
@@ -151,31 +127,62 @@ func (x *Index) load(d v1.Hash, lim Limits, in *interner) (w *walked, why string
 	case r.Limits != lim:
 		return discard("made under other limits")
 	}
+	// The runs, copied and hashed: the file is checked whole before any
+	// of it is used.
+	rw, err := newRunWriter(scratch)
+	if err != nil {
+		return nil, err.Error()
+	}
+	size, err := io.Copy(rw.out.f, br)
+	if err != nil {
+		rw.abort()
+		return nil, err.Error()
+	}
+	var want int64
+	for _, s := range r.Runs {
+		if s.Off != want || s.Size < 0 || s.N < 0 {
+			want = -1
+			break
+		}
+		want += s.Size
+	}
+	switch {
+	case !bytes.Equal(h.Sum(nil), sum):
+		rw.abort()
+		return discard("its content does not match its sum")
+	case want != size:
+		rw.abort()
+		return discard("its runs do not match its entries")
+	}
 	now := time.Now()
 	os.Chtimes(p, now, now) // recently used
-	w = &walked{Compression: r.Compression, DiffID: r.DiffID, Findings: r.Findings, Trailing: r.Trailing}
-	for i := range r.Entries {
-		r.Entries[i].entry(w.Entries.new(), in)
-	}
-	return w, ""
+	sp := rw.out
+	sp.runs, sp.count, sp.links = r.Runs, r.Count, r.Links
+	return &walked{Compression: r.Compression, DiffID: r.DiffID, Findings: r.Findings, Trailing: r.Trailing, entries: &sp}, ""
 }
 
 // store keeps w, the walk of layer d under limits lim, then evicts the
 // least recently used layers beyond the bound.
 func (x *Index) store(d v1.Hash, lim Limits, w *walked) error {
 	r := indexRecord{Version: indexVersion, Digest: d.String(), Limits: lim, Compression: w.Compression,
-		DiffID: w.DiffID, Findings: w.Findings, Trailing: w.Trailing, Entries: make([]indexEntry, 0, w.Entries.len())}
-	for e := range w.Entries.all() {
-		r.Entries = append(r.Entries, indexEntryOf(e))
-	}
-	var body bytes.Buffer
-	if err := gob.NewEncoder(&body).Encode(&r); err != nil {
+		DiffID: w.DiffID, Findings: w.Findings, Trailing: w.Trailing,
+		Runs: w.entries.runs, Count: w.entries.count, Links: w.entries.links}
+	var rec bytes.Buffer
+	if err := gob.NewEncoder(&rec).Encode(&r); err != nil {
 		return err
 	}
-	if int64(body.Len()) > x.maxBytes/2 {
+	head := binary.AppendUvarint(nil, uint64(rec.Len()))
+	size := int64(len(head)+rec.Len()) + w.entries.size()
+	if size > x.maxBytes/2 {
 		return nil // one layer may not push out most of the others
 	}
-	sum := sha256.Sum256(body.Bytes())
+	runs := func() io.Reader { return io.NewSectionReader(w.entries.f, 0, w.entries.size()) }
+	h := sha256.New()
+	h.Write(head)
+	h.Write(rec.Bytes())
+	if _, err := io.Copy(h, runs()); err != nil {
+		return err
+	}
 	p := x.path(d)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
@@ -185,13 +192,13 @@ func (x *Index) store(d v1.Hash, lim Limits, w *walked) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	for _, b := range [][]byte{indexMagic, sum[:], body.Bytes()} {
-		if _, err := tmp.Write(b); err != nil {
-			tmp.Close()
-			return err
-		}
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	for _, b := range [][]byte{indexMagic, h.Sum(nil), head, rec.Bytes()} {
+		bw.Write(b)
 	}
-	if err := tmp.Close(); err != nil {
+	_, err = io.Copy(bw, runs())
+	if err := cmp.Or(err, bw.Flush(), tmp.Close()); err != nil {
+		tmp.Close()
 		return err
 	}
 	if err := os.Rename(tmp.Name(), p); err != nil {

@@ -48,7 +48,7 @@ func (r layerResult) differs() bool {
 
 // compareLayer compares the layers a and b at index i; at least one of
 // them is there.
-func compareLayer(i int, a, b layerSide, labels *[2]string) layerResult {
+func compareLayer(i int, a, b layerSide, labels *[2]string) (layerResult, error) {
 	lr := LayerReport{Index: i, Instruction: cmp.Or(b.instr, a.instr), Files: []FileChange{},
 		Findings: layerFindings(a.walk, b.walk)}
 	if a.layer != nil {
@@ -58,13 +58,16 @@ func compareLayer(i int, a, b layerSide, labels *[2]string) layerResult {
 		lr.Published = b.layer.Descriptor.Digest.String()
 	}
 	var enc []string
+	var err error
 	// File maps only where files may differ: identical and recompressed
 	// layers (equal tar bytes) need none.
 	switch {
 	case a.walk == nil:
-		lr.Verdict, lr.Files = Added, layerFiles(nil, b.walk, labels)
+		lr.Verdict = Added
+		lr.Files, err = layerFiles(nil, b.walk, labels)
 	case b.walk == nil:
-		lr.Verdict, lr.Files = Removed, layerFiles(a.walk, nil, labels)
+		lr.Verdict = Removed
+		lr.Files, err = layerFiles(a.walk, nil, labels)
 	case lr.Rebuilt == lr.Published:
 		lr.Verdict = Identical
 		if a.layer.Descriptor.MediaType != b.layer.Descriptor.MediaType {
@@ -78,7 +81,9 @@ func compareLayer(i int, a, b layerSide, labels *[2]string) layerResult {
 			lr.Encoding = append(lr.Encoding, EncMediaTypes)
 		}
 	default:
-		lr.Files = layerFiles(a.walk, b.walk, labels)
+		if lr.Files, err = layerFiles(a.walk, b.walk, labels); err != nil {
+			break
+		}
 		if len(lr.Files) > 0 || a.walk.Trailing.Digest != b.walk.Trailing.Digest {
 			// Data hidden after the end-of-archive marker is content
 			// no unpacker shows: a difference there is never encoding.
@@ -90,7 +95,7 @@ func compareLayer(i int, a, b layerSide, labels *[2]string) layerResult {
 			lr.Encoding = append(lr.Encoding, EncCompression)
 		}
 	}
-	return layerResult{report: lr, encoding: append(enc, lr.Encoding...)}
+	return layerResult{report: lr, encoding: append(enc, lr.Encoding...)}, err
 }
 
 // skippedLayer is the report of a shared layer left unread: identical,
@@ -125,44 +130,46 @@ func layerFindings(wa, wb *walked) []Finding {
 // layerFiles diffs the files of two layers, either of which may be nil,
 // chunkPaths paths at a time (in tree order, so a path's entries and its
 // whiteout are in the same range).
-func layerFiles(wa, wb *walked, labels *[2]string) []FileChange {
-	return diffLayers(sortedOf(wa), sortedOf(wb), chunkPaths, labels)
+func layerFiles(wa, wb *walked, labels *[2]string) ([]FileChange, error) {
+	return diffLayers(streamOf(0, spillOf(wa)), streamOf(0, spillOf(wb)), chunkPaths, labels)
 }
 
-func diffLayers(a, b []rec, chunk int, labels *[2]string) []FileChange {
+func spillOf(w *walked) *spilled {
+	if w == nil {
+		return nil
+	}
+	return w.entries
+}
+
+func diffLayers(a, b *entryStream, chunk int, labels *[2]string) ([]FileChange, error) {
 	out := []FileChange{}
-	for len(a) > 0 || len(b) > 0 {
-		// The range: chunk paths, the last whole on both sides.
-		var last string
-		i, j := 0, 0
-		for n := 0; n < chunk && (i < len(a) || j < len(b)); n++ {
-			last = leastPath(a, i, b, j)
-			for i < len(a) && a[i].e.Path == last {
-				i++
+	var ra, rb []rec
+	for {
+		ra, rb = ra[:0], rb[:0]
+		for range chunk {
+			pa, okA := a.peek()
+			pb, okB := b.peek()
+			if !okA && !okB {
+				break
 			}
-			for j < len(b) && b[j].e.Path == last {
-				j++
+			p := pa
+			if !okA || okB && treeCompare(pb, pa) < 0 {
+				p = pb
 			}
+			ra, rb = a.take(p, ra), b.take(p, rb)
 		}
-		ma, ca := layerMap(recEntries(a[:i]))
-		mb, cb := layerMap(recEntries(b[:j]))
+		if len(ra) == 0 && len(rb) == 0 {
+			break
+		}
+		ma, ca := layerMap(recEntries(ra))
+		mb, cb := layerMap(recEntries(rb))
 		out = append(out, diffEntries(ma, mb, ca, cb, labels)...)
-		a, b = a[i:], b[j:]
+	}
+	if err := cmp.Or(a.err, b.err); err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out
-}
-
-// leastPath is the lesser, in tree order, of a[i]'s and b[j]'s paths; either
-// may be past its end.
-func leastPath(a []rec, i int, b []rec, j int) string {
-	switch {
-	case i == len(a):
-		return b[j].e.Path
-	case j == len(b), treeCompare(a[i].e.Path, b[j].e.Path) <= 0:
-		return a[i].e.Path
-	}
-	return b[j].e.Path
+	return out, nil
 }
 
 func recEntries(rs []rec) iter.Seq[*Entry] {
@@ -173,13 +180,4 @@ func recEntries(rs []rec) iter.Seq[*Entry] {
 			}
 		}
 	}
-}
-
-// sortedOf lists w's entries in tree order; none when w is nil (no layer
-// there).
-func sortedOf(w *walked) []rec {
-	if w == nil {
-		return nil
-	}
-	return w.sorted(0)
 }

@@ -3,6 +3,8 @@ package compare
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,14 +56,7 @@ func overBase(base, a, b [][]*Entry) (full, skip [2][]string, need string) {
 
 // chunkedOverBase is overBase as a comparison does it, chunk paths at a
 // time (diffMerged).
-func chunkedOverBase(base, a, b [][]*Entry, chunk int) (full, skip [2][]string, need string) {
-	sorted := func(from int, ls ...[][]*Entry) [][]rec {
-		var out [][]rec
-		for _, l := range slices.Concat(ls...) {
-			out = append(out, sortedLayer(from+len(out), l))
-		}
-		return out
-	}
+func chunkedOverBase(sa, sb []*spilled, base, chunk int) (full, skip [2][]string, need string) {
 	show := func(d *mergedDiff, from int) (files, findings []string) {
 		for _, f := range d.files {
 			files = append(files, fmt.Sprintf("%s %s %v", f.Path, f.Change, f.Aspects))
@@ -76,10 +71,26 @@ func chunkedOverBase(base, a, b [][]*Entry, chunk int) (full, skip [2][]string, 
 		}
 		return files, findings
 	}
-	full[0], full[1] = show(diffMerged(sorted(0, base, a), sorted(0, base, b), false, chunk, nil), len(base))
-	d := diffMerged(sorted(len(base), a), sorted(len(base), b), true, chunk, nil)
-	skip[0], skip[1] = show(d, len(base))
+	d, err := diffMerged(0, sa, sb, false, chunk, nil)
+	if err != nil {
+		panic(err)
+	}
+	full[0], full[1] = show(d, base)
+	if d, err = diffMerged(base, sa[base:], sb[base:], true, chunk, nil); err != nil {
+		panic(err)
+	}
+	skip[0], skip[1] = show(d, base)
 	return full, skip, d.need
+}
+
+// spillLayers spills layers as walks do, in runs of run entries, at the
+// end of f.
+func spillLayers(f *os.File, run int, ls ...[][]*Entry) []*spilled {
+	var out []*spilled
+	for _, l := range slices.Concat(ls...) {
+		out = append(out, spillEntries(f, l, run))
+	}
+	return out
 }
 
 func layers(ls ...string) [][]*Entry {
@@ -233,12 +244,28 @@ func TestUnreadBaseRandom(t *testing.T) {
 	}
 	const trials = 20000
 	skipped := 0
+	f, err := os.Create(filepath.Join(t.TempDir(), "spill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
 	for n := range trials {
 		base, a := stack(3), stack(2)
 		b := mutate(a)
 		full, skip, need := overBase(parse(base), parse(a), parse(b))
-		for _, chunk := range []int{1, 2, 3, 1 << 20} {
-			cfull, cskip, cneed := chunkedOverBase(parse(base), parse(a), parse(b), chunk)
+		// One run a layer, or one entry a run; ranges of 1, 2, 3 paths
+		// or all of them.
+		if err := f.Truncate(0); err != nil {
+			t.Fatal(err)
+		}
+		whole := [2][]*spilled{spillLayers(f, 1<<20, parse(base), parse(a)), spillLayers(f, 1<<20, parse(base), parse(b))}
+		single := [2][]*spilled{spillLayers(f, 1, parse(base), parse(a)), spillLayers(f, 1, parse(base), parse(b))}
+		for _, c := range []struct {
+			sides [2][]*spilled
+			chunk int
+		}{{whole, 1}, {whole, 2}, {single, 3}, {single, 1 << 20}} {
+			chunk := c.chunk
+			cfull, cskip, cneed := chunkedOverBase(c.sides[0], c.sides[1], len(base), chunk)
 			if !slices.Equal(full[0], cfull[0]) || !slices.Equal(full[1], cfull[1]) {
 				t.Fatalf("trial %d, %d paths a range: base %q\nA %q\nB %q\none view:\n files %q\n findings %q\nranges:\n files %q\n findings %q",
 					n, chunk, base, a, b, full[0], full[1], cfull[0], cfull[1])

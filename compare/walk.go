@@ -34,35 +34,13 @@ type Finding struct {
 type walked struct {
 	Compression Compression
 	DiffID      string
-	Entries     entryArena
-	Findings    []Finding
+	// entries are the layer's entries, in a scratch file (spill.go).
+	entries  *spilled
+	Findings []Finding
 	// Trailing is what follows the tar end-of-archive marker, without
 	// its final run of zeros: zero padding is encoding, anything else
 	// is content an unpacker never shows.
 	Trailing trailing
-	// order lists the entries (their indexes in Entries) in tree order,
-	// each path's in tar order: made once, by sortEntries.
-	order []int32
-}
-
-// sortEntries makes w.order.
-func (w *walked) sortEntries() {
-	w.order = make([]int32, w.Entries.len())
-	for i := range w.order {
-		w.order[i] = int32(i)
-	}
-	slices.SortStableFunc(w.order, func(a, b int32) int {
-		return treeCompare(w.Entries.at(int(a)).Path, w.Entries.at(int(b)).Path)
-	})
-}
-
-// sorted lists the entries in tree order as the layer at index layer.
-func (w *walked) sorted(layer int) []rec {
-	rs := make([]rec, len(w.order))
-	for i, j := range w.order {
-		rs[i] = rec{e: w.Entries.at(int(j)), layer: layer, seq: j}
-	}
-	return rs
 }
 
 const (
@@ -73,9 +51,9 @@ const (
 // walkLayer decompresses and walks one layer. It reads the stream to its
 // end, so the digest check of the compressed bytes and the diffID cover
 // every byte, including bytes after the tar end-of-archive blocks.
-func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, total *atomic.Int64, in *interner) (*walked, error) {
+func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, total *atomic.Int64, scratch string) (*walked, error) {
 	what := fmt.Sprintf("layer %d %s", l.Index+1, l.Descriptor.Digest) // counted from 1, as people do
-	w, err := walkOpened(ctx, l.Open, what, lim, gz, total, in)
+	w, err := walkOpened(ctx, l.Open, what, lim, gz, total, scratch)
 	if err != nil {
 		return nil, err
 	}
@@ -87,15 +65,15 @@ func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, tot
 
 // walkOpened walks the stream open returns; when igzip cannot prove it
 // reads the stream as Go would (errNotOneMember), it walks it again, with
-// Go. Its entries' strings are shared through in (nil: not shared).
-func walkOpened(ctx context.Context, open func(context.Context) (io.ReadCloser, error), what string, lim Limits, gz gunzipper, total *atomic.Int64, in *interner) (*walked, error) {
+// Go. Its entries are kept in a file in the directory scratch.
+func walkOpened(ctx context.Context, open func(context.Context) (io.ReadCloser, error), what string, lim Limits, gz gunzipper, total *atomic.Int64, scratch string) (*walked, error) {
 	walk := func(gz gunzipper) (*walked, error) {
 		rc, err := open(ctx)
 		if err != nil {
 			return nil, err
 		}
 		defer rc.Close()
-		return walkStream(ctx, rc, what, lim, gz, total, in)
+		return walkStream(ctx, rc, what, lim, gz, total, scratch)
 	}
 	w, err := walk(gz)
 	if errors.Is(err, errNotOneMember) {
@@ -107,7 +85,7 @@ func walkOpened(ctx context.Context, open func(context.Context) (io.ReadCloser, 
 // walkStream walks the compressed bytes of a layer whose descriptor says
 // mt, reading rc to its end. It is walkLayer without the registry, so
 // the fuzz test reaches every decoder of untrusted bytes.
-func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz gunzipper, total *atomic.Int64, in *interner) (_ *walked, err error) {
+func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz gunzipper, total *atomic.Int64, scratch string) (_ *walked, err error) {
 	dec, err := newDecompressor(ctx, ctxReader{ctx, rc}, lim, gz)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -120,9 +98,22 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 		}
 	}()
 	w := &walked{Compression: dec.Found}
-	if err := w.readTar(m, lim, what, in); err != nil {
+	rw, err := newRunWriter(scratch)
+	if err != nil {
 		return nil, err
 	}
+	if err := w.readTar(m, lim, what, rw); err != nil {
+		rw.abort()
+		return nil, err
+	}
+	if w.entries, err = rw.close(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			w.entries.remove()
+		}
+	}()
 	// Whatever follows the end-of-archive marker is invisible to an
 	// unpacker but part of the diffID: count it and say so.
 	tc := newTrailingCounter()
@@ -142,7 +133,7 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 	return w, nil
 }
 
-func (w *walked) readTar(r io.Reader, lim Limits, what string, in *interner) error {
+func (w *walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter) error {
 	tr := tar.NewReader(r)
 	// One copy buffer for the walk: io.Copy would allocate one per file.
 	buf := make([]byte, 32<<10)
@@ -173,8 +164,7 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, in *interner) err
 				Message: fmt.Sprintf("PAX global header with %d record(s), ignored as unpackers do", len(h.PAXRecords))})
 			continue
 		}
-		e, findings := entryOf(w.Entries.new(), h)
-		in.share(e)
+		e, findings := entryOf(rw.new(), h)
 		w.Findings = append(w.Findings, findings...)
 		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse || h.Typeflag == '7' {
 			hw := sha256.New()

@@ -24,9 +24,8 @@ type walkSet struct {
 	index   *Index
 	logger  *slog.Logger
 	walked  func(image.Layer)
-	// strings shares the strings of the entries read (paths above all:
-	// mostly the same in both images) until every layer is read.
-	strings *interner
+	// scratch is the directory the walks keep their entries in.
+	scratch string
 }
 
 // read runs each layer that plan starts, and has not been read before,
@@ -42,8 +41,7 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 		g.Go(func() error {
 			w, err := s.walk(gctx, l)
 			if err == nil {
-				w.sortEntries()
-				if n := s.entries.Add(int64(w.Entries.len())); n > s.lim.MaxTotalEntries {
+				if n := s.entries.Add(int64(w.entries.count)); n > s.lim.MaxTotalEntries {
 					err = &LimitError{What: "tar entries held by this comparison", Limit: "MaxTotalEntries", Max: s.lim.MaxTotalEntries, Got: n}
 				}
 			}
@@ -60,7 +58,7 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
 	d := l.Descriptor.Digest
 	if s.index != nil {
-		w, why := s.index.load(d, s.lim, s.strings)
+		w, why := s.index.load(d, s.lim, s.scratch)
 		if w != nil {
 			s.logger.Debug("layer from the index", "digest", d)
 			return w, nil
@@ -73,7 +71,7 @@ func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
 	if s.walked != nil {
 		s.walked(l)
 	}
-	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, s.strings)
+	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, s.scratch)
 	if err == nil && s.index != nil {
 		if err := s.index.store(d, s.lim, w); err != nil {
 			s.logger.Warn("keeping a layer in the index", "digest", d, "error", err)
@@ -98,6 +96,16 @@ func (s *walkSet) claim(l image.Layer) *walkFuture {
 	f := &walkFuture{done: make(chan struct{})}
 	s.m[l.Descriptor.Digest] = f
 	return f
+}
+
+// close closes the walks' scratch files.
+func (s *walkSet) close() {
+	for _, f := range s.m {
+		<-f.done
+		if f.w != nil {
+			f.w.entries.remove()
+		}
+	}
 }
 
 // peek returns the walk of l when it was read without error, else nil;
