@@ -64,8 +64,9 @@ demo:
 ## layer, and peak memory; the large pairs (1 GB / 100k files and 10 GB / 1M
 ## files a side): time, peak RSS and RSS per 100k entries; verify's overhead
 ## over the same build with buildctl plus a diff; the service API under load
-## (req/s, p99). Bench data is kept in .cache/bench (about 2 GB more for the
-## large pairs)
+## (req/s, p99); with REPROVER_DIFFOCI=/path/to/diffoci, both pairs against
+## diffoci --semantic in the same run. Bench data is kept in .cache/bench
+## (about 2 GB more for the large pairs)
 bench: tools
 	mkdir -p $(CACHE)/bench
 	REPROVER_BENCH_DIR=$(CACHE)/bench $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/ ./verify/ ./service/

@@ -157,6 +157,9 @@ func (st *twiceStages) run(ctx context.Context, req Request, b Builder, o Option
 	defer second.Close()
 	copts := o.Compare
 	copts.NameA, copts.NameB = "first", "second"
+	if copts.Scratch == "" {
+		copts.Scratch = scratch // the walks' entries, with the job's other files
+	}
 	// Times inside differing files from the first build's start to the
 	// second's end are the builds' own.
 	copts.Window = causes.Window{From: st.first[0].Add(-time.Minute), To: st.second[1].Add(time.Minute)}

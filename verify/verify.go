@@ -169,6 +169,9 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 	// built after its commit and before this rebuild ended).
 	o.Compare.Window = causes.Window{From: time.Unix(st.plan.spec.SourceDateEpoch, 0).Add(-time.Hour), To: time.Now().Add(time.Hour)}
 	started = time.Now()
+	if o.Compare.Scratch == "" {
+		o.Compare.Scratch = scratch // the walks' entries, with the job's other files
+	}
 	st.comparison, err = compareRebuilt(ctx, st.plan.spec.OutputDir, st.rebuilt.Digest, pub, o)
 	st.compareTime = time.Since(started)
 	return err
