@@ -91,8 +91,12 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer dec.Close()
+	// Two stages on two cores: decompressing and hashing the tar stream
+	// (diffID) ahead, walking the tar and hashing each file here.
 	m := newMeter(dec, what, lim, total)
+	ahead := readAhead(m)
 	defer func() {
+		ahead.Close() // before dec.Close, and before m is read
 		if errors.Is(err, errNotOneMember) {
 			total.Add(-m.n) // read again: counted then
 		}
@@ -102,7 +106,7 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 	if err != nil {
 		return nil, err
 	}
-	if err := w.readTar(m, lim, what, rw); err != nil {
+	if err := w.readTar(ahead, lim, what, rw); err != nil {
 		rw.abort()
 		return nil, err
 	}
@@ -117,9 +121,10 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 	// Whatever follows the end-of-archive marker is invisible to an
 	// unpacker but part of the diffID: count it and say so.
 	tc := newTrailingCounter()
-	if _, err := io.Copy(tc, m); err != nil {
+	if _, err := io.Copy(tc, ahead); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
+	ahead.Close()
 	w.Trailing = tc.result()
 	if w.Trailing.NonZero > 0 {
 		w.Findings = append(w.Findings, Finding{Kind: "trailingData",
