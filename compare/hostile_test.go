@@ -344,6 +344,10 @@ func hostileCases() []hostileCase {
 		{name: "pax-global-header-skipped", a: clean,
 			b:       withEntries(append([]fixtures.Entry{{Type: 'g', PAX: map[string]string{"comment": "not a file"}}}, cleanEntries...)...),
 			verdict: compare.Equivalent, layerVerdict: compare.Equivalent, findings: []string{"layer 1: paxGlobalHeader"}},
+		{name: "no-end-of-archive", a: clean, b: withLayers(raw(gz(cleanBody), cleanBody)),
+			verdict: compare.Equivalent, layerVerdict: compare.Equivalent, findings: []string{"layer 1: noEndOfArchive"}},
+		{name: "half-an-end-of-archive", a: clean, b: withLayers(raw(gz(cat(cleanBody, make([]byte, 512))), cat(cleanBody, make([]byte, 512)))),
+			verdict: compare.Equivalent, layerVerdict: compare.Equivalent, findings: []string{"layer 1: noEndOfArchive"}},
 		{name: "zero-padding-not-flagged", a: clean, b: withLayers(raw(gz(cat(cleanTar, make([]byte, 8192))), cat(cleanTar, make([]byte, 8192)))),
 			verdict: compare.Equivalent, layerVerdict: compare.Equivalent},
 	}

@@ -139,7 +139,8 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 }
 
 func (w *walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter) error {
-	tr := tar.NewReader(r)
+	eof := &eofSeen{r: r}
+	tr := tar.NewReader(eof)
 	// One copy buffer for the walk: io.Copy would allocate one per file.
 	buf := make([]byte, 32<<10)
 	var textBudget = lim.MaxTextBytes
@@ -147,6 +148,12 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter) er
 	for n := 0; ; n++ {
 		h, err := tr.Next()
 		if err == io.EOF {
+			// archive/tar ends quietly where the stream does: it looked
+			// for a header there only when the marker was not whole.
+			if eof.seen {
+				w.Findings = append(w.Findings, Finding{Kind: "noEndOfArchive",
+					Message: "the tar stream ends without its end-of-archive marker (two zero blocks); read to its end, as unpackers do"})
+			}
 			return nil
 		}
 		if err != nil {
@@ -458,4 +465,18 @@ func mediaTypeFinding(mt types.MediaType, found Compression) []Finding {
 		return []Finding{{Kind: "mediaTypeMismatch", Message: fmt.Sprintf("media type %s claims %s, content is %s", mt, want, found)}}
 	}
 	return nil
+}
+
+// eofSeen tells whether a read of r met its end.
+type eofSeen struct {
+	r    io.Reader
+	seen bool
+}
+
+func (e *eofSeen) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		e.seen = true
+	}
+	return n, err
 }
