@@ -17,8 +17,8 @@ import (
 
 // ImagesRead is Images, also returning the digests of the layers it
 // read (each once, in no order). With readAll it reads the shared layers
-// even when the merged views do not need them: the full read that
-// skipping them is checked against.
+// even when the merged views do not need them, and walks every layer it
+// reads (no twins): the full read that skipping them is checked against.
 func ImagesRead(ctx context.Context, a, b *image.Resolved, o Options, readAll bool) (*Report, []string, error) {
 	var mu sync.Mutex
 	var read []string
@@ -28,6 +28,19 @@ func ImagesRead(ctx context.Context, a, b *image.Resolved, o Options, readAll bo
 		read = append(read, l.Descriptor.Digest.String())
 	}})
 	return rep, read, err
+}
+
+// ImagesHashed is Images, also returning the digests of the layers it
+// only decompressed and hashed (twins: each stood for by its twin's walk).
+func ImagesHashed(ctx context.Context, a, b *image.Resolved, o Options) (*Report, []string, error) {
+	var mu sync.Mutex
+	var hashed []string
+	rep, err := images(ctx, a, b, o, hooks{hashed: func(l image.Layer) {
+		mu.Lock()
+		defer mu.Unlock()
+		hashed = append(hashed, l.Descriptor.Digest.String())
+	}})
+	return rep, hashed, err
 }
 
 // WalkBytes walks b as the compressed bytes of a layer whose descriptor

@@ -53,7 +53,8 @@ func Images(ctx context.Context, a, b *image.Resolved, o Options) (*Report, erro
 // hooks let tests see what a comparison reads.
 type hooks struct {
 	walked  func(image.Layer) // called for each layer read, before reading it
-	readAll bool              // read the shared layers even when not needed
+	hashed  func(image.Layer) // called for each layer read for its twin's sake
+	readAll bool              // read the shared layers even when not needed, and walk every layer read
 }
 
 func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Report, error) {
@@ -85,9 +86,12 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 	}
 	defer os.RemoveAll(scratch)
 	ws := &walkSet{total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{},
-		lim: lim, gz: gz, index: o.Index, logger: o.Logger, walked: h.walked, scratch: scratch}
+		lim: lim, gz: gz, index: o.Index, logger: o.Logger, walked: h.walked, hashed: h.hashed, scratch: scratch}
 	defer ws.close()
 	plans := make([]*plan, len(pairs))
+	if !h.readAll {
+		ws.twins = twinLayers(pairs)
+	}
 	err = ws.read(ctx, o.Parallelism, func(start func(image.Layer)) {
 		for i, p := range pairs {
 			if p.a == nil || p.b == nil || p.a.Descriptor.Digest == p.b.Descriptor.Digest {
@@ -332,6 +336,44 @@ func diffPlatform(pr *Platform, a, b *image.Image, pl *plan, ws *walkSet, labels
 type plan struct {
 	shared int
 	merged *mergedDiff
+}
+
+// twinLayers pairs each layer of a B image above the layers it shares
+// with its A image with the A layer at the same index when both claim
+// the same diff_id (a layer recompressed): the B layer then needs only
+// decompressing and hashing, and the A layer's walk stands for both once
+// their uncompressed bytes are found to hash alike (walkSet.borrow). A
+// layer that is also on an A side, or paired otherwise elsewhere, is
+// walked.
+func twinLayers(pairs []pair) map[v1.Hash]v1.Hash {
+	twins := map[v1.Hash]v1.Hash{}
+	walked := map[v1.Hash]bool{}
+	for _, p := range pairs {
+		if p.a == nil || p.b == nil || p.a.Descriptor.Digest == p.b.Descriptor.Digest {
+			continue
+		}
+		for _, l := range p.a.Layers {
+			walked[l.Descriptor.Digest] = true
+		}
+		for i := sharedLayers(p.a, p.b); i < len(p.b.Layers); i++ {
+			lb := p.b.Layers[i]
+			d := lb.Descriptor.Digest
+			if i >= len(p.a.Layers) || p.a.Layers[i].DiffID != lb.DiffID || lb.DiffID.Hex == "" {
+				walked[d] = true
+				continue
+			}
+			if t, ok := twins[d]; ok && t != p.a.Layers[i].Descriptor.Digest {
+				walked[d] = true
+			}
+			twins[d] = p.a.Layers[i].Descriptor.Digest
+		}
+	}
+	for d := range twins {
+		if walked[d] {
+			delete(twins, d)
+		}
+	}
+	return twins
 }
 
 // sharedLayers counts the layers at the bottom of a and b that are the

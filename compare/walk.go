@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/reprover/reprover/image"
@@ -35,7 +36,12 @@ type walked struct {
 	Compression Compression
 	DiffID      string
 	// entries are the layer's entries, in a scratch file (spill.go).
-	entries  *spilled
+	entries *spilled
+	// twin, when set, is the digest of a layer whose uncompressed bytes
+	// this one's were found to be: this one was only decompressed and
+	// hashed, and its entries, findings and trailing data are the twin's
+	// (walkSet.twins).
+	twin     v1.Hash
 	Findings []Finding
 	// Trailing is what follows the tar end-of-archive marker, without
 	// its final run of zeros: zero padding is encoding, anything else
@@ -51,6 +57,9 @@ const (
 // walkLayer decompresses and walks one layer. It reads the stream to its
 // end, so the digest check of the compressed bytes and the diffID cover
 // every byte, including bytes after the tar end-of-archive blocks.
+//
+// With scratch "", the layer is only decompressed and hashed: its walk
+// has its compression and diffID, and no entries.
 func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, total *atomic.Int64, scratch string) (*walked, error) {
 	what := fmt.Sprintf("layer %d %s", l.Index+1, l.Descriptor.Digest) // counted from 1, as people do
 	w, err := walkOpened(ctx, l.Open, what, lim, gz, total, scratch)
@@ -65,7 +74,8 @@ func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, tot
 
 // walkOpened walks the stream open returns; when igzip cannot prove it
 // reads the stream as Go would (errNotOneMember), it walks it again, with
-// Go. Its entries are kept in a file in the directory scratch.
+// Go. Its entries are kept in a file in the directory scratch ("": the
+// stream is only decompressed and hashed).
 func walkOpened(ctx context.Context, open func(context.Context) (io.ReadCloser, error), what string, lim Limits, gz gunzipper, total *atomic.Int64, scratch string) (*walked, error) {
 	walk := func(gz gunzipper) (*walked, error) {
 		rc, err := open(ctx)
@@ -102,6 +112,17 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 		}
 	}()
 	w := &walked{Compression: dec.Found}
+	if scratch == "" {
+		if _, err := io.Copy(io.Discard, ahead); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		ahead.Close()
+		if _, err := io.Copy(io.Discard, rc); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		w.DiffID = m.digest()
+		return w, nil
+	}
 	rw, err := newRunWriter(scratch)
 	if err != nil {
 		return nil, err

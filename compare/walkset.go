@@ -24,8 +24,14 @@ type walkSet struct {
 	index   *Index
 	logger  *slog.Logger
 	walked  func(image.Layer)
+	hashed  func(image.Layer)
 	// scratch is the directory the walks keep their entries in.
 	scratch string
+	// twins maps layers to layers of the other image that claim the
+	// same diff_id at the same index: a layer here is only decompressed
+	// and hashed, and once its diffID is found to be its twin's, it
+	// borrows the twin's walk (read). The twins themselves are walked.
+	twins map[v1.Hash]v1.Hash
 }
 
 // read runs each layer that plan starts, and has not been read before,
@@ -40,7 +46,7 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 		}
 		g.Go(func() error {
 			w, err := s.walk(gctx, l)
-			if err == nil {
+			if err == nil && w.entries != nil {
 				if n := s.entries.Add(int64(w.entries.count)); n > s.lim.MaxTotalEntries {
 					err = &LimitError{What: "tar entries held by this comparison", Limit: "MaxTotalEntries", Max: s.lim.MaxTotalEntries, Got: n}
 				}
@@ -50,7 +56,33 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 			return err
 		})
 	})
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return s.borrow()
+}
+
+// borrow gives each layer read for its twin's sake the twin's walk,
+// after checking that their uncompressed bytes hash alike: the same
+// bytes, so the same entries.
+func (s *walkSet) borrow() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for d, f := range s.m {
+		w := f.w
+		if w == nil || w.twin == (v1.Hash{}) || w.entries != nil {
+			continue
+		}
+		t := s.m[w.twin]
+		if t == nil || t.w == nil {
+			return fmt.Errorf("layer %s: the layer it was to be compared by, %s, was not read", d, w.twin)
+		}
+		if t.w.DiffID != w.DiffID {
+			return fmt.Errorf("layers %s and %s claim the same diff_id, but their uncompressed contents hash to %s and %s", d, w.twin, w.DiffID, t.w.DiffID)
+		}
+		w.entries, w.Findings, w.Trailing = t.w.entries, t.w.Findings, t.w.Trailing
+	}
+	return nil
 }
 
 // walk returns the walk of l: from the index, or read and then indexed.
@@ -67,10 +99,21 @@ func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
 			s.logger.Debug("layer index entry discarded", "digest", d, "because", why)
 		}
 	}
-	s.logger.Debug("reading layer", "digest", d, "size", l.Descriptor.Size)
 	if s.walked != nil {
 		s.walked(l)
 	}
+	if t, ok := s.twins[d]; ok {
+		s.logger.Debug("hashing layer, its twin walked", "digest", d, "twin", t, "size", l.Descriptor.Size)
+		if s.hashed != nil {
+			s.hashed(l)
+		}
+		w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, "")
+		if err == nil {
+			w.twin = t
+		}
+		return w, err
+	}
+	s.logger.Debug("reading layer", "digest", d, "size", l.Descriptor.Size)
 	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, s.scratch)
 	if err == nil && s.index != nil {
 		if err := s.index.store(d, s.lim, w); err != nil {
@@ -102,7 +145,7 @@ func (s *walkSet) claim(l image.Layer) *walkFuture {
 func (s *walkSet) close() {
 	for _, f := range s.m {
 		<-f.done
-		if f.w != nil {
+		if f.w != nil && f.w.twin == (v1.Hash{}) {
 			f.w.entries.remove()
 		}
 	}
