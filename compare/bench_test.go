@@ -110,7 +110,7 @@ func BenchmarkCompareVsFloor(b *testing.B) {
 		b.ReportMetric(ratio(goCmp, oneCmp), "one-changed-speedup")
 		b.ReportMetric(ratio(sameCmp, sameFloor), "recompressed-same-ratio")
 		b.ReportMetric(float64(max(goCmpRSS, igzCmpRSS))/(1<<20), "compare-peak-RSS-MiB")
-		fmt.Printf("\nrecompressed pair, %.0f MiB uncompressed, %d layers a side, parallelism %d:\n", mib, benchLayers, benchParallel)
+		fmt.Printf("\nrecompressed, a file changed in each layer (every layer read), %.0f MiB uncompressed, %d layers a side, parallelism %d:\n", mib, benchLayers, benchParallel)
 		for _, m := range []struct {
 			name             string
 			cmp, floor       time.Duration
@@ -124,7 +124,7 @@ func BenchmarkCompareVsFloor(b *testing.B) {
 		fmt.Printf("  compare %v (peak RSS %d MiB)  igzip floor of reading every layer %v  ratio %.2f (goal ≤ 1.25)\n",
 			sameCmp.Round(time.Millisecond), sameCmpRSS>>20, sameFloor.Round(time.Millisecond), ratio(sameCmp, sameFloor))
 		fmt.Printf("one changed file, first %d of %d layers the same blobs:\n", benchLayers-1, benchLayers)
-		fmt.Printf("  compare %v (peak RSS %d MiB)  reading only the differing layers (igzip) %v  ratio %.2f (goal ≤ 1.5); %.1fx faster than the recompressed pair's go compare\n",
+		fmt.Printf("  compare %v (peak RSS %d MiB)  reading only the differing layers (igzip) %v  ratio %.2f (goal ≤ 1.5); %.1fx faster than the first pair's go compare\n",
 			oneCmp.Round(time.Millisecond), oneCmpRSS>>20, onlyDiff.Round(time.Millisecond), ratio(oneCmp, onlyDiff), ratio(goCmp, oneCmp))
 	}
 }

@@ -2,11 +2,18 @@ package compare
 
 import (
 	"fmt"
+	"maps"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/reprover/reprover/image"
 )
 
 // TestDiffLayersRandom: two layers compared a range of paths at a time
@@ -84,5 +91,68 @@ func TestTreeCompare(t *testing.T) {
 		if got := isUnder(c.p, c.dir); got != c.under {
 			t.Errorf("isUnder(%q, %q) = %v", c.p, c.dir, got)
 		}
+	}
+}
+
+// TestTwinLayersPlan: which layers are only hashed (twins) and which are
+// walked without hashing their contents (bare), over several pairs: a
+// layer needed in full anywhere is walked in full.
+func TestTwinLayersPlan(t *testing.T) {
+	h := func(s string) v1.Hash {
+		if s == "" {
+			return v1.Hash{} // no diff_id claimed
+		}
+		return v1.Hash{Algorithm: "sha256", Hex: strings.Repeat(s, 64/len(s))}
+	}
+	img := func(name string, layers ...string) *image.Image {
+		im := &image.Image{Descriptor: v1.Descriptor{Digest: h(name)}}
+		for i, l := range layers {
+			blob, diffID, _ := strings.Cut(l, ":")
+			im.Layers = append(im.Layers, image.Layer{Index: i, Descriptor: v1.Descriptor{Digest: h(blob)}, DiffID: h(diffID)})
+		}
+		return im
+	}
+	tests := []struct {
+		name  string
+		pairs []pair
+		twins map[string]string
+		bare  []string
+	}{
+		{name: "recompressed", pairs: []pair{{a: img("a1", "0:0", "1:1"), b: img("b1", "0:0", "2:1")}},
+			twins: map[string]string{"2": "1"}, bare: []string{"1"}},
+		{name: "one recompressed, one changed", pairs: []pair{{a: img("a1", "1:1", "3:3"), b: img("b1", "2:1", "4:4")}},
+			twins: map[string]string{"2": "1"}},
+		{name: "a twin's A layer needed by another pair", pairs: []pair{
+			{a: img("a1", "1:1"), b: img("b1", "2:1")},
+			{a: img("a2", "1:1", "5:5"), b: img("b2", "2:1", "6:6")}},
+			twins: map[string]string{"2": "1"}},
+		{name: "a B layer that is an A layer elsewhere", pairs: []pair{
+			{a: img("a1", "1:1"), b: img("b1", "2:1")},
+			{a: img("a2", "2:1"), b: img("b2", "7:7")}},
+			twins: map[string]string{}},
+		{name: "more layers on one side", pairs: []pair{{a: img("a1", "1:1"), b: img("b1", "2:1", "3:3")}},
+			twins: map[string]string{"2": "1"}},
+		{name: "no diff_id claimed", pairs: []pair{{a: img("a1", "1:"), b: img("b1", "2:")}},
+			twins: map[string]string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			twins, bare := twinLayers(tt.pairs)
+			got := map[string]string{}
+			for b, a := range twins {
+				got[b.Hex[:1]] = a.Hex[:1]
+			}
+			if !maps.Equal(got, tt.twins) {
+				t.Errorf("twins %v, want %v", got, tt.twins)
+			}
+			var gotBare []string
+			for d := range bare {
+				gotBare = append(gotBare, d.Hex[:1])
+			}
+			slices.Sort(gotBare)
+			if !slices.Equal(gotBare, tt.bare) {
+				t.Errorf("bare %v, want %v", gotBare, tt.bare)
+			}
+		})
 	}
 }

@@ -31,16 +31,19 @@ func ImagesRead(ctx context.Context, a, b *image.Resolved, o Options, readAll bo
 }
 
 // ImagesHashed is Images, also returning the digests of the layers it
-// only decompressed and hashed (twins: each stood for by its twin's walk).
-func ImagesHashed(ctx context.Context, a, b *image.Resolved, o Options) (*Report, []string, error) {
+// only decompressed and hashed (twins: each stood for by its twin's
+// walk), and of those it walked without hashing their contents.
+func ImagesHashed(ctx context.Context, a, b *image.Resolved, o Options) (rep *Report, hashed, bare []string, err error) {
 	var mu sync.Mutex
-	var hashed []string
-	rep, err := images(ctx, a, b, o, hooks{hashed: func(l image.Layer) {
-		mu.Lock()
-		defer mu.Unlock()
-		hashed = append(hashed, l.Descriptor.Digest.String())
-	}})
-	return rep, hashed, err
+	add := func(to *[]string) func(image.Layer) {
+		return func(l image.Layer) {
+			mu.Lock()
+			defer mu.Unlock()
+			*to = append(*to, l.Descriptor.Digest.String())
+		}
+	}
+	rep, err = images(ctx, a, b, o, hooks{hashed: add(&hashed), bare: add(&bare)})
+	return rep, hashed, bare, err
 }
 
 // WalkBytes walks b as the compressed bytes of a layer whose descriptor
@@ -59,7 +62,7 @@ func WalkBytes(ctx context.Context, b []byte, mt string, lim Limits, decompresso
 		return nil, nil, err
 	}
 	defer os.RemoveAll(scratch)
-	w, err := walkOpened(ctx, open, "fuzz layer", lim.withDefaults(), gz, &total, scratch)
+	w, err := walkOpened(ctx, open, "fuzz layer", lim.withDefaults(), gz, &total, walkTo{scratch: scratch})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -54,6 +54,7 @@ func Images(ctx context.Context, a, b *image.Resolved, o Options) (*Report, erro
 type hooks struct {
 	walked  func(image.Layer) // called for each layer read, before reading it
 	hashed  func(image.Layer) // called for each layer read for its twin's sake
+	bare    func(image.Layer) // called for each layer walked without hashing its contents
 	readAll bool              // read the shared layers even when not needed, and walk every layer read
 }
 
@@ -86,11 +87,11 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 	}
 	defer os.RemoveAll(scratch)
 	ws := &walkSet{total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{},
-		lim: lim, gz: gz, index: o.Index, logger: o.Logger, walked: h.walked, hashed: h.hashed, scratch: scratch}
+		lim: lim, gz: gz, index: o.Index, logger: o.Logger, walked: h.walked, hashed: h.hashed, bareHook: h.bare, scratch: scratch}
 	defer ws.close()
 	plans := make([]*plan, len(pairs))
 	if !h.readAll {
-		ws.twins = twinLayers(pairs)
+		ws.twins, ws.bare = twinLayers(pairs)
 	}
 	err = ws.read(ctx, o.Parallelism, func(start func(image.Layer)) {
 		for i, p := range pairs {
@@ -345,9 +346,17 @@ type plan struct {
 // their uncompressed bytes are found to hash alike (walkSet.borrow). A
 // layer that is also on an A side, or paired otherwise elsewhere, is
 // walked.
-func twinLayers(pairs []pair) map[v1.Hash]v1.Hash {
-	twins := map[v1.Hash]v1.Hash{}
+//
+// In a pair whose layers above the shared ones are all twins, the A
+// layers' entries are compared with nothing but themselves (the B side
+// borrows them): bare lists those walked without hashing their contents,
+// when no other pair needs them.
+func twinLayers(pairs []pair) (twins map[v1.Hash]v1.Hash, bare map[v1.Hash]bool) {
+	twins, bare = map[v1.Hash]v1.Hash{}, map[v1.Hash]bool{}
 	walked := map[v1.Hash]bool{}
+	hashed := map[v1.Hash]bool{} // A layers some pair needs the contents of
+	type candidate struct{ as, bs []v1.Hash }
+	var candidates []candidate
 	for _, p := range pairs {
 		if p.a == nil || p.b == nil || p.a.Descriptor.Digest == p.b.Descriptor.Digest {
 			continue
@@ -355,11 +364,14 @@ func twinLayers(pairs []pair) map[v1.Hash]v1.Hash {
 		for _, l := range p.a.Layers {
 			walked[l.Descriptor.Digest] = true
 		}
-		for i := sharedLayers(p.a, p.b); i < len(p.b.Layers); i++ {
+		shared := sharedLayers(p.a, p.b)
+		all := len(p.a.Layers) == len(p.b.Layers)
+		for i := shared; i < len(p.b.Layers); i++ {
 			lb := p.b.Layers[i]
 			d := lb.Descriptor.Digest
 			if i >= len(p.a.Layers) || p.a.Layers[i].DiffID != lb.DiffID || lb.DiffID.Hex == "" {
 				walked[d] = true
+				all = false
 				continue
 			}
 			if t, ok := twins[d]; ok && t != p.a.Layers[i].Descriptor.Digest {
@@ -367,13 +379,46 @@ func twinLayers(pairs []pair) map[v1.Hash]v1.Hash {
 			}
 			twins[d] = p.a.Layers[i].Descriptor.Digest
 		}
+		var as, bs []v1.Hash
+		for i, l := range p.a.Layers {
+			as = append(as, l.Descriptor.Digest)
+			if all && i >= shared {
+				bs = append(bs, p.b.Layers[i].Descriptor.Digest)
+			}
+		}
+		if all {
+			candidates = append(candidates, candidate{as[shared:], bs})
+			as = as[:shared]
+		}
+		for _, d := range as {
+			hashed[d] = true
+		}
 	}
 	for d := range twins {
 		if walked[d] {
 			delete(twins, d)
 		}
 	}
-	return twins
+	// Bare only when every B layer of the pair is a twin after all.
+	for _, c := range candidates {
+		ok := true
+		for i, d := range c.as {
+			ok = ok && !hashed[d] && twins[c.bs[i]] == d
+		}
+		for _, d := range c.as {
+			if ok {
+				bare[d] = true
+			} else {
+				hashed[d] = true
+			}
+		}
+	}
+	for d := range bare {
+		if hashed[d] {
+			delete(bare, d)
+		}
+	}
+	return twins, bare
 }
 
 // sharedLayers counts the layers at the bottom of a and b that are the

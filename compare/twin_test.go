@@ -36,15 +36,16 @@ func TestTwinLayers(t *testing.T) {
 		name    string
 		a, b    v1.Image
 		hashed  []int // B's layers only hashed
+		bare    bool  // A's layers above the first walked bare
 		verdict string
 		errHas  string
 	}{
 		{name: "every layer recompressed", a: img(fixtures.Gzip, app("v1"), app("w1")), b: img(fixtures.GzipBest, app("v1"), app("w1")),
-			hashed: []int{0, 1, 2}, verdict: compare.Equivalent},
+			hashed: []int{0, 1, 2}, bare: true, verdict: compare.Equivalent},
 		{name: "one recompressed, one changed", a: img(fixtures.Gzip, app("v1"), app("w1")), b: img(fixtures.GzipBest, app("v1"), app("w2")),
 			hashed: []int{0, 1}, verdict: compare.Different},
 		{name: "zstd for gzip", a: img(fixtures.Gzip, app("v1")), b: img(fixtures.Zstd, app("v1")),
-			hashed: []int{0, 1}, verdict: compare.Equivalent},
+			hashed: []int{0, 1}, bare: true, verdict: compare.Equivalent},
 		{name: "B claims A's diff_id for other content", a: withEntries(cleanEntries...), b: lying(app("evil"), cleanEntries),
 			errHas: "the config's diff_id is"},
 		{name: "A claims B's diff_id for other content", a: lying(app("evil"), cleanEntries), b: withLayers(raw(fixtures.Compress(fixtures.Tar(cleanEntries...), fixtures.GzipBest), fixtures.Tar(cleanEntries...))),
@@ -63,7 +64,7 @@ func TestTwinLayers(t *testing.T) {
 				defer r.Close()
 				sides[i] = r
 			}
-			rep, hashed, err := compare.ImagesHashed(ctx, sides[0], sides[1], compare.Options{})
+			rep, hashed, bare, err := compare.ImagesHashed(ctx, sides[0], sides[1], compare.Options{})
 			full, _, ferr := compare.ImagesRead(ctx, sides[0], sides[1], compare.Options{}, true)
 			if tt.errHas != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.errHas) || ferr == nil {
@@ -82,6 +83,17 @@ func TestTwinLayers(t *testing.T) {
 			slices.Sort(want)
 			if !slices.Equal(hashed, want) {
 				t.Errorf("hashed only %q, want %q", hashed, want)
+			}
+			want = nil
+			if tt.bare {
+				for _, l := range sides[0].Images[0].Layers[len(sides[0].Images[0].Layers)-len(tt.hashed):] {
+					want = append(want, l.Descriptor.Digest.String())
+				}
+			}
+			slices.Sort(bare)
+			slices.Sort(want)
+			if !slices.Equal(bare, want) {
+				t.Errorf("walked bare %q, want %q", bare, want)
 			}
 			if rep.Verdict != tt.verdict {
 				t.Errorf("verdict %s, want %s", rep.Verdict, tt.verdict)

@@ -54,15 +54,23 @@ const (
 	whOpaque = ".wh..wh..opq"
 )
 
+// walkTo says what a walk keeps.
+type walkTo struct {
+	scratch string // the directory its entries are kept in
+	// hashOnly: the layer is only decompressed and hashed; the walk has
+	// its compression and diffID, no entries (a twin's: walkSet.twins).
+	hashOnly bool
+	// bare: the entries without the digests of their contents, nor text
+	// (a layer whose twin borrows its walk, in a pair of twins only).
+	bare bool
+}
+
 // walkLayer decompresses and walks one layer. It reads the stream to its
 // end, so the digest check of the compressed bytes and the diffID cover
 // every byte, including bytes after the tar end-of-archive blocks.
-//
-// With scratch "", the layer is only decompressed and hashed: its walk
-// has its compression and diffID, and no entries.
-func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, total *atomic.Int64, scratch string) (*walked, error) {
+func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, total *atomic.Int64, to walkTo) (*walked, error) {
 	what := fmt.Sprintf("layer %d %s", l.Index+1, l.Descriptor.Digest) // counted from 1, as people do
-	w, err := walkOpened(ctx, l.Open, what, lim, gz, total, scratch)
+	w, err := walkOpened(ctx, l.Open, what, lim, gz, total, to)
 	if err != nil {
 		return nil, err
 	}
@@ -74,16 +82,15 @@ func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, tot
 
 // walkOpened walks the stream open returns; when igzip cannot prove it
 // reads the stream as Go would (errNotOneMember), it walks it again, with
-// Go. Its entries are kept in a file in the directory scratch ("": the
-// stream is only decompressed and hashed).
-func walkOpened(ctx context.Context, open func(context.Context) (io.ReadCloser, error), what string, lim Limits, gz gunzipper, total *atomic.Int64, scratch string) (*walked, error) {
+// Go.
+func walkOpened(ctx context.Context, open func(context.Context) (io.ReadCloser, error), what string, lim Limits, gz gunzipper, total *atomic.Int64, to walkTo) (*walked, error) {
 	walk := func(gz gunzipper) (*walked, error) {
 		rc, err := open(ctx)
 		if err != nil {
 			return nil, err
 		}
 		defer rc.Close()
-		return walkStream(ctx, rc, what, lim, gz, total, scratch)
+		return walkStream(ctx, rc, what, lim, gz, total, to)
 	}
 	w, err := walk(gz)
 	if errors.Is(err, errNotOneMember) {
@@ -95,7 +102,7 @@ func walkOpened(ctx context.Context, open func(context.Context) (io.ReadCloser, 
 // walkStream walks the compressed bytes of a layer whose descriptor says
 // mt, reading rc to its end. It is walkLayer without the registry, so
 // the fuzz test reaches every decoder of untrusted bytes.
-func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz gunzipper, total *atomic.Int64, scratch string) (_ *walked, err error) {
+func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz gunzipper, total *atomic.Int64, to walkTo) (_ *walked, err error) {
 	dec, err := newDecompressor(ctx, ctxReader{ctx, rc}, lim, gz)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -112,7 +119,7 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 		}
 	}()
 	w := &walked{Compression: dec.Found}
-	if scratch == "" {
+	if to.hashOnly {
 		if _, err := io.Copy(io.Discard, ahead); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
@@ -123,11 +130,11 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 		w.DiffID = m.digest()
 		return w, nil
 	}
-	rw, err := newRunWriter(scratch)
+	rw, err := newRunWriter(to.scratch)
 	if err != nil {
 		return nil, err
 	}
-	if err := w.readTar(ahead, lim, what, rw); err != nil {
+	if err := w.readTar(ahead, lim, what, rw, to.bare); err != nil {
 		rw.abort()
 		return nil, err
 	}
@@ -159,7 +166,7 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 	return w, nil
 }
 
-func (w *walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter) error {
+func (w *walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter, bare bool) error {
 	eof := &eofSeen{r: r}
 	tr := tar.NewReader(eof)
 	// One copy buffer for the walk: io.Copy would allocate one per file.
@@ -199,6 +206,12 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter) er
 		}
 		e, findings := entryOf(rw.new(), h)
 		w.Findings = append(w.Findings, findings...)
+		if bare {
+			if h.Size != 0 && !slices.Contains([]byte{tar.TypeReg, tar.TypeGNUSparse, '7', tar.TypeLink, tar.TypeSymlink}, h.Typeflag) {
+				w.Findings = append(w.Findings, dataOnNonFile(e, h))
+			}
+			continue // the tar reader skips the contents
+		}
 		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse || h.Typeflag == '7' {
 			hw := sha256.New()
 			var keep *bytes.Buffer
@@ -239,8 +252,7 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter) er
 				return &LimitError{What: what + " file contents", Limit: "MaxLayerBytes", Max: lim.MaxLayerBytes, Got: contentBytes}
 			}
 			e.setDigest(hw.Sum(nil))
-			w.Findings = append(w.Findings, Finding{Path: e.Path, Kind: "dataOnNonFile",
-				Message: fmt.Sprintf("%s entry carries %d bytes of data", e.typeName(), h.Size)})
+			w.Findings = append(w.Findings, dataOnNonFile(e, h))
 		}
 	}
 }
@@ -500,4 +512,8 @@ func (e *eofSeen) Read(p []byte) (int, error) {
 		e.seen = true
 	}
 	return n, err
+}
+
+func dataOnNonFile(e *Entry, h *tar.Header) Finding {
+	return Finding{Path: e.Path, Kind: "dataOnNonFile", Message: fmt.Sprintf("%s entry carries %d bytes of data", e.typeName(), h.Size)}
 }

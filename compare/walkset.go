@@ -25,6 +25,8 @@ type walkSet struct {
 	logger  *slog.Logger
 	walked  func(image.Layer)
 	hashed  func(image.Layer)
+	// bareHook sees the layers walked bare.
+	bareHook func(image.Layer)
 	// scratch is the directory the walks keep their entries in.
 	scratch string
 	// twins maps layers to layers of the other image that claim the
@@ -32,6 +34,10 @@ type walkSet struct {
 	// and hashed, and once its diffID is found to be its twin's, it
 	// borrows the twin's walk (read). The twins themselves are walked.
 	twins map[v1.Hash]v1.Hash
+	// bare are the twins' layers whose entries are compared with
+	// nothing but themselves (every layer above the shared ones of
+	// their pairs is a twin): walked without hashing their contents.
+	bare map[v1.Hash]bool
 }
 
 // read runs each layer that plan starts, and has not been read before,
@@ -107,15 +113,19 @@ func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
 		if s.hashed != nil {
 			s.hashed(l)
 		}
-		w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, "")
+		w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, walkTo{hashOnly: true})
 		if err == nil {
 			w.twin = t
 		}
 		return w, err
 	}
 	s.logger.Debug("reading layer", "digest", d, "size", l.Descriptor.Size)
-	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, s.scratch)
-	if err == nil && s.index != nil {
+	bare := s.bare[d]
+	if bare && s.bareHook != nil {
+		s.bareHook(l)
+	}
+	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, walkTo{scratch: s.scratch, bare: bare})
+	if err == nil && s.index != nil && !bare { // a bare walk has no digests to keep
 		if err := s.index.store(d, s.lim, w); err != nil {
 			s.logger.Warn("keeping a layer in the index", "digest", d, "error", err)
 		}
