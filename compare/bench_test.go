@@ -62,23 +62,8 @@ func BenchmarkCompareVsFloor(b *testing.B) {
 	if err != nil {
 		b.Fatalf("igzip is not on PATH (make tools installs Debian's isal): %v", err)
 	}
-	dirA, dirB := filepath.Join(dir, benchVersion, "a"), filepath.Join(dir, benchVersion, "b")
-	dirC := filepath.Join(dir, benchVersion, "one-changed")
-	dirD := filepath.Join(dir, benchVersion, "recompressed")
-	for i, d := range []string{dirA, dirB, dirC, dirD} {
-		if err := ensureBenchLayout(d, i, dirA); err != nil {
-			b.Fatal(err)
-		}
-	}
 	ctx := context.Background()
-	var imgs []*image.Resolved
-	for _, d := range []string{dirA, dirB, dirC, dirD} {
-		r, err := image.Open(ctx, "oci:"+d, image.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		imgs = append(imgs, r)
-	}
+	dirs, imgs := benchLayouts(b, dir)
 	a, bb, c, same := imgs[0], imgs[1], imgs[2], imgs[3]
 	recompressed := distinctLayers(a, bb)
 	// The layers that differ in the one-changed-file pair: after the
@@ -90,7 +75,7 @@ func BenchmarkCompareVsFloor(b *testing.B) {
 			differing = append(differing, la[i], lc[i])
 		}
 	}
-	warmPageCache(dirA, dirB, dirC, dirD)
+	warmPageCache(dirs[:]...)
 	mib := float64(2*benchLayers*benchLayerBytes) / (1 << 20)
 	for b.Loop() {
 		goFloor, goFloorRSS := measure(b, func() error { return floor(ctx, recompressed, benchParallel, "") })
@@ -127,6 +112,23 @@ func BenchmarkCompareVsFloor(b *testing.B) {
 		fmt.Printf("  compare %v (peak RSS %d MiB)  reading only the differing layers (igzip) %v  ratio %.2f (goal ≤ 1.5); %.1fx faster than the first pair's go compare\n",
 			oneCmp.Round(time.Millisecond), oneCmpRSS>>20, onlyDiff.Round(time.Millisecond), ratio(oneCmp, onlyDiff), ratio(goCmp, oneCmp))
 	}
+}
+
+// benchLayouts makes the bench layouts in dir (ensureBenchLayout's
+// variants 0 to 3) and opens them.
+func benchLayouts(b *testing.B, dir string) (dirs [4]string, imgs [4]*image.Resolved) {
+	for i, name := range []string{"a", "b", "one-changed", "recompressed"} {
+		dirs[i] = filepath.Join(dir, benchVersion, name)
+		if err := ensureBenchLayout(dirs[i], i, dirs[0]); err != nil {
+			b.Fatal(err)
+		}
+		r, err := image.Open(context.Background(), "oci:"+dirs[i], image.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		imgs[i] = r
+	}
+	return dirs, imgs
 }
 
 // warmPageCache reads the blobs of the layouts: every measurement reads

@@ -40,15 +40,8 @@ func BenchmarkVsDiffoci(b *testing.B) {
 	if bin == "" {
 		b.Skip("REPROVER_DIFFOCI is not set: no diffoci binary to measure against")
 	}
-	dir := benchDir()
-	dirA, dirB := filepath.Join(dir, benchVersion, "a"), filepath.Join(dir, benchVersion, "b")
-	dirC := filepath.Join(dir, benchVersion, "one-changed")
-	dirD := filepath.Join(dir, benchVersion, "recompressed")
-	for i, d := range []string{dirA, dirB, dirC, dirD} {
-		if err := ensureBenchLayout(d, i, dirA); err != nil {
-			b.Fatal(err)
-		}
-	}
+	dirs, imgs := benchLayouts(b, benchDir())
+	dirA, dirB, dirC, dirD := dirs[0], dirs[1], dirs[2], dirs[3]
 	ctx := context.Background()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -70,8 +63,7 @@ func BenchmarkVsDiffoci(b *testing.B) {
 	}
 	host := l.Addr().String()
 	refs := map[string]string{}
-	var imgs []*image.Resolved
-	for _, d := range []string{dirA, dirB, dirC, dirD} {
+	for _, d := range dirs {
 		p, err := layout.FromPath(d)
 		if err != nil {
 			b.Fatal(err)
@@ -96,11 +88,6 @@ func BenchmarkVsDiffoci(b *testing.B) {
 			b.Fatal(err)
 		}
 		refs[d] = ref.String()
-		r, err := image.Open(ctx, "oci:"+d, image.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		imgs = append(imgs, r)
 	}
 	diffoci := func(x, y string) (time.Duration, int64, error) {
 		cmd := exec.CommandContext(ctx, bin, "diff", "--semantic", "--backend", "local", x, y)
@@ -132,7 +119,7 @@ func BenchmarkVsDiffoci(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	warmPageCache(dirA, dirB, dirC, dirD)
+	warmPageCache(dirs[:]...)
 	for b.Loop() {
 		for _, c := range []struct {
 			name, short string
