@@ -2,16 +2,16 @@ package compare
 
 import (
 	"archive/tar"
-	"cmp"
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"hash"
 	"io"
 	"maps"
 	"path"
 	"slices"
 	"strings"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/image"
@@ -68,16 +68,13 @@ func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim L
 		return nil
 	}
 	budget := int64(maxExplainTotal)
-	verify, vctx := errgroup.WithContext(ctx)
-	verify.SetLimit(o.Parallelism)
-	ca, err := fetchContents(vctx, a, targets, lim, &budget, ws, verify)
+	ca, err := fetchContents(ctx, a, targets, lim, &budget, ws)
 	if err != nil {
-		verify.Wait()
 		return err
 	}
-	cb, err := fetchContents(vctx, b, targets, lim, &budget, ws, verify)
-	if err := cmp.Or(err, verify.Wait()); err != nil {
-		return fmt.Errorf("reading layers again to explain their differences: %w", err)
+	cb, err := fetchContents(ctx, b, targets, lim, &budget, ws)
+	if err != nil {
+		return err
 	}
 	for i, t := range targets {
 		f := classify(t.fc, ca[i], cb[i], o)
@@ -131,13 +128,10 @@ func tally(fs []FileChange) []CauseCount {
 // fetchContents returns, for each target, img's content of its file: from
 // the target's layer, or for the merged view from the topmost layer that
 // has the path (nil when that entry is not a regular file, is hidden, or
-// is over the limits). Layers are read top down, each at most once, and
-// to their end, so their digests are checked again; a layer the
-// comparison walked is decompressed only up to the last entry wanted of
-// it, and not at all when it has none (scanLayer).
-//
-// The digests of layers decompressed in part are checked in verify.
-func fetchContents(ctx context.Context, img *image.Image, targets []target, lim Limits, budget *int64, ws *walkSet, verify *errgroup.Group) ([][]byte, error) {
+// is over the limits). Layers are read top down, each at most once; a
+// layer the comparison walked is decompressed only up to the last entry
+// wanted of it, and not at all when it has none (scanLayer).
+func fetchContents(ctx context.Context, img *image.Image, targets []target, lim Limits, budget *int64, ws *walkSet) ([][]byte, error) {
 	out := make([][]byte, len(targets))
 	merged := map[string][]int{} // path → target indexes still looked for
 	byLayer := map[int]map[string][]int{}
@@ -184,7 +178,7 @@ func fetchContents(ctx context.Context, img *image.Image, targets []target, lim 
 					delete(merged, p)
 				}
 			}
-		}, verify); err != nil {
+		}); err != nil {
 			return nil, fmt.Errorf("reading layer %d %s again to explain its differences: %w", li+1, img.Layers[li].Descriptor.Digest, err)
 		}
 	}
@@ -197,14 +191,16 @@ func fetchContents(ctx context.Context, img *image.Image, targets []target, lim 
 //
 // When w, the comparison's walk of the layer, is given, what the layer
 // holds is known: it is not opened when it has no entry at a path wanted,
-// and decompressed only up to the last such entry. The rest of its
-// compressed bytes are still read, so its digest is checked again: the
-// bytes decompressed are then those the walk read.
-//
-// verify, when given, runs the checks of digests left to finish.
-func scanLayer(ctx context.Context, l image.Layer, lim Limits, w *walked, wanted []string, entry func(string, *tar.Header, io.Reader) error, done func(func(string) bool), verify *errgroup.Group) error {
+// and decompressed only up to the last such entry; the content of each
+// such entry is checked against the digest the walk found for it (the
+// walk's bytes were checked against the layer's digest), so a layer
+// served otherwise the second time is an error, never an explanation.
+// Without a walk, the layer is read to its end, where its digest is
+// checked again.
+func scanLayer(ctx context.Context, l image.Layer, lim Limits, w *walked, wanted []string, entry func(string, *tar.Header, io.Reader) error, done func(func(string) bool)) error {
 	paths := layerPaths{seen: map[string]bool{}, whiteouts: map[string]bool{}}
 	left, remaining := map[string]int{}, 0
+	last := map[string]*Entry{} // the walk's last entry at each path wanted
 	if w != nil {
 		// What the walk has at the paths wanted and their parents: all
 		// that whether those paths are hidden depends on.
@@ -232,6 +228,7 @@ func scanLayer(ctx context.Context, l image.Layer, lim Limits, w *walked, wanted
 					if _, ok := left[e.Path]; ok {
 						left[e.Path]++
 						remaining++
+						last[e.Path] = e
 					}
 				}
 			}
@@ -248,12 +245,7 @@ func scanLayer(ctx context.Context, l image.Layer, lim Limits, w *walked, wanted
 	if err != nil {
 		return err
 	}
-	closeRC := true
-	defer func() {
-		if closeRC {
-			rc.Close()
-		}
-	}()
+	defer rc.Close()
 	// The Go decoder: the few layers explained need no speed, and it
 	// checks what it reads itself.
 	dec, err := newDecompressor(ctx, ctxReader{ctx, rc}, lim, gunzipper{})
@@ -291,32 +283,43 @@ func scanLayer(ctx context.Context, l image.Layer, lim Limits, w *walked, wanted
 			continue
 		}
 		paths.seen[p] = true
-		if err := entry(p, h, tr); err != nil {
+		// The content of the last entry at a path wanted is what
+		// explains it: it must hash as the walk found it.
+		hr := &hashedRead{r: tr, h: sha256.New()}
+		if err := entry(p, h, hr); err != nil {
 			return err
 		}
 		if left[p] > 0 {
+			if left[p] == 1 && tarKind(h.Typeflag) == kindFile && hr.n == h.Size {
+				if e := last[p]; e == nil || !e.hasDigest || !bytes.Equal(hr.h.Sum(nil), e.digest[:]) {
+					return fmt.Errorf("%s: read again, its content is not what the comparison read (%s): the layer changed between the reads", p, e.Digest())
+				}
+			}
 			left[p]--
 			remaining--
 		}
 	}
-	// The raw stream to its end: the digest check runs at its EOF. Past
-	// what was decompressed, it runs while the next layer is read (the
-	// contents are used once every check passed).
-	drain := func() error {
-		defer rc.Close()
-		if _, err := io.Copy(io.Discard, rc); err != nil {
-			return fmt.Errorf("layer %d %s: %w", l.Index+1, l.Descriptor.Digest, err)
-		}
-		return nil
-	}
 	done(paths.hidden)
-	if verify != nil && w != nil {
-		closeRC = false
-		verify.Go(drain)
-		return nil
+	if w != nil {
+		return nil // every content kept was checked against the walk's digests
 	}
-	closeRC = false
-	return drain()
+	// The raw stream to its end: the digest check runs at its EOF.
+	_, err = io.Copy(io.Discard, rc)
+	return err
+}
+
+// hashedRead hashes what is read through it.
+type hashedRead struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (r *hashedRead) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.h.Write(p[:n])
+	r.n += int64(n)
+	return n, err
 }
 
 // layerPaths is what a layer holds, as its explanation needs it: the
