@@ -50,7 +50,7 @@ func (p largePair) entries() int {
 
 // BenchmarkCompareLarge compares the large pairs (about 1 GB / 100k files
 // and 10 GB / 1M files a side) and reports for each the time, the peak
-// RSS and the RSS per 100k entries held (both images), and the growth
+// RSS and the RSS per 100k entries read (both images), and the growth
 // from the smaller to the larger per 100k more entries: flat memory per
 // entry shows as the two alike. Goal (issue 12): peak RSS < 150 MiB.
 func BenchmarkCompareLarge(b *testing.B) {

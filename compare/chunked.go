@@ -151,7 +151,11 @@ func diffMerged(from int, a, b []*spilled, overUnread bool, chunk int, labels *[
 		sides[i] = s
 	}
 	out := &mergedDiff{files: []FileChange{}}
-	var ats [2][]applyAt
+	type placed struct {
+		at applyAt
+		f  Finding
+	}
+	var found [2][]placed
 	var parents, groups [2][]group
 	var lo string
 	flush := func(hi string) bool {
@@ -168,8 +172,7 @@ func diffMerged(from int, a, b []*spilled, overUnread bool, chunk int, labels *[
 			}
 			for j, f := range v.Findings {
 				if in(f.Path) {
-					out.findings[i] = append(out.findings[i], f)
-					ats[i] = append(ats[i], v.at[j])
+					found[i] = append(found[i], placed{v.at[j], f})
 				}
 			}
 		}
@@ -183,14 +186,9 @@ func diffMerged(from int, a, b []*spilled, overUnread bool, chunk int, labels *[
 	}
 	n := 0
 	for {
-		pa, okA := sides[0].peek()
-		pb, okB := sides[1].peek()
-		if !okA && !okB {
+		p, ok := nextPath(sides[0].entryStream, sides[1].entryStream)
+		if !ok {
 			break
-		}
-		p := pa
-		if !okA || okB && treeCompare(pb, pa) < 0 {
-			p = pb
 		}
 		if n == 0 {
 			lo = p
@@ -220,19 +218,24 @@ func diffMerged(from int, a, b []*spilled, overUnread bool, chunk int, labels *[
 		return out, nil
 	}
 	sort.Slice(out.files, func(i, j int) bool { return out.files[i].Path < out.files[j].Path })
-	for i := range out.findings {
-		idx := make([]int, len(out.findings[i]))
-		for j := range idx {
-			idx[j] = j
+	for i, fs := range found {
+		slices.SortStableFunc(fs, func(x, y placed) int { return x.at.compare(y.at) })
+		for _, p := range fs {
+			out.findings[i] = append(out.findings[i], p.f)
 		}
-		slices.SortStableFunc(idx, func(x, y int) int { return ats[i][x].compare(ats[i][y]) })
-		fs := make([]Finding, len(idx))
-		for j, k := range idx {
-			fs[j] = out.findings[i][k]
-		}
-		out.findings[i] = fs
 	}
 	return out, nil
+}
+
+// nextPath is the lesser, in tree order, of the next paths of a and b;
+// false when both are at their end.
+func nextPath(a, b *entryStream) (string, bool) {
+	pa, okA := a.peek()
+	pb, okB := b.peek()
+	if !okA || okB && treeCompare(pb, pa) < 0 {
+		return pb, okB
+	}
+	return pa, true
 }
 
 // replay builds a view of the groups' entries, with the entries at the

@@ -38,8 +38,9 @@ type Options struct {
 	// comparisons: a layer found there is not read again.
 	Index *Index
 	// Scratch is where a comparison makes its directory for the entries
-	// its walks read (about 60 bytes an entry, removed when it returns);
-	// "" is the system's temporary directory.
+	// its walks read (about 100 bytes an entry, and the text kept for
+	// diffs; removed when it returns); "" is the system's temporary
+	// directory.
 	Scratch string
 }
 
@@ -87,7 +88,7 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 	}
 	defer os.RemoveAll(scratch)
 	ws := &walkSet{total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{},
-		lim: lim, gz: gz, index: o.Index, logger: o.Logger, walked: h.walked, hashed: h.hashed, bareHook: h.bare, scratch: scratch}
+		lim: lim, gz: gz, index: o.Index, logger: o.Logger, hooks: h, scratch: scratch}
 	defer ws.close()
 	plans := make([]*plan, len(pairs))
 	if !h.readAll {
@@ -361,8 +362,8 @@ func twinLayers(pairs []pair) (twins map[v1.Hash]v1.Hash, bare map[v1.Hash]bool)
 		if p.a == nil || p.b == nil || p.a.Descriptor.Digest == p.b.Descriptor.Digest {
 			continue
 		}
-		for _, l := range p.a.Layers {
-			walked[l.Descriptor.Digest] = true
+		for _, d := range layerDigests(p.a) {
+			walked[d] = true
 		}
 		shared := sharedLayers(p.a, p.b)
 		all := len(p.a.Layers) == len(p.b.Layers)
@@ -379,15 +380,9 @@ func twinLayers(pairs []pair) (twins map[v1.Hash]v1.Hash, bare map[v1.Hash]bool)
 			}
 			twins[d] = p.a.Layers[i].Descriptor.Digest
 		}
-		var as, bs []v1.Hash
-		for i, l := range p.a.Layers {
-			as = append(as, l.Descriptor.Digest)
-			if all && i >= shared {
-				bs = append(bs, p.b.Layers[i].Descriptor.Digest)
-			}
-		}
+		as := layerDigests(p.a)
 		if all {
-			candidates = append(candidates, candidate{as[shared:], bs})
+			candidates = append(candidates, candidate{as[shared:], layerDigests(p.b)[shared:]})
 			as = as[:shared]
 		}
 		for _, d := range as {
@@ -419,6 +414,14 @@ func twinLayers(pairs []pair) (twins map[v1.Hash]v1.Hash, bare map[v1.Hash]bool)
 		}
 	}
 	return twins, bare
+}
+
+func layerDigests(img *image.Image) []v1.Hash {
+	var out []v1.Hash
+	for _, l := range img.Layers {
+		out = append(out, l.Descriptor.Digest)
+	}
+	return out
 }
 
 // sharedLayers counts the layers at the bottom of a and b that are the

@@ -129,13 +129,14 @@ func (x *Index) load(d v1.Hash, lim Limits, scratch string) (w *walked, why stri
 	}
 	// The runs, copied and hashed: the file is checked whole before any
 	// of it is used.
-	rw, err := newRunWriter(scratch)
+	out, err := os.CreateTemp(scratch, "walk-*")
 	if err != nil {
 		return nil, err.Error()
 	}
-	size, err := io.Copy(rw.out.f, br)
+	sp := &spilled{f: out, runs: r.Runs, count: r.Count, links: r.Links}
+	size, err := io.Copy(out, br)
 	if err != nil {
-		rw.abort()
+		sp.remove()
 		return nil, err.Error()
 	}
 	var want int64
@@ -148,17 +149,15 @@ func (x *Index) load(d v1.Hash, lim Limits, scratch string) (w *walked, why stri
 	}
 	switch {
 	case !bytes.Equal(h.Sum(nil), sum):
-		rw.abort()
+		sp.remove()
 		return discard("its content does not match its sum")
 	case want != size:
-		rw.abort()
+		sp.remove()
 		return discard("its runs do not match its entries")
 	}
 	now := time.Now()
 	os.Chtimes(p, now, now) // recently used
-	sp := rw.out
-	sp.runs, sp.count, sp.links = r.Runs, r.Count, r.Links
-	return &walked{Compression: r.Compression, DiffID: r.DiffID, Findings: r.Findings, Trailing: r.Trailing, entries: &sp}, ""
+	return &walked{Compression: r.Compression, DiffID: r.DiffID, Findings: r.Findings, Trailing: r.Trailing, entries: sp}, ""
 }
 
 // store keeps w, the walk of layer d under limits lim, then evicts the

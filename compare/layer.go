@@ -147,14 +147,9 @@ func diffLayers(a, b *entryStream, chunk int, labels *[2]string) ([]FileChange, 
 	for {
 		ra, rb = ra[:0], rb[:0]
 		for range chunk {
-			pa, okA := a.peek()
-			pb, okB := b.peek()
-			if !okA && !okB {
+			p, ok := nextPath(a, b)
+			if !ok {
 				break
-			}
-			p := pa
-			if !okA || okB && treeCompare(pb, pa) < 0 {
-				p = pb
 			}
 			ra, rb = a.take(p, ra), b.take(p, rb)
 		}

@@ -10,14 +10,15 @@ type Limits struct {
 	MaxLayerBytes int64
 	// MaxTotalBytes bounds the uncompressed bytes read by one comparison.
 	MaxTotalBytes int64
-	// MaxEntries bounds the tar entries of one layer; memory grows with it.
+	// MaxEntries bounds the tar entries of one layer (the entries of
+	// one path in one layer are held in memory at once).
 	MaxEntries int
 	// MaxHeaderBytes bounds the bytes of names, link targets and xattrs
 	// kept from the tar headers of one layer: archive/tar lets each entry
 	// carry a megabyte of them, which MaxEntries alone does not bound.
 	MaxHeaderBytes int64
-	// MaxTotalEntries bounds the tar entries held by one comparison, all
-	// layers of both images: what the merged views keep in memory.
+	// MaxTotalEntries bounds the tar entries kept by one comparison, all
+	// layers of both images: what its scratch directory holds.
 	MaxTotalEntries int64
 	// MaxZstdWindow bounds the window a zstd frame may ask for.
 	MaxZstdWindow uint64

@@ -3,7 +3,6 @@ package compare
 import (
 	"cmp"
 	"fmt"
-	"iter"
 
 	"github.com/reprover/reprover/internal/text"
 )
@@ -20,26 +19,18 @@ type fsView struct {
 	// it has an entry or children.
 	children map[string]map[string]struct{}
 	Findings []Finding
-	// at is where each finding was made: the views of a chunked
-	// comparison (chunked.go) are put back in the order of one view.
-	at []applyAt
+	// at is where each finding was made (cur, when it was): the views
+	// of a chunked comparison (chunked.go) are put back in the order of
+	// one view.
+	at  []applyAt
+	cur applyAt
 	// base is set when the view is built over lower layers left unread
 	// (unread.go): what the view knows and needs of them.
 	base *unread
-	find func(Finding) // adds a finding, where applyRecs is
 }
 
 func newFSView() *fsView {
 	return &fsView{entries: newEntrySet(), children: map[string]map[string]struct{}{}}
-}
-
-// apply adds one layer on top of the view: es in their order in its tar.
-func (v *fsView) apply(layer int, es iter.Seq[*Entry]) {
-	var rs []rec
-	for e := range es {
-		rs = append(rs, rec{e: e, layer: layer, seq: int32(len(rs))})
-	}
-	v.applyRecs(layer, rs)
 }
 
 // applyAt is when a view applied an entry: its layer, whether with the
@@ -60,14 +51,9 @@ func (a applyAt) compare(b applyAt) int {
 func (v *fsView) applyRecs(layer int, rs []rec) {
 	// Whiteouts of a layer hide lower layers only, whatever their place
 	// in the tar stream (OCI image spec, "Whiteouts").
-	var at applyAt
-	v.find = func(f Finding) {
-		v.Findings = append(v.Findings, f)
-		v.at = append(v.at, at)
-	}
 	for _, r := range rs {
 		e := r.e
-		at = applyAt{layer, 0, r.seq}
+		v.cur = applyAt{layer, 0, r.seq}
 		switch {
 		case e.Opaque:
 			v.checkSymlinkParent(layer, e.Path, e.Path)
@@ -80,7 +66,7 @@ func (v *fsView) applyRecs(layer int, rs []rec) {
 	}
 	for _, r := range rs {
 		e := r.e
-		at = applyAt{layer, 1, r.seq}
+		v.cur = applyAt{layer, 1, r.seq}
 		if e.Whiteout || e.Opaque {
 			continue
 		}
@@ -117,7 +103,7 @@ func (v *fsView) applyRecs(layer int, rs []rec) {
 			// chain c → b → a); one to a dangling link is dangling too.
 			resolved := ok && (target.Type == kindFile || target.Type == kindHardlink && target.hasDigest)
 			if !resolved {
-				v.find(Finding{Path: e.Path, Kind: "danglingHardlink",
+				v.addFinding(Finding{Path: e.Path, Kind: "danglingHardlink",
 					Message: fmt.Sprintf("layer %d: hard link to %s, which is not a file at that point", layer+1, link)})
 			} else {
 				e = e.withContentOf(target)
@@ -125,6 +111,12 @@ func (v *fsView) applyRecs(layer int, rs []rec) {
 		}
 		v.put(e)
 	}
+}
+
+// addFinding adds f, made where the view is (cur).
+func (v *fsView) addFinding(f Finding) {
+	v.Findings = append(v.Findings, f)
+	v.at = append(v.at, v.cur)
 }
 
 type tristate int
@@ -236,7 +228,7 @@ func (v *fsView) checkSymlinkParent(layer int, p, dir string) {
 	for d := dir; d != "/" && d != ""; d, _ = splitPath(d) {
 		e, ok := v.entries.get(d)
 		if ok && e.Type == kindSymlink {
-			v.find(Finding{Path: p, Kind: "underSymlink",
+			v.addFinding(Finding{Path: p, Kind: "underSymlink",
 				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer+1, p, d, text.Truncate(e.Linkname(), 200))})
 			return
 		}

@@ -46,6 +46,16 @@ func ents(ss ...string) []*Entry {
 	return out
 }
 
+// apply adds one layer on top of the view: es in their order in its tar
+// (one view of everything, as the chunked comparison is checked against).
+func (v *fsView) apply(layer int, es iter.Seq[*Entry]) {
+	var rs []rec
+	for e := range es {
+		rs = append(rs, rec{e: e, layer: layer, seq: int32(len(rs))})
+	}
+	v.applyRecs(layer, rs)
+}
+
 // viewPaths lists the view's entries as "PATH TYPE" in order.
 func viewPaths(v *fsView) []string {
 	var out []string

@@ -17,16 +17,13 @@ import (
 type walkSet struct {
 	mu      sync.Mutex
 	total   *atomic.Int64 // uncompressed bytes read
-	entries *atomic.Int64 // tar entries held
+	entries *atomic.Int64 // tar entries kept (MaxTotalEntries)
 	m       map[v1.Hash]*walkFuture
 	lim     Limits
 	gz      gunzipper
 	index   *Index
 	logger  *slog.Logger
-	walked  func(image.Layer)
-	hashed  func(image.Layer)
-	// bareHook sees the layers walked bare.
-	bareHook func(image.Layer)
+	hooks   hooks
 	// scratch is the directory the walks keep their entries in.
 	scratch string
 	// twins maps layers to layers of the other image that claim the
@@ -54,7 +51,7 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 			w, err := s.walk(gctx, l)
 			if err == nil && w.entries != nil {
 				if n := s.entries.Add(int64(w.entries.count)); n > s.lim.MaxTotalEntries {
-					err = &LimitError{What: "tar entries held by this comparison", Limit: "MaxTotalEntries", Max: s.lim.MaxTotalEntries, Got: n}
+					err = &LimitError{What: "tar entries kept by this comparison", Limit: "MaxTotalEntries", Max: s.lim.MaxTotalEntries, Got: n}
 				}
 			}
 			f.w, f.err = w, err
@@ -105,13 +102,13 @@ func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
 			s.logger.Debug("layer index entry discarded", "digest", d, "because", why)
 		}
 	}
-	if s.walked != nil {
-		s.walked(l)
+	if s.hooks.walked != nil {
+		s.hooks.walked(l)
 	}
 	if t, ok := s.twins[d]; ok {
 		s.logger.Debug("hashing layer, its twin walked", "digest", d, "twin", t, "size", l.Descriptor.Size)
-		if s.hashed != nil {
-			s.hashed(l)
+		if s.hooks.hashed != nil {
+			s.hooks.hashed(l)
 		}
 		w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, walkTo{hashOnly: true})
 		if err == nil {
@@ -121,8 +118,8 @@ func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
 	}
 	s.logger.Debug("reading layer", "digest", d, "size", l.Descriptor.Size)
 	bare := s.bare[d]
-	if bare && s.bareHook != nil {
-		s.bareHook(l)
+	if bare && s.hooks.bare != nil {
+		s.hooks.bare(l)
 	}
 	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, walkTo{scratch: s.scratch, bare: bare})
 	if err == nil && s.index != nil && !bare { // a bare walk has no digests to keep

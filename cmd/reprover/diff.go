@@ -40,7 +40,7 @@ func (f *imageFlags) register(cmd *cobra.Command) {
 	fl.Int64Var(&f.climits.MaxLayerBytes, "max-layer-bytes", compare.DefaultLimits.MaxLayerBytes, "most uncompressed bytes accepted in one layer")
 	fl.Int64Var(&f.climits.MaxTotalBytes, "max-total-bytes", compare.DefaultLimits.MaxTotalBytes, "most uncompressed bytes read by one comparison")
 	fl.IntVar(&f.climits.MaxEntries, "max-entries", compare.DefaultLimits.MaxEntries, "most tar entries accepted in one layer")
-	fl.Int64Var(&f.climits.MaxTotalEntries, "max-total-entries", compare.DefaultLimits.MaxTotalEntries, "most tar entries held by one comparison, all layers together")
+	fl.Int64Var(&f.climits.MaxTotalEntries, "max-total-entries", compare.DefaultLimits.MaxTotalEntries, "most tar entries kept by one comparison (in its scratch directory), all layers together")
 	fl.Int64Var(&f.climits.MaxHeaderBytes, "max-header-bytes", compare.DefaultLimits.MaxHeaderBytes, "most bytes of tar names, link targets and PAX records kept for one layer")
 	fl.IntVar(&f.parallel, "parallel", 4, "layers read at once")
 	fl.StringVar(&f.decompressor, "decompressor", compare.DecompressAuto, "how gzip layers are decompressed: auto (ISA-L's igzip when installed, else Go), go, or igzip")
