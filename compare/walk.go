@@ -206,13 +206,17 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter, ba
 		}
 		e, findings := entryOf(rw.new(), h)
 		w.Findings = append(w.Findings, findings...)
+		regular := h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse || h.Typeflag == '7'
+		// Data on a directory, device or FIFO is not unpacked; it is
+		// hashed so two layers cannot differ there unnoticed.
+		stray := !regular && h.Size != 0 && h.Typeflag != tar.TypeLink && h.Typeflag != tar.TypeSymlink
 		if bare {
-			if h.Size != 0 && !slices.Contains([]byte{tar.TypeReg, tar.TypeGNUSparse, '7', tar.TypeLink, tar.TypeSymlink}, h.Typeflag) {
+			if stray {
 				w.Findings = append(w.Findings, dataOnNonFile(e, h))
 			}
 			continue // the tar reader skips the contents
 		}
-		if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeGNUSparse || h.Typeflag == '7' {
+		if regular {
 			hw := sha256.New()
 			var keep *bytes.Buffer
 			if h.Size <= lim.MaxTextFile && h.Size <= textBudget && !e.Whiteout && !e.Opaque {
@@ -239,9 +243,7 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter, ba
 				e.setText(keep.Bytes())
 				textBudget -= int64(keep.Len())
 			}
-		} else if h.Size != 0 && h.Typeflag != tar.TypeLink && h.Typeflag != tar.TypeSymlink {
-			// Data on a directory, device or FIFO is not unpacked; hash it
-			// so two layers cannot differ there unnoticed.
+		} else if stray {
 			hw := sha256.New()
 			got, err := io.CopyBuffer(hw, io.LimitReader(tr, lim.MaxLayerBytes-contentBytes+1), buf)
 			contentBytes += got
