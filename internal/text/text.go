@@ -1,4 +1,5 @@
-// Package text shortens untrusted strings quoted in messages.
+// Package text shows untrusted strings: shortened in messages, and with the
+// characters that act on a terminal or reorder a line made visible.
 package text
 
 import "unicode/utf8"
