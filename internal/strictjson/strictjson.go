@@ -1,8 +1,10 @@
 // Package strictjson refuses the JSON documents that Go's decoder would
 // read with a silent choice (duplicate or case-folded keys, invalid UTF-8,
 // trailing data, deep nesting), so that an untrusted document means one
-// thing to reprover and to every other reader. Image documents, provenance
-// and lock files are checked with it before they are parsed.
+// thing to reprover and to every other reader. Image documents, provenance,
+// lock files and signed envelopes are decoded with Unmarshal, which also
+// refuses a key that Go's decoder would match to a field only by folding
+// its case.
 package strictjson
 
 import (
@@ -11,6 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -22,16 +27,32 @@ import (
 // differ only in case (the last or a case-folded one wins), trailing data,
 // and nesting deeper than maxDepth.
 func Check(b []byte, maxDepth int) error {
+	return scan(b, maxDepth, nil, false)
+}
+
+// frame is an open object or array.
+type frame struct {
+	object bool
+	keys   map[string]string // folded → as written
+	expect bool              // next string token is a key
+	// What the document's values here decode into: t is the container's
+	// type (nil: the values are data, or a type that decodes itself), next
+	// the type of the value about to start.
+	t, next reflect.Type
+	key     string // the last key read (objects)
+	index   int    // the next element's index (arrays)
+}
+
+// scan is Check, and, when root is not nil, the walk of root's type along
+// the document that refuses keys spelled unlike the fields they would set
+// (see Unmarshal).
+func scan(b []byte, maxDepth int, root reflect.Type, known bool) error {
 	if !utf8.Valid(b) {
 		return errors.New("invalid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	type frame struct {
-		object bool
-		keys   map[string]string // folded → as written
-		expect bool              // next string token is a key
-	}
+	fields := fieldCache{}
 	var stack []*frame
 	done := false
 	for {
@@ -59,17 +80,32 @@ func Check(b []byte, maxDepth int) error {
 			}
 			top.keys[folded] = k
 			top.expect = false
+			top.key = k
+			next, err := fields.member(top.t, k, known)
+			if err != nil {
+				err.Path = path(stack[:len(stack)-1])
+				return err
+			}
+			top.next = next
 			continue
+		}
+		// A value starts (or a container ends): its type is the root's,
+		// the member's whose key came before it, or the array's element's.
+		var t reflect.Type
+		switch {
+		case top == nil:
+			t = root
+		case top.object:
+			t = top.next
+		default:
+			t = elem(top.t)
 		}
 		switch tok {
 		case json.Delim('{'), json.Delim('['):
 			if len(stack) >= maxDepth {
 				return fmt.Errorf("nesting deeper than %d", maxDepth)
 			}
-			if top != nil && top.object {
-				top.expect = true
-			}
-			f := &frame{object: tok == json.Delim('{')}
+			f := &frame{object: tok == json.Delim('{'), t: target(t)}
 			if f.object {
 				f.keys = map[string]string{}
 				f.expect = true
@@ -78,16 +114,19 @@ func Check(b []byte, maxDepth int) error {
 			continue
 		case json.Delim('}'), json.Delim(']'):
 			stack = stack[:len(stack)-1]
-			if len(stack) > 0 && stack[len(stack)-1].object {
-				stack[len(stack)-1].expect = true
+			top = nil
+			if len(stack) > 0 {
+				top = stack[len(stack)-1]
 			}
-			done = len(stack) == 0
-			continue
+			done = top == nil
+		default:
+			done = top == nil
 		}
-		if top == nil {
-			done = true
-		} else if top.object {
+		// A value ended inside top.
+		if top != nil && top.object {
 			top.expect = true
+		} else if top != nil {
+			top.index++
 		}
 	}
 	// Token reports io.EOF for an empty input and for one cut short inside
@@ -96,6 +135,36 @@ func Check(b []byte, maxDepth int) error {
 		return errors.New("invalid JSON: no complete value")
 	}
 	return nil
+}
+
+// path names where the innermost frame of stack is, as $.a.b[0]: each
+// object by the key being read, each array by the element's index.
+func path(stack []*frame) string {
+	var b strings.Builder
+	b.WriteString("$")
+	for _, f := range stack {
+		switch {
+		case !f.object:
+			b.WriteString("[" + strconv.Itoa(f.index) + "]")
+		case isPlainKey(f.key):
+			b.WriteString("." + f.key)
+		default:
+			b.WriteString("[" + strconv.Quote(text.Truncate(f.key, 64)) + "]")
+		}
+	}
+	return b.String()
+}
+
+func isPlainKey(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	for i, r := range k {
+		if r != '_' && !(r < utf8.RuneSelf && unicode.IsLetter(r)) && !(i > 0 && '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // FoldKey folds a key as encoding/json does when it matches struct fields
