@@ -138,14 +138,12 @@ func LockOf(captures []Capture) (*Lock, error) {
 	byURL := map[string]Pin{}
 	var problems []Problem
 	for _, c := range captures {
-		switch {
-		case !c.answered():
+		kind, needsPin := c.judge()
+		if kind != "" {
+			problems = append(problems, Problem{Kind: kind, Capture: c})
 			continue
-		case c.Method != "GET":
-			problems = append(problems, Problem{Kind: NotGET, Capture: c})
-			continue
-		case c.SHA256 == "":
-			problems = append(problems, Problem{Kind: Incomplete, Capture: c})
+		}
+		if !needsPin {
 			continue
 		}
 		if prev, ok := byURL[c.URL]; ok && prev.SHA256 != c.SHA256 {

@@ -30,18 +30,85 @@ type Pin struct {
 	Size   int64  `json:"size,omitempty"`
 }
 
-// Capture is one request a RUN made through the proxy, as BuildKit logged
-// it. SHA256 is empty when the body was not captured whole.
+// Capture is one request a RUN made through the proxy. The builder makes
+// them from BuildKit's own record of the build (its provenance): a whole
+// GET with the sha256 of its body, or a request with the reason the proxy
+// has no digest of it (Incomplete); Status comes from the step's log when
+// it lists the request, 0 when it does not.
 type Capture struct {
 	Method string `json:"method"`
 	URL    string `json:"url"`
 	Status int    `json:"status"`
 	SHA256 string `json:"sha256,omitempty"`
 	Size   int64  `json:"size,omitempty"`
+	// Incomplete is why the proxy has no digest of the body, as BuildKit
+	// names it (the Reason* constants); "" when it captured it whole, or
+	// when the request is one BuildKit records nothing for (a redirect).
+	Incomplete string `json:"incomplete,omitempty"`
 }
 
-// answered: the server sent content the step may have used.
+// Why BuildKit's proxy keeps no digest of a request, as its provenance
+// says (runDetails.metadata.buildkit_metadata.network.proxy.incomplete[]
+// .reason). From BuildKit v0.34.2 util/network/proxyprovider/
+// provider_linux.go: proxyIncompleteReason, and ServeHTTP/handleConnect
+// for upstream_error.
+const (
+	ReasonNotGET      = "method_not_materializable" // any method but GET, whatever it answered
+	ReasonPartial     = "partial_response"          // a GET with a Range header, or answered 206
+	ReasonTransformed = "response_transformed"      // the body was decompressed on its way
+	ReasonBodyFailed  = "body_read_failed"          // the body was cut short, or the step stopped reading
+	ReasonFailed      = "unsuccessful_response"     // a GET answered 400 or more
+	ReasonUpstream    = "upstream_error"            // the server was not reached: the proxy answered 502 itself
+	// ReasonNoDigest is reprover's: the provenance lists the URL as a
+	// material without a sha256.
+	ReasonNoDigest = "no_sha256_in_provenance"
+)
+
+// reasonText says each reason in words, for errors.
+var reasonText = map[string]string{
+	ReasonNotGET:      "only a GET's body is captured",
+	ReasonPartial:     "a range request, or a partial answer",
+	ReasonTransformed: "the body was decompressed on its way",
+	ReasonBodyFailed:  "the body was cut short",
+	ReasonFailed:      "a failed request",
+	ReasonUpstream:    "the proxy could not reach the server",
+	ReasonNoDigest:    "the provenance lists it without a sha256",
+}
+
+// noContent says why a capture brought the step no content to pin ("" when
+// it may have). Failed requests are the 404s package managers get when they
+// probe; every other reason, and any reason a later BuildKit adds, is a
+// body reprover cannot check, so it never passes.
+func (c Capture) noContent() string {
+	switch {
+	case c.Incomplete == ReasonFailed:
+		return "the server answered 400 or more"
+	case c.Incomplete == ReasonUpstream:
+		return "the server was not reached"
+	case c.Incomplete == ReasonNotGET && c.Method == "HEAD":
+		return "a HEAD has no body"
+	case c.Incomplete == "" && c.SHA256 == "" && !c.answered():
+		return "no body to pin (a redirect, a failed request or a HEAD)"
+	}
+	return ""
+}
+
+// answered: the step's log says the server sent content the step may have used.
 func (c Capture) answered() bool { return c.Status >= 200 && c.Status < 300 && c.Method != "HEAD" }
+
+// judge is the problem a capture is whatever the pins say ("" none), and
+// whether its digest must match a pin.
+func (c Capture) judge() (problem string, needsPin bool) {
+	switch {
+	case c.noContent() != "":
+		return "", false
+	case c.Method != "GET":
+		return NotGET, false
+	case c.Incomplete != "" || c.SHA256 == "":
+		return Incomplete, false
+	}
+	return "", true
+}
 
 // Set is the pins a verification checks against, and where they came from.
 type Set struct {
@@ -95,17 +162,39 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
-	u := text.Truncate(p.Capture.URL, 512)
+	c := p.Capture
+	u := text.Truncate(c.URL, 512)
 	switch p.Kind {
 	case Changed:
-		return fmt.Sprintf("%s %s served sha256:%s, the release got sha256:%s", p.Capture.Method, u, p.Capture.SHA256, p.Pinned)
+		return fmt.Sprintf("%s %s served sha256:%s, the release got sha256:%s", c.Method, u, c.SHA256, p.Pinned)
 	case Unpinned:
-		return fmt.Sprintf("%s %s answered %d with sha256:%s, and no pin names it", p.Capture.Method, u, p.Capture.Status, p.Capture.SHA256)
+		return fmt.Sprintf("%s %s%s with sha256:%s, and no pin names it", c.Method, u, answer(c), c.SHA256)
 	case Incomplete:
-		return fmt.Sprintf("%s %s answered %d, but the proxy did not capture the whole body, so its digest is unknown", p.Capture.Method, u, p.Capture.Status)
+		return fmt.Sprintf("%s %s%s, but the proxy did not capture the whole body (%s), so its digest is unknown", c.Method, u, answer(c), reason(c))
 	default:
-		return fmt.Sprintf("%s %s answered %d with content: only GETs can be pinned", p.Capture.Method, u, p.Capture.Status)
+		return fmt.Sprintf("%s %s%s (%s): only GETs can be pinned", c.Method, u, answer(c), reason(c))
 	}
+}
+
+// answer says the status a capture got, or that the log did not say it.
+func answer(c Capture) string {
+	if c.Status == 0 {
+		return " (status not in the step's log)"
+	}
+	return fmt.Sprintf(" answered %d", c.Status)
+}
+
+// reason names why a capture has no digest, in BuildKit's word and ours.
+func reason(c Capture) string {
+	switch {
+	case c.Incomplete == "" && c.Method != "GET":
+		return "it answered with content"
+	case c.Incomplete == "":
+		return "no digest recorded"
+	case reasonText[c.Incomplete] != "":
+		return c.Incomplete + ": " + reasonText[c.Incomplete]
+	}
+	return text.Truncate(c.Incomplete, 80) + ": a reason this reprover does not know"
 }
 
 // Checked is a capture and the pin that covers it ("" when none needs
@@ -139,21 +228,20 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Check compares every capture with the pins. Requests that failed (a 404
-// a package manager expects) and HEADs need no pin. It returns each
+// Check compares every capture with the pins. Requests that brought no
+// content (a 404 a package manager expects, a HEAD, a redirect) need no pin;
+// one whose body the proxy did not capture whole, or another method than
+// GET that may have brought content, is a problem whatever the pins. It returns each
 // capture with what pinned it, and an *Error listing every problem.
 func (s *Set) Check(captures []Capture) ([]Checked, error) {
 	out := make([]Checked, 0, len(captures))
 	var problems []Problem
 	for _, c := range captures {
 		ch := Checked{Capture: c}
-		switch {
-		case !c.answered():
-		case c.Method != "GET":
-			problems = append(problems, Problem{Kind: NotGET, Capture: c})
-		case c.SHA256 == "":
-			problems = append(problems, Problem{Kind: Incomplete, Capture: c})
-		default:
+		switch kind, needsPin := c.judge(); {
+		case kind != "":
+			problems = append(problems, Problem{Kind: kind, Capture: c})
+		case needsPin:
 			p, ok := s.byURL[c.URL]
 			switch {
 			case !ok:

@@ -47,6 +47,29 @@ func TestCheck(t *testing.T) {
 			say: []string{"did not capture the whole body"}},
 		{name: "POST with content", capture: Capture{Method: "POST", URL: "https://deb.example/api", Status: 200}, kind: NotGET,
 			say: []string{"POST https://deb.example/api", "only GETs"}},
+		// What BuildKit's provenance marks incomplete, by its reason.
+		{name: "a ranged GET", capture: Capture{Method: "GET", URL: "https://deb.example/x.deb", Status: 206, Incomplete: ReasonPartial}, kind: Incomplete,
+			say: []string{"GET https://deb.example/x.deb answered 206", "partial_response", "digest is unknown"}},
+		{name: "a ranged GET of a pinned URL, its status not logged", capture: Capture{Method: "GET", URL: "https://deb.example/dists/x/InRelease", Incomplete: ReasonPartial}, kind: Incomplete,
+			say: []string{"https://deb.example/dists/x/InRelease", "status not in the step's log", "partial_response"}},
+		{name: "a body cut short", capture: Capture{Method: "GET", URL: "https://deb.example/x.deb", Status: 200, Incomplete: ReasonBodyFailed}, kind: Incomplete,
+			say: []string{"body_read_failed", "cut short"}},
+		{name: "a body decompressed on its way", capture: Capture{Method: "GET", URL: "https://deb.example/x", Status: 200, Incomplete: ReasonTransformed}, kind: Incomplete,
+			say: []string{"response_transformed"}},
+		{name: "a reason BuildKit may add later", capture: Capture{Method: "GET", URL: "https://deb.example/x", Status: 200, Incomplete: "too_large"}, kind: Incomplete,
+			say: []string{"too_large", "does not know"}},
+		{name: "a POST whose answer is not logged", capture: Capture{Method: "POST", URL: "https://deb.example/api", Incomplete: ReasonNotGET}, kind: NotGET,
+			say: []string{"POST https://deb.example/api", "method_not_materializable", "only GETs"}},
+		{name: "a POST that failed is still a POST", capture: Capture{Method: "POST", URL: "https://deb.example/api", Status: 404, Incomplete: ReasonNotGET}, kind: NotGET,
+			say: []string{"POST https://deb.example/api answered 404"}},
+		{name: "a material without a sha256", capture: Capture{Method: "GET", URL: "https://deb.example/dists/x/InRelease", Incomplete: ReasonNoDigest}, kind: Incomplete,
+			say: []string{ReasonNoDigest}},
+		{name: "a HEAD marked incomplete needs no pin", capture: Capture{Method: "HEAD", URL: "https://deb.example/x", Incomplete: ReasonNotGET}},
+		{name: "a GET that failed, marked incomplete, needs no pin", capture: Capture{Method: "GET", URL: "https://deb.example/dists/x/Release", Status: 404, Incomplete: ReasonFailed}},
+		{name: "a server not reached needs no pin", capture: Capture{Method: "GET", URL: "https://deb.example/x", Status: 502, Incomplete: ReasonUpstream}},
+		{name: "a redirect with the digest of where it led must be pinned", capture: get("https://deb.example/dists/x/InRelease", 301, sumA), pinnedBy: FromLock},
+		{name: "a redirect led to content no pin names", capture: get("https://deb.example/latest", 302, sumB), kind: Unpinned,
+			say: []string{"https://deb.example/latest answered 302", "no pin"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			checked, err := set.Check([]Capture{c.capture})
@@ -91,6 +114,7 @@ func TestLockRoundTrip(t *testing.T) {
 	caps := []Capture{
 		get("https://z.example/b", 200, sumB), get("https://a.example/a", 200, sumA), get("https://a.example/missing", 404, ""),
 		get("https://z.example/b", 200, sumB), {Method: "HEAD", URL: "https://a.example/h", Status: 200},
+		{Method: "HEAD", URL: "https://a.example/h", Incomplete: ReasonNotGET}, {Method: "GET", URL: "https://a.example/gone", Incomplete: ReasonFailed},
 	}
 	l, err := LockOf(caps)
 	if err != nil {
@@ -138,6 +162,8 @@ func TestLockRoundTrip(t *testing.T) {
 		{get("https://a.example/a", 200, sumA), get("https://a.example/a", 200, sumB)},
 		{get("https://a.example/a", 200, "")},
 		{{Method: "PUT", URL: "https://a.example/a", Status: 201}},
+		{{Method: "GET", URL: "https://a.example/a", Status: 206, Incomplete: ReasonPartial}},
+		{{Method: "POST", URL: "https://a.example/a", Incomplete: ReasonNotGET}},
 	} {
 		if _, err := LockOf(bad); err == nil {
 			t.Errorf("locked %+v", bad)
