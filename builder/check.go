@@ -2,8 +2,9 @@ package builder
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
-	"github.com/reprover/reprover/internal/files"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -11,13 +12,14 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/reprover/reprover/internal/gitid"
-	"github.com/reprover/reprover/internal/hosts"
-
 	"github.com/moby/buildkit/frontend/dockerfile/dfgitutil"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/reprover/reprover/internal/files"
+	"github.com/reprover/reprover/internal/gitid"
+	"github.com/reprover/reprover/internal/hosts"
 )
 
 // Violation is one rule broken at one place of a Dockerfile.
@@ -29,6 +31,9 @@ type Violation struct {
 }
 
 func (v Violation) Error() string {
+	if v.Line == 0 { // a build parameter, not a line
+		return fmt.Sprintf("%s: %s: %s", v.File, v.Rule.Name, v.Message)
+	}
 	return fmt.Sprintf("%s:%d: %s: %s", v.File, v.Line, v.Rule.Name, v.Message)
 }
 
@@ -134,7 +139,7 @@ func Check(dockerfile []byte, name string, o CheckOptions) (Violations, *Inputs,
 	}
 	c := &checker{name: name, offline: o.Network != "proxy", allowHosts: o.AllowHosts, in: &Inputs{Bases: []Base{}, Downloads: []Download{}},
 		stageNames: map[string]int{}, seenBase: map[string]bool{}}
-	c.checkSyntax(dockerfile)
+	c.checkSyntax(dockerfile, buildArgs)
 	res, err := parser.Parse(bytes.NewReader(dockerfile))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
@@ -230,8 +235,21 @@ func (c *checker) checkImage(ref string, s stage, line int, mount bool) {
 	}
 }
 
-// checkSyntax judges the # syntax= directive, which picks the frontend.
-func (c *checker) checkSyntax(dockerfile []byte) {
+// checkSyntax judges what picks the frontend: the build arg
+// BUILDKIT_SYNTAX, which BuildKit's Dockerfile frontend obeys before the
+// # syntax= directive, and that directive; and every other build arg by
+// Params.
+func (c *checker) checkSyntax(dockerfile []byte, buildArgs map[string]string) {
+	for _, name := range slices.Sorted(maps.Keys(buildArgs)) {
+		var pe *ParamError
+		if err := judgeArg(name, buildArgs[name], ""); errors.As(err, &pe) {
+			c.report(RuleBuildParam.Rule, 0, RuleBuildParam.Format(pe))
+		}
+	}
+	if v, ok := buildArgs[ArgSyntax]; ok {
+		c.in.Frontend = SyntaxImage(v)
+		return
+	}
 	syntax, _, loc, ok := parser.DetectSyntax(dockerfile)
 	if !ok {
 		return

@@ -123,6 +123,15 @@ var (
 			return fmt.Sprintf("# syntax=%s has no @sha256: digest", frontend)
 		},
 	}
+	RuleBuildParam = FormattedRule[func(err *ParamError) string]{
+		Rule: Rule{Name: "build-parameter",
+			Description: "a build argument reprover does not rebuild with: BUILDKIT_SYNTAX without a digest, an unknown BUILDKIT_* argument, a name that is not an ARG name",
+			Why:         "reserved build arguments change how BuildKit builds (BUILDKIT_SYNTAX replaces the frontend, like # syntax=); docs/threat-model.md lists every parameter and what a rebuild does with it",
+			URL:         rulesDoc + "build-parameter"},
+		Format: func(err *ParamError) string {
+			return fmt.Sprintf("build arg %s=%q: %s", strings.TrimPrefix(err.Key, buildArgPrefix), err.Value, err.Reason)
+		},
+	}
 	RuleNetworkHost = FormattedRule[func() string]{
 		Rule: Rule{Name: "run-network-host",
 			Description: "RUN --network=host",
@@ -164,6 +173,6 @@ var (
 // Rules lists every rule.
 var Rules = []Rule{
 	RuleUnpinnedFrom.Rule, RuleUnpinnedCopyFrom.Rule, RuleAddURLChecksum.Rule, RuleAddGitUnpinned.Rule,
-	RuleAddPrivateHost.Rule, RuleAddUnresolved.Rule, RuleUnpinnedSyntax.Rule, RuleNetworkHost.Rule, RuleSecurityInsecure.Rule,
+	RuleAddPrivateHost.Rule, RuleAddUnresolved.Rule, RuleUnpinnedSyntax.Rule, RuleBuildParam.Rule, RuleNetworkHost.Rule, RuleSecurityInsecure.Rule,
 	RuleRunDownloads.Rule, RuleRunPipeToShell.Rule,
 }

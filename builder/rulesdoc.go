@@ -34,3 +34,25 @@ func upperFirst(s string) string {
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
+
+// The markers around the table of build parameters in
+// docs/threat-model.md.
+const (
+	paramsBegin = "<!-- params:begin (generated from builder.Params by `go test ./builder -run TestParamsDoc -update`) -->"
+	paramsEnd   = "<!-- params:end -->"
+)
+
+// ReplaceParamsTable puts the table of Params between its markers in doc.
+func ReplaceParamsTable(doc string) (string, error) {
+	i, j := strings.Index(doc, paramsBegin), strings.Index(doc, paramsEnd)
+	if i < 0 || j < i {
+		return "", fmt.Errorf("the markers %s and %s are missing", paramsBegin, paramsEnd)
+	}
+	var b strings.Builder
+	b.WriteString(paramsBegin + "\n\n| parameter | a rebuild | why |\n| --- | --- | --- |\n")
+	for _, p := range Params {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", p.Key, p.Action, strings.ReplaceAll(p.Why, "|", "\\|"))
+	}
+	b.WriteString("\n")
+	return doc[:i] + b.String() + doc[j:], nil
+}
