@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -37,7 +38,12 @@ type Spec struct {
 	DockerfilePath string
 	DockerfileName string
 	Target         string
-	BuildArgs      map[string]string
+	// BuildArgs are checked against Params (CheckBuildArgs): a refused or
+	// unpinned one fails the build; ignored and replaced ones are dropped.
+	BuildArgs map[string]string
+	// Attrs are other frontend attributes the release used that Params
+	// passes (hostname, label:*, multi-platform); any other is refused.
+	Attrs map[string]string
 	// Platforms are OS/ARCH[/VARIANT]; empty means the daemon's.
 	Platforms []string
 	// SourceDateEpoch is passed as the build arg and timestamps are
@@ -231,8 +237,19 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 	if s.Target != "" {
 		attrs["target"] = s.Target
 	}
-	for k, v := range s.BuildArgs {
-		attrs["build-arg:"+k] = v
+	args, err := rebuildArgs(s.BuildArgs)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(attrs, args)
+	for k, v := range s.Attrs {
+		if p := Lookup(k); p.Action != Passed || strings.HasPrefix(k, buildArgPrefix) || k == "target" || k == "filename" {
+			return nil, &ParamError{Key: k, Value: v, Reason: "not a frontend attribute a rebuild passes"}
+		}
+		attrs[k] = v
+	}
+	if s.SourceDateEpoch >= 0 {
+		attrs["build-arg:SOURCE_DATE_EPOCH"] = strconv.FormatInt(s.SourceDateEpoch, 10)
 	}
 	if len(s.Platforms) > 0 {
 		attrs["platform"] = strings.Join(s.Platforms, ",")
