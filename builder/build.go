@@ -341,7 +341,15 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 		if err != nil {
 			return nil, fmt.Errorf("reading what the proxy captured: %w", err)
 		}
-		r.Captures = mergeCaptures(plog.captures(), prov)
+		// Captures come from the provenance, which the steps cannot
+		// write; the step logs' request lists are only checked against it.
+		logged, err := plog.requests()
+		if err != nil {
+			return nil, err
+		}
+		if r.Captures, err = mergeCaptures(logged, prov); err != nil {
+			return nil, err
+		}
 		if len(r.Captures) > 0 && prov.mode != "proxy" {
 			return nil, fmt.Errorf("%w: buildkit at %s ran the build with network %q, not the proxy", ErrCannotProxy, c.addr, prov.mode)
 		}

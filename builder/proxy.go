@@ -1,30 +1,24 @@
 package builder
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/content/proxy"
 	controlapi "github.com/moby/buildkit/api/services/control"
-	"github.com/moby/buildkit/client"
 	spb "github.com/moby/buildkit/sourcepolicy/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/reprover/reprover/pins"
+	"github.com/reprover/reprover/internal/limits"
 )
 
 // Network modes of a rebuild's RUN steps.
@@ -36,9 +30,6 @@ const (
 // ErrCannotProxy is returned (wrapped, naming the daemon) when a rebuild
 // asks for the proxy network of a daemon that cannot give it safely.
 var ErrCannotProxy = errors.New("buildkitd cannot run the proxy network")
-
-// maxCaptures bounds the requests read from a build's logs.
-const maxCaptures = 100_000
 
 // checkCanProxy refuses a daemon whose workers use the host network: its
 // proxy would reach the network from the daemon's own namespace (the
@@ -131,87 +122,8 @@ func newRef() string {
 	return "reprover-" + hex.EncodeToString(b)
 }
 
-// proxyLog reads the request lists BuildKit prints at the end of each
-// proxied step's stderr ("proxy network requests:" then "- GET URL -> 200").
-// The step can print such lines itself, so only the last list of each step
-// counts; a forged one can add requests, never hide those the proxy saw,
-// which are also in the provenance.
-type proxyLog struct {
-	mu      sync.Mutex
-	partial map[digest.Digest][]byte // a line not yet ended, per step
-	lists   map[digest.Digest][]pins.Capture
-	inList  map[digest.Digest]bool
-	n       int
-}
-
-func newProxyLog() *proxyLog {
-	return &proxyLog{partial: map[digest.Digest][]byte{}, lists: map[digest.Digest][]pins.Capture{}, inList: map[digest.Digest]bool{}}
-}
-
-var requestLine = regexp.MustCompile(`^- ([A-Z]+) (\S+)(?: -> (\d{3}))?$`)
-
-func (l *proxyLog) add(st *client.SolveStatus) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, lg := range st.Logs {
-		if lg.Stream != 2 {
-			continue
-		}
-		buf := append(l.partial[lg.Vertex], lg.Data...)
-		for {
-			i := bytes.IndexByte(buf, '\n')
-			if i < 0 {
-				break
-			}
-			l.line(lg.Vertex, string(buf[:i]))
-			buf = buf[i+1:]
-		}
-		if len(buf) > 64<<10 { // no request line is that long
-			buf = nil
-		}
-		l.partial[lg.Vertex] = buf
-	}
-}
-
-func (l *proxyLog) line(v digest.Digest, s string) {
-	if s == "proxy network requests:" {
-		l.n -= len(l.lists[v])
-		l.lists[v], l.inList[v] = nil, true
-		return
-	}
-	if !l.inList[v] {
-		return
-	}
-	m := requestLine.FindStringSubmatch(s)
-	if m == nil || l.n >= maxCaptures {
-		l.inList[v] = false
-		return
-	}
-	status, _ := strconv.Atoi(m[3])
-	l.lists[v] = append(l.lists[v], pins.Capture{Method: m[1], URL: m[2], Status: status})
-	l.n++
-}
-
-func (l *proxyLog) captures() []pins.Capture {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []pins.Capture
-	for _, c := range l.lists {
-		out = append(out, c...)
-	}
-	return out
-}
-
-// provenanceCaptures is what the build's own provenance says the proxy
-// captured: the digest of every GET it relayed whole, and why others were
-// not captured.
-type provenanceCaptures struct {
-	mode       string
-	materials  map[string]string // URL → sha256 hex
-	incomplete []incomplete
-}
-
-type incomplete struct{ Method, URI, Reason string }
+// maxProvenanceBytes bounds one provenance document read from the daemon.
+const maxProvenanceBytes = 64 << 20
 
 // historyProvenance reads the SLSA v1 provenance BuildKit records in its
 // build history for the solve named ref (made whatever the export).
@@ -239,21 +151,23 @@ func (c *Client) historyProvenance(ctx context.Context, ref string) (*provenance
 			descs = append(descs, r.Attestations...)
 		}
 	}
-	out := &provenanceCaptures{materials: map[string]string{}}
+	out := newProvenanceCaptures()
 	store := proxy.NewContentStore(c.c.ContentClient())
 	found := false
 	for _, d := range descs {
-		if !strings.HasPrefix(d.Annotations["in-toto.io/predicate-type"], "https://slsa.dev/provenance/") {
+		// The history's own provenance is SLSA v1, mode=max, a bare
+		// predicate (solver/llbsolver/history.go, makeProvenance).
+		if d.Annotations["in-toto.io/predicate-type"] != "https://slsa.dev/provenance/v1" {
 			continue
 		}
-		if d.Size > 64<<20 {
-			return nil, fmt.Errorf("build provenance of %d bytes", d.Size)
+		if d.Size > maxProvenanceBytes {
+			return nil, &limits.Error{What: "provenance " + d.Digest + " of build " + ref, Limit: "maxProvenanceBytes", Max: maxProvenanceBytes, Got: d.Size}
 		}
 		b, err := content.ReadBlob(ctx, store, ocispecs.Descriptor{Digest: digest.Digest(d.Digest), Size: d.Size, MediaType: d.MediaType})
 		if err != nil {
 			return nil, fmt.Errorf("reading the build's provenance: %w", err)
 		}
-		if err := out.read(b); err != nil {
+		if err := out.read(b, "provenance "+d.Digest+" of build "+ref); err != nil {
 			return nil, err
 		}
 		found = true
@@ -262,66 +176,4 @@ func (c *Client) historyProvenance(ctx context.Context, ref string) (*provenance
 		return nil, fmt.Errorf("buildkit at %s recorded no provenance for build %s", c.addr, ref)
 	}
 	return out, nil
-}
-
-func (p *provenanceCaptures) read(b []byte) error {
-	var pred struct {
-		BuildDefinition struct {
-			ResolvedDependencies []struct {
-				URI    string            `json:"uri"`
-				Digest map[string]string `json:"digest"`
-			} `json:"resolvedDependencies"`
-		} `json:"buildDefinition"`
-		RunDetails struct {
-			Metadata struct {
-				BuildKit struct {
-					Network *struct {
-						Mode  string `json:"mode"`
-						Proxy *struct {
-							Incomplete []incomplete `json:"incomplete"`
-						} `json:"proxy"`
-					} `json:"network"`
-				} `json:"buildkit_metadata"`
-			} `json:"metadata"`
-		} `json:"runDetails"`
-	}
-	if err := json.Unmarshal(b, &pred); err != nil {
-		return fmt.Errorf("the build's provenance: %w", err)
-	}
-	for _, d := range pred.BuildDefinition.ResolvedDependencies {
-		if u, err := url.Parse(d.URI); err == nil && (u.Scheme == "http" || u.Scheme == "https") && d.Digest["sha256"] != "" {
-			p.materials[d.URI] = d.Digest["sha256"]
-		}
-	}
-	if n := pred.RunDetails.Metadata.BuildKit.Network; n != nil {
-		if n.Mode != "" {
-			p.mode = n.Mode
-		}
-		if n.Proxy != nil {
-			p.incomplete = append(p.incomplete, n.Proxy.Incomplete...)
-		}
-	}
-	return nil
-}
-
-// mergeCaptures joins the logged requests (method, URL, status) with the
-// provenance (digests, and what could not be captured). A material the log
-// did not list is still a download; a successful GET with no material was
-// not captured whole.
-func mergeCaptures(logged []pins.Capture, p *provenanceCaptures) []pins.Capture {
-	seen := map[string]bool{}
-	out := make([]pins.Capture, 0, len(logged))
-	for _, c := range logged {
-		if c.Method == "GET" && c.Status >= 200 && c.Status < 300 {
-			c.SHA256 = p.materials[c.URL]
-			seen[c.URL] = true
-		}
-		out = append(out, c)
-	}
-	for u, sum := range p.materials {
-		if !seen[u] {
-			out = append(out, pins.Capture{Method: "GET", URL: u, Status: 200, SHA256: sum})
-		}
-	}
-	return out
 }
