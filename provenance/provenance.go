@@ -9,9 +9,11 @@ package provenance
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/reprover/reprover/internal/strictjson"
+	"github.com/reprover/reprover/internal/text"
 )
 
 // Predicate types read.
@@ -47,6 +49,18 @@ type Build struct {
 	// downloads, each with the sha256 it recorded ("" when none). Images,
 	// git sources and the local context are not downloads.
 	Downloads []Download
+	// Subjects are what the statement is about: BuildKit names each
+	// platform's image manifest (once per image name it was exported
+	// under) in that platform's statement, and none when the export had no
+	// image name. See About.
+	Subjects []Subject
+}
+
+// Subject is one subject of a statement: a name (BuildKit writes a
+// pkg:docker purl) and the sha256 it gives ("" when none).
+type Subject struct {
+	Name   string
+	SHA256 string
 }
 
 // Download is one http(s) material of a build.
@@ -80,26 +94,85 @@ func (b *Build) BuildArgs() map[string]string {
 }
 
 // Read parses one in-toto statement of SLSA provenance, checked as
-// strictly as any untrusted document.
+// strictly as any untrusted document (keys spelled exactly as the formats
+// spell them). It does not say whom the statement is about: see About.
 func Read(raw []byte) (*Build, error) {
-	if err := strictjson.Check(raw, maxDepth); err != nil {
-		return nil, err
-	}
 	var st struct {
-		PredicateType string          `json:"predicateType"`
-		Predicate     json.RawMessage `json:"predicate"`
+		PredicateType string `json:"predicateType"`
+		Subject       []struct {
+			Name   string            `json:"name"`
+			Digest map[string]string `json:"digest"`
+		} `json:"subject"`
 	}
-	if err := json.Unmarshal(raw, &st); err != nil {
+	if err := strictjson.Unmarshal(raw, &st, maxDepth); err != nil {
 		return nil, err
 	}
 	b := &Build{PredicateType: st.PredicateType, Args: map[string]string{}, VCS: map[string]string{}}
+	for _, s := range st.Subject {
+		b.Subjects = append(b.Subjects, Subject{Name: s.Name, SHA256: s.Digest["sha256"]})
+	}
 	switch st.PredicateType {
 	case SLSAv1:
-		return b, b.readV1(st.Predicate)
+		return b, b.readV1(raw)
 	case SLSAv02:
-		return b, b.readV02(st.Predicate)
+		return b, b.readV02(raw)
 	}
-	return nil, fmt.Errorf("predicate type %q is not SLSA provenance", st.PredicateType)
+	return nil, fmt.Errorf("predicate type %q is not SLSA provenance", text.Truncate(st.PredicateType, 80))
+}
+
+// ReadFor is Read of a statement that must be about one of digests (see
+// About): what verify uses for the published image's provenance.
+func ReadFor(raw []byte, digests ...string) (*Build, error) {
+	b, err := Read(raw)
+	if err != nil {
+		return nil, err
+	}
+	return b, b.About(digests...)
+}
+
+// About refuses a statement none of whose subjects is one of digests
+// ("sha256:<hex>", the image manifests being verified): provenance copied
+// from another image, or written without an image name (no subject), says
+// nothing about this one. Only sha256 subjects count, compared exactly.
+func (b *Build) About(digests ...string) error {
+	for _, s := range b.Subjects {
+		if s.SHA256 != "" && slices.Contains(digests, "sha256:"+s.SHA256) {
+			return nil
+		}
+	}
+	if len(b.Subjects) == 0 {
+		return fmt.Errorf("the provenance names no subject, so it is not about %s", list(digests, func(d string) string { return d }))
+	}
+	return fmt.Errorf("the provenance is about %s, not %s",
+		list(b.Subjects, subjectString), list(digests, func(d string) string { return d }))
+}
+
+func subjectString(s Subject) string {
+	d := "no sha256"
+	if s.SHA256 != "" {
+		d = "sha256:" + text.Truncate(s.SHA256, 64)
+	}
+	if s.Name == "" {
+		return d
+	}
+	return text.Truncate(s.Name, 128) + " (" + d + ")"
+}
+
+// list shows the first few of xs, and how many more there are.
+func list[T any](xs []T, show func(T) string) string {
+	const shown = 3
+	if len(xs) == 0 {
+		return "no image"
+	}
+	var out []string
+	for _, x := range xs[:min(len(xs), shown)] {
+		out = append(out, show(x))
+	}
+	s := strings.Join(out, ", ")
+	if len(xs) > shown {
+		s += fmt.Sprintf(" and %d more", len(xs)-shown)
+	}
+	return s
 }
 
 type configSource struct {
@@ -118,27 +191,16 @@ type buildkitMetadata struct {
 	VCS map[string]string `json:"vcs"`
 }
 
-func (b *Build) readV1(raw json.RawMessage) error {
-	var p struct {
-		BuildDefinition struct {
-			ExternalParameters struct {
-				ConfigSource configSource `json:"configSource"`
-				Request      request      `json:"request"`
-			} `json:"externalParameters"`
-			ResolvedDependencies []material `json:"resolvedDependencies"`
-			InternalParameters   struct {
-				BuildConfig json.RawMessage `json:"buildConfig"`
-			} `json:"internalParameters"`
-		} `json:"buildDefinition"`
-		RunDetails struct {
-			Metadata struct {
-				BuildKit buildkitMetadata `json:"buildkit_metadata"`
-			} `json:"metadata"`
-		} `json:"runDetails"`
+// readV1 reads the predicate of a statement: decoded with the whole
+// statement, an error's JSON path starts at the statement.
+func (b *Build) readV1(statement []byte) error {
+	var st struct {
+		Predicate v1Predicate `json:"predicate"`
 	}
-	if err := json.Unmarshal(raw, &p); err != nil {
+	if err := strictjson.Unmarshal(statement, &st, maxDepth); err != nil {
 		return err
 	}
+	p := st.Predicate
 	ext := p.BuildDefinition.ExternalParameters
 	b.fill(ext.ConfigSource, ext.ConfigSource.Path, ext.Request, p.RunDetails.Metadata.BuildKit.VCS)
 	b.Max = len(p.BuildDefinition.InternalParameters.BuildConfig) > 0
@@ -146,26 +208,52 @@ func (b *Build) readV1(raw json.RawMessage) error {
 	return nil
 }
 
-func (b *Build) readV02(raw json.RawMessage) error {
-	var p struct {
-		Invocation struct {
-			ConfigSource configSource `json:"configSource"`
-			Parameters   request      `json:"parameters"`
-		} `json:"invocation"`
-		BuildConfig json.RawMessage `json:"buildConfig"`
-		Materials   []material      `json:"materials"`
-		Metadata    struct {
-			BuildKit buildkitMetadata `json:"https://mobyproject.org/buildkit@v1#metadata"`
-		} `json:"metadata"`
+func (b *Build) readV02(statement []byte) error {
+	var st struct {
+		Predicate v02Predicate `json:"predicate"`
 	}
-	if err := json.Unmarshal(raw, &p); err != nil {
+	if err := strictjson.Unmarshal(statement, &st, maxDepth); err != nil {
 		return err
 	}
+	p := st.Predicate
 	inv := p.Invocation
 	b.fill(inv.ConfigSource, inv.ConfigSource.EntryPoint, inv.Parameters, p.Metadata.BuildKit.VCS)
 	b.Max = len(p.BuildConfig) > 0
 	b.addDownloads(p.Materials)
 	return nil
+}
+
+// v1Predicate is what is read of SLSA v1 provenance as BuildKit writes it.
+type v1Predicate struct {
+	BuildDefinition struct {
+		ExternalParameters struct {
+			ConfigSource configSource `json:"configSource"`
+			Request      request      `json:"request"`
+		} `json:"externalParameters"`
+		ResolvedDependencies []material `json:"resolvedDependencies"`
+		InternalParameters   struct {
+			BuildConfig json.RawMessage `json:"buildConfig"`
+		} `json:"internalParameters"`
+	} `json:"buildDefinition"`
+	RunDetails struct {
+		Metadata struct {
+			BuildKit buildkitMetadata `json:"buildkit_metadata"`
+		} `json:"metadata"`
+	} `json:"runDetails"`
+}
+
+// v02Predicate is what is read of SLSA v0.2 provenance as BuildKit writes
+// it.
+type v02Predicate struct {
+	Invocation struct {
+		ConfigSource configSource `json:"configSource"`
+		Parameters   request      `json:"parameters"`
+	} `json:"invocation"`
+	BuildConfig json.RawMessage `json:"buildConfig"`
+	Materials   []material      `json:"materials"`
+	Metadata    struct {
+		BuildKit buildkitMetadata `json:"https://mobyproject.org/buildkit@v1#metadata"`
+	} `json:"metadata"`
 }
 
 func (b *Build) fill(cs configSource, path string, req request, vcs map[string]string) {

@@ -58,8 +58,119 @@ func TestRead(t *testing.T) {
 	}
 }
 
+// TestReadKeysSpelledExactly: a key Go's decoder would match to a field
+// only by folding case is refused, naming it and where it is; map keys
+// (build arguments) are data.
+func TestReadKeysSpelledExactly(t *testing.T) {
+	v1 := func(pred string) string {
+		return `{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://slsa.dev/provenance/v1","subject":[],"predicate":` + pred + `}`
+	}
+	for _, c := range []struct{ name, doc, want string }{
+		{"PredicateType", `{"PredicateType":"https://slsa.dev/provenance/v1","predicate":{}}`,
+			`$: key "PredicateType" matches field "predicateType" only in case`},
+		{"Subject", `{"predicateType":"https://slsa.dev/provenance/v1","Subject":[],"predicate":{}}`, `$: key "Subject"`},
+		{"a subject's Digest", `{"predicateType":"https://slsa.dev/provenance/v1","subject":[{"name":"x","Digest":{}}],"predicate":{}}`,
+			`$.subject[0]: key "Digest"`},
+		{"Predicate", `{"predicateType":"https://slsa.dev/provenance/v1","Predicate":{}}`, `$: key "Predicate"`},
+		{"nested ExternalParameters", v1(`{"buildDefinition":{"ExternalParameters":{"request":{"args":{"target":"evil"}}}}}`),
+			`$.predicate.buildDefinition: key "ExternalParameters" matches field "externalParameters"`},
+		{"a material's URI", v1(`{"buildDefinition":{"resolvedDependencies":[{"uri":"https://a.example/x"},{"URI":"https://b.example/x"}]}}`),
+			`$.predicate.buildDefinition.resolvedDependencies[1]: key "URI"`},
+		{"v0.2 Invocation", `{"predicateType":"https://slsa.dev/provenance/v0.2","predicate":{"Invocation":{}}}`, `$.predicate: key "Invocation"`},
+		{"v0.2 metadata key folded", `{"predicateType":"https://slsa.dev/provenance/v0.2","predicate":{"metadata":{"https://mobyproject.org/BuildKit@v1#metadata":{}}}}`,
+			`$.predicate.metadata: key "https://mobyproject.org/BuildKit@v1#metadata"`},
+		{"long s", v1(`{"buildDefinition":{"externalParameters":{"requeſt":{}}}}`), `key "requeſt" matches field "request"`},
+	} {
+		_, err := Read([]byte(c.doc))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want one saying %q", c.name, err, c.want)
+		}
+	}
+	for _, args := range []string{`{"build-arg:A":"1"}`, `{"BUILD-ARG:A":"1"}`} {
+		b, err := Read([]byte(v1(`{"buildDefinition":{"externalParameters":{"request":{"args":` + args + `}}}}`)))
+		if err != nil || len(b.Args) != 1 {
+			t.Errorf("args %s: %+v, %v", args, b, err)
+		}
+	}
+}
+
+// TestAbout: BuildKit names in each platform's statement that platform's
+// image manifest (once per image name), and nothing when the export had no
+// name; a statement is used only for the images it names. The testdata
+// are BuildKit v0.34.2's (buildctl build of FROM scratch + COPY with --opt
+// platform=linux/amd64,linux/arm64 --opt attest:provenance=mode=max
+// --output type=oci,name=registry.example/org/app:v1; the two-names one
+// mode=min, linux/amd64, "name=registry.example/org/app:v1,…:latest").
+func TestAbout(t *testing.T) {
+	const (
+		amd64 = "sha256:46140751d22c0be6753258b56271fee1c2814a73db9f9683249b20a515ee23be"
+		arm64 = "sha256:3ae77acb3171c3806c1ac1af811598ddf6bcc6a26673a8a26f081ef955831aa6"
+		other = "sha256:7584dd05642012021a9d24f1fc99e91c9813a6bb36cf79108fbbfb8cb3deb19b"
+	)
+	for _, c := range []struct {
+		name, file string
+		subjects   []Subject
+		digests    []string
+		want       string // "" accepted, else a substring of the error
+	}{
+		{name: "amd64 statement, amd64 image", file: "buildkit-v1-max-amd64.json",
+			subjects: []Subject{{"pkg:docker/registry.example/org/app@v1?platform=linux%2Famd64", amd64[7:]}}, digests: []string{amd64}},
+		{name: "amd64 statement, both platforms verified", file: "buildkit-v1-max-amd64.json",
+			subjects: []Subject{{"pkg:docker/registry.example/org/app@v1?platform=linux%2Famd64", amd64[7:]}}, digests: []string{arm64, amd64}},
+		{name: "arm64 statement, amd64 image", file: "buildkit-v1-max-arm64.json",
+			subjects: []Subject{{"pkg:docker/registry.example/org/app@v1?platform=linux%2Farm64", arm64[7:]}}, digests: []string{amd64},
+			want: "the provenance is about pkg:docker/registry.example/org/app@v1?platform=linux%2Farm64 (" + arm64 + "), not " + amd64},
+		{name: "two names, one image", file: "buildkit-v1-min-two-names.json",
+			subjects: []Subject{{"pkg:docker/registry.example/org/app@v1?platform=linux%2Famd64", other[7:]}, {"pkg:docker/registry.example/org/app@latest?platform=linux%2Famd64", other[7:]}},
+			digests: []string{other}},
+		{name: "no subject (an export without a name)", file: "buildkit-v1-max.json", digests: []string{amd64},
+			want: "the provenance names no subject, so it is not about " + amd64},
+		{name: "no image given", file: "buildkit-v1-max-amd64.json",
+			subjects: []Subject{{"pkg:docker/registry.example/org/app@v1?platform=linux%2Famd64", amd64[7:]}}, want: "not no image"},
+		{name: "a digest of another algorithm", file: "buildkit-v1-max-amd64.json",
+			subjects: []Subject{{"pkg:docker/registry.example/org/app@v1?platform=linux%2Famd64", amd64[7:]}}, digests: []string{"sha512:" + amd64[7:]}, want: "not sha512:"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("testdata", c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := Read(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(b.Subjects, c.subjects) {
+				t.Errorf("subjects %+v, want %+v", b.Subjects, c.subjects)
+			}
+			_, err = ReadFor(raw, c.digests...)
+			if (err == nil) != (c.want == "") || err != nil && !strings.Contains(err.Error(), c.want) {
+				t.Errorf("ReadFor: %v, want %q", err, c.want)
+			}
+		})
+	}
+	// Subjects as another writer might spell them: only an exact sha256
+	// matches.
+	for _, c := range []struct{ name, subject string }{
+		{"upper-case hex", `{"name":"x","digest":{"sha256":"` + strings.ToUpper(amd64[7:]) + `"}}`},
+		{"the algorithm in another case", `{"name":"x","digest":{"SHA256":"` + amd64[7:] + `"}}`},
+		{"the algorithm in the value", `{"name":"x","digest":{"sha256":"` + amd64 + `"}}`},
+		{"sha512 only", `{"name":"x","digest":{"sha512":"` + amd64[7:] + amd64[7:] + `"}}`},
+	} {
+		doc := `{"predicateType":"https://slsa.dev/provenance/v1","subject":[` + c.subject + `],"predicate":{}}`
+		if _, err := ReadFor([]byte(doc), amd64); err == nil || !strings.Contains(err.Error(), "the provenance is about x (") {
+			t.Errorf("%s: %v, want it refused", c.name, err)
+		}
+	}
+	// A list of thousands is shown bounded.
+	many := strings.Repeat(`{"name":"n","digest":{"sha256":"`+other[7:]+`"}},`, 5000)
+	doc := `{"predicateType":"https://slsa.dev/provenance/v1","subject":[` + strings.TrimSuffix(many, ",") + `],"predicate":{}}`
+	if _, err := ReadFor([]byte(doc), amd64); err == nil || !strings.Contains(err.Error(), "and 4997 more") || len(err.Error()) > 1000 {
+		t.Errorf("5000 subjects: %v", err)
+	}
+}
+
 func FuzzRead(f *testing.F) {
-	for _, n := range []string{"buildkit-v1-min.json", "buildkit-v02-git.json"} {
+	for _, n := range []string{"buildkit-v1-min.json", "buildkit-v02-git.json", "buildkit-v1-min-two-names.json"} {
 		b, err := os.ReadFile(filepath.Join("testdata", n))
 		if err != nil {
 			f.Fatal(err)
@@ -68,8 +179,16 @@ func FuzzRead(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		b, err := Read(raw)
-		if err == nil && !strings.HasPrefix(b.PredicateType, "https://slsa.dev/provenance/") {
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(b.PredicateType, "https://slsa.dev/provenance/") {
 			t.Fatalf("accepted predicate type %q", b.PredicateType)
+		}
+		for _, s := range b.Subjects {
+			if err := b.About("sha256:" + s.SHA256); (err == nil) != (s.SHA256 != "") {
+				t.Fatalf("subject %+v: About its own digest: %v", s, err)
+			}
 		}
 	})
 }
