@@ -122,7 +122,7 @@ func TestAbout(t *testing.T) {
 			want: "the provenance is about pkg:docker/registry.example/org/app@v1?platform=linux%2Farm64 (" + arm64 + "), not " + amd64},
 		{name: "two names, one image", file: "buildkit-v1-min-two-names.json",
 			subjects: []Subject{{"pkg:docker/registry.example/org/app@v1?platform=linux%2Famd64", other[7:]}, {"pkg:docker/registry.example/org/app@latest?platform=linux%2Famd64", other[7:]}},
-			digests: []string{other}},
+			digests:  []string{other}},
 		{name: "no subject (an export without a name)", file: "buildkit-v1-max.json", digests: []string{amd64},
 			want: "the provenance names no subject, so it is not about " + amd64},
 		{name: "no image given", file: "buildkit-v1-max-amd64.json",
