@@ -1,7 +1,6 @@
 package pins
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"github.com/reprover/reprover/internal/files"
@@ -72,13 +71,8 @@ func ParseLock(b []byte, name string, lim Limits) (*Lock, error) {
 	if int64(len(b)) > lim.MaxLockBytes {
 		return nil, fmt.Errorf("%s: %w", name, &limits.Error{What: "lock file bytes", Limit: "MaxLockBytes", Max: lim.MaxLockBytes, Got: int64(len(b))})
 	}
-	if err := strictjson.Check(b, 8); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var l Lock
-	if err := dec.Decode(&l); err != nil {
+	if err := strictjson.UnmarshalKnown(b, &l, 8); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if l.LockVersion != LockVersion {
