@@ -58,7 +58,7 @@ type KeyError struct {
 
 func (e *KeyError) Error() string {
 	if e.Field == "" {
-		return fmt.Sprintf("%s: unknown key %q", e.Path, text.Truncate(e.Key, 64))
+		return fmt.Sprintf("%s: unknown field %q", e.Path, text.Truncate(e.Key, 64))
 	}
 	return fmt.Sprintf("%s: key %q matches field %q only in case (keys are case-sensitive)", e.Path, text.Truncate(e.Key, 64), e.Field)
 }

@@ -185,8 +185,8 @@ func TestUnmarshal(t *testing.T) {
 func TestUnmarshalKnown(t *testing.T) {
 	for _, c := range []struct{ name, doc, wantErr, key, path string }{
 		{name: "every key known", doc: `{"lockVersion":1,"downloads":[{"url":"a","sha256":"b","size":1}]}`},
-		{name: "unknown key", doc: `{"lockVersion":1,"comment":"x"}`, wantErr: `$: unknown key "comment"`, key: "comment", path: "$"},
-		{name: "unknown key in a download", doc: `{"downloads":[{"url":"a","mirror":"b"}]}`, wantErr: "unknown key", key: "mirror", path: "$.downloads[0]"},
+		{name: "unknown key", doc: `{"lockVersion":1,"comment":"x"}`, wantErr: `$: unknown field "comment"`, key: "comment", path: "$"},
+		{name: "unknown key in a download", doc: `{"downloads":[{"url":"a","mirror":"b"}]}`, wantErr: "unknown field", key: "mirror", path: "$.downloads[0]"},
 		{name: "case-variant key", doc: `{"Downloads":[]}`, wantErr: "only in case", key: "Downloads", path: "$"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
