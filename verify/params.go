@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"path"
 	"slices"
-	"strings"
 
 	"github.com/reprover/reprover/image"
-	"github.com/reprover/reprover/internal/hosts"
 	"github.com/reprover/reprover/provenance"
 )
 
@@ -150,7 +147,7 @@ func resolveParams(ctx context.Context, req Request, pub *image.Resolved, o Opti
 		return p, fmt.Errorf("%w: the commit: the published image's provenance and labels do not name it; give --commit", ErrMissingParameter)
 	}
 	if from := p.of["source"].From; from != FromFlag {
-		check := func(src string) error { return sourceAllowed(src, req.AllowSourceHosts) }
+		check := func(src string) error { return sourceAllowed(ctx, src, req.AllowSourceHosts) }
 		if o.SourcePolicy != nil {
 			check = o.SourcePolicy
 		}
@@ -161,16 +158,6 @@ func resolveParams(ctx context.Context, req Request, pub *image.Resolved, o Opti
 	return p, nil
 }
 
-// gitSource is a provenance configSource URI as a git URL, without the
-// ref BuildKit appends (#v1.2.0); "" when it is not a git source.
-func gitSource(uri string) string {
-	u, _, _ := strings.Cut(uri, "#")
-	if u == "" || !isURL(u) {
-		return ""
-	}
-	return u
-}
-
 // dockerfileOf is the Dockerfile's path in the source: the dockerfile
 // local directory buildx records, joined with the configSource path.
 func dockerfileOf(b *provenance.Build) string {
@@ -178,29 +165,4 @@ func dockerfileOf(b *provenance.Build) string {
 		return ""
 	}
 	return path.Join(b.VCS["localdir:dockerfile"], b.DockerfilePath)
-}
-
-// sourceAllowed refuses a source on this machine or its networks (a local
-// path, a file:// URL, a loopback, private or link-local host) unless its
-// host, or the path's prefix, is allowed by name.
-func sourceAllowed(src string, allow []string) error {
-	if !isURL(src) || strings.HasPrefix(src, "file://") {
-		p := strings.TrimPrefix(src, "file://")
-		for _, a := range allow {
-			if strings.HasPrefix(a, "/") && (p == a || strings.HasPrefix(p, strings.TrimSuffix(a, "/")+"/")) {
-				return nil
-			}
-		}
-		return errors.New("a local path is cloned only when allowed by name: give --source, or --allow-source-host with its directory")
-	}
-	host := ""
-	if u, err := url.Parse(src); err == nil && u.Host != "" {
-		host = u.Hostname()
-	} else if at := strings.Index(src, "@"); at >= 0 { // git@host:org/repo
-		host, _, _ = strings.Cut(src[at+1:], ":")
-	}
-	if host == "" || !hosts.LocalHost(host) || slices.Contains(allow, host) {
-		return nil
-	}
-	return fmt.Errorf("%s is a loopback, private or link-local host: cloned only with --allow-source-host %s", host, host)
 }

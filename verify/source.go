@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/reprover/reprover/internal/gitid"
 	"io"
 	"os"
 	"os/exec"
@@ -14,7 +13,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/reprover/reprover/internal/gitid"
+	"github.com/reprover/reprover/internal/hosts"
 )
 
 // ErrUnknownCommit is returned (wrapped, naming the commit and source)
@@ -40,18 +43,29 @@ var MaxCloneBytes int64 = 16 << 30
 // dir: regular files 0644 or 0755 whatever the umask, symlinks as symlinks,
 // no .git, no working-tree files, submodules left empty. mtimes are the
 // commit time. source is a local repository or a git URL (cloned bare into
-// a scratch directory first).
+// a scratch directory first), the caller's own: any host or path may be
+// cloned, but a source that does not parse or names another transport is
+// refused (hosts.ParseSource), and the clone is pinned to the address its
+// host resolved to. Run judges a source someone else named (clonePolicy).
 func ExportCommit(ctx context.Context, source, commit, dir string) (*Checkout, error) {
+	return exportCommit(ctx, source, commit, dir, anywhere)
+}
+
+// exportCommit is ExportCommit with the source judged by p, when it is
+// cloned, and git pinned to the address judged.
+func exportCommit(ctx context.Context, source, commit, dir string, p hosts.SourcePolicy) (*Checkout, error) {
 	if !gitid.Valid(commit) {
 		return nil, fmt.Errorf("--commit %q: want a full commit id (40 hex digits), not a branch, tag or abbreviation", commit)
 	}
+	t, err := hosts.JudgeSource(ctx, source, p)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", source, err)
+	}
 	repo := source
-	if isURL(source) {
+	if t.Scheme != "" {
 		bare := filepath.Join(dir, ".clone")
-		// fsck rejects malformed trees (duplicate entries, a name that is
-		// both a file and a directory); no redirects to other hosts.
 		defer os.RemoveAll(bare)
-		if err := cloneBounded(ctx, source, bare, MaxCloneBytes); err != nil {
+		if err := cloneBounded(ctx, t, bare, MaxCloneBytes); err != nil {
 			return nil, fmt.Errorf("cloning %s: %w", source, err)
 		}
 		repo = bare
@@ -79,9 +93,19 @@ func ExportCommit(ctx context.Context, source, commit, dir string) (*Checkout, e
 	return co, nil
 }
 
-// cloneBounded clones source bare into dir, stopping git once dir holds
-// more than max bytes.
-func cloneBounded(ctx context.Context, source, dir string, max int64) error {
+// Limits on a clone that stops making progress by itself (the job's
+// deadline ends it otherwise): curl gives up on a transfer slower than
+// lowSpeedLimit bytes a second for lowSpeedTime seconds.
+const (
+	lowSpeedLimit = "1000"
+	lowSpeedTime  = "60"
+)
+
+// cloneBounded clones t bare into dir, stopping git once dir holds more
+// than max bytes. Only t's transport is allowed, connecting to the address
+// judged; no redirects to other hosts; fsck rejects malformed trees
+// (duplicate entries, a name that is both a file and a directory).
+func cloneBounded(ctx context.Context, t hosts.Target, dir string, max int64) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	over := make(chan int64, 1)
@@ -101,14 +125,19 @@ func cloneBounded(ctx context.Context, source, dir string, max int64) error {
 			}
 		}
 	}()
-	// fsck rejects malformed trees (duplicate entries, a name that is both
-	// a file and a directory); no redirects to other hosts.
-	_, err := git(cctx, "", "-c", "transfer.fsckObjects=true", "-c", "http.followRedirects=false",
-		"clone", "--quiet", "--bare", "--no-tags", "--", source, dir)
+	args := append(t.GitArgs(), "-c", "transfer.fsckObjects=true", "-c", "http.followRedirects=false",
+		"-c", "http.lowSpeedLimit="+lowSpeedLimit, "-c", "http.lowSpeedTime="+lowSpeedTime,
+		"clone", "--quiet", "--bare", "--no-tags", "--", t.URL(), dir)
+	cmd := gitCommand(cctx, args...)
+	cmd.Env = append(cmd.Env, t.GitEnv()...)
+	err := run(cmd)
 	select {
 	case n := <-over:
 		return fmt.Errorf("the clone exceeds %d bytes (%d written)", max, n)
 	default:
+	}
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("git hung: stopped it and every process it started when the context ended (%w)", context.Cause(ctx))
 	}
 	if err == nil && dirSize(dir) > max {
 		return fmt.Errorf("the clone exceeds %d bytes", max)
@@ -129,10 +158,6 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-func isURL(s string) bool {
-	return strings.Contains(s, "://") || (strings.Contains(s, "@") && strings.Contains(s, ":") && !strings.HasPrefix(s, "/"))
-}
-
 // maxLinkTarget bounds a symlink's target (Linux's own limit is 4096).
 const maxLinkTarget = 4096
 
@@ -151,8 +176,7 @@ func writeTree(ctx context.Context, repo, commit, dir string, mtime time.Time) e
 		return err
 	}
 	defer root.Close()
-	cmd := exec.CommandContext(ctx, "git", "-C", repo, "cat-file", "--batch")
-	cmd.Env = gitEnv()
+	cmd := gitCommand(ctx, "-C", repo, "cat-file", "--batch")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
@@ -311,19 +335,39 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 	if dir != "" {
 		args = append([]string{"-C", dir}, args...)
 	}
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Env = gitEnv()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("git %s: %w: %s", args[len(args)-1], err, strings.TrimSpace(stderr.String()))
+	cmd := gitCommand(ctx, args...)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := run(cmd); err != nil {
+		return "", err
 	}
-	return string(out), nil
+	return stdout.String(), nil
 }
 
-// gitEnv runs git without the user's or system's configuration and
-// without prompts.
-func gitEnv() []string {
-	return append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/true")
+// run runs a git command, its error naming the command's last argument
+// and quoting what git said.
+func run(cmd *exec.Cmd) error {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("git %s: %w: %s", cmd.Args[len(cmd.Args)-1], err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// gitWaitDelay is how long a git command's output is waited for after it
+// was killed (a process it started could hold the pipes open).
+const gitWaitDelay = 5 * time.Second
+
+// gitCommand is git without the user's or system's configuration and
+// without prompts, in a process group of its own: when ctx ends, the
+// whole group is killed (git-remote-http, ssh and any other process git
+// started), and Wait returns within gitWaitDelay whatever holds the pipes.
+func gitCommand(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = gitWaitDelay
+	return cmd
 }

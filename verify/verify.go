@@ -89,6 +89,14 @@ type Options struct {
 	// (no local path, no loopback, private or link-local host unless in
 	// Request.AllowSourceHosts): the service applies its sources.allow.
 	SourcePolicy func(source string) error
+	// AllowSourceHost, when set, is asked when the source is cloned, for
+	// every source (the request's too), whether it may be on host (as
+	// written in it) though host is, or now resolves to, a loopback,
+	// private, link-local or special address; the clone is pinned to the
+	// address judged. The service applies its sources.allow. Unset:
+	// Request.AllowSourceHosts for a source only the image names, any
+	// host for one the request names.
+	AllowSourceHost func(source, host string) bool
 }
 
 // provenanceTypes are the predicate types read as provenance.
@@ -186,7 +194,7 @@ func (st *stages) prepare(ctx context.Context, req Request, b Builder, o Options
 	if err != nil {
 		return nil, err
 	}
-	co, err := ExportCommit(ctx, st.params.req.Source, st.params.req.Commit, scratch)
+	co, err := exportSource(ctx, st.params, o, scratch)
 	if err != nil {
 		return nil, err
 	}
