@@ -4,14 +4,18 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os/exec"
+	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -19,6 +23,8 @@ import (
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/text"
+	"github.com/reprover/reprover/internal/text/texttest"
 )
 
 // hostileBase is layer 0 of every image below; layer 1 is the clean or
@@ -91,6 +97,10 @@ type hostileCase struct {
 	// layerVerdict is layer 1's verdict, when it matters.
 	layerVerdict string
 	findings     []string // every finding of the report, exactly: see findingsOf
+	// shows are what the text report and the page show of the hostile
+	// strings, textShows what the text alone shows: every report is
+	// checked for control characters (checkShown).
+	shows, textShows []string
 }
 
 func hostileCases() []hostileCase {
@@ -350,6 +360,30 @@ func hostileCases() []hostileCase {
 			verdict: compare.Equivalent, layerVerdict: compare.Equivalent, findings: []string{"layer 1: noEndOfArchive"}},
 		{name: "zero-padding-not-flagged", a: clean, b: withLayers(raw(gz(cat(cleanTar, make([]byte, 8192))), cat(cleanTar, make([]byte, 8192)))),
 			verdict: compare.Equivalent, layerVerdict: compare.Equivalent},
+
+		// Strings that act on the terminal (issue 25): names, a link
+		// target, a history entry and a file's lines with escape
+		// sequences (set the window title, clear the screen, ring the
+		// bell), a bidi override, a C1 CSI and a newline reach the text
+		// report and the page made visible, each name on its line.
+		{name: "terminal-escapes",
+			a: withEntries(plus(fixtures.File("app/notes.txt", "hello\nsame\n"))...),
+			b: fixtures.Image(fixtures.Spec{Steps: []fixtures.Step{{Instruction: "ADD rootfs.tar /", Entries: hostileBase},
+				{Instruction: "COPY app/ /app/ \x1b]0;pwned\x07", Entries: plus(
+					fixtures.File("app/notes.txt", "hello \x1b[31mred\x07\tthere\nsame\n"),
+					fixtures.File("app/a\x1b]0;pwned\x07b", "x"),
+					fixtures.Symlink("app/link", "\x1b[2J\x1b[Htarget"),
+					fixtures.File("app/evil\u202e\u2066txt.sh", "x"),
+					fixtures.File("app/csi\u009b2J", "x"),
+					fixtures.File("app/two\nlines", "x"))}}}),
+			verdict: compare.Different,
+			files: []string{"/app/notes.txt modified content,size", "/app/a\x1b]0;pwned\x07b added", "/app/link added",
+				"/app/evil\u202e\u2066txt.sh added", "/app/csi\u009b2J added", "/app/two\nlines added"},
+			layer1: []string{"/app/notes.txt modified content,size", "/app/a\x1b]0;pwned\x07b added", "/app/link added",
+				"/app/evil\u202e\u2066txt.sh added", "/app/csi\u009b2J added", "/app/two\nlines added"},
+			shows: []string{`/app/a\x1b]0;pwned\x07b`, `COPY app/ /app/ \x1b]0;pwned\x07`, `hello \x1b[31mred\x07` + "\t" + `there`,
+				`/app/evil\u202e\u2066txt.sh`, `/app/csi\u009b2J`, `/app/two\nlines`, `+++ B/app/two\nlines`},
+			textShows: []string{`symlink 0777 0:0 → \x1b[2J\x1b[Htarget`}},
 	}
 }
 
@@ -469,6 +503,63 @@ func checkHostile(t *testing.T, c hostileCase, dec, refA, refB string, hostile v
 		t.Errorf("layer 1 verdict = %s, want %s", p.Layers[1].Verdict, c.layerVerdict)
 	}
 	checkSet(t, "findings", findingsOf(rep), c.findings)
+	checkShown(t, rep, c.shows, c.textShows)
+}
+
+// htmlEscaper escapes as html/template does in text.
+var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;", "+", "&#43;")
+
+// sgr is a colour the text report sets itself.
+var sgr = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+
+// checkShown writes rep as text (plain and coloured) and as a page:
+// neither holds a control character other than newlines, tabs and the
+// text's own colours, nor a C1 or bidi control, nor invalid UTF-8, and
+// both show each of shows (the page HTML-escaped), the text each of
+// textShows. The JSON stays as encoding/json writes it (C0 controls
+// escaped) and reads back as the report, hostile strings and all.
+func checkShown(t *testing.T, rep *compare.Report, shows, textShows []string) {
+	t.Helper()
+	var plain, colour, page bytes.Buffer
+	if err := rep.WriteText(&plain, compare.TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteText(&colour, compare.TextOptions{Color: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []struct{ name, s string }{
+		{"text", plain.String()}, {"coloured text", sgr.ReplaceAllString(colour.String(), "")}, {"page", page.String()},
+	} {
+		if i := texttest.Hidden(out.s); i >= 0 {
+			t.Errorf("the %s holds %q: %s", out.name, out.s[i:min(i+4, len(out.s))], texttest.Around(out.s, i))
+		}
+	}
+	// encoding/json escapes C0 controls and bytes not UTF-8, not C1 or
+	// bidi controls: the JSON is for programs, which read them back.
+	if i := bytes.IndexFunc(js, func(r rune) bool { return r < ' ' || r == 0x7f || r == utf8.RuneError }); i >= 0 {
+		t.Errorf("the JSON holds %q at %d", js[i:i+1], i)
+	}
+	for _, s := range append(slices.Clone(shows), textShows...) {
+		if !strings.Contains(plain.String(), s) {
+			t.Errorf("the text does not show %q:\n%s", s, text.VisibleLines(plain.String()))
+		}
+	}
+	for _, s := range shows {
+		if !strings.Contains(page.String(), htmlEscaper.Replace(s)) {
+			t.Errorf("the page does not show %q:\n%s", s, text.VisibleLines(page.String()))
+		}
+	}
+	// encoding/json writes a byte that is not UTF-8 as \ufffd.
+	if back, err := compare.ReadReport(js); err != nil || !bytes.Contains(js, []byte(`\ufffd`)) && !reflect.DeepEqual(back, rep) {
+		t.Errorf("the JSON reads back as another report (%v)", err)
+	}
 }
 
 func openAndCompare(ctx context.Context, refA, refB string, o compare.Options) (*compare.Report, error) {

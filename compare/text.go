@@ -3,9 +3,11 @@ package compare
 import (
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"github.com/reprover/reprover/causes"
+	"github.com/reprover/reprover/internal/text"
 )
 
 // TextOptions configure the text renderers.
@@ -56,12 +58,40 @@ func NewText(w io.Writer, o TextOptions) *Text {
 // Err is the first write error.
 func (p *Text) Err() error { return p.err }
 
-// Line writes one line.
+// Styled is text ready for the terminal: made visible and perhaps
+// coloured. Line writes it as it is.
+type Styled string
+
+// Line writes one line. The format is the program's; the arguments are
+// data, from an image, a provenance or a repository: each string among
+// them (a string, an error, a Stringer) is made visible (text.Visible),
+// so that it can neither act on the terminal nor start a line, except a
+// Styled one.
 func (p *Text) Line(format string, args ...any) {
 	if p.err != nil {
 		return
 	}
+	for i, a := range args {
+		args[i] = visibleArg(a)
+	}
 	_, p.err = fmt.Fprintf(p.w, format+"\n", args...)
+}
+
+func visibleArg(a any) any {
+	switch v := a.(type) {
+	case Styled:
+		return string(v)
+	case string:
+		return text.Visible(v)
+	case error:
+		return text.Visible(v.Error())
+	case fmt.Stringer:
+		return text.Visible(v.String())
+	}
+	if v := reflect.ValueOf(a); v.Kind() == reflect.String { // a named string type
+		return text.Visible(v.String())
+	}
+	return a
 }
 
 // Comparison writes the encoding aspects that differ and the hints.
@@ -183,13 +213,14 @@ func (p *Text) files(indent string, fs []FileChange) {
 		}
 		if f.TextDiff != "" {
 			for _, l := range strings.Split(strings.TrimSuffix(f.TextDiff, "\n"), "\n") {
+				v := Styled(text.VisibleLines(l)) // a diff's tabs stay
 				switch {
 				case strings.HasPrefix(l, "+") && !strings.HasPrefix(l, "+++"):
-					l = p.green(l)
+					v = p.paint("32", v)
 				case strings.HasPrefix(l, "-") && !strings.HasPrefix(l, "---"):
-					l = p.red(l)
+					v = p.paint("31", v)
 				}
-				p.Line("%s    %s", indent, l)
+				p.Line("%s    %s", indent, v)
 			}
 		}
 		if f.Cause != "" {
@@ -198,7 +229,7 @@ func (p *Text) files(indent string, fs []FileChange) {
 		if f.Diffoscope != "" {
 			p.Line("%s    diffoscope:", indent)
 			for _, l := range strings.Split(strings.TrimSuffix(f.Diffoscope, "\n"), "\n") {
-				p.Line("%s      %s", indent, l)
+				p.Line("%s      %s", indent, Styled(text.VisibleLines(l)))
 			}
 		}
 		if len(f.Inner) > 0 {
@@ -279,21 +310,25 @@ func orDash(s string) string {
 	return s
 }
 
-func (p *Text) wrap(code, s string) string {
+// paint colours s with the SGR code.
+func (p *Text) paint(code string, s Styled) Styled {
 	if !p.color {
 		return s
 	}
-	return "\x1b[" + code + "m" + s + "\x1b[0m"
+	return "\x1b[" + Styled(code) + "m" + s + "\x1b[0m"
 }
 
+// wrap is s made visible and coloured.
+func (p *Text) wrap(code, s string) Styled { return p.paint(code, Styled(text.Visible(s))) }
+
 // Bold is s in bold.
-func (p *Text) Bold(s string) string   { return p.wrap("1", s) }
-func (p *Text) red(s string) string    { return p.wrap("31", s) }
-func (p *Text) green(s string) string  { return p.wrap("32", s) }
-func (p *Text) yellow(s string) string { return p.wrap("33", s) }
+func (p *Text) Bold(s string) Styled   { return p.wrap("1", s) }
+func (p *Text) red(s string) Styled    { return p.wrap("31", s) }
+func (p *Text) green(s string) Styled  { return p.wrap("32", s) }
+func (p *Text) yellow(s string) Styled { return p.wrap("33", s) }
 
 // Verdict is a verdict in green (good) or red.
-func (p *Text) Verdict(v string, good bool) string {
+func (p *Text) Verdict(v string, good bool) Styled {
 	if good {
 		return p.wrap("1;32", v)
 	}
