@@ -185,7 +185,10 @@ func TestClassify(t *testing.T) {
 			if tt.in.Window == (Window{}) {
 				tt.in.Window = window
 			}
-			got := Classify(tt.in)
+			got, err := Classify(t.Context(), tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if got.Cause != tt.want {
 				t.Fatalf("cause %s (%s), want %s", got.Cause, got.Evidence, tt.want)
 			}
@@ -245,7 +248,10 @@ func FuzzClassify(f *testing.F) {
 	f.Add("/a.zip", []byte("PK\x03\x04garbage"), []byte("PK\x03\x04"))
 	f.Add("/etc/machine-id", []byte("ab\n"), []byte("cd\n"))
 	f.Fuzz(func(t *testing.T, p string, a, b []byte) {
-		got := Classify(Input{Path: p, ContentDiffers: true, A: a, B: b, Window: window})
+		got, err := Classify(t.Context(), Input{Path: p, ContentDiffers: true, A: a, B: b, Window: window})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := ByID(got.Cause); err != nil {
 			t.Fatalf("cause %q is not in the table", got.Cause)
 		}

@@ -1,19 +1,21 @@
 package causes
 
 import (
-	"archive/tar"
-	"archive/zip"
 	"bytes"
+	"cmp"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/reprover/reprover/internal/archive"
+	"github.com/reprover/reprover/internal/limits"
 )
 
 // Input is one file that differs between two builds.
@@ -33,6 +35,11 @@ type Input struct {
 	// OnlyIn names the side the file is only in ("published"), when it
 	// is not in both: only its path can then explain it.
 	OnlyIn string
+	// Archives is what may still be read of archives inside files (A
+	// and B, when they are gzip streams or archives): the comparison's
+	// budget, shared with every other file it explains; nil for a budget
+	// of this call's own (archive.DefaultLimits).
+	Archives *archive.Budget
 }
 
 // Window is a time range; the zero Window contains nothing.
@@ -49,42 +56,60 @@ type Finding struct {
 	Evidence string `json:"evidence"`
 }
 
-// MaxInflate bounds what Classify decompresses of a gzip file or an
-// archive member to compare it (each side).
-const MaxInflate = 64 << 20
-
 // Classify names the cause of one differing file, most specific first,
-// with its evidence; Unknown when nothing fits.
-func Classify(in Input) Finding {
+// with its evidence; Unknown when nothing fits. The archives it opens
+// spend from in.Archives; one over a limit is not judged by its members,
+// and Unknown's evidence names the limit. The error is ctx's, when it is
+// done before Classify is.
+func Classify(ctx context.Context, in Input) (Finding, error) {
 	if in.OnlyIn != "" {
 		if f, ok := byPath(in.Path); ok {
-			return f
+			return f, nil
 		}
-		return Finding{Unknown.ID, "only in the " + in.OnlyIn + " image"}
+		return Finding{Unknown.ID, "only in the " + in.OnlyIn + " image"}, nil
 	}
 	if !in.ContentDiffers {
-		return Finding{MetadataOnly.ID, "content identical; differs in " + strings.Join(in.Aspects, ", ")}
+		return Finding{MetadataOnly.ID, "content identical; differs in " + strings.Join(in.Aspects, ", ")}, nil
 	}
 	a, b := in.A, in.B
+	bud := in.Archives
+	if bud == nil {
+		bud = archive.NewBudget(archive.Limits{})
+	}
+	var over error // a limit that kept an archive from being judged
 	if a != nil && b != nil {
-		for _, f := range []func(string, []byte, []byte, Window) (Finding, bool){pyc, gzipHeader, archive} {
-			if f, ok := f(in.Path, a, b, in.Window); ok {
-				return f
+		if f, ok := pyc(in.Path, a, b); ok {
+			return f, nil
+		}
+		for _, judge := range []func(context.Context, []byte, []byte, *archive.Budget) (Finding, bool, error){gzipHeader, archiveMembers} {
+			f, ok, err := judge(ctx, a, b, bud)
+			var le *limits.Error
+			switch {
+			case errors.As(err, &le):
+				over = cmp.Or(over, err)
+			case err != nil:
+				return Finding{}, err
+			case ok:
+				return f, nil
 			}
 		}
 	}
 	if f, ok := byPath(in.Path); ok {
-		return f
+		return f, nil
 	}
 	if a != nil && b != nil {
 		if f, ok := content(a, b, in.Window); ok {
-			return f
+			return f, nil
 		}
 	}
 	if a == nil || b == nil {
-		return Finding{Unknown.ID, "the content was not read (not a regular file on both sides, or too large)"}
+		return Finding{Unknown.ID, "the content was not read (not a regular file on both sides, or too large)"}, nil
 	}
-	return Finding{Unknown.ID, fmt.Sprintf("%d and %d bytes; nothing in the table explains the difference", len(a), len(b))}
+	ev := fmt.Sprintf("%d and %d bytes; nothing in the table explains the difference", len(a), len(b))
+	if over != nil {
+		ev += "; inside it not compared: " + over.Error()
+	}
+	return Finding{Unknown.ID, ev}, nil
 }
 
 // byPath is the cause the table of known paths gives p.
@@ -98,7 +123,7 @@ func byPath(p string) (Finding, bool) {
 
 // pyc: Python bytecode whose header (source mtime and size, PEP 552) or
 // marshalled code differs.
-func pyc(p string, a, b []byte, w Window) (Finding, bool) {
+func pyc(p string, a, b []byte) (Finding, bool) {
 	if !strings.HasSuffix(p, ".pyc") || len(a) < 16 || len(b) < 16 || !bytes.Equal(a[:4], b[:4]) || a[2] != '\r' || a[3] != '\n' {
 		return Finding{}, false
 	}
@@ -123,17 +148,21 @@ func pyc(p string, a, b []byte, w Window) (Finding, bool) {
 	return Finding{PythonBytecode.ID, "the marshalled code differs (marshal's reference flags vary between runs, or the source differs)"}, true
 }
 
-// gzipHeader: gzip files whose decompressed bytes are the same.
-func gzipHeader(_ string, a, b []byte, _ Window) (Finding, bool) {
+// gzipHeader: gzip files whose decompressed bytes are the same. The
+// error is a limit's or the context's.
+func gzipHeader(ctx context.Context, a, b []byte, bud *archive.Budget) (Finding, bool, error) {
 	ha, oka := parseGzipHeader(a)
 	hb, okb := parseGzipHeader(b)
 	if !oka || !okb {
-		return Finding{}, false
+		return Finding{}, false, nil
 	}
-	da, errA := inflate(a)
-	db, errB := inflate(b)
-	if errA != nil || errB != nil || !bytes.Equal(da, db) {
-		return Finding{}, false
+	da, _, err := archive.Inflate(ctx, a, bud)
+	if err != nil {
+		return Finding{}, false, ignoreMalformed(err)
+	}
+	db, _, err := archive.Inflate(ctx, b, bud)
+	if err != nil || !bytes.Equal(da, db) {
+		return Finding{}, false, ignoreMalformed(err)
 	}
 	var ev []string
 	if ha.ModTime != hb.ModTime {
@@ -145,7 +174,18 @@ func gzipHeader(_ string, a, b []byte, _ Window) (Finding, bool) {
 	if len(ev) == 0 {
 		ev = append(ev, "the same data compressed differently (level or implementation)")
 	}
-	return Finding{GzipHeader.ID, strings.Join(ev, "; ") + "; the decompressed data is the same"}, true
+	return Finding{GzipHeader.ID, strings.Join(ev, "; ") + "; the decompressed data is the same"}, true, nil
+}
+
+// ignoreMalformed keeps the errors that say why an archive was not
+// judged (a limit, the context) and drops the others: what is malformed
+// is judged otherwise.
+func ignoreMalformed(err error) error {
+	var le *limits.Error
+	if errors.As(err, &le) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
 }
 
 func parseGzipHeader(b []byte) (gzip.Header, bool) {
@@ -159,119 +199,60 @@ func parseGzipHeader(b []byte) (gzip.Header, bool) {
 	return zr.Header, true
 }
 
-// inflate decompresses a gzip stream, at most MaxInflate bytes.
-func inflate(b []byte) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		return nil, err
+// archiveMembers: zip (jar, wheel) or tar (possibly gzipped) files whose
+// members are the same but for their times, or their order. The error is
+// a limit's or the context's.
+func archiveMembers(ctx context.Context, a, b []byte, bud *archive.Budget) (Finding, bool, error) {
+	ma, kind, err := members(ctx, a, bud)
+	if err != nil || ma == nil {
+		return Finding{}, false, err
 	}
-	out, err := io.ReadAll(io.LimitReader(zr, MaxInflate+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(out) > MaxInflate {
-		return nil, errors.New("larger than MaxInflate")
-	}
-	return out, nil
-}
-
-// member is one entry of an archive inside a file.
-type member struct {
-	name    string
-	mtime   time.Time
-	content []byte
-}
-
-// archive: zip (jar, wheel) or tar (possibly gzipped) files whose members
-// are the same but for their times, or their order.
-func archive(_ string, a, b []byte, _ Window) (Finding, bool) {
-	ma, kind, okA := members(a)
-	mb, _, okB := members(b)
-	if !okA || !okB || len(ma) != len(mb) {
-		return Finding{}, false
+	mb, _, err := members(ctx, b, bud)
+	if err != nil || mb == nil || len(ma) != len(mb) {
+		return Finding{}, false, err
 	}
 	sameContent, sameOrder, sameTimes := true, true, true
 	var timeEv string
-	byName := map[string]member{}
+	byName := map[string]archive.Member{}
 	for _, m := range mb {
-		byName[m.name] = m
+		byName[m.Header.Name] = m
 	}
 	for i, m := range ma {
-		o, ok := byName[m.name]
-		if !ok || !bytes.Equal(m.content, o.content) {
+		o, ok := byName[m.Header.Name]
+		if !ok || !bytes.Equal(m.Content, o.Content) {
 			sameContent = false
 			break
 		}
-		if mb[i].name != m.name {
+		if mb[i].Header.Name != m.Header.Name {
 			sameOrder = false
 		}
-		if !m.mtime.Equal(o.mtime) && sameTimes {
+		if !m.Header.ModTime.Equal(o.Header.ModTime) && sameTimes {
 			sameTimes = false
-			timeEv = fmt.Sprintf("%s member %s: mtime %s vs %s", kind, m.name, m.mtime.UTC().Format(time.RFC3339), o.mtime.UTC().Format(time.RFC3339))
+			timeEv = fmt.Sprintf("%s member %s: mtime %s vs %s", kind, m.Header.Name, m.Header.ModTime.UTC().Format(time.RFC3339), o.Header.ModTime.UTC().Format(time.RFC3339))
 		}
 	}
 	switch {
 	case !sameContent:
-		return Finding{}, false
+		return Finding{}, false, nil
 	case !sameTimes:
-		return Finding{ArchiveTimes.ID, timeEv + "; members' contents the same"}, true
+		return Finding{ArchiveTimes.ID, timeEv + "; members' contents the same"}, true, nil
 	case !sameOrder:
-		return Finding{Order.ID, fmt.Sprintf("the same %d %s members in another order", len(ma), kind)}, true
+		return Finding{Order.ID, fmt.Sprintf("the same %d %s members in another order", len(ma), kind)}, true, nil
 	}
-	return Finding{}, false
+	return Finding{}, false, nil
 }
 
-// members lists a zip's or a tar's (or a gzipped tar's) members, bounded
-// by MaxInflate in all.
-func members(b []byte) ([]member, string, bool) {
-	if bytes.HasPrefix(b, []byte("PK\x03\x04")) {
-		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
-		if err != nil {
-			return nil, "", false
-		}
-		var out []member
-		budget := int64(MaxInflate)
-		for _, f := range zr.File {
-			rc, err := f.Open()
-			if err != nil {
-				return nil, "", false
-			}
-			c, err := io.ReadAll(io.LimitReader(rc, budget+1))
-			rc.Close()
-			if budget -= int64(len(c)); err != nil || budget < 0 {
-				return nil, "", false
-			}
-			out = append(out, member{f.Name, f.Modified, c})
-		}
-		return out, "zip", true
+// members lists a zip's or a tar's (or a gzipped tar's) members; nil
+// when b is none of them, or is malformed.
+func members(ctx context.Context, b []byte, bud *archive.Budget) ([]archive.Member, string, error) {
+	if !archive.Is(b) {
+		return nil, "", nil
 	}
-	kind := "tar"
-	if len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b {
-		d, err := inflate(b)
-		if err != nil {
-			return nil, "", false
-		}
-		b, kind = d, "tar.gz"
+	a, err := archive.Read(ctx, b, bud)
+	if err != nil || a.Kind == archive.Gzip {
+		return nil, "", ignoreMalformed(err)
 	}
-	if len(b) < 512 || string(b[257:262]) != "ustar" {
-		return nil, "", false
-	}
-	tr := tar.NewReader(bytes.NewReader(b))
-	var out []member
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out, kind, true
-		}
-		if err != nil {
-			return nil, "", false
-		}
-		c, err := io.ReadAll(tr)
-		if err != nil {
-			return nil, "", false
-		}
-		out = append(out, member{h.Name, h.ModTime, c})
-	}
+	return a.Members, a.Kind, nil
 }
 
 // Tokens the text check replaces before comparing: times, then random

@@ -1,6 +1,7 @@
 package causes_test
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -10,13 +11,16 @@ import (
 // A file that a RUN wrote `date` into, built twice within the window.
 func ExampleClassify() {
 	built := time.Date(2026, 11, 30, 2, 33, 43, 0, time.UTC)
-	f := causes.Classify(causes.Input{
+	f, err := causes.Classify(context.Background(), causes.Input{
 		Path:           "/app/build-stamp",
 		ContentDiffers: true,
 		A:              []byte(built.Format(time.UnixDate) + "\n"),
 		B:              []byte(built.Add(95*time.Second).Format(time.UnixDate) + "\n"),
 		Window:         causes.Window{From: built.Add(-time.Hour), To: built.Add(time.Hour)},
 	})
+	if err != nil {
+		panic(err)
+	}
 	c, _ := causes.ByID(f.Cause)
 	fmt.Println(f.Cause)
 	fmt.Println(f.Evidence)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/archive"
 )
 
 // Explaining a difference reads the contents of the files that differ a
@@ -46,13 +47,17 @@ type target struct {
 // explainPlatform names the cause of every file difference of pr (merged
 // and per layer), reading the differing files' contents from a's and
 // b's layers (ws has the walks of those it read), and tallies the causes.
-func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim Limits, o Options, ws *walkSet) error {
+// The archives inside the files spend from bud, the comparison's budget.
+func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim Limits, o Options, ws *walkSet, bud *archive.Budget) error {
 	for i := range pr.Config {
 		c := &pr.Config[i]
 		if c.Field == "rootfs.diff_ids" || strings.HasPrefix(c.Field, "manifest.layers") {
 			continue
 		}
-		f := causes.Classify(causes.Input{Path: c.Field, ContentDiffers: true, A: c.Rebuilt, B: c.Published, Window: o.Window})
+		f, err := causes.Classify(ctx, causes.Input{Path: c.Field, ContentDiffers: true, A: c.Rebuilt, B: c.Published, Window: o.Window, Archives: bud})
+		if err != nil {
+			return err
+		}
 		c.Cause, c.Evidence = f.Cause, f.Evidence
 	}
 	var targets []target
@@ -76,13 +81,20 @@ func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim L
 	if err != nil {
 		return err
 	}
+	in := &inside{o: o, budget: bud}
 	for i, t := range targets {
-		f := classify(t.fc, ca[i], cb[i], o)
+		f, err := classify(ctx, t.fc, ca[i], cb[i], o, bud)
+		if err != nil {
+			return err
+		}
 		t.fc.Cause, t.fc.Evidence = f.Cause, f.Evidence
 		if t.fc.Change == Modified && ca[i] != nil && cb[i] != nil {
-			describeInside(t.fc, ca[i], cb[i], o, 1)
+			if err := in.describe(ctx, t.fc, ca[i], cb[i], t.fc.Path, 1); err != nil {
+				return err
+			}
 		}
 	}
+	pr.Findings = append(pr.Findings, in.findings()...)
 	if o.Diffoscope != nil {
 		if err := diffoscopeFiles(ctx, o.Diffoscope, targets, ca, cb, o); err != nil {
 			return err
@@ -99,17 +111,18 @@ func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim L
 }
 
 // classify names one file difference's cause; a and b are its contents
-// (nil when not read).
-func classify(fc *FileChange, a, b []byte, o Options) causes.Finding {
+// (nil when not read), the archives among them read from bud. The error
+// is ctx's.
+func classify(ctx context.Context, fc *FileChange, a, b []byte, o Options, bud *archive.Budget) (causes.Finding, error) {
 	in := causes.Input{Path: fc.Path, ContentDiffers: slices.Contains(fc.Aspects, AspContent), Aspects: fc.Aspects,
-		A: a, B: b, Window: o.Window}
+		A: a, B: b, Window: o.Window, Archives: bud}
 	switch fc.Change {
 	case Added:
 		in.OnlyIn = o.NameB
 	case Removed:
 		in.OnlyIn = o.NameA
 	}
-	return causes.Classify(in)
+	return causes.Classify(ctx, in)
 }
 
 func tally(fs []FileChange) []CauseCount {

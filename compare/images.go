@@ -14,6 +14,7 @@ import (
 
 	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/archive"
 )
 
 // Options configure a comparison.
@@ -131,13 +132,14 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 	if err != nil {
 		return nil, err
 	}
+	archives := archive.NewBudget(lim.archives()) // one for every platform
 	for i, p := range pairs {
 		pr, err := comparePair(p, plans[i], ws, o)
 		if err != nil {
 			return nil, err
 		}
 		if pr.Verdict == Different && p.a != nil && p.b != nil {
-			if err := explainPlatform(ctx, pr, p.a, p.b, lim, o, ws); err != nil {
+			if err := explainPlatform(ctx, pr, p.a, p.b, lim, o, ws, archives); err != nil {
 				return nil, err
 			}
 		}

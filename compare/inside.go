@@ -1,157 +1,147 @@
 package compare
 
 import (
-	"archive/tar"
-	"archive/zip"
-	"bytes"
-	"compress/gzip"
+	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
-	"io"
 	"slices"
+	"strings"
 
-	"github.com/reprover/reprover/causes"
+	"github.com/reprover/reprover/internal/archive"
+	"github.com/reprover/reprover/internal/limits"
 )
 
 // Archives inside files (tar, tar.gz, gzip, zip, jar, wheel) that differ
 // are opened and their members compared with the same aspects as layer
-// files, down to maxArchiveDepth archives deep. Their bytes are data:
+// files, down to MaxArchiveDepth archives deep. Their bytes are data:
 // names are cleaned and never used on the host, and what is read is
-// bounded in entries and in decompressed bytes; an archive over a bound
-// or malformed is not descended into (its cause still stands).
-const (
-	maxArchiveDepth = 3
-	maxInnerEntries = 10_000
-	maxInnerBytes   = causes.MaxInflate
-)
+// bounded per archive and, in all, per comparison (Limits.MaxArchive*,
+// one budget that causes spends from too); an archive over a bound is not
+// compared, which the platform's findings say (archiveNotCompared), and
+// one malformed is not opened; either way its cause still stands.
 
-// innerChanges compares two versions of an archive member by member; nil
+// FindArchiveNotCompared is the kind of the finding that names a limit
+// that kept archives inside differing files from being compared.
+const FindArchiveNotCompared = "archiveNotCompared"
+
+// inside opens the archives inside one platform's differing files, from
+// the comparison's budget, and keeps the limits that stopped it.
+type inside struct {
+	o      Options
+	budget *archive.Budget
+	over   []overLimit // one per limit, in the order they were met
+}
+
+// overLimit is a limit that kept n archives from being compared; where
+// is the first of them, err its error.
+type overLimit struct {
+	where string
+	err   *limits.Error
+	n     int
+}
+
+// describe compares a modified file's contents as archives, when they
+// are, and words what was found in its cause and evidence. where names
+// the file ("/app/x.jar", "/app/x.jar!/lib/y.jar" inside it).
+func (in *inside) describe(ctx context.Context, fc *FileChange, a, b []byte, where string, depth int) error {
+	inner, why, err := in.changes(ctx, a, b, where, depth)
+	if err != nil {
+		return err
+	}
+	fc.Inner = inner
+	explainByMembers(fc)
+	// causes may have said so already, reading the same archives.
+	if why != "" && !strings.Contains(fc.Evidence, "; inside it not compared: ") {
+		fc.Evidence += "; inside it " + why
+	}
+	return nil
+}
+
+// changes compares two versions of an archive member by member; nil
 // when they are not both archives. why says why two archives were not
-// compared (malformed, over the bounds, nested too deep).
-func innerChanges(a, b []byte, o Options, depth int) (changes []FileChange, why string) {
-	if !isArchive(a) || !isArchive(b) {
-		return nil, ""
+// compared (over a limit, malformed). The error is ctx's.
+func (in *inside) changes(ctx context.Context, a, b []byte, where string, depth int) (changes []FileChange, why string, err error) {
+	if !archive.Is(a) || !archive.Is(b) {
+		return nil, "", nil
 	}
-	if depth > maxArchiveDepth {
-		return nil, fmt.Sprintf("not opened: archives nested more than %d deep", maxArchiveDepth)
-	}
-	ea, ca, err := archiveEntries(a)
+	ea, eb, ca, cb, err := in.open(ctx, a, b, depth)
 	if err != nil {
-		return nil, "not opened: " + err.Error()
-	}
-	eb, cb, err := archiveEntries(b)
-	if err != nil {
-		return nil, "not opened: " + err.Error()
+		why, err := in.notCompared(ctx, where, err)
+		return nil, why, err
 	}
 	ma, na := layerMap(slices.Values(ea))
 	mb, nb := layerMap(slices.Values(eb))
 	fcs := diffEntries(ma, mb, na, nb, nil)
 	for i := range fcs {
 		fc := &fcs[i]
-		f := classify(fc, ca[fc.Path], cb[fc.Path], o)
+		f, err := classify(ctx, fc, ca[fc.Path], cb[fc.Path], in.o, in.budget)
+		if err != nil {
+			return nil, "", err
+		}
 		fc.Cause, fc.Evidence = f.Cause, f.Evidence
 		if fc.Change == Modified && ca[fc.Path] != nil && cb[fc.Path] != nil {
-			describeInside(fc, ca[fc.Path], cb[fc.Path], o, depth+1)
+			if err := in.describe(ctx, fc, ca[fc.Path], cb[fc.Path], where+"!"+fc.Path, depth+1); err != nil {
+				return nil, "", err
+			}
 		}
 	}
-	return fcs, ""
+	return fcs, "", nil
 }
 
-// describeInside compares a modified file's contents as archives, when
-// they are, and words what was found in its cause and evidence.
-func describeInside(fc *FileChange, a, b []byte, o Options, depth int) {
-	var why string
-	fc.Inner, why = innerChanges(a, b, o, depth)
-	explainByMembers(fc)
-	if why != "" {
-		fc.Evidence += "; inside it " + why
+// open reads both archives, depth archives deep.
+func (in *inside) open(ctx context.Context, a, b []byte, depth int) (ea, eb []*Entry, ca, cb map[string][]byte, err error) {
+	if err = in.budget.Depth(depth); err != nil {
+		return
 	}
+	if ea, ca, err = archiveEntries(ctx, a, in.budget); err != nil {
+		return
+	}
+	eb, cb, err = archiveEntries(ctx, b, in.budget)
+	return
 }
 
-func isArchive(b []byte) bool {
-	return bytes.HasPrefix(b, []byte("PK\x03\x04")) || bytes.HasPrefix(b, []byte{0x1f, 0x8b}) || isTar(b)
+// notCompared words why an archive at where was not compared, and keeps
+// the limit when one was met; the error is ctx's when it is done.
+func (in *inside) notCompared(ctx context.Context, where string, err error) (string, error) {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return "", err
+	}
+	var le *limits.Error
+	if !errors.As(err, &le) {
+		return "not opened: " + err.Error(), nil
+	}
+	i := slices.IndexFunc(in.over, func(o overLimit) bool { return o.err.Limit == le.Limit })
+	if i < 0 {
+		in.over = append(in.over, overLimit{where: where, err: le})
+		i = len(in.over) - 1
+	}
+	in.over[i].n++
+	return "not compared: " + err.Error(), nil
 }
 
-func isTar(b []byte) bool { return len(b) >= 512 && string(b[257:262]) == "ustar" }
+// findings are the platform's findings of the limits met.
+func (in *inside) findings() []Finding {
+	var fs []Finding
+	for _, o := range in.over {
+		fs = append(fs, Finding{Path: o.where, Kind: FindArchiveNotCompared,
+			Message: fmt.Sprintf("%d archive(s) inside differing files not compared, this one the first: %v", o.n, o.err)})
+	}
+	return fs
+}
 
 // archiveEntries lists an archive's members as entries, with the content
-// of each regular one; an error when b is malformed or over the bounds.
-func archiveEntries(b []byte) ([]*Entry, map[string][]byte, error) {
-	content := map[string][]byte{}
-	budget := int64(maxInnerBytes)
-	switch {
-	case bytes.HasPrefix(b, []byte("PK\x03\x04")):
-		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(zr.File) > maxInnerEntries {
-			return nil, nil, fmt.Errorf("more than %d members", maxInnerEntries)
-		}
-		var es []*Entry
-		for _, f := range zr.File {
-			e := &Entry{Path: innerName(f.Name), Type: kindFile, Mode: uint32(f.Mode().Perm())}
-			e.setModTime(f.Modified)
-			if f.FileInfo().IsDir() {
-				e.Type = kindDir
-			} else {
-				rc, err := f.Open()
-				if err != nil {
-					return nil, nil, err
-				}
-				c, err := readBounded(rc, &budget)
-				rc.Close()
-				if err != nil {
-					return nil, nil, fmt.Errorf("%s: %w", e.Path, err)
-				}
-				e.Size, content[e.Path] = int64(len(c)), c
-				e.setDigest(digestOf(c))
-			}
-			es = append(es, e)
-		}
-		return es, content, nil
-	case bytes.HasPrefix(b, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			return nil, nil, err
-		}
-		c, err := readBounded(zr, &budget)
-		if err != nil {
-			return nil, nil, err
-		}
-		if isTar(c) {
-			return tarEntries(c)
-		}
-		name := zr.Name
-		if name == "" {
-			name = "(gzip content)"
-		}
-		p := innerName(name)
-		content[p] = c
-		e := &Entry{Path: p, Type: kindFile, Size: int64(len(c))}
-		e.setDigest(digestOf(c))
-		e.setModTime(zr.ModTime)
-		return []*Entry{e}, content, nil
+// of each regular one; an error when b is malformed, over a limit, or ctx
+// is done.
+func archiveEntries(ctx context.Context, b []byte, bud *archive.Budget) ([]*Entry, map[string][]byte, error) {
+	a, err := archive.Read(ctx, b, bud)
+	if err != nil {
+		return nil, nil, err
 	}
-	return tarEntries(b)
-}
-
-func tarEntries(b []byte) ([]*Entry, map[string][]byte, error) {
 	content := map[string][]byte{}
-	budget := int64(maxInnerBytes)
-	var es []*Entry
-	tr := tar.NewReader(bytes.NewReader(b))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return es, content, nil
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(es) >= maxInnerEntries {
-			return nil, nil, fmt.Errorf("more than %d members", maxInnerEntries)
-		}
+	es := make([]*Entry, 0, len(a.Members))
+	for _, m := range a.Members {
+		h := &m.Header
 		e := &Entry{Path: innerName(h.Name), Mode: uint32(h.Mode & 07777)}
 		e.setIDs(int64(h.Uid), int64(h.Gid))
 		e.setLinkname(h.Linkname)
@@ -159,29 +149,14 @@ func tarEntries(b []byte) ([]*Entry, map[string][]byte, error) {
 		e.setDev(h.Devmajor, h.Devminor)
 		switch e.Type = tarKind(h.Typeflag); e.Type {
 		case kindFile:
-			c, err := readBounded(tr, &budget)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", e.Path, err)
-			}
-			e.Size, content[e.Path] = int64(len(c)), c
-			e.setDigest(digestOf(c))
+			e.Size, content[e.Path] = int64(len(m.Content)), m.Content
+			e.setDigest(digestOf(m.Content))
 		case kindUnknown:
 			e.Type, e.typeflag = kindOther, h.Typeflag
 		}
 		es = append(es, e)
 	}
-}
-
-// readBounded reads r whole, failing past what is left of budget.
-func readBounded(r io.Reader, budget *int64) ([]byte, error) {
-	c, err := io.ReadAll(io.LimitReader(r, *budget+1))
-	if err != nil {
-		return nil, err
-	}
-	if *budget -= int64(len(c)); *budget < 0 {
-		return nil, fmt.Errorf("over %d decompressed bytes", maxInnerBytes)
-	}
-	return c, nil
+	return es, content, nil
 }
 
 func digestOf(b []byte) []byte {

@@ -1,6 +1,9 @@
 package compare
 
-import "github.com/reprover/reprover/internal/limits"
+import (
+	"github.com/reprover/reprover/internal/archive"
+	"github.com/reprover/reprover/internal/limits"
+)
 
 // Limits bound what an untrusted layer may make the comparison read or hold.
 // A zero field means its default (DefaultLimits).
@@ -26,6 +29,18 @@ type Limits struct {
 	// MaxTextBytes the budget of such text kept per layer walk.
 	MaxTextFile  int64
 	MaxTextBytes int64
+	// Archives inside differing files (opened to compare them member by
+	// member and to name their causes): MaxArchiveBytes bounds the bytes
+	// one archive yields (decompressed, then its members' contents) and
+	// MaxArchiveMembers its members, each time it is read;
+	// MaxArchiveDepth how many archives deep they are opened; and
+	// MaxArchiveTotalBytes and MaxArchiveTotalMembers what all of them
+	// yield together, in one comparison.
+	MaxArchiveBytes        int64
+	MaxArchiveMembers      int
+	MaxArchiveDepth        int
+	MaxArchiveTotalBytes   int64
+	MaxArchiveTotalMembers int64
 }
 
 // DefaultLimits apply where a field of Limits is zero.
@@ -38,6 +53,12 @@ var DefaultLimits = Limits{
 	MaxZstdWindow:   128 << 20,
 	MaxTextFile:     16 << 10,
 	MaxTextBytes:    4 << 20,
+
+	MaxArchiveBytes:        archive.DefaultLimits.MaxArchiveBytes,
+	MaxArchiveMembers:      archive.DefaultLimits.MaxArchiveMembers,
+	MaxArchiveDepth:        archive.DefaultLimits.MaxArchiveDepth,
+	MaxArchiveTotalBytes:   archive.DefaultLimits.MaxArchiveTotalBytes,
+	MaxArchiveTotalMembers: archive.DefaultLimits.MaxArchiveTotalMembers,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -66,7 +87,16 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxTextBytes > 0 {
 		d.MaxTextBytes = l.MaxTextBytes
 	}
+	a := l.archives().WithDefaults()
+	d.MaxArchiveBytes, d.MaxArchiveMembers, d.MaxArchiveDepth = a.MaxArchiveBytes, a.MaxArchiveMembers, a.MaxArchiveDepth
+	d.MaxArchiveTotalBytes, d.MaxArchiveTotalMembers = a.MaxArchiveTotalBytes, a.MaxArchiveTotalMembers
 	return d
+}
+
+// archives are the limits of archives inside files.
+func (l Limits) archives() archive.Limits {
+	return archive.Limits{MaxArchiveBytes: l.MaxArchiveBytes, MaxArchiveMembers: l.MaxArchiveMembers, MaxArchiveDepth: l.MaxArchiveDepth,
+		MaxArchiveTotalBytes: l.MaxArchiveTotalBytes, MaxArchiveTotalMembers: l.MaxArchiveTotalMembers}
 }
 
 // LimitError reports a layer that exceeded a named limit: the one type
