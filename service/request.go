@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -56,7 +55,10 @@ var (
 
 // Validate checks every field, and that the source and image are ones this
 // server may read (cfg's allow lists).
-func (r *Request) Validate(cfg *Config) error {
+func (r *Request) Validate(cfg *Config) error { return r.validate(cfg, net.DefaultResolver) }
+
+// validate is Validate with the resolver that judges the source's host.
+func (r *Request) validate(cfg *Config, res hosts.Resolver) error {
 	// Only the image is required: the pipeline reads a source and commit
 	// the request leaves out from the image's provenance, then its labels,
 	// and judges that source by the same rules (SourcePolicy).
@@ -75,7 +77,7 @@ func (r *Request) Validate(cfg *Config) error {
 		return &FieldError{"commit", "want a full commit id (40 or 64 lower-case hex digits)"}
 	}
 	if r.Source != "" {
-		if err := checkSource(r.Source, cfg.Sources.Allow); err != nil {
+		if err := judgeSource(r.Source, cfg.Sources.Allow, res); err != nil {
 			return &FieldError{"source", err.Error()}
 		}
 	}
@@ -131,10 +133,76 @@ func (r *Request) Validate(cfg *Config) error {
 // checkSource applies sources.allow to a source, submitted or named by the
 // image: an allowed prefix, and no internal host unless listed.
 func checkSource(src string, allow []string) error {
+	return judgeSource(src, allow, net.DefaultResolver)
+}
+
+// judgeTimeout bounds the lookup of a submitted source's host.
+const judgeTimeout = 3 * time.Second
+
+// judgeSource is checkSource with the resolver given: the prefix, then
+// the host as internal/hosts judges it for the CLI too (a source that does
+// not parse, another transport, a host with '%', a name resolving to a
+// local address are refused). A name that does not resolve now passes:
+// the clone judges it again (hostAllowedBy), and is pinned to what it
+// judged.
+func judgeSource(src string, allow []string, res hosts.Resolver) error {
 	if !sourceAllowed(src, allow) {
 		return errors.New("not under an allowed prefix (sources.allow)")
 	}
-	return sourceHostAllowed(src, allow)
+	ctx, cancel := context.WithTimeout(context.Background(), judgeTimeout)
+	defer cancel()
+	named := hostAllowedBy(allow)
+	_, err := hosts.JudgeSource(ctx, src, hosts.SourcePolicy{Resolver: res,
+		AllowHost: func(h string) bool { return named(src, h) },
+		AllowPath: func(string) bool { return true }}) // sourceAllowed judged it
+	var local *hosts.LocalError
+	switch {
+	case err == nil, errors.Is(err, hosts.ErrUnresolved):
+		return nil
+	case errors.As(err, &local):
+		return fmt.Errorf("%w; sources.allow must name the host %s to allow it", err, local.Host)
+	}
+	return err
+}
+
+// hostAllowedBy is sources.allow's judgement of a local host, asked again
+// when a source is cloned (verify.Options.AllowSourceHost): a prefix the
+// source starts with names that host itself, so "https://" or "git@"
+// alone does not open the internal network.
+func hostAllowedBy(allow []string) func(src, host string) bool {
+	return func(src, host string) bool {
+		for _, a := range allow {
+			if host == "" {
+				break
+			}
+			if a != "" && strings.HasPrefix(src, a) && strings.EqualFold(prefixHost(a), host) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// prefixHost is the host a sources.allow prefix names, as far as it is
+// written: "http://10.0.0.5:8080/" and "git@10.0.0.5:" name 10.0.0.5;
+// "https://" and "git@" name none.
+func prefixHost(a string) string {
+	var host string
+	if _, rest, ok := strings.Cut(a, "://"); ok {
+		auth := rest[:strings.IndexAny(rest+"/", "/?#")]
+		host = auth[strings.LastIndex(auth, "@")+1:]
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+	} else if at := strings.Index(a, "@"); at >= 0 && !strings.HasPrefix(a, "/") {
+		host = a[at+1:]
+		if strings.HasPrefix(host, "[") {
+			host, _, _ = strings.Cut(host[1:], "]")
+		} else {
+			host, _, _ = strings.Cut(host, ":")
+		}
+	}
+	return strings.Trim(host, "[]")
 }
 
 // sourceAllowed: the source starts with an allowed prefix; a local path is
@@ -160,25 +228,6 @@ func sourceAllowed(src string, allow []string) bool {
 		}
 	}
 	return false
-}
-
-// sourceHostAllowed refuses git URLs on loopback, private and link-local
-// hosts (internal services, cloud metadata) unless an allowed prefix names
-// that host itself: "https://" alone does not open the internal network.
-func sourceHostAllowed(src string, allow []string) error {
-	u, err := url.Parse(src)
-	if err != nil || u.Host == "" {
-		return nil // a local path, or scp-like syntax handled by the prefixes
-	}
-	if !privateHost(u.Hostname()) {
-		return nil
-	}
-	for _, a := range allow {
-		if strings.HasPrefix(src, a) && strings.Contains(a, u.Host) {
-			return nil
-		}
-	}
-	return fmt.Errorf("host %s is local or private; sources.allow must name it to allow it", u.Host)
 }
 
 // privateHost is image.LocalHost, or a name that resolves to such an

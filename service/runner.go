@@ -45,6 +45,9 @@ type PipelineRunner struct {
 	Decompressor string
 	// SourcePolicy judges a source only the image names (sources.allow).
 	SourcePolicy func(source string) error
+	// AllowSourceHost judges the host of every source when it is cloned
+	// (sources.allow; verify.Options.AllowSourceHost).
+	AllowSourceHost func(source, host string) bool
 	// ScratchDir holds each job's checkout and rebuilt image (a directory
 	// of its own, removed after the job); Start sweeps what a killed
 	// process left. Empty: the system's temporary directory.
@@ -90,7 +93,7 @@ func (p *PipelineRunner) Run(ctx context.Context, r Request) (*verify.Report, []
 	if iopts.Transport == nil {
 		iopts.Transport = p.transport()
 	}
-	opts := verify.Options{Image: iopts, Progress: io.Discard, ProgressMode: "quiet", Logger: p.Logger, SourcePolicy: p.SourcePolicy,
+	opts := verify.Options{Image: iopts, Progress: io.Discard, ProgressMode: "quiet", Logger: p.Logger, SourcePolicy: p.SourcePolicy, AllowSourceHost: p.AllowSourceHost,
 		Compare: compare.Options{Diffoscope: p.Diffoscope, Index: p.Index, Decompressor: p.Decompressor}}
 	if p.ScratchDir != "" {
 		if err := os.MkdirAll(p.ScratchDir, 0o700); err != nil {

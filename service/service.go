@@ -66,6 +66,9 @@ func New(ctx context.Context, cfg *Config, runner Runner, logger *slog.Logger) (
 			return nil
 		}
 	}
+	if pr, ok := runner.(*PipelineRunner); ok && pr.AllowSourceHost == nil {
+		pr.AllowSourceHost = hostAllowedBy(cfg.Sources.Allow)
+	}
 	if pr, ok := runner.(*PipelineRunner); ok && pr.AllowDownloadHosts == nil {
 		pr.AllowDownloadHosts = cfg.Network.AllowDownloadHosts
 	}
