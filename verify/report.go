@@ -283,11 +283,11 @@ func writeBuild(p *compare.Text, b *Build) {
 
 // htmlPage is compare's page with what a verification adds under the
 // verdict.
-var htmlPage = template.Must(compare.HTMLPage(`{{with .Error}}<p>error: {{.}}</p>{{end}}
-{{with .Source}}<p>source: <code>{{.URI}}</code> at <code>{{.Commit}}</code></p>{{end}}
-{{with .Published}}<p>published: {{.Ref}} <code>{{.Digest}}</code></p>{{end}}{{with .Rebuilt}}<p>rebuilt: <code>{{.Digest}}</code></p>{{end}}
+var htmlPage = template.Must(compare.HTMLPage(`{{with .Error}}<p>error: {{. | visible}}</p>{{end}}
+{{with .Source}}<p>source: <code>{{.URI | visible}}</code> at <code>{{.Commit | visible}}</code></p>{{end}}
+{{with .Published}}<p>published: {{.Ref | visible}} <code>{{.Digest | visible}}</code></p>{{end}}{{with .Rebuilt}}<p>rebuilt: <code>{{.Digest | visible}}</code></p>{{end}}
 {{with .SourceDateEpoch}}<p>SOURCE_DATE_EPOCH: {{.}}</p>{{end}}
-{{with .Build}}<details><summary>build evidence</summary><pre>{{indent .}}</pre></details>{{end}}
+{{with .Build}}<details><summary>build evidence</summary><pre>{{indent . | visibleLines}}</pre></details>{{end}}
 `))
 
 // WriteHTML writes the report as one self-contained page.

@@ -351,12 +351,12 @@ func (r *TwiceReport) WriteText(w io.Writer, o compare.TextOptions) error {
 }
 
 // twicePage is compare's page with what Twice adds under the verdict.
-var twicePage = template.Must(compare.HTMLPage(`{{with .Error}}<p>error: {{.}}</p>{{end}}
-{{with .Source}}<p>source: <code>{{.URI}}</code> at <code>{{.Commit}}</code></p>{{end}}
-{{with .First}}<p>first build: <code>{{.Digest}}</code>, {{.Started}} – {{.Finished}}</p>{{end}}{{with .Second}}<p>second build: <code>{{.Digest}}</code>, {{.Started}} – {{.Finished}}</p>{{end}}
+var twicePage = template.Must(compare.HTMLPage(`{{with .Error}}<p>error: {{. | visible}}</p>{{end}}
+{{with .Source}}<p>source: <code>{{.URI | visible}}</code> at <code>{{.Commit | visible}}</code></p>{{end}}
+{{with .First}}<p>first build: <code>{{.Digest | visible}}</code>, {{.Started}} – {{.Finished}}</p>{{end}}{{with .Second}}<p>second build: <code>{{.Digest | visible}}</code>, {{.Started}} – {{.Finished}}</p>{{end}}
 {{with .SourceDateEpoch}}<p>SOURCE_DATE_EPOCH: {{.}}</p>{{end}}
-{{with .DownloadChanges}}<h3>downloads that changed between the builds</h3><ul>{{range .}}<li><code>{{.URL}}</code>: first {{or .First "-"}}, second {{or .Second "-"}}</li>{{end}}</ul>{{end}}
-{{with .Build}}<details><summary>build evidence</summary><pre>{{indent .}}</pre></details>{{end}}
+{{with .DownloadChanges}}<h3>downloads that changed between the builds</h3><ul>{{range .}}<li><code>{{.URL | visible}}</code>: first {{or .First "-" | visible}}, second {{or .Second "-" | visible}}</li>{{end}}</ul>{{end}}
+{{with .Build}}<details><summary>build evidence</summary><pre>{{indent . | visibleLines}}</pre></details>{{end}}
 `))
 
 // WriteHTML writes the report as one self-contained page.

@@ -1,6 +1,7 @@
 package text
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -28,9 +29,20 @@ func Visible(s string) string { return visible(s, false) }
 func VisibleLines(s string) string { return visible(s, true) }
 
 // TemplateFuncs are Visible and VisibleLines for a page's templates, as
-// "visible" and "visibleLines" (a template.FuncMap).
+// "visible" and "visibleLines" (a template.FuncMap). They take any value
+// and show it as fmt.Sprint does (a named string type, a Stringer).
 func TemplateFuncs() map[string]any {
-	return map[string]any{"visible": Visible, "visibleLines": VisibleLines}
+	return map[string]any{
+		"visible":      func(v any) string { return Visible(sprint(v)) },
+		"visibleLines": func(v any) string { return VisibleLines(sprint(v)) },
+	}
+}
+
+func sprint(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
 }
 
 func visible(s string, lines bool) string {

@@ -127,3 +127,25 @@ func clean(s string, lines bool) bool {
 	}
 	return true
 }
+
+func TestTemplateFuncs(t *testing.T) {
+	type verdict string
+	visible := TemplateFuncs()["visible"].(func(any) string)
+	lines := TemplateFuncs()["visibleLines"].(func(any) string)
+	for _, c := range []struct {
+		v           any
+		want, lines string
+	}{
+		{"a\x1b\nb", `a\x1b\nb`, "a\\x1b\nb"},
+		{verdict("ok\u202e"), `ok\u202e`, `ok\u202e`},
+		{fmt.Errorf("e\a"), `e\x07`, `e\x07`},
+		{42, "42", "42"},
+	} {
+		if got := visible(c.v); got != c.want {
+			t.Errorf("visible(%#v) = %q, want %q", c.v, got, c.want)
+		}
+		if got := lines(c.v); got != c.lines {
+			t.Errorf("visibleLines(%#v) = %q, want %q", c.v, got, c.lines)
+		}
+	}
+}
