@@ -200,14 +200,18 @@ type SourcePolicy struct {
 // clone connects to that address and no other (GitArgs, GitEnv, URL).
 type Target struct {
 	Source
-	Addr netip.Addr // invalid for a local source
+	Addr netip.Addr // the first address judged; invalid for a local source
+	// Addrs are all the addresses judged, for a name (curl tries each,
+	// as it would have after its own lookup: an IPv6 address this machine
+	// cannot reach does not fail the clone).
+	Addrs []netip.Addr
 }
 
 // JudgeSource parses raw (ParseSource) and judges where it is: a local path
 // by p.AllowPath; a host by what it is as written (a local name, a numeric
 // form, an IP literal) and by every address it resolves to. Any local one
 // refuses it unless p.AllowHost allows the host by name. The target is
-// pinned to the first address resolved.
+// pinned to the addresses judged.
 func JudgeSource(ctx context.Context, raw string, p SourcePolicy) (Target, error) {
 	s, err := ParseSource(raw)
 	if err != nil {
@@ -248,7 +252,10 @@ func JudgeSource(ctx context.Context, raw string, p SourcePolicy) (Target, error
 			return t, &LocalError{Host: s.Host, Addr: a, Why: why}
 		}
 	}
-	t.Addr = addrs[0].Unmap()
+	for _, a := range addrs {
+		t.Addrs = append(t.Addrs, a.Unmap())
+	}
+	t.Addr = t.Addrs[0]
 	return t, nil
 }
 
@@ -299,11 +306,19 @@ func (t Target) GitArgs() []string {
 		if port == "" {
 			port = map[string]string{"http": "80", "https": "443"}[t.Scheme]
 		}
-		addr := t.Addr.String()
-		if t.Addr.Is6() {
-			addr = "[" + addr + "]"
+		addrs := t.Addrs
+		if len(addrs) == 0 {
+			addrs = []netip.Addr{t.Addr}
 		}
-		args = append(args, "-c", "http.curloptResolve="+t.Host+":"+port+":"+addr)
+		var list []string
+		for _, a := range addrs {
+			if a.Is6() {
+				list = append(list, "["+a.String()+"]")
+			} else {
+				list = append(list, a.String())
+			}
+		}
+		args = append(args, "-c", "http.curloptResolve="+t.Host+":"+port+":"+strings.Join(list, ","))
 	}
 	return args
 }

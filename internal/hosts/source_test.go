@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // fakeResolver answers from a table: names as the red team's /etc/hosts
@@ -201,6 +203,11 @@ func TestJudgeSource(t *testing.T) {
 			if got := tg.Addr; (c.addr == "" && got.IsValid()) || (c.addr != "" && got.String() != c.addr) {
 				t.Errorf("JudgeSource(%q) pinned %v, want %q", c.raw, got, c.addr)
 			}
+			if host := tg.Host; tg.Addr.IsValid() && !tg.Local() {
+				if _, err := netip.ParseAddr(host); err != nil && len(tg.Addrs) != len(resolver[host]) {
+					t.Errorf("JudgeSource(%q) pinned %v, want every address of %s: %q", c.raw, tg.Addrs, host, resolver[host])
+				}
+			}
 		})
 	}
 }
@@ -224,6 +231,7 @@ func TestJudgeSourceSystemResolver(t *testing.T) {
 func TestTargetPins(t *testing.T) {
 	for _, c := range []struct {
 		raw, addr string
+		addrs     []string // all addresses judged, when more than addr
 		args      []string // the -c settings after protocol.allow
 		env       string   // GIT_SSH_COMMAND's HostName
 		url       string
@@ -232,6 +240,8 @@ func TestTargetPins(t *testing.T) {
 		{raw: "http://vm:8088/a.git", addr: "127.0.0.1", args: []string{"http.curloptResolve=vm:8088:127.0.0.1"}, url: "http://vm:8088/a.git"},
 		{raw: "http://git.example/a.git", addr: "2606:4700::1111", args: []string{"http.curloptResolve=git.example:80:[2606:4700::1111]"}, url: "http://git.example/a.git"},
 		{raw: "http://127.0.0.1:8088/a.git", addr: "127.0.0.1", url: "http://127.0.0.1:8088/a.git"},
+		{raw: "https://git.example/a.git", addr: "2606:4700::1111", addrs: []string{"2606:4700::1111", "140.82.112.3"},
+			args: []string{"http.curloptResolve=git.example:443:[2606:4700::1111],140.82.112.3"}, url: "https://git.example/a.git"},
 		{raw: "ssh://git@git.example:2222/a.git", addr: "140.82.112.3", env: "-o HostName=140.82.112.3", url: "ssh://git@git.example:2222/a.git"},
 		{raw: "git@git.example:a.git", addr: "2606:4700::1111", env: "-o HostName=2606:4700::1111", url: "git@git.example:a.git"},
 		{raw: "git://git.example/a.git", addr: "140.82.112.3", url: "git://140.82.112.3/a.git"},
@@ -242,6 +252,11 @@ func TestTargetPins(t *testing.T) {
 			t.Fatal(err)
 		}
 		tg := Target{Source: s, Addr: netip.MustParseAddr(c.addr)}
+		if c.addrs != nil {
+			for _, a := range c.addrs {
+				tg.Addrs = append(tg.Addrs, netip.MustParseAddr(a))
+			}
+		}
 		args := tg.GitArgs()
 		proto := map[string]string{"scp": "ssh"}[s.Scheme]
 		if proto == "" {
@@ -284,4 +299,42 @@ func loopbackNames(t *testing.T) []string {
 	}
 	t.Logf("names for loopback in /etc/hosts: %q", names)
 	return names
+}
+
+// FuzzParseSource: whatever it is given, ParseSource does not panic, and a
+// source it accepts has nothing git, ssh or curl would read otherwise: no
+// leading '-', no control character, a host that is a name or an address,
+// a URL Go parses too.
+func FuzzParseSource(f *testing.F) {
+	for _, seed := range []string{
+		"https://github.com/org/app.git", "git@github.com:org/app.git", "git@[2001:db8::1]:x", "ssh://git@h:22/x",
+		"git://h/x", "file:///srv/x", "/srv/x", "ext::sh -c id", "fd::3", "--upload-pack=x", "ssh://-oProxyCommand=x/y",
+		"http://%31%32%37.0.0.1/", "http://[::1%25lo]/", "http://127.0.0.1/%zz/../r.git", "http://a\\@b/", "git@[::1%lo]:x",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		s, err := ParseSource(raw)
+		if err != nil {
+			return
+		}
+		if strings.HasPrefix(raw, "-") || strings.IndexFunc(raw, unicode.IsControl) >= 0 {
+			t.Fatalf("%q accepted: %+v", raw, s)
+		}
+		if s.Local() {
+			return
+		}
+		if s.Host == "" || strings.HasPrefix(s.Host, "-") || strings.ContainsAny(s.Host, "%/@ ") {
+			t.Fatalf("%q: host %q", raw, s.Host)
+		}
+		if s.Scheme != "scp" {
+			if _, err := url.Parse(raw); err != nil {
+				t.Fatalf("%q accepted, but Go does not parse it: %v", raw, err)
+			}
+		}
+		tg := Target{Source: s, Addr: netip.MustParseAddr("192.0.2.1")}
+		if _, err := ParseSource(tg.URL()); err != nil {
+			t.Fatalf("%q pinned as %q, which does not parse: %v", raw, tg.URL(), err)
+		}
+	})
 }
