@@ -41,6 +41,9 @@ type Param struct {
 	Key    string
 	Action Action
 	Why    string
+	// Routine: part of most builds and of no consequence to the output;
+	// the report lists it when ignored, the hints do not.
+	Routine bool
 }
 
 // Reserved build arguments and attributes named in code.
@@ -54,67 +57,67 @@ const (
 // prefix (Lookup takes the longest match). docs/threat-model.md's table is
 // generated from it.
 var Params = []Param{
-	{"build-arg:" + ArgSyntax, Pinned, "picks the frontend that turns the Dockerfile into a build, like `# syntax=`: any program could stand in for the Dockerfile. Accepted from a flag or the bake file only with an `@sha256:` digest; from the release's provenance alone it is refused even when pinned (the commit does not name that frontend: give it with `--build-arg` to rebuild with it). The frontend used is named in the report (`build.frontend`) and both statements (the VSA's `REPROVER_FRONTEND_*` level)"},
-	{"build-arg:" + argCacheNS, Replaced, "namespaces `RUN --mount=type=cache` directories: every rebuild gets a fresh random namespace, so no cache mount carries files from an earlier build on the same daemon (`no-cache` does not empty cache mounts)"},
-	{"build-arg:BUILDKIT_MULTI_PLATFORM", Passed, "only the shape of the output (an index for one platform)"},
-	{"build-arg:BUILDKIT_SANDBOX_HOSTNAME", Passed, "the host name RUN sees: a value, not an input"},
-	{"build-arg:BUILDKIT_DOCKERFILE_CHECK", Ignored, "the frontend's lint settings: they can fail a build, never change its output"},
-	{"build-arg:BUILDKIT_CONTEXT_KEEP_GIT_DIR", Ignored, "applies to git contexts; the rebuild's context is the commit's tree, without `.git`"},
-	{"build-arg:BUILDKIT_GIT_ADVICE", Ignored, "messages only"},
-	{"build-arg:BUILDKIT_INLINE_CACHE", Ignored, "cache metadata for a cache export; the rebuild exports no cache"},
-	{"build-arg:BUILDKIT_ATTEST_*", Ignored, "attestation settings (SBOM scanner, provenance); the rebuild attaches no attestations and they never change the image"},
-	{"build-arg:BUILDKIT_SBOM_SCAN_*", Ignored, "SBOM scan settings; as above"},
-	{"build-arg:BUILDKIT_*", Refused, "a reserved argument reprover does not know: it may change how the frontend builds"},
-	{"build-arg:SOURCE_DATE_EPOCH", Passed, "the rebuild's SOURCE_DATE_EPOCH unless `--source-date-epoch` gives another; layer timestamps are rewritten to it"},
-	{"build-arg:HTTP_PROXY", Ignored, "the publisher's proxy: RUN has no network, or reprover's capturing proxy"},
-	{"build-arg:HTTPS_PROXY", Ignored, "as HTTP_PROXY"},
-	{"build-arg:FTP_PROXY", Ignored, "as HTTP_PROXY"},
-	{"build-arg:NO_PROXY", Ignored, "as HTTP_PROXY"},
-	{"build-arg:ALL_PROXY", Ignored, "as HTTP_PROXY"},
-	{"build-arg:http_proxy", Ignored, "as HTTP_PROXY"},
-	{"build-arg:https_proxy", Ignored, "as HTTP_PROXY"},
-	{"build-arg:ftp_proxy", Ignored, "as HTTP_PROXY"},
-	{"build-arg:no_proxy", Ignored, "as HTTP_PROXY"},
-	{"build-arg:all_proxy", Ignored, "as HTTP_PROXY"},
-	{"build-arg:*", Passed, "the Dockerfile's ARG values; every `FROM`, `COPY --from` and `ADD` is judged by the pinning rules after they are expanded. A name that is not an ARG name (empty, `=`, spaces, control characters) is refused"},
-	{"target", Passed, "the stage to build: narrows the build"},
-	{"filename", Passed, "the Dockerfile's path, read from the commit's tree (a path outside it, or through a symlink, is refused)"},
-	{"dockerfilekey", Ignored, "which local mount holds the Dockerfile; the rebuild sends its own"},
-	{"contextkey", Ignored, "which local mount is the context; the rebuild sends the commit's tree"},
-	{"platform", Replaced, "the rebuild builds the published image's platforms (or `--platform`)"},
-	{"context:*", Refused, "a named context replaces a stage or an image with content the commit does not name"},
-	{"input:*", Refused, "a gateway input replaces a stage or an image with content the commit does not name"},
-	{"no-cache", Replaced, "every stage is built without the cache"},
-	{"no-cache-filter", Replaced, "as no-cache"},
-	{"force-network-mode", Replaced, "`none` for every RUN, or only the capturing proxy (`--network proxy`)"},
-	{"add-hosts", Ignored, "host names the publisher's RUN could reach; the rebuild's RUN has no network, or the proxy resolves names itself"},
-	{"hostname", Passed, "the host name RUN sees: a value, not an input"},
-	{"cgroup-parent", Ignored, "where the publisher's daemon accounted resources"},
-	{"shm-size", Ignored, "resource sizes: a build that needs them fails visibly"},
-	{"ulimit", Ignored, "as shm-size"},
-	{"memory", Ignored, "as shm-size"},
-	{"memswap", Ignored, "as shm-size"},
-	{"cpushares", Ignored, "as shm-size"},
-	{"cpuperiod", Ignored, "as shm-size"},
-	{"cpuquota", Ignored, "as shm-size"},
-	{"cpusetcpus", Ignored, "as shm-size"},
-	{"cpusetmems", Ignored, "as shm-size"},
-	{"image-resolve-mode", Ignored, "every image is pulled by the digest the Dockerfile pins"},
-	{"multi-platform", Passed, "only the shape of the output"},
-	{"label:*", Passed, "labels written into the image config: values, not inputs"},
-	{"cache-from", Ignored, "no cache is imported"},
-	{"cache-imports", Ignored, "no cache is imported"},
-	{"attest:*", Ignored, "the rebuild attaches no attestations; the published ones count as encoding"},
-	{"cmdline", Refused, "arguments for another frontend than the Dockerfile's"},
-	{"source", Refused, "another frontend image, given to the gateway"},
-	{"vcs:*", Ignored, "read for the source and commit (which must pass the source rules), never sent to the rebuild"},
-	{"local-sessionid:*", Ignored, "session bookkeeping"},
-	{"frontend.caps", Ignored, "capabilities the client asked the frontend for"},
-	{"*", Ignored, "anything else: not sent to the rebuild, named in the report"},
-	{"(request) frontend", Refused, "a request to another frontend than `dockerfile.v0` (a gateway image) is refused; `dockerfile.v0` is passed"},
-	{"(request) secrets", Ignored, "the rebuild mounts no secret: a step that requires one fails, naming its line"},
-	{"(request) ssh", Ignored, "the rebuild forwards no SSH agent: a step that requires one fails, naming its line"},
-	{"(request) entitlements", Refused, "never granted (`network.host`, `security.insecure`): the Dockerfile rules refuse the steps that ask"},
+	{"build-arg:" + ArgSyntax, Pinned, "picks the frontend that turns the Dockerfile into a build, like `# syntax=`: any program could stand in for the Dockerfile. Accepted from a flag or the bake file only with an `@sha256:` digest; from the release's provenance alone it is refused even when pinned (the commit does not name that frontend: give it with `--build-arg` to rebuild with it). The frontend used is named in the report (`build.frontend`) and both statements (the VSA's `REPROVER_FRONTEND_*` level)", false},
+	{"build-arg:" + argCacheNS, Replaced, "namespaces `RUN --mount=type=cache` directories: every rebuild gets a fresh random namespace, so no cache mount carries files from an earlier build on the same daemon (`no-cache` does not empty cache mounts)", true},
+	{"build-arg:BUILDKIT_MULTI_PLATFORM", Passed, "only the shape of the output (an index for one platform)", false},
+	{"build-arg:BUILDKIT_SANDBOX_HOSTNAME", Passed, "the host name RUN sees: a value, not an input", false},
+	{"build-arg:BUILDKIT_DOCKERFILE_CHECK", Ignored, "the frontend's lint settings: they can fail a build, never change its output", true},
+	{"build-arg:BUILDKIT_CONTEXT_KEEP_GIT_DIR", Ignored, "applies to git contexts; the rebuild's context is the commit's tree, without `.git`", false},
+	{"build-arg:BUILDKIT_GIT_ADVICE", Ignored, "messages only", true},
+	{"build-arg:BUILDKIT_INLINE_CACHE", Ignored, "cache metadata for a cache export; the rebuild exports no cache", false},
+	{"build-arg:BUILDKIT_ATTEST_*", Ignored, "attestation settings (SBOM scanner, provenance); the rebuild attaches no attestations and they never change the image", true},
+	{"build-arg:BUILDKIT_SBOM_SCAN_*", Ignored, "SBOM scan settings; as above", true},
+	{"build-arg:BUILDKIT_*", Refused, "a reserved argument reprover does not know: it may change how the frontend builds", false},
+	{"build-arg:SOURCE_DATE_EPOCH", Passed, "the rebuild's SOURCE_DATE_EPOCH unless `--source-date-epoch` gives another; layer timestamps are rewritten to it", false},
+	{"build-arg:HTTP_PROXY", Ignored, "the publisher's proxy: RUN has no network, or reprover's capturing proxy", false},
+	{"build-arg:HTTPS_PROXY", Ignored, "as HTTP_PROXY", false},
+	{"build-arg:FTP_PROXY", Ignored, "as HTTP_PROXY", false},
+	{"build-arg:NO_PROXY", Ignored, "as HTTP_PROXY", false},
+	{"build-arg:ALL_PROXY", Ignored, "as HTTP_PROXY", false},
+	{"build-arg:http_proxy", Ignored, "as HTTP_PROXY", false},
+	{"build-arg:https_proxy", Ignored, "as HTTP_PROXY", false},
+	{"build-arg:ftp_proxy", Ignored, "as HTTP_PROXY", false},
+	{"build-arg:no_proxy", Ignored, "as HTTP_PROXY", false},
+	{"build-arg:all_proxy", Ignored, "as HTTP_PROXY", false},
+	{"build-arg:*", Passed, "the Dockerfile's ARG values; every `FROM`, `COPY --from` and `ADD` is judged by the pinning rules after they are expanded. A name that is not an ARG name (empty, `=`, spaces, control characters) is refused", false},
+	{"target", Passed, "the stage to build: narrows the build", false},
+	{"filename", Passed, "the Dockerfile's path, read from the commit's tree (a path outside it, or through a symlink, is refused)", false},
+	{"dockerfilekey", Ignored, "which local mount holds the Dockerfile; the rebuild sends its own", true},
+	{"contextkey", Ignored, "which local mount is the context; the rebuild sends the commit's tree", true},
+	{"platform", Replaced, "the rebuild builds the published image's platforms (or `--platform`)", true},
+	{"context:*", Refused, "a named context replaces a stage or an image with content the commit does not name", false},
+	{"input:*", Refused, "a gateway input replaces a stage or an image with content the commit does not name", false},
+	{"no-cache", Replaced, "every stage is built without the cache", true},
+	{"no-cache-filter", Replaced, "as no-cache", true},
+	{"force-network-mode", Replaced, "`none` for every RUN, or only the capturing proxy (`--network proxy`)", true},
+	{"add-hosts", Ignored, "host names the publisher's RUN could reach; the rebuild's RUN has no network, or the proxy resolves names itself", false},
+	{"hostname", Passed, "the host name RUN sees: a value, not an input", false},
+	{"cgroup-parent", Ignored, "where the publisher's daemon accounted resources", false},
+	{"shm-size", Ignored, "resource sizes: a build that needs them fails visibly", false},
+	{"ulimit", Ignored, "as shm-size", false},
+	{"memory", Ignored, "as shm-size", false},
+	{"memswap", Ignored, "as shm-size", false},
+	{"cpushares", Ignored, "as shm-size", false},
+	{"cpuperiod", Ignored, "as shm-size", false},
+	{"cpuquota", Ignored, "as shm-size", false},
+	{"cpusetcpus", Ignored, "as shm-size", false},
+	{"cpusetmems", Ignored, "as shm-size", false},
+	{"image-resolve-mode", Ignored, "every image is pulled by the digest the Dockerfile pins", true},
+	{"multi-platform", Passed, "only the shape of the output", false},
+	{"label:*", Passed, "labels written into the image config: values, not inputs", false},
+	{"cache-from", Ignored, "no cache is imported", true},
+	{"cache-imports", Ignored, "no cache is imported", true},
+	{"attest:*", Ignored, "the rebuild attaches no attestations; the published ones count as encoding", true},
+	{"cmdline", Ignored, "the command line of the frontend image the request was forwarded to (see source)", true},
+	{"source", Ignored, "the frontend image the release's request was forwarded to (by `# syntax=`, `BUILDKIT_SYNTAX`, or a gateway request): the rebuild uses the commit's own (`# syntax=`, else BuildKit's built-in) and a hint names the release's when it differs; a rebuild by the commit's frontend that matches the published image is a proof whatever built the release", true},
+	{"vcs:*", Ignored, "read for the source and commit (which must pass the source rules), never sent to the rebuild", true},
+	{"local-sessionid:*", Ignored, "session bookkeeping", true},
+	{"frontend.caps", Ignored, "capabilities the client asked the frontend for", true},
+	{"*", Ignored, "anything else: not sent to the rebuild, named in the report", false},
+	{"(request) frontend", Ignored, "`dockerfile.v0`, or `gateway.v0` when the request was forwarded to a frontend image (see source): the rebuild always asks `dockerfile.v0`", false},
+	{"(request) secrets", Ignored, "the rebuild mounts no secret: a step that requires one fails, naming its line", false},
+	{"(request) ssh", Ignored, "the rebuild forwards no SSH agent: a step that requires one fails, naming its line", false},
+	{"(request) entitlements", Refused, "never granted (`network.host`, `security.insecure`): the Dockerfile rules refuse the steps that ask", false},
 }
 
 // Lookup is the row of Params for a frontend attribute: an exact key, else
@@ -162,6 +165,9 @@ type Judged struct {
 	Filename  string
 	Attrs     map[string]string // other passed attributes (hostname, label:*, multi-platform)
 	Ignored   []string          // keys ignored or replaced, sorted
+	// Notable are the keys of Ignored that are not Routine: what a
+	// rebuild's hints name.
+	Notable []string
 }
 
 // JudgeAttrs sorts frontend attributes (a provenance's request args) by
@@ -179,7 +185,7 @@ func JudgeAttrs(attrs map[string]string, from string) (*Judged, error) {
 			// Judged with the request's other build args, when they are
 			// used (CheckBuildArgs, Check).
 			if p.Action == Ignored || p.Action == Replaced {
-				j.Ignored = append(j.Ignored, k)
+				j.ignore(k, p)
 			} else {
 				j.BuildArgs[name] = v
 			}
@@ -198,10 +204,17 @@ func JudgeAttrs(attrs map[string]string, from string) (*Judged, error) {
 				j.Attrs[k] = v
 			}
 		default:
-			j.Ignored = append(j.Ignored, k)
+			j.ignore(k, p)
 		}
 	}
 	return j, nil
+}
+
+func (j *Judged) ignore(k string, p Param) {
+	j.Ignored = append(j.Ignored, k)
+	if !p.Routine {
+		j.Notable = append(j.Notable, k)
+	}
 }
 
 // CheckBuildArgs judges build arguments (from flags, a bake file, or a

@@ -51,7 +51,11 @@ func ReplaceParamsTable(doc string) (string, error) {
 	var b strings.Builder
 	b.WriteString(paramsBegin + "\n\n| parameter | a rebuild | why |\n| --- | --- | --- |\n")
 	for _, p := range Params {
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", p.Key, p.Action, strings.ReplaceAll(p.Why, "|", "\\|"))
+		action := string(p.Action)
+		if p.Routine {
+			action += " (routine: in the report, not in the hints)"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", p.Key, action, strings.ReplaceAll(p.Why, "|", "\\|"))
 	}
 	b.WriteString("\n")
 	return doc[:i] + b.String() + doc[j:], nil

@@ -95,6 +95,13 @@ func verifiedLevels(rep *Report, passed bool) []string {
 	case builder.NetworkProxy:
 		levels = append(levels, attest.LevelDownloadsPinned)
 	}
+	switch rep.Build.Frontend {
+	case "":
+	case frontendBuiltin:
+		levels = append(levels, attest.LevelFrontendBuiltin)
+	default:
+		levels = append(levels, attest.LevelFrontendPinned) // the rules refuse any other
+	}
 	return levels
 }
 

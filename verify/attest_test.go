@@ -32,6 +32,8 @@ func TestAttestationLevels(t *testing.T) {
 		levels  []string // its verifiedLevels
 	}{
 		{"reproducible, hermetic", verify.Reproducible, "none", false, attest.ResultPassed, []string{attest.LevelReproducible, attest.LevelNetworkNone}},
+		{"reproducible, built-in frontend", verify.Reproducible, "none", false, attest.ResultPassed, []string{attest.LevelReproducible, attest.LevelNetworkNone, attest.LevelFrontendBuiltin}},
+		{"reproducible, pinned frontend", verify.Reproducible, "none", false, attest.ResultPassed, []string{attest.LevelReproducible, attest.LevelNetworkNone, attest.LevelFrontendPinned}},
 		{"reproducible, proxied", verify.Reproducible, "proxy", true, attest.ResultPassed, []string{attest.LevelReproducible, attest.LevelDownloadsPinned}},
 		{"equivalent, hermetic", verify.Equivalent, "none", false, attest.ResultPassed, []string{attest.LevelEquivalent, attest.LevelNetworkNone}},
 		{"equivalent, proxied", verify.Equivalent, "proxy", false, attest.ResultPassed, []string{attest.LevelEquivalent, attest.LevelDownloadsPinned}},
@@ -41,7 +43,7 @@ func TestAttestationLevels(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rep := &verify.Report{Verdict: c.verdict, Request: &req, Published: &compare.ImageRef{Ref: req.Image, Digest: digest},
-				Build: &verify.Build{Network: c.network}, Hints: []string{}}
+				Build: &verify.Build{Network: c.network, Frontend: frontendOf(c.levels)}, Hints: []string{}}
 			envs, err := verify.Attestations(t.Context(), rep, req, key, verify.AttestOptions{Strict: c.strict})
 			if err != nil {
 				t.Fatal(err)
@@ -85,4 +87,15 @@ func TestAttestationLevels(t *testing.T) {
 			}
 		})
 	}
+}
+
+// frontendOf is the report's frontend that gives a summary these levels.
+func frontendOf(levels []string) string {
+	switch {
+	case slices.Contains(levels, attest.LevelFrontendBuiltin):
+		return "dockerfile.v0 (built in)"
+	case slices.Contains(levels, attest.LevelFrontendPinned):
+		return "registry.example/frontend@sha256:" + strings.Repeat("f", 64)
+	}
+	return ""
 }

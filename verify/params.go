@@ -7,7 +7,9 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strings"
 
+	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/provenance"
 )
@@ -45,7 +47,46 @@ type params struct {
 	// argsUnknown: the provenance (mode=min) does not record build args
 	// and the request gave none.
 	argsUnknown bool
-	hints       []string
+	// attrs are the provenance's other frontend attributes a rebuild
+	// passes (builder.Params); ignored the keys it does without.
+	attrs            map[string]string
+	ignored, notable []string // notable: not builder.Param.Routine
+	// frontend is the frontend image that built the release, by its
+	// provenance ("" when BuildKit's built-in one, or unknown).
+	frontend string
+	hints    []string
+}
+
+// judgeProvenance sorts the provenance's request by builder.Params: what
+// the rebuild passes, what it ignores, and an error for what it refuses.
+// The publisher wrote it: it may narrow the rebuild, never widen it.
+func judgeProvenance(b *provenance.Build) (*builder.Judged, error) {
+	if b == nil {
+		return &builder.Judged{}, nil
+	}
+	return builder.JudgeAttrs(b.Args, FromProvenance)
+}
+
+// releaseFrontend is the frontend image the release's request was
+// forwarded to ("" for BuildKit's built-in Dockerfile frontend): BuildKit
+// records a request forwarded by # syntax= or BUILDKIT_SYNTAX as one to
+// gateway.v0 with that image as its source.
+func releaseFrontend(b *provenance.Build) string {
+	if b == nil || b.Frontend != "gateway.v0" {
+		return ""
+	}
+	return builder.SyntaxImage(b.Args["source"])
+}
+
+// sameFrontend: two names of a frontend image are the same image (equal,
+// or pinned to the same digest).
+func sameFrontend(a, b string) bool {
+	if a == b {
+		return true
+	}
+	_, da, okA := strings.Cut(a, "@")
+	_, db, okB := strings.Cut(b, "@")
+	return okA && okB && da == db
 }
 
 // resolveParams completes the request from the published image: flags
@@ -116,8 +157,11 @@ func resolveParams(ctx context.Context, req Request, pub *image.Resolved, o Opti
 	r.Dockerfile = pick("dockerfile", req.Dockerfile,
 		candidate{pv(dockerfileOf), FromProvenance},
 		candidate{path.Join(r.Context, "Dockerfile"), FromDefault})
-	r.Target = pick("target", req.Target,
-		candidate{pv(func(b *provenance.Build) string { return b.Args["target"] }), FromProvenance})
+	judged, err := judgeProvenance(p.prov)
+	if err != nil {
+		return p, err
+	}
+	r.Target = pick("target", req.Target, candidate{judged.Target, FromProvenance})
 	sde := req.SourceDateEpoch
 	if sde == "auto" {
 		sde = ""
@@ -126,13 +170,18 @@ func resolveParams(ctx context.Context, req Request, pub *image.Resolved, o Opti
 		candidate{pv(func(b *provenance.Build) string { return b.BuildArgs()["SOURCE_DATE_EPOCH"] }), FromProvenance},
 		candidate{"auto", FromDefault})
 	if len(req.BuildArgs) == 0 && p.prov != nil {
-		args := p.prov.BuildArgs()
+		args := judged.BuildArgs
 		delete(args, "SOURCE_DATE_EPOCH") // a rebuild sets it itself
+		if v, ok := args[builder.ArgSyntax]; ok && req.Bake == "" {
+			return p, &builder.ParamError{Key: "build-arg:" + builder.ArgSyntax, Value: v, From: FromProvenance,
+				Reason: "the release was built by this frontend, which the commit does not name; the rebuild uses it only when it is given as a build argument (pinned by digest)"}
+		}
 		if len(args) > 0 {
 			r.BuildArgs = args
 		}
 		p.argsUnknown = !p.prov.Max
 	}
+	p.attrs, p.ignored, p.notable, p.frontend = judged.Attrs, judged.Ignored, judged.Notable, releaseFrontend(p.prov)
 	for _, k := range slices.Sorted(maps.Keys(r.BuildArgs)) {
 		from := FromProvenance
 		if len(req.BuildArgs) > 0 {

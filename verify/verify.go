@@ -213,8 +213,34 @@ func (st *stages) prepare(ctx context.Context, req Request, b Builder, o Options
 		return nil, fmt.Errorf("%w: the build arguments: the published provenance is mode=min, which does not record them, and %s declares ARG %s; give each --build-arg the release used (its defaults included)",
 			ErrMissingParameter, st.source.dockerfile, strings.Join(inputs.Args, ", "))
 	}
-	st.plan, err = planBuild(ctx, req, b, o, pub, st.source, inputs)
-	return inputs, err
+	if st.plan, err = planBuild(ctx, req, b, o, pub, st.source, inputs); err != nil {
+		return nil, err
+	}
+	st.plan.useParams(st.params, req.BuildArgs)
+	return inputs, nil
+}
+
+// useParams adds what the published provenance's request says beyond the
+// build args (builder.Params): the attributes the rebuild passes, and
+// the parameters it does without, named in the report.
+func (p *plan) useParams(pp *params, args map[string]string) {
+	p.spec.Attrs = pp.attrs
+	p.build.Attrs = pp.attrs
+	p.build.Ignored = append(p.build.Ignored, pp.ignored...)
+	notable := pp.notable
+	dropped, _ := builder.CheckBuildArgs(args, "") // refused ones were refused by the rules
+	for _, name := range dropped {
+		p.build.Ignored = append(p.build.Ignored, "build-arg:"+name)
+		if !builder.BuildArgParam(name).Routine {
+			notable = append(notable, "build-arg:"+name)
+		}
+	}
+	if pp.frontend != "" && !sameFrontend(pp.frontend, p.build.Frontend) {
+		p.hints = append(p.hints, fmt.Sprintf("The release was built by the frontend %s (its provenance); the rebuild uses %s: the commit's Dockerfile frontend, or the one given as build arg %s.", pp.frontend, p.build.Frontend, builder.ArgSyntax))
+	}
+	if len(notable) > 0 {
+		p.hints = append(p.hints, fmt.Sprintf("The rebuild does without %s, which the release's build had (docs/threat-model.md: build parameters).", strings.Join(notable, ", ")))
+	}
 }
 
 // scratchDir is Options.ScratchDir, else a new temporary directory that
@@ -310,6 +336,9 @@ func openPublished(ctx context.Context, req Request, o image.Options) (*image.Re
 	return pub, nil
 }
 
+// frontendBuiltin names BuildKit's own Dockerfile frontend in a report.
+const frontendBuiltin = "dockerfile.v0 (built in)"
+
 // plan is the build to run, the evidence the report gives of it, and what
 // the verification leaves out.
 type plan struct {
@@ -340,7 +369,11 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 	if err != nil {
 		return nil, err
 	}
-	p := &plan{build: Build{BuildKit: version, Frontend: "dockerfile.v0 (built in)", Network: req.network(), Bases: inputs.Bases,
+	frontend := frontendBuiltin
+	if inputs.Frontend != "" {
+		frontend = inputs.Frontend
+	}
+	p := &plan{build: Build{BuildKit: version, Frontend: frontend, Network: req.network(), Bases: inputs.Bases,
 		Downloads: addDownloads(inputs.Downloads), Target: req.Target, BuildArgs: req.BuildArgs, Platforms: platforms,
 		Dockerfile: s.dockerfile, Context: filepath.ToSlash(s.contextRel), NoCache: true,
 		RunDownloads: inputs.RunDownloads, Warnings: inputs.Warnings}}

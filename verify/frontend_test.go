@@ -1,0 +1,110 @@
+package verify_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/fixtures"
+	"github.com/reprover/reprover/verify"
+)
+
+// TestEvilFrontend: a release of a benign source (FROM base, COPY
+// app.txt) built by a frontend that ignores the Dockerfile and outputs a
+// backdoor, chosen by the build arg BUILDKIT_SYNTAX, published with
+// buildctl and provenance mode=max as a release job does. Rebuilding with
+// the provenance's build args once made verify say "reproducible": the
+// frontend is an input like any other, and a parameter the publisher
+// wrote may narrow the rebuild, never widen it.
+func TestEvilFrontend(t *testing.T) {
+	w := newWorld(t)
+	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
+	tag, pinned := w.reg.PushEvilFrontend(t)
+	files := map[string]string{
+		"Dockerfile": "FROM " + w.base + "\nCOPY app.txt /app/\n",
+		"app.txt":    "benign\n",
+	}
+	dir, commit := fixtures.GitRepo(t, files, commitTime)
+	publish := func(name, syntax string) string {
+		out := filepath.Join(t.TempDir(), "published")
+		digest := fixtures.Buildctl(t, addr, dir, out, "build-arg:BUILDKIT_SYNTAX="+syntax,
+			"build-arg:SOURCE_DATE_EPOCH="+strconv.FormatInt(commitTime.Unix(), 10), "attest:provenance=mode=max")
+		x, err := fixtures.FromLayout(out, digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w.push(name, x)
+	}
+	byTag, byDigest := publish("evil-by-tag", tag), publish("evil-by-digest", pinned)
+	bakeDir, bakeCommit := fixtures.GitRepo(t, map[string]string{
+		"Dockerfile":      files["Dockerfile"],
+		"app.txt":         files["app.txt"],
+		"docker-bake.hcl": "target \"default\" {\n  args = { BUILDKIT_SYNTAX = \"" + tag + "\" }\n}\n",
+	}, commitTime)
+	for _, c := range []struct {
+		name    string
+		req     verify.Request
+		verdict verify.Verdict
+		err     string // a part of the error; "" for none
+	}{
+		{name: "unpinned, from the provenance", req: verify.Request{Source: dir, Commit: commit, Image: byTag},
+			verdict: verify.Error, err: `build parameter build-arg:BUILDKIT_SYNTAX="` + tag + `" (from the provenance): the release was built by this frontend, which the commit does not name`},
+		{name: "pinned, from the provenance", req: verify.Request{Source: dir, Commit: commit, Image: byDigest},
+			verdict: verify.Error, err: `build parameter build-arg:BUILDKIT_SYNTAX="` + pinned + `" (from the provenance)`},
+		{name: "unpinned, from a flag", req: verify.Request{Source: dir, Commit: commit, Image: byTag, BuildArgs: map[string]string{"BUILDKIT_SYNTAX": tag}},
+			verdict: verify.Error, err: "build-parameter: build arg BUILDKIT_SYNTAX=\"" + tag + "\": the frontend image " + tag + " has no @sha256: digest"},
+		{name: "unpinned, from the bake file", req: verify.Request{Source: bakeDir, Commit: bakeCommit, Image: byTag, Bake: "docker-bake.hcl"},
+			verdict: verify.Error, err: "build-parameter: build arg BUILDKIT_SYNTAX"},
+		{name: "other build args: the Dockerfile's own frontend", req: verify.Request{Source: dir, Commit: commit, Image: byDigest, BuildArgs: map[string]string{"UNUSED": "1"}},
+			verdict: verify.Mismatch},
+		// The verifier may choose the frontend, pinned: the report and
+		// the statements then name it.
+		{name: "pinned, from a flag", req: verify.Request{Source: dir, Commit: commit, Image: byDigest, BuildArgs: map[string]string{"BUILDKIT_SYNTAX": pinned}},
+			verdict: verify.Reproducible},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := verify.Run(t.Context(), c.req, w.bk, verify.Options{Progress: os.Stderr, ProgressMode: "quiet"})
+			if rep.Verdict != c.verdict {
+				t.Fatalf("verdict %s (%v), want %s", rep.Verdict, err, c.verdict)
+			}
+			if (err == nil) != (c.err == "") || err != nil && !strings.Contains(err.Error(), c.err) {
+				t.Fatalf("error %v, want one with %q", err, c.err)
+			}
+			if c.verdict == verify.Mismatch {
+				found := false
+				for _, f := range rep.Platforms[0].Files {
+					found = found || f.Path == "/backdoor.sh"
+				}
+				if !found {
+					t.Errorf("the mismatch does not name /backdoor.sh: %+v", rep.Platforms[0].Files)
+				}
+				if !slicesHas(rep.Hints, "The release was built by the frontend "+pinned) {
+					t.Errorf("no hint names the release's frontend: %q", rep.Hints)
+				}
+			}
+			if c.verdict == verify.Reproducible && rep.Build.Frontend != pinned {
+				t.Errorf("build.frontend %q, want %q", rep.Build.Frontend, pinned)
+			}
+		})
+	}
+	// The errors a rebuild refuses are typed: a caller can tell the
+	// parameter from the rest.
+	_, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: byTag}, w.bk, verify.Options{ProgressMode: "quiet"})
+	var pe *builder.ParamError
+	if !errors.As(err, &pe) || pe.Key != "build-arg:BUILDKIT_SYNTAX" || pe.From != "provenance" {
+		t.Errorf("error %v is not a ParamError naming build-arg:BUILDKIT_SYNTAX from the provenance", err)
+	}
+}
+
+func slicesHas(ss []string, prefix string) bool {
+	for _, s := range ss {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
