@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -220,6 +221,66 @@ func TestClonePinned(t *testing.T) {
 	}
 	if _, err := exportCommit(t.Context(), rebind, commit, t.TempDir(), allowedByName(nil, r)); err == nil || !strings.Contains(err.Error(), "rebind.example resolves to 127.0.0.1") {
 		t.Errorf("rebind.example, now 127.0.0.1, when cloned: err = %v, want it refused", err)
+	}
+}
+
+// TestClonePinnedGitDaemon: git:// has no option to pin its connection,
+// so its URL names the address judged; a name only the test resolves is
+// cloned through git daemon on 127.0.0.1.
+func TestClonePinnedGitDaemon(t *testing.T) {
+	repo, commit := gitRepo(t)
+	base := t.TempDir()
+	if out, err := exec.Command("git", "clone", "-q", "--bare", repo, filepath.Join(base, "repo.git")).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close() // git daemon cannot take a listener: it binds the port again
+	d := exec.Command("git", "daemon", "--verbose", "--export-all", "--reuseaddr", "--base-path="+base, "--listen=127.0.0.1", "--port="+port)
+	stderr, err := d.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Process.Kill(); d.Wait() })
+	ready := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		var seen []byte
+		for {
+			n, err := stderr.Read(buf)
+			seen = append(seen, buf[:n]...)
+			if bytes.Contains(seen, []byte("Ready to rumble")) {
+				ready <- nil
+				io.Copy(io.Discard, stderr)
+				return
+			}
+			if err != nil {
+				ready <- fmt.Errorf("git daemon: %w: %s", err, seen)
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("git daemon did not start")
+	}
+	src := "git://pinned.invalid:" + port + "/repo.git"
+	co, err := exportCommit(t.Context(), src, commit, t.TempDir(), allowedByName([]string{"pinned.invalid"}, testResolver()))
+	if err != nil {
+		t.Fatalf("the pinned git:// clone: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(co.Dir, "README")); err != nil || string(b) != "x\n" {
+		t.Errorf("README: %q, %v", b, err)
 	}
 }
 
