@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -32,7 +33,9 @@ func (s *Service) Handler() http.Handler {
 	route("GET /api/v1/verifications/{id}", false, s.handleGet)
 	route("GET /api/v1/verifications/{id}/attestation", false, s.handleAttestation)
 	route("POST /api/v1/hooks/registry", true, s.handleRegistryHook)
-	route("POST /api/v1/hooks/git", true, s.handleGitHook)
+	// The git hook authenticates its events itself: the token, or the
+	// forge's signature with the hook's secret.
+	mux.Handle("POST /api/v1/hooks/git", s.instrument("POST /api/v1/hooks/git", http.HandlerFunc(s.handleGitHook)))
 	route("GET /{$}", false, s.handleIndexPage)
 	route("GET /verifications/{id}", false, s.handleVerificationPage)
 	route("GET /causes", false, s.handleCausesPage)
@@ -196,23 +199,9 @@ func (s *Service) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	s.submit(w, r.Context(), req)
-}
-
-func (s *Service) submit(w http.ResponseWriter, ctx context.Context, req Request) {
-	if err := req.Validate(s.cfg); err != nil {
-		var fe *FieldError
-		if errors.As(err, &fe) {
-			writeError(w, http.StatusBadRequest, fe.Field, fe.Error())
-		} else {
-			writeError(w, http.StatusBadRequest, "", err.Error())
-		}
-		return
-	}
-	v, created, err := s.Submit(ctx, req)
+	v, created, err := s.accept(r.Context(), req, tokenSubmitter(r))
 	if err != nil {
-		s.logger.Error("submitting", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "", "could not store the verification")
+		s.writeSubmitError(w, err)
 		return
 	}
 	code := http.StatusOK
@@ -268,8 +257,14 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	f := Filter{Image: q.Get("image"), Commit: q.Get("commit"), Verdict: q.Get("verdict"), Status: q.Get("status"), Limit: limit, Before: q.Get("cursor")}
 	items, next, err := s.store.List(r.Context(), f)
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		writeError(w, http.StatusBadRequest, fe.Field, fe.Error())
+		return
+	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "cursor", err.Error())
+		s.logger.Error("listing", "err", err)
+		writeError(w, http.StatusInternalServerError, "", "reading the store")
 		return
 	}
 	out := struct {
@@ -282,14 +277,51 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Service) handleHealth(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.store.db.PingContext(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "database": err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+// healthTimeout bounds the whole health check (its parts run at once).
+const healthTimeout = 2 * time.Second
+
+// health is /healthz's answer: each part's "ok" or what failed.
+type health struct {
+	Status string            `json:"status"` // ok or unhealthy
+	Checks map[string]string `json:"checks"`
 }
 
-func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+// handleHealth checks each part a verification needs: the store (its
+// table read, not only a ping), the queue (River's table read through
+// River, and River running), and the BuildKit pool (a daemon that answers,
+// when the runner has a pool). 503 names the part that failed.
+func (s *Service) handleHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+	defer cancel()
+	checks := map[string]func(context.Context) error{
+		"store": func(ctx context.Context) error { _, err := s.store.Counts(ctx); return err },
+		"queue": s.queue.Check,
+	}
+	if c, ok := s.runner.(interface{ Check(context.Context) error }); ok {
+		checks["buildkit"] = c.Check
+	}
+	h := health{Status: "ok", Checks: map[string]string{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, check := range checks {
+		wg.Go(func() {
+			res := "ok"
+			if err := check(ctx); err != nil {
+				res = err.Error()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			h.Checks[name] = res
+			if res != "ok" {
+				h.Status = "unhealthy"
+			}
+		})
+	}
+	wg.Wait()
+	code := http.StatusOK
+	if h.Status != "ok" {
+		code = http.StatusServiceUnavailable
+		s.logger.Warn("unhealthy", "checks", h.Checks)
+	}
+	writeJSON(w, code, h)
+}

@@ -73,6 +73,16 @@ type Config struct {
 		Registry []RegistryHook `mapstructure:"registry"`
 		Git      []GitHook      `mapstructure:"git"`
 	} `mapstructure:"hooks"`
+	// Limits bound what one submitter may ask for at once.
+	Limits struct {
+		// QueuedPerToken bounds the verifications one bearer token (or one
+		// git hook, for events signed with its secret) has queued or
+		// running; a submission over it is refused with 429 and
+		// Retry-After. Default 100; negative: no bound.
+		QueuedPerToken int `mapstructure:"queuedPerToken"`
+		// RetryAfter is the Retry-After of that 429 (default 1m).
+		RetryAfter time.Duration `mapstructure:"retryAfter"`
+	} `mapstructure:"limits"`
 }
 
 // RegistryHook maps pushes to a repository to verifications. The source and
@@ -103,6 +113,11 @@ type GitHook struct {
 	Context    string `mapstructure:"context"`
 	// Network is the verifications' network (empty: network.default).
 	Network string `mapstructure:"network"`
+	// Secret authenticates the forge's events for this repository without
+	// the API's token (which GitHub and GitLab cannot send): GitHub's
+	// X-Hub-Signature-256 (HMAC-SHA256 of the body with it) or GitLab's
+	// X-Gitlab-Token (it, verbatim).
+	Secret string `mapstructure:"secret"`
 }
 
 // Defaults fills what is unset.
@@ -128,6 +143,12 @@ func (c *Config) Defaults() {
 	if c.StaleAfter <= 0 {
 		c.StaleAfter = 90 * time.Second
 	}
+	if c.Limits.QueuedPerToken == 0 {
+		c.Limits.QueuedPerToken = 100
+	}
+	if c.Limits.RetryAfter <= 0 {
+		c.Limits.RetryAfter = time.Minute
+	}
 }
 
 // Validate reports the first invalid key.
@@ -149,6 +170,11 @@ func (c *Config) Validate() error {
 	for _, t := range c.Auth.Tokens {
 		if len(t) < 8 {
 			return errors.New("auth.tokens: every token needs at least 8 characters")
+		}
+	}
+	for i, h := range c.Hooks.Git {
+		if h.Secret != "" && len(h.Secret) < 16 {
+			return fmt.Errorf("hooks.git[%d].secret: at least 16 characters", i)
 		}
 	}
 	return nil

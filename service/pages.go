@@ -18,6 +18,7 @@ import (
 	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/internal/gitid"
+	"github.com/reprover/reprover/internal/text"
 	"github.com/reprover/reprover/verify"
 )
 
@@ -33,7 +34,10 @@ var staticFS = func() fs.FS {
 	return sub
 }()
 
-var pages = template.Must(template.New("").Funcs(template.FuncMap{
+// pages show every string they print through visible or visibleLines
+// (text.Visible): a report's strings come from an image, a provenance or
+// a repository, a request's from whoever submitted it.
+var pages = template.Must(template.New("").Funcs(text.TemplateFuncs()).Funcs(template.FuncMap{
 	"join":    func(s []string) string { return strings.Join(s, ", ") },
 	"json":    func(v any) string { b, _ := json.Marshal(v); return string(b) },
 	"short":   shortID,
@@ -127,8 +131,14 @@ func (s *Service) handleIndexPage(w http.ResponseWriter, r *http.Request) {
 	f := Filter{Image: strings.TrimSpace(q.Get("image")), Commit: strings.TrimSpace(q.Get("commit")),
 		Verdict: q.Get("verdict"), Status: q.Get("status"), Limit: 50, Before: q.Get("cursor")}
 	items, next, err := s.store.List(r.Context(), f)
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		http.Error(w, "bad filter: "+fe.Error(), http.StatusBadRequest)
+		return
+	}
 	if err != nil {
-		http.Error(w, "bad filter: "+err.Error(), http.StatusBadRequest)
+		s.logger.Error("listing", "err", err)
+		http.Error(w, "reading the store", http.StatusInternalServerError)
 		return
 	}
 	var notice string

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -42,6 +43,10 @@ type queue interface {
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	Enqueue(ctx context.Context, id string, gen int) error
+	// EnqueueTx enqueues in the store's transaction tx (Store.create).
+	EnqueueTx(ctx context.Context, tx any, id string, gen int) error
+	// Check reads the queue's table: the health check.
+	Check(ctx context.Context) error
 }
 
 type riverQueue[TTx any] struct{ c *river.Client[TTx] }
@@ -50,6 +55,25 @@ func (q *riverQueue[TTx]) Start(ctx context.Context) error { return q.c.Start(ct
 func (q *riverQueue[TTx]) Stop(ctx context.Context) error  { return q.c.Stop(ctx) }
 func (q *riverQueue[TTx]) Enqueue(ctx context.Context, id string, gen int) error {
 	_, err := q.c.Insert(ctx, verifyArgs{ID: id, Generation: gen}, nil)
+	return err
+}
+
+func (q *riverQueue[TTx]) EnqueueTx(ctx context.Context, tx any, id string, gen int) error {
+	t, ok := tx.(TTx)
+	if !ok {
+		return fmt.Errorf("enqueueing in a %T transaction: the queue wants a %T", tx, t)
+	}
+	_, err := q.c.InsertTx(ctx, t, verifyArgs{ID: id, Generation: gen}, nil)
+	return err
+}
+
+func (q *riverQueue[TTx]) Check(ctx context.Context) error {
+	select {
+	case <-q.c.Stopped():
+		return errors.New("the job queue has stopped")
+	default:
+	}
+	_, err := q.c.JobList(ctx, river.NewJobListParams().First(1))
 	return err
 }
 

@@ -76,6 +76,20 @@ func dialGuard(allow allowList) http.RoundTripper {
 	return image.GuardedTransport(t, nil)
 }
 
+// Check connects to a daemon of the pool (the health check): nil when one
+// answers.
+func (p *PipelineRunner) Check(ctx context.Context) error {
+	if p.Builders == nil {
+		return errors.New("no builders configured")
+	}
+	_, release, err := p.Builders.Get(ctx)
+	if err != nil {
+		return err
+	}
+	release()
+	return nil
+}
+
 // Run implements Runner.
 func (p *PipelineRunner) Run(ctx context.Context, r Request) (*verify.Report, []byte, error) {
 	if p.Builders == nil {

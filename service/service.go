@@ -3,14 +3,19 @@ package service
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reprover/reprover/compare"
@@ -40,6 +45,12 @@ type Service struct {
 	logger  *slog.Logger
 	metrics *metrics
 	now     func() time.Time
+
+	// Timings derived from the configuration (SetTimings in tests).
+	heartbeatEvery time.Duration // a running attempt's heartbeats
+	staleAfter     time.Duration // a running attempt silent this long is dead
+	stopGrace      time.Duration // how long a run may take to stop once its context ends
+	reaped         atomic.Int64  // reaper passes (tests wait on it)
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -93,11 +104,20 @@ func New(ctx context.Context, cfg *Config, runner Runner, logger *slog.Logger) (
 	if pr, ok := runner.(*PipelineRunner); ok && pr.AllowPrivate == nil {
 		pr.AllowPrivate = cfg.Images.Allow
 	}
+	if path, ok := strings.CutPrefix(cfg.Database, "sqlite://"); ok {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			logger.Info("creating a new database: the history starts empty", "path", path)
+		}
+	}
 	st, err := OpenStore(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, store: st, runner: runner, logger: logger, now: time.Now}
+	s := &Service{cfg: cfg, store: st, runner: runner, logger: logger, now: time.Now,
+		heartbeatEvery: heartbeatEvery, staleAfter: cfg.StaleAfter,
+		// Long enough for a run to unwind (close a connection, remove its
+		// scratch directory), short against the deadline.
+		stopGrace: min(10*time.Second, max(cfg.JobTimeout/4, time.Second))}
 	s.metrics = newMetrics(st)
 	if pr, ok := runner.(*PipelineRunner); ok && pr.Builders != nil && pr.Builders.Observe == nil {
 		pr.Builders.Observe = s.metrics.daemon
@@ -161,46 +181,76 @@ func (s *Service) Stop(ctx context.Context) error {
 	return errors.Join(err, s.store.Close())
 }
 
-// Submit stores a validated request and enqueues it; the same request
-// again returns the stored verification and created=false.
+// Submit stores a validated request and enqueues it, in one transaction;
+// the same request again returns the stored verification and
+// created=false. It does not apply limits.queuedPerToken (see submitAs).
 func (s *Service) Submit(ctx context.Context, r Request) (*Verification, bool, error) {
-	if r.Network == "" && s.cfg.Network.Default == "proxy" {
-		r.Network = "proxy" // stored as run: the default may change later
-	}
-	v, created, err := s.store.Create(ctx, r.ID(), r, s.now())
+	return s.submitAs(ctx, r, "", 0)
+}
+
+// submitAs is Submit for a submitter holding at most maxQueued
+// verifications queued or running (0: no bound); over it, a
+// *QueueFullError. The request is normalised first (normalise), so that
+// requests that mean the same are one verification.
+func (s *Service) submitAs(ctx context.Context, r Request, submitter string, maxQueued int) (*Verification, bool, error) {
+	r = normalise(r, s.cfg)
+	v, created, err := s.store.create(ctx, r.ID(), r, s.now(), newVerification{Submitter: submitter, MaxQueued: maxQueued,
+		Enqueue: func(ctx context.Context, tx any) error { return s.queue.EnqueueTx(ctx, tx, r.ID(), 0) }})
 	if err != nil {
 		return nil, false, err
 	}
 	if created {
-		if err := s.queue.Enqueue(ctx, v.ID, v.Generation); err != nil {
-			// Stored but not enqueued: Start enqueues it on the next run.
-			return nil, false, fmt.Errorf("enqueueing %s: %w", v.ID, err)
-		}
 		s.metrics.submitted.Inc()
 	}
 	return v, created, nil
 }
 
+// heartbeatEvery is how often a running attempt says it is alive;
+// staleAfter is at least four of them (Validate).
 const heartbeatEvery = 5 * time.Second
 
-// work runs one generation of a verification. Its result is written once;
-// a panic is the job's failure, not a crash, and is not retried.
+// errSuperseded ends a run whose verification was run again elsewhere
+// (its attempt lost the lease: the worker was silent, then woke up).
+var errSuperseded = errors.New("the verification was run again elsewhere")
+
+// outcome is what a run returned, or the panic it raised.
+type outcome struct {
+	rep      *verify.Report
+	att      []byte
+	err      error
+	panicked any
+}
+
+// work runs one generation of a verification. Its result is written once,
+// by the attempt holding its lease; a panic is the job's failure, not a
+// crash, and is not retried. River's job deadline (jobTimeout) cancels
+// ctx: the run is given stopGrace to return, then the verification fails
+// naming what it was doing, and work returns even if the run has not.
 func (s *Service) work(ctx context.Context, id string, gen, attempt, maxAttempts int) (err error) {
-	ok, err := s.store.Claim(ctx, id, gen, s.now())
+	lease := newLease()
+	ok, err := s.store.Claim(ctx, id, gen, lease, s.now(), s.now().Add(-s.staleAfter))
 	if err != nil {
 		return err
 	}
 	if !ok {
-		s.logger.Info("job superseded or finished", "id", id, "generation", gen)
+		s.logger.Info("not run: finished, superseded, or still running under another attempt", "id", id, "generation", gen, "attempt", attempt)
 		return nil
+	}
+	// From here the attempt holds the verification: every way out
+	// finishes it or puts it back in the queue.
+	release := func(why string) {
+		if _, err := s.store.Release(context.WithoutCancel(ctx), id, gen, lease, why, s.now()); err != nil {
+			s.logger.Warn("releasing", "id", id, "err", err)
+		}
 	}
 	v, err := s.store.Get(ctx, id)
 	if err != nil {
+		release("reading it: " + err.Error())
 		return err
 	}
 	start := s.now()
 	finish := func(status string, verdict verify.Verdict, msg string, report, att []byte) error {
-		ok, err := s.store.Finish(context.WithoutCancel(ctx), id, gen, status, verdict, msg, report, att, s.now())
+		ok, err := s.store.Finish(context.WithoutCancel(ctx), id, gen, lease, status, verdict, msg, report, att, s.now())
 		if err == nil && ok {
 			s.metrics.finished(status, verdict, s.now().Sub(start))
 		}
@@ -210,40 +260,55 @@ func (s *Service) work(ctx context.Context, id string, gen, attempt, maxAttempts
 		return finish(StatusFailed, verify.Error, fmt.Sprintf("gave up after %d attempts (the worker died or the job kept failing)", v.Attempts-1), nil, nil)
 	}
 
-	hctx, stopBeat := context.WithCancel(ctx)
+	// Heartbeats last as long as this attempt does, not as long as the
+	// job's context: past the deadline the attempt is still inside the
+	// run until it returns, and silence would have the reaper run the
+	// verification again beside it. A lost lease (another process ran it
+	// again while this one was paused) ends the run.
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBeat()
-	go func() {
-		t := time.NewTicker(heartbeatEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-hctx.Done():
-				return
-			case <-t.C:
-				if err := s.store.Heartbeat(context.WithoutCancel(hctx), id, gen, s.now()); err != nil {
-					s.logger.Warn("heartbeat", "id", id, "err", err)
-				}
-			}
-		}
-	}()
+	go s.heartbeat(beatCtx, id, gen, lease, stopRun)
 
-	defer func() {
-		if p := recover(); p != nil {
-			s.logger.Error("verification panicked", "id", id, "panic", p, "stack", string(debug.Stack()))
-			err = finish(StatusFailed, verify.Error, fmt.Sprintf("internal error: the verification panicked: %v", p), nil, nil)
-		}
-	}()
 	s.logger.Info("verifying", "id", id, "generation", gen, "attempt", attempt, "image", v.Request.Image)
-	rep, att, runErr := s.runner.Run(ctx, v.Request)
+	done := make(chan outcome, 1) // buffered: an abandoned run's send does not block
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				s.logger.Error("verification panicked", "id", id, "panic", p, "stack", string(debug.Stack()))
+				done <- outcome{panicked: p}
+			}
+		}()
+		rep, att, err := s.runner.Run(runCtx, v.Request)
+		done <- outcome{rep: rep, att: att, err: err}
+	}()
+	var out outcome
+	select {
+	case out = <-done:
+	case <-runCtx.Done():
+		select {
+		case out = <-done:
+		case <-time.After(s.stopGrace):
+			return s.abandon(ctx, runCtx, id, gen, release, finish)
+		}
+	}
+	if out.panicked != nil {
+		return finish(StatusFailed, verify.Error, fmt.Sprintf("internal error: the verification panicked: %v", out.panicked), nil, nil)
+	}
+	rep, att, runErr := out.rep, out.att, out.err
+	if errors.Is(context.Cause(runCtx), errSuperseded) {
+		s.logger.Warn("stopped: the verification was run again elsewhere", "id", id, "generation", gen)
+		return nil
+	}
 	if runErr != nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		// Cancelled, not timed out: this process is stopping (River cancels
 		// running jobs when serve's context ends, e.g. on SIGTERM). Not the
-		// verification's failure (it used to be stored as failed, "the
-		// job's deadline passed"): leave it running. River retries the job
-		// (Claim takes a running verification of the same generation), or,
-		// if the stop loses that, the reaper requeues it once the heartbeats
-		// stop. TestRestartMidJob.
+		// verification's failure: it goes back to the queue, and River
+		// retries the job (here once the process is back, or elsewhere).
+		// TestRestartMidJob.
 		s.logger.Warn("interrupted by shutdown; it will run again", "id", id, "generation", gen)
+		release("interrupted by a shutdown; it will run again")
 		return runErr
 	}
 	var te *TransientError
@@ -251,21 +316,19 @@ func (s *Service) work(ctx context.Context, id string, gen, attempt, maxAttempts
 		// Retried by River with backoff; back to queued so the reaper
 		// leaves it alone meanwhile.
 		s.logger.Warn("transient failure, will retry", "id", id, "attempt", attempt, "err", runErr)
-		if _, err := s.store.db.ExecContext(context.WithoutCancel(ctx), s.store.q(`UPDATE reprover_verification SET status = ?, error = ? WHERE id = ? AND generation = ? AND status = ?`),
-			StatusQueued, "retrying: "+runErr.Error(), id, gen, StatusRunning); err != nil {
-			return err
-		}
+		release("retrying: " + runErr.Error())
 		return runErr
 	}
 	var reportJSON []byte
 	if rep != nil {
 		if reportJSON, err = json.Marshal(rep); err != nil {
+			release("encoding its report: " + err.Error())
 			return err
 		}
 	}
 	if runErr != nil {
 		msg := runErr.Error()
-		if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			msg = fmt.Sprintf("the job's deadline (%v) passed: %v", s.cfg.JobTimeout, runErr)
 		}
 		return finish(StatusFailed, verify.Error, msg, reportJSON, att)
@@ -273,11 +336,59 @@ func (s *Service) work(ctx context.Context, id string, gen, attempt, maxAttempts
 	return finish(StatusDone, rep.Verdict, "", reportJSON, att)
 }
 
+// abandon ends an attempt whose run did not return within stopGrace of
+// its context's end. The run goes on in the background (its result will
+// be refused: the lease is given up); its verification fails naming the
+// deadline, or goes back to the queue when the process is stopping.
+func (s *Service) abandon(ctx, runCtx context.Context, id string, gen int, release func(string), finish func(string, verify.Verdict, string, []byte, []byte) error) error {
+	cause := context.Cause(runCtx)
+	s.logger.Error("the verification did not stop; abandoned", "id", id, "generation", gen, "cause", cause, "grace", s.stopGrace)
+	switch {
+	case errors.Is(cause, errSuperseded):
+		return nil
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return finish(StatusFailed, verify.Error, fmt.Sprintf("the job's deadline (%v) passed and the verification did not stop within %v of it; it was abandoned", s.cfg.JobTimeout, s.stopGrace), nil, nil)
+	default:
+		release("interrupted by a shutdown; it will run again")
+		return ctx.Err()
+	}
+}
+
+// heartbeat records every heartbeatEvery that the attempt holding lease is
+// alive, until ctx ends; when the attempt has lost the lease, it stops the
+// run (stop) with errSuperseded.
+func (s *Service) heartbeat(ctx context.Context, id string, gen int, lease string, stop context.CancelCauseFunc) {
+	t := time.NewTicker(s.heartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		held, err := s.store.Heartbeat(ctx, id, gen, lease, s.now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.logger.Warn("heartbeat", "id", id, "err", err)
+		case err == nil && !held:
+			stop(errSuperseded)
+			return
+		}
+	}
+}
+
+// newLease is an id for one attempt at a verification.
+func newLease() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // reapLoop requeues, as a new generation, verifications whose worker has
 // not been heard from for StaleAfter: its process died (kill -9, a lost
 // machine). River alone would wait for the job's whole timeout.
 func (s *Service) reapLoop(ctx context.Context) {
-	t := time.NewTicker(min(s.cfg.StaleAfter/3, 15*time.Second))
+	t := time.NewTicker(min(s.staleAfter/3, 15*time.Second))
 	defer t.Stop()
 	for {
 		select {
@@ -288,11 +399,12 @@ func (s *Service) reapLoop(ctx context.Context) {
 		if err := s.reap(ctx); err != nil && ctx.Err() == nil {
 			s.logger.Warn("requeueing stale jobs", "err", err)
 		}
+		s.reaped.Add(1)
 	}
 }
 
 func (s *Service) reap(ctx context.Context) error {
-	before := s.now().Add(-s.cfg.StaleAfter)
+	before := s.now().Add(-s.staleAfter)
 	// A verification stored but never enqueued (its process died between
 	// the two, or between a requeue and its enqueue) is enqueued again;
 	// enqueueing a job that exists is a no-op (unique by args).

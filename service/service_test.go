@@ -50,6 +50,17 @@ func newServer(t *testing.T, runner service.Runner, edit func(*service.Config)) 
 // one).
 func newServerClock(t *testing.T, runner service.Runner, edit func(*service.Config), clock func() time.Time) *server {
 	t.Helper()
+	return newServerSetup(t, runner, edit, func(svc *service.Service) {
+		if clock != nil {
+			svc.SetClock(clock)
+		}
+	})
+}
+
+// newServerSetup is newServer with setup applied to the service before it
+// starts (a clock, shorter timings).
+func newServerSetup(t *testing.T, runner service.Runner, edit func(*service.Config), setup func(*service.Service)) *server {
+	t.Helper()
 	cfg := &service.Config{DataDir: t.TempDir(), Workers: 2, PublicReads: true, StaleAfter: 20 * time.Second}
 	cfg.Auth.Tokens = []string{token}
 	cfg.Sources.Allow = []string{"/", "https://"}
@@ -61,8 +72,8 @@ func newServerClock(t *testing.T, runner service.Runner, edit func(*service.Conf
 	if err != nil {
 		t.Fatal(err)
 	}
-	if clock != nil {
-		svc.SetClock(clock)
+	if setup != nil {
+		setup(svc)
 	}
 	if err := svc.Start(t.Context()); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -68,6 +69,12 @@ func OpenStore(ctx context.Context, dsn string) (*Store, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("database %s: %w", dsn, err)
 		}
+		// SQLite takes an empty file for a new database: a history cut
+		// to nothing (a failed copy, a full disk) would start silently
+		// empty. reprover creates the file itself when it is missing.
+		if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+			return nil, fmt.Errorf("database %s is an empty file (0 bytes), not a reprover database: remove it to start with an empty history, or restore it from a backup", path)
+		}
 		// WAL and a busy timeout let several writers (workers, the API)
 		// share the file; one connection serialises them in-process.
 		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)")
@@ -76,7 +83,15 @@ func OpenStore(ctx context.Context, dsn string) (*Store, error) {
 		}
 		db.SetMaxOpenConns(1)
 		s := &Store{db: db, sqlitePath: path}
-		return s, s.migrate(ctx)
+		if err := s.checkIntegrity(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("database %s: %w", path, err)
+		}
+		if err := s.migrate(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("database %s: %w", path, err)
+		}
+		return s, nil
 	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
 		pool, err := pgxpool.New(ctx, dsn)
 		if err != nil {
@@ -87,7 +102,11 @@ func OpenStore(ctx context.Context, dsn string) (*Store, error) {
 			return nil, fmt.Errorf("database: %w", err)
 		}
 		s := &Store{db: stdlib.OpenDBFromPool(pool), postgres: true, pool: pool}
-		return s, withMigrationLock(ctx, s, func() error { return s.migrate(ctx) })
+		if err := withMigrationLock(ctx, s, func() error { return s.migrate(ctx) }); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("database %s: %w", redactDSN(dsn), err)
+		}
+		return s, nil
 	}
 	return nil, fmt.Errorf("database %q: want sqlite:///PATH or postgres://…", dsn)
 }
@@ -104,7 +123,12 @@ func (s *Store) Close() error {
 // DB is the database/sql handle (SQLite: River's driver uses it too).
 func (s *Store) DB() *sql.DB { return s.db }
 
-const schema = `CREATE TABLE IF NOT EXISTS reprover_verification (
+// migrations bring the schema from one version to the next; the version
+// reached is kept in reprover_schema. Version 1 is the table as it was
+// before versions were kept (IF NOT EXISTS: such a database is version 0
+// and already has it).
+var migrations = [][]string{
+	{`CREATE TABLE IF NOT EXISTS reprover_verification (
 	id TEXT PRIMARY KEY,
 	request TEXT NOT NULL,
 	source TEXT NOT NULL,
@@ -121,17 +145,136 @@ const schema = `CREATE TABLE IF NOT EXISTS reprover_verification (
 	created_at BIGINT NOT NULL,
 	updated_at BIGINT NOT NULL,
 	finished_at BIGINT
-);
-CREATE INDEX IF NOT EXISTS reprover_verification_created ON reprover_verification (created_at, id);
-CREATE INDEX IF NOT EXISTS reprover_verification_status ON reprover_verification (status, heartbeat_at)`
+)`,
+		`CREATE INDEX IF NOT EXISTS reprover_verification_created ON reprover_verification (created_at, id)`,
+		`CREATE INDEX IF NOT EXISTS reprover_verification_status ON reprover_verification (status, heartbeat_at)`},
+	// 2: the lease of the attempt running a verification (only its holder
+	// may report), and who submitted it (limits.queuedPerToken).
+	{`ALTER TABLE reprover_verification ADD COLUMN lease TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE reprover_verification ADD COLUMN submitter TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX reprover_verification_submitter ON reprover_verification (submitter, status)`},
+}
 
+// SchemaVersion is the version of the store's schema this reprover writes.
+var SchemaVersion = len(migrations)
+
+// migrate brings the schema to SchemaVersion, one transaction per step,
+// and refuses a database whose schema it does not know: one a newer
+// reprover wrote, or whose version table is damaged.
 func (s *Store) migrate(ctx context.Context) error {
-	for _, stmt := range strings.Split(schema, ";\n") {
-		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("migrating: %w", err)
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS reprover_schema (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("creating reprover_schema: %w", err)
+	}
+	version, err := s.schemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if version > SchemaVersion {
+		return fmt.Errorf("schema version %d (reprover_schema) is newer than this reprover's (%d): a newer reprover wrote it; run that one", version, SchemaVersion)
+	}
+	for v := version + 1; v <= SchemaVersion; v++ {
+		if err := s.inTx(ctx, func(tx *sql.Tx) error {
+			for _, stmt := range migrations[v-1] {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM reprover_schema`); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO reprover_schema (version) VALUES (?)`), v)
+			return err
+		}); err != nil {
+			return fmt.Errorf("migrating the schema to version %d: %w", v, err)
 		}
 	}
+	// The version says what the schema should be; a table altered by hand
+	// or half restored is found now, not at the first request.
+	if _, err := s.db.ExecContext(ctx, `SELECT `+columns+`, lease, submitter FROM reprover_verification WHERE 1 = 0`); err != nil {
+		return fmt.Errorf("schema version %d, but reprover_verification does not have its columns: %w", SchemaVersion, err)
+	}
 	return nil
+}
+
+// schemaVersion reads reprover_schema: 0 when it is empty (a new database,
+// or one from before versions were kept).
+func (s *Store) schemaVersion(ctx context.Context) (int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT version FROM reprover_schema`)
+	if err != nil {
+		return 0, fmt.Errorf("reading reprover_schema: %w", err)
+	}
+	defer rows.Close()
+	var versions []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return 0, fmt.Errorf("reading reprover_schema: %w", err)
+		}
+		versions = append(versions, v)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("reading reprover_schema: %w", err)
+	}
+	switch {
+	case len(versions) > 1:
+		return 0, fmt.Errorf("reprover_schema holds %d versions %v, want one: the table is damaged", len(versions), versions)
+	case len(versions) == 0:
+		return 0, nil
+	case versions[0] < 1:
+		return 0, fmt.Errorf("schema version %d (reprover_schema): not a version reprover writes", versions[0])
+	}
+	return versions[0], nil
+}
+
+// checkIntegrity runs SQLite's PRAGMA quick_check (every page's structure,
+// without cross-checking indexes against tables: linear in the file's
+// size): a damaged file is refused at start rather than read as if its
+// rows were missing.
+func (s *Store) checkIntegrity(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `PRAGMA quick_check(20)`)
+	if err != nil {
+		return fmt.Errorf("PRAGMA quick_check: %w (is it an SQLite database?)", err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return fmt.Errorf("PRAGMA quick_check: %w", err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("PRAGMA quick_check: %w", err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("damaged (PRAGMA quick_check: %s): restore it from a backup, or move it aside to start with an empty history", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// inTx runs f in a transaction, committed when f returns nil.
+func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// redactDSN hides a password in a database URL.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://…"
+	}
+	return u.Redacted()
 }
 
 // q rewrites ? placeholders as $1, $2… for PostgreSQL.
@@ -189,23 +332,108 @@ func scan(row interface{ Scan(...any) error }) (*Verification, error) {
 }
 
 // Create stores a new verification unless one with its id exists; it
-// returns the stored one and whether it was created now.
+// returns the stored one and whether it was created now. It does not
+// enqueue it (Start and the reaper enqueue what is stored but waiting).
 func (s *Store) Create(ctx context.Context, id string, r Request, now time.Time) (*Verification, bool, error) {
+	return s.create(ctx, id, r, now, newVerification{})
+}
+
+// newVerification is what create needs besides the request.
+type newVerification struct {
+	// Submitter names who asked (a token's or a hook's id); MaxQueued,
+	// when positive, bounds that submitter's verifications waiting or
+	// running, the new one included.
+	Submitter string
+	MaxQueued int
+	// Enqueue, when set, inserts the verification's job in the same
+	// transaction (tx is a *sql.Tx on SQLite, a pgx.Tx on PostgreSQL):
+	// when it fails nothing is stored.
+	Enqueue func(ctx context.Context, tx any) error
+}
+
+// QueueFullError refuses a submission over limits.queuedPerToken.
+type QueueFullError struct {
+	Submitter string
+	Limit     int
+}
+
+func (e *QueueFullError) Error() string {
+	return fmt.Sprintf("%d verifications of this submitter are already queued or running (limits.queuedPerToken)", e.Limit)
+}
+
+func (s *Store) create(ctx context.Context, id string, r Request, now time.Time, nv newVerification) (*Verification, bool, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, false, err
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO reprover_verification (id, request, source, commit_sha, image, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`), id, string(b), r.Source, r.Commit, r.Image, StatusQueued, ms(now), ms(now))
-	if err != nil {
-		return nil, false, err
+	insert := s.q(`INSERT INTO reprover_verification (id, request, source, commit_sha, image, status, submitter, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	count := s.q(`SELECT COUNT(*) FROM reprover_verification WHERE submitter = ? AND status IN (?, ?)`)
+	args := []any{id, string(b), r.Source, r.Commit, r.Image, StatusQueued, nv.Submitter, ms(now), ms(now)}
+	// One transaction: the row, the limit and the job stand or fall
+	// together (a failed enqueue used to leave a queued row behind).
+	step := func(exec func(q string, args ...any) (int64, error), queryInt func(q string, args ...any) (int, error), tx any) (bool, error) {
+		n, err := exec(insert, args...)
+		if err != nil || n == 0 {
+			return false, err
+		}
+		if nv.MaxQueued > 0 {
+			waiting, err := queryInt(count, nv.Submitter, StatusQueued, StatusRunning)
+			if err != nil {
+				return false, err
+			}
+			if waiting > nv.MaxQueued {
+				return false, &QueueFullError{Submitter: nv.Submitter, Limit: nv.MaxQueued}
+			}
+		}
+		if nv.Enqueue != nil {
+			if err := nv.Enqueue(ctx, tx); err != nil {
+				return false, fmt.Errorf("enqueueing %s: %w", id, err)
+			}
+		}
+		return true, nil
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return nil, false, err
+	var created bool
+	if s.postgres {
+		tx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		created, err = step(func(q string, args ...any) (int64, error) {
+			tag, err := tx.Exec(ctx, q, args...)
+			return tag.RowsAffected(), err
+		}, func(q string, args ...any) (int, error) {
+			var n int
+			return n, tx.QueryRow(ctx, q, args...).Scan(&n)
+		}, tx)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return nil, false, err
+		}
+	} else {
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			created, err = step(func(q string, args ...any) (int64, error) {
+				res, err := tx.ExecContext(ctx, q, args...)
+				if err != nil {
+					return 0, err
+				}
+				return res.RowsAffected()
+			}, func(q string, args ...any) (int, error) {
+				var n int
+				return n, tx.QueryRowContext(ctx, q, args...).Scan(&n)
+			}, tx)
+			return err
+		})
+		if err != nil {
+			return nil, false, err
+		}
 	}
 	v, err := s.Get(ctx, id)
-	return v, n == 1, err
+	return v, created, err
 }
 
 // Get returns one verification.
@@ -239,7 +467,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Verification, string, er
 		msStr, id, ok := strings.Cut(f.Before, ":")
 		t, err := strconv.ParseInt(msStr, 10, 64)
 		if !ok || err != nil {
-			return nil, "", fmt.Errorf("cursor %q: malformed", f.Before)
+			return nil, "", &FieldError{"cursor", "malformed (want the next value of a listing)"}
 		}
 		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
 		args = append(args, t, t, id)
@@ -271,23 +499,39 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Verification, string, er
 	return out, next, nil
 }
 
-// Claim marks a verification running for a generation; false when it is
-// finished or belongs to a newer generation.
-func (s *Store) Claim(ctx context.Context, id string, gen int, now time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET status = ?, attempts = attempts + 1, heartbeat_at = ?, updated_at = ?
-		WHERE id = ? AND generation = ? AND status IN (?, ?)`), StatusRunning, ms(now), ms(now), id, gen, StatusQueued, StatusRunning)
+// Claim marks a verification running for a generation under lease (an
+// id of the claiming attempt, which alone may heartbeat, release and
+// finish it). It is refused (false) when the verification is finished,
+// belongs to a newer generation, or is running under another attempt
+// heard from since staleBefore: River may hand a job out again (its
+// rescuer, a retry) while the attempt running it is alive, and one
+// verification never runs twice at once.
+func (s *Store) Claim(ctx context.Context, id string, gen int, lease string, now, staleBefore time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET status = ?, attempts = attempts + 1, heartbeat_at = ?, updated_at = ?, lease = ?
+		WHERE id = ? AND generation = ? AND (status = ? OR (status = ? AND (heartbeat_at IS NULL OR heartbeat_at < ?)))`),
+		StatusRunning, ms(now), ms(now), lease, id, gen, StatusQueued, StatusRunning, ms(staleBefore))
 	return affected(res, err)
 }
 
-// Heartbeat records that the worker of a generation is alive.
-func (s *Store) Heartbeat(ctx context.Context, id string, gen int, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET heartbeat_at = ? WHERE id = ? AND generation = ? AND status = ?`),
-		ms(now), id, gen, StatusRunning)
-	return err
+// Heartbeat records that the attempt holding lease is alive; false when
+// it no longer holds it (the verification was run again elsewhere).
+func (s *Store) Heartbeat(ctx context.Context, id string, gen int, lease string, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET heartbeat_at = ? WHERE id = ? AND generation = ? AND lease = ? AND status = ?`),
+		ms(now), id, gen, lease, StatusRunning)
+	return affected(res, err)
 }
 
-// Finish stores the outcome once: only the running generation may.
-func (s *Store) Finish(ctx context.Context, id string, gen int, status string, verdict verify.Verdict, errMsg string, report, attestation []byte, now time.Time) (bool, error) {
+// Release puts a verification its attempt will not finish back in the
+// queue (a transient failure River retries, a shutdown), with why.
+func (s *Store) Release(ctx context.Context, id string, gen int, lease, why string, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET status = ?, error = ?, lease = '', heartbeat_at = NULL, updated_at = ?
+		WHERE id = ? AND generation = ? AND lease = ? AND status = ?`), StatusQueued, why, ms(now), id, gen, lease, StatusRunning)
+	return affected(res, err)
+}
+
+// Finish stores the outcome once: only the attempt holding the lease of
+// the running generation may.
+func (s *Store) Finish(ctx context.Context, id string, gen int, lease, status string, verdict verify.Verdict, errMsg string, report, attestation []byte, now time.Time) (bool, error) {
 	var rep, att any
 	if report != nil {
 		rep = string(report)
@@ -295,8 +539,8 @@ func (s *Store) Finish(ctx context.Context, id string, gen int, status string, v
 	if attestation != nil {
 		att = string(attestation)
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET status = ?, verdict = ?, error = ?, report = ?, attestation = ?, updated_at = ?, finished_at = ?
-		WHERE id = ? AND generation = ? AND status = ?`), status, verdict, errMsg, rep, att, ms(now), ms(now), id, gen, StatusRunning)
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET status = ?, verdict = ?, error = ?, report = ?, attestation = ?, updated_at = ?, finished_at = ?, lease = ''
+		WHERE id = ? AND generation = ? AND lease = ? AND status = ?`), status, verdict, errMsg, rep, att, ms(now), ms(now), id, gen, lease, StatusRunning)
 	return affected(res, err)
 }
 
@@ -308,7 +552,7 @@ func (s *Store) Stale(ctx context.Context, before time.Time) ([]*Verification, e
 // Requeue moves a stale verification to a new generation (queued), so that
 // its dead worker's generation can no longer finish it.
 func (s *Store) Requeue(ctx context.Context, id string, gen int, before, now time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET generation = generation + 1, status = ?, updated_at = ?
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET generation = generation + 1, status = ?, lease = '', updated_at = ?
 		WHERE id = ? AND generation = ? AND status = ? AND heartbeat_at < ?`), StatusQueued, ms(now), id, gen, StatusRunning, ms(before))
 	return affected(res, err)
 }
