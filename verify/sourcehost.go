@@ -73,8 +73,10 @@ func allowedByName(allow []string, r hosts.Resolver) hosts.SourcePolicy {
 }
 
 // anywhere is the policy for a source the caller named itself (the CLI's
-// --source, Twice): every host and path, still parsed and pinned.
-var anywhere = hosts.SourcePolicy{AllowHost: func(string) bool { return true }, AllowPath: func(string) bool { return true }}
+// --source, Twice): every host and path, still parsed, and pinned unless
+// its name does not resolve here (an ssh config alias; a name only an
+// HTTP proxy resolves).
+var anywhere = hosts.SourcePolicy{AllowHost: func(string) bool { return true }, AllowPath: func(string) bool { return true }, Unpinned: true}
 
 // clonePolicy is how the clone judges its source, at the moment it clones
 // (a name may resolve elsewhere than when the parameters were read): the
@@ -87,7 +89,7 @@ func clonePolicy(p *params, o Options) hosts.SourcePolicy {
 		src := p.req.Source
 		// Paths were judged by the request's checks and SourcePolicy; a
 		// path does not move between then and now.
-		return hosts.SourcePolicy{AllowHost: func(h string) bool { return o.AllowSourceHost(src, h) }, AllowPath: anywhere.AllowPath}
+		return hosts.SourcePolicy{AllowHost: func(h string) bool { return o.AllowSourceHost(src, h) }, AllowPath: func(string) bool { return true }}
 	case p.of["source"].From == FromFlag:
 		return anywhere
 	}

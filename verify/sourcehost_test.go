@@ -151,6 +151,11 @@ func TestClonePolicy(t *testing.T) {
 		if got := pol.AllowHost != nil && pol.AllowHost("vm"); got != c.want {
 			t.Errorf("%s: vm allowed = %v, want %v", c.name, got, c.want)
 		}
+		// Only the caller's own source may go unpinned (a name that
+		// does not resolve here).
+		if own := c.from == FromFlag && c.host == nil; pol.Unpinned != own {
+			t.Errorf("%s: unpinned = %v, want %v", c.name, pol.Unpinned, own)
+		}
 	}
 }
 

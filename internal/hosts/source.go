@@ -194,6 +194,10 @@ type SourcePolicy struct {
 	// AllowPath reports whether a local path (cleaned; a file:// URL's
 	// path) may be cloned. nil: never.
 	AllowPath func(path string) bool
+	// Unpinned lets a name that does not resolve here through, not
+	// pinned: only for a source the caller named itself (an ssh config
+	// alias, a name only an HTTP proxy resolves).
+	Unpinned bool
 }
 
 // Target is a judged source and the address its host was judged by: a
@@ -240,6 +244,9 @@ func JudgeSource(ctx context.Context, raw string, p SourcePolicy) (Target, error
 		r = net.DefaultResolver
 	}
 	addrs, err := r.LookupNetIP(ctx, "ip", s.Host)
+	if (err != nil || len(addrs) == 0) && p.Unpinned {
+		return t, nil
+	}
 	if err != nil || len(addrs) == 0 {
 		return t, fmt.Errorf("%s: %w (%v)", s.Host, ErrUnresolved, err)
 	}

@@ -136,11 +136,12 @@ func TestParseSource(t *testing.T) {
 // and the target is pinned to an address judged.
 func TestJudgeSource(t *testing.T) {
 	for _, c := range []struct {
-		name  string
-		raw   string
-		allow []string // hosts and paths allowed by name
-		addr  string   // the address pinned; "" for a local path
-		err   string   // what the refusal says; "" for allowed
+		name     string
+		raw      string
+		allow    []string // hosts and paths allowed by name
+		addr     string   // the address pinned; "" for a local path or unpinned
+		err      string   // what the refusal says; "" for allowed
+		unpinned bool     // SourcePolicy.Unpinned
 	}{
 		{name: "public name", raw: "https://git.example/a.git", addr: "140.82.112.3"},
 		{name: "public scp", raw: "git@github.example:org/a.git", addr: "140.82.112.4"},
@@ -179,13 +180,15 @@ func TestJudgeSource(t *testing.T) {
 		{name: "unparseable escape", raw: "http://127.0.0.1:8088/git/%zz/../repo.git", allow: []string{"127.0.0.1"}, err: "does not parse"},
 		{name: "ext transport", raw: "ext::sh -c id", allow: []string{"/"}, err: "transport"},
 		{name: "unresolvable name", raw: "https://nowhere.example/a.git", err: "does not resolve"},
+		{name: "unresolvable name, the caller's own (an ssh alias)", raw: "git@myalias:a.git", unpinned: true},
+		{name: "unpinned still judges what resolves", raw: "http://vm:8088/a.git", unpinned: true, err: "resolves to 127.0.0.1"},
 		{name: "local path refused", raw: "/srv/git/app", err: "local path /srv/git/app"},
 		{name: "local path allowed", raw: "/srv/git/app", allow: []string{"/srv/git"}},
 		{name: "file URL allowed", raw: "file:///srv/git/app", allow: []string{"/srv/git"}},
 		{name: "file URL climbing out", raw: "file:///srv/git/../../etc", allow: []string{"/srv/git"}, err: "local path /etc"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := SourcePolicy{Resolver: resolver,
+			p := SourcePolicy{Resolver: resolver, Unpinned: c.unpinned,
 				AllowHost: func(h string) bool { return slices.Contains(c.allow, h) },
 				AllowPath: func(p string) bool {
 					return slices.ContainsFunc(c.allow, func(a string) bool { return strings.HasPrefix(a, "/") && strings.HasPrefix(p+"/", a+"/") })
