@@ -156,12 +156,8 @@ func gzipHeader(ctx context.Context, a, b []byte, bud *archive.Budget) (Finding,
 	if !oka || !okb {
 		return Finding{}, false, nil
 	}
-	da, _, err := archive.Inflate(ctx, a, bud)
-	if err != nil {
-		return Finding{}, false, ignoreMalformed(err)
-	}
-	db, _, err := archive.Inflate(ctx, b, bud)
-	if err != nil || !bytes.Equal(da, db) {
+	same, err := archive.SameInflated(ctx, a, b, bud)
+	if err != nil || !same {
 		return Finding{}, false, ignoreMalformed(err)
 	}
 	var ev []string
@@ -245,11 +241,11 @@ func archiveMembers(ctx context.Context, a, b []byte, bud *archive.Budget) (Find
 // members lists a zip's or a tar's (or a gzipped tar's) members; nil
 // when b is none of them, or is malformed.
 func members(ctx context.Context, b []byte, bud *archive.Budget) ([]archive.Member, string, error) {
-	if !archive.Is(b) {
-		return nil, "", nil
+	if ok, err := archive.HasMembers(ctx, b, bud); !ok {
+		return nil, "", ignoreMalformed(err)
 	}
 	a, err := archive.Read(ctx, b, bud)
-	if err != nil || a.Kind == archive.Gzip {
+	if err != nil {
 		return nil, "", ignoreMalformed(err)
 	}
 	return a.Members, a.Kind, nil

@@ -219,6 +219,73 @@ func TestReadKeepsWhatCallersCompare(t *testing.T) {
 	}
 }
 
+// TestSameInflated: two gzip streams are compared a chunk at a time, as
+// far as they agree, within the limits.
+func TestSameInflated(t *testing.T) {
+	named := func(name string, b []byte) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Name = name
+		zw.Write(b)
+		zw.Close()
+		return buf.Bytes()
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 20_000) // past one chunk
+	tests := []struct {
+		name  string
+		a, b  []byte
+		lim   Limits
+		same  bool
+		limit string
+	}{
+		{name: "the same data under other headers", a: named("a", big), b: named("b", big), same: true},
+		{name: "as gunzip reads members", a: append(gz(big[:1000]), gz(big[1000:])...), b: gz(big), same: true},
+		{name: "other data", a: gz(big), b: gz(append(big[:len(big)-1:len(big)-1], 'x'))},
+		{name: "one a prefix of the other", a: gz(big), b: gz(big[:len(big)-1])},
+		{name: "empty both", a: gz(nil), b: bytes.Repeat(gz(nil), 3), same: true},
+		{name: "bombs alike past the bound", a: zeros(2), b: zeros(2), lim: Limits{MaxArchiveBytes: 1 << 20}, limit: "MaxArchiveBytes"},
+		{name: "bombs that differ early", a: zeros(2), b: gz(big), lim: Limits{MaxArchiveBytes: 1 << 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			same, err := SameInflated(t.Context(), tt.a, tt.b, NewBudget(tt.lim))
+			var le *limits.Error
+			if tt.limit != "" {
+				if !errors.As(err, &le) || le.Limit != tt.limit {
+					t.Fatalf("error %v, want limit %s", err, tt.limit)
+				}
+				return
+			}
+			if err != nil || same != tt.same {
+				t.Errorf("same %v, error %v; want %v", same, err, tt.same)
+			}
+		})
+	}
+}
+
+// TestHasMembers: what holds members, not a single stream.
+func TestHasMembers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"zip", zipOf(t, file{"a", "1"}), true},
+		{"tar", tarOf(t, file{"a", "1"}), true},
+		{"tar.gz", gz(tarOf(t, file{"a", "1"})), true},
+		{"tar.gz after empty gzip members", append(bytes.Repeat(gz(nil), 100), gz(tarOf(t, file{"a", "1"}))...), true},
+		{"gzip of text", gz([]byte("text")), false},
+		{"truncated gzip", gz(tarOf(t, file{"a", "1"}))[:12], false},
+		{"text", []byte("text"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, _ := HasMembers(t.Context(), tc.b, NewBudget(Limits{})); got != tc.want {
+				t.Errorf("HasMembers = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 // checkedCtx is a context that closes started once the code under test
 // has checked it n times: reading is then well under way.
 type checkedCtx struct {
@@ -241,6 +308,7 @@ func TestReadCancelled(t *testing.T) {
 	huge := Limits{MaxArchiveBytes: 1 << 40, MaxArchiveMembers: 1 << 30, MaxArchiveTotalBytes: 1 << 40, MaxArchiveTotalMembers: 1 << 40}
 	bomb := zeros(4 << 10) // 4 GiB, in 4 MiB
 	members := tarOf(t, many(50_000)...)
+	emptyMembers := bytes.Repeat(gz(nil), 100_000)
 	tests := []struct {
 		name string
 		read func(context.Context, *Budget) error
@@ -248,6 +316,11 @@ func TestReadCancelled(t *testing.T) {
 		{"a gzip bomb", func(ctx context.Context, bud *Budget) error { _, _, err := Inflate(ctx, bomb, bud); return err }},
 		{"a tar.gz bomb", func(ctx context.Context, bud *Budget) error { _, err := Read(ctx, bomb, bud); return err }},
 		{"a tar of many members", func(ctx context.Context, bud *Budget) error { _, err := Read(ctx, members, bud); return err }},
+		{"two gzip bombs alike", func(ctx context.Context, bud *Budget) error { _, err := SameInflated(ctx, bomb, bomb, bud); return err }},
+		{"thousands of empty gzip members", func(ctx context.Context, bud *Budget) error {
+			_, _, err := Inflate(ctx, emptyMembers, bud)
+			return err
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -87,31 +87,98 @@ func Read(ctx context.Context, b []byte, bud *Budget) (*Archive, error) {
 // does, at most MaxArchiveBytes and within what is left of bud; h is its
 // last member's header.
 func Inflate(ctx context.Context, b []byte, bud *Budget) (_ []byte, h gzip.Header, _ error) {
-	br := bytes.NewReader(b)
-	zr, err := gzip.NewReader(br)
+	g, err := newGunzip(b)
 	if err != nil {
 		return nil, h, err
 	}
-	// One member at a time, so that the context is checked between
-	// members too (thousands of empty ones are one Read otherwise).
-	zr.Multistream(false)
-	r := bud.reader(ctx)
-	out := make([]byte, 0, 512)
+	out, err := bud.reader(ctx).readAll(make([]byte, 0, 512), g)
+	if err != nil {
+		return nil, h, err
+	}
+	return out, g.last, nil
+}
+
+// SameInflated tells whether the gzip streams a and b decompress to the
+// same bytes, reading both a chunk at a time (and no further than where
+// they differ) within MaxArchiveBytes each and what is left of bud.
+func SameInflated(ctx context.Context, a, b []byte, bud *Budget) (bool, error) {
+	ga, err := newGunzip(a)
+	if err != nil {
+		return false, err
+	}
+	gb, err := newGunzip(b)
+	if err != nil {
+		return false, err
+	}
+	ra, rb := bud.reader(ctx), bud.reader(ctx)
+	ca, cb := make([]byte, 0, readChunk), make([]byte, 0, readChunk)
 	for {
-		if out, err = r.readAll(out, zr); err != nil {
-			return nil, h, err
-		}
-		h = zr.Header
-		if err := ctx.Err(); err != nil {
-			return nil, h, err
-		}
-		switch err := zr.Reset(br); {
-		case err == io.EOF:
-			return out, h, nil
-		case err != nil:
-			return nil, h, err
+		var errA, errB error
+		ca, errA = ra.readFull(ca[:0], ga)
+		cb, errB = rb.readFull(cb[:0], gb)
+		switch {
+		case errA != nil && errA != io.EOF:
+			return false, errA
+		case errB != nil && errB != io.EOF:
+			return false, errB
+		case !bytes.Equal(ca, cb):
+			return false, nil
+		case errA == io.EOF || errB == io.EOF:
+			return errA == errB, nil
 		}
 	}
+}
+
+// HasMembers tells whether b is an archive of members: a zip, a tar, or
+// a gzip stream of a tar (the first 512 bytes it decompresses to, read
+// within bud, tell).
+func HasMembers(ctx context.Context, b []byte, bud *Budget) (bool, error) {
+	if isZip(b) || IsTar(b) {
+		return true, nil
+	}
+	g, err := newGunzip(b)
+	if err != nil {
+		return false, nil
+	}
+	head, err := bud.reader(ctx).readFull(make([]byte, 0, 512), g)
+	if err != nil && err != io.EOF {
+		return false, err
+	}
+	return IsTar(head), nil
+}
+
+// gunzip reads the members of a gzip stream one after another, as gunzip
+// does: one member per Read at most, so that the context is checked
+// between members too (thousands of empty ones are one Read of
+// gzip.Reader's own multistream mode). last is the header of the last
+// member read to its end.
+type gunzip struct {
+	br   *bytes.Reader
+	zr   *gzip.Reader
+	last gzip.Header
+}
+
+func newGunzip(b []byte) (*gunzip, error) {
+	br := bytes.NewReader(b)
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, err
+	}
+	zr.Multistream(false)
+	return &gunzip{br: br, zr: zr}, nil
+}
+
+func (g *gunzip) Read(p []byte) (int, error) {
+	n, err := g.zr.Read(p)
+	if err != io.EOF {
+		return n, err
+	}
+	g.last = g.zr.Header
+	if err := g.zr.Reset(g.br); err != nil {
+		return n, err // io.EOF: no member follows
+	}
+	g.zr.Multistream(false) // Reset turns it back on
+	return n, nil
 }
 
 func readTar(ctx context.Context, b []byte, bud *Budget) (*Archive, error) {
@@ -235,32 +302,51 @@ const readChunk = 64 << 10
 // the archive's bytes or the budget's, or once the context is done.
 func (r *reader) readAll(dst []byte, src io.Reader) ([]byte, error) {
 	for {
-		if err := r.ctx.Err(); err != nil {
-			return nil, err
-		}
 		if len(dst) == cap(dst) {
 			dst = append(dst, 0)[:len(dst)]
 		}
-		// One byte past either bound is enough to know it is over.
-		n := min(int64(cap(dst)-len(dst)), readChunk, r.left+1, r.bud.left()+1)
-		got, err := src.Read(dst[len(dst) : len(dst)+int(n)])
-		dst = dst[:len(dst)+got]
-		if got > 0 {
-			r.left -= int64(got)
-			total := r.bud.spendBytes(int64(got))
-			if r.left < 0 {
-				return nil, &limits.Error{What: "bytes of an archive inside a file", Limit: "MaxArchiveBytes",
-					Max: r.bud.lim.MaxArchiveBytes, Got: r.bud.lim.MaxArchiveBytes - r.left}
-			}
-			if total != nil {
-				return nil, total
-			}
-		}
-		if err == io.EOF {
+		var err error
+		if dst, err = r.read(dst, src); err == io.EOF {
 			return dst, nil
-		}
-		if err != nil {
+		} else if err != nil {
 			return nil, err
 		}
 	}
+}
+
+// readFull fills dst up to its capacity from src; io.EOF when src ended
+// first (dst then holds what it had).
+func (r *reader) readFull(dst []byte, src io.Reader) ([]byte, error) {
+	for len(dst) < cap(dst) {
+		var err error
+		if dst, err = r.read(dst, src); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+// read appends one Read of src, at most readChunk bytes, to dst (which
+// has room): an error past the archive's bytes or the budget's, or once
+// the context is done; src's io.EOF as it is.
+func (r *reader) read(dst []byte, src io.Reader) ([]byte, error) {
+	if err := r.ctx.Err(); err != nil {
+		return nil, err
+	}
+	// One byte past either bound is enough to know it is over.
+	n := min(int64(cap(dst)-len(dst)), readChunk, r.left+1, r.bud.left()+1)
+	got, err := src.Read(dst[len(dst) : len(dst)+int(n)])
+	dst = dst[:len(dst)+got]
+	if got > 0 {
+		r.left -= int64(got)
+		total := r.bud.spendBytes(int64(got))
+		if r.left < 0 {
+			return nil, &limits.Error{What: "bytes of an archive inside a file", Limit: "MaxArchiveBytes",
+				Max: r.bud.lim.MaxArchiveBytes, Got: r.bud.lim.MaxArchiveBytes - r.left}
+		}
+		if total != nil {
+			return nil, total
+		}
+	}
+	return dst, err
 }
