@@ -1,7 +1,6 @@
 package image
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -35,11 +34,8 @@ func (r *Resolved) Statements(ctx context.Context, lim Limits, wanted ...string)
 		if err != nil {
 			return nil, fmt.Errorf("attestation manifest %s: %w", d.Digest, err)
 		}
-		if err := strictjson.Check(raw, lim.MaxJSONDepth); err != nil {
-			return nil, fmt.Errorf("attestation manifest %s: %w", d.Digest, err)
-		}
-		m, err := v1.ParseManifest(bytes.NewReader(raw))
-		if err != nil {
+		var m v1.Manifest
+		if err := strictjson.Unmarshal(raw, &m, lim.MaxJSONDepth); err != nil {
 			return nil, fmt.Errorf("attestation manifest %s: %w", d.Digest, err)
 		}
 		if len(m.Layers) > lim.MaxLayers {

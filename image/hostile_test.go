@@ -236,7 +236,7 @@ func docCases() []docCase {
 			want: "differ only in case", beforeFetch: true},
 		{name: "Layers instead of layers", doc: func(w *world) []byte {
 			return obj(kv("schemaVersion", 2), kv("mediaType", types.OCIManifestSchema1), kv("config", w.m.Config), kv("Layers", w.m.Layers))
-		}, want: `key "Layers": the spec spells it "layers"`, beforeFetch: true},
+		}, want: `$: key "Layers" matches field "layers" only in case`, beforeFetch: true},
 		{name: "Digest instead of digest in a layer", doc: func(w *world) []byte {
 			l := w.m.Layers[0]
 			return obj(kv("schemaVersion", 2), kv("mediaType", types.OCIManifestSchema1), kv("config", w.m.Config),
@@ -266,7 +266,25 @@ func docCases() []docCase {
 		{name: "Env and env in the config", doc: func(w *world) []byte {
 			b := string(must(json.Marshal(w.cfg)))
 			return w.rawConfig([]byte(strings.Replace(b, `"config":{`, `"config":{"env":["LD_PRELOAD=/evil.so"],`, 1)))
-		}, want: "differ only in case"},
+		}, want: `$.config: key "env" matches field "Env" only in case`},
+		{name: "env instead of Env in the config", doc: func(w *world) []byte {
+			b := string(must(json.Marshal(w.cfg)))
+			return w.rawConfig([]byte(strings.Replace(b, `"Env":[`, `"env":["LD_PRELOAD=/evil.so",`, 1)))
+		}, want: `$.config: key "env" matches field "Env" only in case`},
+		{name: "Diff_ids instead of diff_ids in the config", doc: func(w *world) []byte {
+			return w.rawConfig([]byte(strings.Replace(string(must(json.Marshal(w.cfg))), `"diff_ids":`, `"Diff_ids":`, 1)))
+		}, want: `$.rootfs: key "Diff_ids" matches field "diff_ids"`},
+		{name: "mediatype instead of mediaType", doc: func(w *world) []byte {
+			return obj(kv("schemaVersion", 2), kv("mediatype", types.OCIManifestSchema1), kv("config", w.m.Config), kv("layers", w.m.Layers))
+		}, want: `$: key "mediatype" matches field "mediaType"`, beforeFetch: true},
+		{name: "Manifests instead of manifests in an index", doc: func(w *world) []byte {
+			return []byte(strings.Replace(string(w.index()), `"manifests":`, `"Manifests":`, 1))
+		}, want: `$: key "Manifests" matches field "manifests"`, beforeFetch: true},
+		{name: "Annotations in a config descriptor", doc: func(w *world) []byte {
+			return obj(kv("schemaVersion", 2), kv("mediaType", types.OCIManifestSchema1),
+				fmt.Sprintf(`"config":{"mediaType":%q,"digest":%q,"size":%d,"Annotations":{"a":"b"}}`, w.m.Config.MediaType, w.m.Config.Digest, w.m.Config.Size),
+				kv("layers", w.m.Layers))
+		}, want: `$.config: key "Annotations" matches field "annotations"`, beforeFetch: true},
 		{name: "escaped lone surrogates collide as label keys", doc: func(w *world) []byte {
 			b := string(must(json.Marshal(w.cfg)))
 			return w.rawConfig([]byte(strings.Replace(b, `"config":{`, `"config":{"Labels":{"\ud800":"a","\udc00":"b"},`, 1)))

@@ -1,10 +1,10 @@
 package image
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -171,8 +171,8 @@ func open(ctx context.Context, r Reference, st store, o Options, lim Limits) (*R
 		return res, checkPlatforms(what, o.Platforms, res.Images)
 	}
 	res.IsIndex = true
-	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
-	if err != nil {
+	var idx v1.IndexManifest
+	if err := strictjson.Unmarshal(raw, &idx, lim.MaxJSONDepth); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if len(idx.Manifests) > lim.MaxManifests {
@@ -256,8 +256,8 @@ func fetchManifest(ctx context.Context, st store, d v1.Descriptor, lim Limits) (
 }
 
 func openImage(ctx context.Context, st store, desc v1.Descriptor, raw []byte, p *v1.Platform, lim Limits) (*Image, error) {
-	m, err := v1.ParseManifest(bytes.NewReader(raw))
-	if err != nil {
+	m := new(v1.Manifest)
+	if err := strictjson.Unmarshal(raw, m, lim.MaxJSONDepth); err != nil {
 		return nil, err
 	}
 	if len(m.Layers) > lim.MaxLayers {
@@ -273,11 +273,8 @@ func openImage(ctx context.Context, st store, desc v1.Descriptor, raw []byte, p 
 	if err != nil {
 		return nil, err
 	}
-	if err := strictjson.Check(cfgRaw, lim.MaxJSONDepth); err != nil {
-		return nil, fmt.Errorf("config %s: %w", m.Config.Digest, err)
-	}
-	cfg, err := v1.ParseConfigFile(bytes.NewReader(cfgRaw))
-	if err != nil {
+	cfg := new(v1.ConfigFile)
+	if err := strictjson.Unmarshal(cfgRaw, cfg, lim.MaxJSONDepth); err != nil {
 		return nil, fmt.Errorf("config %s: %w", m.Config.Digest, err)
 	}
 	if n := len(cfg.RootFS.DiffIDs); n != len(m.Layers) {
@@ -324,12 +321,9 @@ const (
 // ambiguous documents and ones whose mediaType contradicts the descriptor
 // or the registry's Content-Type.
 func classify(raw []byte, declared types.MediaType, lim Limits) (docKind, types.MediaType, error) {
-	if err := strictjson.Check(raw, lim.MaxJSONDepth); err != nil {
-		return 0, "", err
-	}
-	if err := checkSpelling(raw); err != nil {
-		return 0, "", err
-	}
+	// Decoded strictly, the probe refuses "Layers" beside or instead of
+	// "layers"; the document's full parse then refuses the descriptors'
+	// and platforms' keys in another case.
 	var probe struct {
 		SchemaVersion json.Number      `json:"schemaVersion"`
 		MediaType     types.MediaType  `json:"mediaType"`
@@ -338,8 +332,11 @@ func classify(raw []byte, declared types.MediaType, lim Limits) (docKind, types.
 		Config        *json.RawMessage `json:"config"`
 		FSLayers      *json.RawMessage `json:"fsLayers"`
 	}
-	if err := json.Unmarshal(raw, &probe); err != nil {
-		return 0, "", fmt.Errorf("not a manifest: %w", err)
+	if err := strictjson.Unmarshal(raw, &probe, lim.MaxJSONDepth); err != nil {
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) {
+			return 0, "", fmt.Errorf("not a manifest: %w", err)
+		}
+		return 0, "", err
 	}
 	if probe.FSLayers != nil || probe.SchemaVersion == "1" {
 		return 0, "", fmt.Errorf("docker schema 1 manifests are not supported")

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -241,10 +240,7 @@ func (s *layoutStore) top(ctx context.Context) ([]byte, types.MediaType, error) 
 	var idx struct {
 		Manifests []v1.Descriptor `json:"manifests"`
 	}
-	if err := strictjson.Check(raw, DefaultLimits.MaxJSONDepth); err != nil {
-		return nil, "", fmt.Errorf("index.json of %s: %w", s.ref.Name, err)
-	}
-	if err := json.Unmarshal(raw, &idx); err != nil {
+	if err := strictjson.Unmarshal(raw, &idx, DefaultLimits.MaxJSONDepth); err != nil {
 		return nil, "", fmt.Errorf("index.json of %s: %w", s.ref.Name, err)
 	}
 	// Errors name the reference: the blob's own error names only the
