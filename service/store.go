@@ -231,26 +231,28 @@ func (s *Store) schemaVersion(ctx context.Context) (int, error) {
 // size): a damaged file is refused at start rather than read as if its
 // rows were missing.
 func (s *Store) checkIntegrity(ctx context.Context) error {
+	const advice = "restore it from a backup, or move it aside to start with an empty history"
 	rows, err := s.db.QueryContext(ctx, `PRAGMA quick_check(20)`)
 	if err != nil {
-		return fmt.Errorf("PRAGMA quick_check: %w (is it an SQLite database?)", err)
+		// SQLite gives up on some damage before the check can report it.
+		return fmt.Errorf("damaged, or not an SQLite database (PRAGMA quick_check: %w): %s", err, advice)
 	}
 	defer rows.Close()
 	var problems []string
 	for rows.Next() {
 		var line string
 		if err := rows.Scan(&line); err != nil {
-			return fmt.Errorf("PRAGMA quick_check: %w", err)
+			return fmt.Errorf("damaged (PRAGMA quick_check: %w): %s", err, advice)
 		}
 		if line != "ok" {
 			problems = append(problems, line)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("PRAGMA quick_check: %w", err)
+		return fmt.Errorf("damaged (PRAGMA quick_check: %w): %s", err, advice)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("damaged (PRAGMA quick_check: %s): restore it from a backup, or move it aside to start with an empty history", strings.Join(problems, "; "))
+		return fmt.Errorf("damaged (PRAGMA quick_check: %s): %s", strings.Join(problems, "; "), advice)
 	}
 	return nil
 }
