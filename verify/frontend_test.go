@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -107,4 +108,60 @@ func slicesHas(ss []string, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// TestProvenanceParams: what a release's provenance request says beyond
+// its build args, as buildctl records it: a named context is refused (it
+// could stand in for any image or stage), a host entry is ignored and
+// named, and a label is passed.
+func TestProvenanceParams(t *testing.T) {
+	w := newWorld(t)
+	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
+	dir, commit := fixtures.GitRepo(t, map[string]string{
+		"Dockerfile": "FROM " + w.base + "\nCOPY app.txt /app/\n",
+		"app.txt":    "benign\n",
+	}, commitTime)
+	publish := func(name string, opts ...string) string {
+		out := filepath.Join(t.TempDir(), "published")
+		opts = append(opts, "build-arg:SOURCE_DATE_EPOCH="+strconv.FormatInt(commitTime.Unix(), 10), "attest:provenance=mode=max")
+		x, err := fixtures.FromLayout(out, fixtures.Buildctl(t, addr, dir, out, opts...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w.push(name, x)
+	}
+	for _, c := range []struct {
+		name    string
+		opts    []string
+		verdict verify.Verdict
+		err     string
+		ignored string // a key of build.ignoredParameters, named in a hint
+		attr    string // a key of build.attrs
+	}{
+		{name: "named context", opts: []string{"context:other=docker-image://" + w.base}, verdict: verify.Error,
+			err: `build parameter context:other="docker-image://` + w.base + `" (from the provenance): a named context replaces a stage or an image`},
+		{name: "host entries", opts: []string{"add-hosts=mirror=192.0.2.1"}, verdict: verify.Reproducible, ignored: "add-hosts"},
+		{name: "label", opts: []string{"label:org.example.release=1"}, verdict: verify.Reproducible, attr: "label:org.example.release"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ref := publish(strings.ReplaceAll(c.name, " ", "-"), c.opts...)
+			rep, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: ref}, w.bk, verify.Options{ProgressMode: "quiet"})
+			roundTrip(t, rep)
+			if rep.Verdict != c.verdict {
+				t.Fatalf("verdict %s (%v), want %s; hints %q", rep.Verdict, err, c.verdict, rep.Hints)
+			}
+			if (err == nil) != (c.err == "") || err != nil && !strings.Contains(err.Error(), c.err) {
+				t.Fatalf("error %v, want one with %q", err, c.err)
+			}
+			if c.ignored != "" && (!slices.Contains(rep.Build.Ignored, c.ignored) || !strings.Contains(strings.Join(rep.Hints, "\n"), "does without "+c.ignored)) {
+				t.Errorf("%s not named as ignored: %q; hints %q", c.ignored, rep.Build.Ignored, rep.Hints)
+			}
+			if c.attr != "" && rep.Build.Attrs[c.attr] == "" {
+				t.Errorf("%s not passed: %v", c.attr, rep.Build.Attrs)
+			}
+			if c.verdict == verify.Reproducible && rep.Build.Frontend != "dockerfile.v0 (built in)" {
+				t.Errorf("build.frontend %q", rep.Build.Frontend)
+			}
+		})
+	}
 }

@@ -224,8 +224,9 @@ func (st *stages) prepare(ctx context.Context, req Request, b Builder, o Options
 // build args (builder.Params): the attributes the rebuild passes, and
 // the parameters it does without, named in the report.
 func (p *plan) useParams(pp *params, args map[string]string) {
-	p.spec.Attrs = pp.attrs
-	p.build.Attrs = pp.attrs
+	if len(pp.attrs) > 0 {
+		p.spec.Attrs, p.build.Attrs = pp.attrs, pp.attrs
+	}
 	p.build.Ignored = append(p.build.Ignored, pp.ignored...)
 	notable := pp.notable
 	dropped, _ := builder.CheckBuildArgs(args, "") // refused ones were refused by the rules
