@@ -189,7 +189,13 @@ func mergeCaptures(logged []request, p *provenanceCaptures) ([]pins.Capture, err
 		out = append(out, c)
 	}
 	for _, l := range logged {
-		i := slices.IndexFunc(out, func(c pins.Capture) bool { return c.Method == l.Method && c.URL == l.URL && statusFits(c, l.Status) })
+		// The same URL can be a material and a marker (fetched whole, then
+		// by a range): a status goes to a capture that has none yet.
+		fits := func(c pins.Capture) bool { return c.Method == l.Method && c.URL == l.URL && statusFits(c, l.Status) }
+		i := slices.IndexFunc(out, func(c pins.Capture) bool { return c.Status == 0 && fits(c) })
+		if i < 0 {
+			i = slices.IndexFunc(out, fits)
+		}
 		switch {
 		case i >= 0:
 			if out[i].Status == 0 {
@@ -213,13 +219,13 @@ func mergeCaptures(logged []request, p *provenanceCaptures) ([]pins.Capture, err
 }
 
 // statusFits: a logged status can be the one of a capture. A material is
-// a 2xx, or a 3xx for a redirect's source; a failed GET is 400 or more;
+// a 2xx but 206, or a 3xx for a redirect's source; a failed GET is 400 or more;
 // the proxy answers 502 when it cannot reach the server; other reasons
 // (a Range header, a body cut short, another method) go with any status.
 func statusFits(c pins.Capture, status int) bool {
 	switch {
 	case c.SHA256 != "":
-		return status >= 200 && status < 400
+		return status >= 200 && status < 400 && status != 206
 	case c.Incomplete == pins.ReasonFailed:
 		return status >= 400
 	case c.Incomplete == pins.ReasonUpstream:

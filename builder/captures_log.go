@@ -91,10 +91,11 @@ func (l *proxyLog) write(s *stepLog, data []byte) {
 			break
 		}
 		line := data[:i]
+		long := s.long || len(s.line)+len(line) > maxLogLine
 		if len(s.line) > 0 {
 			line = append(s.line, line...)
 		}
-		l.line(s, string(line), s.long)
+		l.line(s, string(line), long)
 		s.line, s.long = s.line[:0], false
 		data = data[i+1:]
 	}

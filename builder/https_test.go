@@ -164,7 +164,7 @@ func TestBuildProxyHTTPS(t *testing.T) {
 			t.Fatalf("build tolerating apt's failure: %v", err)
 		}
 		if !slices.ContainsFunc(res.Captures, func(c pins.Capture) bool {
-			return c == pins.Capture{Method: "GET", URL: "https://" + repo + "/./InRelease", Status: 502}
+			return c == pins.Capture{Method: "GET", URL: "https://" + repo + "/./InRelease", Status: 502, Incomplete: pins.ReasonUpstream}
 		}) {
 			t.Errorf("captures %+v: want apt's GET of InRelease answered 502", res.Captures)
 		}
