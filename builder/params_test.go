@@ -232,3 +232,44 @@ func TestParamsDoc(t *testing.T) {
 		t.Errorf("docs/threat-model.md's parameter table is stale: run go test ./builder -run TestParamsDoc -update")
 	}
 }
+
+// FuzzJudgeAttrs: whatever a provenance's request holds, what reaches a
+// rebuild is only what Params passes: no refused attribute, no frontend
+// that is not pinned, no cache mount namespace but reprover's.
+func FuzzJudgeAttrs(f *testing.F) {
+	f.Add("build-arg:BUILDKIT_SYNTAX", "registry.example/evil:latest", "context:base", "docker-image://x")
+	f.Add("build-arg:BUILDKIT_CACHE_MOUNT_NS", "publisher", "label:a", "b")
+	f.Add("build-arg:A=B", "x", "build-arg:BUILDKIT_SYNTAX", pinnedFrontend+" --x")
+	f.Add("source", "evil", "cmdline", "evil")
+	f.Add("build-arg:buildkit_syntax", "x", "build-arg:BUILDKIT_SYNTAX\x00", "x")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		j, err := JudgeAttrs(map[string]string{k1: v1, k2: v2}, "provenance")
+		if err != nil {
+			return
+		}
+		for k := range j.Attrs {
+			if p := Lookup(k); p.Action != Passed || strings.HasPrefix(k, "build-arg:") {
+				t.Fatalf("attribute %q passed, its row is %+v", k, p)
+			}
+		}
+		attrs, err := rebuildArgs(j.BuildArgs)
+		if err != nil {
+			return
+		}
+		for k, v := range attrs {
+			name := strings.TrimPrefix(k, "build-arg:")
+			switch p := BuildArgParam(name); {
+			case name == argCacheNS:
+				if !strings.HasPrefix(v, "reprover-") || len(v) != len("reprover-")+32 {
+					t.Fatalf("cache mount namespace %q is not reprover's", v)
+				}
+			case p.Action != Passed && p.Action != Pinned:
+				t.Fatalf("build arg %q sent, its row is %+v", name, p)
+			case name == ArgSyntax && !digestRe.MatchString(SyntaxImage(v)):
+				t.Fatalf("unpinned frontend %q sent", v)
+			case !argName(name):
+				t.Fatalf("build arg name %q sent", name)
+			}
+		}
+	})
+}
