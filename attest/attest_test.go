@@ -193,6 +193,22 @@ func TestTampering(t *testing.T) {
 		{name: "not base64", envs: [][]byte{edit(func(m map[string]any) { m["payload"] = "%%%not base64%%%" })}, wantErr: ErrMalformed},
 		{name: "not JSON", envs: [][]byte{[]byte("{\"payloadType\": ")}, wantErr: ErrMalformed},
 		{name: "unknown envelope field", envs: [][]byte{edit(func(m map[string]any) { m["extra"] = 1 })}, wantErr: ErrMalformed},
+		// Go's decoder read these as payloadType, keyid and payload.
+		{name: "PayloadType in another case", envs: [][]byte{edit(func(m map[string]any) {
+			m["PayloadType"] = m["payloadType"]
+			delete(m, "payloadType")
+		})}, wantErr: ErrMalformed},
+		{name: "KeyID in another case", envs: [][]byte{edit(func(m map[string]any) {
+			m["signatures"] = []any{map[string]any{"KeyID": sig0["keyid"], "sig": sig0["sig"]}}
+		})}, wantErr: ErrMalformed},
+		{name: "payload twice", envs: [][]byte{append([]byte(`{"payload":"e30=",`), passed[1:]...)}, wantErr: ErrMalformed},
+		{name: "verificationResult in two cases in a signed statement", envs: [][]byte{func() []byte {
+			var st map[string]any
+			json.Unmarshal(vsa(t, false, subject), &st)
+			st["predicate"].(map[string]any)["VerificationResult"] = "PASSED"
+			b, _ := json.Marshal(st)
+			return sign(t, good, b)
+		}()}, reason: "differ only in case"},
 		{name: "10000 signatures", envs: [][]byte{edit(func(m map[string]any) {
 			many := make([]any, 10000)
 			for i := range many {

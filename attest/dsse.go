@@ -1,7 +1,6 @@
 package attest
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -14,6 +13,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/reprover/reprover/internal/limits"
+	"github.com/reprover/reprover/internal/strictjson"
 	"github.com/reprover/reprover/internal/text"
 )
 
@@ -62,6 +62,13 @@ var (
 	ErrRejected  = errors.New("attestation rejected")
 )
 
+// Nesting allowed in an envelope ({"signatures":[{…}]}) and in a signed
+// statement (reprover's predicates nest a few levels).
+const (
+	envelopeDepth  = 3
+	statementDepth = 64
+)
+
 // Checked is an envelope whose signatures verified.
 type Checked struct {
 	Statement *ita1.Statement
@@ -80,9 +87,7 @@ func Open(ctx context.Context, envelope []byte, keys []*PublicKey, lim Limits) (
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, &limits.Error{What: "envelope bytes", Limit: "MaxEnvelopeBytes", Max: lim.MaxEnvelopeBytes, Got: int64(len(envelope))})
 	}
 	var env dsse.Envelope
-	dec := json.NewDecoder(bytes.NewReader(envelope))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&env); err != nil {
+	if err := strictjson.UnmarshalKnown(envelope, &env, envelopeDepth); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if len(env.Signatures) > lim.MaxSignatures {
@@ -119,6 +124,12 @@ func Open(ctx context.Context, envelope []byte, keys []*PublicKey, lim Limits) (
 	}
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("%w: no signature verifies with the given key(s)", ErrRejected)
+	}
+	// protojson matches names exactly and refuses a field twice; the
+	// check also refuses keys Go's decoder would fold together in the
+	// predicate, which protojson keeps apart, and bounds the nesting.
+	if err := strictjson.Check(payload, statementDepth); err != nil {
+		return nil, fmt.Errorf("%w: statement: %v", ErrRejected, err)
 	}
 	var st ita1.Statement
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: false}).Unmarshal(payload, &st); err != nil {
