@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/internal/text"
 	"github.com/reprover/reprover/verify"
 )
 
@@ -78,11 +79,11 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 				}
 			}
 			for _, w := range in.Warnings {
-				fmt.Fprintf(g.stderr, "warning: %s:%d: %s: %s\n", w.File, w.Line, w.Rule, w.Message)
+				fmt.Fprintf(g.stderr, "warning: %s:%d: %s: %s\n", text.Visible(w.File), w.Line, w.Rule, text.Visible(w.Message))
 			}
 			if len(vs) > 0 {
 				for _, v := range vs {
-					fmt.Fprintln(g.stderr, v.Error())
+					fmt.Fprintln(g.stderr, text.VisibleLines(v.Error()))
 				}
 				fmt.Fprintf(g.stderr, "reprover: %s is not hermetic: %d violation(s); see docs/rules.md\n", path, len(vs))
 				return exitCode(exitError)
@@ -90,7 +91,7 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 			if format != "json" {
 				fmt.Fprintf(g.stdout, "%s is hermetic: %d base image(s) and %d download(s), all pinned\n", path, len(in.Bases), len(in.Downloads))
 				for _, r := range in.RunDownloads {
-					fmt.Fprintf(g.stdout, "%s:%d: RUN downloads (%s): with --network proxy, each download must equal a pin\n", r.File, r.Line, strings.Join(r.Tools, ", "))
+					fmt.Fprintf(g.stdout, "%s:%d: RUN downloads (%s): with --network proxy, each download must equal a pin\n", text.Visible(r.File), r.Line, text.Visible(strings.Join(r.Tools, ", ")))
 				}
 			}
 			return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/reprover/reprover/internal/text"
 	"github.com/reprover/reprover/verify"
 )
 
@@ -51,7 +52,9 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr *os.
 	case errors.As(err, &ec):
 		return int(ec)
 	default:
-		fmt.Fprintf(stderr, "reprover: %v\n", err)
+		// An error can quote an image's file names or a Dockerfile's
+		// words: shown visible (text.VisibleLines), not acted on.
+		fmt.Fprintf(stderr, "reprover: %s\n", text.VisibleLines(err.Error()))
 		return exitError
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/reprover/reprover/internal/text"
 	"github.com/reprover/reprover/verify"
 )
 
@@ -63,7 +64,7 @@ or unpinned input, build failure).`,
 			}
 			switch {
 			case terr != nil:
-				fmt.Fprintf(g.stderr, "reprover: could not build: %v\n", terr)
+				fmt.Fprintf(g.stderr, "reprover: could not build: %s\n", text.VisibleLines(terr.Error()))
 				return exitCode(exitError)
 			case rep.Verdict != verify.Reproducible:
 				fmt.Fprintf(g.stderr, "reprover: not reproducible: %s\n", notReproducible(rep))

@@ -13,6 +13,7 @@ import (
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/text"
 	"github.com/reprover/reprover/verify"
 )
 
@@ -93,7 +94,7 @@ unpinned input, build failure, unreachable image).`,
 			}
 			switch {
 			case verr != nil:
-				fmt.Fprintf(g.stderr, "reprover: could not verify: %v\n", verr)
+				fmt.Fprintf(g.stderr, "reprover: could not verify: %s\n", text.VisibleLines(verr.Error()))
 				return exitCode(exitError)
 			case rep.Verdict == verify.Mismatch:
 				return exitCode(exitDifferent)
