@@ -92,7 +92,9 @@ func TestForgeHooks(t *testing.T) {
 		return map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": hubSignature(secret, body), "Content-Type": "application/json"}
 	}
 	gitlab := map[string]string{"X-Gitlab-Event": "Tag Push Hook", "X-Gitlab-Token": gitlabSecret}
-	tag := func(name string) func(m map[string]any) { return func(m map[string]any) { m["ref"] = "refs/tags/" + name } }
+	tag := func(name string) func(m map[string]any) {
+		return func(m map[string]any) { m["ref"] = "refs/tags/" + name }
+	}
 	for _, tc := range []struct {
 		name     string
 		body     []byte
@@ -115,7 +117,7 @@ func TestForgeHooks(t *testing.T) {
 		{name: "GitLab, a wrong token", body: gl(nil), headers: map[string]string{"X-Gitlab-Event": "Tag Push Hook", "X-Gitlab-Token": githubSecret}, wantCode: 401},
 		{name: "no signature", body: gh(nil), headers: map[string]string{"X-GitHub-Event": "push"}, wantCode: 401},
 		{name: "GitHub's ping", body: []byte(`{"zen":"Keep it logically awesome.","hook_id":1,"repository":{"full_name":"Codertocat/Hello-World"}}`),
-			headers: map[string]string{"X-GitHub-Event": "ping", "X-Hub-Signature-256": hubSignature(githubSecret, []byte(`{"zen":"Keep it logically awesome.","hook_id":1,"repository":{"full_name":"Codertocat/Hello-World"}}`))},
+			headers:  map[string]string{"X-GitHub-Event": "ping", "X-Hub-Signature-256": hubSignature(githubSecret, []byte(`{"zen":"Keep it logically awesome.","hook_id":1,"repository":{"full_name":"Codertocat/Hello-World"}}`))},
 			wantCode: 202, wantIgnored: "event ping"},
 		{name: "a tag of ..", body: gh(tag("..")), headers: github(githubSecret, gh(tag(".."))), wantCode: 202, wantIgnored: `tag ".." cannot name an image tag`},
 		{name: "a tag of <script>", body: gh(tag("<script>")), headers: github(githubSecret, gh(tag("<script>"))), wantCode: 202, wantIgnored: `tag "<script>" cannot name an image tag`},
