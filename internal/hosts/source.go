@@ -230,7 +230,7 @@ func JudgeSource(ctx context.Context, raw string, p SourcePolicy) (Target, error
 	}
 	allowed := p.AllowHost != nil && p.AllowHost(s.Host)
 	if a, err := netip.ParseAddr(s.Host); err == nil {
-		t.Addr = a.Unmap()
+		t.Addr = a // what git connects to already: nothing to pin
 		if why := Special(a); why != "" && !allowed {
 			return t, &LocalError{Host: s.Host, Why: why}
 		}
@@ -281,11 +281,18 @@ func (e *LocalError) Error() string {
 	return fmt.Sprintf("the host %s is local (%s)", e.Host, e.Why)
 }
 
+// pinned: t's host is a name, resolved and judged here (an IP literal
+// needs no pin).
+func (t Target) pinned() bool {
+	_, err := netip.ParseAddr(t.Host)
+	return t.Addr.IsValid() && err != nil
+}
+
 // URL is what git clones: the source as written, except git://, whose
 // host is replaced by the address judged (git's own transport has no
 // option to pin it; the host= it sends then names the address).
 func (t Target) URL() string {
-	if t.Scheme != "git" || !t.Addr.IsValid() || t.Addr.String() == t.Host {
+	if t.Scheme != "git" || !t.pinned() {
 		return t.Raw
 	}
 	u, _ := url.Parse(t.Raw) // parsed by ParseSource
@@ -308,7 +315,7 @@ func (t Target) GitArgs() []string {
 		proto = "ssh"
 	}
 	args := []string{"-c", "protocol.allow=never", "-c", "protocol." + proto + ".allow=always"}
-	if (t.Scheme == "http" || t.Scheme == "https") && t.Addr.IsValid() && t.Addr.String() != t.Host {
+	if (t.Scheme == "http" || t.Scheme == "https") && t.pinned() {
 		port := t.Port
 		if port == "" {
 			port = map[string]string{"http": "80", "https": "443"}[t.Scheme]
@@ -339,7 +346,7 @@ func (t Target) GitEnv() []string {
 		return nil
 	}
 	cmd := "ssh -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
-	if t.Addr.IsValid() {
+	if t.pinned() {
 		cmd += " -o HostName=" + t.Addr.String()
 	}
 	return []string{"GIT_SSH_COMMAND=" + cmd, "GIT_SSH_VARIANT=ssh"}
