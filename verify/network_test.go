@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/fixtures"
@@ -192,5 +193,80 @@ func TestLockThenVerify(t *testing.T) {
 	rep, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: ref, Network: "proxy", AllowDownloadHosts: []string{host}}, w.bk, verify.Options{ProgressMode: "quiet"})
 	if err != nil || rep.Verdict != verify.Reproducible || rep.Build.Pins == nil || rep.Build.Pins.From != pins.FromLock {
 		t.Errorf("verify with the lock: %s (%v), pins %+v; want reproducible, pinned by the lock", rep.Verdict, err, rep.Build)
+	}
+}
+
+// TestVerifyNetworkIncomplete: a rebuild whose RUN gets a download the
+// proxy cannot capture whole (a ranged GET) or sends another method that
+// brings content (a POST), each step ending with output without a newline
+// (BuildKit then glues its request list onto it), never verifies: the
+// error names the URL and BuildKit's reason, whatever the pins; and
+// reprover lock refuses to pin such a build.
+func TestVerifyNetworkIncomplete(t *testing.T) {
+	w := newWorld(t)
+	const release = "the input the release downloaded\n"
+	srv := fixtures.BridgeServer(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/input.txt":
+			http.ServeContent(rw, r, "input.txt", time.Time{}, strings.NewReader(release))
+		case "/api":
+			fmt.Fprint(rw, "an answer to a POST\n")
+		default:
+			http.NotFound(rw, r)
+		}
+	}))
+	host, _, _ := strings.Cut(srv, ":")
+	input := "http://" + srv + "/input.txt"
+	lock := `{"lockVersion":1,"downloads":[{"url":"` + input + `","sha256":"` + sha(release) + `"}]}`
+	get := "wget -q -O /input.txt " + input
+	// busybox wget sends every proxied request as a GET: the POST is
+	// written by hand to the proxy.
+	post := "p=${HTTP_PROXY#http://}; printf 'POST http://" + srv + "/api HTTP/1.0\\r\\nContent-Length: 1\\r\\n\\r\\nx' | nc -w 10 ${p%:*} ${p##*:} > /answer"
+	for _, tc := range []struct {
+		name    string
+		run     string
+		wantErr []string
+	}{
+		{name: "a ranged GET of a pinned URL", run: get + " && wget -q -O /part --header 'Range: bytes=0-3' " + input + "; printf x >&2",
+			wantErr: []string{"GET " + input + " answered 206", "partial_response", "did not capture the whole body"}},
+		{name: "a POST answered with content", run: get + "; " + post + "; printf x >&2",
+			wantErr: []string{"POST http://" + srv + "/api answered 200", "method_not_materializable", "only GETs"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := w.files("FROM BASE\nRUN "+tc.run+"\n", map[string]string{pins.LockFile: lock})
+			dir, commit := fixtures.GitRepo(t, files, commitTime)
+			x, _ := w.publish(dir, "", builder.Spec{Network: builder.NetworkProxy, ProxyHosts: []string{srv}})
+			ref := w.push("release/incomplete-"+strings.Map(func(r rune) rune {
+				if r >= 'a' && r <= 'z' {
+					return r
+				}
+				return '-'
+			}, tc.name), x)
+			rep, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: ref, Network: "proxy", AllowDownloadHosts: []string{host}}, w.bk, verify.Options{ProgressMode: "quiet"})
+			roundTrip(t, rep)
+			var pe *pins.Error
+			if err == nil || rep.Verdict != verify.Error || !errors.As(err, &pe) {
+				t.Fatalf("verdict %s (err %v), want an error of the pins", rep.Verdict, err)
+			}
+			t.Logf("refused: %v", err)
+			for _, s := range tc.wantErr {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not say %q", err, s)
+				}
+			}
+
+			work := t.TempDir()
+			for name, body := range files {
+				if err := os.MkdirAll(filepath.Join(work, filepath.Dir(name)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(work, name), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, _, err := verify.Lock(t.Context(), verify.LockRequest{Dir: work, AllowDownloadHosts: []string{host}}, w.bk, verify.Options{ProgressMode: "quiet"}); err == nil || !strings.Contains(err.Error(), tc.wantErr[0]) {
+				t.Errorf("lock: %v, want a refusal naming %q", err, tc.wantErr[0])
+			}
+		})
 	}
 }
