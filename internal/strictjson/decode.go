@@ -21,6 +21,11 @@ import (
 // structs, pointers, slices, arrays, maps); a value decoded by its own
 // UnmarshalJSON or UnmarshalText (json.RawMessage among them) or into an
 // interface is data to it: decode a RawMessage later with Unmarshal too.
+//
+// Why a walk and not encoding/json/v2, which matches keys exactly: in Go
+// 1.26 it needs GOEXPERIMENT=jsonv2, and it decodes otherwise (nil slices,
+// omitempty, embedded fields); the walk keeps encoding/json's decoding and
+// only adds the refusal.
 func Unmarshal(b []byte, v any, maxDepth int) error {
 	return decode(b, v, maxDepth, false)
 }
