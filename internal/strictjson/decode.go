@@ -23,9 +23,10 @@ import (
 // interface is data to it: decode a RawMessage later with Unmarshal too.
 //
 // Why a walk and not encoding/json/v2, which matches keys exactly: in Go
-// 1.26 it needs GOEXPERIMENT=jsonv2, and it decodes otherwise (nil slices,
-// omitempty, embedded fields); the walk keeps encoding/json's decoding and
-// only adds the refusal.
+// 1.26 it needs GOEXPERIMENT=jsonv2, and it decodes otherwise (a
+// time.Duration, as in an image config's Healthcheck, is a number of
+// nanoseconds to encoding/json and a string to v2); the walk keeps
+// encoding/json's decoding and only adds the refusal.
 func Unmarshal(b []byte, v any, maxDepth int) error {
 	return decode(b, v, maxDepth, false)
 }
