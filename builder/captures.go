@@ -188,21 +188,28 @@ func mergeCaptures(logged []request, p *provenanceCaptures) ([]pins.Capture, err
 		}
 		out = append(out, c)
 	}
+	byRequest := map[[2]string][]int{} // method and URL → indexes in out
+	for i, c := range out {
+		k := [2]string{c.Method, c.URL}
+		byRequest[k] = append(byRequest[k], i)
+	}
 	for _, l := range logged {
 		// The same URL can be a material and a marker (fetched whole, then
 		// by a range): a status goes to a capture that has none yet.
-		fits := func(c pins.Capture) bool { return c.Method == l.Method && c.URL == l.URL && statusFits(c, l.Status) }
-		i := slices.IndexFunc(out, func(c pins.Capture) bool { return c.Status == 0 && fits(c) })
-		if i < 0 {
-			i = slices.IndexFunc(out, fits)
+		found := -1
+		for _, i := range byRequest[[2]string{l.Method, l.URL}] {
+			if statusFits(out[i], l.Status) && (found < 0 || out[found].Status != 0 && out[i].Status == 0) {
+				found = i
+			}
 		}
 		switch {
-		case i >= 0:
-			if out[i].Status == 0 {
-				out[i].Status = l.Status
+		case found >= 0:
+			if out[found].Status == 0 {
+				out[found].Status = l.Status
 			}
 		case l.Method == "GET" && (l.Status >= 100 && l.Status < 200 || l.Status >= 300 && l.Status < 400):
 			out = append(out, pins.Capture{Method: l.Method, URL: l.URL, Status: l.Status})
+			byRequest[[2]string{l.Method, l.URL}] = append(byRequest[[2]string{l.Method, l.URL}], len(out)-1)
 		default:
 			return nil, fmt.Errorf("%w: the step log lists %s %s -> %d, and the provenance records neither its digest nor why it has none", ErrUnrecorded, text.Truncate(l.Method, 32), text.Truncate(l.URL, 512), l.Status)
 		}
