@@ -71,10 +71,11 @@ func (p *Text) Line(format string, args ...any) {
 	if p.err != nil {
 		return
 	}
+	vs := make([]any, len(args))
 	for i, a := range args {
-		args[i] = visibleArg(a)
+		vs[i] = visibleArg(a)
 	}
-	_, p.err = fmt.Fprintf(p.w, format+"\n", args...)
+	_, p.err = fmt.Fprintf(p.w, format+"\n", vs...)
 }
 
 func visibleArg(a any) any {
