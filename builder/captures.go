@@ -30,7 +30,7 @@ const maxCaptures = 100_000
 //     recordResponse keeps the sha256 of the body as a material if the
 //     request is a GET answered 2xx with no Range header, no 206, no
 //     decompression and no read or write error; otherwise, for any status
-//     but 1xx and 3xx GETs, it keeps an incomplete marker (method, URL,
+//     but a GET's 1xx and 3xx, it keeps an incomplete marker (method, URL,
 //     reason: proxyIncompleteReason). A request the server could not be
 //     asked is marked upstream_error (the proxy answers 502 itself). A
 //     request the policy denies is recorded nowhere (it never left).
@@ -157,8 +157,10 @@ type request struct {
 // mergeCaptures makes the captures of a build: one per material of its
 // provenance (with its digest) and per incomplete marker (with its reason),
 // each with the status the step log gives it. A logged request the
-// provenance lacks is an error, but for the GETs answered 1xx or 3xx, of
-// which BuildKit keeps no record but the log (they carry no body to pin).
+// provenance lacks is an error, but for a GET answered 3xx (a redirect,
+// a 304), of which BuildKit keeps no record but the log. A GET answered
+// 1xx is also kept nowhere else, and a 101 relays whatever the server
+// sends: an error.
 func mergeCaptures(logged []request, p *provenanceCaptures) ([]pins.Capture, error) {
 	var out []pins.Capture
 	urls := make([]string, 0, len(p.materials))
@@ -207,7 +209,7 @@ func mergeCaptures(logged []request, p *provenanceCaptures) ([]pins.Capture, err
 			if out[found].Status == 0 {
 				out[found].Status = l.Status
 			}
-		case l.Method == "GET" && (l.Status >= 100 && l.Status < 200 || l.Status >= 300 && l.Status < 400):
+		case l.Method == "GET" && l.Status >= 300 && l.Status < 400:
 			out = append(out, pins.Capture{Method: l.Method, URL: l.URL, Status: l.Status})
 			byRequest[[2]string{l.Method, l.URL}] = append(byRequest[[2]string{l.Method, l.URL}], len(out)-1)
 		default:

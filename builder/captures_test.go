@@ -101,6 +101,8 @@ func TestCapturesFromProvenance(t *testing.T) {
 			wantErr: "PUT " + u("/upload") + " -> 201"},
 		{name: "a logged GET answered 200 the provenance lacks", log: recordedLog + "- GET " + u("/api") + " -> 200\n",
 			wantErr: "GET " + u("/api") + " -> 200"},
+		{name: "a logged GET answered 101, which relays anything", log: recordedLog + "- GET " + u("/ws") + " -> 101\n",
+			wantErr: "GET " + u("/ws") + " -> 101"},
 		{name: "a logged failure the provenance lacks", log: recordedLog + "- GET " + u("/gone") + " -> 410\n",
 			wantErr: "GET " + u("/gone") + " -> 410"},
 		{name: "a logged 206 where the provenance has only the whole GET", log: "x" + proxyHeader + "\n- GET " + u("/moved") + " -> 206\n",
