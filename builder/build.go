@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -51,9 +52,12 @@ type Spec struct {
 	// builds: for the test world, never for a rebuild).
 	SourceDateEpoch int64
 	// Provenance attaches a BuildKit provenance attestation (mode=min, or
-	// ProvenanceMode), as a publisher may; a rebuild does not.
+	// ProvenanceMode), as a publisher may; a rebuild does not. The image is
+	// then exported under Name (default publishedName), as a pushed
+	// release is: BuildKit's statement names no subject without a name.
 	Provenance     bool
 	ProvenanceMode string
+	Name           string
 	// VCS are the version-control attributes buildx records for a build
 	// from a local checkout (vcs:source, vcs:revision), for publishing
 	// the test world's releases as buildx does; a rebuild sets none.
@@ -73,6 +77,10 @@ type Spec struct {
 	// and ProxyHosts among those (reprover lock: the pins are being made).
 	ProxyAnyHost bool
 }
+
+// publishedName is the name a build with provenance is exported under
+// when Spec.Name gives none.
+const publishedName = "localhost/release"
 
 // Result is a finished rebuild.
 type Result struct {
@@ -271,6 +279,17 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 	} else if s.Network != "" && s.Network != NetworkNone {
 		return nil, fmt.Errorf("network %q: want %s or %s", s.Network, NetworkNone, NetworkProxy)
 	}
+	exportAttrs := map[string]string{
+		"tar":               "false",
+		"oci-mediatypes":    strconv.FormatBool(s.OCIMediaTypes),
+		"rewrite-timestamp": rewrite,
+		// Layers the build makes get the published compression;
+		// base layers keep their blobs, as a release build does.
+		"compression": compression,
+	}
+	if s.Name != "" || s.Provenance {
+		exportAttrs["name"] = cmp.Or(s.Name, publishedName)
+	}
 	opt := client.SolveOpt{
 		Ref:           newRef(),
 		ProxyNetwork:  proxied,
@@ -278,15 +297,8 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 		FrontendAttrs: attrs,
 		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
 		Exports: []client.ExportEntry{{
-			Type: client.ExporterOCI,
-			Attrs: map[string]string{
-				"tar":               "false",
-				"oci-mediatypes":    strconv.FormatBool(s.OCIMediaTypes),
-				"rewrite-timestamp": rewrite,
-				// Layers the build makes get the published compression;
-				// base layers keep their blobs, as a release build does.
-				"compression": compression,
-			},
+			Type:      client.ExporterOCI,
+			Attrs:     exportAttrs,
 			OutputDir: s.OutputDir,
 		}},
 		// No entitlements: RUN --network=host and --security=insecure fail.

@@ -15,7 +15,6 @@ import (
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/hosts"
 	"github.com/reprover/reprover/pins"
-	"github.com/reprover/reprover/provenance"
 )
 
 // ErrNoPins is returned when a proxied rebuild has nothing to check its
@@ -51,20 +50,19 @@ func loadPins(ctx context.Context, req Request, s *source, pub *image.Resolved, 
 	case pub == nil:
 		return nil, nil
 	}
-	stmts, err := pub.Statements(ctx, lim, provenance.SLSAv1, provenance.SLSAv02)
+	builds, unread, err := releaseProvenance(ctx, pub, lim)
 	if err != nil {
 		return nil, fmt.Errorf("reading the published image's provenance for pins: %w", err)
 	}
+	if len(unread) > 0 {
+		return nil, fmt.Errorf("pins from provenance %w", unread[0])
+	}
 	var all []pins.Pin
-	for _, st := range stmts {
-		b, err := provenance.Read(st.Raw)
-		if err != nil {
-			return nil, fmt.Errorf("provenance %s@%s: %w", pub.Ref.Name, st.Manifest, err)
-		}
+	for _, b := range builds {
 		for i, d := range b.Downloads {
 			p := pins.Pin{URL: d.URL, SHA256: d.SHA256}
 			if err := pins.Validate(p); err != nil {
-				return nil, fmt.Errorf("provenance %s@%s: material %d: %w", pub.Ref.Name, st.Manifest, i, err)
+				return nil, fmt.Errorf("provenance of %s: material %d: %w", pub.Ref.Name, i, err)
 			}
 			all = append(all, p)
 		}

@@ -101,17 +101,15 @@ func resolveParams(ctx context.Context, req Request, pub *image.Resolved, o Opti
 	p := &params{req: req, of: map[string]Parameter{}}
 	var labels map[string]string
 	if pub != nil {
-		stmts, err := pub.Statements(ctx, o.Image.Limits, provenance.SLSAv1, provenance.SLSAv02)
+		builds, unread, err := releaseProvenance(ctx, pub, o.Image.Limits)
 		if err != nil {
 			p.hints = append(p.hints, "The published image's provenance could not be read: "+err.Error())
 		}
-		for _, st := range stmts {
-			if b, err := provenance.Read(st.Raw); err == nil {
-				p.prov = b
-				break
-			} else {
-				p.hints = append(p.hints, fmt.Sprintf("Provenance %s is unreadable: %v", st.Digest, err))
-			}
+		for _, e := range unread {
+			p.hints = append(p.hints, "Provenance "+e.Error())
+		}
+		if len(builds) > 0 {
+			p.prov = builds[0]
 		}
 		if len(pub.Images) > 0 && pub.Images[0].Config != nil {
 			labels = pub.Images[0].Config.Config.Labels
@@ -205,6 +203,32 @@ func resolveParams(ctx context.Context, req Request, pub *image.Resolved, o Opti
 		}
 	}
 	return p, nil
+}
+
+// releaseProvenance reads the published image's provenance statements
+// about the images being verified: a statement counts only when its own
+// subjects name one of them (the index's annotation is not proof, and a
+// statement copied from another image names that image). One the index
+// says is about a platform left out is skipped; one that cannot be read,
+// or is about another image, is in unread, naming its digest.
+func releaseProvenance(ctx context.Context, pub *image.Resolved, lim image.Limits) (builds []*provenance.Build, unread []error, err error) {
+	stmts, err := pub.Statements(ctx, lim, provenance.SLSAv1, provenance.SLSAv02)
+	var about []string
+	for _, img := range pub.Images {
+		about = append(about, img.Descriptor.Digest.String())
+	}
+	for _, st := range stmts {
+		if st.For.Hex != "" && !slices.Contains(about, st.For.String()) {
+			continue
+		}
+		b, rerr := provenance.ReadFor(st.Raw, about...)
+		if rerr != nil {
+			unread = append(unread, fmt.Errorf("%s@%s is unreadable: %w", pub.Ref.Name, st.Manifest, rerr))
+			continue
+		}
+		builds = append(builds, b)
+	}
+	return builds, unread, err
 }
 
 // dockerfileOf is the Dockerfile's path in the source: the dockerfile
