@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/reprover/reprover/internal/limits"
 )
 
 // Limits applied to every Load. The input is untrusted.
@@ -22,11 +24,18 @@ const (
 	// group and of variable blocks).
 	MaxTargets = 1000
 
-	maxValueBytes = 64 << 10 // one variable or function result
-	maxBudget     = 64 << 20 // estimated bytes produced by one Load
-	maxIterations = 10000    // for-expression iterations in one Load
-	maxNumberBits = 4096     // |binary exponent| of any number
-	maxFormatPad  = 1024     // width/precision in format verbs, indent count
+	// MaxValueBytes bounds one variable's value and one function's
+	// result (and a function's arguments to four times it), as sized by
+	// valueSize.
+	MaxValueBytes = 64 << 10
+	// MaxEvalBytes bounds all the values one Load produces, every node of
+	// every expression counted as it produces its value.
+	MaxEvalBytes = 64 << 20
+	// MaxIterations bounds the for-expression iterations of one Load.
+	MaxIterations = 10000
+
+	maxNumberBits = 4096 // |binary exponent| of any number
+	maxFormatPad  = 1024 // width/precision in format verbs, indent count
 )
 
 // ErrUnsupported is wrapped by errors about bake features outside the
@@ -42,6 +51,9 @@ type Error struct {
 	Msg      string
 	// Feature names the unsupported feature, if the error is about one.
 	Feature string
+	// Err is the cause when it is one callers tell apart: a
+	// *limits.Error for an evaluation limit.
+	Err error
 }
 
 func (e *Error) Error() string {
@@ -55,8 +67,12 @@ func (e *Error) Error() string {
 	}
 }
 
-// Unwrap lets errors.Is(err, ErrUnsupported) match unsupported features.
+// Unwrap lets errors.Is(err, ErrUnsupported) match unsupported features,
+// and errors.As find a *limits.Error.
 func (e *Error) Unwrap() error {
+	if e.Err != nil {
+		return e.Err
+	}
 	if e.Feature != "" {
 		return ErrUnsupported
 	}
@@ -199,6 +215,20 @@ func (f *File) errf(rng *hcl.Range, format string, args ...any) *Error {
 	if rng != nil {
 		e.Line, e.Column = rng.Start.Line, rng.Start.Column
 	}
+	return e
+}
+
+// wrapf is errf for a cause: "format: err", and err kept for errors.As.
+func (f *File) wrapf(rng *hcl.Range, err error, format string, args ...any) *Error {
+	e := f.errf(rng, format+": %v", append(args, err)...)
+	e.Err = err
+	return e
+}
+
+// limitErr is the error for an evaluation limit exceeded at rng.
+func (f *File) limitErr(rng *hcl.Range, le *limits.Error) *Error {
+	e := f.errf(rng, "%s", le.Error())
+	e.Err = le
 	return e
 }
 

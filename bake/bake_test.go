@@ -388,7 +388,7 @@ func TestLimits(t *testing.T) {
 		{name: "variable depth", src: vars(MaxDepth + 1), pos: "big.hcl:", msg: "deeper than 32"},
 		{name: "format width", src: `X = format("%999999999s", "")` + "\n", pos: "big.hcl:1:", msg: "format width"},
 		{name: "for iterations", src: "R = range(1000)\nX = [for a in R : [for b in R : 1]]\n", pos: "big.hcl:2:", msg: "for-expression iterations"},
-		{name: "value size", src: "variable \"A\" {\n  default = join(\"\", [for i in range(1000) : \"" + strings.Repeat("x", 100) + "\"])\n}\n", pos: "big.hcl:2:", msg: "bytes"},
+		{name: "value size", src: "variable \"A\" {\n  default = join(\"\", [for i in range(1000) : \"" + strings.Repeat("x", 100) + "\"])\n}\n", pos: "big.hcl:2:", msg: "exceeds limit bake.MaxValueBytes=65536"},
 		{name: "number literal", src: "X = 1e999999\n", pos: "big.hcl:1:", msg: "out of range"},
 		{name: "replace amplification", src: "A = \"" + strings.Repeat("x", 1000) + "\"\nX = replace(A, \"\", A)\n", pos: "big.hcl:2:", msg: "exceed"},
 	}
@@ -474,8 +474,22 @@ func FuzzLoad(f *testing.F) {
 		"variable \"T\" {\n  type = list(string)\n  default = [\"a\"]\n}\ntarget \"default\" {\n  tags = T\n}\n",
 		"group \"default\" {\n  targets = [\"default\"]\n}\n",
 		"X = <<EOT\n${upper(\"x\")}\nEOT\n",
+		"X = {for k, v in {a = 1} : k => [v][*]}\nY = try(X.b, can(X.a) ? \"${X.a}\" : \"\")\n",
+		"X = convert([\"a\"], list(string))\nY = {(\"k\") = 1, k2 = 2}\n",
+		"variable \"V\" {\n  type = null\n}\n",
 	} {
 		f.Add([]byte(s))
+	}
+	// TestEvaluationBudget's hostile files, smaller.
+	a := "A = \"" + strings.Repeat("a", 6<<10) + "\"\n"
+	for _, s := range []string{
+		"X = [for x in [A, A] : [for i in range(1000) : \"" + strings.Repeat("${x}", 20) + "\"]]\n",
+		"X = [for x in [A, A] : [for i in range(100) : \"%{for j in [1, 2]}${x}${x}%{endfor}\"]]\n",
+		"X = [for x in [[{s = A}]] : [for i in range(100) : \"${(x[*].s)[0]}${try(x, \"\")}\"]]\n",
+		"F = join(\"\", [for i in range(100) : \"%[1]s\"])\nX = format(F, A)\n",
+		"X = \"" + strings.Repeat("%a", 1000) + "\"\n",
+	} {
+		f.Add([]byte(a + s))
 	}
 	env := map[string]string{"TAG": "v1", "PLATFORMS": "linux/amd64", "PUSH": "true", "X_JSON": `["a"]`}
 	f.Fuzz(func(t *testing.T, src []byte) {

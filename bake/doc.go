@@ -106,9 +106,20 @@
 // (32); target, group and variable blocks ≤ MaxTargets (1000) each. Nesting
 // is checked on the token stream before parsing, because the HCL parser is
 // recursive and a deeply nested input would overflow the goroutine stack
-// (a fatal error, not a panic). Evaluation is bounded by a per-Load budget:
-// every variable and function result ≤ 64 KiB, number literals and values
-// below 2^4096, ≤ 10000 for-expression iterations, and an estimate of all
-// bytes produced ≤ 64 MiB. Errors are *Error values whose text starts with
-// "file:line:column:".
+// (a fatal error, not a panic); so is the parser's work joining a string's
+// literal pieces, quadratic in hclsyntax (≤ MaxEvalBytes). Evaluation is
+// bounded by a per-Load budget: every node of every expression charges the
+// value it produces as it produces it, whatever produced it (a reference,
+// an iteration variable, a template, a for expression, a splat, a
+// conditional, a function), so what a node builds from its children's
+// values is bounded by what was already charged; all of it ≤ MaxEvalBytes
+// (64 MiB, as estimated by valueSize). Every variable and function result
+// ≤ MaxValueBytes (64 KiB), checked before the call for the functions
+// whose result can be far larger than their arguments (format, formatlist,
+// join, split, regex, regexall, csvdecode, indent, replace, regex_replace;
+// jsondecode's nesting ≤ MaxDepth); number literals and values below
+// 2^4096; ≤ MaxIterations (10000) for-expression iterations. A variable's
+// type is read as syntax, never evaluated. Errors are *Error values whose
+// text starts with "file:line:column:"; one for a limit wraps a
+// *limits.Error naming the limit and both numbers.
 package bake

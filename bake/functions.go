@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
@@ -14,6 +13,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/reprover/reprover/internal/limits"
 )
 
 // ---------------------------------------------------------------------
@@ -153,9 +154,10 @@ var indexOfFunc = function.New(&function.Spec{
 })
 
 // functions returns the function table, each function wrapped with the
-// Load's limits: arguments and result ≤ maxValueBytes each (checked before
-// the call where the result can be far larger than the arguments), and the
-// result charged to the budget.
+// Load's limits: arguments ≤ 4×MaxValueBytes, result ≤ MaxValueBytes,
+// checked before the call where the result can be far larger than the
+// arguments (bounds.go). Every result is also charged to the budget, by the
+// node that called the function (budget.go).
 func (l *loader) functions() map[string]function.Function {
 	out := make(map[string]function.Function, len(stdFuncs))
 	for name, fn := range stdFuncs {
@@ -164,12 +166,12 @@ func (l *loader) functions() map[string]function.Function {
 			out[name] = fn // take expressions or types; results are checked by their callers
 			continue
 		}
-		out[name] = l.limited(name, fn)
+		out[name] = limited(name, fn)
 	}
 	return out
 }
 
-func (l *loader) limited(name string, fn function.Function) function.Function {
+func limited(name string, fn function.Function) function.Function {
 	return function.New(&function.Spec{
 		Description: fn.Description(),
 		Params:      fn.Params(),
@@ -180,10 +182,10 @@ func (l *loader) limited(name string, fn function.Function) function.Function {
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			in := 0
 			for _, a := range args {
-				in += valueSize(a, maxBudget)
-			}
-			if in > 4*maxValueBytes {
-				return cty.NilVal, fmt.Errorf("arguments larger than %d bytes", 4*maxValueBytes)
+				in += valueSize(a, 4*MaxValueBytes+1-in)
+				if in > 4*MaxValueBytes {
+					return cty.NilVal, &limits.Error{What: name + "() arguments, bytes", Limit: "4×bake.MaxValueBytes", Max: 4 * MaxValueBytes, Got: int64(in)}
+				}
 			}
 			if err := preCheck(name, args); err != nil {
 				return cty.NilVal, err
@@ -195,117 +197,15 @@ func (l *loader) limited(name string, fn function.Function) function.Function {
 			if err := checkValue(res); err != nil {
 				return cty.NilVal, err
 			}
-			if err := l.charge(int64(valueSize(res, maxBudget))); err != nil {
-				return cty.NilVal, err
-			}
 			return res, nil
 		},
 	})
 }
 
-// preCheck refuses calls whose result would be much larger than their
-// arguments.
-func preCheck(name string, args []cty.Value) error {
-	str := func(i int) (string, bool) {
-		if i >= len(args) || args[i].IsNull() || !args[i].IsKnown() || !args[i].Type().Equals(cty.String) {
-			return "", false
-		}
-		return args[i].AsString(), true
-	}
-	num := func(i int) (float64, bool) {
-		if i >= len(args) || args[i].IsNull() || !args[i].IsKnown() || !args[i].Type().Equals(cty.Number) {
-			return 0, false
-		}
-		f, _ := args[i].AsBigFloat().Float64()
-		return f, true
-	}
-	switch name {
-	case "format", "formatlist":
-		fmtStr, ok := str(0)
-		if !ok {
-			return nil
-		}
-		if err := checkFormatPad(fmtStr); err != nil {
-			return err
-		}
-		if name == "formatlist" {
-			n := 1
-			for _, a := range args[1:] {
-				if a.IsKnown() && !a.IsNull() && a.CanIterateElements() {
-					n = max(n, a.LengthInt())
-				}
-			}
-			if int64(n)*int64(len(fmtStr)+16) > maxValueBytes {
-				return fmt.Errorf("result would exceed %d bytes", maxValueBytes)
-			}
-		}
-	case "indent":
-		n, ok := num(0)
-		s, _ := str(1)
-		if ok && (n > maxFormatPad || float64(len(s))+n*float64(strings.Count(s, "\n")) > maxValueBytes) {
-			return fmt.Errorf("result would exceed %d bytes", maxValueBytes)
-		}
-	case "replace", "regex_replace":
-		s, ok1 := str(0)
-		sub, ok2 := str(1)
-		rep, ok3 := str(2)
-		if ok1 && ok2 && ok3 {
-			occ := len(s) + 1
-			if name == "replace" && sub != "" {
-				occ = len(s)/len(sub) + 1
-			}
-			if int64(len(s))+int64(occ)*int64(len(rep)) > maxValueBytes {
-				return fmt.Errorf("result could exceed %d bytes", maxValueBytes)
-			}
-		}
-	case "setproduct":
-		n := int64(1)
-		for _, a := range args {
-			if a.IsKnown() && !a.IsNull() && a.CanIterateElements() {
-				n *= int64(a.LengthInt())
-				if n > 1024 {
-					return errors.New("product of more than 1024 elements")
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// checkFormatPad refuses width or precision above maxFormatPad in format
-// verbs ("%99999999s" would allocate that much).
-func checkFormatPad(s string) error {
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			continue
-		}
-		j := i + 1
-		for j < len(s) && strings.IndexByte("%-+ #0[]123456789.", s[j]) >= 0 {
-			if s[j] == '%' && j == i+1 {
-				break
-			}
-			if s[j] >= '0' && s[j] <= '9' {
-				k := j
-				for k < len(s) && s[k] >= '0' && s[k] <= '9' {
-					k++
-				}
-				if n, err := strconv.Atoi(s[j:k]); err != nil || n > maxFormatPad {
-					return fmt.Errorf("format width or precision above %d", maxFormatPad)
-				}
-				j = k
-				continue
-			}
-			j++
-		}
-		i = j
-	}
-	return nil
-}
-
 // checkValue enforces the per-value limits.
 func checkValue(v cty.Value) error {
-	if valueSize(v, maxValueBytes+1) > maxValueBytes {
-		return fmt.Errorf("value larger than %d bytes", maxValueBytes)
+	if n := valueSize(v, MaxValueBytes+1); n > MaxValueBytes {
+		return &limits.Error{What: "bytes of one value", Limit: "bake.MaxValueBytes", Max: MaxValueBytes, Got: int64(n)}
 	}
 	return checkNumbers(v)
 }

@@ -1,13 +1,14 @@
 package bake
 
 import (
-	"fmt"
 	"path"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/reprover/reprover/internal/limits"
 )
 
 // ---------------------------------------------------------------------
@@ -31,12 +32,12 @@ type loader struct {
 	vars   map[string]*varDef
 	attrs  map[string]*hclsyntax.Attribute
 	values map[string]cty.Value
-	sizes  map[string]int // valueSize of each resolved variable
 	stack  []string
 	ctx    *hcl.EvalContext
 	refs   map[hclsyntax.Expression][]hcl.Traversal
-	budget int64
-	iters  int
+	used   int64         // bytes charged (budget.go)
+	iters  int64         // for-expression iterations made
+	over   *limits.Error // the first evaluation limit exceeded, if any
 }
 
 // Load parses and evaluates a bake file. filename is used in errors and to
@@ -57,7 +58,11 @@ func Load(src []byte, filename string, env map[string]string) (*File, error) {
 	if err := f.checkKind(src); err != nil {
 		return nil, err
 	}
-	if err := f.checkNesting(src); err != nil {
+	toks, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
+	if err := f.checkNesting(toks); err != nil {
+		return nil, err
+	}
+	if err := f.checkTemplates(toks); err != nil {
 		return nil, err
 	}
 	hf, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
@@ -74,9 +79,7 @@ func Load(src []byte, filename string, env map[string]string) (*File, error) {
 		vars:   map[string]*varDef{},
 		attrs:  map[string]*hclsyntax.Attribute{},
 		values: map[string]cty.Value{},
-		sizes:  map[string]int{},
 		refs:   map[hclsyntax.Expression][]hcl.Traversal{},
-		budget: maxBudget,
 	}
 	l.ctx = &hcl.EvalContext{Variables: l.values, Functions: l.functions()}
 	if err := l.collect(body); err != nil {
@@ -158,8 +161,7 @@ func (f *File) checkKind(src []byte) error {
 // parser and evaluator will recurse: open brackets, quotes, interpolations
 // and template directives, plus operators, traversals and index brackets
 // within one expression (left-deep operator chains recurse too).
-func (f *File) checkNesting(src []byte) error {
-	toks, _ := hclsyntax.LexConfig(src, f.filename, hcl.InitialPos)
+func (f *File) checkNesting(toks hclsyntax.Tokens) error {
 	type level struct {
 		opener hclsyntax.TokenType
 		ops    int
@@ -226,6 +228,58 @@ func (f *File) checkNesting(src []byte) error {
 	return nil
 }
 
+// checkTemplates bounds, on the token stream, the parser's work joining a
+// string's literal pieces: the lexer cuts a literal at every '%', '$' and
+// heredoc line, and hclsyntax joins consecutive pieces one at a time,
+// copying the joined prefix and shifting the rest of the template's
+// tokens each time (meldConsecutiveStringLiterals), quadratic in the
+// pieces: a 200 KB string of "%a" took a minute. The work is counted as
+// the bytes copied plus the tokens shifted, against MaxEvalBytes.
+func (f *File) checkTemplates(toks hclsyntax.Tokens) error {
+	type template struct {
+		open                  hcl.Range
+		tokens, joins, copied int64
+		run                   int64 // bytes of the literal pieces joined so far
+		lastLit               bool
+	}
+	var stack []*template
+	var work int64
+	for _, tok := range toks {
+		switch tok.Type {
+		case hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc:
+			stack = append(stack, &template{open: tok.Range})
+			continue
+		case hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc:
+			if len(stack) == 0 {
+				continue
+			}
+			t := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			work += t.joins*t.tokens + t.copied
+			if work > MaxEvalBytes {
+				return f.limitErr(&t.open, &limits.Error{What: "parser work joining the literal pieces of strings", Limit: "bake.MaxEvalBytes", Max: MaxEvalBytes, Got: work})
+			}
+			continue
+		}
+		if len(stack) == 0 {
+			continue
+		}
+		t := stack[len(stack)-1]
+		t.tokens++
+		lit := tok.Type == hclsyntax.TokenQuotedLit || tok.Type == hclsyntax.TokenStringLit
+		switch {
+		case lit && t.lastLit:
+			t.joins++
+			t.run += int64(len(tok.Bytes))
+			t.copied += t.run
+		case lit:
+			t.run = int64(len(tok.Bytes))
+		}
+		t.lastLit = lit
+	}
+	return nil
+}
+
 func (f *File) diagErr(diags hcl.Diagnostics) error {
 	for _, d := range diags {
 		if d.Severity != hcl.DiagError {
@@ -243,17 +297,19 @@ func (f *File) diagErr(diags hcl.Diagnostics) error {
 		if rng != nil && rng.Filename != "" {
 			e.Filename = rng.Filename
 		}
+		if le := limitOf(d); le != nil {
+			e.Msg, e.Err = le.Error(), le
+		}
 		return e
 	}
 	return f.errf(nil, "%s", diags.Error())
 }
 
 // prepare walks every expression once: it refuses unsupported constructs,
-// checks number literals, records each expression's variables, and wraps
-// for-expression collections with the iteration budget.
+// checks number literals, records each expression's variables, and
+// instruments every node under it for the evaluation budget (budget.go).
 func (l *loader) prepare(body *hclsyntax.Body) error {
 	f := l.file
-	var fors []*hclsyntax.ForExpr
 	var exprs []hclsyntax.Expression
 	var collect func(b *hclsyntax.Body, blockType string)
 	collect = func(b *hclsyntax.Body, blockType string) {
@@ -295,8 +351,6 @@ func (l *loader) prepare(body *hclsyntax.Body) error {
 				if checkNumber(n.Val) != nil {
 					err = f.errf(n.SrcRange.Ptr(), "number literal out of range")
 				}
-			case *hclsyntax.ForExpr:
-				fors = append(fors, n)
 			}
 			return nil
 		})
@@ -304,68 +358,13 @@ func (l *loader) prepare(body *hclsyntax.Body) error {
 			return err
 		}
 	}
-	for _, fe := range fors {
-		var body []hcl.Traversal
-		for _, e := range []hclsyntax.Expression{fe.KeyExpr, fe.ValExpr, fe.CondExpr} {
-			if e != nil {
-				body = append(body, e.Variables()...)
-			}
+	// Instrumented after every walk: hclsyntax's walks do not see through
+	// the wrappers. The expression itself stays (l.refs is keyed by it);
+	// eval charges its value.
+	for _, e := range exprs {
+		if err := l.instrumentChildren(e); err != nil {
+			return err
 		}
-		rng := fe.SrcRange
-		fe.CollExpr = &budgetColl{
-			Expression: fe.CollExpr,
-			l:          l,
-			body:       body,
-			srcLen:     rng.End.Byte - rng.Start.Byte,
-			rng:        rng,
-		}
-	}
-	return nil
-}
-
-// budgetColl wraps a for expression's collection: it charges the
-// iterations and their estimated output to the Load's budget before the
-// for expression iterates.
-type budgetColl struct {
-	hclsyntax.Expression
-	l      *loader
-	body   []hcl.Traversal
-	srcLen int
-	rng    hcl.Range
-}
-
-func (b *budgetColl) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
-	v, diags := b.Expression.Value(ctx)
-	if diags.HasErrors() || v.IsNull() || !v.IsKnown() {
-		return v, diags
-	}
-	uv, _ := v.Unmark()
-	if !uv.CanIterateElements() {
-		return v, diags
-	}
-	n := uv.LengthInt()
-	b.l.iters += n
-	per := int64(b.srcLen + 16)
-	for _, t := range b.body {
-		per += int64(b.l.sizes[t.RootName()]) // iteration variables count 0
-	}
-	if b.l.iters > maxIterations {
-		return cty.DynamicVal, append(diags, budgetDiag(b.rng, fmt.Sprintf("more than %d for-expression iterations", maxIterations)))
-	}
-	if err := b.l.charge(int64(n) * per); err != nil {
-		return cty.DynamicVal, append(diags, budgetDiag(b.rng, err.Error()))
-	}
-	return v, diags
-}
-
-func budgetDiag(rng hcl.Range, msg string) *hcl.Diagnostic {
-	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Evaluation limit exceeded", Detail: msg, Subject: rng.Ptr()}
-}
-
-func (l *loader) charge(n int64) error {
-	l.budget -= n
-	if l.budget < 0 {
-		return fmt.Errorf("evaluation would produce more than %d bytes", maxBudget)
 	}
 	return nil
 }

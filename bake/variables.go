@@ -48,23 +48,34 @@ func (l *loader) parseVariable(b *hclsyntax.Block) (*varDef, error) {
 }
 
 // eval evaluates an expression after resolving the variables it uses.
+// The nodes under e charge their values as they are produced (budget.go);
+// eval charges e's own.
 func (l *loader) eval(e hclsyntax.Expression) (cty.Value, []string, error) {
 	var roots []string
-	cost := int64(e.Range().End.Byte - e.Range().Start.Byte)
 	for _, t := range l.refs[e] {
 		root := t.RootName()
 		if err := l.resolveVar(root, t.SourceRange()); err != nil {
 			return cty.NilVal, nil, err
 		}
-		if size, ok := l.sizes[root]; ok {
-			cost += int64(size)
+		if _, ok := l.values[root]; ok {
 			roots = appendUnique(roots, root)
 		}
 	}
-	if err := l.charge(cost); err != nil {
-		return cty.NilVal, nil, l.file.errf(e.Range().Ptr(), "%v", err)
-	}
 	v, diags := e.Value(l.ctx)
+	if l.over == nil {
+		l.charge(v)
+	}
+	if l.over != nil {
+		// Also when try() or can() swallowed it: the file is refused.
+		rng := e.Range()
+		for _, d := range diags {
+			if limitOf(d) == l.over && d.Subject != nil {
+				rng = *d.Subject
+				break
+			}
+		}
+		return cty.NilVal, nil, l.file.limitErr(&rng, l.over)
+	}
 	if diags.HasErrors() {
 		return cty.NilVal, nil, l.file.diagErr(diags)
 	}
@@ -83,7 +94,6 @@ func (l *loader) resolveVar(name string, from hcl.Range) error {
 	f := l.file
 	if name == "BAKE_CMD_CONTEXT" {
 		l.values[name] = cty.StringVal("cwd://")
-		l.sizes[name] = 7
 		return nil
 	}
 	vr, isVar := l.vars[name]
@@ -110,7 +120,10 @@ func (l *loader) resolveVar(name string, from hcl.Range) error {
 		if vr.typ != nil {
 			t, diags := typeexpr.TypeConstraint(vr.typ)
 			if diags.HasErrors() {
-				if v, err := vr.typ.Value(nil); err == nil && v.IsNull() {
+				// buildx takes type = null as no type. Recognised as
+				// syntax: evaluating the expression would escape the
+				// budget, which instruments values, not types.
+				if lit, ok := vr.typ.(*hclsyntax.LiteralValueExpr); ok && lit.Val.IsNull() {
 					t = cty.DynamicPseudoType
 				} else {
 					return f.diagErr(diags)
@@ -168,10 +181,9 @@ func (l *loader) resolveVar(name string, from hcl.Range) error {
 		deps = nil
 	}
 	if err := checkValue(val); err != nil {
-		return f.errf(&rng, "variable %s: %v", name, err)
+		return f.wrapf(&rng, err, "variable %s", name)
 	}
 	l.values[name] = val
-	l.sizes[name] = valueSize(val, maxBudget)
 	f.deps[name] = deps
 	return nil
 }
