@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/verify"
@@ -163,5 +166,54 @@ func TestProvenanceParams(t *testing.T) {
 				t.Errorf("build.frontend %q", rep.Build.Frontend)
 			}
 		})
+	}
+}
+
+// TestProvenanceOfAnotherImage: a provenance statement copied from another
+// release into this image's index (its annotation pointing here) names the
+// other image as its subject: it is not read, and the verification says
+// so instead of taking its source, commit and build args.
+func TestProvenanceOfAnotherImage(t *testing.T) {
+	w := newWorld(t)
+	dir, commit := fixtures.GitRepo(t, w.files("ARG V=1\nFROM BASE\nARG V\nRUN echo $V > /v\n", nil), commitTime)
+	vcs := map[string]string{"source": dir, "revision": commit}
+	withProv, _ := w.publish(dir, "", builder.Spec{Provenance: true, ProvenanceMode: "max", VCS: vcs, BuildArgs: map[string]string{"V": "2"}})
+	other, _ := w.publish(dir, "", builder.Spec{BuildArgs: map[string]string{"V": "3"}})
+	idx := withProv.(v1.ImageIndex)
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var att v1.Descriptor
+	for _, d := range im.Manifests {
+		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			att = d
+		}
+	}
+	attImg, err := idx.Image(att.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherImg := other.(v1.Image)
+	otherDigest, err := otherImg.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	att.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": otherDigest.String()}
+	forged := mutate.AppendManifests(fixtures.Index(false, false, fixtures.Platformed{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}, Image: otherImg}),
+		mutate.IndexAddendum{Add: attImg, Descriptor: att})
+	ref := w.push("release/copied-provenance", forged)
+	rep, err := verify.Run(t.Context(), verify.Request{Image: ref, AllowSourceHosts: []string{dir}}, w.bk, verify.Options{ProgressMode: "quiet"})
+	if !errors.Is(err, verify.ErrMissingParameter) {
+		t.Fatalf("verdict %s, error %v: want the source missing (the copied provenance not read)", rep.Verdict, err)
+	}
+	if h := strings.Join(rep.Hints, "\n"); !strings.Contains(h, "is unreadable") || !strings.Contains(h, otherDigest.String()) {
+		t.Errorf("no hint names the statement about another image: %q", rep.Hints)
+	}
+	// Given the source, the rebuild does not take the copied statement's
+	// build args (V=2, which would have matched nothing here either).
+	rep, err = verify.Run(t.Context(), verify.Request{Image: ref, Source: dir, Commit: commit, BuildArgs: map[string]string{"V": "3"}}, w.bk, verify.Options{ProgressMode: "quiet"})
+	if err != nil || rep.Verdict != verify.Reproducible {
+		t.Fatalf("verdict %s, error %v", rep.Verdict, err)
 	}
 }
