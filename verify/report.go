@@ -144,10 +144,15 @@ type Build struct {
 	Warnings     []builder.Note        `json:"warnings,omitempty"`
 	Target       string                `json:"target"`
 	BuildArgs    map[string]string     `json:"buildArgs"`
-	Platforms    []string              `json:"platforms"`
-	Dockerfile   string                `json:"dockerfile"`
-	Context      string                `json:"context"`
-	NoCache      bool                  `json:"noCache"`
+	// Attrs are the other frontend attributes of the release's provenance
+	// the rebuild passed (hostname, label:*, multi-platform); Ignored the
+	// parameters of the release's build it did without (builder.Params).
+	Attrs      map[string]string `json:"attrs,omitempty"`
+	Ignored    []string          `json:"ignoredParameters,omitempty"`
+	Platforms  []string          `json:"platforms"`
+	Dockerfile string            `json:"dockerfile"`
+	Context    string            `json:"context"`
+	NoCache    bool              `json:"noCache"`
 	// Provenance lists the publisher's provenance attestations read from
 	// the published index (the VSA's inputAttestations).
 	Provenance []Provenance `json:"provenance,omitempty"`
