@@ -2,13 +2,13 @@ package verify
 
 import (
 	"fmt"
-	"github.com/reprover/reprover/internal/files"
 	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/reprover/reprover/bake"
+	"github.com/reprover/reprover/internal/files"
 )
 
 // FromBake is where a parameter read from the project's bake file came
@@ -90,22 +90,4 @@ func bakeTarget(dir, file, target string, env map[string]string) (*bake.Target, 
 		return nil, fmt.Errorf("%s: target %s: dockerfile-inline is not supported: the Dockerfile must be a file of the commit", rel, t.Name)
 	}
 	return t, nil
-}
-
-// BakeInputs are what a bake file's target says of a build that the
-// pinning rules need: its Dockerfile (relative to the source) and build
-// arguments.
-type BakeInputs struct {
-	Dockerfile string
-	BuildArgs  map[string]string
-}
-
-// ReadBake resolves target of the bake file (relative to dir, a source
-// tree) for reprover check; env stands for the release's environment.
-func ReadBake(dir, file, target string, env map[string]string) (*BakeInputs, error) {
-	t, err := bakeTarget(dir, file, target, env)
-	if err != nil {
-		return nil, err
-	}
-	return &BakeInputs{Dockerfile: t.DockerfilePath(), BuildArgs: t.BuildArgs()}, nil
 }

@@ -30,32 +30,12 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 			if err != nil {
 				return err
 			}
-			if network != "none" && network != "proxy" {
-				return fmt.Errorf("--network %q: want none or proxy", network)
-			}
-			if bakeFile != "" {
-				in, err := verify.ReadBake(source, bakeFile, bakeTarget, bakeVars)
-				if err != nil {
-					return err
-				}
-				if !cmd.Flags().Changed("dockerfile") {
-					dockerfile = in.Dockerfile
-				}
-				for k, v := range in.BuildArgs {
-					if _, ok := args[k]; !ok {
-						args[k] = v // --build-arg wins
-					}
-				}
-			}
-			path := filepath.Join(source, dockerfile)
-			b, err := builder.ReadDockerfile(path)
+			res, err := verify.Check(verify.CheckRequest{Dir: source, Dockerfile: dockerfile, BuildArgs: args, Network: network,
+				Bake: bakeFile, BakeTarget: bakeTarget, BakeVars: bakeVars})
 			if err != nil {
 				return err
 			}
-			vs, in, err := builder.Check(b, filepath.ToSlash(filepath.Clean(dockerfile)), builder.CheckOptions{BuildArgs: args, Network: network})
-			if err != nil {
-				return err
-			}
+			vs, in, path := res.Violations, res.Inputs, filepath.Join(source, res.Dockerfile)
 			if format == "json" {
 				type violation struct {
 					File    string `json:"file"`
@@ -98,7 +78,7 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 		},
 	}
 	cmd.Flags().StringVar(&source, "source", ".", "the source directory")
-	cmd.Flags().StringVar(&dockerfile, "dockerfile", "Dockerfile", "the Dockerfile, relative to --source")
+	cmd.Flags().StringVar(&dockerfile, "dockerfile", "", "the Dockerfile, relative to --source (default the bake target's, else Dockerfile)")
 	cmd.Flags().StringArrayVar(&buildArgs, "build-arg", nil, "a build argument K=V, as the release used it; repeatable")
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	cmd.Flags().StringVar(&bakeFile, "bake", "", "the project's bake file (docker-bake.hcl), relative to --source: its target's Dockerfile and args count as flags")

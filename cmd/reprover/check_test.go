@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -61,6 +63,72 @@ func TestCheckCommand(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			expect(t, tc.args, tc.wantCode, tc.wantStdout, tc.wantStderr)
+		})
+	}
+}
+
+// TestCheckBakeConfined: a bake file is the commit's, so what it names is
+// read as verify --bake reads it: inside the source, reached without a
+// symlink, a regular file. Each case once made check read a file outside
+// the source (or block on a FIFO) and print its first line in a parse
+// error; now each is refused naming the path, and no secret is printed.
+func TestCheckBakeConfined(t *testing.T) {
+	const secret = "root:$6$SECRET-HASH:19000:0:99999:7:::"
+	const token = `{"auths": {"registry.example": {"auth": "c2VjcmV0LXRva2Vu"}}}`
+	outside := t.TempDir()
+	for name, body := range map[string]string{"shadow": secret + "\n", "Dockerfile": secret + "\n", "config.json": token + "\n"} {
+		if err := os.WriteFile(filepath.Join(outside, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		target  string            // the bake file's target body
+		files   map[string]string // files of the source; "->X" makes a symlink to X
+		fifo    string            // a FIFO of the source
+		wantErr string
+	}{
+		{name: "dockerfile up and out", target: `dockerfile = "../../../../../../../..` + outside + `/shadow"`, wantErr: "must be a path inside the source"},
+		{name: "absolute dockerfile", target: `dockerfile = "` + outside + `/shadow"`, wantErr: "must be a path inside the source"},
+		{name: "a Docker config.json", target: `dockerfile = "` + outside + `/config.json"`, wantErr: "must be a path inside the source"},
+		{name: "context outside", target: `context = "` + outside + `"`, wantErr: "must be a path inside the source"},
+		{name: "cwd:// dockerfile", target: `dockerfile = "cwd://../../../../../../../..` + outside + `/shadow"`, wantErr: "must be a path inside the source"},
+		{name: "symlinked Dockerfile", target: `dockerfile = "Dockerfile.release"`,
+			files: map[string]string{"Dockerfile.release": "->" + outside + "/shadow"}, wantErr: "Dockerfile.release is a symlink"},
+		{name: "symlinked context", target: `context = "app"`,
+			files: map[string]string{"app": "->" + outside}, wantErr: "app is a symlink"},
+		{name: "FIFO", target: `dockerfile = "Dockerfile.fifo"`, fifo: "Dockerfile.fifo", wantErr: "not a regular file"},
+		{name: "the commit's own file that is no Dockerfile", target: `dockerfile = "notes.txt"`,
+			files: map[string]string{"notes.txt": secret + "\n"}, wantErr: "notes.txt:1: not a Dockerfile BuildKit can parse (the file was named by the bake file: its text is not shown)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			bake := "target \"default\" {\n  " + tc.target + "\n}\n"
+			if err := os.WriteFile(filepath.Join(dir, "docker-bake.hcl"), []byte(bake), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for name, body := range tc.files {
+				var err error
+				if target, ok := strings.CutPrefix(body, "->"); ok {
+					err = os.Symlink(target, filepath.Join(dir, name))
+				} else {
+					err = os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.fifo != "" {
+				if err := syscall.Mkfifo(filepath.Join(dir, tc.fifo), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, stderr := expect(t, []string{"check", "--source", dir, "--bake", "docker-bake.hcl"}, 2, nil, []string{tc.wantErr})
+			for _, s := range []string{"SECRET", "c2VjcmV0"} {
+				if strings.Contains(stderr, s) {
+					t.Errorf("stderr shows a file's contents (%s):\n%s", s, stderr)
+				}
+			}
 		})
 	}
 }
