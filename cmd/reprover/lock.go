@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/internal/files"
 	"github.com/reprover/reprover/pins"
 	"github.com/reprover/reprover/verify"
 )
@@ -46,6 +47,9 @@ Exit status: 0 written, 2 could not build or a download could not be pinned.`,
 			if st, err := os.Stat(req.Dir); err != nil || !st.IsDir() {
 				return fmt.Errorf("--source %s: not a directory", req.Dir)
 			}
+			if err := files.Writable(out); err != nil {
+				return fmt.Errorf("writing the lock: %w", err)
+			}
 			ctx := cmd.Context()
 			b, release, err := connectBuilder(ctx, g, buildkitAddr, tlsOpts)
 			if err != nil {
@@ -60,7 +64,7 @@ Exit status: 0 written, 2 could not build or a download could not be pinned.`,
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(out, data, 0o644); err != nil {
+			if err := files.WriteRegular(out, data, 0o644); err != nil {
 				return fmt.Errorf("writing the lock: %w", err)
 			}
 			set, err := l.Set(out)
