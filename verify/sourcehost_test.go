@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/reprover/reprover/fixtures"
 )
 
 // resolver answers from a table, as the red team's /etc/hosts (vm and
@@ -359,16 +361,10 @@ func TestCloneHangStopped(t *testing.T) {
 	}
 	// The kill is sent before Wait returns; give the kernel a bounded
 	// moment to finish the processes.
-	for i := 0; ; i++ {
+	fixtures.WaitFor(t, 2*time.Second, "the end of git's processes", func() (bool, string, error) {
 		left := liveInGroups(t, groups)
-		if len(left) == 0 {
-			break
-		}
-		if i == 100 {
-			t.Fatalf("processes of git's group still alive: %s", left)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(left) == 0, fmt.Sprintf("still alive: %s", left), nil
+	})
 }
 
 // processGroups are the process groups of the processes whose command line
