@@ -206,10 +206,77 @@ func (e *BuildError) Error() string {
 func (e *BuildError) Unwrap() error { return e.Err }
 
 // Build runs the rebuild: the dockerfile.v0 frontend with no network for
-// any RUN, no cache, no entitlements, SOURCE_DATE_EPOCH with rewritten
+// any RUN (or, with Spec.Network NetworkProxy, only BuildKit's capturing
+// proxy to Spec.ProxyHosts), no cache, no entitlements, only the build
+// parameters builder.Params passes, SOURCE_DATE_EPOCH with rewritten
 // timestamps, exported as an OCI layout. progress receives BuildKit's own
 // display (mode plain, tty, auto or quiet).
 func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode string) (*Result, error) {
+	opt, err := c.solveOpt(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	res, logs, plog, err := c.solve(ctx, opt, progress, mode)
+	if err != nil {
+		return nil, buildError(err, s, logs)
+	}
+	r := &Result{Dir: s.OutputDir, Digest: res.ExporterResponse["containerimage.digest"]}
+	if r.Digest == "" {
+		return nil, errors.New("buildkit returned no image digest")
+	}
+	if opt.ProxyNetwork {
+		if r.Captures, err = c.captures(ctx, opt.Ref, plog); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// solveOpt is the solve a Spec asks for: its local mounts, frontend
+// attributes, export, network and source policy.
+func (c *Client) solveOpt(ctx context.Context, s Spec) (client.SolveOpt, error) {
+	mounts, err := localMounts(s)
+	if err != nil {
+		return client.SolveOpt{}, err
+	}
+	attrs, err := frontendAttrs(s)
+	if err != nil {
+		return client.SolveOpt{}, err
+	}
+	if err := os.MkdirAll(s.OutputDir, 0o755); err != nil {
+		return client.SolveOpt{}, err
+	}
+	proxied := s.Network == NetworkProxy
+	if proxied {
+		if err := c.checkCanProxy(ctx); err != nil {
+			return client.SolveOpt{}, err
+		}
+		// force-network-mode=none would keep every RUN offline.
+		delete(attrs, "force-network-mode")
+	} else if s.Network != "" && s.Network != NetworkNone {
+		return client.SolveOpt{}, fmt.Errorf("network %q: want %s or %s", s.Network, NetworkNone, NetworkProxy)
+	}
+	opt := client.SolveOpt{
+		Ref:           newRef(),
+		ProxyNetwork:  proxied,
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: attrs,
+		LocalMounts:   mounts,
+		Exports:       []client.ExportEntry{exportEntry(s)},
+		// No entitlements: RUN --network=host and --security=insecure fail.
+		AllowedEntitlements: nil,
+	}
+	switch {
+	case proxied && s.ProxyAnyHost:
+		opt.SourcePolicy = lockPolicy(s.ProxyHosts)
+	case proxied:
+		opt.SourcePolicy = proxyPolicy(s.ProxyHosts)
+	}
+	return opt, nil
+}
+
+// localMounts are the build context and the Dockerfile's directory.
+func localMounts(s Spec) (map[string]fsutil.FS, error) {
 	ctxFS, err := fsutil.NewFS(s.ContextDir)
 	if err != nil {
 		return nil, fmt.Errorf("build context %s: %w", s.ContextDir, err)
@@ -219,6 +286,13 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 	if err != nil {
 		return nil, fmt.Errorf("dockerfile directory %s: %w", dfDir, err)
 	}
+	return map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS}, nil
+}
+
+// frontendAttrs are the Dockerfile frontend's attributes for a Spec: no
+// network and no cache whatever the Spec says, its build arguments and
+// attributes as builder.Params allows, SOURCE_DATE_EPOCH last.
+func frontendAttrs(s Spec) (map[string]string, error) {
 	attrs := map[string]string{
 		"filename": filepath.Base(s.DockerfilePath),
 		// Without it a daemon without CNI gives RUN the host network.
@@ -227,17 +301,8 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 		// publisher's build would make anything look reproducible).
 		"no-cache": "",
 	}
-	rewrite := "false"
-	if s.SourceDateEpoch >= 0 {
-		attrs["build-arg:SOURCE_DATE_EPOCH"] = strconv.FormatInt(s.SourceDateEpoch, 10)
-		rewrite = "true"
-	}
 	if s.Provenance {
-		mode := s.ProvenanceMode
-		if mode == "" {
-			mode = "min"
-		}
-		attrs["attest:provenance"] = "mode=" + mode
+		attrs["attest:provenance"] = "mode=" + cmp.Or(s.ProvenanceMode, "min")
 	}
 	for k, v := range s.VCS {
 		attrs["vcs:"+k] = v
@@ -262,63 +327,34 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 	if len(s.Platforms) > 0 {
 		attrs["platform"] = strings.Join(s.Platforms, ",")
 	}
-	compression := s.Compression
-	if compression == "" {
-		compression = "gzip"
-	}
-	if err := os.MkdirAll(s.OutputDir, 0o755); err != nil {
-		return nil, err
-	}
-	proxied := s.Network == NetworkProxy
-	if proxied {
-		if err := c.checkCanProxy(ctx); err != nil {
-			return nil, err
-		}
-		// force-network-mode=none would keep every RUN offline.
-		delete(attrs, "force-network-mode")
-	} else if s.Network != "" && s.Network != NetworkNone {
-		return nil, fmt.Errorf("network %q: want %s or %s", s.Network, NetworkNone, NetworkProxy)
-	}
-	exportAttrs := map[string]string{
+	return attrs, nil
+}
+
+// exportEntry writes the image as an OCI layout in the published
+// encoding, timestamps rewritten to SOURCE_DATE_EPOCH.
+func exportEntry(s Spec) client.ExportEntry {
+	attrs := map[string]string{
 		"tar":               "false",
 		"oci-mediatypes":    strconv.FormatBool(s.OCIMediaTypes),
-		"rewrite-timestamp": rewrite,
+		"rewrite-timestamp": strconv.FormatBool(s.SourceDateEpoch >= 0),
 		// Layers the build makes get the published compression;
 		// base layers keep their blobs, as a release build does.
-		"compression": compression,
+		"compression": cmp.Or(s.Compression, "gzip"),
 	}
 	if s.Name != "" || s.Provenance {
-		exportAttrs["name"] = cmp.Or(s.Name, publishedName)
+		attrs["name"] = cmp.Or(s.Name, publishedName)
 	}
-	opt := client.SolveOpt{
-		Ref:           newRef(),
-		ProxyNetwork:  proxied,
-		Frontend:      "dockerfile.v0",
-		FrontendAttrs: attrs,
-		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
-		Exports: []client.ExportEntry{{
-			Type:      client.ExporterOCI,
-			Attrs:     exportAttrs,
-			OutputDir: s.OutputDir,
-		}},
-		// No entitlements: RUN --network=host and --security=insecure fail.
-		AllowedEntitlements: nil,
-	}
-	switch {
-	case proxied && s.ProxyAnyHost:
-		opt.SourcePolicy = lockPolicy(s.ProxyHosts)
-	case proxied:
-		opt.SourcePolicy = proxyPolicy(s.ProxyHosts)
-	}
-	if mode == "" {
-		mode = string(progressui.PlainMode)
-	}
-	disp, err := progressui.NewDisplay(progress, progressui.DisplayMode(mode))
+	return client.ExportEntry{Type: client.ExporterOCI, Attrs: attrs, OutputDir: s.OutputDir}
+}
+
+// solve runs the solve with BuildKit's progress display, keeping the
+// tail of each step's log (for a failure) and the proxy's request lists.
+func (c *Client) solve(ctx context.Context, opt client.SolveOpt, progress io.Writer, mode string) (*client.SolveResponse, *logTail, *proxyLog, error) {
+	logs, plog := newLogTail(20), newProxyLog()
+	disp, err := progressui.NewDisplay(progress, progressui.DisplayMode(cmp.Or(mode, string(progressui.PlainMode))))
 	if err != nil {
-		return nil, err
+		return nil, logs, plog, err
 	}
-	logs := newLogTail(20)
-	plog := newProxyLog()
 	ch := make(chan *client.SolveStatus)
 	dch := make(chan *client.SolveStatus)
 	var res *client.SolveResponse
@@ -341,32 +377,29 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 		_, err := disp.UpdateFrom(context.WithoutCancel(ectx), dch)
 		return err
 	})
-	if err := eg.Wait(); err != nil {
-		return nil, buildError(err, s, logs)
+	return res, logs, plog, eg.Wait()
+}
+
+// captures are the downloads of a proxied build: from its provenance in
+// the daemon's history, which the steps cannot write; the step logs'
+// request lists are only checked against it.
+func (c *Client) captures(ctx context.Context, ref string, plog *proxyLog) ([]pins.Capture, error) {
+	prov, err := c.historyProvenance(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("reading what the proxy captured: %w", err)
 	}
-	r := &Result{Dir: s.OutputDir, Digest: res.ExporterResponse["containerimage.digest"]}
-	if r.Digest == "" {
-		return nil, errors.New("buildkit returned no image digest")
+	logged, err := plog.requests()
+	if err != nil {
+		return nil, err
 	}
-	if proxied {
-		prov, err := c.historyProvenance(ctx, opt.Ref)
-		if err != nil {
-			return nil, fmt.Errorf("reading what the proxy captured: %w", err)
-		}
-		// Captures come from the provenance, which the steps cannot
-		// write; the step logs' request lists are only checked against it.
-		logged, err := plog.requests()
-		if err != nil {
-			return nil, err
-		}
-		if r.Captures, err = mergeCaptures(logged, prov); err != nil {
-			return nil, err
-		}
-		if len(r.Captures) > 0 && prov.mode != "proxy" {
-			return nil, fmt.Errorf("%w: buildkit at %s ran the build with network %q, not the proxy", ErrCannotProxy, c.addr, prov.mode)
-		}
+	caps, err := mergeCaptures(logged, prov)
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	if len(caps) > 0 && prov.mode != "proxy" {
+		return nil, fmt.Errorf("%w: buildkit at %s ran the build with network %q, not the proxy", ErrCannotProxy, c.addr, prov.mode)
+	}
+	return caps, nil
 }
 
 // buildError locates a failed step in the Dockerfile.

@@ -147,16 +147,25 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 	o.Logger.Info("started buildkitd", "pid", d.cmd.Process.Pid, "addr", d.Addr)
 	go func() { d.done <- d.cmd.Wait() }()
 
-	deadline := time.Now().Add(o.Timeout)
+	if err := d.waitReady(ctx, sock, o.Timeout); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// waitReady waits until the daemon answers on sock, or has exited, or
+// timeout has passed (then it is stopped).
+func (d *Daemon) waitReady(ctx context.Context, sock string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
 		select {
 		case err := <-d.done:
 			d.done <- err
 			d.cleanup()
-			return nil, fmt.Errorf("buildkitd exited before answering (%v): %s", err, d.stderr.tail(10))
+			return fmt.Errorf("buildkitd exited before answering (%v): %s", err, d.stderr.tail(10))
 		case <-ctx.Done():
 			d.Stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
 		if _, err := os.Stat(sock); err == nil {
@@ -167,13 +176,13 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 				cancel()
 				c.Close()
 				if err == nil {
-					return d, nil
+					return nil
 				}
 			}
 		}
 		if time.Now().After(deadline) {
 			d.Stop()
-			return nil, fmt.Errorf("buildkitd did not answer within %v: %s", o.Timeout, d.stderr.tail(10))
+			return fmt.Errorf("buildkitd did not answer within %v: %s", timeout, d.stderr.tail(10))
 		}
 	}
 }
