@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/reprover/reprover/internal/archive"
 )
@@ -80,22 +81,40 @@ func (c *checkedCtx) Err() error {
 	return c.Context.Err()
 }
 
-// TestClassifyCancelled: a context cancelled while Classify inflates a
-// bomb (from another goroutine) stops it with the context's error.
+// TestClassifyCancelled: a context cancelled while Classify works (from
+// another goroutine, once it has checked the context a hundred times)
+// stops it with the context's error: inflating a bomb, or searching a
+// large text for times (seconds per megabyte).
 func TestClassifyCancelled(t *testing.T) {
 	one := gz(t, "", built1, string(make([]byte, 1<<20)))
 	bomb := bytes.Repeat(one, 2<<10) // 2 GiB of zeros in 2 MiB
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	cc := &checkedCtx{Context: ctx, started: make(chan struct{})}
-	cc.after.Store(100)
-	go func() {
-		<-cc.started
-		cancel()
-	}()
+	line := built1.Format(time.RFC3339) + " INFO id=0b2d6f0e-6d1c-4c5e-9a65-2a3f1c7e9b10 " + built1.Format(time.UnixDate) + "\n"
+	log := []byte(strings.Repeat(line, (16<<20)/len(line)))
+	log2 := append(bytes.Clone(log[:len(log)-2]), "x\n"...)
 	lim := archive.Limits{MaxArchiveBytes: 1 << 40, MaxArchiveTotalBytes: 1 << 40}
-	_, err := Classify(cc, Input{Path: "/app/x.gz", ContentDiffers: true, A: bomb, B: bomb, Archives: archive.NewBudget(lim)})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("error %v, want %v", err, context.Canceled)
+	for _, tc := range []struct {
+		name string
+		in   Input
+	}{
+		{"a gzip bomb", Input{Path: "/app/x.gz", ContentDiffers: true, A: bomb, B: bomb, Archives: archive.NewBudget(lim)}},
+		{"a large text", Input{Path: "/app/x.log", ContentDiffers: true, A: log, B: log2, Window: window}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			cc := &checkedCtx{Context: ctx, started: make(chan struct{})}
+			cc.after.Store(100)
+			go func() {
+				<-cc.started
+				cancel()
+			}()
+			start := time.Now()
+			if _, err := Classify(cc, tc.in); !errors.Is(err, context.Canceled) {
+				t.Fatalf("error %v, want %v", err, context.Canceled)
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("returned %s after it started", d)
+			}
+		})
 	}
 }

@@ -98,7 +98,11 @@ func Classify(ctx context.Context, in Input) (Finding, error) {
 		return f, nil
 	}
 	if a != nil && b != nil {
-		if f, ok := content(a, b, in.Window); ok {
+		f, ok, err := content(ctx, a, b, in.Window)
+		if err != nil {
+			return Finding{}, err
+		}
+		if ok {
 			return f, nil
 		}
 	}
@@ -267,7 +271,6 @@ var (
 	}
 	lsTime = regexp.MustCompile(months + ` [ \d]\d (?: \d{4}|\d{2}:\d{2})`)
 	uuidRe = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
-	hexID  = regexp.MustCompile(`(?i)^[0-9a-f]{16,}$`)
 )
 
 // parseTime reads a token matched by one of timeForms.
@@ -313,14 +316,15 @@ func parseTime(tok, form string) (time.Time, bool) {
 // differences are all times in the window, ls-style dates, or random
 // identifiers, or whose lines are only reordered; binary whose differing
 // bytes are all integers that read as times in the window.
-func content(a, b []byte, w Window) (Finding, bool) {
+// The error is ctx's.
+func content(ctx context.Context, a, b []byte, w Window) (Finding, bool, error) {
 	if isText(a) && isText(b) {
-		return text(string(a), string(b), w)
+		return text(ctx, string(a), string(b), w)
 	}
 	if len(a) == len(b) {
-		return binaryTimes(a, b, w)
+		return binaryTimes(ctx, a, b, w)
 	}
-	return Finding{}, false
+	return Finding{}, false, nil
 }
 
 func isText(b []byte) bool {
@@ -328,13 +332,24 @@ func isText(b []byte) bool {
 }
 
 // text tries each replacement in turn, cumulatively: the cause is the
-// first that makes the contents equal.
-func text(a, b string, w Window) (Finding, bool) {
+// first that makes the contents equal. The regular expressions run over
+// pieces of the text (pieces.go), the context checked between them; a
+// text with a run too long to cut is not judged. The error is ctx's.
+func text(ctx context.Context, a, b string, w Window) (Finding, bool, error) {
+	f, ok, err := textPieces(ctx, a, b, w)
+	if errors.Is(err, errLongRun) {
+		return Finding{}, false, nil
+	}
+	return f, ok, err
+}
+
+func textPieces(ctx context.Context, a, b string, w Window) (Finding, bool, error) {
+	s := searcher{ctx: ctx}
 	var evidence []string
 	inWindow := false
 	na, nb := a, b
 	for _, f := range timeForms {
-		ta, tb := f.re.FindAllString(na, -1), f.re.FindAllString(nb, -1)
+		ta, tb := s.findAll(f.re, na), s.findAll(f.re, nb)
 		for _, pair := range firstDifferent(ta, tb) {
 			for _, tok := range pair {
 				if t, ok := parseTime(tok, f.layout); ok && w.Contains(t) {
@@ -345,29 +360,41 @@ func text(a, b string, w Window) (Finding, bool) {
 				evidence = append(evidence, fmt.Sprintf("%q vs %q", pair[0], pair[1]))
 			}
 		}
-		na, nb = f.re.ReplaceAllString(na, "<TIME>"), f.re.ReplaceAllString(nb, "<TIME>")
+		na, nb = s.replaceAll(f.re, na, "<TIME>"), s.replaceAll(f.re, nb, "<TIME>")
+	}
+	if s.err != nil {
+		return Finding{}, false, s.err
 	}
 	if na == nb && inWindow {
-		return Finding{Timestamp.ID, "times within the builds' window: " + strings.Join(evidence, ", ")}, true
+		return Finding{Timestamp.ID, "times within the builds' window: " + strings.Join(evidence, ", ")}, true, nil
 	}
-	if la, lb := lsTime.FindAllString(na, -1), lsTime.FindAllString(nb, -1); len(firstDifferent(la, lb)) > 0 {
+	if la, lb := s.findAll(lsTime, na), s.findAll(lsTime, nb); len(firstDifferent(la, lb)) > 0 {
 		ev := firstDifferent(la, lb)[0]
-		na, nb = lsTime.ReplaceAllString(na, "<LSTIME>"), lsTime.ReplaceAllString(nb, "<LSTIME>")
-		if na == nb {
-			return Finding{ContextTimes.ID, fmt.Sprintf("file times as `ls -l` prints them: %q vs %q", ev[0], ev[1])}, true
+		na, nb = s.replaceAll(lsTime, na, "<LSTIME>"), s.replaceAll(lsTime, nb, "<LSTIME>")
+		if s.err == nil && na == nb {
+			return Finding{ContextTimes.ID, fmt.Sprintf("file times as `ls -l` prints them: %q vs %q", ev[0], ev[1])}, true, nil
 		}
+	}
+	if s.err != nil {
+		return Finding{}, false, s.err
 	}
 	if na == nb && len(evidence) > 0 {
-		return Finding{Timestamp.ID, "times (outside the builds' known window): " + strings.Join(evidence, ", ")}, true
+		return Finding{Timestamp.ID, "times (outside the builds' known window): " + strings.Join(evidence, ", ")}, true, nil
 	}
-	if ta, tb := strings.TrimSpace(a), strings.TrimSpace(b); hexID.MatchString(ta) && hexID.MatchString(tb) {
-		return Finding{RandomID.ID, fmt.Sprintf("a lone hexadecimal identifier: %q vs %q", ta, tb)}, true
+	if ta, tb := strings.TrimSpace(a), strings.TrimSpace(b); isHexID(ta) && isHexID(tb) {
+		return Finding{RandomID.ID, fmt.Sprintf("a lone hexadecimal identifier: %q vs %q", ta, tb)}, true, nil
 	}
-	ia, ib := uuidRe.FindAllString(na, -1), uuidRe.FindAllString(nb, -1)
+	ia, ib := s.findAll(uuidRe, na), s.findAll(uuidRe, nb)
 	if d := firstDifferent(ia, ib); len(d) > 0 {
-		if uuidRe.ReplaceAllString(na, "<ID>") == uuidRe.ReplaceAllString(nb, "<ID>") {
-			return Finding{RandomID.ID, fmt.Sprintf("UUIDs differ: %q vs %q", d[0][0], d[0][1])}, true
+		if s.replaceAll(uuidRe, na, "<ID>") == s.replaceAll(uuidRe, nb, "<ID>") && s.err == nil {
+			return Finding{RandomID.ID, fmt.Sprintf("UUIDs differ: %q vs %q", d[0][0], d[0][1])}, true, nil
 		}
+	}
+	if s.err != nil {
+		return Finding{}, false, s.err
+	}
+	if err := ctx.Err(); err != nil {
+		return Finding{}, false, err
 	}
 	la, lb := strings.Split(strings.TrimSuffix(a, "\n"), "\n"), strings.Split(strings.TrimSuffix(b, "\n"), "\n")
 	if len(la) > 1 {
@@ -375,10 +402,10 @@ func text(a, b string, w Window) (Finding, bool) {
 		slices.Sort(sa)
 		slices.Sort(sb)
 		if slices.Equal(sa, sb) {
-			return Finding{Order.ID, fmt.Sprintf("the same %d lines in another order", len(la))}, true
+			return Finding{Order.ID, fmt.Sprintf("the same %d lines in another order", len(la))}, true, nil
 		}
 	}
-	return Finding{}, false
+	return Finding{}, false, nil
 }
 
 // firstDifferent pairs the tokens of a and b that differ, position by
@@ -396,12 +423,18 @@ func firstDifferent(a, b []string) [][2]string {
 // binaryTimes: every run of differing bytes lies within a 4- or 8-byte
 // integer (little or big endian) that reads as a time in the window on
 // both sides.
-func binaryTimes(a, b []byte, w Window) (Finding, bool) {
+func binaryTimes(ctx context.Context, a, b []byte, w Window) (Finding, bool, error) {
 	if w.From.IsZero() {
-		return Finding{}, false
+		return Finding{}, false, nil
 	}
 	var ev []string
-	for i := 0; i < len(a); {
+	for i, checked := 0, 0; i < len(a); {
+		if i-checked >= pieceMin {
+			if err := ctx.Err(); err != nil {
+				return Finding{}, false, err
+			}
+			checked = i
+		}
 		if a[i] == b[i] {
 			i++
 			continue
@@ -412,7 +445,7 @@ func binaryTimes(a, b []byte, w Window) (Finding, bool) {
 		}
 		at, ok := timeAround(a, b, i, j, w)
 		if !ok {
-			return Finding{}, false
+			return Finding{}, false, nil
 		}
 		if len(ev) < 2 {
 			ev = append(ev, at)
@@ -420,9 +453,9 @@ func binaryTimes(a, b []byte, w Window) (Finding, bool) {
 		i = j
 	}
 	if len(ev) == 0 {
-		return Finding{}, false
+		return Finding{}, false, nil
 	}
-	return Finding{Timestamp.ID, "binary times within the builds' window: " + strings.Join(ev, ", ")}, true
+	return Finding{Timestamp.ID, "binary times within the builds' window: " + strings.Join(ev, ", ")}, true, nil
 }
 
 // timeAround finds an integer field covering bytes [i, j) that reads as

@@ -83,6 +83,9 @@ func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim L
 	}
 	in := &inside{o: o, budget: bud}
 	for i, t := range targets {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		f, err := classify(ctx, t.fc, ca[i], cb[i], o, bud)
 		if err != nil {
 			return err

@@ -74,6 +74,9 @@ func (in *inside) changes(ctx context.Context, a, b []byte, where string, depth 
 	mb, nb := layerMap(slices.Values(eb))
 	fcs := diffEntries(ma, mb, na, nb, nil)
 	for i := range fcs {
+		if err := ctx.Err(); err != nil {
+			return nil, "", err
+		}
 		fc := &fcs[i]
 		f, err := classify(ctx, fc, ca[fc.Path], cb[fc.Path], in.o, in.budget)
 		if err != nil {
