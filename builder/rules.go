@@ -90,10 +90,10 @@ var (
 	RuleAddGitUnpinned = FormattedRule[func(src string) string]{
 		Rule: Rule{Name: "add-git-unpinned",
 			Description: "ADD of a git repository not pinned to a commit",
-			Why:         "branches and tags move; a 40-hex commit (as the #ref or --checksum) does not",
+			Why:         "branches and tags move; a full commit id, 40 or 64 hex digits (as the #ref or --checksum), does not",
 			URL:         rulesDoc + "add-git-unpinned"},
 		Format: func(src string) string {
-			return fmt.Sprintf("ADD %s is not pinned to a commit (use #<40-hex commit> or --checksum=<commit>)", src)
+			return fmt.Sprintf("ADD %s is not pinned to a commit (use #<full commit id> or --checksum=<commit id>)", src)
 		},
 	}
 	RuleAddPrivateHost = FormattedRule[func(url, host string) string]{

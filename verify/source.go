@@ -55,7 +55,7 @@ func ExportCommit(ctx context.Context, source, commit, dir string) (*Checkout, e
 // cloned, and git pinned to the address judged.
 func exportCommit(ctx context.Context, source, commit, dir string, p hosts.SourcePolicy) (*Checkout, error) {
 	if !gitid.Valid(commit) {
-		return nil, fmt.Errorf("--commit %q: want a full commit id (40 hex digits), not a branch, tag or abbreviation", commit)
+		return nil, fmt.Errorf("--commit %q: want a full commit id (40 or 64 lower-case hex digits), not a branch, tag or abbreviation", commit)
 	}
 	t, err := hosts.JudgeSource(ctx, source, p)
 	if err != nil {
