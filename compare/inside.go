@@ -21,9 +21,10 @@ import (
 // compared, which the platform's findings say (archiveNotCompared), and
 // one malformed is not opened; either way its cause still stands.
 
-// FindArchiveNotCompared is the kind of the finding that names a limit
-// that kept archives inside differing files from being compared.
-const FindArchiveNotCompared = "archiveNotCompared"
+// kindArchiveNotCompared is the kind of the platform's finding that
+// names a limit that kept archives inside differing files from being
+// compared.
+const kindArchiveNotCompared = "archiveNotCompared"
 
 // inside opens the archives inside one platform's differing files, from
 // the comparison's budget, and keeps the limits that stopped it.
@@ -127,7 +128,7 @@ func (in *inside) notCompared(ctx context.Context, where string, err error) (str
 func (in *inside) findings() []Finding {
 	var fs []Finding
 	for _, o := range in.over {
-		fs = append(fs, Finding{Path: o.where, Kind: FindArchiveNotCompared,
+		fs = append(fs, Finding{Path: o.where, Kind: kindArchiveNotCompared,
 			Message: fmt.Sprintf("%d archive(s) inside differing files not compared, this one the first: %v", o.n, o.err)})
 	}
 	return fs

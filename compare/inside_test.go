@@ -244,7 +244,7 @@ func TestArchivesNotComparedInReport(t *testing.T) {
 	}
 	var found bool
 	for _, f := range p.Findings {
-		found = found || f.Kind == FindArchiveNotCompared && f.Path == "/app/bundle.tar.gz!/m1.gz" &&
+		found = found || f.Kind == kindArchiveNotCompared && f.Path == "/app/bundle.tar.gz!/m1.gz" &&
 			strings.HasSuffix(f.Message, "exceeds limit MaxArchiveTotalBytes=16777216")
 	}
 	if !found {
