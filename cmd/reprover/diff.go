@@ -11,6 +11,7 @@ import (
 
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/files"
 )
 
 // imageFlags are the flags that say how to open images.
@@ -138,7 +139,7 @@ func (f *outputFlags) write(g *globals, rep report) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(f.report, append(b, '\n'), 0o644); err != nil {
+		if err := files.WriteRegular(f.report, append(b, '\n'), 0o644); err != nil {
 			return fmt.Errorf("writing report: %w", err)
 		}
 	}

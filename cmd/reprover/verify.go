@@ -13,6 +13,7 @@ import (
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/files"
 	"github.com/reprover/reprover/internal/text"
 	"github.com/reprover/reprover/verify"
 )
@@ -189,7 +190,7 @@ func writeAttestations(ctx context.Context, g *globals, rep *verify.Report, req 
 		for _, e := range envs {
 			b = append(append(b, e...), '\n')
 		}
-		if err := os.WriteFile(file, b, 0o644); err != nil {
+		if err := files.WriteRegular(file, b, 0o644); err != nil {
 			return fmt.Errorf("writing the attestation: %w", err)
 		}
 	}
