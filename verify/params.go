@@ -99,79 +99,117 @@ func sameFrontend(a, b string) bool {
 // the parameters are the flags' and the defaults.
 func resolveParams(ctx context.Context, req Request, pub *image.Resolved, o Options) (*params, error) {
 	p := &params{req: req, of: map[string]Parameter{}}
-	var labels map[string]string
-	if pub != nil {
-		builds, unread, err := releaseProvenance(ctx, pub, o.Image.Limits)
-		if err != nil {
-			p.hints = append(p.hints, "The published image's provenance could not be read: "+err.Error())
-		}
-		for _, e := range unread {
-			p.hints = append(p.hints, "Provenance "+e.Error())
-		}
-		if len(builds) > 0 {
-			p.prov = builds[0]
-		}
-		if len(pub.Images) > 0 && pub.Images[0].Config != nil {
-			labels = pub.Images[0].Config.Config.Labels
-		}
-	}
-	pv := func(f func(*provenance.Build) string) string {
-		if p.prov == nil {
-			return ""
-		}
-		return f(p.prov)
-	}
-	type candidate struct{ value, from string }
-	pick := func(name, flag string, cands ...candidate) string {
-		if flag != "" {
-			p.of[name] = Parameter{flag, FromFlag}
-			for _, c := range cands {
-				if c.from == FromProvenance && c.value != "" && c.value != flag {
-					p.hints = append(p.hints, fmt.Sprintf("The %s given (%s) is not the one the published provenance records (%s).", name, flag, c.value))
-				}
-			}
-			return flag
-		}
-		for _, c := range cands {
-			if c.value != "" {
-				p.of[name] = Parameter{c.value, c.from}
-				return c.value
-			}
-		}
-		return ""
-	}
-	r := &p.req
-	r.Source = pick("source", req.Source,
-		candidate{pv(func(b *provenance.Build) string { return gitSource(b.ConfigSourceURI) }), FromProvenance},
-		candidate{pv(func(b *provenance.Build) string { return b.VCS["source"] }), FromProvenance},
-		candidate{labels[labelSource], FromLabel})
-	r.Commit = pick("commit", req.Commit,
-		candidate{pv(func(b *provenance.Build) string { return b.Commit }), FromProvenance},
-		candidate{pv(func(b *provenance.Build) string { return b.VCS["revision"] }), FromProvenance},
-		candidate{labels[labelRevision], FromLabel})
-	r.Context = pick("context", req.Context,
-		candidate{pv(func(b *provenance.Build) string { return b.VCS["localdir:context"] }), FromProvenance},
-		candidate{".", FromDefault})
-	r.Dockerfile = pick("dockerfile", req.Dockerfile,
-		candidate{pv(dockerfileOf), FromProvenance},
-		candidate{path.Join(r.Context, "Dockerfile"), FromDefault})
+	labels := p.readPublished(ctx, pub, o.Image.Limits)
+	p.pickLocation(labels)
 	judged, err := judgeProvenance(p.prov)
 	if err != nil {
 		return p, err
 	}
-	r.Target = pick("target", req.Target, candidate{judged.Target, FromProvenance})
+	if err := p.pickBuild(judged); err != nil {
+		return p, err
+	}
+	if p.req.Source == "" {
+		return p, fmt.Errorf("%w: the source: the published image's provenance and labels do not name it; give --source", ErrMissingParameter)
+	}
+	if p.req.Commit == "" {
+		return p, fmt.Errorf("%w: the commit: the published image's provenance and labels do not name it; give --commit", ErrMissingParameter)
+	}
+	return p, p.checkSource(ctx, o)
+}
+
+// readPublished reads the published image's provenance (the first
+// statement about an image being verified) and returns its labels.
+func (p *params) readPublished(ctx context.Context, pub *image.Resolved, lim image.Limits) map[string]string {
+	if pub == nil {
+		return nil
+	}
+	builds, unread, err := releaseProvenance(ctx, pub, lim)
+	if err != nil {
+		p.hints = append(p.hints, "The published image's provenance could not be read: "+err.Error())
+	}
+	for _, e := range unread {
+		p.hints = append(p.hints, "Provenance "+e.Error())
+	}
+	if len(builds) > 0 {
+		p.prov = builds[0]
+	}
+	if len(pub.Images) > 0 && pub.Images[0].Config != nil {
+		return pub.Images[0].Config.Config.Labels
+	}
+	return nil
+}
+
+// candidate is a value for a parameter and where it came from.
+type candidate struct{ value, from string }
+
+// pick sets a parameter: the request's value (a provenance candidate that
+// differs is a hint), else the first candidate that has one.
+func (p *params) pick(name, flag string, cands ...candidate) string {
+	if flag != "" {
+		p.of[name] = Parameter{flag, FromFlag}
+		for _, c := range cands {
+			if c.from == FromProvenance && c.value != "" && c.value != flag {
+				p.hints = append(p.hints, fmt.Sprintf("The %s given (%s) is not the one the published provenance records (%s).", name, flag, c.value))
+			}
+		}
+		return flag
+	}
+	for _, c := range cands {
+		if c.value != "" {
+			p.of[name] = Parameter{c.value, c.from}
+			return c.value
+		}
+	}
+	return ""
+}
+
+// fromProv is a candidate read from the provenance, if there is one.
+func (p *params) fromProv(f func(*provenance.Build) string) candidate {
+	if p.prov == nil {
+		return candidate{"", FromProvenance}
+	}
+	return candidate{f(p.prov), FromProvenance}
+}
+
+// pickLocation settles where the build is: source, commit, context and
+// Dockerfile.
+func (p *params) pickLocation(labels map[string]string) {
+	r, req := &p.req, p.req
+	r.Source = p.pick("source", req.Source,
+		p.fromProv(func(b *provenance.Build) string { return gitSource(b.ConfigSourceURI) }),
+		p.fromProv(func(b *provenance.Build) string { return b.VCS["source"] }),
+		candidate{labels[labelSource], FromLabel})
+	r.Commit = p.pick("commit", req.Commit,
+		p.fromProv(func(b *provenance.Build) string { return b.Commit }),
+		p.fromProv(func(b *provenance.Build) string { return b.VCS["revision"] }),
+		candidate{labels[labelRevision], FromLabel})
+	r.Context = p.pick("context", req.Context,
+		p.fromProv(func(b *provenance.Build) string { return b.VCS["localdir:context"] }),
+		candidate{".", FromDefault})
+	r.Dockerfile = p.pick("dockerfile", req.Dockerfile,
+		p.fromProv(dockerfileOf),
+		candidate{path.Join(r.Context, "Dockerfile"), FromDefault})
+}
+
+// pickBuild settles what is built: target, SOURCE_DATE_EPOCH, build args
+// and the other frontend attributes, from the request, else the judged
+// provenance. A provenance's BUILDKIT_SYNTAX is refused where its build
+// args would be used (no build args given, no bake file to give them).
+func (p *params) pickBuild(judged *builder.Judged) error {
+	r, req := &p.req, p.req
+	r.Target = p.pick("target", req.Target, candidate{judged.Target, FromProvenance})
 	sde := req.SourceDateEpoch
 	if sde == "auto" {
 		sde = ""
 	}
-	r.SourceDateEpoch = pick("sourceDateEpoch", sde,
-		candidate{pv(func(b *provenance.Build) string { return b.BuildArgs()["SOURCE_DATE_EPOCH"] }), FromProvenance},
+	r.SourceDateEpoch = p.pick("sourceDateEpoch", sde,
+		p.fromProv(func(b *provenance.Build) string { return b.BuildArgs()["SOURCE_DATE_EPOCH"] }),
 		candidate{"auto", FromDefault})
 	if len(req.BuildArgs) == 0 && p.prov != nil {
 		args := judged.BuildArgs
 		delete(args, "SOURCE_DATE_EPOCH") // a rebuild sets it itself
 		if v, ok := args[builder.ArgSyntax]; ok && req.Bake == "" {
-			return p, &builder.ParamError{Key: "build-arg:" + builder.ArgSyntax, Value: v, From: FromProvenance,
+			return &builder.ParamError{Key: "build-arg:" + builder.ArgSyntax, Value: v, From: FromProvenance,
 				Reason: "the release was built by this frontend, which the commit does not name; the rebuild uses it only when it is given as a build argument (pinned by digest)"}
 		}
 		if len(args) > 0 {
@@ -180,29 +218,31 @@ func resolveParams(ctx context.Context, req Request, pub *image.Resolved, o Opti
 		p.argsUnknown = !p.prov.Max
 	}
 	p.attrs, p.ignored, p.notable, p.frontend = judged.Attrs, judged.Ignored, judged.Notable, releaseFrontend(p.prov)
+	from := FromProvenance
+	if len(req.BuildArgs) > 0 {
+		from = FromFlag
+	}
 	for _, k := range slices.Sorted(maps.Keys(r.BuildArgs)) {
-		from := FromProvenance
-		if len(req.BuildArgs) > 0 {
-			from = FromFlag
-		}
 		p.of["buildArgs."+k] = Parameter{r.BuildArgs[k], from}
 	}
-	if r.Source == "" {
-		return p, fmt.Errorf("%w: the source: the published image's provenance and labels do not name it; give --source", ErrMissingParameter)
+	return nil
+}
+
+// checkSource judges a source that only the published image names
+// (Options.SourcePolicy, else sourceAllowed).
+func (p *params) checkSource(ctx context.Context, o Options) error {
+	from := p.of["source"].From
+	if from == FromFlag {
+		return nil
 	}
-	if r.Commit == "" {
-		return p, fmt.Errorf("%w: the commit: the published image's provenance and labels do not name it; give --commit", ErrMissingParameter)
+	check := func(src string) error { return sourceAllowed(ctx, src, p.req.AllowSourceHosts) }
+	if o.SourcePolicy != nil {
+		check = o.SourcePolicy
 	}
-	if from := p.of["source"].From; from != FromFlag {
-		check := func(src string) error { return sourceAllowed(ctx, src, req.AllowSourceHosts) }
-		if o.SourcePolicy != nil {
-			check = o.SourcePolicy
-		}
-		if err := check(r.Source); err != nil {
-			return p, fmt.Errorf("the source %s, named by the published image's %s: %w", r.Source, from, err)
-		}
+	if err := check(p.req.Source); err != nil {
+		return fmt.Errorf("the source %s, named by the published image's %s: %w", p.req.Source, from, err)
 	}
-	return p, nil
+	return nil
 }
 
 // releaseProvenance reads the published image's provenance statements
