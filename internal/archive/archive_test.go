@@ -313,12 +313,12 @@ func TestReadCancelled(t *testing.T) {
 		name string
 		read func(context.Context, *Budget) error
 	}{
-		{"a gzip bomb", func(ctx context.Context, bud *Budget) error { _, _, err := Inflate(ctx, bomb, bud); return err }},
+		{"a gzip bomb", func(ctx context.Context, bud *Budget) error { _, _, err := inflate(ctx, bomb, bud); return err }},
 		{"a tar.gz bomb", func(ctx context.Context, bud *Budget) error { _, err := Read(ctx, bomb, bud); return err }},
 		{"a tar of many members", func(ctx context.Context, bud *Budget) error { _, err := Read(ctx, members, bud); return err }},
 		{"two gzip bombs alike", func(ctx context.Context, bud *Budget) error { _, err := SameInflated(ctx, bomb, bomb, bud); return err }},
 		{"thousands of empty gzip members", func(ctx context.Context, bud *Budget) error {
-			_, _, err := Inflate(ctx, emptyMembers, bud)
+			_, _, err := inflate(ctx, emptyMembers, bud)
 			return err
 		}},
 	}

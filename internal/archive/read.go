@@ -56,7 +56,7 @@ func Read(ctx context.Context, b []byte, bud *Budget) (*Archive, error) {
 	case isZip(b):
 		return readZip(ctx, b, bud)
 	case isGzip(b):
-		c, h, err := Inflate(ctx, b, bud)
+		c, h, err := inflate(ctx, b, bud)
 		if err != nil {
 			return nil, err
 		}
@@ -83,10 +83,10 @@ func Read(ctx context.Context, b []byte, bud *Budget) (*Archive, error) {
 	return nil, errors.New("not a zip, tar or gzip archive")
 }
 
-// Inflate decompresses the gzip stream b, every member of it as gunzip
+// inflate decompresses the gzip stream b, every member of it as gunzip
 // does, at most MaxArchiveBytes and within what is left of bud; h is its
 // last member's header.
-func Inflate(ctx context.Context, b []byte, bud *Budget) (_ []byte, h gzip.Header, _ error) {
+func inflate(ctx context.Context, b []byte, bud *Budget) (_ []byte, h gzip.Header, _ error) {
 	g, err := newGunzip(b)
 	if err != nil {
 		return nil, h, err
