@@ -135,7 +135,7 @@ var (
 	RuleNetworkHost = FormattedRule[func() string]{
 		Rule: Rule{Name: "run-network-host",
 			Description: "RUN --network=host",
-			Why:         "a rebuild has no network; reprover grants no entitlement and runs every RUN with network none",
+			Why:         "a rebuild's RUN has no network, or only BuildKit's capturing proxy; reprover grants no entitlement, so the host network is never given",
 			URL:         rulesDoc + "run-network-host"},
 		Format: func() string {
 			return "RUN --network=host asks for the host network; a rebuild has none"
