@@ -176,98 +176,17 @@ func writeTree(ctx context.Context, repo, commit, dir string, mtime time.Time) e
 		return err
 	}
 	defer root.Close()
-	cmd := gitCommand(ctx, "-C", repo, "cat-file", "--batch")
-	stdin, err := cmd.StdinPipe()
+	cf, err := startCatFile(ctx, repo)
 	if err != nil {
 		return err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() { stdin.Close(); cmd.Wait() }()
-	br := bufio.NewReader(stdout)
-	var total int64
-	t := &treeWriter{root: root, made: map[string]bool{".": true}, seen: map[string]bool{}}
+	defer cf.close()
+	t := &treeWriter{root: root, dir: dir, mtime: mtime, made: map[string]bool{".": true}, seen: map[string]bool{}}
 	for _, rec := range strings.Split(strings.TrimSuffix(out, "\x00"), "\x00") {
 		if rec == "" {
 			continue
 		}
-		meta, name, ok := strings.Cut(rec, "\t")
-		f := strings.Fields(meta)
-		if !ok || len(f) != 3 {
-			return fmt.Errorf("unexpected ls-tree line %q", rec)
-		}
-		mode, typ, oid := f[0], f[1], f[2]
-		if !filepath.IsLocal(name) || strings.Split(name, "/")[0] == ".git" || strings.Contains(name, "\\") {
-			return fmt.Errorf("refusing tree entry %q", name)
-		}
-		if t.seen[name] {
-			return fmt.Errorf("tree entry %q appears twice", name)
-		}
-		t.seen[name] = true
-		if err := t.parents(name); err != nil {
-			return err
-		}
-		if typ == "commit" { // a submodule: an empty directory, as a checkout without --recursive
-			if err := t.mkdir(name); err != nil {
-				return err
-			}
-			continue
-		}
-		if typ != "blob" {
-			return fmt.Errorf("tree entry %q has type %s", name, typ)
-		}
-		if _, err := fmt.Fprintln(stdin, oid); err != nil {
-			return err
-		}
-		hdr, err := br.ReadString('\n')
-		if err != nil {
-			return fmt.Errorf("git cat-file: %w (%s)", err, stderr.String())
-		}
-		hf := strings.Fields(hdr)
-		if len(hf) != 3 {
-			return fmt.Errorf("git cat-file: unexpected header %q", hdr)
-		}
-		size, err := strconv.ParseInt(hf[2], 10, 64)
-		if err != nil || size < 0 {
-			return fmt.Errorf("git cat-file: bad size in %q", hdr)
-		}
-		if total += size; total > maxSourceBytes {
-			return fmt.Errorf("source tree exceeds %d bytes", int64(maxSourceBytes))
-		}
-		switch mode {
-		case "120000":
-			if size > maxLinkTarget {
-				return fmt.Errorf("tree entry %q: a symlink target of %d bytes (limit %d)", name, size, maxLinkTarget)
-			}
-			target, err := io.ReadAll(io.LimitReader(br, size))
-			if err != nil {
-				return err
-			}
-			if err := root.Symlink(string(target), name); err != nil {
-				return err
-			}
-			if err := lchtimes(filepath.Join(dir, filepath.FromSlash(name)), mtime); err != nil {
-				return err
-			}
-		case "100644", "100755":
-			perm := os.FileMode(0o644)
-			if mode == "100755" {
-				perm = 0o755
-			}
-			if err := writeBlob(root, name, br, size, perm, mtime); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("tree entry %q has mode %s", name, mode)
-		}
-		if _, err := br.ReadByte(); err != nil { // the newline after each object
+		if err := t.entry(rec, cf); err != nil {
 			return err
 		}
 	}
@@ -279,12 +198,131 @@ func writeTree(ctx context.Context, repo, commit, dir string, mtime time.Time) e
 	return os.Chtimes(dir, mtime, mtime)
 }
 
+// entry writes one ls-tree record ("MODE TYPE OID\tNAME"), its blob read
+// from cf.
+func (t *treeWriter) entry(rec string, cf *catFile) error {
+	meta, name, ok := strings.Cut(rec, "\t")
+	f := strings.Fields(meta)
+	if !ok || len(f) != 3 {
+		return fmt.Errorf("unexpected ls-tree line %q", rec)
+	}
+	mode, typ, oid := f[0], f[1], f[2]
+	if !filepath.IsLocal(name) || strings.Split(name, "/")[0] == ".git" || strings.Contains(name, "\\") {
+		return fmt.Errorf("refusing tree entry %q", name)
+	}
+	if t.seen[name] {
+		return fmt.Errorf("tree entry %q appears twice", name)
+	}
+	t.seen[name] = true
+	if err := t.parents(name); err != nil {
+		return err
+	}
+	switch typ {
+	case "commit": // a submodule: an empty directory, as a checkout without --recursive
+		return t.mkdir(name)
+	case "blob":
+	default:
+		return fmt.Errorf("tree entry %q has type %s", name, typ)
+	}
+	size, err := cf.object(oid)
+	if err != nil {
+		return err
+	}
+	if t.total += size; t.total > maxSourceBytes {
+		return fmt.Errorf("source tree exceeds %d bytes", int64(maxSourceBytes))
+	}
+	if err := t.write(name, mode, cf.r, size); err != nil {
+		return err
+	}
+	_, err = cf.r.ReadByte() // the newline after each object
+	return err
+}
+
+// write writes a blob of size bytes from r as name: a symlink, or a file
+// of mode 0644 or 0755 as git stores it.
+func (t *treeWriter) write(name, mode string, r io.Reader, size int64) error {
+	switch mode {
+	case "120000":
+		if size > maxLinkTarget {
+			return fmt.Errorf("tree entry %q: a symlink target of %d bytes (limit %d)", name, size, maxLinkTarget)
+		}
+		target, err := io.ReadAll(io.LimitReader(r, size))
+		if err != nil {
+			return err
+		}
+		if err := t.root.Symlink(string(target), name); err != nil {
+			return err
+		}
+		return lchtimes(filepath.Join(t.dir, filepath.FromSlash(name)), t.mtime)
+	case "100644":
+		return writeBlob(t.root, name, r, size, 0o644, t.mtime)
+	case "100755":
+		return writeBlob(t.root, name, r, size, 0o755, t.mtime)
+	}
+	return fmt.Errorf("tree entry %q has mode %s", name, mode)
+}
+
+// catFile is one `git cat-file --batch`: objects asked for by id.
+type catFile struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	r      *bufio.Reader
+	stderr bytes.Buffer
+}
+
+func startCatFile(ctx context.Context, repo string) (*catFile, error) {
+	cf := &catFile{cmd: gitCommand(ctx, "-C", repo, "cat-file", "--batch")}
+	var err error
+	if cf.stdin, err = cf.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	stdout, err := cf.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cf.cmd.Stderr = &cf.stderr
+	if err := cf.cmd.Start(); err != nil {
+		return nil, err
+	}
+	cf.r = bufio.NewReader(stdout)
+	return cf, nil
+}
+
+// object asks for oid and reads its header: its content, of the size
+// returned, follows on r, then a newline.
+func (cf *catFile) object(oid string) (int64, error) {
+	if _, err := fmt.Fprintln(cf.stdin, oid); err != nil {
+		return 0, err
+	}
+	hdr, err := cf.r.ReadString('\n')
+	if err != nil {
+		return 0, fmt.Errorf("git cat-file: %w (%s)", err, cf.stderr.String())
+	}
+	hf := strings.Fields(hdr)
+	if len(hf) != 3 {
+		return 0, fmt.Errorf("git cat-file: unexpected header %q", hdr)
+	}
+	size, err := strconv.ParseInt(hf[2], 10, 64)
+	if err != nil || size < 0 {
+		return 0, fmt.Errorf("git cat-file: bad size in %q", hdr)
+	}
+	return size, nil
+}
+
+func (cf *catFile) close() {
+	cf.stdin.Close()
+	cf.cmd.Wait()
+}
+
 // treeWriter creates directories under a root, only where it made them.
 type treeWriter struct {
-	root *os.Root
-	made map[string]bool // directories this export created
-	seen map[string]bool // entries written
-	dirs []string
+	root  *os.Root
+	dir   string // root's path
+	mtime time.Time
+	made  map[string]bool // directories this export created
+	seen  map[string]bool // entries written
+	dirs  []string
+	total int64 // bytes of the blobs written
 }
 
 // parents creates the directories above name. A parent must be a
