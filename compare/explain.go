@@ -82,9 +82,18 @@ func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim L
 		return err
 	}
 	in := &inside{o: o, budget: bud}
+	// A difference seen both in the merged view and in its layer (the
+	// same path, change and contents) is explained once: its archives are
+	// read once from the comparison's budget, not once per list.
+	explained := map[explainKey]*FileChange{}
 	for i, t := range targets {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		k := keyOf(t.fc, ca[i], cb[i])
+		if prev, ok := explained[k]; ok {
+			t.fc.Cause, t.fc.Evidence, t.fc.Inner = prev.Cause, prev.Evidence, prev.Inner
+			continue
 		}
 		f, err := classify(ctx, t.fc, ca[i], cb[i], o, bud)
 		if err != nil {
@@ -96,6 +105,7 @@ func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim L
 				return err
 			}
 		}
+		explained[k] = t.fc
 	}
 	pr.Findings = append(pr.Findings, in.findings()...)
 	if o.Diffoscope != nil {
@@ -111,6 +121,18 @@ func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim L
 	}
 	pr.Causes = tally(counted)
 	return nil
+}
+
+// explainKey is what a file difference's explanation depends on.
+type explainKey struct {
+	path, change, aspects string
+	a, b                  [sha256.Size]byte
+	readA, readB          bool
+}
+
+func keyOf(fc *FileChange, a, b []byte) explainKey {
+	return explainKey{path: fc.Path, change: fc.Change, aspects: strings.Join(fc.Aspects, " "),
+		a: sha256.Sum256(a), b: sha256.Sum256(b), readA: a != nil, readB: b != nil}
 }
 
 // classify names one file difference's cause; a and b are its contents
