@@ -40,6 +40,10 @@ type Build struct {
 	Frontend        string
 	// Args are the frontend's request attributes: target, build-arg:*, …
 	Args map[string]string
+	// Secrets and SSH are the ids of the secrets and SSH agents the
+	// request mounted; Inputs the names of its gateway inputs (named
+	// contexts given as the results of other builds).
+	Secrets, SSH, Inputs []string
 	// VCS are the version-control attributes buildx records for a build
 	// from a local checkout: source, revision, localdir:context,
 	// localdir:dockerfile.
@@ -185,6 +189,16 @@ type configSource struct {
 type request struct {
 	Frontend string            `json:"frontend"`
 	Args     map[string]string `json:"args"`
+	Secrets  []mountID         `json:"secrets"`
+	SSH      []mountID         `json:"ssh"`
+	Inputs   map[string]any    `json:"inputs"`
+}
+
+// mountID is a secret or SSH agent the request mounted (BuildKit's
+// provenance types.Secret and types.SSH).
+type mountID struct {
+	ID       string `json:"id"`
+	Optional bool   `json:"optional"`
 }
 
 type buildkitMetadata struct {
@@ -266,6 +280,16 @@ func (b *Build) fill(cs configSource, path string, req request, vcs map[string]s
 	for k, v := range req.Args {
 		b.Args[k] = v
 	}
+	for _, m := range req.Secrets {
+		b.Secrets = append(b.Secrets, m.ID)
+	}
+	for _, m := range req.SSH {
+		b.SSH = append(b.SSH, m.ID)
+	}
+	for name := range req.Inputs {
+		b.Inputs = append(b.Inputs, name)
+	}
+	slices.Sort(b.Inputs)
 	for k, v := range vcs {
 		b.VCS[k] = v
 	}

@@ -217,3 +217,33 @@ func TestProvenanceOfAnotherImage(t *testing.T) {
 		t.Fatalf("verdict %s, error %v", rep.Verdict, err)
 	}
 }
+
+// TestProvenanceSecrets: a release built with a secret mounted, as buildctl
+// records it: the rebuild mounts none, and the report names the secret
+// it did without (its id, never a value). An optional secret the
+// Dockerfile can do without still verifies.
+func TestProvenanceSecrets(t *testing.T) {
+	w := newWorld(t)
+	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
+	dir, commit := fixtures.GitRepo(t, map[string]string{
+		"Dockerfile": "FROM " + w.base + "\nRUN --mount=type=secret,id=token,required=false true\nCOPY app.txt /app/\n",
+		"app.txt":    "benign\n",
+	}, commitTime)
+	secret := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(secret, []byte("s3cret-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "published")
+	digest := fixtures.Buildctl(t, addr, dir, out, "build-arg:SOURCE_DATE_EPOCH="+strconv.FormatInt(commitTime.Unix(), 10), "attest:provenance=mode=max", "--secret=id=token,src="+secret)
+	x, err := fixtures.FromLayout(out, digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: w.push("release/secret", x)}, w.bk, verify.Options{ProgressMode: "quiet"})
+	if err != nil || rep.Verdict != verify.Reproducible {
+		t.Fatalf("verdict %s, error %v", rep.Verdict, err)
+	}
+	if !slices.Contains(rep.Build.Ignored, "secret:token") || !strings.Contains(strings.Join(rep.Hints, "\n"), "secret:token") {
+		t.Errorf("the secret the rebuild did without is not named: %q; hints %q", rep.Build.Ignored, rep.Hints)
+	}
+}

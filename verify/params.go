@@ -64,7 +64,23 @@ func judgeProvenance(b *provenance.Build) (*builder.Judged, error) {
 	if b == nil {
 		return &builder.Judged{}, nil
 	}
-	return builder.JudgeAttrs(b.Args, FromProvenance)
+	j, err := builder.JudgeAttrs(b.Args, FromProvenance)
+	if err != nil {
+		return nil, err
+	}
+	if len(b.Inputs) > 0 {
+		p := builder.Lookup("input:" + b.Inputs[0])
+		return nil, &builder.ParamError{Key: "input:" + b.Inputs[0], From: FromProvenance, Reason: p.Why}
+	}
+	// The rebuild mounts no secret and forwards no SSH agent: a step
+	// that requires one fails, naming its line.
+	for _, id := range b.Secrets {
+		j.Ignored, j.Notable = append(j.Ignored, "secret:"+id), append(j.Notable, "secret:"+id)
+	}
+	for _, id := range b.SSH {
+		j.Ignored, j.Notable = append(j.Ignored, "ssh:"+id), append(j.Notable, "ssh:"+id)
+	}
+	return j, nil
 }
 
 // releaseFrontend is the frontend image the release's request was
