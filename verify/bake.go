@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/reprover/reprover/bake"
+	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/internal/files"
 )
 
@@ -88,6 +89,12 @@ func bakeTarget(dir, file, target string, env map[string]string) (*bake.Target, 
 	}
 	if t.DockerfileInline != nil {
 		return nil, fmt.Errorf("%s: target %s: dockerfile-inline is not supported: the Dockerfile must be a file of the commit", rel, t.Name)
+	}
+	if len(t.Contexts) > 0 {
+		// As a named context in a provenance (builder.Params, context:*).
+		name := slices.Sorted(maps.Keys(t.Contexts))[0]
+		return nil, &builder.ParamError{Key: "context:" + name, Value: t.Contexts[name], From: FromBake + " file " + rel + ", target " + t.Name,
+			Reason: builder.Lookup("context:" + name).Why}
 	}
 	return t, nil
 }
