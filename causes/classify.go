@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/reprover/reprover/internal/archive"
 	"github.com/reprover/reprover/internal/limits"
@@ -328,7 +329,7 @@ func content(ctx context.Context, a, b []byte, w Window) (Finding, bool, error) 
 }
 
 func isText(b []byte) bool {
-	return !bytes.ContainsRune(b, 0) && strings.ToValidUTF8(string(b), "\uFFFD") == string(b)
+	return !bytes.ContainsRune(b, 0) && utf8.Valid(b) // without copying what may be 64 MiB
 }
 
 // text tries each replacement in turn, cumulatively: the cause is the
