@@ -115,7 +115,8 @@ var Params = []Param{
 	{"frontend.caps", Ignored, "capabilities the client asked the frontend for", true},
 	{"*", Ignored, "anything else: not sent to the rebuild, named in the report", false},
 	{"(request) frontend", Ignored, "`dockerfile.v0`, or `gateway.v0` when the request was forwarded to a frontend image (see source): the rebuild always asks `dockerfile.v0`", false},
-	{"(request) secrets", Ignored, "the rebuild mounts no secret: a step that requires one fails, naming its line", false},
+	{"(request) secrets", Ignored, "the rebuild mounts no secret: a step that requires one fails, naming its line; the report names each one by id (`secret:ID`), never its value", false},
+	{"(request) inputs", Refused, "gateway inputs (named contexts given as the results of other builds) replace a stage or an image with content the commit does not name", false},
 	{"(request) ssh", Ignored, "the rebuild forwards no SSH agent: a step that requires one fails, naming its line", false},
 	{"(request) entitlements", Refused, "never granted (`network.host`, `security.insecure`): the Dockerfile rules refuse the steps that ask", false},
 }
