@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/reprover/reprover/internal/strictjson"
 )
 

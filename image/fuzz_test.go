@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
 	"github.com/reprover/reprover/internal/strictjson"
 )
 

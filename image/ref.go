@@ -1,14 +1,14 @@
 package image
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"errors"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
 	"github.com/reprover/reprover/internal/text"
 )
 

@@ -3,11 +3,11 @@ package pins
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/reprover/reprover/internal/files"
 	"net/url"
 	"slices"
 	"strings"
 
+	"github.com/reprover/reprover/internal/files"
 	"github.com/reprover/reprover/internal/limits"
 	"github.com/reprover/reprover/internal/strictjson"
 	"github.com/reprover/reprover/internal/text"

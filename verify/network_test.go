@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,8 +17,6 @@ import (
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/pins"
 	"github.com/reprover/reprover/verify"
-	"os"
-	"path/filepath"
 )
 
 func sha(s string) string {
