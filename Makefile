@@ -71,11 +71,22 @@ bench: tools
 	mkdir -p $(CACHE)/bench
 	REPROVER_BENCH_DIR=$(CACHE)/bench $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/ ./verify/ ./service/
 
-## lint: make tools, then gofmt (lists the files it would change), go vet and staticcheck
-lint: tools
+## lint: make tools, then gofmt and goimports (imports in three groups: the
+## standard library, other modules, this module; each lists the files it would
+## change), go vet and staticcheck
+lint: tools $(TOOLS)/goimports
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	@files=$$(find . -name '*.go' -not -path './.*' | xargs $(TOOLS)/goimports -l -local $(MODULE)); \
+	test -z "$$files" || { echo "goimports -local $(MODULE) needed:"; echo "$$files"; exit 1; }
 	$(GO) vet ./...
 	$(TOOLS)/staticcheck ./...
+
+# goimports, for make lint, built once into .cache/bin from golang.org/x/tools
+# at the version go.mod requires.
+MODULE := github.com/reprover/reprover
+GOIMPORTS_VERSION := v0.52.0
+$(TOOLS)/goimports:
+	GOBIN=$(TOOLS) $(GO) install golang.org/x/tools/cmd/goimports@$(GOIMPORTS_VERSION)
 
 ## clean: removes bin/ (not .cache/)
 clean:
