@@ -1,5 +1,11 @@
 package strictjson
 
+// shapes has the json tags encoding/json reads oddly ("-,", an invalid one)
+// and an unexported field on purpose: Unmarshal must read them as it does.
+//
+//lint:file-ignore SA5008 shapes's odd json tags are what the test is about
+//lint:file-ignore U1000 shapes.unexport is there to be skipped, never decoded
+
 import (
 	"bytes"
 	"encoding/json"
