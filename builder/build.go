@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,9 +24,9 @@ import (
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/tonistiigi/fsutil"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/reprover/reprover/pins"
 )
 
@@ -218,6 +219,9 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 	}
 	res, logs, plog, err := c.solve(ctx, opt, progress, mode)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, stoppedError(ctx.Err(), s, logs)
+		}
 		return nil, buildError(err, s, logs)
 	}
 	r := &Result{Dir: s.OutputDir, Digest: res.ExporterResponse["containerimage.digest"]}
@@ -290,8 +294,9 @@ func localMounts(s Spec) (map[string]fsutil.FS, error) {
 }
 
 // frontendAttrs are the Dockerfile frontend's attributes for a Spec: no
-// network and no cache whatever the Spec says, its build arguments and
-// attributes as builder.Params allows, SOURCE_DATE_EPOCH last.
+// cache whatever the Spec says, no network for RUN (solveOpt lifts it for
+// the proxy network alone), its build arguments and attributes as
+// builder.Params allows, SOURCE_DATE_EPOCH last.
 func frontendAttrs(s Spec) (map[string]string, error) {
 	attrs := map[string]string{
 		"filename": filepath.Base(s.DockerfilePath),
@@ -427,18 +432,64 @@ func buildError(err error, s Spec, logs *logTail) error {
 	return be
 }
 
-// logTail keeps the last lines of each vertex's log, and which vertices
-// failed.
+// stoppedError is a build the context stopped (the job's deadline, a
+// cancel): it names the steps still running then, with the Dockerfile
+// line of the first and the tail of its log: what hung (a download that
+// never answered, a step that never ends).
+func stoppedError(err error, s Spec, logs *logTail) error {
+	running := logs.stillRunning()
+	be := &BuildError{Err: err}
+	if len(running) == 0 {
+		return be
+	}
+	be.Err = fmt.Errorf("%w: still running: %s", err, strings.Join(running, "; "))
+	be.LogTail = logs.tailOf(running[0])
+	if df, rerr := os.ReadFile(s.DockerfilePath); rerr == nil {
+		if line := stepLine(string(df), running[0]); line > 0 {
+			be.File, be.Line = s.DockerfileName, line
+		}
+	}
+	return be
+}
+
+// logTail keeps the last lines of each vertex's log, which vertices
+// failed, and which are running.
 type logTail struct {
 	mu       sync.Mutex
 	n        int
 	lines    map[string][]string
 	failedVx []string
 	names    map[string]string // vertex → its name ("[2/3] RUN …")
+	running  []string          // vertices started and not completed, in start order
 }
 
 func newLogTail(n int) *logTail {
 	return &logTail{n: n, lines: map[string][]string{}, names: map[string]string{}}
+}
+
+// stillRunning names the vertices started and not completed.
+func (l *logTail) stillRunning() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, k := range l.running {
+		if n := l.names[k]; n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// tailOf is the log tail of the vertex of that name.
+func (l *logTail) tailOf(name string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, n := range l.names {
+		if n == name {
+			return l.lines[k]
+		}
+	}
+	return nil
 }
 
 func (l *logTail) add(st *client.SolveStatus) {
@@ -452,9 +503,21 @@ func (l *logTail) add(st *client.SolveStatus) {
 		}
 	}
 	for _, v := range st.Vertexes {
+		k := v.Digest.String()
 		if v.Error != "" {
-			l.failedVx = append(l.failedVx, v.Digest.String())
-			l.names[v.Digest.String()] = v.Name
+			l.failedVx = append(l.failedVx, k)
+		}
+		if v.Name != "" {
+			l.names[k] = v.Name
+		}
+		// A step the context stopped is completed with that error: it
+		// was still running (what hung, for stoppedError).
+		stopped := strings.Contains(v.Error, context.Canceled.Error()) || strings.Contains(v.Error, context.DeadlineExceeded.Error())
+		switch i := slices.Index(l.running, k); {
+		case v.Completed != nil && i >= 0 && !stopped:
+			l.running = slices.Delete(l.running, i, i+1)
+		case v.Completed == nil && v.Started != nil && i < 0:
+			l.running = append(l.running, k)
 		}
 	}
 }
