@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Markdown is docs/causes.md: the causes in the order they are tried, and
-// the table of known paths.
+// Markdown is docs/causes.md: the causes, most specific first, and the
+// table of known paths.
 func Markdown() string {
 	var b strings.Builder
 	b.WriteString(`# Causes of differences
@@ -15,7 +15,10 @@ func Markdown() string {
 
 When a rebuild is a ` + "`mismatch`" + `, every differing file (in the merged filesystem and in each layer)
 gets a ` + "`cause`" + ` with its ` + "`evidence`" + ` in the report, and the report's hints count the differences by
-cause. The causes are tried in the order below, the most specific first; ` + "`unknown`" + ` when nothing fits.
+cause. The causes are listed most specific first. A file only in one image is judged by its path alone;
+otherwise a difference only in metadata is ` + "`metadata-only`" + `, then the evidence in the two contents is weighed
+(Python bytecode headers, gzip headers, archive members), then the known paths, then times, ids and order
+inside the contents; ` + "`unknown`" + ` when nothing fits.
 A cause explains a difference: it never excuses it, and a ` + "`mismatch`" + ` stays a ` + "`mismatch`" + `.
 
 Times found inside content are judged against the builds' window: from the release's

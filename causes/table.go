@@ -17,8 +17,11 @@ func (c Cause) URL() string { return docs + c.ID }
 
 const docs = "https://github.com/reprover/reprover/blob/main/docs/causes.md#"
 
-// The causes, most specific first: the order Classify tries them in and
-// docs/causes.md lists them.
+// The causes, most specific first, as docs/causes.md lists them. Classify
+// does not try them in this order: a file only in one image is judged by
+// its path alone; otherwise metadata-only first, then the evidence in the
+// contents (Python bytecode, gzip headers, archive members), then the
+// known paths, then times, ids and order in the contents; unknown last.
 var (
 	PythonBytecode = Cause{ID: "python-bytecode", Title: "Python bytecode",
 		Why: "a .pyc file records the modification time and size of its source in its header (PEP 552), and marshal's reference flags may vary between runs",
@@ -52,7 +55,7 @@ var (
 		Fix: "read the text diff, run `reprover verify --diffoscope` to look inside the file, and `reprover twice` to learn whether the build varies from run to run"}
 )
 
-// Table is every cause, in the order Classify tries them.
+// Table is every cause, most specific first (docs/causes.md's order).
 var Table = []Cause{PythonBytecode, GzipHeader, ArchiveTimes, PackageManagerFiles, RandomID, Timestamp, ContextTimes, Order, MetadataOnly, Unknown}
 
 // ByID returns the cause with id.
