@@ -7,6 +7,7 @@
 package pins
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -203,6 +204,11 @@ func reason(c Capture) string {
 type Checked struct {
 	Capture
 	PinnedBy string `json:"pinnedBy,omitempty"`
+	// State is how it stands against the pins (StatePinned, StateChanged,
+	// StateNew; "" for a request that needs no pin); Pinned the sha256
+	// the release got, when StateChanged.
+	State  State  `json:"state,omitempty"`
+	Pinned string `json:"pinned,omitempty"`
 }
 
 // Error is a rebuild whose downloads broke the pins: it did not get the
@@ -228,12 +234,41 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Check compares every capture with the pins. Requests that brought no
-// content (a 404 a package manager expects, a HEAD, a redirect) need no pin;
-// one whose body the proxy did not capture whole, or another method than
-// GET that may have brought content, is a problem whatever the pins. It returns each
-// capture with what pinned it, and an *Error listing every problem.
+// Check is Compare, and every download that is not as pinned (changed,
+// or named by no pin) a problem too: a rebuild that must get exactly the
+// release's inputs (a lock file's pins for reprover lock and twice).
 func (s *Set) Check(captures []Capture) ([]Checked, error) {
+	out, err := s.Compare(captures)
+	var problems []Problem
+	var pe *Error
+	if errors.As(err, &pe) {
+		problems = pe.Problems
+	} else if err != nil {
+		return out, err
+	}
+	for _, c := range out {
+		switch c.State {
+		case StateChanged:
+			problems = append(problems, Problem{Kind: Changed, Capture: c.Capture, Pinned: c.Pinned})
+		case StateNew:
+			problems = append(problems, Problem{Kind: Unpinned, Capture: c.Capture})
+		}
+	}
+	if len(problems) > 0 {
+		return out, &Error{Source: s.Source, Problems: problems}
+	}
+	return out, nil
+}
+
+// Compare says how every capture stands against the pins (its State).
+// Requests that brought no content (a 404 a package manager expects, a
+// HEAD, a redirect) need no pin; one whose body the proxy did not capture
+// whole, or another method than GET that may have brought content, is a
+// problem whatever the pins: its bytes are unknown, so nothing compared
+// after it could be trusted. It returns each capture with its state, and
+// an *Error listing those problems. A changed or new download is not a
+// problem here: the rebuild is still compared (docs/network.md).
+func (s *Set) Compare(captures []Capture) ([]Checked, error) {
 	out := make([]Checked, 0, len(captures))
 	var problems []Problem
 	for _, c := range captures {
@@ -245,11 +280,11 @@ func (s *Set) Check(captures []Capture) ([]Checked, error) {
 			p, ok := s.byURL[c.URL]
 			switch {
 			case !ok:
-				problems = append(problems, Problem{Kind: Unpinned, Capture: c})
+				ch.State = StateNew
 			case p.SHA256 != c.SHA256:
-				problems = append(problems, Problem{Kind: Changed, Capture: c, Pinned: p.SHA256})
+				ch.State, ch.Pinned = StateChanged, p.SHA256
 			default:
-				ch.PinnedBy = s.Origin
+				ch.State, ch.PinnedBy = StatePinned, s.Origin
 			}
 		}
 		out = append(out, ch)
