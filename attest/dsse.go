@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/reprover/reprover/internal/limits"
+	"github.com/reprover/reprover/internal/param"
 	"github.com/reprover/reprover/internal/strictjson"
 	"github.com/reprover/reprover/internal/text"
 )
@@ -54,13 +55,6 @@ func Sign(ctx context.Context, k *PrivateKey, statement []byte) ([]byte, error) 
 	}
 	return json.Marshal(env)
 }
-
-// Envelope errors callers branch on: a malformed envelope is exit 2, a
-// failed check exit 1.
-var (
-	ErrMalformed = errors.New("malformed envelope")
-	ErrRejected  = errors.New("attestation rejected")
-)
 
 // Nesting allowed in an envelope ({"signatures":[{…}]}) and in a signed
 // statement (reprover's predicates nest a few levels).
@@ -184,7 +178,7 @@ func check(ctx context.Context, envelopes [][]byte, subject string, keys []*Publ
 		threshold = 1
 	}
 	if threshold > len(keys) {
-		return Verdict{}, fmt.Errorf("--threshold %d exceeds the %d distinct key(s) given", threshold, len(keys))
+		return Verdict{}, param.Errorf("threshold", "{threshold} %d exceeds the %d distinct key(s) given", threshold, len(keys))
 	}
 	if len(envelopes) > lim.MaxEnvelopes {
 		return Verdict{}, fmt.Errorf("%w: %w", ErrMalformed, &limits.Error{What: "envelopes", Limit: "MaxEnvelopes", Max: int64(lim.MaxEnvelopes), Got: int64(len(envelopes))})

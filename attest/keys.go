@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/reprover/reprover/internal/param"
 )
 
 // KeyType names a supported key algorithm.
@@ -212,7 +214,7 @@ func GenerateKey(prefix string, t KeyType) (*PrivateKey, error) {
 		}
 		s = k
 	default:
-		return nil, fmt.Errorf("--type %q: want ed25519 or ecdsa-p256", t)
+		return nil, param.Errorf("KeyType", "{KeyType} %q: want %s or %s", t, Ed25519, ECDSAP256)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(s)
 	if err != nil {

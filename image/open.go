@@ -19,6 +19,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/reprover/reprover/internal/hosts"
+	"github.com/reprover/reprover/internal/param"
 	"github.com/reprover/reprover/internal/strictjson"
 	"github.com/reprover/reprover/internal/text"
 )
@@ -435,7 +436,7 @@ type plainHTTPGuard struct {
 
 func (g plainHTTPGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" && !g.allowed(req.URL.Host) {
-		return nil, fmt.Errorf("refusing plain HTTP to %s (HTTPS is required unless the host is loopback or named by --insecure-registry)", req.URL.Host)
+		return nil, param.Errorf("InsecureRegistries", "refusing plain HTTP to %s (HTTPS is required unless the host is loopback or named by {InsecureRegistries})", req.URL.Host)
 	}
 	return g.next.RoundTrip(req)
 }

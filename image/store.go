@@ -24,10 +24,6 @@ import (
 	"github.com/reprover/reprover/internal/strictjson"
 )
 
-// ErrNotFound is returned (wrapped, naming the reference or digest) when a
-// manifest, blob or tag does not exist.
-var ErrNotFound = errors.New("not found")
-
 // store is where the documents and blobs of one image reference live.
 type store interface {
 	// top returns the bytes of the document the reference names and the

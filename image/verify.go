@@ -11,23 +11,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// DigestError reports bytes that do not match the digest or size that
-// named them.
-type DigestError struct {
-	What     string
-	Want     v1.Hash
-	Got      v1.Hash // zero when the size was wrong
-	WantSize int64
-	GotSize  int64
-}
-
-func (e *DigestError) Error() string {
-	if e.Got.Hex == "" {
-		return fmt.Sprintf("%s %s: size mismatch: descriptor says %d bytes, got %d", e.What, e.Want, e.WantSize, e.GotSize)
-	}
-	return fmt.Sprintf("%s %s: digest mismatch: content hashes to %s", e.What, e.Want, e.Got)
-}
-
 // verifyingReader hashes and counts what passes through it and fails —
 // instead of returning io.EOF — when the stream does not match the digest
 // and size it was opened for. A stream longer than the declared size fails

@@ -10,6 +10,7 @@ import (
 	"github.com/reprover/reprover/bake"
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/internal/files"
+	"github.com/reprover/reprover/internal/param"
 )
 
 // FromBake is where a parameter read from the project's bake file came
@@ -67,14 +68,14 @@ func applyBake(p *params, req Request, co *Checkout, env map[string]string) erro
 func bakeTarget(dir, file, target string, env map[string]string) (*bake.Target, error) {
 	rel := filepath.Clean(file)
 	if !filepath.IsLocal(rel) {
-		return nil, fmt.Errorf("--bake %s: must be a path inside the source", file)
+		return nil, param.Errorf("Bake", "{Bake} %s: must be a path inside the source", file)
 	}
 	if err := noSymlinks(dir, rel, false); err != nil {
-		return nil, fmt.Errorf("--bake %s: %w", file, err)
+		return nil, param.Errorf("Bake", "{Bake} %s: %w", file, err)
 	}
 	src, err := files.ReadRegular(filepath.Join(dir, rel), filepath.ToSlash(rel), bake.MaxFileSize, "bake.MaxFileSize")
 	if err != nil {
-		return nil, fmt.Errorf("--bake %s: %w", file, err)
+		return nil, param.Errorf("Bake", "{Bake} %s: %w", file, err)
 	}
 	f, err := bake.Load(src, filepath.ToSlash(rel), env)
 	if err != nil {

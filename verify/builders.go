@@ -12,10 +12,6 @@ import (
 	"github.com/reprover/reprover/builder"
 )
 
-// ErrBuilderUnreachable is returned (wrapped, naming the daemon) when a
-// BuildKit daemon does not answer: a fault a later attempt may not meet.
-var ErrBuilderUnreachable = errors.New("buildkitd unreachable")
-
 // Builders hands out connections to BuildKit, for the CLI and the service
 // alike: the daemons at the given addresses in turn (a pool), or, with
 // none, one private buildkitd started on first use and stopped by Close.

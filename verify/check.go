@@ -6,6 +6,7 @@ import (
 	"regexp"
 
 	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/internal/param"
 )
 
 // CheckRequest is a Dockerfile to check against the pinning rules without
@@ -39,7 +40,7 @@ func Check(req CheckRequest) (*CheckResult, error) {
 		network = builder.NetworkNone
 	}
 	if network != builder.NetworkNone && network != builder.NetworkProxy {
-		return nil, fmt.Errorf("--network %q: want %s or %s", network, builder.NetworkNone, builder.NetworkProxy)
+		return nil, param.Errorf("Network", "{Network} %q: want %s or %s", network, builder.NetworkNone, builder.NetworkProxy)
 	}
 	args := maps.Clone(req.BuildArgs)
 	if args == nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/internal/param"
 )
 
 // source is the commit's tree exported, and where in it the build's
@@ -39,7 +40,7 @@ func locate(co *Checkout, contextRel, dfRel string) (*source, error) {
 	}
 	s := &source{checkout: co, contextRel: filepath.Clean(contextRel), dockerfile: filepath.ToSlash(filepath.Clean(dfRel))}
 	if err := noSymlinks(co.Dir, contextRel, true); err != nil {
-		return nil, fmt.Errorf("--context %s at %s: %w", contextRel, co.Commit, err)
+		return nil, param.Errorf("Context", "{Context} %s at %s: %w", contextRel, co.Commit, err)
 	}
 	if err := noSymlinks(co.Dir, dfRel, false); err != nil {
 		return nil, fmt.Errorf("%s at %s: %w", s.dockerfile, co.Commit, err)

@@ -2,13 +2,13 @@ package verify
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/internal/param"
 	"github.com/reprover/reprover/pins"
 )
 
@@ -33,7 +33,7 @@ type LockRequest struct {
 // with --network proxy applies them too).
 func Lock(ctx context.Context, req LockRequest, b Builder, o Options) (*pins.Lock, *builder.Inputs, error) {
 	if st, err := os.Stat(req.Dir); err != nil || !st.IsDir() {
-		return nil, nil, fmt.Errorf("--source %s: not a directory", req.Dir)
+		return nil, nil, param.Errorf("Dir", "{Dir} %s: not a directory", req.Dir)
 	}
 	s, err := locate(&Checkout{Dir: req.Dir, Commit: "the working tree"}, req.Context, req.Dockerfile)
 	if err != nil {

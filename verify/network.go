@@ -14,12 +14,9 @@ import (
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/hosts"
+	"github.com/reprover/reprover/internal/param"
 	"github.com/reprover/reprover/pins"
 )
-
-// ErrNoPins is returned when a proxied rebuild has nothing to check its
-// downloads against.
-var ErrNoPins = errors.New("no pins for the downloads")
 
 // loadPins finds what every download of a proxied rebuild must equal: the
 // lock file (--lock, else reprover.lock.json when the commit has it), else
@@ -32,13 +29,13 @@ func loadPins(ctx context.Context, req Request, s *source, pub *image.Resolved, 
 		rel = pins.LockFile
 	}
 	if !filepath.IsLocal(filepath.Clean(rel)) {
-		return nil, fmt.Errorf("--lock %s: must be a path inside the source", rel)
+		return nil, param.Errorf("Lock", "{Lock} %s: must be a path inside the source", rel)
 	}
 	lockPath := filepath.Join(s.checkout.Dir, rel)
 	switch _, err := os.Lstat(lockPath); {
 	case err == nil:
 		if err := noSymlinks(s.checkout.Dir, rel, false); err != nil {
-			return nil, fmt.Errorf("--lock %s at %s: %w", rel, s.checkout.Commit, err)
+			return nil, param.Errorf("Lock", "{Lock} %s at %s: %w", rel, s.checkout.Commit, err)
 		}
 		l, err := pins.ReadLockFile(lockPath, filepath.ToSlash(rel)+" at "+s.checkout.Commit, pins.Limits{})
 		if err != nil {
@@ -46,7 +43,7 @@ func loadPins(ctx context.Context, req Request, s *source, pub *image.Resolved, 
 		}
 		return l.Set(filepath.ToSlash(rel))
 	case named || !errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("--lock %s at %s: %w", rel, s.checkout.Commit, err)
+		return nil, param.Errorf("Lock", "{Lock} %s at %s: %w", rel, s.checkout.Commit, err)
 	case pub == nil:
 		return nil, nil
 	}
@@ -68,7 +65,7 @@ func loadPins(ctx context.Context, req Request, s *source, pub *image.Resolved, 
 		}
 	}
 	if len(all) == 0 {
-		return nil, fmt.Errorf("%w: --network proxy checks every download of the rebuild against a pin, and the commit %s has no %s (write one with reprover lock, or give --lock FILE) and the published image's provenance lists no download (build it with buildctl --proxy-network and provenance)", ErrNoPins, s.checkout.Commit, pins.LockFile)
+		return nil, param.Errorf("Lock", "%w: {Network} proxy checks every download of the rebuild against a pin, and the commit %s has no %s (write one with reprover lock, or give {Lock} FILE) and the published image's provenance lists no download (build it with buildctl --proxy-network and provenance)", ErrNoPins, s.checkout.Commit, pins.LockFile)
 	}
 	return pins.NewSet(pins.FromProvenance, "the published image's provenance", all)
 }
@@ -149,7 +146,7 @@ func offlineHint(err error, network string) error {
 	tail := strings.Join(be.LogTail, "\n")
 	for _, s := range offlineSigns {
 		if strings.Contains(tail, s) {
-			return fmt.Errorf("%w\nthis step tried the network, which a rebuild with --network none does not have: verify with --network proxy, which lets RUN download through BuildKit's capturing proxy and checks each download against a pin (reprover.lock.json, written by reprover lock, or the release's provenance); see docs/network.md", err)
+			return param.Errorf("Network", "%w\nthis step tried the network, which a rebuild with {Network} none does not have: verify with {Network} proxy, which lets RUN download through BuildKit's capturing proxy and checks each download against a pin (reprover.lock.json, written by reprover lock, or the release's provenance); see docs/network.md", err)
 		}
 	}
 	return err

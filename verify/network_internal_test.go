@@ -27,7 +27,7 @@ func TestOfflineHint(t *testing.T) {
 		{"not a build step", errors.New("Network is unreachable"), "none", false},
 	} {
 		err := offlineHint(c.err, c.network)
-		if got := strings.Contains(err.Error(), "--network proxy"); got != c.hint {
+		if got := strings.Contains(err.Error(), "Network proxy"); got != c.hint {
 			t.Errorf("%s: %q, hint %v, want %v", c.name, err, got, c.hint)
 		}
 		var be *builder.BuildError

@@ -76,7 +76,7 @@ func TestVerifyProxy(t *testing.T) {
 			dockerfile: "FROM BASE\nRUN wget -q -O /input.txt " + input + " && wget -q -O /extra.txt http://" + srv + "/extra.txt\n",
 			wantErr:    []string{"http://" + srv + "/extra.txt", "no pin names it"}},
 		{name: "no pins", wantErr: []string{"no pins", "reprover.lock.json", "reprover lock"}, errIs: verify.ErrNoPins},
-		{name: "a lock file named but missing", req: func(r *verify.Request) { r.Lock = "locks/app.json" }, wantErr: []string{"--lock locks/app.json"}},
+		{name: "a lock file named but missing", req: func(r *verify.Request) { r.Lock = "locks/app.json" }, wantErr: []string{"Lock locks/app.json"}},
 		{name: "a private download host not allowed", files: map[string]string{"reprover.lock.json": lock(input)},
 			req:     func(r *verify.Request) { r.AllowDownloadHosts = nil },
 			wantErr: []string{"403 Forbidden"}, wantHint: "--allow-download-host " + host},

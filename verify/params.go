@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/param"
 	"github.com/reprover/reprover/provenance"
 )
 
@@ -27,11 +27,6 @@ type Parameter struct {
 	Value string `json:"value"`
 	From  string `json:"from"`
 }
-
-// ErrMissingParameter is returned (wrapped, naming the parameter and the
-// flag that supplies it) when neither the request nor the published image
-// says it: a rebuild never guesses.
-var ErrMissingParameter = errors.New("a parameter of the rebuild is not known")
 
 // Labels the published config may name its source with.
 const (
@@ -125,10 +120,10 @@ func resolveParams(ctx context.Context, req Request, pub *image.Resolved, o Opti
 		return p, err
 	}
 	if p.req.Source == "" {
-		return p, fmt.Errorf("%w: the source: the published image's provenance and labels do not name it; give --source", ErrMissingParameter)
+		return p, param.Errorf("Source", "%w: the source: the published image's provenance and labels do not name it; give {Source}", ErrMissingParameter)
 	}
 	if p.req.Commit == "" {
-		return p, fmt.Errorf("%w: the commit: the published image's provenance and labels do not name it; give --commit", ErrMissingParameter)
+		return p, param.Errorf("Commit", "%w: the commit: the published image's provenance and labels do not name it; give {Commit}", ErrMissingParameter)
 	}
 	return p, p.checkSource(ctx, o)
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,11 +17,8 @@ import (
 
 	"github.com/reprover/reprover/internal/gitid"
 	"github.com/reprover/reprover/internal/hosts"
+	"github.com/reprover/reprover/internal/param"
 )
-
-// ErrUnknownCommit is returned (wrapped, naming the commit and source)
-// when the commit does not exist in the source.
-var ErrUnknownCommit = errors.New("commit not found")
 
 // Checkout is a commit's tree exported into a scratch directory.
 type Checkout struct {
@@ -55,7 +51,7 @@ func ExportCommit(ctx context.Context, source, commit, dir string) (*Checkout, e
 // cloned, and git pinned to the address judged.
 func exportCommit(ctx context.Context, source, commit, dir string, p hosts.SourcePolicy) (*Checkout, error) {
 	if !gitid.Valid(commit) {
-		return nil, fmt.Errorf("--commit %q: want a full commit id (40 or 64 lower-case hex digits), not a branch, tag or abbreviation", commit)
+		return nil, param.Errorf("Commit", "{Commit} %q: want a full commit id (40 or 64 lower-case hex digits), not a branch, tag or abbreviation", commit)
 	}
 	t, err := hosts.JudgeSource(ctx, source, p)
 	if err != nil {
@@ -70,7 +66,7 @@ func exportCommit(ctx context.Context, source, commit, dir string, p hosts.Sourc
 		}
 		repo = bare
 	} else if st, err := os.Stat(source); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("--source %s: not a directory or git URL", source)
+		return nil, param.Errorf("Source", "{Source} %s: not a directory or git URL", source)
 	}
 	if out, err := git(ctx, repo, "cat-file", "-t", commit); err != nil || strings.TrimSpace(out) != "commit" {
 		return nil, fmt.Errorf("%s in %s: %w", commit, source, ErrUnknownCommit)

@@ -3,12 +3,12 @@ package verify
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/reprover/reprover/internal/hosts"
+	"github.com/reprover/reprover/internal/param"
 )
 
 // isURL: s is written as a git URL or user@host:path rather than a local
@@ -37,7 +37,8 @@ func sourceAllowed(ctx context.Context, src string, allow []string) error {
 	return judgeAhead(ctx, src, allowedByName(allow, nil))
 }
 
-// judgeAhead is sourceAllowed with the policy given, worded for the CLI.
+// judgeAhead is sourceAllowed with the policy given; its error names the
+// parameters that would allow the source.
 func judgeAhead(ctx context.Context, src string, p hosts.SourcePolicy) error {
 	t, err := hosts.JudgeSource(ctx, src, p)
 	var local *hosts.LocalError
@@ -45,9 +46,9 @@ func judgeAhead(ctx context.Context, src string, p hosts.SourcePolicy) error {
 	case err == nil, errors.Is(err, hosts.ErrUnresolved):
 		return nil
 	case t.Local() && t.Path != "":
-		return fmt.Errorf("%w: give --source, or --allow-source-host with its directory", err)
+		return param.Errorf("AllowSourceHosts", "%w: give {Source}, or {AllowSourceHosts} with its directory", err)
 	case errors.As(err, &local):
-		return fmt.Errorf("%w: cloned only with --allow-source-host %s", err, local.Host)
+		return param.Errorf("AllowSourceHosts", "%w: cloned only with {AllowSourceHosts} %s", err, local.Host)
 	}
 	return err
 }

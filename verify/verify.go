@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/param"
 	"github.com/reprover/reprover/pins"
 )
 
@@ -101,11 +101,6 @@ type Options struct {
 
 // provenanceTypes are the predicate types read as provenance.
 var provenanceTypes = []string{"https://slsa.dev/provenance/v0.2", "https://slsa.dev/provenance/v1"}
-
-// Error classes a caller may branch on (exit 2 for all of them).
-var (
-	ErrUnpinned = errors.New("unpinned inputs")
-)
 
 // Run resolves, rebuilds and compares. It always returns a report; the
 // error is non-nil exactly when the verdict is "error" (could not verify),
@@ -210,7 +205,7 @@ func (st *stages) prepare(ctx context.Context, req Request, b Builder, o Options
 		return nil, err
 	}
 	if st.params.argsUnknown && len(inputs.Args) > 0 {
-		return nil, fmt.Errorf("%w: the build arguments: the published provenance is mode=min, which does not record them, and %s declares ARG %s; give each --build-arg the release used (its defaults included)",
+		return nil, param.Errorf("BuildArgs", "%w: the build arguments: the published provenance is mode=min, which does not record them, and %s declares ARG %s; give each {BuildArgs} the release used (its defaults included)",
 			ErrMissingParameter, st.source.dockerfile, strings.Join(inputs.Args, ", "))
 	}
 	if st.plan, err = planBuild(ctx, req, b, o, pub, st.source, inputs); err != nil {
@@ -490,7 +485,7 @@ func sourceDateEpoch(s string, pub *image.Resolved, co *Checkout) (int64, error)
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("--source-date-epoch %q: want auto or a number of seconds", s)
+		return 0, param.Errorf("SourceDateEpoch", "{SourceDateEpoch} %q: want auto or a number of seconds", s)
 	}
 	return n, nil
 }

@@ -94,8 +94,15 @@ func diffoscopeOptions(g *globals, diffoscope bool) (compare.Options, error) {
 	return o, nil
 }
 
+// openOptions are how to open images: the registries and limits (verify
+// passes the platforms in its request).
+func (f *imageFlags) openOptions() image.Options {
+	return image.Options{InsecureRegistries: f.insecure, Limits: f.limits}
+}
+
+// options are how to open images, with the platforms to compare.
 func (f *imageFlags) options() (image.Options, error) {
-	o := image.Options{InsecureRegistries: f.insecure, Limits: f.limits}
+	o := f.openOptions()
 	for _, s := range f.platforms {
 		p, err := image.ParsePlatform(s)
 		if err != nil {

@@ -53,8 +53,9 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr *os.
 		return int(ec)
 	default:
 		// An error can quote an image's file names or a Dockerfile's
-		// words: shown visible (text.VisibleLines), not acted on.
-		fmt.Fprintf(stderr, "reprover: %s\n", text.VisibleLines(err.Error()))
+		// words: shown visible (text.VisibleLines), not acted on. The
+		// parameters it names are said as flags (say).
+		fmt.Fprintf(stderr, "reprover: %s\n", text.VisibleLines(say(err)))
 		return exitError
 	}
 }

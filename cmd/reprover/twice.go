@@ -45,32 +45,17 @@ or unpinned input, build failure).`,
 			if err := build.apply(&req); err != nil {
 				return err
 			}
-			if err := req.CheckTwice(); err != nil {
-				return err
-			}
 			copts, err := diffoscopeOptions(g, diffoscope)
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			b, release, err := build.connect(ctx, g)
-			if err != nil {
+			b := build.builder(g)
+			defer b.Close()
+			rep, terr := verify.Twice(cmd.Context(), req, b, build.options(g, copts))
+			if err := refused(terr); err != nil {
 				return err
 			}
-			defer release()
-			rep, terr := verify.Twice(ctx, req, b, build.options(g, copts))
-			if err := out.write(g, rep); err != nil {
-				return err
-			}
-			switch {
-			case terr != nil:
-				fmt.Fprintf(g.stderr, "reprover: could not build: %s\n", text.VisibleLines(terr.Error()))
-				return exitCode(exitError)
-			case rep.Verdict != verify.Reproducible:
-				fmt.Fprintf(g.stderr, "reprover: not reproducible: %s\n", notReproducible(rep))
-				return exitCode(exitDifferent)
-			}
-			return nil
+			return twiceVerdict(g, out, rep, terr)
 		},
 	}
 	f := cmd.Flags()
@@ -89,6 +74,26 @@ or unpinned input, build failure).`,
 	out.register(cmd)
 	f.BoolVar(&diffoscope, "diffoscope", false, "look inside each differing file with Debian's diffoscope (bounded, without network) and put its text in the report")
 	return cmd
+}
+
+// twiceVerdict writes the report, and says why the builds could not be
+// made or are not reproducible (exit 2 or 1).
+func twiceVerdict(g *globals, out outputFlags, rep *verify.TwiceReport, terr error) error {
+	if terr != nil {
+		rep.Error = say(terr)
+	}
+	if err := out.write(g, rep); err != nil {
+		return err
+	}
+	switch {
+	case terr != nil:
+		fmt.Fprintf(g.stderr, "reprover: could not build: %s\n", text.VisibleLines(say(terr)))
+		return exitCode(exitError)
+	case rep.Verdict != verify.Reproducible:
+		fmt.Fprintf(g.stderr, "reprover: not reproducible: %s\n", notReproducible(rep))
+		return exitCode(exitDifferent)
+	}
+	return nil
 }
 
 // notReproducible says in a sentence why a verdict other than

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -19,16 +20,7 @@ import (
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
-	var (
-		req     verify.Request
-		build   buildFlags
-		strict  bool
-		imgf    imageFlags
-		out     outputFlags
-		attFile string
-		keyFile string
-		pushAtt bool
-	)
+	var f verifyFlags
 	cmd := &cobra.Command{
 		Use:   "verify --image IMAGE [--source DIR|GIT-URL] [--commit SHA]",
 		Short: "Rebuild an image hermetically from source and compare it with the published one",
@@ -44,81 +36,143 @@ Exit status: 0 verified (reproducible, or equivalent: only the encoding differs;
 with --strict only reproducible), 1 mismatch, 2 could not verify (bad or
 unpinned input, build failure, unreachable image).`,
 		Args: withUsage(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := out.check(); err != nil {
-				return err
-			}
-			if err := build.apply(&req); err != nil {
-				return err
-			}
-			req.Platforms = imgf.platforms
-			if err := req.Check(); err != nil {
-				return err
-			}
-			iopts, err := imgf.options()
-			if err != nil {
-				return err
-			}
-			iopts.Platforms = nil // verify.Run applies req.Platforms
-			copts, err := imgf.compareOptions(g, "rebuilt", "published")
-			if err != nil {
-				return err
-			}
-			var key *attest.PrivateKey
-			if attFile != "" || pushAtt {
-				if keyFile == "" {
-					return errors.New("--attestation and --push-attestation need --key")
-				}
-				if key, err = attest.LoadPrivateKey(keyFile); err != nil {
-					return err
-				}
-			}
-			if pushAtt && !isRegistryRef(req.Image) {
-				return errors.New("--push-attestation needs a registry image, not " + req.Image)
-			}
-			ctx := cmd.Context()
-			b, release, err := build.connect(ctx, g)
-			if err != nil {
-				return err
-			}
-			defer release()
-			opts := build.options(g, copts)
-			opts.Image = iopts
-			rep, verr := verify.Run(ctx, req, b, opts)
-			if err := out.write(g, rep); err != nil {
-				return err
-			}
-			if key != nil {
-				if err := writeAttestations(ctx, g, rep, req, key, strict, attFile, pushAtt, imgf.insecure); err != nil {
-					return err
-				}
-			}
-			switch {
-			case verr != nil:
-				fmt.Fprintf(g.stderr, "reprover: could not verify: %s\n", text.VisibleLines(verr.Error()))
-				return exitCode(exitError)
-			case rep.Verdict == verify.Mismatch:
-				return exitCode(exitDifferent)
-			case strict && rep.Verdict != verify.Reproducible:
-				fmt.Fprintf(g.stderr, "reprover: --strict: the verdict is %s, not reproducible\n", rep.Verdict)
-				return exitCode(exitDifferent)
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd.Context(), g) },
 	}
-	f := cmd.Flags()
-	f.StringVar(&req.Source, "source", "", "the source: a local git repository or a git URL (default: the published image's provenance, else its org.opencontainers.image.source label)")
-	f.StringVar(&req.Commit, "commit", "", "the full commit id the release was built from (default: the provenance's, else the org.opencontainers.image.revision label)")
-	f.StringVar(&req.Image, "image", "", "the published image: HOST/REPO@sha256:…, HOST/REPO:TAG, oci:DIR[…], oci-archive:FILE")
-	f.StringArrayVar(&req.AllowSourceHosts, "allow-source-host", nil, "a loopback, private or link-local host (or a local directory) that a source named only by the published image may be cloned from; repeatable")
-	f.BoolVar(&strict, "strict", false, "pass only a reproducible (bit-identical) rebuild")
-	f.StringVar(&attFile, "attestation", "", "write the signed verdict (DSSE envelopes, JSON Lines) to this file; needs --key")
-	f.StringVar(&keyFile, "key", "", "the signing key (PKCS#8 PEM, Ed25519 or ECDSA P-256)")
-	f.BoolVar(&pushAtt, "push-attestation", false, "attach the signed verdict to the published image (OCI referrer and cosign's .att tag)")
-	build.register(cmd, &req, nil)
-	imgf.register(cmd)
-	out.register(cmd)
+	f.register(cmd)
 	return cmd
+}
+
+// verifyFlags are verify's flags: the request, how to build, the images,
+// the output and the signed verdict.
+type verifyFlags struct {
+	req    verify.Request
+	build  buildFlags
+	strict bool
+	imgf   imageFlags
+	out    outputFlags
+	att    attestFlags
+}
+
+func (f *verifyFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.req.Source, "source", "", "the source: a local git repository or a git URL (default: the published image's provenance, else its org.opencontainers.image.source label)")
+	fl.StringVar(&f.req.Commit, "commit", "", "the full commit id the release was built from (default: the provenance's, else the org.opencontainers.image.revision label)")
+	fl.StringVar(&f.req.Image, "image", "", "the published image: HOST/REPO@sha256:…, HOST/REPO:TAG, oci:DIR[…], oci-archive:FILE")
+	fl.StringArrayVar(&f.req.AllowSourceHosts, "allow-source-host", nil, "a loopback, private or link-local host (or a local directory) that a source named only by the published image may be cloned from; repeatable")
+	fl.BoolVar(&f.strict, "strict", false, "pass only a reproducible (bit-identical) rebuild")
+	f.att.register(cmd)
+	f.build.register(cmd, &f.req, nil)
+	f.imgf.register(cmd)
+	f.out.register(cmd)
+}
+
+// run reads the flags, makes the one call (verify.Run, which checks the
+// request first; BuildKit is reached only when the build needs it), and
+// writes what it returned.
+func (f *verifyFlags) run(ctx context.Context, g *globals) error {
+	opts, att, err := f.options(g)
+	if err != nil {
+		return err
+	}
+	b := f.build.builder(g)
+	defer b.Close()
+	rep, verr := verify.Run(ctx, f.req, b, opts)
+	if err := refused(verr); err != nil {
+		return err
+	}
+	if verr != nil {
+		rep.Error = say(verr)
+	}
+	if err := f.out.write(g, rep); err != nil {
+		return err
+	}
+	if att.Key != nil {
+		if err := writeAttestations(ctx, g, rep, f.req, att); err != nil {
+			return err
+		}
+	}
+	switch {
+	case verr != nil:
+		fmt.Fprintf(g.stderr, "reprover: could not verify: %s\n", text.VisibleLines(say(verr)))
+		return exitCode(exitError)
+	case rep.Verdict == verify.Mismatch:
+		return exitCode(exitDifferent)
+	case f.strict && rep.Verdict != verify.Reproducible:
+		fmt.Fprintf(g.stderr, "reprover: --strict: the verdict is %s, not reproducible\n", rep.Verdict)
+		return exitCode(exitDifferent)
+	}
+	return nil
+}
+
+// options are what the flags say beyond the request: the pipeline's
+// options and the signed verdict's.
+func (f *verifyFlags) options(g *globals) (verify.Options, attestOptions, error) {
+	if err := f.out.check(); err != nil {
+		return verify.Options{}, attestOptions{}, err
+	}
+	if err := f.build.apply(&f.req); err != nil {
+		return verify.Options{}, attestOptions{}, err
+	}
+	f.req.Platforms = f.imgf.platforms
+	copts, err := f.imgf.compareOptions(g, "rebuilt", "published")
+	if err != nil {
+		return verify.Options{}, attestOptions{}, err
+	}
+	att, err := f.att.options(f.req.Image, f.strict, f.imgf.insecure)
+	if err != nil {
+		return verify.Options{}, attestOptions{}, err
+	}
+	opts := f.build.options(g, copts)
+	opts.Image = f.imgf.openOptions() // verify.Run applies req.Platforms
+	return opts, att, nil
+}
+
+// refused is the error a command prints alone, without a report: a
+// request verify refused before starting (*verify.RequestError), or a
+// BuildKit that could not be reached (*connectError). Nil otherwise.
+func refused(err error) error {
+	var re *verify.RequestError
+	if errors.As(err, &re) {
+		return err
+	}
+	var ce *connectError
+	if errors.As(err, &ce) {
+		return ce.err
+	}
+	return nil
+}
+
+// attestFlags are verify's flags for the signed verdict.
+type attestFlags struct {
+	file    string
+	keyFile string
+	push    bool
+}
+
+func (a *attestFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&a.file, "attestation", "", "write the signed verdict (DSSE envelopes, JSON Lines) to this file; needs --key")
+	f.StringVar(&a.keyFile, "key", "", "the signing key (PKCS#8 PEM, Ed25519 or ECDSA P-256)")
+	f.BoolVar(&a.push, "push-attestation", false, "attach the signed verdict to the published image (OCI referrer and cosign's .att tag)")
+}
+
+// options loads the key when the verdict is to be signed (none: Key nil),
+// and refuses --push-attestation for an image outside a registry.
+func (a *attestFlags) options(img string, strict bool, insecure []string) (attestOptions, error) {
+	if a.file == "" && !a.push {
+		return attestOptions{}, nil
+	}
+	if a.keyFile == "" {
+		return attestOptions{}, errors.New("--attestation and --push-attestation need --key")
+	}
+	key, err := attest.LoadPrivateKey(a.keyFile)
+	if err != nil {
+		return attestOptions{}, err
+	}
+	if ref, err := image.ParseReference(img); a.push && err == nil && ref.Transport != image.Registry {
+		return attestOptions{}, errors.New("--push-attestation needs a registry image, not " + img)
+	}
+	return attestOptions{Key: key, Strict: strict, File: a.file, Push: a.push, Insecure: insecure}, nil
 }
 
 // buildFlags are the flags that say how to build and where, bound to a
@@ -173,46 +227,102 @@ func (b *buildFlags) apply(req *verify.Request) error {
 	return nil
 }
 
-// connect connects to the BuildKit the flags name (connectBuilder).
-func (b *buildFlags) connect(ctx context.Context, g *globals) (verify.Builder, func(), error) {
-	return connectBuilder(ctx, g, b.buildkitAddr, b.tls)
+// builder is the BuildKit the flags name (connectBuilder), reached when
+// the pipeline first asks for it.
+func (b *buildFlags) builder(g *globals) *lazyBuilder {
+	return &lazyBuilder{connect: func(ctx context.Context) (verify.Builder, func(), error) {
+		return connectBuilder(ctx, g, b.buildkitAddr, b.tls)
+	}}
 }
 
-// writeAttestations signs the outcome, writes it to file and/or pushes it
-// next to the published image.
-func writeAttestations(ctx context.Context, g *globals, rep *verify.Report, req verify.Request, key *attest.PrivateKey, strict bool, file string, push bool, insecure []string) error {
-	envs, err := verify.Attestations(ctx, rep, req, key, verify.AttestOptions{Strict: strict})
+// lazyBuilder connects on the first Build or Version, so that a request
+// verify refuses, or an image it cannot read, starts no buildkitd.
+type lazyBuilder struct {
+	connect func(context.Context) (verify.Builder, func(), error)
+	once    sync.Once
+	b       verify.Builder
+	release func()
+	err     error
+}
+
+// connectError is a BuildKit that could not be reached.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
+
+func (l *lazyBuilder) get(ctx context.Context) (verify.Builder, error) {
+	l.once.Do(func() { l.b, l.release, l.err = l.connect(ctx) })
+	if l.err != nil {
+		return nil, &connectError{l.err}
+	}
+	return l.b, nil
+}
+
+func (l *lazyBuilder) Build(ctx context.Context, s builder.Spec, progress io.Writer, mode string) (*builder.Result, error) {
+	b, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return b.Build(ctx, s, progress, mode)
+}
+
+func (l *lazyBuilder) Version(ctx context.Context) (string, error) {
+	b, err := l.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	return b.Version(ctx)
+}
+
+// Close releases the connection, and stops a buildkitd started for it.
+func (l *lazyBuilder) Close() {
+	if l.release != nil {
+		l.release()
+	}
+}
+
+// attestOptions say what to do with the signed verdict.
+type attestOptions struct {
+	Key      *attest.PrivateKey // nil: the verdict is not signed
+	Strict   bool               // --strict: the summary passes only a reproducible rebuild
+	File     string             // "": not written to a file
+	Push     bool               // attach it to the published image
+	Insecure []string           // registries reached over plain HTTP
+}
+
+// writeAttestations signs the outcome, writes it to a file and/or pushes
+// it next to the published image.
+func writeAttestations(ctx context.Context, g *globals, rep *verify.Report, req verify.Request, o attestOptions) error {
+	envs, err := verify.Attestations(ctx, rep, req, o.Key, verify.AttestOptions{Strict: o.Strict})
 	if err != nil {
 		return err
 	}
-	if file != "" {
+	if o.File != "" {
 		var b []byte
 		for _, e := range envs {
 			b = append(append(b, e...), '\n')
 		}
-		if err := files.WriteRegular(file, b, 0o644); err != nil {
+		if err := files.WriteRegular(o.File, b, 0o644); err != nil {
 			return fmt.Errorf("writing the attestation: %w", err)
 		}
 	}
-	if push {
-		if rep.Published == nil || rep.Published.Digest == "" {
-			return errors.New("--push-attestation: the published image was not resolved")
-		}
-		ref, err := image.ParseReference(req.Image)
-		if err != nil {
-			return err
-		}
-		repo := ref.Name
-		if err := attest.Push(ctx, repo+"@"+rep.Published.Digest, envs, attest.RegistryOptions{Transport: image.GuardedTransport(nil, insecure)}); err != nil {
-			return err
-		}
-		fmt.Fprintf(g.stderr, "reprover: attached %d attestation(s) to %s@%s\n", len(envs), repo, rep.Published.Digest)
+	if !o.Push {
+		return nil
 	}
+	if rep.Published == nil || rep.Published.Digest == "" {
+		return errors.New("--push-attestation: the published image was not resolved")
+	}
+	ref, err := image.ParseReference(req.Image)
+	if err != nil {
+		return err
+	}
+	subject := ref.Name + "@" + rep.Published.Digest
+	if err := attest.Push(ctx, subject, envs, attest.RegistryOptions{Transport: image.GuardedTransport(nil, o.Insecure)}); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stderr, "reprover: attached %d attestation(s) to %s\n", len(envs), subject)
 	return nil
-}
-
-func isRegistryRef(s string) bool {
-	return !strings.HasPrefix(s, "oci:") && !strings.HasPrefix(s, "oci-archive:")
 }
 
 // connectBuilder connects to --buildkit-addr, else $BUILDKIT_HOST, else a
