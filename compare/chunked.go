@@ -5,11 +5,13 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/reprover/reprover/layer"
 )
 
 // The merged views of two images are compared a range of paths at a
 // time, so that what a comparison holds of them does not grow with the
-// images. Paths are taken in tree order (treeCompare: a directory, then
+// images. Paths are taken in tree order (layer.TreeCompare: a directory, then
 // everything under it), so what decides a path's fate in a view — the
 // entries at the path and at its parents, in every layer, in order — is
 // the range's own entries and those of its parents, which are few: a
@@ -27,32 +29,7 @@ import (
 // its entries, and only ever toward "the base is needed" being found in
 // the range that has what lies under it (unread.go, chunked_test.go).
 
-// rec is an entry of a layer and its place in the layer's tar.
-type rec struct {
-	e     *Entry
-	layer int
-	seq   int32
-}
-
-// treeCompare orders paths so that everything under a directory follows
-// it directly: byte order, with '/' before every other byte.
-func treeCompare(a, b string) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return treeByte(a[i]) - treeByte(b[i])
-		}
-	}
-	return len(a) - len(b)
-}
-
-func treeByte(c byte) int {
-	if c == '/' {
-		return 0
-	}
-	return int(c) + 1
-}
-
-// isUnder reports whether p is strictly under dir (splitPath's parents).
+// isUnder reports whether p is strictly under dir (layer.SplitPath's parents).
 func isUnder(p, dir string) bool {
 	if dir == "/" {
 		return p != "/" && strings.HasPrefix(p, "/")
@@ -63,7 +40,7 @@ func isUnder(p, dir string) bool {
 // group is the entries of one path, in every layer of a side.
 type group struct {
 	path string
-	recs []rec
+	recs []layer.Rec
 }
 
 // sideStream yields the entries of one image's layers path by path, in
@@ -71,19 +48,19 @@ type group struct {
 // and the entries at the paths hard links name and their parents
 // (targets).
 type sideStream struct {
-	*entryStream
+	*layer.Stream
 	stack   []group
-	targets map[string][]rec
+	targets map[string][]layer.Rec
 }
 
 // newSideStream streams layers, the walks of an image's layers from
 // index from up.
-func newSideStream(from int, layers []*spilled) (*sideStream, error) {
-	s := &sideStream{entryStream: streamOf(from, layers...), targets: map[string][]rec{}}
+func newSideStream(from int, layers []*layer.Runs) (*sideStream, error) {
+	s := &sideStream{Stream: layer.NewStream(from, layers...), targets: map[string][]layer.Rec{}}
 	want := map[string]bool{}
 	for _, l := range layers {
-		for _, p := range l.links {
-			for ; !want[p]; p, _ = splitPath(p) {
+		for _, p := range l.Links() {
+			for ; !want[p]; p, _ = layer.SplitPath(p) {
 				want[p] = true
 				if p == "/" {
 					break
@@ -92,24 +69,24 @@ func newSideStream(from int, layers []*spilled) (*sideStream, error) {
 		}
 	}
 	if len(want) > 0 {
-		all := streamOf(from, layers...)
-		for p, ok := all.peek(); ok; p, ok = all.peek() {
-			rs := all.take(p, nil)
+		all := layer.NewStream(from, layers...)
+		for p, ok := all.Peek(); ok; p, ok = all.Peek() {
+			rs := all.Take(p, nil)
 			if want[p] {
 				s.targets[p] = rs
 			}
 		}
-		if all.err != nil {
-			return nil, all.err
+		if all.Err() != nil {
+			return nil, all.Err()
 		}
 	}
-	return s, s.err
+	return s, s.Err()
 }
 
 // takeGroup returns the entries at p, the next path, and keeps them on
 // the stack of parents.
 func (s *sideStream) takeGroup(p string) group {
-	g := group{path: p, recs: s.take(p, nil)}
+	g := group{path: p, recs: s.Take(p, nil)}
 	s.parentsOf(p)
 	s.stack = append(s.stack, g)
 	return g
@@ -141,9 +118,9 @@ type mergedDiff struct {
 // the views are built over an unread base, and the comparison stops at
 // the first reason it needs the base (mergedDiff.need). An error is a
 // scratch file that cannot be read back.
-func diffMerged(from int, a, b []*spilled, overUnread bool, chunk int, labels *[2]string) (*mergedDiff, error) {
+func diffMerged(from int, a, b []*layer.Runs, overUnread bool, chunk int, labels *[2]string) (*mergedDiff, error) {
 	var sides [2]*sideStream
-	for i, l := range [][]*spilled{a, b} {
+	for i, l := range [][]*layer.Runs{a, b} {
 		s, err := newSideStream(from, l)
 		if err != nil {
 			return nil, err
@@ -159,7 +136,7 @@ func diffMerged(from int, a, b []*spilled, overUnread bool, chunk int, labels *[
 	var parents, groups [2][]group
 	var lo string
 	flush := func(hi string) bool {
-		in := func(p string) bool { return treeCompare(lo, p) <= 0 && treeCompare(p, hi) <= 0 }
+		in := func(p string) bool { return layer.TreeCompare(lo, p) <= 0 && layer.TreeCompare(p, hi) <= 0 }
 		var views [2]*fsView
 		var maps [2]pathMap
 		for i, s := range sides {
@@ -186,7 +163,7 @@ func diffMerged(from int, a, b []*spilled, overUnread bool, chunk int, labels *[
 	}
 	n := 0
 	for {
-		p, ok := nextPath(sides[0].entryStream, sides[1].entryStream)
+		p, ok := nextPath(sides[0].Stream, sides[1].Stream)
 		if !ok {
 			break
 		}
@@ -198,7 +175,7 @@ func diffMerged(from int, a, b []*spilled, overUnread bool, chunk int, labels *[
 			}
 		}
 		for i, s := range sides {
-			if q, ok := s.peek(); ok && q == p {
+			if q, ok := s.Peek(); ok && q == p {
 				groups[i] = append(groups[i], s.takeGroup(p))
 			}
 		}
@@ -210,8 +187,8 @@ func diffMerged(from int, a, b []*spilled, overUnread bool, chunk int, labels *[
 		}
 	}
 	for _, s := range sides {
-		if s.err != nil {
-			return nil, s.err
+		if s.Err() != nil {
+			return nil, s.Err()
 		}
 	}
 	if n > 0 && !flush("\xff") {
@@ -229,10 +206,10 @@ func diffMerged(from int, a, b []*spilled, overUnread bool, chunk int, labels *[
 
 // nextPath is the lesser, in tree order, of the next paths of a and b;
 // false when both are at their end.
-func nextPath(a, b *entryStream) (string, bool) {
-	pa, okA := a.peek()
-	pb, okB := b.peek()
-	if !okA || okB && treeCompare(pb, pa) < 0 {
+func nextPath(a, b *layer.Stream) (string, bool) {
+	pa, okA := a.Peek()
+	pb, okB := b.Peek()
+	if !okA || okB && layer.TreeCompare(pb, pa) < 0 {
 		return pb, okB
 	}
 	return pa, true
@@ -241,24 +218,24 @@ func nextPath(a, b *entryStream) (string, bool) {
 // replay builds a view of the groups' entries, with the entries at the
 // paths their hard links name (and at those paths' parents) from
 // targets, layer by layer in tar order.
-func replay(gs []group, targets map[string][]rec, overUnread bool) *fsView {
+func replay(gs []group, targets map[string][]layer.Rec, overUnread bool) *fsView {
 	type key struct {
 		layer int
 		seq   int32
 	}
 	seen := map[key]bool{}
-	byLayer := map[int][]rec{}
-	var add func(rs []rec)
-	add = func(rs []rec) {
+	byLayer := map[int][]layer.Rec{}
+	var add func(rs []layer.Rec)
+	add = func(rs []layer.Rec) {
 		for _, r := range rs {
-			k := key{r.layer, r.seq}
+			k := key{r.Layer, r.Seq}
 			if seen[k] {
 				continue
 			}
 			seen[k] = true
-			byLayer[r.layer] = append(byLayer[r.layer], r)
-			if r.e.Type == kindHardlink {
-				for p := r.e.Linkname(); ; p, _ = splitPath(p) {
+			byLayer[r.Layer] = append(byLayer[r.Layer], r)
+			if r.Entry.Type == layer.KindHardlink {
+				for p := r.Entry.Linkname(); ; p, _ = layer.SplitPath(p) {
 					add(targets[p])
 					if p == "/" {
 						break
@@ -276,7 +253,7 @@ func replay(gs []group, targets map[string][]rec, overUnread bool) *fsView {
 	}
 	for _, l := range slices.Sorted(maps.Keys(byLayer)) {
 		rs := byLayer[l]
-		slices.SortFunc(rs, func(a, b rec) int { return int(a.seq) - int(b.seq) })
+		slices.SortFunc(rs, func(a, b layer.Rec) int { return int(a.Seq) - int(b.Seq) })
 		v.applyRecs(l, rs)
 	}
 	return v

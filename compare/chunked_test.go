@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/layer"
 )
 
 // TestDiffLayersRandom: two layers compared a range of paths at a time
@@ -23,7 +24,7 @@ import (
 func TestDiffLayersRandom(t *testing.T) {
 	paths := []string{"/a", "/a/x", "/a/b", "/a/b/y", "/a-b", "/a.b/x", "/c", "/..", "/../x"}
 	rng := rand.New(rand.NewPCG(7, 7))
-	layer := func() []*Entry {
+	oneLayer := func() []*layer.Entry {
 		var out []string
 		for range rng.IntN(8) {
 			p := paths[rng.IntN(len(paths))]
@@ -52,9 +53,9 @@ func TestDiffLayersRandom(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	diff := func(a, b []*Entry, run, chunk int) []string {
+	diff := func(a, b []*layer.Entry, run, chunk int) []string {
 		sa, sb := spillEntries(f, a, run), spillEntries(f, b, run)
-		fs, err := diffLayers(streamOf(0, sa), streamOf(0, sb), chunk, nil)
+		fs, err := diffLayers(layer.NewStream(0, sa), layer.NewStream(0, sb), chunk, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +65,7 @@ func TestDiffLayersRandom(t *testing.T) {
 		if err := f.Truncate(0); err != nil {
 			t.Fatal(err)
 		}
-		a, b := layer(), layer()
+		a, b := oneLayer(), oneLayer()
 		want := diff(a, b, 1<<20, 1<<20)
 		for _, c := range []struct{ run, chunk int }{{1, 1 << 20}, {2, 1 << 20}, {1 << 20, 1}, {3, 2}, {1, 3}} {
 			if got := diff(a, b, c.run, c.chunk); !slices.Equal(got, want) {
@@ -80,7 +81,7 @@ func TestTreeCompare(t *testing.T) {
 	want := []string{"/", "/a", "/a/b", "/a/b/c", "/a/c", "/a b", "/a-b", "/a.b", "/ab", "/b"}
 	got := slices.Clone(want)
 	rand.Shuffle(len(got), func(i, j int) { got[i], got[j] = got[j], got[i] })
-	slices.SortFunc(got, treeCompare)
+	slices.SortFunc(got, layer.TreeCompare)
 	if !slices.Equal(got, want) {
 		t.Errorf("tree order %q, want %q", got, want)
 	}

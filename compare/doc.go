@@ -2,14 +2,13 @@
 // every layer and every file, per layer (so content a later whiteout hides
 // still counts) and on the merged filesystem a container sees.
 //
-// Layers are streamed: each is decompressed once (identical digests are
-// walked once), hashed while read, and walked as a tar stream under named
-// limits. The layers at the bottom of both images that are the same blobs
-// are not read at all when the layers above them prove that the merged
-// views do not depend on them (unread.go). Gzip is decompressed by ISA-L's
-// igzip, as a subprocess, when it is on PATH, and in Go otherwise
-// (Options.Decompressor); both reach the same outcome on every stream
-// (igzip.go says how). With an Index, what a walk learns of a layer is
+// Layers are read by package layer: each is decompressed once (identical
+// digests are walked once, walkset.go), hashed while read, and walked as a
+// tar stream under named limits. The layers at the bottom of both images
+// that are the same blobs are not read at all when the layers above them
+// prove that the merged views do not depend on them (unread.go). Gzip is
+// decompressed by ISA-L's igzip when it is on PATH, and in Go otherwise
+// (Options.Decompressor). With an Index, what a walk learns of a layer is
 // kept on disk by digest, and a layer seen once is not read again.
 //
 // When two platforms differ, every difference is given its cause

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/reprover/reprover/layer"
 )
 
 // TestEntrySet: random puts, replacements and deletions agree with a Go
@@ -12,12 +14,12 @@ func TestEntrySet(t *testing.T) {
 	for _, keys := range []int{3, 20, 500} {
 		t.Run(fmt.Sprint(keys), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(keys), 1))
-			s, m := newEntrySet(), map[string]*Entry{}
+			s, m := newEntrySet(), map[string]*layer.Entry{}
 			for step := range 20_000 {
 				p := fmt.Sprintf("/p%d", rng.IntN(keys))
 				switch rng.IntN(3) {
 				case 0, 1:
-					e := &Entry{Path: p, Size: int64(step)}
+					e := &layer.Entry{Path: p, Size: int64(step)}
 					s.put(e)
 					m[p] = e
 				case 2:

@@ -8,11 +8,11 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/layer"
 )
 
 // ImagesRead is Images, also returning the digests of the layers it
@@ -51,8 +51,7 @@ func ImagesHashed(ctx context.Context, a, b *image.Resolved, o Options) (rep *Re
 // (twice, as two layers) and diffs them, as comparePair does. It returns
 // the paths of the entries and every finding. For FuzzWalkLayer.
 func WalkBytes(ctx context.Context, b []byte, mt string, lim Limits, decompressor string) (paths []string, findings []Finding, err error) {
-	var total atomic.Int64
-	gz, err := newGunzipper(decompressor)
+	gz, err := layer.NewGunzipper(decompressor)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -62,15 +61,15 @@ func WalkBytes(ctx context.Context, b []byte, mt string, lim Limits, decompresso
 		return nil, nil, err
 	}
 	defer os.RemoveAll(scratch)
-	w, err := walkOpened(ctx, open, "fuzz layer", lim.withDefaults(), gz, &total, walkTo{scratch: scratch})
+	w, err := layer.WalkOpened(ctx, open, "fuzz layer", layer.Options{Limits: lim.withDefaults().walk(), Gunzip: gz, Scratch: scratch})
 	if err != nil {
 		return nil, nil, err
 	}
-	defer w.entries.remove()
-	w.Findings = append(mediaTypeFinding(types.MediaType(mt), w.Compression), w.Findings...)
-	st := streamOf(0, w.entries)
-	for p, ok := st.peek(); ok; p, ok = st.peek() {
-		for range st.take(p, nil) {
+	defer w.Remove()
+	w.Findings = append(layer.MediaTypeFinding(types.MediaType(mt), w.Compression), w.Findings...)
+	st := layer.NewStream(0, w.Entries())
+	for p, ok := st.Peek(); ok; p, ok = st.Peek() {
+		for range st.Take(p, nil) {
 			paths = append(paths, p)
 		}
 	}
@@ -78,8 +77,8 @@ func WalkBytes(ctx context.Context, b []byte, mt string, lim Limits, decompresso
 	if _, err := layerFiles(w, nil, labels); err != nil {
 		return nil, nil, err
 	}
-	d, err := diffMerged(0, []*spilled{w.entries, w.entries}, []*spilled{w.entries}, false, chunkPaths, labels)
-	if err := cmp.Or(st.err, err); err != nil {
+	d, err := diffMerged(0, []*layer.Runs{w.Entries(), w.Entries()}, []*layer.Runs{w.Entries()}, false, chunkPaths, labels)
+	if err := cmp.Or(st.Err(), err); err != nil {
 		return nil, nil, err
 	}
 	return paths, slices.Concat(w.Findings, d.findings[0], d.findings[1]), nil
@@ -87,17 +86,8 @@ func WalkBytes(ctx context.Context, b []byte, mt string, lim Limits, decompresso
 
 // spillEntries writes es, one layer's entries in tar order, as a walk
 // does, in runs of at most run entries, at the end of f.
-func spillEntries(f *os.File, es []*Entry, run int) *spilled {
-	end, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		panic(err)
-	}
-	rw := newRunWriterAt(f, end)
-	rw.max = run
-	for _, e := range es {
-		*rw.new() = *e
-	}
-	sp, err := rw.close()
+func spillEntries(f *os.File, es []*layer.Entry, run int) *layer.Runs {
+	sp, err := layer.WriteRuns(f, es, run)
 	if err != nil {
 		panic(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"iter"
 	"sort"
 	"strings"
+
+	"github.com/reprover/reprover/layer"
 )
 
 // Aspects of a file that the comparison checks, in report order.
@@ -24,9 +26,9 @@ const (
 
 // aspects lists how a and b differ; nil when they are the same in every
 // aspect.
-func aspects(a, b *Entry) []string {
+func aspects(a, b *layer.Entry) []string {
 	var d []string
-	if !a.sameDigest(b) {
+	if !a.SameDigest(b) {
 		d = append(d, AspContent)
 	}
 	if a.Size != b.Size {
@@ -41,16 +43,16 @@ func aspects(a, b *Entry) []string {
 	if a.GID() != b.GID() {
 		d = append(d, AspGID)
 	}
-	if !a.sameType(b) {
+	if !a.SameType(b) {
 		d = append(d, AspType)
 	}
 	if a.Linkname() != b.Linkname() {
 		d = append(d, AspLinkname)
 	}
-	if !sameXattrs(a, b) {
+	if !layer.SameXattrs(a, b) {
 		d = append(d, AspXattrs)
 	}
-	if a.mtime != b.mtime || a.nsec != b.nsec {
+	if !a.SameModTime(b) {
 		d = append(d, AspMtime)
 	}
 	if amaj, amin := a.Dev(); !sameDev(b, amaj, amin) {
@@ -59,17 +61,17 @@ func aspects(a, b *Entry) []string {
 	return d
 }
 
-func sameDev(e *Entry, major, minor int64) bool {
+func sameDev(e *layer.Entry, major, minor int64) bool {
 	emaj, emin := e.Dev()
 	return emaj == major && emin == minor
 }
 
-func meta(e *Entry, occurrences int) *FileMeta {
+func meta(e *layer.Entry, occurrences int) *FileMeta {
 	if e == nil {
 		return nil
 	}
 	major, minor := e.Dev()
-	m := &FileMeta{Type: e.typeName(), Mode: fmt.Sprintf("%04o", e.Mode), UID: e.UID(), GID: e.GID(), Size: e.Size,
+	m := &FileMeta{Type: e.TypeName(), Mode: fmt.Sprintf("%04o", e.Mode), UID: e.UID(), GID: e.GID(), Size: e.Size,
 		Digest: e.Digest(), Linkname: e.Linkname(), Xattrs: e.Xattrs(), ModTime: e.ModTime(),
 		DevMajor: major, DevMinor: minor}
 	if occurrences > 1 {
@@ -97,16 +99,16 @@ func diffEntries(a, b entryMap, countA, countB map[string]int, labels *[2]string
 			continue
 		}
 		fc := FileChange{Path: p, Change: Modified, Aspects: asp, Rebuilt: meta(ea, countA[p]), Published: meta(eb, countB[p])}
-		if labels != nil && ea.hasText && eb.hasText && !ea.sameDigest(eb) {
-			fc.TextDiff = unifiedDiff(labels[0]+p, labels[1]+p, string(ea.text()), string(eb.text()))
+		if labels != nil && ea.HasText() && eb.HasText() && !ea.SameDigest(eb) {
+			fc.TextDiff = unifiedDiff(labels[0]+p, labels[1]+p, string(ea.Text()), string(eb.Text()))
 		}
 		out = append(out, fc)
 	}
 	for p, eb := range b.all() {
 		if _, ok := a.get(p); !ok {
 			fc := FileChange{Path: p, Change: Added, Aspects: []string{}, Published: meta(eb, countB[p])}
-			if labels != nil && eb.hasText {
-				fc.TextDiff = unifiedDiff("/dev/null", labels[1]+p, "", string(eb.text()))
+			if labels != nil && eb.HasText() {
+				fc.TextDiff = unifiedDiff("/dev/null", labels[1]+p, "", string(eb.Text()))
 			}
 			out = append(out, fc)
 		}
@@ -118,7 +120,7 @@ func diffEntries(a, b entryMap, countA, countB map[string]int, labels *[2]string
 // layerMap keys a layer's entries by path: the last occurrence of a path
 // stands for it (as an unpacker leaves it) and the count of occurrences is
 // compared too. Whiteouts are keyed apart from the path they hide.
-func layerMap(es iter.Seq[*Entry]) (pathMap, map[string]int) {
+func layerMap(es iter.Seq[*layer.Entry]) (pathMap, map[string]int) {
 	m := pathMap{}
 	count := map[string]int{}
 	for e := range es {
@@ -136,32 +138,13 @@ func layerMap(es iter.Seq[*Entry]) (pathMap, map[string]int) {
 }
 
 func whiteoutKey(p string) string {
-	dir, base := splitPath(p)
-	if strings.HasPrefix(base, whPrefix) {
+	dir, base := layer.SplitPath(p)
+	if strings.HasPrefix(base, layer.WhiteoutPrefix) {
 		// An invalid marker (".wh..", ".wh..."), kept at its own name:
 		// a valid one never hides a name that starts with ".wh.".
 		return p
 	}
-	return joinPath(dir, whPrefix+base)
+	return layer.JoinPath(dir, layer.WhiteoutPrefix+base)
 }
 
-func opaqueKey(p string) string { return joinPath(p, whOpaque) }
-
-func splitPath(p string) (string, string) {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			if i == 0 {
-				return "/", p[1:]
-			}
-			return p[:i], p[i+1:]
-		}
-	}
-	return "/", p
-}
-
-func joinPath(dir, base string) string {
-	if dir == "/" {
-		return "/" + base
-	}
-	return dir + "/" + base
-}
+func opaqueKey(p string) string { return layer.JoinPath(p, layer.WhiteoutOpaque) }

@@ -15,6 +15,7 @@ import (
 	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/archive"
+	"github.com/reprover/reprover/layer"
 )
 
 // Options configure a comparison.
@@ -45,6 +46,21 @@ type Options struct {
 	Scratch string
 }
 
+// Reading layers is package layer's; a comparison's options name its
+// decompressors and its index as these.
+const (
+	DecompressAuto    = layer.DecompressAuto
+	DecompressGo      = layer.DecompressGo
+	DecompressIgzip   = layer.DecompressIgzip
+	DefaultIndexBytes = layer.DefaultIndexBytes
+)
+
+// Index is the persistent index of layers (layer.Index).
+type Index = layer.Index
+
+// OpenIndex opens the index kept in dir (layer.OpenIndex).
+func OpenIndex(dir string, maxBytes int64) (*Index, error) { return layer.OpenIndex(dir, maxBytes) }
+
 // Images compares image A with image B, every platform they have, and
 // returns the report. An error means the comparison could not be done
 // (an unreadable or hostile input beyond what a report can hold).
@@ -71,7 +87,7 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	lim := o.Limits.withDefaults()
-	gz, err := newGunzipper(o.Decompressor)
+	gz, err := layer.NewGunzipper(o.Decompressor)
 	if err != nil {
 		return nil, err
 	}
@@ -458,15 +474,15 @@ func (pl *plan) overUnread(a, b *image.Image, ws *walkSet, labels *[2]string) st
 }
 
 // sides lists the walks of the layers of a and b from index from up.
-func sides(a, b *image.Image, from int, ws *walkSet) (sa, sb []*spilled, err error) {
-	side := func(img *image.Image) ([]*spilled, error) {
-		var out []*spilled
+func sides(a, b *image.Image, from int, ws *walkSet) (sa, sb []*layer.Runs, err error) {
+	side := func(img *image.Image) ([]*layer.Runs, error) {
+		var out []*layer.Runs
 		for i := from; i < len(img.Layers); i++ {
 			w, err := ws.get(img.Layers[i])
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, w.entries)
+			out = append(out, w.Entries())
 		}
 		return out, nil
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/reprover/reprover/internal/archive"
 	"github.com/reprover/reprover/internal/limits"
+	"github.com/reprover/reprover/layer"
 )
 
 // Archives inside files (tar, tar.gz, gzip, zip, jar, wheel) that differ
@@ -94,7 +95,7 @@ func (in *inside) changes(ctx context.Context, a, b []byte, where string, depth 
 }
 
 // open reads both archives, depth archives deep.
-func (in *inside) open(ctx context.Context, a, b []byte, depth int) (ea, eb []*Entry, ca, cb map[string][]byte, err error) {
+func (in *inside) open(ctx context.Context, a, b []byte, depth int) (ea, eb []*layer.Entry, ca, cb map[string][]byte, err error) {
 	if err = in.budget.Depth(depth); err != nil {
 		return
 	}
@@ -137,26 +138,26 @@ func (in *inside) findings() []Finding {
 // archiveEntries lists an archive's members as entries, with the content
 // of each regular one; an error when b is malformed, over a limit, or ctx
 // is done.
-func archiveEntries(ctx context.Context, b []byte, bud *archive.Budget) ([]*Entry, map[string][]byte, error) {
+func archiveEntries(ctx context.Context, b []byte, bud *archive.Budget) ([]*layer.Entry, map[string][]byte, error) {
 	a, err := archive.Read(ctx, b, bud)
 	if err != nil {
 		return nil, nil, err
 	}
 	content := map[string][]byte{}
-	es := make([]*Entry, 0, len(a.Members))
+	es := make([]*layer.Entry, 0, len(a.Members))
 	for _, m := range a.Members {
 		h := &m.Header
-		e := &Entry{Path: innerName(h.Name), Mode: uint32(h.Mode & 07777)}
-		e.setIDs(int64(h.Uid), int64(h.Gid))
-		e.setLinkname(h.Linkname)
-		e.setModTime(h.ModTime)
-		e.setDev(h.Devmajor, h.Devminor)
-		switch e.Type = tarKind(h.Typeflag); e.Type {
-		case kindFile:
+		e := &layer.Entry{Path: innerName(h.Name), Mode: uint32(h.Mode & 07777)}
+		e.SetIDs(int64(h.Uid), int64(h.Gid))
+		e.SetLinkname(h.Linkname)
+		e.SetModTime(h.ModTime)
+		e.SetDev(h.Devmajor, h.Devminor)
+		switch e.Type = layer.TarKind(h.Typeflag); e.Type {
+		case layer.KindFile:
 			e.Size, content[e.Path] = int64(len(m.Content)), m.Content
-			e.setDigest(digestOf(m.Content))
-		case kindUnknown:
-			e.Type, e.typeflag = kindOther, h.Typeflag
+			e.SetDigest(digestOf(m.Content))
+		case layer.KindUnknown:
+			e.SetOther(h.Typeflag)
 		}
 		es = append(es, e)
 	}
@@ -172,6 +173,6 @@ func digestOf(b []byte) []byte {
 // that a name climbing above the archive's root keeps its "..", so that
 // a zip-slip name shows as one (a name is data, never a path used here).
 func innerName(name string) string {
-	p, _ := normalize(name)
+	p, _ := layer.Normalize(name)
 	return p
 }

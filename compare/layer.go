@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/layer"
 )
 
 // layerSide is one image's layer at an index, its walk and the
@@ -14,7 +15,7 @@ import (
 // the image's last layer.
 type layerSide struct {
 	layer *image.Layer
-	walk  *walked
+	walk  *layer.Walked
 	instr string
 }
 
@@ -77,7 +78,7 @@ func compareLayer(i int, a, b layerSide, labels *[2]string) (layerResult, error)
 		lr.Verdict, lr.Encoding = Equivalent, []string{EncCompression}
 		ma, mb := a.layer.Descriptor.MediaType, b.layer.Descriptor.MediaType
 		// A different compression already explains different media types.
-		if ma != mb && declaredCompression(ma) == declaredCompression(mb) {
+		if ma != mb && layer.DeclaredCompression(ma) == layer.DeclaredCompression(mb) {
 			lr.Encoding = append(lr.Encoding, EncMediaTypes)
 		}
 	default:
@@ -112,7 +113,7 @@ func skippedLayer(i int, a, b *image.Layer, instr string) layerResult {
 
 // layerFindings are B's findings then A's not among them; the walks are
 // shared between images, so the findings are copied.
-func layerFindings(wa, wb *walked) []Finding {
+func layerFindings(wa, wb *layer.Walked) []Finding {
 	if wb == nil {
 		return append([]Finding(nil), wa.Findings...)
 	}
@@ -130,20 +131,20 @@ func layerFindings(wa, wb *walked) []Finding {
 // layerFiles diffs the files of two layers, either of which may be nil,
 // chunkPaths paths at a time (in tree order, so a path's entries and its
 // whiteout are in the same range).
-func layerFiles(wa, wb *walked, labels *[2]string) ([]FileChange, error) {
-	return diffLayers(streamOf(0, spillOf(wa)), streamOf(0, spillOf(wb)), chunkPaths, labels)
+func layerFiles(wa, wb *layer.Walked, labels *[2]string) ([]FileChange, error) {
+	return diffLayers(layer.NewStream(0, spillOf(wa)), layer.NewStream(0, spillOf(wb)), chunkPaths, labels)
 }
 
-func spillOf(w *walked) *spilled {
+func spillOf(w *layer.Walked) *layer.Runs {
 	if w == nil {
 		return nil
 	}
-	return w.entries
+	return w.Entries()
 }
 
-func diffLayers(a, b *entryStream, chunk int, labels *[2]string) ([]FileChange, error) {
+func diffLayers(a, b *layer.Stream, chunk int, labels *[2]string) ([]FileChange, error) {
 	out := []FileChange{}
-	var ra, rb []rec
+	var ra, rb []layer.Rec
 	for {
 		ra, rb = ra[:0], rb[:0]
 		for range chunk {
@@ -151,7 +152,7 @@ func diffLayers(a, b *entryStream, chunk int, labels *[2]string) ([]FileChange, 
 			if !ok {
 				break
 			}
-			ra, rb = a.take(p, ra), b.take(p, rb)
+			ra, rb = a.Take(p, ra), b.Take(p, rb)
 		}
 		if len(ra) == 0 && len(rb) == 0 {
 			break
@@ -160,17 +161,17 @@ func diffLayers(a, b *entryStream, chunk int, labels *[2]string) ([]FileChange, 
 		mb, cb := layerMap(recEntries(rb))
 		out = append(out, diffEntries(ma, mb, ca, cb, labels)...)
 	}
-	if err := cmp.Or(a.err, b.err); err != nil {
+	if err := cmp.Or(a.Err(), b.Err()); err != nil {
 		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
 
-func recEntries(rs []rec) iter.Seq[*Entry] {
-	return func(yield func(*Entry) bool) {
+func recEntries(rs []layer.Rec) iter.Seq[*layer.Entry] {
+	return func(yield func(*layer.Entry) bool) {
 		for _, r := range rs {
-			if !yield(r.e) {
+			if !yield(r.Entry) {
 				return
 			}
 		}

@@ -2,7 +2,7 @@ package compare
 
 import (
 	"github.com/reprover/reprover/internal/archive"
-	"github.com/reprover/reprover/internal/limits"
+	"github.com/reprover/reprover/layer"
 )
 
 // Limits bound what an untrusted layer may make the comparison read or hold.
@@ -43,16 +43,17 @@ type Limits struct {
 	MaxArchiveTotalMembers int64
 }
 
-// DefaultLimits apply where a field of Limits is zero.
+// DefaultLimits apply where a field of Limits is zero: a layer's walk's
+// are layer.DefaultLimits.
 var DefaultLimits = Limits{
-	MaxLayerBytes:   32 << 30,
-	MaxTotalBytes:   256 << 30,
-	MaxEntries:      500_000,
-	MaxHeaderBytes:  128 << 20,
+	MaxLayerBytes:   layer.DefaultLimits.MaxLayerBytes,
+	MaxTotalBytes:   layer.DefaultLimits.MaxTotalBytes,
+	MaxEntries:      layer.DefaultLimits.MaxEntries,
+	MaxHeaderBytes:  layer.DefaultLimits.MaxHeaderBytes,
 	MaxTotalEntries: 4_000_000,
-	MaxZstdWindow:   128 << 20,
-	MaxTextFile:     16 << 10,
-	MaxTextBytes:    4 << 20,
+	MaxZstdWindow:   layer.DefaultLimits.MaxZstdWindow,
+	MaxTextFile:     layer.DefaultLimits.MaxTextFile,
+	MaxTextBytes:    layer.DefaultLimits.MaxTextBytes,
 
 	MaxArchiveBytes:        archive.DefaultLimits.MaxArchiveBytes,
 	MaxArchiveMembers:      archive.DefaultLimits.MaxArchiveMembers,
@@ -93,6 +94,12 @@ func (l Limits) withDefaults() Limits {
 	return d
 }
 
+// walk are the limits of a layer's walk.
+func (l Limits) walk() layer.Limits {
+	return layer.Limits{MaxLayerBytes: l.MaxLayerBytes, MaxTotalBytes: l.MaxTotalBytes, MaxEntries: l.MaxEntries,
+		MaxHeaderBytes: l.MaxHeaderBytes, MaxZstdWindow: l.MaxZstdWindow, MaxTextFile: l.MaxTextFile, MaxTextBytes: l.MaxTextBytes}
+}
+
 // archives are the limits of archives inside files.
 func (l Limits) archives() archive.Limits {
 	return archive.Limits{MaxArchiveBytes: l.MaxArchiveBytes, MaxArchiveMembers: l.MaxArchiveMembers, MaxArchiveDepth: l.MaxArchiveDepth,
@@ -101,4 +108,4 @@ func (l Limits) archives() archive.Limits {
 
 // LimitError reports a layer that exceeded a named limit: the one type
 // shared with image and attest (a *LimitError is also an *image.LimitError).
-type LimitError = limits.Error
+type LimitError = layer.LimitError

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/reprover/reprover/internal/text"
+	"github.com/reprover/reprover/layer"
 )
 
 // fsView is the merged filesystem of an image's layers, as an unpacker
@@ -48,34 +49,34 @@ func (a applyAt) compare(b applyAt) int {
 
 // applyRecs adds entries of one layer, in their order in its tar, on top
 // of the view: all of them, or (chunked.go) those of some paths.
-func (v *fsView) applyRecs(layer int, rs []rec) {
+func (v *fsView) applyRecs(li int, rs []layer.Rec) {
 	// Whiteouts of a layer hide lower layers only, whatever their place
 	// in the tar stream (OCI image spec, "Whiteouts").
 	for _, r := range rs {
-		e := r.e
-		v.cur = applyAt{layer, 0, r.seq}
+		e := r.Entry
+		v.cur = applyAt{li, 0, r.Seq}
 		switch {
 		case e.Opaque:
-			v.checkSymlinkParent(layer, e.Path, e.Path)
+			v.checkSymlinkParent(li, e.Path, e.Path)
 			v.removeUnder(e.Path)
 		case e.Whiteout:
-			dir, _ := splitPath(e.Path)
-			v.checkSymlinkParent(layer, e.Path, dir)
+			dir, _ := layer.SplitPath(e.Path)
+			v.checkSymlinkParent(li, e.Path, dir)
 			v.remove(e.Path)
 		}
 	}
 	for _, r := range rs {
-		e := r.e
-		v.cur = applyAt{layer, 1, r.seq}
+		e := r.Entry
+		v.cur = applyAt{li, 1, r.Seq}
 		if e.Whiteout || e.Opaque {
 			continue
 		}
 		if e.Path != "/" {
-			dir, _ := splitPath(e.Path)
-			v.checkSymlinkParent(layer, e.Path, dir)
+			dir, _ := layer.SplitPath(e.Path)
+			v.checkSymlinkParent(li, e.Path, dir)
 		}
-		if e.Type == kindDir && e.Path != "/" {
-			switch v.dirAt(layer, e.Path) {
+		if e.Type == layer.KindDir && e.Path != "/" {
+			switch v.dirAt(li, e.Path) {
 			case yes:
 				// A directory entry over a directory, named or made
 				// implicitly for what is under it, updates its metadata
@@ -93,20 +94,20 @@ func (v *fsView) applyRecs(layer int, rs []rec) {
 		if e.Path != "/" {
 			v.remove(e.Path)
 		}
-		if e.Type == kindHardlink {
+		if e.Type == layer.KindHardlink {
 			link := e.Linkname()
 			target, ok := v.entries.get(link)
 			if !ok && v.base != nil && !v.base.hiddenAt(link) {
-				v.base.needs("layer %d: %s is a hard link to %s, which the unread layers may hold", layer+1, e.Path, link)
+				v.base.needs("layer %d: %s is a hard link to %s, which the unread layers may hold", li+1, e.Path, link)
 			}
 			// A link to a resolved link is a link to the same file (a
 			// chain c → b → a); one to a dangling link is dangling too.
-			resolved := ok && (target.Type == kindFile || target.Type == kindHardlink && target.hasDigest)
+			resolved := ok && (target.Type == layer.KindFile || target.Type == layer.KindHardlink && target.HasDigest())
 			if !resolved {
 				v.addFinding(Finding{Path: e.Path, Kind: "danglingHardlink",
-					Message: fmt.Sprintf("layer %d: hard link to %s, which is not a file at that point", layer+1, link)})
+					Message: fmt.Sprintf("layer %d: hard link to %s, which is not a file at that point", li+1, link)})
 			} else {
-				e = e.withContentOf(target)
+				e = e.WithContentOf(target)
 			}
 		}
 		v.put(e)
@@ -132,9 +133,9 @@ const (
 // at p, it is unknown when the view has nothing at or under p, and needs
 // the base when the view has something under p (the base decides whether
 // it is kept).
-func (v *fsView) dirAt(layer int, p string) tristate {
+func (v *fsView) dirAt(li int, p string) tristate {
 	if e, ok := v.entries.get(p); ok {
-		if e.Type == kindDir {
+		if e.Type == layer.KindDir {
 			return yes
 		}
 		return no
@@ -144,7 +145,7 @@ func (v *fsView) dirAt(layer int, p string) tristate {
 		if !under {
 			return unknown
 		}
-		v.base.needs("layer %d: a directory entry at %s, over what the unread layers hold there", layer+1, p)
+		v.base.needs("layer %d: a directory entry at %s, over what the unread layers hold there", li+1, p)
 	}
 	if under {
 		return yes
@@ -153,14 +154,14 @@ func (v *fsView) dirAt(layer int, p string) tristate {
 }
 
 // put sets e at its path, and links the path and its parents in.
-func (v *fsView) put(e *Entry) {
+func (v *fsView) put(e *layer.Entry) {
 	v.entries.put(e)
-	// splitPath, not path.Split and Clean: a non-local "/../../etc/passwd"
+	// layer.SplitPath, not path.Split and Clean: a non-local "/../../etc/passwd"
 	// must not be listed under /etc. Parents an unpacker would create
 	// implicitly are linked but are not entries: the comparison is of
 	// what the layers say.
 	for p := e.Path; p != "/"; {
-		dir, base := splitPath(p)
+		dir, base := layer.SplitPath(p)
 		m := v.children[dir]
 		if m == nil {
 			m = map[string]struct{}{}
@@ -186,7 +187,7 @@ func (v *fsView) remove(p string) {
 	v.removeTree(p)
 	// Unlink p, and the implicit parents left with nothing under them.
 	for p != "/" {
-		dir, base := splitPath(p)
+		dir, base := layer.SplitPath(p)
 		m := v.children[dir]
 		delete(m, base)
 		if len(m) > 0 {
@@ -206,13 +207,13 @@ func (v *fsView) removeUnder(dir string) {
 		v.base.below[dir] = true
 	}
 	for c := range v.children[dir] {
-		v.remove(joinPath(dir, c))
+		v.remove(layer.JoinPath(dir, c))
 	}
 }
 
 func (v *fsView) removeTree(p string) {
 	for c := range v.children[p] {
-		v.removeTree(joinPath(p, c))
+		v.removeTree(layer.JoinPath(p, c))
 	}
 	delete(v.children, p)
 	if p != "/" {
@@ -224,16 +225,16 @@ func (v *fsView) removeTree(p string) {
 // symlink in the view: unpackers such as containerd resolve it (inside the
 // root) and write or delete under its target, while the merged view keeps
 // link targets as data and never follows them.
-func (v *fsView) checkSymlinkParent(layer int, p, dir string) {
-	for d := dir; d != "/" && d != ""; d, _ = splitPath(d) {
+func (v *fsView) checkSymlinkParent(li int, p, dir string) {
+	for d := dir; d != "/" && d != ""; d, _ = layer.SplitPath(d) {
 		e, ok := v.entries.get(d)
-		if ok && e.Type == kindSymlink {
+		if ok && e.Type == layer.KindSymlink {
 			v.addFinding(Finding{Path: p, Kind: "underSymlink",
-				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", layer+1, p, d, text.Truncate(e.Linkname(), 200))})
+				Message: fmt.Sprintf("layer %d: %s is under %s, a symlink to %q: an unpacker that resolves it acts on the link's target instead", li+1, p, d, text.Truncate(e.Linkname(), 200))})
 			return
 		}
 		if !ok && v.base != nil && !v.base.hiddenAt(d) {
-			v.base.needs("layer %d: %s is under %s, which the unread layers may make a symlink", layer+1, p, d)
+			v.base.needs("layer %d: %s is under %s, which the unread layers may make a symlink", li+1, p, d)
 			return
 		}
 	}

@@ -7,39 +7,41 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/reprover/reprover/layer"
 )
 
 // ent is a test entry: "f /a/x" (file), "d /a" (directory), "l /a/l"
 // (symlink), "h /a/h /a/x" (hard link to /a/x), "w /a/x" (whiteout of
 // /a/x), "o /a" (opaque marker of /a). A file's content is its path
 // unless a third field gives it.
-func ent(s string) *Entry {
+func ent(s string) *layer.Entry {
 	f := strings.Fields(s)
-	e := &Entry{Path: f[1]}
+	e := &layer.Entry{Path: f[1]}
 	switch f[0] {
 	case "f":
-		e.Type = kindFile
-		e.setDigest(digestOf([]byte(f[len(f)-1])))
+		e.Type = layer.KindFile
+		e.SetDigest(digestOf([]byte(f[len(f)-1])))
 	case "d":
-		e.Type = kindDir
+		e.Type = layer.KindDir
 	case "l":
-		e.Type = kindSymlink
-		e.setLinkname("/elsewhere")
+		e.Type = layer.KindSymlink
+		e.SetLinkname("/elsewhere")
 	case "h":
-		e.Type = kindHardlink
-		e.setLinkname(f[2])
+		e.Type = layer.KindHardlink
+		e.SetLinkname(f[2])
 	case "w":
-		e.Type, e.Whiteout = kindWhiteout, true
+		e.Type, e.Whiteout = layer.KindWhiteout, true
 	case "o":
-		e.Type, e.Opaque = kindWhiteout, true
+		e.Type, e.Opaque = layer.KindWhiteout, true
 	default:
 		panic("ent: " + s)
 	}
 	return e
 }
 
-func ents(ss ...string) []*Entry {
-	out := make([]*Entry, len(ss))
+func ents(ss ...string) []*layer.Entry {
+	out := make([]*layer.Entry, len(ss))
 	for i, s := range ss {
 		out[i] = ent(s)
 	}
@@ -48,12 +50,12 @@ func ents(ss ...string) []*Entry {
 
 // apply adds one layer on top of the view: es in their order in its tar
 // (one view of everything, as the chunked comparison is checked against).
-func (v *fsView) apply(layer int, es iter.Seq[*Entry]) {
-	var rs []rec
+func (v *fsView) apply(li int, es iter.Seq[*layer.Entry]) {
+	var rs []layer.Rec
 	for e := range es {
-		rs = append(rs, rec{e: e, layer: layer, seq: int32(len(rs))})
+		rs = append(rs, layer.Rec{Entry: e, Layer: li, Seq: int32(len(rs))})
 	}
-	v.applyRecs(layer, rs)
+	v.applyRecs(li, rs)
 }
 
 // viewPaths lists the view's entries as "PATH TYPE" in order.
@@ -61,7 +63,7 @@ func viewPaths(v *fsView) []string {
 	var out []string
 	for _, p := range slices.Sorted(entryPaths(v.entries)) {
 		e, _ := v.entries.get(p)
-		out = append(out, p+" "+e.typeName())
+		out = append(out, p+" "+e.TypeName())
 	}
 	return out
 }
@@ -86,7 +88,7 @@ func checkLinks(t *testing.T, v *fsView) {
 			t.Errorf("%s: an empty children set is kept", dir)
 		}
 		for c := range m {
-			p := joinPath(dir, c)
+			p := layer.JoinPath(dir, c)
 			if !v.entries.has(p) && len(v.children[p]) == 0 {
 				t.Errorf("%s is linked under %s but is not in the view", p, dir)
 			}
@@ -96,7 +98,7 @@ func checkLinks(t *testing.T, v *fsView) {
 		if p == "/" {
 			continue
 		}
-		dir, base := splitPath(p)
+		dir, base := layer.SplitPath(p)
 		if _, ok := v.children[dir][base]; !ok {
 			t.Errorf("%s is in the view but not linked under %s", p, dir)
 		}
@@ -108,48 +110,48 @@ func checkLinks(t *testing.T, v *fsView) {
 func TestFSView(t *testing.T) {
 	tests := []struct {
 		name     string
-		layers   [][]*Entry
+		layers   [][]*layer.Entry
 		want     []string
 		findings []string // "KIND PATH"
 	}{
 		{name: "later duplicate wins",
-			layers: [][]*Entry{ents("d /a", "f /a/x 1"), ents("f /a/x 2")},
+			layers: [][]*layer.Entry{ents("d /a", "f /a/x 1"), ents("f /a/x 2")},
 			want:   []string{"/a dir", "/a/x file"}},
 		{name: "directory over directory keeps its children",
-			layers: [][]*Entry{ents("d /a", "f /a/x"), ents("d /a")},
+			layers: [][]*layer.Entry{ents("d /a", "f /a/x"), ents("d /a")},
 			want:   []string{"/a dir", "/a/x file"}},
 		{name: "directory over an implicit directory keeps its children",
-			layers: [][]*Entry{ents("f /a/x"), ents("d /a")},
+			layers: [][]*layer.Entry{ents("f /a/x"), ents("d /a")},
 			want:   []string{"/a dir", "/a/x file"}},
 		{name: "file over a directory removes the tree",
-			layers: [][]*Entry{ents("d /a", "d /a/b", "f /a/b/x"), ents("f /a")},
+			layers: [][]*layer.Entry{ents("d /a", "d /a/b", "f /a/b/x"), ents("f /a")},
 			want:   []string{"/a file"}},
 		{name: "file over an implicit directory removes the tree",
-			layers: [][]*Entry{ents("f /q/p/x"), ents("f /q")},
+			layers: [][]*layer.Entry{ents("f /q/p/x"), ents("f /q")},
 			want:   []string{"/q file"}},
 		{name: "whiteout of an implicit directory removes the tree",
-			layers: [][]*Entry{ents("f /q/p/x", "f /r"), ents("w /q")},
+			layers: [][]*layer.Entry{ents("f /q/p/x", "f /r"), ents("w /q")},
 			want:   []string{"/r file"}},
 		{name: "opaque directory removes implicit children",
-			layers: [][]*Entry{ents("d /d", "f /d/sub/x", "f /e/y"), ents("o /d", "f /d/new")},
+			layers: [][]*layer.Entry{ents("d /d", "f /d/sub/x", "f /e/y"), ents("o /d", "f /d/new")},
 			want:   []string{"/d dir", "/d/new file", "/e/y file"}},
 		{name: "opaque marker after its siblings hides lower layers only",
-			layers: [][]*Entry{ents("d /d", "f /d/old"), ents("f /d/new", "o /d")},
+			layers: [][]*layer.Entry{ents("d /d", "f /d/old"), ents("f /d/new", "o /d")},
 			want:   []string{"/d dir", "/d/new file"}},
 		{name: "directory over a removed implicit parent",
-			layers: [][]*Entry{ents("f /a/b/x"), ents("w /a/b/x"), ents("d /a", "f /a/y")},
+			layers: [][]*layer.Entry{ents("f /a/b/x"), ents("w /a/b/x"), ents("d /a", "f /a/y")},
 			want:   []string{"/a dir", "/a/y file"}},
 		{name: "hard link resolves to its target's content",
-			layers: [][]*Entry{ents("d /a", "f /a/x"), ents("h /a/h /a/x")},
+			layers: [][]*layer.Entry{ents("d /a", "f /a/x"), ents("h /a/h /a/x")},
 			want:   []string{"/a dir", "/a/h hardlink", "/a/x file"}},
 		{name: "hard link to a whited-out target dangles",
-			layers: [][]*Entry{ents("d /a", "f /a/x"), ents("w /a/x", "h /a/h /a/x")},
+			layers: [][]*layer.Entry{ents("d /a", "f /a/x"), ents("w /a/x", "h /a/h /a/x")},
 			want:   []string{"/a dir", "/a/h hardlink"}, findings: []string{"danglingHardlink /a/h"}},
 		{name: "entry under a symlinked parent",
-			layers: [][]*Entry{ents("l /a"), ents("f /a/x")},
+			layers: [][]*layer.Entry{ents("l /a"), ents("f /a/x")},
 			want:   []string{"/a symlink", "/a/x file"}, findings: []string{"underSymlink /a/x"}},
 		{name: "non-local names never alias local paths",
-			layers: [][]*Entry{ents("d /etc", "f /etc/passwd", "f /../../etc/passwd"), ents("w /../../etc")},
+			layers: [][]*layer.Entry{ents("d /etc", "f /etc/passwd", "f /../../etc/passwd"), ents("w /../../etc")},
 			want:   []string{"/etc dir", "/etc/passwd file"}},
 	}
 	for _, tt := range tests {

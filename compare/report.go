@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/reprover/reprover/layer"
 )
 
 // Verdicts of a comparison, of a platform and of a layer, and the changes
@@ -169,3 +171,7 @@ func compactJSON(v any) string {
 	}
 	return string(b)
 }
+
+// Finding is something hostile or odd in a layer (layer.Finding), in the
+// merged view or in an archive inside a file, reported as it is.
+type Finding = layer.Finding

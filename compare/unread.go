@@ -3,6 +3,8 @@ package compare
 import (
 	"fmt"
 	"slices"
+
+	"github.com/reprover/reprover/layer"
 )
 
 // Identical layers are free: the layers at the bottom of both images that
@@ -47,7 +49,7 @@ func (u *unread) hiddenAt(p string) bool {
 		return true
 	}
 	for d := p; d != "/"; {
-		d, _ = splitPath(d)
+		d, _ = layer.SplitPath(d)
 		if u.hidden[d] || u.below[d] {
 			return true
 		}
@@ -66,7 +68,7 @@ func (u *unread) visibility(p string, under bool) (hidden bool, conds []string) 
 		conds = append(conds, p)
 	}
 	for d := p; d != "/"; {
-		d, _ = splitPath(d)
+		d, _ = layer.SplitPath(d)
 		if u.hidden[d] || u.below[d] {
 			return true, nil
 		}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/reprover/reprover/layer"
 )
 
 // viewDiff is the merged-view comparison as a report shows it: each
@@ -33,7 +35,7 @@ func viewDiff(va, vb *fsView, from int) (files, findings []string) {
 // overBase builds the views of a and b (lists of layers) the way a
 // comparison does: in full over base, and over base left unread. It
 // returns both comparisons and why the unread one needs the base.
-func overBase(base, a, b [][]*Entry) (full, skip [2][]string, need string) {
+func overBase(base, a, b [][]*layer.Entry) (full, skip [2][]string, need string) {
 	fa, fb := newFSView(), newFSView()
 	ua, ub := newFSView(), newFSView()
 	ua.base, ub.base = newUnread(), newUnread()
@@ -56,7 +58,7 @@ func overBase(base, a, b [][]*Entry) (full, skip [2][]string, need string) {
 
 // chunkedOverBase is overBase as a comparison does it, chunk paths at a
 // time (diffMerged).
-func chunkedOverBase(sa, sb []*spilled, base, chunk int) (full, skip [2][]string, need string) {
+func chunkedOverBase(sa, sb []*layer.Runs, base, chunk int) (full, skip [2][]string, need string) {
 	show := func(d *mergedDiff, from int) (files, findings []string) {
 		for _, f := range d.files {
 			files = append(files, fmt.Sprintf("%s %s %v", f.Path, f.Change, f.Aspects))
@@ -85,18 +87,18 @@ func chunkedOverBase(sa, sb []*spilled, base, chunk int) (full, skip [2][]string
 
 // spillLayers spills layers as walks do, in runs of run entries, at the
 // end of f.
-func spillLayers(f *os.File, run int, ls ...[][]*Entry) []*spilled {
-	var out []*spilled
+func spillLayers(f *os.File, run int, ls ...[][]*layer.Entry) []*layer.Runs {
+	var out []*layer.Runs
 	for _, l := range slices.Concat(ls...) {
 		out = append(out, spillEntries(f, l, run))
 	}
 	return out
 }
 
-func layers(ls ...string) [][]*Entry {
-	var out [][]*Entry
+func layers(ls ...string) [][]*layer.Entry {
+	var out [][]*layer.Entry
 	for _, l := range ls {
-		var es []*Entry
+		var es []*layer.Entry
 		for s := range strings.SplitSeq(l, ",") {
 			if s = strings.TrimSpace(s); s != "" {
 				es = append(es, ent(s))
@@ -114,7 +116,7 @@ func TestUnreadBase(t *testing.T) {
 		"d /opt, f /opt/tool, f /loose/parent/file")
 	tests := []struct {
 		name string
-		a, b [][]*Entry
+		a, b [][]*layer.Entry
 		need string // a substring of the reason, "" when the base is not needed
 	}{
 		{name: "same paths, one file changed",
@@ -186,7 +188,7 @@ func TestUnreadBaseRandom(t *testing.T) {
 		p := paths[rng.IntN(len(paths))]
 		var out []string
 		if rng.IntN(10) < 7 {
-			for d, _ := splitPath(p); d != "/"; d, _ = splitPath(d) {
+			for d, _ := layer.SplitPath(p); d != "/"; d, _ = layer.SplitPath(d) {
 				out = slices.Insert(out, 0, "d "+d)
 			}
 		}
@@ -235,8 +237,8 @@ func TestUnreadBaseRandom(t *testing.T) {
 		}
 		return out
 	}
-	parse := func(s [][]string) [][]*Entry {
-		var out [][]*Entry
+	parse := func(s [][]string) [][]*layer.Entry {
+		var out [][]*layer.Entry
 		for _, l := range s {
 			out = append(out, ents(l...))
 		}
@@ -258,10 +260,10 @@ func TestUnreadBaseRandom(t *testing.T) {
 		if err := f.Truncate(0); err != nil {
 			t.Fatal(err)
 		}
-		whole := [2][]*spilled{spillLayers(f, 1<<20, parse(base), parse(a)), spillLayers(f, 1<<20, parse(base), parse(b))}
-		single := [2][]*spilled{spillLayers(f, 1, parse(base), parse(a)), spillLayers(f, 1, parse(base), parse(b))}
+		whole := [2][]*layer.Runs{spillLayers(f, 1<<20, parse(base), parse(a)), spillLayers(f, 1<<20, parse(base), parse(b))}
+		single := [2][]*layer.Runs{spillLayers(f, 1, parse(base), parse(a)), spillLayers(f, 1, parse(base), parse(b))}
 		for _, c := range []struct {
-			sides [2][]*spilled
+			sides [2][]*layer.Runs
 			chunk int
 		}{{whole, 1}, {whole, 2}, {single, 3}, {single, 1 << 20}} {
 			chunk := c.chunk

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/layer"
 )
 
 // walkSet reads each distinct layer once.
@@ -20,7 +21,7 @@ type walkSet struct {
 	entries *atomic.Int64 // tar entries kept (MaxTotalEntries)
 	m       map[v1.Hash]*walkFuture
 	lim     Limits
-	gz      gunzipper
+	gz      layer.Gunzipper
 	index   *Index
 	logger  *slog.Logger
 	hooks   hooks
@@ -48,13 +49,13 @@ func (s *walkSet) read(ctx context.Context, parallel int, plan func(start func(i
 			return
 		}
 		g.Go(func() error {
-			w, err := s.walk(gctx, l)
-			if err == nil && w.entries != nil {
-				if n := s.entries.Add(int64(w.entries.count)); n > s.lim.MaxTotalEntries {
+			w, twin, err := s.walk(gctx, l)
+			if err == nil && w.Entries() != nil {
+				if n := s.entries.Add(int64(w.Entries().Len())); n > s.lim.MaxTotalEntries {
 					err = &LimitError{What: "tar entries kept by this comparison", Limit: "MaxTotalEntries", Max: s.lim.MaxTotalEntries, Got: n}
 				}
 			}
-			f.w, f.err = w, err
+			f.w, f.twin, f.err = w, twin, err
 			close(f.done)
 			return err
 		})
@@ -73,30 +74,32 @@ func (s *walkSet) borrow() error {
 	defer s.mu.Unlock()
 	for d, f := range s.m {
 		w := f.w
-		if w == nil || w.twin == (v1.Hash{}) || w.entries != nil {
+		if w == nil || f.twin == (v1.Hash{}) || w.Entries() != nil {
 			continue
 		}
-		t := s.m[w.twin]
+		t := s.m[f.twin]
 		if t == nil || t.w == nil {
-			return fmt.Errorf("layer %s: the layer it was to be compared by, %s, was not read", d, w.twin)
+			return fmt.Errorf("layer %s: the layer it was to be compared by, %s, was not read", d, f.twin)
 		}
 		if t.w.DiffID != w.DiffID {
-			return fmt.Errorf("layers %s and %s claim the same diff_id, but their uncompressed contents hash to %s and %s", d, w.twin, w.DiffID, t.w.DiffID)
+			return fmt.Errorf("layers %s and %s claim the same diff_id, but their uncompressed contents hash to %s and %s", d, f.twin, w.DiffID, t.w.DiffID)
 		}
-		w.entries, w.Findings, w.Trailing = t.w.entries, t.w.Findings, t.w.Trailing
+		w.Borrow(t.w)
 	}
 	return nil
 }
 
-// walk returns the walk of l: from the index, or read and then indexed.
-// The diff_id claims are checked on it by get, wherever it came from.
-func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
+// walk returns the walk of l: from the index, or read and then indexed;
+// and the layer whose walk it is to borrow (a twin's), if any. The
+// diff_id claims are checked on it by get, wherever it came from.
+func (s *walkSet) walk(ctx context.Context, l image.Layer) (*layer.Walked, v1.Hash, error) {
 	d := l.Descriptor.Digest
+	lim := s.lim.walk()
 	if s.index != nil {
-		w, why := s.index.load(d, s.lim, s.scratch)
+		w, why := s.index.Load(d, lim, s.scratch)
 		if w != nil {
 			s.logger.Debug("layer from the index", "digest", d)
-			return w, nil
+			return w, v1.Hash{}, nil
 		}
 		if why != "" {
 			s.logger.Debug("layer index entry discarded", "digest", d, "because", why)
@@ -105,34 +108,37 @@ func (s *walkSet) walk(ctx context.Context, l image.Layer) (*walked, error) {
 	if s.hooks.walked != nil {
 		s.hooks.walked(l)
 	}
+	o := layer.Options{Limits: lim, Gunzip: s.gz, Total: s.total, Scratch: s.scratch}
 	if t, ok := s.twins[d]; ok {
 		s.logger.Debug("hashing layer, its twin walked", "digest", d, "twin", t, "size", l.Descriptor.Size)
 		if s.hooks.hashed != nil {
 			s.hooks.hashed(l)
 		}
-		w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, walkTo{hashOnly: true})
-		if err == nil {
-			w.twin = t
-		}
-		return w, err
+		o.HashOnly = true
+		w, err := layer.Walk(ctx, l, o)
+		return w, t, err
 	}
 	s.logger.Debug("reading layer", "digest", d, "size", l.Descriptor.Size)
-	bare := s.bare[d]
-	if bare && s.hooks.bare != nil {
+	o.Bare = s.bare[d]
+	if o.Bare && s.hooks.bare != nil {
 		s.hooks.bare(l)
 	}
-	w, err := walkLayer(ctx, l, s.lim, s.gz, s.total, walkTo{scratch: s.scratch, bare: bare})
-	if err == nil && s.index != nil && !bare { // a bare walk has no digests to keep
-		if err := s.index.store(d, s.lim, w); err != nil {
+	w, err := layer.Walk(ctx, l, o)
+	if err == nil && s.index != nil && !o.Bare { // a bare walk has no digests to keep
+		if err := s.index.Store(d, lim, w); err != nil {
 			s.logger.Warn("keeping a layer in the index", "digest", d, "error", err)
 		}
 	}
-	return w, err
+	return w, v1.Hash{}, err
 }
 
 type walkFuture struct {
 	done chan struct{}
-	w    *walked
+	w    *layer.Walked
+	// twin, when set, is the digest of a layer whose uncompressed bytes
+	// this one's were found to be: this one was only decompressed and
+	// hashed, and borrows the twin's walk (walkSet.twins).
+	twin v1.Hash
 	err  error
 }
 
@@ -152,15 +158,15 @@ func (s *walkSet) claim(l image.Layer) *walkFuture {
 func (s *walkSet) close() {
 	for _, f := range s.m {
 		<-f.done
-		if f.w != nil && f.w.twin == (v1.Hash{}) {
-			f.w.entries.remove()
+		if f.w != nil && f.twin == (v1.Hash{}) {
+			f.w.Remove()
 		}
 	}
 }
 
 // peek returns the walk of l when it was read without error, else nil;
 // it does not wait.
-func (s *walkSet) peek(l image.Layer) *walked {
+func (s *walkSet) peek(l image.Layer) *layer.Walked {
 	s.mu.Lock()
 	f := s.m[l.Descriptor.Digest]
 	s.mu.Unlock()
@@ -179,7 +185,7 @@ func (s *walkSet) peek(l image.Layer) *walked {
 
 // get returns the walk of l, checking l's own diffID claim against what
 // the (possibly shared) walk found.
-func (s *walkSet) get(l image.Layer) (*walked, error) {
+func (s *walkSet) get(l image.Layer) (*layer.Walked, error) {
 	s.mu.Lock()
 	f := s.m[l.Descriptor.Digest]
 	s.mu.Unlock()
@@ -193,7 +199,7 @@ func (s *walkSet) get(l image.Layer) (*walked, error) {
 	// The walk is shared by every image that lists this blob, but each
 	// lists it under its own media type: judge that claim per image.
 	w := *f.w
-	if mf := mediaTypeFinding(l.Descriptor.MediaType, w.Compression); mf != nil {
+	if mf := layer.MediaTypeFinding(l.Descriptor.MediaType, w.Compression); mf != nil {
 		w.Findings = append(mf, w.Findings...)
 	}
 	return &w, nil

@@ -1,4 +1,4 @@
-package compare
+package layer
 
 import (
 	"archive/tar"
@@ -6,18 +6,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"path"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/reprover/reprover/image"
@@ -31,46 +27,68 @@ type Finding struct {
 	Message string `json:"message"`
 }
 
-// walked is one layer read to the end.
-type walked struct {
+// Walked is one layer read to the end: what it was compressed with, the
+// digest of its uncompressed bytes, its entries (on disk, in a scratch
+// file: Entries) and what was found odd or hostile in it.
+type Walked struct {
 	Compression Compression
 	DiffID      string
 	// entries are the layer's entries, in a scratch file (spill.go).
-	entries *spilled
-	// twin, when set, is the digest of a layer whose uncompressed bytes
-	// this one's were found to be: this one was only decompressed and
-	// hashed, and its entries, findings and trailing data are the twin's
-	// (walkSet.twins).
-	twin     v1.Hash
+	entries  *Runs
 	Findings []Finding
 	// Trailing is what follows the tar end-of-archive marker, without
 	// its final run of zeros: zero padding is encoding, anything else
 	// is content an unpacker never shows.
-	Trailing trailing
+	Trailing Trailing
 }
 
+// Entries are the walk's entries, on disk; nil for a walk that only
+// hashed the layer (Options.HashOnly).
+func (w *Walked) Entries() *Runs { return w.entries }
+
+// Remove removes the scratch file of the walk's entries.
+func (w *Walked) Remove() { w.entries.remove() }
+
+// Borrow gives w, a walk that only hashed its layer, the entries,
+// findings and trailing data of t, a walk of a layer found to have the
+// same uncompressed bytes (the same DiffID). They are shared: only one of
+// the two is removed.
+func (w *Walked) Borrow(t *Walked) {
+	w.entries, w.Findings, w.Trailing = t.entries, t.Findings, t.Trailing
+}
+
+// The names of whiteout markers (OCI image spec, "Whiteouts").
 const (
-	whPrefix = ".wh."
-	whOpaque = ".wh..wh..opq"
+	WhiteoutPrefix = ".wh."
+	WhiteoutOpaque = ".wh..wh..opq"
 )
 
-// walkTo says what a walk keeps.
-type walkTo struct {
-	scratch string // the directory its entries are kept in
-	// hashOnly: the layer is only decompressed and hashed; the walk has
-	// its compression and diffID, no entries (a twin's: walkSet.twins).
-	hashOnly bool
-	// bare: the entries without the digests of their contents, nor text
-	// (a layer whose twin borrows its walk, in a pair of twins only).
-	bare bool
+// Options say how a layer is walked and what the walk keeps.
+type Options struct {
+	Limits Limits // with defaults
+	// Gunzip is how gzip is decompressed (NewGunzipper); the zero value
+	// is the Go decoder.
+	Gunzip Gunzipper
+	// Total counts the uncompressed bytes of every walk that shares it,
+	// bounded by Limits.MaxTotalBytes; nil counts this walk's alone.
+	Total *atomic.Int64
+	// Scratch is the directory the entries are kept in.
+	Scratch string
+	// HashOnly: the layer is only decompressed and hashed; the walk has
+	// its compression and diffID, no entries (Walked.Borrow).
+	HashOnly bool
+	// Bare: the entries without the digests of their contents, nor text
+	// (for a caller that compares them with nothing but themselves).
+	Bare bool
 }
 
-// walkLayer decompresses and walks one layer. It reads the stream to its
-// end, so the digest check of the compressed bytes and the diffID cover
-// every byte, including bytes after the tar end-of-archive blocks.
-func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, total *atomic.Int64, to walkTo) (*walked, error) {
+// Walk decompresses and walks one layer. It reads the stream to its end,
+// so the digest check of the compressed bytes and the diffID cover every
+// byte, including bytes after the tar end-of-archive blocks; the diffID
+// found must be the one l claims. The caller removes the walk (Remove).
+func Walk(ctx context.Context, l image.Layer, o Options) (*Walked, error) {
 	what := fmt.Sprintf("layer %d %s", l.Index+1, l.Descriptor.Digest) // counted from 1, as people do
-	w, err := walkOpened(ctx, l.Open, what, lim, gz, total, to)
+	w, err := WalkOpened(ctx, l.Open, what, o)
 	if err != nil {
 		return nil, err
 	}
@@ -80,29 +98,33 @@ func walkLayer(ctx context.Context, l image.Layer, lim Limits, gz gunzipper, tot
 	return w, nil
 }
 
-// walkOpened walks the stream open returns; when igzip cannot prove it
-// reads the stream as Go would (errNotOneMember), it walks it again, with
-// Go.
-func walkOpened(ctx context.Context, open func(context.Context) (io.ReadCloser, error), what string, lim Limits, gz gunzipper, total *atomic.Int64, to walkTo) (*walked, error) {
-	walk := func(gz gunzipper) (*walked, error) {
+// WalkOpened walks the compressed bytes open returns, as Walk walks a
+// layer's (what names them in errors) but without a diffID to check. When
+// igzip cannot prove it reads the stream as Go would (errNotOneMember),
+// it walks it again, with Go.
+func WalkOpened(ctx context.Context, open func(context.Context) (io.ReadCloser, error), what string, o Options) (*Walked, error) {
+	if o.Total == nil {
+		o.Total = new(atomic.Int64)
+	}
+	walk := func(gz Gunzipper) (*Walked, error) {
 		rc, err := open(ctx)
 		if err != nil {
 			return nil, err
 		}
 		defer rc.Close()
-		return walkStream(ctx, rc, what, lim, gz, total, to)
+		return walkStream(ctx, rc, what, gz, o)
 	}
-	w, err := walk(gz)
+	w, err := walk(o.Gunzip)
 	if errors.Is(err, errNotOneMember) {
-		w, err = walk(gunzipper{})
+		w, err = walk(Gunzipper{})
 	}
 	return w, err
 }
 
-// walkStream walks the compressed bytes of a layer whose descriptor says
-// mt, reading rc to its end. It is walkLayer without the registry, so
-// the fuzz test reaches every decoder of untrusted bytes.
-func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz gunzipper, total *atomic.Int64, to walkTo) (_ *walked, err error) {
+// walkStream walks the compressed bytes rc, reading it to its end, with
+// gz for gzip.
+func walkStream(ctx context.Context, rc io.Reader, what string, gz Gunzipper, o Options) (_ *Walked, err error) {
+	lim, total := o.Limits, o.Total
 	dec, err := newDecompressor(ctx, ctxReader{ctx, rc}, lim, gz)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -118,8 +140,8 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 			total.Add(-m.n) // read again: counted then
 		}
 	}()
-	w := &walked{Compression: dec.Found}
-	if to.hashOnly {
+	w := &Walked{Compression: dec.Found}
+	if o.HashOnly {
 		if _, err := io.Copy(io.Discard, ahead); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
@@ -130,11 +152,11 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 		w.DiffID = m.digest()
 		return w, nil
 	}
-	rw, err := newRunWriter(to.scratch)
+	rw, err := newRunWriter(o.Scratch)
 	if err != nil {
 		return nil, err
 	}
-	if err := w.readTar(ahead, lim, what, rw, to.bare); err != nil {
+	if err := w.readTar(ahead, lim, what, rw, o.Bare); err != nil {
 		rw.abort()
 		return nil, err
 	}
@@ -166,7 +188,7 @@ func walkStream(ctx context.Context, rc io.Reader, what string, lim Limits, gz g
 	return w, nil
 }
 
-func (w *walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter, bare bool) error {
+func (w *Walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter, bare bool) error {
 	eof := &eofSeen{r: r}
 	tr := tar.NewReader(eof)
 	// One copy buffer for the walk: io.Copy would allocate one per file.
@@ -238,9 +260,9 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter, ba
 			if got != h.Size {
 				return fmt.Errorf("%s: %s: read %d bytes, header says %d", what, e.Path, got, h.Size)
 			}
-			e.setDigest(hw.Sum(nil))
+			e.SetDigest(hw.Sum(nil))
 			if keep != nil && isText(keep.Bytes()) {
-				e.setText(keep.Bytes())
+				e.SetText(keep.Bytes())
 				textBudget -= int64(keep.Len())
 			}
 		} else if stray {
@@ -253,7 +275,7 @@ func (w *walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter, ba
 			if contentBytes > lim.MaxLayerBytes {
 				return &LimitError{What: what + " file contents", Limit: "MaxLayerBytes", Max: lim.MaxLayerBytes, Got: contentBytes}
 			}
-			e.setDigest(hw.Sum(nil))
+			e.SetDigest(hw.Sum(nil))
 			w.Findings = append(w.Findings, dataOnNonFile(e, h))
 		}
 	}
@@ -273,7 +295,7 @@ func keptHeaderBytes(h *tar.Header) int64 {
 // entryOf fills e in from a tar header, with findings for hostile names.
 func entryOf(e *Entry, h *tar.Header) (*Entry, []Finding) {
 	var fs []Finding
-	p, local := normalize(h.Name)
+	p, local := Normalize(h.Name)
 	if !local {
 		fs = append(fs, Finding{Path: p, Kind: "nonLocalName", Message: fmt.Sprintf("entry name %q is not local to the layer root", text.Truncate(h.Name, 200))})
 	}
@@ -291,192 +313,87 @@ func entryOf(e *Entry, h *tar.Header) (*Entry, []Finding) {
 		Mode: uint32(h.Mode & 07777),
 		Size: h.Size,
 	}
-	e.setIDs(int64(h.Uid), int64(h.Gid))
-	e.setLinkname(h.Linkname)
-	e.setModTime(h.ModTime)
-	e.setDev(h.Devmajor, h.Devminor)
-	e.Type = tarKind(h.Typeflag)
+	e.SetIDs(int64(h.Uid), int64(h.Gid))
+	e.SetLinkname(h.Linkname)
+	e.SetModTime(h.ModTime)
+	e.SetDev(h.Devmajor, h.Devminor)
+	e.Type = TarKind(h.Typeflag)
 	switch e.Type {
-	case kindHardlink:
-		lp, llocal := normalize(h.Linkname)
-		e.setLinkname(lp)
+	case KindHardlink:
+		lp, llocal := Normalize(h.Linkname)
+		e.SetLinkname(lp)
 		if !llocal {
 			fs = append(fs, Finding{Path: p, Kind: "nonLocalLink", Message: fmt.Sprintf("hard link target %q is not local to the layer root", text.Truncate(h.Linkname, 200))})
 		}
-	case kindUnknown:
+	case KindUnknown:
 		e.typeflag = h.Typeflag
 		fs = append(fs, Finding{Path: p, Kind: "unknownType", Message: fmt.Sprintf("unknown tar typeflag %q", h.Typeflag)})
 	}
 	// Absolute targets are ordinary (they resolve inside the container's
 	// root); a relative one that climbs above the root is not.
-	if e.Type == kindSymlink && escapes(path.Dir(p), h.Linkname) {
+	if e.Type == KindSymlink && escapes(path.Dir(p), h.Linkname) {
 		fs = append(fs, Finding{Path: p, Kind: "escapingSymlink", Message: fmt.Sprintf("symlink target %q climbs above the root; it is compared as data, never followed", text.Truncate(h.Linkname, 200))})
 	}
 	for k, v := range h.PAXRecords {
 		switch {
 		case strings.HasPrefix(k, "SCHILY.xattr."):
-			e.setXattr(strings.TrimPrefix(k, "SCHILY.xattr."), v)
+			e.SetXattr(strings.TrimPrefix(k, "SCHILY.xattr."), v)
 		case strings.HasPrefix(k, "LIBARCHIVE.xattr."):
 			val := v
 			if b, err := base64.StdEncoding.DecodeString(v); err == nil {
 				val = string(b)
 			}
-			e.setXattr(strings.TrimPrefix(k, "LIBARCHIVE.xattr."), val)
+			e.SetXattr(strings.TrimPrefix(k, "LIBARCHIVE.xattr."), val)
 		}
 	}
-	// splitPath, not path.Dir: a non-local marker keeps its "..", so
+	// SplitPath, not path.Dir: a non-local marker keeps its "..", so
 	// "../../etc/.wh.passwd" cannot whiteout /etc/passwd in the merged
 	// view (path.Dir would clean it to /etc).
-	dir, base := splitPath(p)
+	dir, base := SplitPath(p)
 	switch {
-	case base == whOpaque:
+	case base == WhiteoutOpaque:
 		e.Opaque, e.Path = true, dir
-	case strings.HasPrefix(base, whPrefix):
-		target := strings.TrimPrefix(base, whPrefix)
-		if target == "" || target == "." || target == ".." || strings.HasPrefix(target, whPrefix) {
+	case strings.HasPrefix(base, WhiteoutPrefix):
+		target := strings.TrimPrefix(base, WhiteoutPrefix)
+		if target == "" || target == "." || target == ".." || strings.HasPrefix(target, WhiteoutPrefix) {
 			fs = append(fs, Finding{Path: p, Kind: "invalidWhiteout", Message: fmt.Sprintf("whiteout %q names no valid entry; ignored as an unpacker would", base)})
-			e.Type, e.typeflag = kindWhiteout, 0
+			e.Type, e.typeflag = KindWhiteout, 0
 			e.Whiteout, e.Path = true, p // matches nothing
 			break
 		}
-		if e.Type != kindFile {
-			fs = append(fs, Finding{Path: p, Kind: "oddWhiteout", Message: fmt.Sprintf("whiteout marker %q is a %s, not a file", base, e.typeName())})
+		if e.Type != KindFile {
+			fs = append(fs, Finding{Path: p, Kind: "oddWhiteout", Message: fmt.Sprintf("whiteout marker %q is a %s, not a file", base, e.TypeName())})
 		}
-		e.Whiteout, e.Path = true, joinPath(dir, target)
-		e.Type, e.typeflag = kindWhiteout, 0
+		e.Whiteout, e.Path = true, JoinPath(dir, target)
+		e.Type, e.typeflag = KindWhiteout, 0
 	}
 	return e, fs
 }
 
-// normalize turns a tar name into an absolute path: "./usr/bin/",
-// "usr/bin" and "/usr/bin" are all "/usr/bin". A name that climbs out of
-// the root keeps its ".." so it cannot alias a real path.
-func normalize(name string) (string, bool) {
-	n := strings.TrimPrefix(name, "./")
-	abs := strings.HasPrefix(n, "/")
-	n = strings.Trim(n, "/")
-	if n == "" || n == "." {
-		return "/", true
-	}
-	if escapes("/", n) {
-		return "/" + n, false
-	}
-	return path.Clean("/" + n), !abs
-}
-
-// escapes reports whether following rel from dir climbs above the root.
-func escapes(dir, rel string) bool {
-	depth := strings.Count(strings.Trim(dir, "/"), "/") + 1
-	if strings.Trim(dir, "/") == "" {
-		depth = 0
-	}
-	if path.IsAbs(rel) {
-		return false
-	}
-	for _, c := range strings.Split(rel, "/") {
-		switch c {
-		case "..":
-			depth--
-			if depth < 0 {
-				return true
-			}
-		case "", ".":
-		default:
-			depth++
-		}
-	}
-	return false
-}
-
-// nameMax is Linux's NAME_MAX: no unpacker can create a longer component.
-const nameMax = 255
-
-func longestComponent(name string) int {
-	longest := 0
-	for c := range strings.SplitSeq(name, "/") {
-		longest = max(longest, len(c))
-	}
-	return longest
-}
-
-// tarKind is the type an unpacker gives a tar typeflag: kindUnknown for
+// TarKind is the type an unpacker gives a tar typeflag: KindUnknown for
 // one it does not know.
-func tarKind(flag byte) kind {
+func TarKind(flag byte) Kind {
 	switch flag {
 	case tar.TypeReg, '\x00', '7', tar.TypeGNUSparse: // '\x00': pre-POSIX regular file
-		return kindFile
+		return KindFile
 	case tar.TypeDir:
-		return kindDir
+		return KindDir
 	case tar.TypeSymlink:
-		return kindSymlink
+		return KindSymlink
 	case tar.TypeLink:
-		return kindHardlink
+		return KindHardlink
 	case tar.TypeChar:
-		return kindChar
+		return KindChar
 	case tar.TypeBlock:
-		return kindBlock
+		return KindBlock
 	case tar.TypeFifo:
-		return kindFifo
+		return KindFifo
 	}
-	return kindUnknown
+	return KindUnknown
 }
 
 func isText(b []byte) bool {
 	return utf8.Valid(b) && !bytes.ContainsRune(b, 0)
-}
-
-// trailing describes the bytes after a tar's end-of-archive marker.
-type trailing struct {
-	Bytes, NonZero int64
-	// Digest is the sha256 of the bytes up to the last non-zero one;
-	// empty when every byte is zero.
-	Digest string
-}
-
-// trailingCounter counts the bytes written to it and hashes them up to
-// the last non-zero byte, holding back a run of zeros until a non-zero
-// byte follows it (so trailing zero padding of any length hashes alike).
-type trailingCounter struct {
-	n, nonZero, zeros int64
-	h                 hash.Hash
-}
-
-func newTrailingCounter() *trailingCounter { return &trailingCounter{h: sha256.New()} }
-
-var zeroBlock [4096]byte
-
-func (c *trailingCounter) Write(p []byte) (int, error) {
-	written := len(p)
-	c.n += int64(written)
-	for len(p) > 0 {
-		i := slices.IndexFunc(p, func(b byte) bool { return b != 0 })
-		if i < 0 {
-			c.zeros += int64(len(p))
-			break
-		}
-		c.zeros += int64(i)
-		for c.zeros > 0 {
-			k := min(c.zeros, int64(len(zeroBlock)))
-			c.h.Write(zeroBlock[:k])
-			c.zeros -= k
-		}
-		j := slices.IndexFunc(p[i:], func(b byte) bool { return b == 0 })
-		if j < 0 {
-			j = len(p) - i
-		}
-		c.h.Write(p[i : i+j])
-		c.nonZero += int64(j)
-		p = p[i+j:]
-	}
-	return written, nil
-}
-
-func (c *trailingCounter) result() trailing {
-	t := trailing{Bytes: c.n, NonZero: c.nonZero}
-	if c.nonZero > 0 {
-		t.Digest = "sha256:" + hex.EncodeToString(c.h.Sum(nil))
-	}
-	return t
 }
 
 // ctxReader stops a stream when its context ends.
@@ -495,8 +412,8 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // mediaTypeFinding reports a media type whose compression is not the one
 // found in the bytes. It is judged per image listing the blob (walks are
 // shared by digest, media types are not).
-func mediaTypeFinding(mt types.MediaType, found Compression) []Finding {
-	if want := declaredCompression(mt); want != "" && want != found {
+func MediaTypeFinding(mt types.MediaType, found Compression) []Finding {
+	if want := DeclaredCompression(mt); want != "" && want != found {
 		return []Finding{{Kind: "mediaTypeMismatch", Message: fmt.Sprintf("media type %s claims %s, content is %s", mt, want, found)}}
 	}
 	return nil
@@ -517,5 +434,5 @@ func (e *eofSeen) Read(p []byte) (int, error) {
 }
 
 func dataOnNonFile(e *Entry, h *tar.Header) Finding {
-	return Finding{Path: e.Path, Kind: "dataOnNonFile", Message: fmt.Sprintf("%s entry carries %d bytes of data", e.typeName(), h.Size)}
+	return Finding{Path: e.Path, Kind: "dataOnNonFile", Message: fmt.Sprintf("%s entry carries %d bytes of data", e.TypeName(), h.Size)}
 }

@@ -1,4 +1,4 @@
-package compare
+package layer
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// Decompressors: how gzip layers are decompressed (Options.Decompressor).
+// Decompressors: how gzip layers are decompressed (NewGunzipper).
 const (
 	// DecompressAuto is igzip when it is on PATH, else Go.
 	DecompressAuto = "auto"
@@ -29,26 +29,28 @@ const (
 	DecompressIgzip = "igzip"
 )
 
-// gunzipper is how a walk decompresses gzip: igzip is the path of the
+// Gunzipper is how a walk decompresses gzip: igzip is the path of the
 // igzip program, "" for the Go decoder.
-type gunzipper struct{ igzip string }
+type Gunzipper struct{ igzip string }
 
-// newGunzipper resolves Options.Decompressor.
-func newGunzipper(choice string) (gunzipper, error) {
+// NewGunzipper resolves a choice of decompressor: DecompressGo,
+// DecompressIgzip (an error when igzip is not on PATH), or DecompressAuto
+// ("" too): igzip when it is on PATH, else Go.
+func NewGunzipper(choice string) (Gunzipper, error) {
 	switch choice {
 	case DecompressGo:
-		return gunzipper{}, nil
+		return Gunzipper{}, nil
 	case "", DecompressAuto, DecompressIgzip:
 		path, err := exec.LookPath("igzip")
 		if err != nil {
 			if choice == DecompressIgzip {
-				return gunzipper{}, fmt.Errorf("decompressor igzip: %w (Debian's isal package has it)", err)
+				return Gunzipper{}, fmt.Errorf("decompressor igzip: %w (Debian's isal package has it)", err)
 			}
-			return gunzipper{}, nil
+			return Gunzipper{}, nil
 		}
-		return gunzipper{igzip: path}, nil
+		return Gunzipper{igzip: path}, nil
 	}
-	return gunzipper{}, fmt.Errorf("unknown decompressor %q: want %s, %s or %s", choice, DecompressAuto, DecompressGo, DecompressIgzip)
+	return Gunzipper{}, fmt.Errorf("unknown decompressor %q: want %s, %s or %s", choice, DecompressAuto, DecompressGo, DecompressIgzip)
 }
 
 // igzipEndMarker is how many random bytes end the member appended to

@@ -1,4 +1,4 @@
-package compare
+package layer
 
 import (
 	"bytes"
@@ -14,13 +14,13 @@ import (
 // Entry is one tar entry of a layer, reduced to what an unpacker applies.
 //
 // A walk holds a run of entries at a time before it writes them to disk
-// (spill.go), and a comparison a range of paths' (chunked.go), so an
-// Entry is kept small: the content digest as its 32 bytes, the type as a
+// (spill.go), and a comparison a range of paths' (compare/chunked.go), so
+// an Entry is kept small: the content digest as its 32 bytes, the type as a
 // byte, the modification time as seconds and nanoseconds, owner ids as
 // 32 bits when they fit, and what few entries have (a link target,
 // extended attributes, device numbers, text kept for a diff) out of
-// line. The merged views index entries by their own paths (entrySet).
-// The report shows every field as it was read (meta).
+// line. Its fields are read through methods and set by the walk (or, for
+// entries made otherwise, such as an archive's members, by the setters).
 type Entry struct {
 	Path     string // absolute, cleaned; non-local names keep their "..".
 	Size     int64
@@ -29,7 +29,7 @@ type Entry struct {
 	Mode     uint32 // permission bits with setuid, setgid and sticky
 	uid, gid uint32 // UID and GID, unless bigIDs
 	digest   [32]byte
-	Type     kind
+	Type     Kind // the type an unpacker gives its typeflag
 	typeflag byte // the tar typeflag of an unknown or other type
 	// Whiteout marks a .wh. entry (Path is the whited-out path); Opaque
 	// marks .wh..wh..opq (Path is the directory).
@@ -53,40 +53,42 @@ type entryExtra struct {
 	packed bool
 }
 
-// kind is an entry's type.
-type kind uint8
+// Kind is an entry's type.
+type Kind uint8
 
 const (
-	kindNone kind = iota
-	kindFile
-	kindDir
-	kindSymlink
-	kindHardlink
-	kindChar
-	kindBlock
-	kindFifo
-	kindWhiteout
-	kindUnknown // a layer's entry of a tar typeflag unpackers do not know
-	kindOther   // an archive member of another type than these
+	KindNone Kind = iota
+	KindFile
+	KindDir
+	KindSymlink
+	KindHardlink
+	KindChar
+	KindBlock
+	KindFifo
+	KindWhiteout
+	KindUnknown // a layer's entry of a tar typeflag unpackers do not know
+	KindOther   // an archive member of another type than these
 )
 
-var kindNames = [...]string{kindNone: "", kindFile: "file", kindDir: "dir", kindSymlink: "symlink",
-	kindHardlink: "hardlink", kindChar: "char", kindBlock: "block", kindFifo: "fifo", kindWhiteout: "whiteout"}
+var kindNames = [...]string{KindNone: "", KindFile: "file", KindDir: "dir", KindSymlink: "symlink",
+	KindHardlink: "hardlink", KindChar: "char", KindBlock: "block", KindFifo: "fifo", KindWhiteout: "whiteout"}
 
-// typeName is the entry's type as the report names it: file, dir,
+// TypeName is the entry's type as the report names it: file, dir,
 // symlink, hardlink, char, block, fifo, whiteout, unknown('X') or
 // other('X').
-func (e *Entry) typeName() string {
+func (e *Entry) TypeName() string {
 	switch e.Type {
-	case kindUnknown:
+	case KindUnknown:
 		return fmt.Sprintf("unknown(%q)", e.typeflag)
-	case kindOther:
+	case KindOther:
 		return fmt.Sprintf("other(%q)", e.typeflag)
 	}
 	return kindNames[e.Type]
 }
 
-func (e *Entry) sameType(o *Entry) bool { return e.Type == o.Type && e.typeflag == o.typeflag }
+// SameType reports whether e and o are of the same type (an unknown
+// type's typeflag included).
+func (e *Entry) SameType(o *Entry) bool { return e.Type == o.Type && e.typeflag == o.typeflag }
 
 // Digest is the sha256 of the content of a file (and of a resolved hard
 // link), as "sha256:<hex>"; "" when the entry has no content.
@@ -97,12 +99,18 @@ func (e *Entry) Digest() string {
 	return "sha256:" + hex.EncodeToString(e.digest[:])
 }
 
-func (e *Entry) setDigest(sum []byte) {
+// SetDigest sets the sha256 of the entry's content.
+func (e *Entry) SetDigest(sum []byte) {
 	copy(e.digest[:], sum)
 	e.hasDigest = true
 }
 
-func (e *Entry) sameDigest(o *Entry) bool { return e.hasDigest == o.hasDigest && e.digest == o.digest }
+// HasDigest reports whether the entry has a content digest.
+func (e *Entry) HasDigest() bool { return e.hasDigest }
+
+// SameDigest reports whether e and o have the same content digest, or
+// both none.
+func (e *Entry) SameDigest(o *Entry) bool { return e.hasDigest == o.hasDigest && e.digest == o.digest }
 
 // Linkname is the entry's link target ("" when it has none).
 func (e *Entry) Linkname() string {
@@ -112,7 +120,8 @@ func (e *Entry) Linkname() string {
 	return e.extra.linkname
 }
 
-func (e *Entry) setLinkname(s string) {
+// SetLinkname sets the entry's link target.
+func (e *Entry) SetLinkname(s string) {
 	if s != "" || e.extra != nil {
 		e.extraFields().linkname = s
 	}
@@ -133,7 +142,8 @@ func (e *Entry) GID() int64 {
 	return int64(e.gid)
 }
 
-func (e *Entry) setIDs(uid, gid int64) {
+// SetIDs sets the entry's owner ids.
+func (e *Entry) SetIDs(uid, gid int64) {
 	if uid == int64(uint32(uid)) && gid == int64(uint32(gid)) {
 		e.uid, e.gid, e.bigIDs = uint32(uid), uint32(gid), false
 		return
@@ -145,7 +155,11 @@ func (e *Entry) setIDs(uid, gid int64) {
 // ModTime is the entry's modification time, in UTC.
 func (e *Entry) ModTime() time.Time { return time.Unix(e.mtime, int64(e.nsec)).UTC() }
 
-func (e *Entry) setModTime(t time.Time) { e.mtime, e.nsec = t.Unix(), int32(t.Nanosecond()) }
+// SetModTime sets the entry's modification time.
+func (e *Entry) SetModTime(t time.Time) { e.mtime, e.nsec = t.Unix(), int32(t.Nanosecond()) }
+
+// SameModTime reports whether e and o have the same modification time.
+func (e *Entry) SameModTime(o *Entry) bool { return e.mtime == o.mtime && e.nsec == o.nsec }
 
 // Xattrs are the entry's extended attributes; nil when it has none.
 func (e *Entry) Xattrs() map[string]string {
@@ -155,7 +169,8 @@ func (e *Entry) Xattrs() map[string]string {
 	return e.extra.xattrs
 }
 
-func (e *Entry) setXattr(k, v string) {
+// SetXattr sets one extended attribute.
+func (e *Entry) SetXattr(k, v string) {
 	x := e.extraFields()
 	if x.xattrs == nil {
 		x.xattrs = map[string]string{}
@@ -171,22 +186,27 @@ func (e *Entry) Dev() (major, minor int64) {
 	return e.extra.devMajor, e.extra.devMinor
 }
 
-func (e *Entry) setDev(major, minor int64) {
+// SetDev sets the device number of a char or block device.
+func (e *Entry) SetDev(major, minor int64) {
 	if major != 0 || minor != 0 {
 		x := e.extraFields()
 		x.devMajor, x.devMinor = major, minor
 	}
 }
 
-// text is the content kept for a text diff (hasText says whether it was).
-func (e *Entry) text() []byte {
+// HasText reports whether the entry is a text file whose content the walk
+// kept (within Limits.MaxTextFile and MaxTextBytes).
+func (e *Entry) HasText() bool { return e.hasText }
+
+// Text is the content kept for a text diff (HasText says whether it was).
+func (e *Entry) Text() []byte {
 	if e.extra == nil || !e.extra.packed {
 		return e.extraText()
 	}
 	b, err := s2.Decode(nil, e.extra.text)
 	if err != nil {
 		// Only setText packs, from bytes in memory since.
-		panic(fmt.Sprintf("compare: kept text of %s does not decode: %v", e.Path, err))
+		panic(fmt.Sprintf("layer: kept text of %s does not decode: %v", e.Path, err))
 	}
 	return b
 }
@@ -198,7 +218,8 @@ func (e *Entry) extraText() []byte {
 	return e.extra.text
 }
 
-func (e *Entry) setText(b []byte) {
+// SetText keeps b, the entry's content, for a text diff.
+func (e *Entry) SetText(b []byte) {
 	e.hasText = true
 	if len(b) == 0 {
 		return
@@ -210,9 +231,9 @@ func (e *Entry) setText(b []byte) {
 	}
 }
 
-// withContentOf is a copy of e, a hard link, with the content of its
+// WithContentOf is a copy of e, a hard link, with the content of its
 // target t: digest, size and text.
-func (e *Entry) withContentOf(t *Entry) *Entry {
+func (e *Entry) WithContentOf(t *Entry) *Entry {
 	r := *e
 	r.Size, r.digest, r.hasDigest, r.hasText = t.Size, t.digest, t.hasDigest, t.hasText
 	if len(t.extraText()) > 0 || len(e.extraText()) > 0 {
@@ -233,7 +254,12 @@ func (e *Entry) extraFields() *entryExtra {
 	return e.extra
 }
 
-func sameXattrs(a, b *Entry) bool { return maps.Equal(a.Xattrs(), b.Xattrs()) }
+// SetOther makes the entry an archive member of a type an unpacker of
+// layers does not apply (KindOther), named by its typeflag.
+func (e *Entry) SetOther(typeflag byte) { e.Type, e.typeflag = KindOther, typeflag }
+
+// SameXattrs reports whether a and b have the same extended attributes.
+func SameXattrs(a, b *Entry) bool { return maps.Equal(a.Xattrs(), b.Xattrs()) }
 
 // entryArena holds the entries of one walk, in order, in chunks: an entry
 // then costs its size, without a heap object or a pointer of its own.

@@ -1,4 +1,4 @@
-package compare
+package layer
 
 import (
 	"strings"
@@ -22,7 +22,7 @@ func TestTrailingCounter(t *testing.T) {
 		{name: "zeros inside data count", in: "a" + z(3) + "b", nonZero: 2, sameAs: "a" + z(3) + "b" + z(9000), otherTo: "a" + z(2) + "b"},
 		{name: "leading zeros count", in: z(5000) + "x", nonZero: 1, otherTo: "x"},
 	}
-	digest := func(in string, split int) trailing {
+	digest := func(in string, split int) Trailing {
 		c := newTrailingCounter()
 		for len(in) > 0 {
 			k := min(split, len(in))

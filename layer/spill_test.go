@@ -1,4 +1,4 @@
-package compare
+package layer
 
 import (
 	"bufio"
@@ -15,10 +15,10 @@ import (
 // claiming a field larger than any walk keeps, is an error.
 func TestSpillRoundTrip(t *testing.T) {
 	mk := func(f func(e *Entry)) *Entry {
-		e := &Entry{Path: "/usr/lib/x", Size: 12, Mode: 0o4755, Type: kindFile}
-		e.setModTime(time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC))
-		e.setIDs(1000, 1000)
-		e.setDigest(bytes.Repeat([]byte{0xab}, 32))
+		e := &Entry{Path: "/usr/lib/x", Size: 12, Mode: 0o4755, Type: KindFile}
+		e.SetModTime(time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC))
+		e.SetIDs(1000, 1000)
+		e.SetDigest(bytes.Repeat([]byte{0xab}, 32))
 		f(e)
 		return e
 	}
@@ -27,16 +27,16 @@ func TestSpillRoundTrip(t *testing.T) {
 		e    *Entry
 	}{
 		{"file", mk(func(*Entry) {})},
-		{"text kept, packed", mk(func(e *Entry) { e.setText([]byte(strings.Repeat("hello world\n", 100))) })},
-		{"text kept, short", mk(func(e *Entry) { e.setText([]byte("hi")) })},
-		{"empty text kept", mk(func(e *Entry) { e.setText(nil) })},
-		{"owner ids beyond 32 bits", mk(func(e *Entry) { e.setIDs(1<<40, -1) })},
-		{"xattrs", mk(func(e *Entry) { e.setXattr("security.capability", "\x01\x00"); e.setXattr("user.a", "") })},
-		{"device", &Entry{Path: "/dev/null", Type: kindChar, extra: &entryExtra{devMajor: 1, devMinor: 3}}},
-		{"hard link", &Entry{Path: "/bin/ash", Type: kindHardlink, extra: &entryExtra{linkname: "/bin/sh"}}},
-		{"whiteout", &Entry{Path: "/etc/shadow", Type: kindWhiteout, Whiteout: true}},
-		{"opaque", &Entry{Path: "/etc", Type: kindWhiteout, Opaque: true}},
-		{"unknown type", &Entry{Path: "/x", Type: kindUnknown, typeflag: 'Z', mtime: -1 << 40}},
+		{"text kept, packed", mk(func(e *Entry) { e.SetText([]byte(strings.Repeat("hello world\n", 100))) })},
+		{"text kept, short", mk(func(e *Entry) { e.SetText([]byte("hi")) })},
+		{"empty text kept", mk(func(e *Entry) { e.SetText(nil) })},
+		{"owner ids beyond 32 bits", mk(func(e *Entry) { e.SetIDs(1<<40, -1) })},
+		{"xattrs", mk(func(e *Entry) { e.SetXattr("security.capability", "\x01\x00"); e.SetXattr("user.a", "") })},
+		{"device", &Entry{Path: "/dev/null", Type: KindChar, extra: &entryExtra{devMajor: 1, devMinor: 3}}},
+		{"hard link", &Entry{Path: "/bin/ash", Type: KindHardlink, extra: &entryExtra{linkname: "/bin/sh"}}},
+		{"whiteout", &Entry{Path: "/etc/shadow", Type: KindWhiteout, Whiteout: true}},
+		{"opaque", &Entry{Path: "/etc", Type: KindWhiteout, Opaque: true}},
+		{"unknown type", &Entry{Path: "/x", Type: KindUnknown, typeflag: 'Z', mtime: -1 << 40}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,8 +53,8 @@ func TestSpillRoundTrip(t *testing.T) {
 			if !reflect.DeepEqual(got.Xattrs(), tt.e.Xattrs()) || got.UID() != tt.e.UID() || got.GID() != tt.e.GID() || !got.ModTime().Equal(tt.e.ModTime()) {
 				t.Errorf("read back %+v, want %+v", got, tt.e)
 			}
-			if string(got.text()) != string(tt.e.text()) {
-				t.Errorf("text %q, want %q", got.text(), tt.e.text())
+			if string(got.Text()) != string(tt.e.Text()) {
+				t.Errorf("text %q, want %q", got.Text(), tt.e.Text())
 			}
 			for n := range len(b) {
 				if _, _, err := readEntry(bufio.NewReader(bytes.NewReader(b[:n]))); !errors.Is(err, errSpill) {

@@ -1,6 +1,7 @@
-package compare
+package layer
 
 import (
+	"crypto/sha256"
 	"strings"
 	"testing"
 	"time"
@@ -25,53 +26,53 @@ func TestEntryFields(t *testing.T) {
 		time.Unix(1<<40, 0),
 	} {
 		var e Entry
-		e.setModTime(tm)
+		e.SetModTime(tm)
 		if got := e.ModTime(); !got.Equal(tm) || got.Location() != time.UTC {
 			t.Errorf("mtime %v reads back as %v", tm, got)
 		}
 	}
 	for _, ids := range [][2]int64{{0, 0}, {1 << 31, 1<<32 - 1}, {1 << 32, 0}, {0, -1}, {-1 << 63, 1<<63 - 1}} {
 		var e Entry
-		e.setIDs(ids[0], ids[1])
+		e.SetIDs(ids[0], ids[1])
 		if e.UID() != ids[0] || e.GID() != ids[1] {
 			t.Errorf("ids %d:%d read back as %d:%d", ids[0], ids[1], e.UID(), e.GID())
 		}
 	}
 	var e Entry
-	if e.Digest() != "" || e.Xattrs() != nil || e.text() != nil || e.Linkname() != "" {
-		t.Errorf("a zero Entry has a digest %q, xattrs %v, text %q or link %q", e.Digest(), e.Xattrs(), e.text(), e.Linkname())
+	if e.Digest() != "" || e.Xattrs() != nil || e.Text() != nil || e.Linkname() != "" {
+		t.Errorf("a zero Entry has a digest %q, xattrs %v, text %q or link %q", e.Digest(), e.Xattrs(), e.Text(), e.Linkname())
 	}
-	if e.setLinkname(""); e.extra != nil {
+	if e.SetLinkname(""); e.extra != nil {
 		t.Errorf("no link target, but extra fields %+v", e.extra)
 	}
-	e.setDigest(digestOf(nil))
+	e.SetDigest(digestOf(nil))
 	if want := "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"; e.Digest() != want {
 		t.Errorf("digest %s, want %s", e.Digest(), want)
 	}
-	e.setText(nil)
+	e.SetText(nil)
 	if !e.hasText || e.extra != nil {
 		t.Errorf("empty text: hasText %v, extra %+v", e.hasText, e.extra)
 	}
 	for _, text := range []string{"x", "abc\n", strings.Repeat("import os\n", 100)} {
 		var e, link Entry
-		e.setText([]byte(text))
-		link.Type = kindHardlink
-		link.setLinkname("/f")
-		r := link.withContentOf(&e)
-		if string(e.text()) != text || string(r.text()) != text || !r.hasText || r.Linkname() != "/f" || link.extra.text != nil {
-			t.Errorf("text %q reads back as %q, through a hard link %q (link %q)", text, e.text(), r.text(), r.Linkname())
+		e.SetText([]byte(text))
+		link.Type = KindHardlink
+		link.SetLinkname("/f")
+		r := link.WithContentOf(&e)
+		if string(e.Text()) != text || string(r.Text()) != text || !r.hasText || r.Linkname() != "/f" || link.extra.text != nil {
+			t.Errorf("text %q reads back as %q, through a hard link %q (link %q)", text, e.Text(), r.Text(), r.Linkname())
 		}
 	}
 	for _, tt := range []struct {
 		e    Entry
 		want string
 	}{
-		{Entry{Type: kindFile}, "file"},
-		{Entry{Type: kindWhiteout}, "whiteout"},
-		{Entry{Type: kindUnknown, typeflag: 'Z'}, "unknown('Z')"},
-		{Entry{Type: kindOther, typeflag: 0}, `other('\x00')`},
+		{Entry{Type: KindFile}, "file"},
+		{Entry{Type: KindWhiteout}, "whiteout"},
+		{Entry{Type: KindUnknown, typeflag: 'Z'}, "unknown('Z')"},
+		{Entry{Type: KindOther, typeflag: 0}, `other('\x00')`},
 	} {
-		if got := tt.e.typeName(); got != tt.want {
+		if got := tt.e.TypeName(); got != tt.want {
 			t.Errorf("type %q, want %q", got, tt.want)
 		}
 	}
@@ -101,4 +102,9 @@ func TestEntryArena(t *testing.T) {
 	if e := a.at(0); e.Size != 7 || a.len() != 1 {
 		t.Errorf("after reset, entry 0 has size %d, len %d", e.Size, a.len())
 	}
+}
+
+func digestOf(b []byte) []byte {
+	sum := sha256.Sum256(b)
+	return sum[:]
 }

@@ -1,4 +1,4 @@
-package compare
+package layer
 
 import (
 	"bufio"
@@ -24,7 +24,7 @@ import (
 // Index keeps what walks learn of layers — entries with their metadata
 // and content digests, findings, diffID — in a directory, one file per
 // layer named by the layer's digest, so that a layer seen once is not
-// decompressed again for a comparison (Options.Index). It holds at most
+// decompressed again (compare.Options.Index). It holds at most
 // MaxBytes, evicting the least recently used layers first.
 //
 // A file is used only when it is whole (its body hashes to the sum it
@@ -73,7 +73,7 @@ type indexRecord struct {
 	Compression Compression
 	DiffID      string
 	Findings    []Finding
-	Trailing    trailing
+	Trailing    Trailing
 	Runs        []span
 	Count       int
 	Links       []string
@@ -83,16 +83,16 @@ func (x *Index) path(d v1.Hash) string {
 	return filepath.Join(x.dir, d.Algorithm, d.Hex)
 }
 
-// load returns the walk stored for d under limits lim, or nil, its
+// Load returns the walk stored for d under limits lim, or nil, its
 // entries copied into a file in the directory scratch. What is not usable
 // is removed: why is returned for the log.
-func (x *Index) load(d v1.Hash, lim Limits, scratch string) (w *walked, why string) {
+func (x *Index) Load(d v1.Hash, lim Limits, scratch string) (w *Walked, why string) {
 	p := x.path(d)
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ""
 	}
-	discard := func(why string) (*walked, string) {
+	discard := func(why string) (*Walked, string) {
 		os.Remove(p)
 		return nil, why
 	}
@@ -133,7 +133,7 @@ func (x *Index) load(d v1.Hash, lim Limits, scratch string) (w *walked, why stri
 	if err != nil {
 		return nil, err.Error()
 	}
-	sp := &spilled{f: out, runs: r.Runs, count: r.Count, links: r.Links}
+	sp := &Runs{f: out, runs: r.Runs, count: r.Count, links: r.Links}
 	size, err := io.Copy(out, br)
 	if err != nil {
 		sp.remove()
@@ -157,12 +157,12 @@ func (x *Index) load(d v1.Hash, lim Limits, scratch string) (w *walked, why stri
 	}
 	now := time.Now()
 	os.Chtimes(p, now, now) // recently used
-	return &walked{Compression: r.Compression, DiffID: r.DiffID, Findings: r.Findings, Trailing: r.Trailing, entries: sp}, ""
+	return &Walked{Compression: r.Compression, DiffID: r.DiffID, Findings: r.Findings, Trailing: r.Trailing, entries: sp}, ""
 }
 
-// store keeps w, the walk of layer d under limits lim, then evicts the
+// Store keeps w, the walk of layer d under limits lim, then evicts the
 // least recently used layers beyond the bound.
-func (x *Index) store(d v1.Hash, lim Limits, w *walked) error {
+func (x *Index) Store(d v1.Hash, lim Limits, w *Walked) error {
 	r := indexRecord{Version: indexVersion, Digest: d.String(), Limits: lim, Compression: w.Compression,
 		DiffID: w.DiffID, Findings: w.Findings, Trailing: w.Trailing,
 		Runs: w.entries.runs, Count: w.entries.count, Links: w.entries.links}

@@ -1,4 +1,4 @@
-package compare
+package layer
 
 import (
 	"bufio"
@@ -10,7 +10,6 @@ import (
 	"hash"
 	"io"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -36,7 +35,7 @@ var (
 )
 
 // declaredCompression is what a layer media type claims.
-func declaredCompression(mt types.MediaType) Compression {
+func DeclaredCompression(mt types.MediaType) Compression {
 	s := string(mt)
 	switch {
 	case strings.HasSuffix(s, "+zstd") || strings.HasSuffix(s, ".zstd"):
@@ -66,7 +65,7 @@ func (d *decompressor) Close() error {
 
 // newDecompressor sniffs r's magic and decodes it; gzip with gz (Go or
 // igzip), killed when ctx ends.
-func newDecompressor(ctx context.Context, r io.Reader, lim Limits, gz gunzipper) (*decompressor, error) {
+func newDecompressor(ctx context.Context, r io.Reader, lim Limits, gz Gunzipper) (*decompressor, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(6)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
@@ -215,86 +214,3 @@ func (m *meter) Read(p []byte) (int, error) {
 }
 
 func (m *meter) digest() string { return fmt.Sprintf("sha256:%x", m.h.Sum(nil)) }
-
-// aheadReader reads r in a goroutine of its own, up to aheadBuffers
-// buffers ahead of its reader: what produces the bytes (a decompressor)
-// and what consumes them then run at once. Close stops the goroutine and
-// waits for it: r is not read after Close returns.
-type aheadReader struct {
-	full     chan aheadChunk
-	free     chan []byte
-	stop     chan struct{}
-	done     chan struct{}
-	stopOnce sync.Once
-	buf, cur []byte
-	err      error
-}
-
-type aheadChunk struct {
-	b   []byte
-	err error
-}
-
-const (
-	aheadBuffers = 4
-	aheadSize    = 256 << 10
-)
-
-func readAhead(r io.Reader) *aheadReader {
-	a := &aheadReader{full: make(chan aheadChunk, aheadBuffers), free: make(chan []byte, aheadBuffers),
-		stop: make(chan struct{}), done: make(chan struct{})}
-	for range aheadBuffers {
-		a.free <- make([]byte, aheadSize)
-	}
-	go a.fill(r)
-	return a
-}
-
-func (a *aheadReader) fill(r io.Reader) {
-	defer close(a.done)
-	for {
-		var b []byte
-		select {
-		case b = <-a.free:
-		case <-a.stop:
-			return
-		}
-		n, err := 0, error(nil)
-		for n < len(b) && err == nil {
-			var k int
-			k, err = r.Read(b[n:])
-			n += k
-		}
-		select {
-		case a.full <- aheadChunk{b[:n], err}:
-		case <-a.stop:
-			return
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (a *aheadReader) Read(p []byte) (int, error) {
-	for len(a.cur) == 0 {
-		if a.err != nil {
-			return 0, a.err
-		}
-		if a.buf != nil {
-			a.free <- a.buf[:cap(a.buf)] // never blocks: as many slots as buffers
-			a.buf = nil
-		}
-		c := <-a.full
-		a.buf, a.cur, a.err = c.b, c.b, c.err
-	}
-	n := copy(p, a.cur)
-	a.cur = a.cur[n:]
-	return n, nil
-}
-
-// Close stops reading ahead; it may be called more than once.
-func (a *aheadReader) Close() {
-	a.stopOnce.Do(func() { close(a.stop) })
-	<-a.done
-}

@@ -1,4 +1,4 @@
-package compare
+package layer
 
 import (
 	"bufio"
@@ -12,19 +12,28 @@ import (
 	"slices"
 )
 
-// A comparison keeps the entries its walks read on disk, in a scratch
-// directory of its own, not in memory: each walk writes them in sorted
-// runs (runEntries entries at most, each run in tree order, then tar
-// order), and the comparison reads them back merged, path by path
-// (entryStream), a range of paths at a time (chunked.go). What it holds
-// then does not grow with the images: a run's entries while a walk makes
-// it, a buffer per run while a stream reads it, a range of paths.
+// A walk keeps the entries it reads on disk, in a scratch directory (of
+// a comparison's, say), not in memory: it writes them in sorted runs
+// (runEntries entries at most, each run in tree order, then tar order),
+// and its caller reads them back merged, path by path (Stream); a
+// comparison a range of paths at a time (compare/chunked.go). What is
+// held then does not grow with the images: a run's entries while a walk
+// makes it, a buffer per run while a stream reads it.
 
 // runEntries is how many entries a walk sorts and writes at once.
 const runEntries = 1 << 13
 
-// spilled is a walk's entries, on disk.
-type spilled struct {
+// Rec is an entry of a layer and its place in the layer's tar: Layer is
+// the index NewStream gave the layer, Seq the entry's place in its tar.
+type Rec struct {
+	Entry *Entry
+	Layer int
+	Seq   int32
+}
+
+// Runs is a walk's entries, on disk, in sorted runs: read them with
+// NewStream.
+type Runs struct {
 	f     *os.File
 	runs  []span
 	count int
@@ -39,8 +48,14 @@ type span struct {
 	N         int
 }
 
+// Len is how many entries there are.
+func (s *Runs) Len() int { return s.count }
+
+// Links are the paths the entries' hard links name, sorted.
+func (s *Runs) Links() []string { return s.links }
+
 // size is the bytes of every run.
-func (s *spilled) size() int64 {
+func (s *Runs) size() int64 {
 	var n int64
 	for _, r := range s.runs {
 		n += r.Size
@@ -49,17 +64,17 @@ func (s *spilled) size() int64 {
 }
 
 // remove closes and removes the spill file.
-func (s *spilled) remove() {
+func (s *Runs) remove() {
 	if s != nil && s.f != nil {
 		s.f.Close()
 		os.Remove(s.f.Name())
 	}
 }
 
-// runWriter makes a spilled walk: entries are made in its arena (new),
+// runWriter makes a walk's runs: entries are made in its arena (new),
 // then sorted and written a run at a time.
 type runWriter struct {
-	out   spilled
+	out   Runs
 	bw    *bufio.Writer
 	off   int64
 	arena entryArena
@@ -80,8 +95,24 @@ func newRunWriter(dir string) (*runWriter, error) {
 
 // newRunWriterAt writes runs into f from offset off on.
 func newRunWriterAt(f *os.File, off int64) *runWriter {
-	return &runWriter{out: spilled{f: f}, bw: bufio.NewWriterSize(io.NewOffsetWriter(f, off), 16<<10), off: off,
+	return &runWriter{out: Runs{f: f}, bw: bufio.NewWriterSize(io.NewOffsetWriter(f, off), 16<<10), off: off,
 		links: map[string]bool{}, max: runEntries}
+}
+
+// WriteRuns writes es, one layer's entries in tar order, at the end of f,
+// as a walk writes its entries, in runs of at most run entries: the runs
+// of entries made otherwise than by a walk (tests make them).
+func WriteRuns(f *os.File, es []*Entry, run int) (*Runs, error) {
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("scratch: %w", err)
+	}
+	w := newRunWriterAt(f, end)
+	w.max = run
+	for _, e := range es {
+		*w.new() = *e
+	}
+	return w.close()
 }
 
 // new returns a zero entry to fill in, after the last one was filled.
@@ -105,12 +136,12 @@ func (w *runWriter) flush() {
 		order[i] = int32(i)
 	}
 	slices.SortStableFunc(order, func(a, b int32) int {
-		return treeCompare(w.arena.at(int(a)).Path, w.arena.at(int(b)).Path)
+		return TreeCompare(w.arena.at(int(a)).Path, w.arena.at(int(b)).Path)
 	})
 	start := w.off
 	for _, i := range order {
 		e := w.arena.at(int(i))
-		if e.Type == kindHardlink {
+		if e.Type == KindHardlink {
 			w.links[e.Linkname()] = true
 		}
 		w.buf = appendEntry(w.buf[:0], e, w.first+i)
@@ -127,7 +158,7 @@ func (w *runWriter) flush() {
 }
 
 // close writes the last run and returns the walk's entries.
-func (w *runWriter) close() (*spilled, error) {
+func (w *runWriter) close() (*Runs, error) {
 	w.flush()
 	if w.err == nil {
 		if err := w.bw.Flush(); err != nil {
@@ -246,9 +277,9 @@ func readEntry(r *bufio.Reader) (*Entry, int32, error) {
 		return nil, 0, spillErr(err)
 	}
 	flags := head[0]
-	e.Type, e.typeflag = kind(head[1]), head[2]
+	e.Type, e.typeflag = Kind(head[1]), head[2]
 	e.Whiteout, e.Opaque, e.hasText = flags&flagWhiteout != 0, flags&flagOpaque != 0, flags&flagText != 0
-	e.setIDs(uid, gid)
+	e.SetIDs(uid, gid)
 	if flags&flagDigest != 0 {
 		if _, err := io.ReadFull(r, e.digest[:]); err != nil {
 			return nil, 0, spillErr(err)
@@ -268,7 +299,7 @@ func readEntry(r *bufio.Reader) (*Entry, int32, error) {
 			}
 			k, v := bs(), bs()
 			if err == nil {
-				e.setXattr(string(k), string(v))
+				e.SetXattr(string(k), string(v))
 			}
 		}
 		x.devMajor, x.devMinor = sv(), sv()
@@ -292,12 +323,12 @@ func spillErr(err error) error {
 	return err
 }
 
-// runCursor reads one run of a spilled walk as the layer at index layer.
+// runCursor reads one run of a walk's runs as the layer at index layer.
 type runCursor struct {
 	r     *bufio.Reader
 	left  int
 	layer int
-	head  rec
+	head  Rec
 }
 
 // advance reads the next entry into head; false at the run's end.
@@ -310,21 +341,21 @@ func (c *runCursor) advance() (bool, error) {
 		return false, err
 	}
 	c.left--
-	c.head = rec{e: e, layer: c.layer, seq: seq}
+	c.head = Rec{Entry: e, Layer: c.layer, Seq: seq}
 	return true, nil
 }
 
-// entryStream merges runs: their entries by path in tree order, then by
+// Stream merges runs: their entries by path in tree order, then by
 // layer, then in tar order.
-type entryStream struct {
+type Stream struct {
 	h   cursorHeap
 	err error
 }
 
-// streamOf streams the spilled walks, each as the layer its index in
+// NewStream streams the runs of walks, each as the layer its index in
 // layers plus from names (a nil walk: no layer there).
-func streamOf(from int, layers ...*spilled) *entryStream {
-	s := &entryStream{}
+func NewStream(from int, layers ...*Runs) *Stream {
+	s := &Stream{}
 	for i, l := range layers {
 		if l == nil {
 			continue
@@ -341,7 +372,11 @@ func streamOf(from int, layers ...*spilled) *entryStream {
 	return s
 }
 
-func (s *entryStream) add(c *runCursor) error {
+// Err is the error that ended the stream early: a scratch file that
+// cannot be read back.
+func (s *Stream) Err() error { return s.err }
+
+func (s *Stream) add(c *runCursor) error {
 	ok, err := c.advance()
 	if err != nil {
 		s.err = err
@@ -353,17 +388,17 @@ func (s *entryStream) add(c *runCursor) error {
 	return nil
 }
 
-// peek is the next entry's path ("", false at the end, or on an error).
-func (s *entryStream) peek() (string, bool) {
+// Peek is the next entry's path ("", false at the end, or on an error).
+func (s *Stream) Peek() (string, bool) {
 	if len(s.h) == 0 || s.err != nil {
 		return "", false
 	}
-	return s.h[0].head.e.Path, true
+	return s.h[0].head.Entry.Path, true
 }
 
-// take appends the entries at p, the next path, to rs.
-func (s *entryStream) take(p string, rs []rec) []rec {
-	for len(s.h) > 0 && s.err == nil && s.h[0].head.e.Path == p {
+// Take appends the entries at p, the next path, to rs.
+func (s *Stream) Take(p string, rs []Rec) []Rec {
+	for len(s.h) > 0 && s.err == nil && s.h[0].head.Entry.Path == p {
 		c := s.h[0]
 		rs = append(rs, c.head)
 		ok, err := c.advance()
@@ -384,13 +419,13 @@ type cursorHeap []*runCursor
 func (h cursorHeap) Len() int { return len(h) }
 func (h cursorHeap) Less(i, j int) bool {
 	a, b := h[i].head, h[j].head
-	if c := treeCompare(a.e.Path, b.e.Path); c != 0 {
+	if c := TreeCompare(a.Entry.Path, b.Entry.Path); c != 0 {
 		return c < 0
 	}
-	if a.layer != b.layer {
-		return a.layer < b.layer
+	if a.Layer != b.Layer {
+		return a.Layer < b.Layer
 	}
-	return a.seq < b.seq
+	return a.Seq < b.Seq
 }
 func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *cursorHeap) Push(x any)   { *h = append(*h, x.(*runCursor)) }
