@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/reprover/reprover/internal/text"
 	"github.com/reprover/reprover/verify"
 )

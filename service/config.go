@@ -3,12 +3,13 @@ package service
 import (
 	"errors"
 	"fmt"
-	"github.com/reprover/reprover/compare"
-	"github.com/reprover/reprover/verify"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/verify"
 )
 
 // Config is reprover serve's configuration (docs/service.md). cmd fills
@@ -162,9 +163,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("staleAfter %v: at least 20s (workers report every 5s)", c.StaleAfter)
 	case c.Decompressor != "" && c.Decompressor != compare.DecompressAuto && c.Decompressor != compare.DecompressGo && c.Decompressor != compare.DecompressIgzip:
 		return fmt.Errorf("decompressor %q: want %s, %s or %s", c.Decompressor, compare.DecompressAuto, compare.DecompressGo, compare.DecompressIgzip)
-	case c.Network.Default != "" && c.Network.Default != "none" && c.Network.Default != "proxy":
-		return fmt.Errorf("network.default %q: want none or proxy", c.Network.Default)
-	case c.Network.Default == "proxy" && !c.Network.AllowProxy:
+	case c.Network.Default != "" && c.Network.Default != verify.NetworkNone && c.Network.Default != verify.NetworkProxy:
+		return fmt.Errorf("network.default %q: want %s or %s", c.Network.Default, verify.NetworkNone, verify.NetworkProxy)
+	case c.Network.Default == verify.NetworkProxy && !c.Network.AllowProxy:
 		return errors.New("network.default is proxy but network.allowProxy is false")
 	}
 	for _, t := range c.Auth.Tokens {

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"fmt"
+
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"
 	"github.com/reprover/reprover/verify"

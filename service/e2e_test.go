@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"encoding/json"
+
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"
@@ -201,5 +202,28 @@ func readsBack(t *testing.T, view []byte) {
 	}
 	if !bytes.Equal(again, stored.Bytes()) {
 		t.Errorf("the stored report does not read back as written:\nstored:    %s\nread back: %s", stored.Bytes(), again)
+	}
+}
+
+// TestParameterErrorsInAPIWords: a verification that fails for a
+// parameter the published image does not name (a busybox image has no
+// provenance and no labels) says it as the API's field (source), in the
+// job's error and in its report, never as a CLI flag.
+func TestParameterErrorsInAPIWords(t *testing.T) {
+	runner, _, _ := pipeline(t)
+	reg := fixtures.NewRegistry(t)
+	s := newServer(t, runner, nil)
+	code, m, raw := s.do(t, "POST", "/api/v1/verifications", token, map[string]any{"image": reg.PushBusybox(t)})
+	if code != 202 {
+		t.Fatalf("submit: %d %s", code, raw)
+	}
+	got := s.wait(t, m["id"].(string), 2*time.Minute)
+	msg, _ := got["error"].(string)
+	if got["status"] != service.StatusFailed || !strings.Contains(msg, "do not name it; give source") || strings.Contains(msg, "--") {
+		t.Errorf("status %v, error %q: want failed, naming the field source and no flag", got["status"], msg)
+	}
+	rep, _ := got["report"].(map[string]any)
+	if repErr, _ := rep["error"].(string); repErr != msg {
+		t.Errorf("the report's error %q, want the job's %q", repErr, msg)
 	}
 }

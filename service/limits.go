@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
+
+	"github.com/reprover/reprover/verify"
 )
 
 // maxPlatformLen bounds one platform string ("linux/arm64/v8"; an OS
@@ -27,7 +29,7 @@ const maxPlatformLen = 128
 // Values it cannot parse are left for Validate to refuse.
 func normalise(r Request, cfg *Config) Request {
 	// Stored as run: the default may change later.
-	r.Network = cmp.Or(r.Network, cfg.Network.Default, "none")
+	r.Network = cmp.Or(r.Network, cfg.Network.Default, verify.NetworkNone)
 	switch {
 	case strings.HasPrefix(r.Source, "/"):
 		r.Source = filepath.Clean(r.Source)

@@ -93,7 +93,7 @@ func newQueue(ctx context.Context, st *Store, cfg *Config, s *Service, logger *s
 	}
 	if st.postgres {
 		driver := riverpgxv5.New(st.pool)
-		if err := withMigrationLock(ctx, st, func() error { return migrateRiver(ctx, driver) }); err != nil {
+		if err := st.withMigrationLock(ctx, func() error { return migrateRiver(ctx, driver) }); err != nil {
 			return nil, err
 		}
 		c, err := river.NewClient[pgx.Tx](driver, rc)
@@ -124,20 +124,4 @@ func migrateRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) 
 		return fmt.Errorf("migrating the job queue: %w", err)
 	}
 	return nil
-}
-
-// withMigrationLock serialises migrations of several processes starting on
-// one PostgreSQL database (concurrent CREATE … IF NOT EXISTS can fail).
-func withMigrationLock(ctx context.Context, st *Store, f func() error) error {
-	conn, err := st.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	const key = 0x7265707276 // "reprv"
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
-		return err
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
-	return f()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/reprover/reprover/internal/gitid"
 	"github.com/reprover/reprover/internal/hosts"
 	"github.com/reprover/reprover/internal/text"
+	"github.com/reprover/reprover/verify"
 
 	"github.com/reprover/reprover/image"
 )
@@ -36,14 +37,6 @@ type Request struct {
 	// empty: the server's network.default.
 	Network string `json:"network,omitempty"`
 }
-
-// FieldError is a request field that is missing or invalid (400).
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 var (
 	targetRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
@@ -111,13 +104,13 @@ func (r *Request) validate(cfg *Config, res hosts.Resolver) error {
 		}
 	}
 	switch r.Network {
-	case "", "none":
-	case "proxy":
+	case "", verify.NetworkNone:
+	case verify.NetworkProxy:
 		if !cfg.Network.AllowProxy {
 			return &FieldError{"network", "proxy is not allowed on this server (network.allowProxy)"}
 		}
 	default:
-		return &FieldError{"network", "want none or proxy"}
+		return &FieldError{"network", fmt.Sprintf("want %s or %s", verify.NetworkNone, verify.NetworkProxy)}
 	}
 	if len(r.Platforms) > 16 {
 		return &FieldError{"platforms", "more than 16"}

@@ -30,12 +30,6 @@ type Runner interface {
 	Run(ctx context.Context, r Request) (rep *verify.Report, attestation []byte, err error)
 }
 
-// TransientError marks a fault worth retrying.
-type TransientError struct{ Err error }
-
-func (e *TransientError) Error() string { return e.Err.Error() }
-func (e *TransientError) Unwrap() error { return e.Err }
-
 // Service is reprover serve: store, queue, workers, HTTP.
 type Service struct {
 	cfg     *Config
@@ -209,10 +203,6 @@ func (s *Service) submitAs(ctx context.Context, r Request, submitter string, max
 // staleAfter is at least four of them (Validate).
 const heartbeatEvery = 5 * time.Second
 
-// errSuperseded ends a run whose verification was run again elsewhere
-// (its attempt lost the lease: the worker was silent, then woke up).
-var errSuperseded = errors.New("the verification was run again elsewhere")
-
 // outcome is what a run returned, or the panic it raised.
 type outcome struct {
 	rep      *verify.Report
@@ -226,9 +216,9 @@ type outcome struct {
 // crash, and is not retried. River's job deadline (jobTimeout) cancels
 // ctx: the run is given stopGrace to return, then the verification fails
 // naming what it was doing, and work returns even if the run has not.
-func (s *Service) work(ctx context.Context, id string, gen, attempt, maxAttempts int) (err error) {
-	lease := newLease()
-	ok, err := s.store.Claim(ctx, id, gen, lease, s.now(), s.now().Add(-s.staleAfter))
+func (s *Service) work(ctx context.Context, id string, gen, attempt, maxAttempts int) error {
+	c := &claimed{s: s, ctx: ctx, Attempt: Attempt{ID: id, Generation: gen, Lease: newLease()}, attempt: attempt, maxAttempts: maxAttempts}
+	ok, err := s.store.Claim(ctx, c.Attempt, s.now(), s.now().Add(-s.staleAfter))
 	if err != nil {
 		return err
 	}
@@ -238,67 +228,98 @@ func (s *Service) work(ctx context.Context, id string, gen, attempt, maxAttempts
 	}
 	// From here the attempt holds the verification: every way out
 	// finishes it or puts it back in the queue.
-	release := func(why string) {
-		if _, err := s.store.Release(context.WithoutCancel(ctx), id, gen, lease, why, s.now()); err != nil {
-			s.logger.Warn("releasing", "id", id, "err", err)
-		}
-	}
 	v, err := s.store.Get(ctx, id)
 	if err != nil {
-		release("reading it: " + err.Error())
+		c.release("reading it: " + err.Error())
 		return err
 	}
-	start := s.now()
-	finish := func(status string, verdict verify.Verdict, msg string, report, att []byte) error {
-		ok, err := s.store.Finish(context.WithoutCancel(ctx), id, gen, lease, status, verdict, msg, report, att, s.now())
-		if err == nil && ok {
-			s.metrics.finished(status, verdict, s.now().Sub(start))
-		}
-		return err
-	}
+	c.start = s.now()
 	if v.Attempts > s.cfg.MaxAttempts {
-		return finish(StatusFailed, verify.Error, fmt.Sprintf("gave up after %d attempts (the worker died or the job kept failing)", v.Attempts-1), nil, nil)
+		return c.failed(fmt.Sprintf("gave up after %d attempts (the worker died or the job kept failing)", v.Attempts-1), nil, nil)
 	}
-
-	// Heartbeats last as long as this attempt does, not as long as the
-	// job's context: past the deadline the attempt is still inside the
-	// run until it returns, and silence would have the reaper run the
-	// verification again beside it. A lost lease (another process ran it
-	// again while this one was paused) ends the run.
-	runCtx, stopRun := context.WithCancelCause(ctx)
-	defer stopRun(nil)
-	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBeat()
-	go s.heartbeat(beatCtx, id, gen, lease, stopRun)
-
 	s.logger.Info("verifying", "id", id, "generation", gen, "attempt", attempt, "image", v.Request.Image)
+	return c.run(v.Request)
+}
+
+// claimed is an attempt that holds its verification (Claim succeeded):
+// every way out finishes it or puts it back in the queue.
+type claimed struct {
+	s   *Service
+	ctx context.Context // the job's, which River's deadline ends
+	Attempt
+	attempt, maxAttempts int
+	start                time.Time
+}
+
+// release puts the verification back in the queue, saying why.
+func (c *claimed) release(why string) {
+	if _, err := c.s.store.Release(context.WithoutCancel(c.ctx), c.Attempt, why, c.s.now()); err != nil {
+		c.s.logger.Warn("releasing", "id", c.ID, "err", err)
+	}
+}
+
+// finish stores the outcome, and counts it when it was stored.
+func (c *claimed) finish(o Outcome) error {
+	ok, err := c.s.store.Finish(context.WithoutCancel(c.ctx), c.Attempt, o, c.s.now())
+	if err == nil && ok {
+		c.s.metrics.finished(o.Status, o.Verdict, c.s.now().Sub(c.start))
+	}
+	return err
+}
+
+// failed finishes the verification as failed (verdict error), with why.
+func (c *claimed) failed(why string, report, att []byte) error {
+	return c.finish(Outcome{Status: StatusFailed, Verdict: verify.Error, Error: why, Report: report, Attestation: att})
+}
+
+// run runs the verification and stores what it returned. Heartbeats last
+// as long as this attempt does, not as long as the job's context: past
+// the deadline the attempt is still inside the run until it returns, and
+// silence would have the reaper run the verification again beside it. A
+// lost lease (another process ran it again while this one was paused)
+// ends the run.
+func (c *claimed) run(r Request) error {
+	runCtx, stopRun := context.WithCancelCause(c.ctx)
+	defer stopRun(nil)
+	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(c.ctx))
+	defer stopBeat()
+	go c.s.heartbeat(beatCtx, c.Attempt, stopRun)
+
 	done := make(chan outcome, 1) // buffered: an abandoned run's send does not block
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				s.logger.Error("verification panicked", "id", id, "panic", p, "stack", string(debug.Stack()))
+				c.s.logger.Error("verification panicked", "id", c.ID, "panic", p, "stack", string(debug.Stack()))
 				done <- outcome{panicked: p}
 			}
 		}()
-		rep, att, err := s.runner.Run(runCtx, v.Request)
+		rep, att, err := c.s.runner.Run(runCtx, r)
 		done <- outcome{rep: rep, att: att, err: err}
 	}()
-	var out outcome
 	select {
-	case out = <-done:
+	case out := <-done:
+		return c.settle(runCtx, out)
 	case <-runCtx.Done():
 		select {
-		case out = <-done:
-		case <-time.After(s.stopGrace):
-			return s.abandon(ctx, runCtx, id, gen, release, finish)
+		case out := <-done:
+			return c.settle(runCtx, out)
+		case <-time.After(c.s.stopGrace):
+			return c.abandon(runCtx)
 		}
 	}
+}
+
+// settle stores what a run returned: a verdict, a failure (in the API's
+// words: sayFields), or, for a shutdown or a transient fault, the
+// verification back in the queue.
+func (c *claimed) settle(runCtx context.Context, out outcome) error {
+	s, ctx := c.s, c.ctx
 	if out.panicked != nil {
-		return finish(StatusFailed, verify.Error, fmt.Sprintf("internal error: the verification panicked: %v", out.panicked), nil, nil)
+		return c.failed(fmt.Sprintf("internal error: the verification panicked: %v", out.panicked), nil, nil)
 	}
 	rep, att, runErr := out.rep, out.att, out.err
 	if errors.Is(context.Cause(runCtx), errSuperseded) {
-		s.logger.Warn("stopped: the verification was run again elsewhere", "id", id, "generation", gen)
+		s.logger.Warn("stopped: the verification was run again elsewhere", "id", c.ID, "generation", c.Generation)
 		return nil
 	}
 	if runErr != nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -307,57 +328,61 @@ func (s *Service) work(ctx context.Context, id string, gen, attempt, maxAttempts
 		// verification's failure: it goes back to the queue, and River
 		// retries the job (here once the process is back, or elsewhere).
 		// TestRestartMidJob.
-		s.logger.Warn("interrupted by shutdown; it will run again", "id", id, "generation", gen)
-		release("interrupted by a shutdown; it will run again")
+		s.logger.Warn("interrupted by shutdown; it will run again", "id", c.ID, "generation", c.Generation)
+		c.release("interrupted by a shutdown; it will run again")
 		return runErr
 	}
 	var te *TransientError
-	if errors.As(runErr, &te) && attempt < maxAttempts && ctx.Err() == nil {
+	if errors.As(runErr, &te) && c.attempt < c.maxAttempts && ctx.Err() == nil {
 		// Retried by River with backoff; back to queued so the reaper
 		// leaves it alone meanwhile.
-		s.logger.Warn("transient failure, will retry", "id", id, "attempt", attempt, "err", runErr)
-		release("retrying: " + runErr.Error())
+		s.logger.Warn("transient failure, will retry", "id", c.ID, "attempt", c.attempt, "err", runErr)
+		c.release("retrying: " + sayFields(runErr))
 		return runErr
+	}
+	if runErr != nil && rep != nil {
+		rep.Error = sayFields(runErr)
 	}
 	var reportJSON []byte
 	if rep != nil {
+		var err error
 		if reportJSON, err = json.Marshal(rep); err != nil {
-			release("encoding its report: " + err.Error())
+			c.release("encoding its report: " + err.Error())
 			return err
 		}
 	}
 	if runErr != nil {
-		msg := runErr.Error()
+		msg := sayFields(runErr)
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			msg = fmt.Sprintf("the job's deadline (%v) passed: %v", s.cfg.JobTimeout, runErr)
+			msg = fmt.Sprintf("the job's deadline (%v) passed: %s", s.cfg.JobTimeout, msg)
 		}
-		return finish(StatusFailed, verify.Error, msg, reportJSON, att)
+		return c.failed(msg, reportJSON, att)
 	}
-	return finish(StatusDone, rep.Verdict, "", reportJSON, att)
+	return c.finish(Outcome{Status: StatusDone, Verdict: rep.Verdict, Report: reportJSON, Attestation: att})
 }
 
 // abandon ends an attempt whose run did not return within stopGrace of
 // its context's end. The run goes on in the background (its result will
 // be refused: the lease is given up); its verification fails naming the
 // deadline, or goes back to the queue when the process is stopping.
-func (s *Service) abandon(ctx, runCtx context.Context, id string, gen int, release func(string), finish func(string, verify.Verdict, string, []byte, []byte) error) error {
+func (c *claimed) abandon(runCtx context.Context) error {
 	cause := context.Cause(runCtx)
-	s.logger.Error("the verification did not stop; abandoned", "id", id, "generation", gen, "cause", cause, "grace", s.stopGrace)
+	c.s.logger.Error("the verification did not stop; abandoned", "id", c.ID, "generation", c.Generation, "cause", cause, "grace", c.s.stopGrace)
 	switch {
 	case errors.Is(cause, errSuperseded):
 		return nil
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return finish(StatusFailed, verify.Error, fmt.Sprintf("the job's deadline (%v) passed and the verification did not stop within %v of it; it was abandoned", s.cfg.JobTimeout, s.stopGrace), nil, nil)
+	case errors.Is(c.ctx.Err(), context.DeadlineExceeded):
+		return c.failed(fmt.Sprintf("the job's deadline (%v) passed and the verification did not stop within %v of it; it was abandoned", c.s.cfg.JobTimeout, c.s.stopGrace), nil, nil)
 	default:
-		release("interrupted by a shutdown; it will run again")
-		return ctx.Err()
+		c.release("interrupted by a shutdown; it will run again")
+		return c.ctx.Err()
 	}
 }
 
-// heartbeat records every heartbeatEvery that the attempt holding lease is
-// alive, until ctx ends; when the attempt has lost the lease, it stops the
-// run (stop) with errSuperseded.
-func (s *Service) heartbeat(ctx context.Context, id string, gen int, lease string, stop context.CancelCauseFunc) {
+// heartbeat records every heartbeatEvery that the attempt is alive, until
+// ctx ends; when the attempt has lost the lease, it stops the run (stop)
+// with errSuperseded.
+func (s *Service) heartbeat(ctx context.Context, a Attempt, stop context.CancelCauseFunc) {
 	t := time.NewTicker(s.heartbeatEvery)
 	defer t.Stop()
 	for {
@@ -366,10 +391,10 @@ func (s *Service) heartbeat(ctx context.Context, id string, gen int, lease strin
 			return
 		case <-t.C:
 		}
-		held, err := s.store.Heartbeat(ctx, id, gen, lease, s.now())
+		held, err := s.store.Heartbeat(ctx, a, s.now())
 		switch {
 		case err != nil && ctx.Err() == nil:
-			s.logger.Warn("heartbeat", "id", id, "err", err)
+			s.logger.Warn("heartbeat", "id", a.ID, "err", err)
 		case err == nil && !held:
 			stop(errSuperseded)
 			return

@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"fmt"
+
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"
 	"github.com/reprover/reprover/verify"

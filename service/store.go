@@ -15,8 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/reprover/reprover/verify"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+
+	"github.com/reprover/reprover/verify"
 )
 
 // Statuses of a verification.
@@ -26,9 +27,6 @@ const (
 	StatusDone    = "done"   // a verdict was reached
 	StatusFailed  = "failed" // could not verify (verdict error)
 )
-
-// ErrNotFound is returned for an unknown verification id.
-var ErrNotFound = errors.New("verification not found")
 
 // Verification is one submitted verification and its outcome.
 type Verification struct {
@@ -102,7 +100,7 @@ func OpenStore(ctx context.Context, dsn string) (*Store, error) {
 			return nil, fmt.Errorf("database: %w", err)
 		}
 		s := &Store{db: stdlib.OpenDBFromPool(pool), postgres: true, pool: pool}
-		if err := withMigrationLock(ctx, s, func() error { return s.migrate(ctx) }); err != nil {
+		if err := s.withMigrationLock(ctx, func() error { return s.migrate(ctx) }); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("database %s: %w", redactDSN(dsn), err)
 		}
@@ -308,9 +306,6 @@ func scan(row interface{ Scan(...any) error }) (*Verification, error) {
 	var created, updated int64
 	var finished, heartbeat sql.NullInt64
 	if err := row.Scan(&v.ID, &req, &v.Status, &v.Verdict, &v.Error, &report, &att, &v.Generation, &v.Attempts, &created, &updated, &finished, &heartbeat); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, ErrNotFound
-		}
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(req), &v.Request); err != nil {
@@ -351,16 +346,6 @@ type newVerification struct {
 	// transaction (tx is a *sql.Tx on SQLite, a pgx.Tx on PostgreSQL):
 	// when it fails nothing is stored.
 	Enqueue func(ctx context.Context, tx any) error
-}
-
-// QueueFullError refuses a submission over limits.queuedPerToken.
-type QueueFullError struct {
-	Submitter string
-	Limit     int
-}
-
-func (e *QueueFullError) Error() string {
-	return fmt.Sprintf("%d verifications of this submitter are already queued or running (limits.queuedPerToken)", e.Limit)
 }
 
 func (s *Store) create(ctx context.Context, id string, r Request, now time.Time, nv newVerification) (*Verification, bool, error) {
@@ -438,9 +423,14 @@ func (s *Store) create(ctx context.Context, id string, r Request, now time.Time,
 	return v, created, err
 }
 
-// Get returns one verification.
+// Get returns one verification; ErrNotFound (wrapped, naming the id) when
+// there is none.
 func (s *Store) Get(ctx context.Context, id string) (*Verification, error) {
-	return scan(s.db.QueryRowContext(ctx, s.q(`SELECT `+columns+` FROM reprover_verification WHERE id = ?`), id))
+	v, err := scan(s.db.QueryRowContext(ctx, s.q(`SELECT `+columns+` FROM reprover_verification WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("verification %s: %w", id, ErrNotFound)
+	}
+	return v, err
 }
 
 // Filter selects verifications to list.
@@ -501,48 +491,66 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Verification, string, er
 	return out, next, nil
 }
 
-// Claim marks a verification running for a generation under lease (an
+// Attempt is one attempt at one generation of a verification: the lease
+// is its own id, which alone may heartbeat, release and finish it.
+type Attempt struct {
+	ID         string
+	Generation int
+	Lease      string
+}
+
+// Claim marks a verification running for the attempt's generation under
+// its lease (an
 // id of the claiming attempt, which alone may heartbeat, release and
 // finish it). It is refused (false) when the verification is finished,
 // belongs to a newer generation, or is running under another attempt
 // heard from since staleBefore: River may hand a job out again (its
 // rescuer, a retry) while the attempt running it is alive, and one
 // verification never runs twice at once.
-func (s *Store) Claim(ctx context.Context, id string, gen int, lease string, now, staleBefore time.Time) (bool, error) {
+func (s *Store) Claim(ctx context.Context, a Attempt, now, staleBefore time.Time) (bool, error) {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET status = ?, attempts = attempts + 1, heartbeat_at = ?, updated_at = ?, lease = ?
 		WHERE id = ? AND generation = ? AND (status = ? OR (status = ? AND (heartbeat_at IS NULL OR heartbeat_at < ?)))`),
-		StatusRunning, ms(now), ms(now), lease, id, gen, StatusQueued, StatusRunning, ms(staleBefore))
+		StatusRunning, ms(now), ms(now), a.Lease, a.ID, a.Generation, StatusQueued, StatusRunning, ms(staleBefore))
 	return affected(res, err)
 }
 
 // Heartbeat records that the attempt holding lease is alive; false when
 // it no longer holds it (the verification was run again elsewhere).
-func (s *Store) Heartbeat(ctx context.Context, id string, gen int, lease string, now time.Time) (bool, error) {
+func (s *Store) Heartbeat(ctx context.Context, a Attempt, now time.Time) (bool, error) {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET heartbeat_at = ? WHERE id = ? AND generation = ? AND lease = ? AND status = ?`),
-		ms(now), id, gen, lease, StatusRunning)
+		ms(now), a.ID, a.Generation, a.Lease, StatusRunning)
 	return affected(res, err)
 }
 
 // Release puts a verification its attempt will not finish back in the
 // queue (a transient failure River retries, a shutdown), with why.
-func (s *Store) Release(ctx context.Context, id string, gen int, lease, why string, now time.Time) (bool, error) {
+func (s *Store) Release(ctx context.Context, a Attempt, why string, now time.Time) (bool, error) {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET status = ?, error = ?, lease = '', heartbeat_at = NULL, updated_at = ?
-		WHERE id = ? AND generation = ? AND lease = ? AND status = ?`), StatusQueued, why, ms(now), id, gen, lease, StatusRunning)
+		WHERE id = ? AND generation = ? AND lease = ? AND status = ?`), StatusQueued, why, ms(now), a.ID, a.Generation, a.Lease, StatusRunning)
 	return affected(res, err)
+}
+
+// Outcome is what a finished attempt stores.
+type Outcome struct {
+	Status      string // StatusDone or StatusFailed
+	Verdict     verify.Verdict
+	Error       string // why it failed, in the API's words
+	Report      []byte // the report's JSON; nil: none
+	Attestation []byte // the signed verdict (JSON Lines); nil: none
 }
 
 // Finish stores the outcome once: only the attempt holding the lease of
 // the running generation may.
-func (s *Store) Finish(ctx context.Context, id string, gen int, lease, status string, verdict verify.Verdict, errMsg string, report, attestation []byte, now time.Time) (bool, error) {
+func (s *Store) Finish(ctx context.Context, a Attempt, o Outcome, now time.Time) (bool, error) {
 	var rep, att any
-	if report != nil {
-		rep = string(report)
+	if o.Report != nil {
+		rep = string(o.Report)
 	}
-	if attestation != nil {
-		att = string(attestation)
+	if o.Attestation != nil {
+		att = string(o.Attestation)
 	}
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET status = ?, verdict = ?, error = ?, report = ?, attestation = ?, updated_at = ?, finished_at = ?, lease = ''
-		WHERE id = ? AND generation = ? AND lease = ? AND status = ?`), status, verdict, errMsg, rep, att, ms(now), ms(now), id, gen, lease, StatusRunning)
+		WHERE id = ? AND generation = ? AND lease = ? AND status = ?`), o.Status, o.Verdict, o.Error, rep, att, ms(now), ms(now), a.ID, a.Generation, a.Lease, StatusRunning)
 	return affected(res, err)
 }
 
@@ -608,4 +616,21 @@ func affected(res sql.Result, err error) (bool, error) {
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// withMigrationLock serialises the migrations (the store's, the job
+// queue's) of several processes starting on one PostgreSQL database
+// (concurrent CREATE … IF NOT EXISTS can fail).
+func (s *Store) withMigrationLock(ctx context.Context, f func() error) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	const key = 0x7265707276 // "reprv"
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
+	return f()
 }

@@ -56,6 +56,13 @@ type Request struct {
 	BakeTarget string `json:"bakeTarget,omitempty"`
 }
 
+// The rebuild's network modes (Request.Network), as builder names them,
+// for callers that do not import builder (the service).
+const (
+	NetworkNone  = builder.NetworkNone
+	NetworkProxy = builder.NetworkProxy
+)
+
 // network is the request's network mode, "none" by default.
 func (r Request) network() string {
 	if r.Network == "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/reprover/reprover/attest"
+	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/service"
 	"github.com/reprover/reprover/verify"
 )
@@ -46,7 +47,7 @@ environment variable REPROVER_<KEY> (dots become _) and a flag.`,
 	f.Bool("public-reads", true, "reads without a token")
 	f.StringSlice("sources-allow", nil, "prefixes a submitted source may start with")
 	f.StringSlice("images-allow", nil, "image prefixes allowed although their registry host is local or private")
-	f.String("network-default", "none", "the rebuilds' network when a request names none: none or proxy")
+	f.String("network-default", builder.NetworkNone, "the rebuilds' network when a request names none: none or proxy")
 	f.Bool("network-allow-proxy", false, "let requests ask for network proxy (downloads through BuildKit's capturing proxy, each checked against a pin)")
 	f.StringSlice("network-allow-download-hosts", nil, "loopback, private or link-local hosts downloads may come from (an internal mirror)")
 	f.Duration("job-timeout", 30*time.Minute, "deadline of one verification")

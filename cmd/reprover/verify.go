@@ -209,7 +209,7 @@ func (b *buildFlags) register(cmd *cobra.Command, req *verify.Request, usage map
 	f.StringVar(&req.Bake, "bake", "", help("bake", "the project's bake file (docker-bake.hcl), relative to the source root, read from the commit: its target's context, Dockerfile, target and args count as flags"))
 	f.StringVar(&req.BakeTarget, "bake-target", "", help("bake-target", "the bake file's target (default \"default\")"))
 	f.StringToStringVar(&b.bakeVars, "bake-var", nil, help("bake-var", "a value for one of the bake file's variables, as the release's environment set it (NAME=VALUE; repeatable). The verifier's own environment is never read: a bake file could name a secret"))
-	f.StringVar(&req.Network, "network", "none", help("network", "RUN's network: none, or proxy (only the pinned hosts, through BuildKit's capturing proxy; every download must equal a pin)"))
+	f.StringVar(&req.Network, "network", builder.NetworkNone, help("network", "RUN's network: none, or proxy (only the pinned hosts, through BuildKit's capturing proxy; every download must equal a pin)"))
 	f.StringVar(&req.Lock, "lock", "", help("lock", "with --network proxy: the lock file, relative to the source root (default reprover.lock.json when the commit has it, else the published image's provenance)"))
 	f.StringArrayVar(&req.AllowDownloadHosts, "allow-download-host", nil, help("allow-download-host", "a loopback, private or link-local host that downloads may come from (an internal mirror); repeatable"))
 	f.StringVar(&b.buildkitAddr, "buildkit-addr", "", help("buildkit-addr", "BuildKit daemon address (default $BUILDKIT_HOST, else a managed buildkitd)"))
