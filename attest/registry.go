@@ -142,99 +142,127 @@ func pushCosign(d name.Digest, envelopes [][]byte, opts []remote.Option) error {
 // reprover's artifact type and its cosign .att tag, each envelope once.
 // It returns the digest the image resolved to (the subject to check).
 func Fetch(ctx context.Context, ref string, o RegistryOptions) (string, [][]byte, error) {
-	lim := o.Limits.withDefaults()
 	r, err := name.ParseReference(ref, name.StrictValidation)
 	if err != nil {
 		return "", nil, fmt.Errorf("image %q: %w", ref, err)
 	}
-	opts := o.remote(ctx)
-	desc, err := remote.Head(r, opts...)
+	f := &fetcher{ref: ref, lim: o.Limits.withDefaults(), opts: o.remote(ctx), seen: map[v1.Hash]bool{}}
+	desc, err := remote.Head(r, f.opts...)
 	if err != nil {
 		return "", nil, fmt.Errorf("image %s: %w", ref, err)
 	}
 	if dr, ok := r.(name.Digest); ok && dr.DigestStr() != desc.Digest.String() {
 		return "", nil, fmt.Errorf("image %s: the registry answered with digest %s", ref, desc.Digest)
 	}
-	d := r.Context().Digest(desc.Digest.String())
-	seen := map[v1.Hash]bool{}
-	var out [][]byte
-	add := func(l v1.Layer, ld v1.Descriptor) error {
-		if ld.MediaType != EnvelopeMediaType || seen[ld.Digest] {
-			return nil
-		}
-		if len(out) >= lim.MaxEnvelopes {
-			return &limits.Error{What: "attestations attached to " + ref, Limit: "MaxEnvelopes", Max: int64(lim.MaxEnvelopes), Got: int64(len(out) + 1)}
-		}
-		if ld.Size > lim.MaxEnvelopeBytes {
-			return fmt.Errorf("%w: %w", ErrMalformed, &limits.Error{What: "attestation " + ld.Digest.String() + " bytes", Limit: "MaxEnvelopeBytes", Max: lim.MaxEnvelopeBytes, Got: ld.Size})
-		}
-		rc, err := l.Compressed()
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(io.LimitReader(rc, lim.MaxEnvelopeBytes+1))
-		if err != nil {
-			return err
-		}
-		seen[ld.Digest] = true
-		out = append(out, b)
-		return nil
+	if err := f.referrers(r.Context(), desc.Digest); err != nil {
+		return "", nil, err
 	}
-	addImage := func(img v1.Image) error {
-		m, err := img.Manifest()
-		if err != nil {
-			return err
-		}
-		if len(m.Layers) > lim.MaxEnvelopes {
-			return &limits.Error{What: "layers of an attestation manifest of " + ref, Limit: "MaxEnvelopes", Max: int64(lim.MaxEnvelopes), Got: int64(len(m.Layers))}
-		}
-		for _, ld := range m.Layers {
-			l, err := img.LayerByDigest(ld.Digest)
-			if err != nil {
-				return err
-			}
-			if err := add(l, ld); err != nil {
-				return err
-			}
-		}
-		return nil
+	if err := f.cosignTag(r.Context().Tag(desc.Digest.Algorithm + "-" + desc.Digest.Hex + ".att")); err != nil {
+		return "", nil, err
 	}
-	idx, err := remote.Referrers(d, append(opts, remote.WithFilter("artifactType", ArtifactType))...)
+	return desc.Digest.String(), f.out, nil
+}
+
+// fetcher collects the envelopes attached to one image (ref), each once,
+// within the limits.
+type fetcher struct {
+	ref  string
+	lim  Limits
+	opts []remote.Option
+	seen map[v1.Hash]bool
+	out  [][]byte
+}
+
+// referrers adds the envelopes of the image's referrers of reprover's
+// artifact type (none when the registry has no referrers API).
+func (f *fetcher) referrers(repo name.Repository, subject v1.Hash) error {
+	idx, err := remote.Referrers(repo.Digest(subject.String()), append(f.opts, remote.WithFilter("artifactType", ArtifactType))...)
 	if err != nil && !isNotFound(err) {
-		return "", nil, fmt.Errorf("referrers of %s: %w", ref, err)
+		return fmt.Errorf("referrers of %s: %w", f.ref, err)
 	}
-	if idx != nil {
-		im, err := idx.IndexManifest()
+	if idx == nil {
+		return nil
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, rd := range im.Manifests {
+		if rd.ArtifactType != ArtifactType {
+			continue
+		}
+		if n++; n > maxReferrers {
+			return fmt.Errorf("more than %d attestation referrers on %s", maxReferrers, f.ref)
+		}
+		img, err := remote.Image(repo.Digest(rd.Digest.String()), f.opts...)
 		if err != nil {
-			return "", nil, err
+			return err
 		}
-		n := 0
-		for _, rd := range im.Manifests {
-			if rd.ArtifactType != ArtifactType {
-				continue
-			}
-			if n++; n > maxReferrers {
-				return "", nil, fmt.Errorf("more than %d attestation referrers on %s", maxReferrers, ref)
-			}
-			img, err := remote.Image(r.Context().Digest(rd.Digest.String()), opts...)
-			if err != nil {
-				return "", nil, err
-			}
-			if err := addImage(img); err != nil {
-				return "", nil, err
-			}
+		if err := f.addImage(img); err != nil {
+			return err
 		}
 	}
-	att := r.Context().Tag(desc.Digest.Algorithm + "-" + desc.Digest.Hex + ".att")
-	if img, err := remote.Image(att, opts...); err == nil {
-		if err := addImage(img); err != nil {
-			return "", nil, err
-		}
-	} else if !isNotFound(err) {
-		return "", nil, fmt.Errorf("%s: %w", att, err)
+	return nil
+}
+
+// cosignTag adds the envelopes of cosign's sha256-HEX.att tag, when the
+// image has one.
+func (f *fetcher) cosignTag(att name.Tag) error {
+	img, err := remote.Image(att, f.opts...)
+	if isNotFound(err) {
+		return nil
 	}
-	return desc.Digest.String(), out, nil
+	if err != nil {
+		return fmt.Errorf("%s: %w", att, err)
+	}
+	return f.addImage(img)
+}
+
+// addImage adds the envelopes among an attestation manifest's layers.
+func (f *fetcher) addImage(img v1.Image) error {
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
+	if len(m.Layers) > f.lim.MaxEnvelopes {
+		return &limits.Error{What: "layers of an attestation manifest of " + f.ref, Limit: "MaxEnvelopes", Max: int64(f.lim.MaxEnvelopes), Got: int64(len(m.Layers))}
+	}
+	for _, ld := range m.Layers {
+		l, err := img.LayerByDigest(ld.Digest)
+		if err != nil {
+			return err
+		}
+		if err := f.add(l, ld); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add reads one layer when it is an envelope not seen yet, bounded.
+func (f *fetcher) add(l v1.Layer, ld v1.Descriptor) error {
+	if ld.MediaType != EnvelopeMediaType || f.seen[ld.Digest] {
+		return nil
+	}
+	if len(f.out) >= f.lim.MaxEnvelopes {
+		return &limits.Error{What: "attestations attached to " + f.ref, Limit: "MaxEnvelopes", Max: int64(f.lim.MaxEnvelopes), Got: int64(len(f.out) + 1)}
+	}
+	if ld.Size > f.lim.MaxEnvelopeBytes {
+		return fmt.Errorf("%w: %w", ErrMalformed, &limits.Error{What: "attestation " + ld.Digest.String() + " bytes", Limit: "MaxEnvelopeBytes", Max: f.lim.MaxEnvelopeBytes, Got: ld.Size})
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, f.lim.MaxEnvelopeBytes+1))
+	if err != nil {
+		return err
+	}
+	f.seen[ld.Digest] = true
+	f.out = append(f.out, b)
+	return nil
 }
 
 func isNotFound(err error) bool {

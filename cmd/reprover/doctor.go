@@ -96,17 +96,7 @@ var doctorChecks = []doctorCheck{
 }
 
 func newDoctorCmd(g *globals) *cobra.Command {
-	var (
-		imageRef     string
-		plats        []string
-		buildkitAddr string
-		tlsOpts      builder.TLS
-		configFile   string
-		cacheDir     string
-		insecure     []string
-		format       string
-		timeout      time.Duration
-	)
+	var f doctorFlags
 	cmd := &cobra.Command{
 		Use:   "doctor [--image IMAGE] [--platform OS/ARCH]... [--buildkit-addr ADDR]",
 		Short: "Check that this machine has what verify needs, and say how to fix what it lacks",
@@ -127,72 +117,102 @@ checked when no --platform is given. Without --image no registry is contacted.
 
 Exit status: 0 every check passed, 1 something is missing, 2 bad arguments.`,
 		Args: withUsage(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e := &doctorEnv{addr: buildkitAddr, tls: tlsOpts, image: imageRef, insecure: insecure, cacheDir: cacheDir,
-				timeout: timeout, buildkit: buildkitVersion(), euid: os.Geteuid(), hostArch: runtime.GOARCH,
-				cniDir: doctorCNIDir, binfmtDir: doctorBinfmtDir}
-			var bad []string
-			if format != "text" && format != "json" {
-				bad = append(bad, fmt.Sprintf("--format %q: want text or json", format))
-			}
-			if timeout <= 0 {
-				bad = append(bad, fmt.Sprintf("--timeout %v: want a positive duration", timeout))
-			}
-			for _, s := range plats {
-				p, err := image.ParsePlatform(s)
-				if err != nil {
-					bad = append(bad, "--platform: "+err.Error())
-					continue
-				}
-				e.platforms = append(e.platforms, p)
-			}
-			if imageRef != "" {
-				r, err := image.ParseReference(imageRef)
-				if err != nil {
-					bad = append(bad, "--image: "+err.Error())
-				}
-				e.ref = r
-			}
-			if len(bad) > 0 {
-				return errors.New(strings.Join(bad, "\n"))
-			}
-			if e.addr == "" {
-				e.addr = os.Getenv("BUILDKIT_HOST")
-			}
-			if e.cacheDir == "" {
-				e.cacheDir = os.TempDir()
-			}
-			var results []doctorResult
-			if configFile != "" {
-				var err error
-				if results, err = doctorPool(cmd.Context(), e, configFile); err != nil {
-					return err
-				}
-			} else {
-				results = runDoctor(cmd.Context(), e)
-			}
-			if err := writeDoctor(g.stdout, format, results); err != nil {
-				return err
-			}
-			for _, r := range results {
-				if !r.OK {
-					return exitCode(1)
-				}
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd.Context(), g) },
 	}
-	f := cmd.Flags()
-	f.StringVar(&imageRef, "image", "", "also check the registry credentials for this image and that it can be read (HOST/REPO[:TAG|@sha256:…], oci:DIR, oci-archive:FILE)")
-	f.StringArrayVar(&plats, "platform", nil, "a platform verify will rebuild (OS/ARCH[/VARIANT]); repeatable (default: the --image's platforms)")
-	f.StringVar(&buildkitAddr, "buildkit-addr", "", "check the BuildKit daemon at this address instead of a managed buildkitd (default $BUILDKIT_HOST)")
-	tlsFlags(cmd, &tlsOpts)
-	f.StringVar(&configFile, "config", "", "check every BuildKit daemon of this reprover serve config (buildkit.addrs, with their TLS settings)")
-	f.StringVar(&cacheDir, "cache-dir", "", "the scratch directory to check for write access (default $TMPDIR, else /tmp)")
-	f.StringArrayVar(&insecure, "insecure-registry", nil, "registry host reached over plain HTTP (loopback always is); repeatable")
-	f.StringVar(&format, "format", "text", "stdout format: text or json (an array of {check, ok, detail, fix})")
-	f.DurationVar(&timeout, "timeout", 20*time.Second, "how long to wait for the registry and for BuildKit")
+	f.register(cmd)
 	return cmd
+}
+
+// doctorFlags are doctor's flags.
+type doctorFlags struct {
+	imageRef     string
+	plats        []string
+	buildkitAddr string
+	tlsOpts      builder.TLS
+	configFile   string
+	cacheDir     string
+	insecure     []string
+	format       string
+	timeout      time.Duration
+}
+
+func (d *doctorFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&d.imageRef, "image", "", "also check the registry credentials for this image and that it can be read (HOST/REPO[:TAG|@sha256:…], oci:DIR, oci-archive:FILE)")
+	f.StringArrayVar(&d.plats, "platform", nil, "a platform verify will rebuild (OS/ARCH[/VARIANT]); repeatable (default: the --image's platforms)")
+	f.StringVar(&d.buildkitAddr, "buildkit-addr", "", "check the BuildKit daemon at this address instead of a managed buildkitd (default $BUILDKIT_HOST)")
+	tlsFlags(cmd, &d.tlsOpts)
+	f.StringVar(&d.configFile, "config", "", "check every BuildKit daemon of this reprover serve config (buildkit.addrs, with their TLS settings)")
+	f.StringVar(&d.cacheDir, "cache-dir", "", "the scratch directory to check for write access (default $TMPDIR, else /tmp)")
+	f.StringArrayVar(&d.insecure, "insecure-registry", nil, "registry host reached over plain HTTP (loopback always is); repeatable")
+	f.StringVar(&d.format, "format", "text", "stdout format: text or json (an array of {check, ok, detail, fix})")
+	f.DurationVar(&d.timeout, "timeout", 20*time.Second, "how long to wait for the registry and for BuildKit")
+}
+
+// run reads the flags, runs the checks (for each daemon of a serve config,
+// or the one the flags name) and writes them: exit 1 when one failed.
+func (d *doctorFlags) run(ctx context.Context, g *globals) error {
+	e, err := d.env()
+	if err != nil {
+		return err
+	}
+	var results []doctorResult
+	if d.configFile != "" {
+		if results, err = doctorPool(ctx, e, d.configFile); err != nil {
+			return err
+		}
+	} else {
+		results = runDoctor(ctx, e)
+	}
+	if err := writeDoctor(g.stdout, d.format, results); err != nil {
+		return err
+	}
+	for _, r := range results {
+		if !r.OK {
+			return exitCode(1)
+		}
+	}
+	return nil
+}
+
+// env is what the checks look at, from the flags and this machine; an
+// error names every flag that is wrong.
+func (d *doctorFlags) env() (*doctorEnv, error) {
+	e := &doctorEnv{addr: d.buildkitAddr, tls: d.tlsOpts, image: d.imageRef, insecure: d.insecure, cacheDir: d.cacheDir,
+		timeout: d.timeout, buildkit: buildkitVersion(), euid: os.Geteuid(), hostArch: runtime.GOARCH,
+		cniDir: doctorCNIDir, binfmtDir: doctorBinfmtDir}
+	var bad []string
+	if d.format != "text" && d.format != "json" {
+		bad = append(bad, fmt.Sprintf("--format %q: want text or json", d.format))
+	}
+	if d.timeout <= 0 {
+		bad = append(bad, fmt.Sprintf("--timeout %v: want a positive duration", d.timeout))
+	}
+	for _, s := range d.plats {
+		p, err := image.ParsePlatform(s)
+		if err != nil {
+			bad = append(bad, "--platform: "+err.Error())
+			continue
+		}
+		e.platforms = append(e.platforms, p)
+	}
+	if d.imageRef != "" {
+		r, err := image.ParseReference(d.imageRef)
+		if err != nil {
+			bad = append(bad, "--image: "+err.Error())
+		}
+		e.ref = r
+	}
+	if len(bad) > 0 {
+		return nil, errors.New(strings.Join(bad, "\n"))
+	}
+	if e.addr == "" {
+		e.addr = os.Getenv("BUILDKIT_HOST")
+	}
+	if e.cacheDir == "" {
+		e.cacheDir = os.TempDir()
+	}
+	return e, nil
 }
 
 // doctorPool runs the checks for every member of a service config's
