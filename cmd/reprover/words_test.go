@@ -2,6 +2,8 @@ package main
 
 import (
 	"io"
+	"net/http"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/reprover/reprover/attest"
+	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/param"
 	"github.com/reprover/reprover/verify"
 )
@@ -43,11 +47,25 @@ func TestFlagOf(t *testing.T) {
 // TestSayFlags: a library's message names the parameter; the CLI says
 // the flag, wherever the parameter error sits in the message.
 func TestSayFlags(t *testing.T) {
+	_, typeErr := attest.GenerateKey(filepath.Join(t.TempDir(), "k"), "rsa")
+	key, err := attest.GenerateKey(filepath.Join(t.TempDir(), "k"), attest.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, thresholdErr := attest.Check(t.Context(), nil, "sha256:"+strings.Repeat("a", 64), []*attest.PublicKey{key.Public()}, 2, attest.Limits{})
+	req, err := http.NewRequestWithContext(t.Context(), "GET", "http://r.example/v2/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, httpErr := image.GuardedTransport(nil, nil).RoundTrip(req)
 	for _, c := range []struct {
 		name string
 		err  error
 		want string
 	}{
+		{"attest's threshold", thresholdErr, "--threshold 2 exceeds the 1 distinct key(s) given"},
+		{"attest's key type", typeErr, `--type "rsa": want ed25519 or ecdsa-p256`},
+		{"image's plain HTTP", httpErr, "refusing plain HTTP to r.example (HTTPS is required unless the host is loopback or named by --insecure-registry)"},
 		{"a request refused", verify.Request{Image: "r.example/app:1", Lock: "x.json"}.Check(),
 			"--lock x.json: only with --network proxy (a rebuild without network downloads nothing)"},
 		{"the source missing", param.Errorf("Source", "%w: the source: the published image's provenance and labels do not name it; give {Source}", verify.ErrMissingParameter),
@@ -56,6 +74,9 @@ func TestSayFlags(t *testing.T) {
 			"--source-date-epoch \"yesterday\": want auto or a number of seconds\n--network \"host\": want none or proxy"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			if c.err == nil {
+				t.Fatal("no error")
+			}
 			got := say(c.err)
 			if got != c.want {
 				t.Errorf("say = %q, want %q", got, c.want)
