@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/reprover/reprover/layer"
+	"github.com/reprover/reprover/render"
 )
 
 // Aspects of a file that the comparison checks, in report order.
@@ -100,7 +101,7 @@ func diffEntries(a, b entryMap, countA, countB map[string]int, labels *[2]string
 		}
 		fc := FileChange{Path: p, Change: Modified, Aspects: asp, Rebuilt: meta(ea, countA[p]), Published: meta(eb, countB[p])}
 		if labels != nil && ea.HasText() && eb.HasText() && !ea.SameDigest(eb) {
-			fc.TextDiff = unifiedDiff(labels[0]+p, labels[1]+p, string(ea.Text()), string(eb.Text()))
+			fc.TextDiff = render.UnifiedDiff(labels[0]+p, labels[1]+p, string(ea.Text()), string(eb.Text()))
 		}
 		out = append(out, fc)
 	}
@@ -108,7 +109,7 @@ func diffEntries(a, b entryMap, countA, countB map[string]int, labels *[2]string
 		if _, ok := a.get(p); !ok {
 			fc := FileChange{Path: p, Change: Added, Aspects: []string{}, Published: meta(eb, countB[p])}
 			if labels != nil && eb.HasText() {
-				fc.TextDiff = unifiedDiff("/dev/null", labels[1]+p, "", string(eb.Text()))
+				fc.TextDiff = render.UnifiedDiff("/dev/null", labels[1]+p, "", string(eb.Text()))
 			}
 			out = append(out, fc)
 		}

@@ -164,14 +164,6 @@ func ReadReport(b []byte) (*Report, error) {
 	return &r, nil
 }
 
-func compactJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
-
 // Finding is something hostile or odd in a layer (layer.Finding), in the
 // merged view or in an archive inside a file, reported as it is.
 type Finding = layer.Finding

@@ -3,19 +3,15 @@ package compare
 import (
 	"fmt"
 	"io"
-	"reflect"
 	"strings"
 
 	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/internal/text"
+	"github.com/reprover/reprover/render"
 )
 
-// TextOptions configure the text renderers.
-type TextOptions struct {
-	Color bool // ANSI colours, for a terminal
-	// MaxFiles caps the files listed per section (0: 200).
-	MaxFiles int
-}
+// TextOptions configure the text renderers (render.TextOptions).
+type TextOptions = render.TextOptions
 
 // WriteText writes the report for people: grouped by platform, then the
 // config, the layers with their instruction ("layer 2 of 3": counted from
@@ -37,63 +33,13 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 	return p.Err()
 }
 
-// Text writes reports for people, line by line; the first write error
-// stops it and is kept for Err. verify's report uses it for the parts it
-// shares with a comparison.
-type Text struct {
-	w     io.Writer
-	o     TextOptions
-	color bool
-	err   error
-}
+// Text writes a comparison's parts for people (Comparison, Platform)
+// with render.Text's printer. verify's reports use it for the parts they
+// share with a comparison.
+type Text struct{ *render.Text }
 
 // NewText returns a Text writing to w.
-func NewText(w io.Writer, o TextOptions) *Text {
-	if o.MaxFiles == 0 {
-		o.MaxFiles = 200
-	}
-	return &Text{w: w, o: o, color: o.Color}
-}
-
-// Err is the first write error.
-func (p *Text) Err() error { return p.err }
-
-// Styled is text ready for the terminal: made visible and perhaps
-// coloured. Line writes it as it is.
-type Styled string
-
-// Line writes one line. The format is the program's; the arguments are
-// data, from an image, a provenance or a repository: each string among
-// them (a string, an error, a Stringer) is made visible (text.Visible),
-// so that it can neither act on the terminal nor start a line, except a
-// Styled one.
-func (p *Text) Line(format string, args ...any) {
-	if p.err != nil {
-		return
-	}
-	vs := make([]any, len(args))
-	for i, a := range args {
-		vs[i] = visibleArg(a)
-	}
-	_, p.err = fmt.Fprintf(p.w, format+"\n", vs...)
-}
-
-func visibleArg(a any) any {
-	switch v := a.(type) {
-	case Styled:
-		return string(v)
-	case string:
-		return text.Visible(v)
-	case error:
-		return text.Visible(v.Error())
-	case fmt.Stringer:
-		return text.Visible(v.String())
-	}
-	if v := reflect.ValueOf(a); v.Kind() == reflect.String { // a named string type
-		return text.Visible(v.String())
-	}
-	return a
-}
+func NewText(w io.Writer, o TextOptions) *Text { return &Text{render.NewText(w, o)} }
 
 // Comparison writes the encoding aspects that differ and the hints.
 func (p *Text) Comparison(encoding, hints []string) {
@@ -101,7 +47,7 @@ func (p *Text) Comparison(encoding, hints []string) {
 		p.Line("encoding differs: %s", strings.Join(encoding, ", "))
 	}
 	for _, h := range hints {
-		p.Line("%s %s", p.yellow("hint:"), h)
+		p.Line("%s %s", p.Yellow("hint:"), h)
 	}
 }
 
@@ -123,10 +69,10 @@ func (p *Text) Platform(pl *Platform, verdict string, good bool) {
 		p.Line("  config:")
 		for _, c := range pl.Config {
 			p.Line("    %s", c.Field)
-			p.Line("      %s %s", p.red("-"), compactJSON(c.Rebuilt))
-			p.Line("      %s %s", p.green("+"), compactJSON(c.Published))
+			p.Line("      %s %s", p.Red("-"), render.JSON(c.Rebuilt))
+			p.Line("      %s %s", p.Green("+"), render.JSON(c.Published))
 			if c.Cause != "" && c.Cause != causes.Unknown.ID {
-				p.Line("      %s %s: %s", p.yellow("cause"), c.Cause, c.Evidence)
+				p.Line("      %s %s: %s", p.Yellow("cause"), c.Cause, c.Evidence)
 			}
 		}
 	}
@@ -150,7 +96,7 @@ func (p *Text) Platform(pl *Platform, verdict string, good bool) {
 			p.Line("    encoding differs: %s", strings.Join(l.Encoding, ", "))
 		}
 		for _, f := range l.Findings {
-			p.Line("    %s %s: %s %s", p.yellow("finding"), f.Kind, f.Path, f.Message)
+			p.Line("    %s %s: %s %s", p.Yellow("finding"), f.Kind, f.Path, f.Message)
 		}
 		p.files("    ", l.Files)
 	}
@@ -159,7 +105,7 @@ func (p *Text) Platform(pl *Platform, verdict string, good bool) {
 		p.files("    ", pl.Files)
 	}
 	for _, f := range pl.Findings {
-		p.Line("  %s %s: %s %s", p.yellow("finding"), f.Kind, f.Path, f.Message)
+		p.Line("  %s %s: %s %s", p.Yellow("finding"), f.Kind, f.Path, f.Message)
 	}
 }
 
@@ -195,17 +141,17 @@ func skippedRanges(ls []LayerReport) string {
 
 func (p *Text) files(indent string, fs []FileChange) {
 	for i, f := range fs {
-		if i == p.o.MaxFiles {
+		if i == p.Options().MaxFiles {
 			p.Line("%s… and %d more (see --format json)", indent, len(fs)-i)
 			return
 		}
 		switch f.Change {
 		case Added:
-			p.Line("%s%s %s  %s", indent, p.green("+"), f.Path, describe(f.Published))
+			p.Line("%s%s %s  %s", indent, p.Green("+"), f.Path, describe(f.Published))
 		case Removed:
-			p.Line("%s%s %s  %s", indent, p.red("-"), f.Path, describe(f.Rebuilt))
+			p.Line("%s%s %s  %s", indent, p.Red("-"), f.Path, describe(f.Rebuilt))
 		default:
-			p.Line("%s%s %s  (%s)", indent, p.yellow("~"), f.Path, strings.Join(f.Aspects, ", "))
+			p.Line("%s%s %s  (%s)", indent, p.Yellow("~"), f.Path, strings.Join(f.Aspects, ", "))
 			for _, a := range f.Aspects {
 				if s := aspectValues(a, f.Rebuilt, f.Published); s != "" {
 					p.Line("%s    %s: %s", indent, a, s)
@@ -214,23 +160,23 @@ func (p *Text) files(indent string, fs []FileChange) {
 		}
 		if f.TextDiff != "" {
 			for _, l := range strings.Split(strings.TrimSuffix(f.TextDiff, "\n"), "\n") {
-				v := Styled(text.VisibleLines(l)) // a diff's tabs stay
+				v := render.Styled(text.VisibleLines(l)) // a diff's tabs stay
 				switch {
 				case strings.HasPrefix(l, "+") && !strings.HasPrefix(l, "+++"):
-					v = p.paint("32", v)
+					v = p.Paint("32", v)
 				case strings.HasPrefix(l, "-") && !strings.HasPrefix(l, "---"):
-					v = p.paint("31", v)
+					v = p.Paint("31", v)
 				}
 				p.Line("%s    %s", indent, v)
 			}
 		}
 		if f.Cause != "" {
-			p.Line("%s    %s %s: %s", indent, p.yellow("cause"), f.Cause, f.Evidence)
+			p.Line("%s    %s %s: %s", indent, p.Yellow("cause"), f.Cause, f.Evidence)
 		}
 		if f.Diffoscope != "" {
 			p.Line("%s    diffoscope:", indent)
 			for _, l := range strings.Split(strings.TrimSuffix(f.Diffoscope, "\n"), "\n") {
-				p.Line("%s      %s", indent, Styled(text.VisibleLines(l)))
+				p.Line("%s      %s", indent, render.Styled(text.VisibleLines(l)))
 			}
 		}
 		if len(f.Inner) > 0 {
@@ -283,7 +229,7 @@ func aspectValues(a string, x, y *FileMeta) string {
 	case AspLinkname:
 		return x.Linkname + " → " + y.Linkname
 	case AspXattrs:
-		return fmt.Sprintf("%s → %s", compactJSON(x.Xattrs), compactJSON(y.Xattrs))
+		return fmt.Sprintf("%s → %s", render.JSON(x.Xattrs), render.JSON(y.Xattrs))
 	case AspMtime:
 		return x.ModTime.Format("2006-01-02T15:04:05.999999999Z") + " → " + y.ModTime.Format("2006-01-02T15:04:05.999999999Z")
 	case AspDevnum:
@@ -309,29 +255,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// paint colours s with the SGR code.
-func (p *Text) paint(code string, s Styled) Styled {
-	if !p.color {
-		return s
-	}
-	return "\x1b[" + Styled(code) + "m" + s + "\x1b[0m"
-}
-
-// wrap is s made visible and coloured.
-func (p *Text) wrap(code, s string) Styled { return p.paint(code, Styled(text.Visible(s))) }
-
-// Bold is s in bold.
-func (p *Text) Bold(s string) Styled   { return p.wrap("1", s) }
-func (p *Text) red(s string) Styled    { return p.wrap("31", s) }
-func (p *Text) green(s string) Styled  { return p.wrap("32", s) }
-func (p *Text) yellow(s string) Styled { return p.wrap("33", s) }
-
-// Verdict is a verdict in green (good) or red.
-func (p *Text) Verdict(v string, good bool) Styled {
-	if good {
-		return p.wrap("1;32", v)
-	}
-	return p.wrap("1;31", v)
 }

@@ -293,7 +293,7 @@ var htmlPage = template.Must(compare.HTMLPage(`{{with .Error}}<p>error: {{. | vi
 {{with .Published}}<p>published: {{.Ref | visible}} <code>{{.Digest | visible}}</code></p>{{end}}{{with .Rebuilt}}<p>rebuilt: <code>{{.Digest | visible}}</code></p>{{end}}
 {{with .SourceDateEpoch}}<p>SOURCE_DATE_EPOCH: {{.}}</p>{{end}}
 {{with .Build}}<details><summary>build evidence</summary><pre>{{indent . | visibleLines}}</pre></details>{{end}}
-`))
+`, "rebuilt", "published"))
 
 // WriteHTML writes the report as one self-contained page.
 func (r *Report) WriteHTML(w io.Writer) error { return htmlPage.Execute(w, r) }

@@ -357,7 +357,7 @@ var twicePage = template.Must(compare.HTMLPage(`{{with .Error}}<p>error: {{. | v
 {{with .SourceDateEpoch}}<p>SOURCE_DATE_EPOCH: {{.}}</p>{{end}}
 {{with .DownloadChanges}}<h3>downloads that changed between the builds</h3><ul>{{range .}}<li><code>{{.URL | visible}}</code>: first {{or .First "-" | visible}}, second {{or .Second "-" | visible}}</li>{{end}}</ul>{{end}}
 {{with .Build}}<details><summary>build evidence</summary><pre>{{indent . | visibleLines}}</pre></details>{{end}}
-`))
+`, "first", "second"))
 
 // WriteHTML writes the report as one self-contained page.
 func (r *TwiceReport) WriteHTML(w io.Writer) error { return twicePage.Execute(w, r) }

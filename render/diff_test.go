@@ -1,4 +1,4 @@
-package compare
+package render
 
 import "testing"
 
@@ -14,7 +14,7 @@ func TestUnifiedDiff(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := unifiedDiff("a", "b", tc.a, tc.b); got != tc.want {
+			if got := UnifiedDiff("a", "b", tc.a, tc.b); got != tc.want {
 				t.Errorf("got:\n%s\nwant:\n%s", got, tc.want)
 			}
 		})

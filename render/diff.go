@@ -1,4 +1,4 @@
-package compare
+package render
 
 import (
 	"fmt"
@@ -7,14 +7,14 @@ import (
 	"github.com/reprover/reprover/internal/text"
 )
 
-// maxDiffCells bounds the line-by-line table of unifiedDiff; larger pairs
+// maxDiffCells bounds the line-by-line table of UnifiedDiff; larger pairs
 // get a one-line summary instead of a diff.
 const maxDiffCells = 1 << 20
 
-// unifiedDiff renders a unified diff (3 lines of context) of two small
+// UnifiedDiff renders a unified diff (3 lines of context) of two small
 // texts. The names are made visible (text.Visible): a newline in a file's
 // name must not read as a line of the diff.
-func unifiedDiff(nameA, nameB, a, b string) string {
+func UnifiedDiff(nameA, nameB, a, b string) string {
 	nameA, nameB = text.Visible(nameA), text.Visible(nameB)
 	la, lb := splitLines(a), splitLines(b)
 	n, m := len(la), len(lb)
