@@ -107,7 +107,7 @@ func (p *PipelineRunner) Run(ctx context.Context, r Request) (*verify.Report, []
 	if iopts.Transport == nil {
 		iopts.Transport = p.transport()
 	}
-	opts := verify.Options{Image: iopts, Progress: io.Discard, ProgressMode: "quiet", Logger: p.Logger, SourcePolicy: p.SourcePolicy, AllowSourceHost: p.AllowSourceHost,
+	opts := verify.Options{Image: iopts, Progress: io.Discard, ProgressMode: "quiet", Logger: p.Logger, SourcePolicy: p.SourcePolicy, AllowSourceHost: p.AllowSourceHost, Words: fieldOf,
 		Compare: compare.Options{Diffoscope: p.Diffoscope, Index: p.Index, Decompressor: p.Decompressor}}
 	if p.ScratchDir != "" {
 		if err := os.MkdirAll(p.ScratchDir, 0o700); err != nil {

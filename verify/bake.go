@@ -58,7 +58,7 @@ func applyBake(p *params, req Request, co *Checkout, env map[string]string) erro
 	}
 	for _, k := range t.FromEnv {
 		p.of["env."+k] = Parameter{env[k], "environment"}
-		p.hints = append(p.hints, fmt.Sprintf("The bake file's variable %s was set to %q (--bake-var), as the release's environment did.", k, env[k]))
+		p.hints = append(p.hints, param.Sprintf(p.words, "The bake file's variable %s was set to %q ({BakeEnv}), as the release's environment did.", k, env[k]))
 	}
 	return nil
 }

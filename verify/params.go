@@ -50,6 +50,7 @@ type params struct {
 	// provenance ("" when BuildKit's built-in one, or unknown).
 	frontend string
 	hints    []string
+	words    func(string) string // Options.Words
 }
 
 // judgeProvenance sorts the provenance's request by builder.Params: what
@@ -109,7 +110,7 @@ func sameFrontend(a, b string) bool {
 // its files' diffs in a report. With no published image (pub nil: Twice),
 // the parameters are the flags' and the defaults.
 func resolveParams(ctx context.Context, req Request, pub *image.Resolved, o Options) (*params, error) {
-	p := &params{req: req, of: map[string]Parameter{}}
+	p := &params{req: req, of: map[string]Parameter{}, words: o.Words}
 	labels := p.readPublished(ctx, pub, o.Image.Limits)
 	p.pickLocation(labels)
 	judged, err := judgeProvenance(p.prov)

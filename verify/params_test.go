@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -130,9 +131,15 @@ group "default" { targets = ["release"] }
 		want    verify.Verdict
 		from    map[string]string
 		wantErr string
+		hint    string
+		words   func(string) string
 	}{
 		{name: "the bake file with the release's variable", req: verify.Request{Image: ref, Source: dir, Commit: commit, Bake: "docker-bake.hcl"}, env: map[string]string{"VERSION": "2"},
-			want: verify.Reproducible, from: map[string]string{"dockerfile": "bake", "target": "bake", "buildArgs.V": "bake", "env.VERSION": "environment"}},
+			want: verify.Reproducible, from: map[string]string{"dockerfile": "bake", "target": "bake", "buildArgs.V": "bake", "env.VERSION": "environment"},
+			hint: `The bake file's variable VERSION was set to "2" (BakeEnv), as the release's environment did.`},
+		{name: "the hint in the caller's words", req: verify.Request{Image: ref, Source: dir, Commit: commit, Bake: "docker-bake.hcl"}, env: map[string]string{"VERSION": "2"},
+			words: func(p string) string { return "<" + p + ">" },
+			want:  verify.Reproducible, hint: `The bake file's variable VERSION was set to "2" (<BakeEnv>), as the release's environment did.`},
 		{name: "the variable's default is not what the release used", req: verify.Request{Image: ref, Source: dir, Commit: commit, Bake: "docker-bake.hcl"},
 			want: verify.Mismatch, from: map[string]string{"buildArgs.V": "bake"}},
 		{name: "a flag wins over the bake file", req: verify.Request{Image: ref, Source: dir, Commit: commit, Bake: "docker-bake.hcl", BuildArgs: map[string]string{"V": "2"}},
@@ -141,7 +148,7 @@ group "default" { targets = ["release"] }
 		{name: "matrix is not supported", req: verify.Request{Image: ref, Source: dir, Commit: commit, Bake: "ci/matrix.hcl", BakeTarget: "many"}, wantErr: "ci/matrix.hcl:2:3: unsupported bake feature: matrix"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, err := verify.Run(t.Context(), tc.req, w.bk, verify.Options{ProgressMode: "quiet", BakeEnv: tc.env})
+			rep, err := verify.Run(t.Context(), tc.req, w.bk, verify.Options{ProgressMode: "quiet", BakeEnv: tc.env, Words: tc.words})
 			roundTrip(t, rep)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -159,6 +166,9 @@ group "default" { targets = ["release"] }
 				if got := rep.Parameters[name]; got.From != from {
 					t.Errorf("parameter %s: %+v, want from %s", name, got, from)
 				}
+			}
+			if tc.hint != "" && !slices.Contains(rep.Hints, tc.hint) {
+				t.Errorf("hints %q, want %q", rep.Hints, tc.hint)
 			}
 		})
 	}

@@ -104,6 +104,10 @@ type Options struct {
 	// Request.AllowSourceHosts for a source only the image names, any
 	// host for one the request names.
 	AllowSourceHost func(source, host string) bool
+	// Words names a parameter (a Request field, as a *param.Error names
+	// it) in the caller's words in the report's hints: the CLI's flag, the
+	// service's JSON field. Nil: the library's names.
+	Words func(param string) string
 }
 
 // provenanceTypes are the predicate types read as provenance.
@@ -385,7 +389,7 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 	}
 	if pub != nil && pub.Skipped > 0 {
 		p.build.UnverifiedPlatforms = pub.Skipped
-		p.hints = append(p.hints, fmt.Sprintf("%d platform image(s) of the published index were not verified (--platform): the verdict covers only %s.", pub.Skipped, strings.Join(platforms, ", ")))
+		p.hints = append(p.hints, param.Sprintf(o.Words, "%d platform image(s) of the published index were not verified ({Platforms}): the verdict covers only %s.", pub.Skipped, strings.Join(platforms, ", ")))
 	}
 	if pub != nil {
 		prov, err := readProvenance(ctx, pub, o.Image.Limits)
@@ -414,7 +418,7 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 		hosts, refused := proxyHosts(set, inputs.Downloads, req.AllowDownloadHosts)
 		p.spec.ProxyHosts = hosts
 		for _, h := range refused {
-			p.hints = append(p.hints, fmt.Sprintf("The pins name %s, a loopback, private or link-local host: the rebuild may not reach it unless --allow-download-host %s.", h, h))
+			p.hints = append(p.hints, param.Sprintf(o.Words, "The pins name %s, a loopback, private or link-local host: the rebuild may not reach it unless {AllowDownloadHosts} %s.", h, h))
 		}
 	}
 	return p, nil

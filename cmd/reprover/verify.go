@@ -188,7 +188,7 @@ type buildFlags struct {
 // options are the pipeline's options these flags and the comparison's
 // make: the bake environment, BuildKit's progress on stderr, the logger.
 func (b *buildFlags) options(g *globals, c compare.Options) verify.Options {
-	return verify.Options{Compare: c, BakeEnv: b.bakeVars, Progress: g.stderr, ProgressMode: progressMode(g, b.quiet), Logger: g.logger()}
+	return verify.Options{Compare: c, BakeEnv: b.bakeVars, Progress: g.stderr, ProgressMode: progressMode(g, b.quiet), Logger: g.logger(), Words: flagName}
 }
 
 // register defines the build flags on cmd, bound to req; usage replaces

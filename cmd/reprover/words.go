@@ -24,7 +24,8 @@ var flagOf = map[string]string{
 	"AllowSourceHosts":   "--allow-source-host",
 	"Bake":               "--bake",
 	"BakeTarget":         "--bake-target",
-	"BakeVars":           "--bake-var", // CheckRequest; verify.Options.BakeEnv
+	"BakeVars":           "--bake-var", // CheckRequest
+	"BakeEnv":            "--bake-var", // verify.Options
 	// verify.LockRequest and verify.CheckRequest
 	"Dir": "--source",
 	// image.Options

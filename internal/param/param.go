@@ -59,6 +59,13 @@ func (e *Error) In(as func(string) string) string {
 	return fmt.Errorf(name(e.format, as), args...).Error()
 }
 
+// Sprintf is fmt.Sprintf of a format that names parameters as {Name},
+// each named by as(Name) (nil: the library's names): for messages that
+// are not errors, such as a report's hints.
+func Sprintf(as func(string) string, format string, args ...any) string {
+	return fmt.Sprintf(name(format, as), args...)
+}
+
 // Say is err's message with the parameters of every *Error in it named by
 // as: the one translation an edge makes. An *Error's text stands verbatim
 // in the messages that wrap it, and is replaced there.

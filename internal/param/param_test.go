@@ -71,3 +71,13 @@ func TestSay(t *testing.T) {
 		})
 	}
 }
+
+func TestSprintf(t *testing.T) {
+	format := "%d platform image(s) were not verified ({Platforms}); a value {Lock} is %s"
+	if got, want := Sprintf(nil, format, 2, "{Lock}"), "2 platform image(s) were not verified (Platforms); a value Lock is {Lock}"; got != want {
+		t.Errorf("Sprintf(nil) = %q, want %q", got, want)
+	}
+	if got, want := Sprintf(flag, format, 2, "x"), "2 platform image(s) were not verified (--platforms); a value --lock is x"; got != want {
+		t.Errorf("Sprintf = %q, want %q", got, want)
+	}
+}
