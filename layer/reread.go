@@ -30,46 +30,14 @@ import (
 // Without a walk, the layer is read to its end, where its digest is
 // checked again.
 func ReadAgain(ctx context.Context, l image.Layer, lim Limits, w *Walked, wanted []string, entry func(string, *tar.Header, io.Reader) error, done func(func(string) bool)) error {
-	paths := layerPaths{seen: map[string]bool{}, whiteouts: map[string]bool{}}
-	left, remaining := map[string]int{}, 0
-	last := map[string]*Entry{} // the walk's last entry at each path wanted
+	r := &reread{paths: layerPaths{seen: map[string]bool{}, whiteouts: map[string]bool{}},
+		left: map[string]int{}, last: map[string]*Entry{}, walked: w != nil}
 	if w != nil {
-		// What the walk has at the paths wanted and their parents: all
-		// that whether those paths are hidden depends on.
-		near := map[string]bool{}
-		for _, p := range wanted {
-			left[p] = 0
-			for q := p; !near[q]; q = path.Dir(q) {
-				near[q] = true
-			}
-		}
-		st := NewStream(0, w.entries)
-		for p, ok := st.Peek(); ok; p, ok = st.Peek() {
-			rs := st.Take(p, nil)
-			if !near[p] {
-				continue
-			}
-			for _, r := range rs {
-				switch e := r.Entry; {
-				case e.Opaque:
-					paths.opaques = append(paths.opaques, e.Path)
-				case e.Whiteout:
-					paths.whiteouts[e.Path] = true
-				default:
-					paths.seen[e.Path] = true
-					if _, ok := left[e.Path]; ok {
-						left[e.Path]++
-						remaining++
-						last[e.Path] = e
-					}
-				}
-			}
-		}
-		if err := st.Err(); err != nil {
+		if err := r.plan(w, wanted); err != nil {
 			return err
 		}
-		if remaining == 0 {
-			done(paths.hidden)
+		if r.remaining == 0 {
+			done(r.paths.hidden)
 			return nil
 		}
 	}
@@ -78,7 +46,69 @@ func ReadAgain(ctx context.Context, l image.Layer, lim Limits, w *Walked, wanted
 		return err
 	}
 	defer rc.Close()
-	// The Go decoder: the few layers explained need no speed, and it
+	if err := r.read(ctx, rc, lim, entry); err != nil {
+		return err
+	}
+	done(r.paths.hidden)
+	if w != nil {
+		return nil // every content kept was checked against the walk's digests
+	}
+	// The raw stream to its end: the digest check runs at its EOF.
+	_, err = io.Copy(io.Discard, rc)
+	return err
+}
+
+// reread is one second read of a layer.
+type reread struct {
+	paths layerPaths
+	// left counts the entries still to read at each path wanted, and
+	// remaining all of them; last is the walk's last entry at each.
+	left      map[string]int
+	remaining int
+	last      map[string]*Entry
+	walked    bool // the paths come from the walk (plan), not the read
+}
+
+// plan learns from the walk what the layer has at the paths wanted and
+// their parents: all that whether those paths are hidden depends on, and
+// how many entries are to be read at each.
+func (r *reread) plan(w *Walked, wanted []string) error {
+	near := map[string]bool{}
+	for _, p := range wanted {
+		r.left[p] = 0
+		for q := p; !near[q]; q = path.Dir(q) {
+			near[q] = true
+		}
+	}
+	st := NewStream(0, w.entries)
+	for p, ok := st.Peek(); ok; p, ok = st.Peek() {
+		rs := st.Take(p, nil)
+		if !near[p] {
+			continue
+		}
+		for _, rec := range rs {
+			switch e := rec.Entry; {
+			case e.Opaque:
+				r.paths.opaques = append(r.paths.opaques, e.Path)
+			case e.Whiteout:
+				r.paths.whiteouts[e.Path] = true
+			default:
+				r.paths.seen[e.Path] = true
+				if _, ok := r.left[e.Path]; ok {
+					r.left[e.Path]++
+					r.remaining++
+					r.last[e.Path] = e
+				}
+			}
+		}
+	}
+	return st.Err()
+}
+
+// read reads the tar of rc, the layer's compressed bytes, calling entry
+// for each entry: to its end, or with a plan up to the last entry wanted.
+func (r *reread) read(ctx context.Context, rc io.Reader, lim Limits, entry func(string, *tar.Header, io.Reader) error) error {
+	// The Go decoder: the few layers read again need no speed, and it
 	// checks what it reads itself.
 	dec, err := newDecompressor(ctx, ctxReader{ctx, rc}, lim, Gunzipper{})
 	if err != nil {
@@ -86,10 +116,10 @@ func ReadAgain(ctx context.Context, l image.Layer, lim Limits, w *Walked, wanted
 	}
 	defer dec.Close()
 	tr := tar.NewReader(dec)
-	for n := 0; w == nil || remaining > 0; n++ {
+	for n := 0; !r.walked || r.remaining > 0; n++ {
 		h, err := tr.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
 			return err
@@ -101,43 +131,54 @@ func ReadAgain(ctx context.Context, l image.Layer, lim Limits, w *Walked, wanted
 			continue // not a file, as the walk reads it
 		}
 		p, _ := Normalize(h.Name) // as the walk names entries: a climbing name is not the path it climbs to
-		dir, base := path.Split(p)
-		switch {
-		case base == WhiteoutOpaque:
-			if w == nil {
-				paths.opaques = append(paths.opaques, path.Clean(dir))
-			}
-			continue
-		case strings.HasPrefix(base, WhiteoutPrefix):
-			if w == nil {
-				paths.whiteouts[path.Join(dir, strings.TrimPrefix(base, WhiteoutPrefix))] = true
-			}
+		if r.marker(p) {
 			continue
 		}
-		paths.seen[p] = true
-		// The content of the last entry at a path wanted is what
-		// explains it: it must hash as the walk found it.
+		r.paths.seen[p] = true
 		hr := &hashedRead{r: tr, h: sha256.New()}
 		if err := entry(p, h, hr); err != nil {
 			return err
 		}
-		if left[p] > 0 {
-			if left[p] == 1 && TarKind(h.Typeflag) == KindFile && hr.n == h.Size {
-				if e := last[p]; e == nil || !e.hasDigest || !bytes.Equal(hr.h.Sum(nil), e.digest[:]) {
-					return fmt.Errorf("%s: read again, its content is not what the comparison read (%s): the layer changed between the reads", p, e.Digest())
-				}
-			}
-			left[p]--
-			remaining--
+		if err := r.check(p, h, hr); err != nil {
+			return err
 		}
 	}
-	done(paths.hidden)
-	if w != nil {
-		return nil // every content kept was checked against the walk's digests
+	return nil
+}
+
+// marker tells whether p names a whiteout marker, and notes it when
+// the read, not a plan, learns the layer's paths.
+func (r *reread) marker(p string) bool {
+	dir, base := path.Split(p)
+	switch {
+	case base == WhiteoutOpaque:
+		if !r.walked {
+			r.paths.opaques = append(r.paths.opaques, path.Clean(dir))
+		}
+		return true
+	case strings.HasPrefix(base, WhiteoutPrefix):
+		if !r.walked {
+			r.paths.whiteouts[path.Join(dir, strings.TrimPrefix(base, WhiteoutPrefix))] = true
+		}
+		return true
 	}
-	// The raw stream to its end: the digest check runs at its EOF.
-	_, err = io.Copy(io.Discard, rc)
-	return err
+	return false
+}
+
+// check counts an entry read at a path wanted. The content of the last
+// one is what the caller keeps: it must hash as the walk found it.
+func (r *reread) check(p string, h *tar.Header, hr *hashedRead) error {
+	if r.left[p] == 0 {
+		return nil
+	}
+	if r.left[p] == 1 && TarKind(h.Typeflag) == KindFile && hr.n == h.Size {
+		if e := r.last[p]; !e.hasDigest || !bytes.Equal(hr.h.Sum(nil), e.digest[:]) {
+			return fmt.Errorf("%s: read again, its content is not what the comparison read (%s): the layer changed between the reads", p, e.Digest())
+		}
+	}
+	r.left[p]--
+	r.remaining--
+	return nil
 }
 
 // hashedRead hashes what is read through it.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"path"
 	"strings"
 	"sync/atomic"
@@ -45,6 +46,28 @@ type Walked struct {
 // Entries are the walk's entries, on disk; nil for a walk that only
 // hashed the layer (Options.HashOnly).
 func (w *Walked) Entries() *Runs { return w.entries }
+
+// All yields the walk's entries in tree order (a directory, then what
+// is under it; a path's entries in tar order) with a nil error, and
+// stops with a nil entry and the error when the scratch file cannot be
+// read back.
+func (w *Walked) All() iter.Seq2[*Entry, error] {
+	return func(yield func(*Entry, error) bool) {
+		st := NewStream(0, w.entries)
+		var rs []Rec
+		for p, ok := st.Peek(); ok; p, ok = st.Peek() {
+			rs = st.Take(p, rs[:0])
+			for _, r := range rs {
+				if !yield(r.Entry, nil) {
+					return
+				}
+			}
+		}
+		if err := st.Err(); err != nil {
+			yield(nil, err)
+		}
+	}
+}
 
 // Remove removes the scratch file of the walk's entries.
 func (w *Walked) Remove() { w.entries.remove() }
