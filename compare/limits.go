@@ -62,32 +62,16 @@ var DefaultLimits = Limits{
 	MaxArchiveTotalMembers: archive.DefaultLimits.MaxArchiveTotalMembers,
 }
 
+// withDefaults is l with defaults in its zero fields: the walk's limits
+// take layer's, the archives' internal/archive's.
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
-	if l.MaxLayerBytes > 0 {
-		d.MaxLayerBytes = l.MaxLayerBytes
-	}
-	if l.MaxTotalBytes > 0 {
-		d.MaxTotalBytes = l.MaxTotalBytes
-	}
-	if l.MaxEntries > 0 {
-		d.MaxEntries = l.MaxEntries
-	}
 	if l.MaxTotalEntries > 0 {
 		d.MaxTotalEntries = l.MaxTotalEntries
 	}
-	if l.MaxHeaderBytes > 0 {
-		d.MaxHeaderBytes = l.MaxHeaderBytes
-	}
-	if l.MaxZstdWindow > 0 {
-		d.MaxZstdWindow = l.MaxZstdWindow
-	}
-	if l.MaxTextFile > 0 {
-		d.MaxTextFile = l.MaxTextFile
-	}
-	if l.MaxTextBytes > 0 {
-		d.MaxTextBytes = l.MaxTextBytes
-	}
+	w := l.walk().WithDefaults()
+	d.MaxLayerBytes, d.MaxTotalBytes, d.MaxEntries, d.MaxHeaderBytes = w.MaxLayerBytes, w.MaxTotalBytes, w.MaxEntries, w.MaxHeaderBytes
+	d.MaxZstdWindow, d.MaxTextFile, d.MaxTextBytes = w.MaxZstdWindow, w.MaxTextFile, w.MaxTextBytes
 	a := l.archives().WithDefaults()
 	d.MaxArchiveBytes, d.MaxArchiveMembers, d.MaxArchiveDepth = a.MaxArchiveBytes, a.MaxArchiveMembers, a.MaxArchiveDepth
 	d.MaxArchiveTotalBytes, d.MaxArchiveTotalMembers = a.MaxArchiveTotalBytes, a.MaxArchiveTotalMembers
