@@ -22,6 +22,7 @@ import (
 	"github.com/moby/buildkit/client"
 	gatewaypb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/solver/errdefs"
+	spb "github.com/moby/buildkit/sourcepolicy/pb"
 	"github.com/moby/buildkit/util/progress/progressui"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil"
@@ -77,6 +78,11 @@ type Spec struct {
 	// ProxyAnyHost lets the proxy reach any host but local addresses,
 	// and ProxyHosts among those (reprover lock: the pins are being made).
 	ProxyAnyHost bool
+	// Only is every image, git remote and ADD URL the build may fetch
+	// (AllowedOf the inputs Check found); anything else fails the build,
+	// naming it. A rebuild always sets it; nil lets a build fetch what its
+	// Dockerfile says (the test world's publishers).
+	Only *Allowed
 }
 
 // publishedName is the name a build with provenance is exported under
@@ -270,12 +276,14 @@ func (c *Client) solveOpt(ctx context.Context, s Spec) (client.SolveOpt, error) 
 		// No entitlements: RUN --network=host and --security=insecure fail.
 		AllowedEntitlements: nil,
 	}
+	var net *spb.Policy
 	switch {
 	case proxied && s.ProxyAnyHost:
-		opt.SourcePolicy = lockPolicy(s.ProxyHosts)
+		net = lockPolicy(s.ProxyHosts)
 	case proxied:
-		opt.SourcePolicy = proxyPolicy(s.ProxyHosts)
+		net = proxyPolicy(s.ProxyHosts)
 	}
+	opt.SourcePolicy = policy(s.Only, net)
 	return opt, nil
 }
 

