@@ -28,6 +28,7 @@ import (
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/reprover/reprover/internal/text"
 	"github.com/reprover/reprover/pins"
 )
 
@@ -364,7 +365,9 @@ func exportEntry(s Spec) client.ExportEntry {
 // tail of each step's log (for a failure) and the proxy's request lists.
 func (c *Client) solve(ctx context.Context, opt client.SolveOpt, progress io.Writer, mode string) (*client.SolveResponse, *logTail, *proxyLog, error) {
 	logs, plog := newLogTail(20), newProxyLog()
-	disp, err := progressui.NewDisplay(progress, progressui.DisplayMode(cmp.Or(mode, string(progressui.PlainMode))))
+	progress, mode, done := visibleProgress(progress, cmp.Or(mode, string(progressui.PlainMode)))
+	defer done()
+	disp, err := progressui.NewDisplay(progress, progressui.DisplayMode(mode))
 	if err != nil {
 		return nil, logs, plog, err
 	}
@@ -391,6 +394,29 @@ func (c *Client) solve(ctx context.Context, opt client.SolveOpt, progress io.Wri
 		return err
 	})
 	return res, logs, plog, eg.Wait()
+}
+
+// visibleProgress is where BuildKit's display writes: a step's output is
+// the build's, and a RUN that prints terminal escapes (a window title, a
+// cleared screen) must not reach the verifier's terminal. The plain
+// display (asked for, or what auto picks when progress is no terminal) is
+// passed through text.VisibleWriter; the tty display draws with escapes
+// of its own and is left as it is.
+func visibleProgress(progress io.Writer, mode string) (io.Writer, string, func()) {
+	tty := false
+	if f, ok := progress.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	if mode == string(progressui.TtyMode) || mode == string(progressui.AutoMode) && tty {
+		return progress, mode, func() {}
+	}
+	if mode == string(progressui.AutoMode) {
+		mode = string(progressui.PlainMode)
+	}
+	w := text.VisibleWriter(progress)
+	return w, mode, func() { w.Close() }
 }
 
 // captures are the downloads of a proxied build: from its provenance in

@@ -280,3 +280,20 @@ func TestUnseenSourcesDenied(t *testing.T) {
 		})
 	}
 }
+
+// TestProgressEscapesVisible: a RUN that prints terminal escapes (a window
+// title, a cleared screen) does not reach the verifier's terminal through
+// BuildKit's progress display: they arrive visible.
+func TestProgressEscapesVisible(t *testing.T) {
+	w := newWorld(t)
+	dir, commit := fixtures.GitRepo(t, w.files("FROM BASE\nRUN printf '\\033]0;PWNED\\007\\033[2J' && echo done > /done\n", nil), commitTime)
+	x, _ := w.publish(dir, "", builder.Spec{})
+	var progress strings.Builder
+	rep, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: w.push("release/escapes", x)}, w.bk, verify.Options{Progress: &progress, ProgressMode: "plain"})
+	if err != nil || rep.Verdict != verify.Reproducible {
+		t.Fatalf("verdict %s, error %v", rep.Verdict, err)
+	}
+	if out := progress.String(); strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, `\x1b]0;PWNED\x07`) {
+		t.Errorf("the progress display passed the step's escapes raw, or lost them:\n%q", out)
+	}
+}
