@@ -77,16 +77,8 @@ type hooks struct {
 }
 
 func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Report, error) {
-	if o.Parallelism <= 0 {
-		o.Parallelism = 4
-	}
-	if o.NameA == "" {
-		o.NameA, o.NameB = "A", "B"
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	lim := o.Limits.withDefaults()
+	o = o.withDefaults()
+	lim := o.Limits
 	gz, err := layer.NewGunzipper(o.Decompressor)
 	if err != nil {
 		return nil, err
@@ -96,9 +88,6 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 		B: &ImageRef{Ref: b.Ref.String(), Digest: b.Digest.String()}}
 	pairs, notes := pairPlatforms(a, b)
 
-	// Read every distinct layer of every pair that is not bit-identical,
-	// each once: first the layers above the pair's shared layers, then
-	// the shared layers of the pairs whose merged views need them.
 	scratch, err := os.MkdirTemp(o.Scratch, "reprover-compare-*")
 	if err != nil {
 		return nil, fmt.Errorf("scratch directory: %w", err)
@@ -107,17 +96,62 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 	ws := &walkSet{total: &atomic.Int64{}, entries: &atomic.Int64{}, m: map[v1.Hash]*walkFuture{},
 		lim: lim, gz: gz, index: o.Index, logger: o.Logger, hooks: h, scratch: scratch}
 	defer ws.close()
+	plans, err := readLayers(ctx, pairs, ws, o, h.readAll)
+	if err != nil {
+		return nil, err
+	}
+	archives := archive.NewBudget(lim.archives()) // one for every platform
+	for i, p := range pairs {
+		pr, err := comparePair(p, plans[i], ws, o)
+		if err != nil {
+			return nil, err
+		}
+		if pr.Verdict == Different && p.a != nil && p.b != nil {
+			if err := explainPlatform(ctx, pr, p.a, p.b, lim, o, ws, archives); err != nil {
+				return nil, err
+			}
+		}
+		rep.Platforms = append(rep.Platforms, *pr)
+	}
+	rep.Hints = append(rep.Hints, notes...)
+	rep.Verdict, rep.Encoding = verdictOf(a, b, rep.Platforms)
+	rep.Hints = append(rep.Hints, hints(rep, o)...)
+	rep.Hints = append(rep.Hints, causeHints(rep)...)
+	return rep, nil
+}
+
+// withDefaults is o with its defaults filled in, its limits' too.
+func (o Options) withDefaults() Options {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 4
+	}
+	if o.NameA == "" {
+		o.NameA, o.NameB = "A", "B"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.Limits = o.Limits.withDefaults()
+	return o
+}
+
+// readLayers reads every distinct layer of every pair that is not
+// bit-identical, each once: first the layers above the pair's shared
+// layers, then the shared layers of the pairs whose merged views need
+// them (readAll: all of them). It returns each pair's plan (nil for a
+// pair not read).
+func readLayers(ctx context.Context, pairs []pair, ws *walkSet, o Options, readAll bool) ([]*plan, error) {
 	plans := make([]*plan, len(pairs))
-	if !h.readAll {
+	if !readAll {
 		ws.twins, ws.bare = twinLayers(pairs)
 	}
-	err = ws.read(ctx, o.Parallelism, func(start func(image.Layer)) {
+	err := ws.read(ctx, o.Parallelism, func(start func(image.Layer)) {
 		for i, p := range pairs {
 			if p.a == nil || p.b == nil || p.a.Descriptor.Digest == p.b.Descriptor.Digest {
 				continue
 			}
 			plans[i] = &plan{shared: sharedLayers(p.a, p.b)}
-			if h.readAll {
+			if readAll {
 				plans[i].shared = 0
 			}
 			for _, img := range []*image.Image{p.a, p.b} {
@@ -145,57 +179,7 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 			}
 		}
 	})
-	if err != nil {
-		return nil, err
-	}
-	archives := archive.NewBudget(lim.archives()) // one for every platform
-	for i, p := range pairs {
-		pr, err := comparePair(p, plans[i], ws, o)
-		if err != nil {
-			return nil, err
-		}
-		if pr.Verdict == Different && p.a != nil && p.b != nil {
-			if err := explainPlatform(ctx, pr, p.a, p.b, lim, o, ws, archives); err != nil {
-				return nil, err
-			}
-		}
-		rep.Platforms = append(rep.Platforms, *pr)
-	}
-	rep.Hints = append(rep.Hints, notes...)
-
-	rep.Verdict = Identical
-	if a.Digest != b.Digest {
-		rep.Verdict = Equivalent
-		var enc []string
-		if len(a.Attestations) != len(b.Attestations) || !sameDescs(a.Attestations, b.Attestations) {
-			enc = append(enc, EncAttestations)
-		}
-		if a.IsIndex || b.IsIndex {
-			enc = append(enc, EncIndex)
-		}
-		rep.Encoding = enc
-	}
-	for _, p := range rep.Platforms {
-		switch p.Verdict {
-		case Different:
-			rep.Verdict = Different
-		case Equivalent:
-			if rep.Verdict == Identical {
-				rep.Verdict = Equivalent
-			}
-		}
-		for _, e := range p.Encoding {
-			if !slices.Contains(rep.Encoding, e) {
-				rep.Encoding = append(rep.Encoding, e)
-			}
-		}
-	}
-	if rep.Verdict == Different {
-		rep.Encoding = nil
-	}
-	rep.Hints = append(rep.Hints, hints(rep, o)...)
-	rep.Hints = append(rep.Hints, causeHints(rep)...)
-	return rep, nil
+	return plans, err
 }
 
 type pair struct {

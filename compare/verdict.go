@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/reprover/reprover/image"
 )
 
 // platformVerdict judges two platform images whose manifests differ (equal
@@ -116,4 +118,40 @@ func hints(rep *Report, o Options) []string {
 		}
 	}
 	return out
+}
+
+// verdictOf is the verdict of the comparison of a and b from its
+// platforms', and the encoding aspects that differ (none when the
+// verdict is different).
+func verdictOf(a, b *image.Resolved, platforms []Platform) (string, []string) {
+	verdict := Identical
+	var enc []string
+	if a.Digest != b.Digest {
+		verdict = Equivalent
+		if len(a.Attestations) != len(b.Attestations) || !sameDescs(a.Attestations, b.Attestations) {
+			enc = append(enc, EncAttestations)
+		}
+		if a.IsIndex || b.IsIndex {
+			enc = append(enc, EncIndex)
+		}
+	}
+	for _, p := range platforms {
+		switch p.Verdict {
+		case Different:
+			verdict = Different
+		case Equivalent:
+			if verdict == Identical {
+				verdict = Equivalent
+			}
+		}
+		for _, e := range p.Encoding {
+			if !slices.Contains(enc, e) {
+				enc = append(enc, e)
+			}
+		}
+	}
+	if verdict == Different {
+		return verdict, nil
+	}
+	return verdict, enc
 }
