@@ -215,9 +215,7 @@ func (w *Walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter, ba
 	eof := &eofSeen{r: r}
 	tr := tar.NewReader(eof)
 	// One copy buffer for the walk: io.Copy would allocate one per file.
-	buf := make([]byte, 32<<10)
-	var textBudget = lim.MaxTextBytes
-	var contentBytes, headerBytes int64
+	t := &tarRead{lim: lim, what: what, buf: make([]byte, 32<<10), textBudget: lim.MaxTextBytes}
 	for n := 0; ; n++ {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -232,15 +230,8 @@ func (w *Walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter, ba
 		if err != nil {
 			return fmt.Errorf("%s: tar entry %d: %w", what, n, err)
 		}
-		if n >= lim.MaxEntries {
-			return &LimitError{What: what + " tar entries", Limit: "MaxEntries", Max: int64(lim.MaxEntries), Got: int64(n + 1)}
-		}
-		// archive/tar lets every header carry up to 1 MiB of PAX records
-		// and as much again of GNU long names: bound what the entries keep
-		// of them, or a few MiB of gzip would hold GiBs of names.
-		headerBytes += keptHeaderBytes(h)
-		if headerBytes > lim.MaxHeaderBytes {
-			return &LimitError{What: what + " tar header names, link targets and xattrs", Limit: "MaxHeaderBytes", Max: lim.MaxHeaderBytes, Got: headerBytes}
+		if err := t.header(n, h); err != nil {
+			return err
 		}
 		if h.Typeflag == tar.TypeXGlobalHeader {
 			// A PAX global header is not a file: unpackers (containerd,
@@ -255,53 +246,94 @@ func (w *Walked) readTar(r io.Reader, lim Limits, what string, rw *runWriter, ba
 		// Data on a directory, device or FIFO is not unpacked; it is
 		// hashed so two layers cannot differ there unnoticed.
 		stray := !regular && h.Size != 0 && h.Typeflag != tar.TypeLink && h.Typeflag != tar.TypeSymlink
-		if bare {
-			if stray {
-				w.Findings = append(w.Findings, dataOnNonFile(e, h))
-			}
-			continue // the tar reader skips the contents
+		switch {
+		case bare:
+			// The tar reader skips the contents.
+		case regular:
+			err = t.file(tr, e, h)
+		case stray:
+			err = t.stray(tr, e)
 		}
-		if regular {
-			hw := sha256.New()
-			var keep *bytes.Buffer
-			if h.Size <= lim.MaxTextFile && h.Size <= textBudget && !e.Whiteout && !e.Opaque {
-				keep = bytes.NewBuffer(make([]byte, 0, max(h.Size, 0))) // within MaxTextFile
-			}
-			dst := io.Writer(hw)
-			if keep != nil {
-				dst = io.MultiWriter(hw, keep)
-			}
-			left := lim.MaxLayerBytes - contentBytes
-			got, err := io.CopyBuffer(dst, io.LimitReader(tr, left+1), buf)
-			contentBytes += got
-			if err != nil {
-				return fmt.Errorf("%s: %s: %w", what, e.Path, err)
-			}
-			if got > left {
-				return &LimitError{What: what + " file contents", Limit: "MaxLayerBytes", Max: lim.MaxLayerBytes, Got: contentBytes}
-			}
-			if got != h.Size {
-				return fmt.Errorf("%s: %s: read %d bytes, header says %d", what, e.Path, got, h.Size)
-			}
-			e.SetDigest(hw.Sum(nil))
-			if keep != nil && isText(keep.Bytes()) {
-				e.SetText(keep.Bytes())
-				textBudget -= int64(keep.Len())
-			}
-		} else if stray {
-			hw := sha256.New()
-			got, err := io.CopyBuffer(hw, io.LimitReader(tr, lim.MaxLayerBytes-contentBytes+1), buf)
-			contentBytes += got
-			if err != nil {
-				return fmt.Errorf("%s: %s: %w", what, e.Path, err)
-			}
-			if contentBytes > lim.MaxLayerBytes {
-				return &LimitError{What: what + " file contents", Limit: "MaxLayerBytes", Max: lim.MaxLayerBytes, Got: contentBytes}
-			}
-			e.SetDigest(hw.Sum(nil))
+		if err != nil {
+			return err
+		}
+		if stray {
 			w.Findings = append(w.Findings, dataOnNonFile(e, h))
 		}
 	}
+}
+
+// tarRead is what a walk counts and keeps as it reads a tar: the bytes
+// of headers and contents, against their limits, and the text budget.
+type tarRead struct {
+	lim          Limits
+	what         string
+	buf          []byte // the copy buffer
+	textBudget   int64
+	contentBytes int64
+	headerBytes  int64
+}
+
+// header counts the n-th entry, h, against the limits of headers.
+func (t *tarRead) header(n int, h *tar.Header) error {
+	if n >= t.lim.MaxEntries {
+		return &LimitError{What: t.what + " tar entries", Limit: "MaxEntries", Max: int64(t.lim.MaxEntries), Got: int64(n + 1)}
+	}
+	// archive/tar lets every header carry up to 1 MiB of PAX records
+	// and as much again of GNU long names: bound what the entries keep
+	// of them, or a few MiB of gzip would hold GiBs of names.
+	t.headerBytes += keptHeaderBytes(h)
+	if t.headerBytes > t.lim.MaxHeaderBytes {
+		return &LimitError{What: t.what + " tar header names, link targets and xattrs", Limit: "MaxHeaderBytes", Max: t.lim.MaxHeaderBytes, Got: t.headerBytes}
+	}
+	return nil
+}
+
+// file hashes the content of e, a regular file, and keeps it when it is
+// text within the budget.
+func (t *tarRead) file(tr io.Reader, e *Entry, h *tar.Header) error {
+	hw := sha256.New()
+	var keep *bytes.Buffer
+	if h.Size <= t.lim.MaxTextFile && h.Size <= t.textBudget && !e.Whiteout && !e.Opaque {
+		keep = bytes.NewBuffer(make([]byte, 0, max(h.Size, 0))) // within MaxTextFile
+	}
+	dst := io.Writer(hw)
+	if keep != nil {
+		dst = io.MultiWriter(hw, keep)
+	}
+	left := t.lim.MaxLayerBytes - t.contentBytes
+	got, err := io.CopyBuffer(dst, io.LimitReader(tr, left+1), t.buf)
+	t.contentBytes += got
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", t.what, e.Path, err)
+	}
+	if got > left {
+		return &LimitError{What: t.what + " file contents", Limit: "MaxLayerBytes", Max: t.lim.MaxLayerBytes, Got: t.contentBytes}
+	}
+	if got != h.Size {
+		return fmt.Errorf("%s: %s: read %d bytes, header says %d", t.what, e.Path, got, h.Size)
+	}
+	e.SetDigest(hw.Sum(nil))
+	if keep != nil && isText(keep.Bytes()) {
+		e.SetText(keep.Bytes())
+		t.textBudget -= int64(keep.Len())
+	}
+	return nil
+}
+
+// stray hashes the data on e, an entry that is not a regular file.
+func (t *tarRead) stray(tr io.Reader, e *Entry) error {
+	hw := sha256.New()
+	got, err := io.CopyBuffer(hw, io.LimitReader(tr, t.lim.MaxLayerBytes-t.contentBytes+1), t.buf)
+	t.contentBytes += got
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", t.what, e.Path, err)
+	}
+	if t.contentBytes > t.lim.MaxLayerBytes {
+		return &LimitError{What: t.what + " file contents", Limit: "MaxLayerBytes", Max: t.lim.MaxLayerBytes, Got: t.contentBytes}
+	}
+	e.SetDigest(hw.Sum(nil))
+	return nil
 }
 
 // keptHeaderBytes is what an Entry keeps of h: its names and xattrs.
