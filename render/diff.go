@@ -21,6 +21,36 @@ func UnifiedDiff(nameA, nameB, a, b string) string {
 	if (n+1)*(m+1) > maxDiffCells {
 		return fmt.Sprintf("--- %s\n+++ %s\n(%d and %d lines: too many to diff)\n", nameA, nameB, n, m)
 	}
+	ops := diffOps(la, lb)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "--- %s\n+++ %s\n", nameA, nameB)
+	for k := 0; k < len(ops); {
+		if ops[k].kind == ' ' {
+			k++
+			continue
+		}
+		start, end := hunkAt(ops, k)
+		writeHunk(&sb, ops[start:end])
+		k = end
+	}
+	return sb.String()
+}
+
+// diffContext is how many unchanged lines a hunk shows around a change.
+const diffContext = 3
+
+// op is a line of a diff: kept (' '), removed ('-') or added ('+'), with
+// where it is in a (ai) and in b (bi).
+type op struct {
+	kind   byte
+	text   string
+	ai, bi int
+}
+
+// diffOps are the lines of la and lb as kept, removed or added: the
+// longest common subsequence kept.
+func diffOps(la, lb []string) []op {
+	n, m := len(la), len(lb)
 	// lcs[i][j] = length of the longest common subsequence of la[i:], lb[j:].
 	lcs := make([][]int32, n+1)
 	for i := range lcs {
@@ -34,12 +64,6 @@ func UnifiedDiff(nameA, nameB, a, b string) string {
 				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
 			}
 		}
-	}
-	type op struct {
-		kind byte // ' ', '-', '+'
-		text string
-		ai   int
-		bi   int
 	}
 	var ops []op
 	i, j := 0, 0
@@ -56,52 +80,50 @@ func UnifiedDiff(nameA, nameB, a, b string) string {
 			j++
 		}
 	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "--- %s\n+++ %s\n", nameA, nameB)
-	const ctx = 3
-	for k := 0; k < len(ops); {
-		if ops[k].kind == ' ' {
-			k++
+	return ops
+}
+
+// hunkAt is the hunk whose first change is ops[k]: its context before,
+// the changes that follow with at most 2*diffContext kept lines between
+// them, and its context after.
+func hunkAt(ops []op, k int) (start, end int) {
+	start, end = max(k-diffContext, 0), k
+	for end < len(ops) {
+		if ops[end].kind != ' ' {
+			end++
 			continue
 		}
-		start := max(k-ctx, 0)
-		end := k
-		for end < len(ops) {
-			if ops[end].kind != ' ' {
-				end++
-				continue
-			}
-			run := end
-			for run < len(ops) && ops[run].kind == ' ' {
-				run++
-			}
-			if run-end > 2*ctx || run == len(ops) {
-				end = min(end+ctx, len(ops))
-				break
-			}
-			end = run
+		run := end
+		for run < len(ops) && ops[run].kind == ' ' {
+			run++
 		}
-		aStart, bStart := ops[start].ai, ops[start].bi
-		var aLen, bLen int
-		for _, o := range ops[start:end] {
-			if o.kind != '+' {
-				aLen++
-			}
-			if o.kind != '-' {
-				bLen++
-			}
+		if run-end > 2*diffContext || run == len(ops) {
+			return start, min(end+diffContext, len(ops))
 		}
-		fmt.Fprintf(&sb, "@@ -%s +%s @@\n", hunkRange(aStart, aLen), hunkRange(bStart, bLen))
-		for _, o := range ops[start:end] {
-			sb.WriteByte(o.kind)
-			sb.WriteString(o.text)
-			if !strings.HasSuffix(o.text, "\n") {
-				sb.WriteString("\n\\ No newline at end of file\n")
-			}
-		}
-		k = end
+		end = run
 	}
-	return sb.String()
+	return start, end
+}
+
+// writeHunk writes one hunk: its header, then its lines.
+func writeHunk(sb *strings.Builder, h []op) {
+	var aLen, bLen int
+	for _, o := range h {
+		if o.kind != '+' {
+			aLen++
+		}
+		if o.kind != '-' {
+			bLen++
+		}
+	}
+	fmt.Fprintf(sb, "@@ -%s +%s @@\n", hunkRange(h[0].ai, aLen), hunkRange(h[0].bi, bLen))
+	for _, o := range h {
+		sb.WriteByte(o.kind)
+		sb.WriteString(o.text)
+		if !strings.HasSuffix(o.text, "\n") {
+			sb.WriteString("\n\\ No newline at end of file\n")
+		}
+	}
 }
 
 func hunkRange(start, n int) string {
