@@ -119,89 +119,117 @@ type mergedDiff struct {
 // the first reason it needs the base (mergedDiff.need). An error is a
 // scratch file that cannot be read back.
 func diffMerged(from int, a, b []*layer.Runs, overUnread bool, chunk int, labels *[2]string) (*mergedDiff, error) {
-	var sides [2]*sideStream
+	m := &merging{overUnread: overUnread, labels: labels, out: &mergedDiff{files: []FileChange{}}}
 	for i, l := range [][]*layer.Runs{a, b} {
 		s, err := newSideStream(from, l)
 		if err != nil {
 			return nil, err
 		}
-		sides[i] = s
-	}
-	out := &mergedDiff{files: []FileChange{}}
-	type placed struct {
-		at applyAt
-		f  Finding
-	}
-	var found [2][]placed
-	var parents, groups [2][]group
-	var lo string
-	flush := func(hi string) bool {
-		in := func(p string) bool { return layer.TreeCompare(lo, p) <= 0 && layer.TreeCompare(p, hi) <= 0 }
-		var views [2]*fsView
-		var maps [2]pathMap
-		for i, s := range sides {
-			v := replay(slices.Concat(parents[i], groups[i]), s.targets, overUnread)
-			views[i], maps[i] = v, pathMap{}
-			for p, e := range v.entries.all() {
-				if in(p) {
-					maps[i][p] = e
-				}
-			}
-			for j, f := range v.Findings {
-				if in(f.Path) {
-					found[i] = append(found[i], placed{v.at[j], f})
-				}
-			}
-		}
-		if overUnread {
-			if out.need = baseNeededIn(views[0], views[1], in); out.need != "" {
-				return false
-			}
-		}
-		out.files = append(out.files, diffEntries(maps[0], maps[1], nil, nil, labels)...)
-		return true
+		m.sides[i] = s
 	}
 	n := 0
 	for {
-		p, ok := nextPath(sides[0].Stream, sides[1].Stream)
+		p, ok := nextPath(m.sides[0].Stream, m.sides[1].Stream)
 		if !ok {
 			break
 		}
 		if n == 0 {
-			lo = p
-			for i, s := range sides {
-				parents[i] = slices.Clone(s.parentsOf(p))
-				groups[i] = groups[i][:0]
-			}
+			m.start(p)
 		}
-		for i, s := range sides {
+		for i, s := range m.sides {
 			if q, ok := s.Peek(); ok && q == p {
-				groups[i] = append(groups[i], s.takeGroup(p))
+				m.groups[i] = append(m.groups[i], s.takeGroup(p))
 			}
 		}
 		if n++; n >= chunk {
-			if !flush(p) {
-				return out, nil
+			if !m.flush(p) {
+				return m.out, nil
 			}
 			n = 0
 		}
 	}
-	for _, s := range sides {
+	for _, s := range m.sides {
 		if s.Err() != nil {
 			return nil, s.Err()
 		}
 	}
-	if n > 0 && !flush("\xff") {
-		return out, nil
+	if n > 0 && !m.flush("\xff") {
+		return m.out, nil
 	}
+	return m.finish(), nil
+}
+
+// merging is a chunked comparison of merged views under way: the range
+// of paths from lo taken so far (groups, and the parents of its first
+// path) and the findings made, each where it was made.
+type merging struct {
+	sides      [2]*sideStream
+	overUnread bool
+	labels     *[2]string
+	out        *mergedDiff
+	found      [2][]placed
+	parents    [2][]group
+	groups     [2][]group
+	lo         string
+}
+
+// placed is a finding and where a view made it.
+type placed struct {
+	at applyAt
+	f  Finding
+}
+
+// start begins a range at p.
+func (m *merging) start(p string) {
+	m.lo = p
+	for i, s := range m.sides {
+		m.parents[i] = slices.Clone(s.parentsOf(p))
+		m.groups[i] = m.groups[i][:0]
+	}
+}
+
+// flush compares the range, up to hi, on views of its own, keeping its
+// own paths' entries and findings; false when the comparison stops
+// there, needing the unread base.
+func (m *merging) flush(hi string) bool {
+	in := func(p string) bool { return layer.TreeCompare(m.lo, p) <= 0 && layer.TreeCompare(p, hi) <= 0 }
+	var views [2]*fsView
+	var maps [2]pathMap
+	for i, s := range m.sides {
+		v := replay(slices.Concat(m.parents[i], m.groups[i]), s.targets, m.overUnread)
+		views[i], maps[i] = v, pathMap{}
+		for p, e := range v.entries.all() {
+			if in(p) {
+				maps[i][p] = e
+			}
+		}
+		for j, f := range v.Findings {
+			if in(f.Path) {
+				m.found[i] = append(m.found[i], placed{v.at[j], f})
+			}
+		}
+	}
+	if m.overUnread {
+		if m.out.need = baseNeededIn(views[0], views[1], in); m.out.need != "" {
+			return false
+		}
+	}
+	m.out.files = append(m.out.files, diffEntries(maps[0], maps[1], nil, nil, m.labels)...)
+	return true
+}
+
+// finish sorts the files by path and puts the findings back in the order
+// one view of everything would have made them.
+func (m *merging) finish() *mergedDiff {
+	out := m.out
 	sort.Slice(out.files, func(i, j int) bool { return out.files[i].Path < out.files[j].Path })
-	for i, fs := range found {
+	for i, fs := range m.found {
 		slices.SortStableFunc(fs, func(x, y placed) int { return x.at.compare(y.at) })
 		for _, p := range fs {
 			out.findings[i] = append(out.findings[i], p.f)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // nextPath is the lesser, in tree order, of the next paths of a and b;
