@@ -34,7 +34,8 @@ var (
 	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 )
 
-// declaredCompression is what a layer media type claims.
+// DeclaredCompression is what a layer media type claims ("" when it
+// claims none this package knows).
 func DeclaredCompression(mt types.MediaType) Compression {
 	s := string(mt)
 	switch {

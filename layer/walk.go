@@ -464,7 +464,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// mediaTypeFinding reports a media type whose compression is not the one
+// MediaTypeFinding reports a media type whose compression is not the one
 // found in the bytes. It is judged per image listing the blob (walks are
 // shared by digest, media types are not).
 func MediaTypeFinding(mt types.MediaType, found Compression) []Finding {
