@@ -1,96 +1,254 @@
 package builder
 
 import (
+	"fmt"
 	"maps"
+	"regexp"
 	"slices"
-	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/reprover/reprover/internal/limits"
 )
+
+// Expanding a variable can multiply a Dockerfile's size (ARG B=$A$A$A…,
+// line after line), so every expansion is bounded before it is done.
+const (
+	// maxExpandedBytes bounds one word's expansion (an ARG's value, a
+	// source): a real one is a few hundred bytes.
+	maxExpandedBytes = 1 << 20
+	// maxExpandedTotalBytes bounds all of a Dockerfile's expansions.
+	maxExpandedTotalBytes = 16 << 20
+)
+
+// value is a variable's value and the names it depends on whose values
+// Check cannot know: a base image's ENV, or an automatic platform ARG
+// when the platform is not given.
+type value struct {
+	v       string
+	unknown []string // sorted
+}
 
 // argScope is the variables in effect at one point of a Dockerfile: the
 // meta ARGs before the first FROM, or one stage's ARGs and ENVs. Both follow
-// BuildKit's dockerfile2llb (buildMetaArgs, dispatchArg, dispatchEnv), so
-// Check judges the words the build will use.
+// BuildKit's dockerfile2llb (defaultArgs, buildMetaArgs, dispatchArg,
+// dispatchEnv, dispatchState.init), so Check judges the words the build
+// will use.
 type argScope struct {
 	lex       *shell.Lex
 	buildArgs map[string]string
 	// meta is the global scope a stage takes a value from when it
 	// re-declares an ARG without a default; nil for the global scope itself.
-	meta   *argScope
-	vals   map[string]string
-	envSet map[string]bool // the names ENV set: an ARG does not override them
+	meta *argScope
+	// vals is the build state's environment: ARG and ENV values, the
+	// last one set winning.
+	vals map[string]value
+	// imageEnv is the image config's Env: what ENV set. A stage built on
+	// this one starts from vals, then applies imageEnv over it.
+	imageEnv map[string]value
 	// baseEnvKnown: the stage starts from scratch (or a stage that does),
 	// so no variable comes from a base image's config.
 	baseEnvKnown bool
+	budget       *budget
 }
 
-func newArgScope(lex *shell.Lex, buildArgs map[string]string, meta *argScope) *argScope {
-	return &argScope{lex: lex, buildArgs: buildArgs, meta: meta, vals: map[string]string{}, envSet: map[string]bool{}}
+// budget is what a Dockerfile's expansions have used of maxExpandedTotalBytes.
+type budget struct{ total int64 }
+
+func newArgScope(lex *shell.Lex, buildArgs map[string]string, meta *argScope, b *budget) *argScope {
+	return &argScope{lex: lex, buildArgs: buildArgs, meta: meta, vals: map[string]value{}, imageEnv: map[string]value{}, budget: b}
 }
 
-// inherit starts a stage from another stage: its ENV (not its ARGs) and
-// what is known of its base.
+// nonEnvArgs are ARGs BuildKit never puts in the environment.
+var nonEnvArgs = []string{"BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"}
+
+// startScratch starts a stage from scratch: the image's config has only
+// PATH (none for Windows), as BuildKit's emptyImage.
+func (s *argScope) startScratch(path value) {
+	s.baseEnvKnown = true
+	if path.v != "" {
+		s.vals["PATH"], s.imageEnv["PATH"] = path, path
+	}
+}
+
+// inherit starts a stage from another stage, as BuildKit's init and
+// dispatchStages do: the parent's environment (its ARG values too), then
+// its image config's Env over it. When the parent's base is an image,
+// that config also holds the image's own Env, which may replace any
+// value an ARG (not an ENV) set.
 func (s *argScope) inherit(parent *argScope) {
-	for k := range parent.envSet {
-		s.vals[k], s.envSet[k] = parent.vals[k], true
-	}
+	maps.Copy(s.vals, parent.vals)
+	maps.Copy(s.imageEnv, parent.imageEnv)
+	maps.Copy(s.vals, parent.imageEnv)
 	s.baseEnvKnown = parent.baseEnvKnown
-}
-
-// setEnv applies one ENV: its value expanded in the scope.
-func (s *argScope) setEnv(kv instructions.KeyValuePair) {
-	s.vals[kv.Key], s.envSet[kv.Key] = s.expand(kv.Value), true
-}
-
-// unresolved lists the variables word uses that no ARG or ENV of the
-// Dockerfile sets, when the base image's config may set them.
-func (s *argScope) unresolved(word string) []string {
 	if s.baseEnvKnown {
-		return nil
+		return
 	}
-	_, unmatched, err := s.lex.ProcessWord(word, shell.EnvsFromSlice(s.env()))
-	if err != nil {
-		return nil
-	}
-	return slices.Sorted(maps.Keys(unmatched))
-}
-
-// declare applies one ARG: a build arg overrides; else the default, expanded
-// in the ARGs declared before it; else, in a stage, the meta ARG's value. An
-// ARG with none of these stays unset (not empty), as in BuildKit.
-func (s *argScope) declare(kv instructions.KeyValuePairOptional) {
-	if s.envSet[kv.Key] {
-		return // ENV always wins over ARG
-	}
-	if v, ok := s.buildArgs[kv.Key]; ok {
-		s.vals[kv.Key] = v
-	} else if kv.Value != nil {
-		s.vals[kv.Key] = s.expand(*kv.Value)
-	} else if s.meta != nil {
-		if v, ok := s.meta.vals[kv.Key]; ok {
-			s.vals[kv.Key] = v
+	for k, v := range s.vals {
+		if _, ok := s.imageEnv[k]; !ok {
+			s.vals[k] = value{v: v.v, unknown: union(v.unknown, []string{k})}
 		}
 	}
 }
 
-// expand substitutes the scope's ARGs in word. A word the lexer refuses
-// (${X:?unset}) is judged as written: BuildKit would fail that build anyway.
-func (s *argScope) expand(word string) string {
-	r, _, err := s.lex.ProcessWord(word, shell.EnvsFromSlice(s.env()))
+// setEnv applies one ENV: its value expanded in the scope.
+func (s *argScope) setEnv(kv instructions.KeyValuePair) error {
+	v, err := s.eval(kv.Value)
 	if err != nil {
-		return word
+		return err
 	}
-	return r
+	s.vals[kv.Key], s.imageEnv[kv.Key] = v, v
+	return nil
 }
 
-// env lists the scope as sorted KEY=value pairs.
-func (s *argScope) env() []string {
-	out := make([]string, 0, len(s.vals))
-	for k, v := range s.vals {
-		out = append(out, k+"="+v)
+// declare applies one ARG as BuildKit's dispatchArg (buildMetaArgs for the
+// meta ARGs): a build arg overrides; else the default, expanded in the
+// scope; else, in a stage, the meta ARG's value. An ARG with none of these
+// changes nothing (it stays unset, or keeps an ENV's value); one with a
+// value replaces an earlier ENV's in the environment.
+func (s *argScope) declare(kv instructions.KeyValuePairOptional) error {
+	var v value
+	if b, ok := s.buildArgs[kv.Key]; ok {
+		v = value{v: b}
+	} else if kv.Value != nil {
+		var err error
+		if v, err = s.eval(*kv.Value); err != nil {
+			return err
+		}
+	} else if g, ok := s.metaValue(kv.Key); ok {
+		v = g
+	} else {
+		return nil
 	}
-	sort.Strings(out)
-	return out
+	if !slices.Contains(nonEnvArgs, kv.Key) || s.meta == nil {
+		s.vals[kv.Key] = v
+	}
+	return nil
+}
+
+func (s *argScope) metaValue(key string) (value, bool) {
+	if s.meta == nil {
+		return value{}, false
+	}
+	v, ok := s.meta.vals[key]
+	return v, ok
+}
+
+// eval expands word in the scope, within the limits, and names what its
+// value depends on that Check cannot know: a variable no ARG or ENV set
+// (when the base image's config may set it), and what the variables it
+// uses depend on. A word the lexer refuses (${X:?unset}) is judged as
+// written: BuildKit would fail that build anyway.
+func (s *argScope) eval(word string) (value, error) {
+	est := s.estimate(word)
+	if est > maxExpandedBytes {
+		return value{}, &limits.Error{What: "expanding " + shorten(word), Limit: "maxExpandedBytes", Max: maxExpandedBytes, Got: est}
+	}
+	if s.budget.total+est > maxExpandedTotalBytes {
+		return value{}, &limits.Error{What: "expanding " + shorten(word) + " after the Dockerfile's other expansions",
+			Limit: "maxExpandedTotalBytes", Max: maxExpandedTotalBytes, Got: s.budget.total + est}
+	}
+	res, err := s.lex.ProcessWordWithMatches(word, scopeEnv{s})
+	if err != nil {
+		return value{v: word}, nil
+	}
+	s.budget.total += int64(len(res.Result))
+	var unknown []string
+	for k := range res.Matched {
+		unknown = union(unknown, s.vals[k].unknown)
+	}
+	if !s.baseEnvKnown {
+		unknown = union(unknown, slices.Collect(maps.Keys(res.Unmatched)))
+	}
+	return value{v: res.Result, unknown: unknown}, nil
+}
+
+// replaceForm is ${name/pattern/replacement}: the one expansion whose
+// result can be larger than its parts (each match of the pattern
+// becomes the replacement).
+var replaceForm = regexp.MustCompile(`\$\{([\pL\pN_]*|[@*#?\-$!0])/`)
+
+// estimate is at least the size of word's expansion: the word, plus each
+// variable it names (as BuildKit's lexer reads names) at its size, times
+// (the size + 1) for each ${name/…/…} in it, which may repeat a
+// replacement at every byte. It saturates past maxExpandedTotalBytes.
+func (s *argScope) estimate(word string) int64 {
+	const over = maxExpandedTotalBytes + 1
+	size := int64(len(word))
+	for i := strings.IndexByte(word, '$'); i >= 0 && size < over; {
+		rest := strings.TrimPrefix(word[i+1:], "{")
+		size += int64(len(s.vals[varName(rest)].v))
+		next := strings.IndexByte(word[i+1:], '$')
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	base := size
+	for range replaceForm.FindAllStringIndex(word, -1) {
+		if size >= over {
+			break
+		}
+		size = min(size*(base+1), over)
+	}
+	return min(size, over)
+}
+
+// varName is the name at the start of s as BuildKit's lexer reads one
+// (processName): digits only if it starts with one, a special parameter,
+// or letters, digits and underscores. A name ends before the next '$', so
+// reading one for each '$' of a word reads the word once.
+func varName(s string) string {
+	first, _ := utf8.DecodeRuneInString(s)
+	switch {
+	case s == "":
+		return ""
+	case unicode.IsDigit(first):
+		return s[:nameEnd(s, unicode.IsDigit)]
+	case strings.ContainsRune("@*#?-$!", first):
+		return string(first)
+	}
+	return s[:nameEnd(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' })]
+}
+
+// nameEnd is the index of the first rune of s that is not in.
+func nameEnd(s string, in func(rune) bool) int {
+	for i, r := range s {
+		if !in(r) {
+			return i
+		}
+	}
+	return len(s)
+}
+
+// scopeEnv is the scope as BuildKit's lexer reads variables.
+type scopeEnv struct{ s *argScope }
+
+func (e scopeEnv) Get(key string) (string, bool) {
+	v, ok := e.s.vals[key]
+	return v.v, ok
+}
+
+func (e scopeEnv) Keys() []string { return slices.Sorted(maps.Keys(e.s.vals)) }
+
+// union is a and b, sorted, without repeats.
+func union(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// shorten is a word as an error quotes it: at most 80 bytes.
+func shorten(word string) string {
+	if len(word) > 80 {
+		return fmt.Sprintf("%q… (%d bytes)", word[:80], len(word))
+	}
+	return fmt.Sprintf("%q", word)
 }

@@ -2,23 +2,21 @@ package builder
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/moby/buildkit/frontend/dockerfile/dfgitutil"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/reprover/reprover/internal/files"
-	"github.com/reprover/reprover/internal/gitid"
 	"github.com/reprover/reprover/internal/hosts"
 )
 
@@ -65,7 +63,8 @@ type Inputs struct {
 }
 
 // automaticArgs are set by BuildKit itself, never by the release.
-var automaticArgs = []string{"TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT", "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT",
+var automaticArgs = []string{"TARGETPLATFORM", "TARGETOS", "TARGETOSVERSION", "TARGETARCH", "TARGETVARIANT", "TARGETSTAGE",
+	"BUILDPLATFORM", "BUILDOS", "BUILDOSVERSION", "BUILDARCH", "BUILDVARIANT",
 	"SOURCE_DATE_EPOCH", "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"}
 
 // declareArg records an ARG the Dockerfile declares.
@@ -100,6 +99,20 @@ type CheckOptions struct {
 	// AllowHosts are loopback, private or link-local hosts that ADD may
 	// fetch from (an internal mirror), by name as written in the URL.
 	AllowHosts []string
+	// Platforms are the platforms the rebuild builds, OS/ARCH[/VARIANT].
+	// BuildKit sets TARGETOS, TARGETARCH, … from each, so Check judges the
+	// Dockerfile once for each. None: linux/amd64, and a FROM, COPY
+	// --from, RUN --mount from= or ADD word whose value depends on them is
+	// refused as unresolved.
+	Platforms []string
+	// BuildPlatform is the BuildKit worker's platform (BUILDPLATFORM,
+	// BUILDOS, …); "": not known, judged as Platforms' absence is.
+	BuildPlatform string
+	// Target is the stage built (TARGETSTAGE); "": the last one.
+	Target string
+	// Resolver looks up the hosts ADD fetches from, judged by the
+	// addresses they resolve to; nil: net.DefaultResolver.
+	Resolver hosts.Resolver
 }
 
 // Base is an image a build starts from or copies from.
@@ -126,60 +139,108 @@ func ReadDockerfile(path string) ([]byte, error) {
 	return files.ReadRegular(path, path, maxDockerfileBytes, "maxDockerfileBytes")
 }
 
-// Check applies the pinning rules to a Dockerfile, with ARGs expanded as the
-// build would (defaults, overridden by o.BuildArgs), for a rebuild on
-// o.Network. name is used in messages
-// ("Dockerfile", "sub/Dockerfile"). It returns every violation (nil when the
-// Dockerfile is hermetic) and the pinned inputs; err is for a Dockerfile
-// that cannot be parsed.
+// Check is CheckContext with context.Background(), as database/sql's Query
+// is QueryContext's: for callers not yet passing a context.
 func Check(dockerfile []byte, name string, o CheckOptions) (Violations, *Inputs, error) {
-	buildArgs := o.BuildArgs
+	return CheckContext(context.Background(), dockerfile, name, o)
+}
+
+// CheckContext applies the pinning rules to a Dockerfile, with ARGs expanded
+// as the build would (BuildKit's automatic platform ARGs, defaults,
+// overridden by o.BuildArgs), for a rebuild on o.Network, once for each of
+// o.Platforms. name is used in messages ("Dockerfile", "sub/Dockerfile").
+// It returns every violation (nil when the Dockerfile is hermetic) and the
+// pinned inputs; err is for a Dockerfile that cannot be parsed, or whose
+// expansions exceed their limits (a *limits.Error).
+func CheckContext(ctx context.Context, dockerfile []byte, name string, o CheckOptions) (Violations, *Inputs, error) {
 	if len(dockerfile) > maxDockerfileBytes {
 		return nil, nil, fmt.Errorf("%s: %d bytes exceeds the limit of %d", name, len(dockerfile), maxDockerfileBytes)
 	}
-	c := &checker{name: name, offline: o.Network != "proxy", allowHosts: o.AllowHosts, in: &Inputs{Bases: []Base{}, Downloads: []Download{}},
-		stageNames: map[string]int{}, seenBase: map[string]bool{}}
+	plats, err := checkPlatforms(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	var all *checker
+	for _, p := range plats {
+		c := &checker{ctx: ctx, name: name, offline: o.Network != "proxy", allowHosts: o.AllowHosts, resolver: o.Resolver,
+			in: &Inputs{Bases: []Base{}, Downloads: []Download{}}, stageNames: map[string]int{}, seenBase: map[string]bool{},
+			onbuild: map[int][]trigger{}, budget: &budget{}, platform: p}
+		if err := c.run(dockerfile, o.BuildArgs, o.Target); err != nil {
+			return nil, nil, err
+		}
+		if all == nil {
+			all = c
+			continue
+		}
+		all.merge(c)
+	}
+	sort.SliceStable(all.vs, func(i, j int) bool { return all.vs[i].Line < all.vs[j].Line })
+	return all.vs, all.in, nil
+}
+
+// run checks the Dockerfile for one platform.
+func (c *checker) run(dockerfile []byte, buildArgs map[string]string, target string) error {
 	c.checkSyntax(dockerfile, buildArgs)
 	res, err := parser.Parse(bytes.NewReader(dockerfile))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", name, err)
+		return fmt.Errorf("%s: %w", c.name, err)
 	}
 	stages, metaArgs, err := instructions.Parse(res.AST, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", name, err)
+		return fmt.Errorf("%s: %w", c.name, err)
 	}
-	lex := shell.NewLex(res.EscapeToken)
-	meta := newArgScope(lex, buildArgs, nil)
+	c.lex = shell.NewLex(res.EscapeToken)
+	if target == "" && len(stages) > 0 {
+		target = stages[len(stages)-1].Name
+	}
+	meta := newArgScope(c.lex, buildArgs, nil, c.budget)
+	meta.baseEnvKnown = true
+	c.platform.set(meta, target)
 	for _, a := range metaArgs {
 		for _, kv := range a.Args {
-			meta.declare(kv)
+			if err := meta.declare(kv); err != nil {
+				return fmt.Errorf("%s:%d: %w", c.name, lineOf(a.Location()), err)
+			}
 			c.declareArg(kv.Key)
 		}
 	}
 	for i, st := range stages {
-		s := stage{index: i, args: newArgScope(lex, buildArgs, meta)}
-		c.checkFrom(st, s, meta)
+		s := stage{index: i, args: newArgScope(c.lex, buildArgs, meta, c.budget)}
+		parent, err := c.checkFrom(st, s, meta)
+		if err != nil {
+			return err
+		}
 		c.scopes = append(c.scopes, s.args)
+		if parent >= 0 {
+			if err := c.runTriggers(c.onbuild[parent], s); err != nil {
+				return err
+			}
+		}
 		for _, cmd := range st.Commands {
-			if err := c.checkCommand(cmd, s); err != nil {
-				return nil, nil, err
+			if err := c.checkCommand(cmd, s, lineOf(cmd.Location())); err != nil {
+				return err
 			}
 		}
 	}
-	sort.SliceStable(c.vs, func(i, j int) bool { return c.vs[i].Line < c.vs[j].Line })
-	return c.vs, c.in, nil
+	return nil
 }
 
-// checker gathers what Check finds across a Dockerfile.
+// checker gathers what Check finds across a Dockerfile, for one platform.
 type checker struct {
+	ctx        context.Context
 	name       string
 	offline    bool // the rebuild has no network
 	allowHosts []string
+	resolver   hosts.Resolver
+	platform   platformArgs
+	lex        *shell.Lex
+	budget     *budget
 	in         *Inputs
 	vs         Violations
-	stageNames map[string]int // lower-cased, as BuildKit matches them
+	stageNames map[string]int // lower-cased, as BuildKit keeps them
 	seenBase   map[string]bool
-	scopes     []*argScope // each stage's, by index
+	scopes     []*argScope       // each stage's, by index
+	onbuild    map[int][]trigger // each stage's ONBUILD instructions, by index
 }
 
 // stage is where a command sits: its stage's index and ARGs.
@@ -189,30 +250,46 @@ type stage struct {
 }
 
 // report records a broken rule: a violation when the rule refuses the
-// rebuild, else a warning in the evidence.
+// rebuild, else a warning in the evidence; once for each place and message
+// (an ONBUILD instruction runs in every stage built on its own).
 func (c *checker) report(r Rule, line int, msg string) {
 	if r.When == Warning || (r.When == Offline && !c.offline) {
-		if r.When == Warning {
-			c.in.Warnings = append(c.in.Warnings, Note{Rule: r.Name, File: c.name, Line: line, Message: msg})
+		n := Note{Rule: r.Name, File: c.name, Line: line, Message: msg}
+		if r.When == Warning && !slices.Contains(c.in.Warnings, n) {
+			c.in.Warnings = append(c.in.Warnings, n)
 		}
 		return
 	}
-	c.vs = append(c.vs, Violation{Rule: r, File: c.name, Line: line, Message: msg})
+	v := Violation{Rule: r, File: c.name, Line: line, Message: msg}
+	if !slices.ContainsFunc(c.vs, func(w Violation) bool { return w.Error() == v.Error() }) {
+		c.vs = append(c.vs, v)
+	}
 }
 
-// isStage reports whether ref names a stage defined before stage index before.
-func (c *checker) isStage(ref string, before int) bool {
-	_, ok := c.stageOf(ref, before)
-	return ok
-}
+// How each instruction finds a stage, as BuildKit does: FROM by its name
+// as written (the names kept lower-cased), RUN --mount from= by name,
+// COPY --from by index or name. Only stages before the current one are
+// found here; BuildKit fails a build that copies from a later one.
+type stageLookup int
+
+const (
+	lookupFrom stageLookup = iota
+	lookupMount
+	lookupCopy
+)
 
 // stageOf is the index of the stage ref names, among those before before.
-func (c *checker) stageOf(ref string, before int) (int, bool) {
-	if i, ok := c.stageNames[strings.ToLower(ref)]; ok {
-		return i, true
+func (c *checker) stageOf(ref string, before int, how stageLookup) (int, bool) {
+	if how == lookupCopy {
+		if n, err := strconv.Atoi(ref); err == nil {
+			return n, n >= 0 && n < before
+		}
 	}
-	n, err := strconv.Atoi(ref)
-	return n, err == nil && n >= 0 && n < before
+	if how != lookupFrom {
+		ref = strings.ToLower(ref)
+	}
+	i, ok := c.stageNames[ref]
+	return i, ok
 }
 
 func (c *checker) addBase(ref string) {
@@ -225,14 +302,28 @@ func (c *checker) addBase(ref string) {
 }
 
 // checkImage judges an image a command copies or mounts from.
-func (c *checker) checkImage(ref string, s stage, line int, mount bool) {
+func (c *checker) checkImage(ref value, written string, s stage, line int, how stageLookup) {
 	switch {
-	case ref == "scratch" || c.isStage(ref, s.index):
-	case !digestRe.MatchString(ref):
-		c.report(RuleUnpinnedCopyFrom.Rule, line, RuleUnpinnedCopyFrom.Format(ref, mount))
+	case len(ref.unknown) > 0:
+		c.report(RuleImageUnresolved.Rule, line, RuleImageUnresolved.Format(imageWord(written, how), ref.unknown))
+	case ref.v == "scratch":
+	case func() bool { _, ok := c.stageOf(ref.v, s.index, how); return ok }():
+	case !digestRe.MatchString(ref.v):
+		c.report(RuleUnpinnedCopyFrom.Rule, line, RuleUnpinnedCopyFrom.Format(ref.v, how == lookupMount))
 	default:
-		c.addBase(ref)
+		c.addBase(ref.v)
 	}
+}
+
+// imageWord is how a message quotes the word that names an image.
+func imageWord(written string, how stageLookup) string {
+	switch how {
+	case lookupMount:
+		return "RUN --mount from=" + written
+	case lookupCopy:
+		return "COPY --from=" + written
+	}
+	return "FROM " + written
 }
 
 // checkSyntax judges what picks the frontend: the build arg
@@ -264,75 +355,92 @@ func (c *checker) checkSyntax(dockerfile []byte, buildArgs map[string]string) {
 	}
 }
 
-// checkFrom judges a stage's base; FROM sees only the meta ARGs.
-func (c *checker) checkFrom(st instructions.Stage, s stage, meta *argScope) {
-	base := meta.expand(st.BaseName)
-	parent, isStage := c.stageOf(base, s.index)
+// checkFrom judges a stage's base; FROM sees only the meta ARGs. It
+// returns the index of the stage the base is, or -1.
+func (c *checker) checkFrom(st instructions.Stage, s stage, meta *argScope) (int, error) {
+	line := lineOf(st.Location)
+	base, err := meta.eval(st.BaseName)
+	if err != nil {
+		return -1, fmt.Errorf("%s:%d: %w", c.name, line, err)
+	}
+	parent, isStage := c.stageOf(base.v, s.index, lookupFrom)
 	switch {
-	case base == "scratch":
-		s.args.baseEnvKnown = true
+	case len(base.unknown) > 0:
+		c.report(RuleImageUnresolved.Rule, line, RuleImageUnresolved.Format("FROM "+st.BaseName, base.unknown))
+	case base.v == "scratch":
+		s.args.startScratch(c.platform.path())
 	case isStage:
 		s.args.inherit(c.scopes[parent])
-	case !digestRe.MatchString(base):
-		c.report(RuleUnpinnedFrom.Rule, lineOf(st.Location), RuleUnpinnedFrom.Format(base, st.BaseName))
+	case !digestRe.MatchString(base.v):
+		c.report(RuleUnpinnedFrom.Rule, line, RuleUnpinnedFrom.Format(base.v, st.BaseName))
 	default:
-		c.addBase(base)
+		c.addBase(base.v)
 	}
 	if st.Name != "" {
 		c.stageNames[strings.ToLower(st.Name)] = s.index
 	}
+	if !isStage || len(base.unknown) > 0 {
+		return -1, nil
+	}
+	return parent, nil
 }
 
-// checkCommand dispatches one instruction of a stage to its checker.
-func (c *checker) checkCommand(cmd instructions.Command, s stage) error {
-	line := lineOf(cmd.Location())
+// checkCommand dispatches one instruction of a stage, at line, to its
+// checker.
+func (c *checker) checkCommand(cmd instructions.Command, s stage, line int) error {
+	var err error
 	switch cmd := cmd.(type) {
 	case *instructions.ArgCommand:
 		for _, kv := range cmd.Args {
-			s.args.declare(kv)
+			if err = s.args.declare(kv); err != nil {
+				break
+			}
 			c.declareArg(kv.Key)
 		}
 	case *instructions.EnvCommand:
 		for _, kv := range cmd.Env {
-			s.args.setEnv(kv)
+			if err = s.args.setEnv(kv); err != nil {
+				break
+			}
 		}
 	case *instructions.CopyCommand:
-		c.checkCopy(cmd, s, line)
+		err = c.checkCopy(cmd, s, line)
 	case *instructions.AddCommand:
-		c.checkAdd(cmd, s, line)
+		err = c.checkAdd(cmd, s, line)
 	case *instructions.RunCommand:
-		return c.checkRun(cmd, s, line)
+		err = c.checkRun(cmd, s, line)
+	case *instructions.OnbuildCommand:
+		c.onbuild[s.index] = append(c.onbuild[s.index], trigger{expr: cmd.Expression, line: line})
+	}
+	if err != nil {
+		return fmt.Errorf("%s:%d: %w", c.name, line, err)
 	}
 	return nil
 }
 
 // checkCopy judges COPY --from=<image>.
-func (c *checker) checkCopy(cmd *instructions.CopyCommand, s stage, line int) {
-	if cmd.From != "" {
-		c.checkImage(s.args.expand(cmd.From), s, line, false)
+func (c *checker) checkCopy(cmd *instructions.CopyCommand, s stage, line int) error {
+	if cmd.From == "" {
+		return nil
 	}
-}
-
-// checkAdd judges each ADD source.
-func (c *checker) checkAdd(cmd *instructions.AddCommand, s stage, line int) {
-	if names := s.args.unresolved(cmd.Checksum); len(names) > 0 {
-		c.report(RuleAddUnresolved.Rule, line, RuleAddUnresolved.Format("--checksum="+cmd.Checksum, names))
-		return
+	from, err := s.args.eval(cmd.From)
+	if err != nil {
+		return err
 	}
-	checksum := s.args.expand(cmd.Checksum)
-	for _, src := range cmd.SourcePaths {
-		if names := s.args.unresolved(src); len(names) > 0 {
-			c.report(RuleAddUnresolved.Rule, line, RuleAddUnresolved.Format(src, names))
-			continue
-		}
-		c.checkAddSource(s.args.expand(src), checksum, line)
-	}
+	c.checkImage(from, cmd.From, s, line, lookupCopy)
+	return nil
 }
 
 // checkRun judges RUN's network, security and mounted images.
 func (c *checker) checkRun(cmd *instructions.RunCommand, s stage, line int) error {
-	if err := cmd.Expand(func(w string) (string, error) { return s.args.expand(w), nil }); err != nil {
-		return fmt.Errorf("%s:%d: %w", c.name, line, err)
+	unknown := map[string][]string{} // what each expanded word depends on
+	err := cmd.Expand(func(w string) (string, error) {
+		v, err := s.args.eval(w)
+		unknown[v.v] = union(unknown[v.v], v.unknown)
+		return v.v, err
+	})
+	if err != nil {
+		return err
 	}
 	if instructions.GetNetwork(cmd) == instructions.NetworkHost {
 		c.report(RuleNetworkHost.Rule, line, RuleNetworkHost.Format())
@@ -342,7 +450,7 @@ func (c *checker) checkRun(cmd *instructions.RunCommand, s stage, line int) erro
 	}
 	for _, m := range instructions.GetMounts(cmd) {
 		if m.From != "" {
-			c.checkImage(m.From, s, line, true)
+			c.checkImage(value{v: m.From, unknown: unknown[m.From]}, m.From, s, line, lookupMount)
 		}
 	}
 	c.checkRunDownloads(cmd, line)
@@ -360,45 +468,15 @@ func (c *checker) checkRunDownloads(cmd *instructions.RunCommand, line int) {
 	if len(tools) == 0 {
 		return
 	}
-	c.in.RunDownloads = append(c.in.RunDownloads, RunDownload{File: c.name, Line: line, Tools: tools})
+	if !slices.ContainsFunc(c.in.RunDownloads, func(r RunDownload) bool { return r.Line == line }) { // an ONBUILD RUN, once
+		c.in.RunDownloads = append(c.in.RunDownloads, RunDownload{File: c.name, Line: line, Tools: tools})
+	}
 	if instructions.GetNetwork(cmd) != instructions.NetworkNone {
 		c.report(RuleRunDownloads.Rule, line, RuleRunDownloads.Format(tools))
 	}
 	if piped {
 		c.report(RuleRunPipeToShell.Rule, line, RuleRunPipeToShell.Format(tools))
 	}
-}
-
-// checkAddSource judges one expanded ADD source: a git repository, a URL, or
-// a path in the context.
-func (c *checker) checkAddSource(src, checksum string, line int) {
-	if ref, isGit, err := dfgitutil.ParseGitRef(src); err == nil && isGit {
-		commit := ref.Ref
-		if checksum != "" {
-			commit = checksum
-		}
-		if !gitid.Valid(commit) && !gitid.Valid(ref.Checksum) {
-			c.report(RuleAddGitUnpinned.Rule, line, RuleAddGitUnpinned.Format(src))
-			return
-		}
-		if !gitid.Valid(commit) {
-			commit = ref.Checksum
-		}
-		c.in.Downloads = append(c.in.Downloads, Download{URL: ref.Remote, Checksum: commit})
-		return
-	}
-	u, err := url.Parse(src)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return // a path in the context
-	}
-	if hosts.LocalHost(u.Hostname()) && !slices.Contains(c.allowHosts, u.Hostname()) && !slices.Contains(c.allowHosts, u.Host) {
-		c.report(RuleAddPrivateHost.Rule, line, RuleAddPrivateHost.Format(src, u.Hostname()))
-	}
-	if checksum == "" {
-		c.report(RuleAddURLChecksum.Rule, line, RuleAddURLChecksum.Format(src))
-		return
-	}
-	c.in.Downloads = append(c.in.Downloads, Download{URL: src, Checksum: checksum})
 }
 
 func lineOf(loc []parser.Range) int {

@@ -1,7 +1,10 @@
 package builder
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -149,6 +152,16 @@ FROM busybox:${T-1.36}
 `,
 			violations: []string{"2: unpinned-from: FROM busybox:1.36 has no @sha256: digest"},
 		},
+		// FROM finds a stage by name only: 0 is the image library/0.
+		{
+			name: "FROM 0 is an image, not stage 0",
+			dockerfile: `
+FROM busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef AS a
+FROM 0
+`,
+			violations: []string{"2: unpinned-from: FROM 0 has no @sha256: digest"},
+			bases:      []string{"busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+		},
 	}},
 	{"unpinned-copy-from", []checkCase{
 		{
@@ -199,6 +212,35 @@ COPY --from=$IMG /go /go
 			violations: []string{"4: unpinned-copy-from: COPY --from=golang:1.26 has no @sha256: digest"},
 			bases:      []string{"busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
 		},
+		// RUN --mount from= finds a stage by name only, COPY --from by index too.
+		{
+			name: "mount from=0 is an image, not stage 0",
+			dockerfile: `
+FROM busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+RUN --mount=from=0,target=/x true
+`,
+			violations: []string{"2: unpinned-copy-from: RUN --mount from=0 has no @sha256: digest"},
+			bases:      []string{"busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+		},
+		// ONBUILD instructions run first in each stage built FROM their stage.
+		{
+			name: "ONBUILD COPY --from an unpinned image",
+			dockerfile: `
+FROM scratch AS a
+ONBUILD COPY --from=reg.example/evil:latest / /
+FROM a
+`,
+			violations: []string{"2: unpinned-copy-from: COPY --from=reg.example/evil:latest has no @sha256: digest"},
+		},
+		{
+			name: "ONBUILD does not run where the stage is copied from",
+			dockerfile: `
+FROM scratch AS a
+ONBUILD COPY --from=reg.example/evil:latest / /
+FROM scratch
+COPY --from=a / /
+`,
+		},
 	}},
 	// ENV sets variables for the instructions after it, as ARG does, and a
 	// stage built on another inherits its ENV.
@@ -248,15 +290,80 @@ ADD $U /x
 `,
 			violations: []string{"4: add-url-without-checksum"},
 		},
+		// An ARG with a value replaces an ENV's (BuildKit's dispatchArg);
+		// one without keeps it.
 		{
-			name: "env overrides arg",
+			name: "arg with a default overrides env",
+			dockerfile: `
+FROM scratch
+ENV U=local.tar
+ARG U=https://example.com/x
+ADD $U /x
+`,
+			violations: []string{"4: add-url-without-checksum: ADD https://example.com/x has no --checksum=sha256:…"},
+		},
+		{
+			name: "arg without a default keeps env",
 			dockerfile: `
 FROM scratch
 ENV U=https://example.com/x
-ARG U=local.tar
+ARG U
 ADD $U /x
 `,
 			violations: []string{"4: add-url-without-checksum"},
+		},
+		{
+			name: "build arg overrides env through arg",
+			dockerfile: `
+FROM scratch
+ENV U=app/hello.txt
+ARG U
+ADD ${U} /x
+`,
+			opts:       CheckOptions{BuildArgs: map[string]string{"U": "https://example.com/x"}},
+			violations: []string{"4: add-url-without-checksum: ADD https://example.com/x has no --checksum=sha256:…"},
+		},
+		// A stage built on another keeps its ARG values (BuildKit's state
+		// carries them), then has its ENVs applied over them.
+		{
+			name: "arg inherited from a stage",
+			dockerfile: `
+FROM scratch AS a
+ARG U=https://example.com/x
+FROM a
+ADD ${U} /x
+`,
+			violations: []string{"4: add-url-without-checksum: ADD https://example.com/x has no --checksum=sha256:…"},
+		},
+		{
+			name: "a stage's env applied over its args in a stage built on it",
+			dockerfile: `
+FROM scratch AS a
+ENV U=https://example.com/x
+ARG U=local.tar
+FROM a
+ADD $U /x
+`,
+			violations: []string{"5: add-url-without-checksum: ADD https://example.com/x has no --checksum=sha256:…"},
+		},
+		{
+			name: "ONBUILD ADD",
+			dockerfile: `
+FROM scratch AS a
+ONBUILD ADD http://example.com/secret /s
+FROM a
+`,
+			violations: []string{"2: add-url-without-checksum: ADD http://example.com/secret has no --checksum=sha256:…"},
+		},
+		{
+			name: "ONBUILD uses the variables of the stage it runs in",
+			dockerfile: `
+FROM scratch AS a
+ARG U=https://example.com/x
+ONBUILD ADD $U /x
+FROM a
+`,
+			violations: []string{"3: add-url-without-checksum: ADD https://example.com/x has no --checksum=sha256:…"},
 		},
 		{
 			name: "meta arg not redeclared in the stage",
@@ -332,6 +439,63 @@ ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d
 			violations: []string{"2: add-url-private-host"},
 			downloads:  []string{"http://10.1.2.4/x sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d"},
 		},
+		// git sources are judged as URLs are.
+		{
+			name: "git on loopback",
+			dockerfile: `
+FROM scratch
+ADD http://127.0.0.1:8080/internal.git#0123456789abcdef0123456789abcdef01234567 /src
+`,
+			violations: []string{"2: add-url-private-host: ADD http://127.0.0.1:8080/internal.git#0123456789abcdef0123456789abcdef01234567: the host 127.0.0.1 is local (loopback): not fetched unless the host is allowed by name"},
+			downloads:  []string{"http://127.0.0.1:8080/internal.git 0123456789abcdef0123456789abcdef01234567"},
+		},
+		{
+			name: "git over ssh on a private network",
+			dockerfile: `
+FROM scratch
+ADD git@10.1.2.3:org/repo.git#0123456789abcdef0123456789abcdef01234567 /src
+`,
+			violations: []string{"2: add-url-private-host"},
+			downloads:  []string{"git@10.1.2.3:org/repo.git 0123456789abcdef0123456789abcdef01234567"},
+		},
+		{
+			name: "git host allowed by name",
+			dockerfile: `
+FROM scratch
+ADD https://10.1.2.3/org/repo.git#0123456789abcdef0123456789abcdef01234567 /src
+`,
+			opts:      CheckOptions{AllowHosts: []string{"10.1.2.3"}},
+			downloads: []string{"https://10.1.2.3/org/repo.git 0123456789abcdef0123456789abcdef01234567"},
+		},
+		// A name is judged by what it resolves to (testResolver: vm is
+		// 127.0.0.1, as in the red team's /etc/hosts).
+		{
+			name: "a name that resolves to loopback",
+			dockerfile: `
+FROM scratch
+ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d http://vm:8080/secret /s
+`,
+			violations: []string{"2: add-url-private-host: ADD http://vm:8080/secret: the host vm resolves to 127.0.0.1 (loopback): not fetched unless the host is allowed by name"},
+			downloads:  []string{"http://vm:8080/secret sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d"},
+		},
+		{
+			name: "a name that resolves to loopback, allowed by name and port",
+			dockerfile: `
+FROM scratch
+ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d http://vm:8080/secret /s
+`,
+			opts:      CheckOptions{AllowHosts: []string{"vm:8080"}},
+			downloads: []string{"http://vm:8080/secret sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d"},
+		},
+		{
+			name: "a git host that resolves to a private address",
+			dockerfile: `
+FROM scratch
+ADD https://git.corp.example/r.git#0123456789abcdef0123456789abcdef01234567 /src
+`,
+			violations: []string{"2: add-url-private-host"},
+			downloads:  []string{"https://git.corp.example/r.git 0123456789abcdef0123456789abcdef01234567"},
+		},
 	}},
 	// A variable no ARG or ENV sets may come from the base image's config:
 	// what ADD would fetch cannot be known before the build.
@@ -360,6 +524,108 @@ ADD --checksum=$SUM https://example.com/a /a
 FROM scratch
 ADD ${SRC}rootfs.tar /
 `,
+		},
+		{
+			name: "a stage's arg the base image's env may replace",
+			dockerfile: `
+FROM busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef AS a
+ARG U=local.tar
+FROM a
+ADD $U /x
+`,
+			violations: []string{"4: add-unresolved-variable: ADD $U uses U, which no ARG or ENV of this Dockerfile sets (the base image may): what it fetches cannot be known before the build"},
+			bases:      []string{"busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+		},
+		{
+			name: "an arg expanding what the base image's env may set",
+			dockerfile: `
+FROM busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+ARG U=${MIRROR}/x.tar
+ADD $U /x
+`,
+			violations: []string{"3: add-unresolved-variable"},
+			bases:      []string{"busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+		},
+		// BuildKit sets the platform ARGs: with no platform given, a
+		// source that uses them is unknown; with platforms, one per platform.
+		{
+			name: "a platform arg, no platform given",
+			dockerfile: `
+FROM scratch
+ARG TARGETARCH
+ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d https://example.com/tool-${TARGETARCH} /t
+`,
+			violations: []string{"3: add-unresolved-variable: ADD https://example.com/tool-${TARGETARCH} uses TARGETARCH, which BuildKit sets for the platform it builds: give the platforms: what it fetches cannot be known before the build"},
+		},
+		{
+			name: "a platform arg, platforms given",
+			dockerfile: `
+FROM scratch
+ARG TARGETARCH
+ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d https://example.com/tool-${TARGETARCH} /t
+`,
+			opts:      CheckOptions{Platforms: []string{"linux/amd64", "linux/arm64"}},
+			downloads: []string{"https://example.com/tool-amd64 sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d", "https://example.com/tool-arm64 sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d"},
+		},
+		{
+			name: "PATH is set on scratch",
+			dockerfile: `
+FROM scratch
+ADD ${PATH:+https://example.com/x} /x
+`,
+			opts:       CheckOptions{Platforms: []string{"linux/amd64"}},
+			violations: []string{"2: add-url-without-checksum"},
+		},
+	}},
+	// BuildKit sets TARGETOS, TARGETARCH, … in the global scope without an
+	// ARG line; with no platform given their values are unknown.
+	{"image-unresolved-variable", []checkCase{
+		{
+			name: "a platform arg picks the image",
+			dockerfile: `
+FROM ${TARGETOS:+reg.example/evil:latest}${TARGETOS:-busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef}
+`,
+			violations: []string{"1: image-unresolved-variable: FROM ${TARGETOS:+reg.example/evil:latest}${TARGETOS:-busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef} uses TARGETOS, which BuildKit sets for the platform it builds: give the platforms: which image it names cannot be known before the build"},
+		},
+		{
+			name: "each platform given is judged",
+			dockerfile: `
+FROM ${TARGETOS:+reg.example/evil:latest}${TARGETOS:-busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef}
+`,
+			opts:       CheckOptions{Platforms: []string{"linux/amd64"}},
+			violations: []string{"1: unpinned-from: FROM reg.example/evil:latestlinux has no @sha256: digest"},
+		},
+		{
+			name: "a platform arg through a meta arg",
+			dockerfile: `
+ARG IMG=busybox-${BUILDARCH}@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+FROM scratch
+ARG IMG
+COPY --from=$IMG / /
+`,
+			opts:       CheckOptions{Platforms: []string{"linux/amd64"}},
+			violations: []string{"4: image-unresolved-variable"},
+		},
+		{
+			name: "the build platform given",
+			dockerfile: `
+ARG IMG=busybox-${BUILDARCH}@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+FROM scratch
+ARG IMG
+COPY --from=$IMG / /
+`,
+			opts:  CheckOptions{BuildPlatform: "linux/arm64"},
+			bases: []string{"busybox-arm64@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+		},
+		// A build arg replaces an automatic ARG's value, as in BuildKit's
+		// defaultArgs.
+		{
+			name: "a build arg sets a platform arg",
+			dockerfile: `
+FROM ${TARGETOS:+reg.example/evil:latest}${TARGETOS:-busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef}
+`,
+			opts:  CheckOptions{BuildArgs: map[string]string{"TARGETOS": ""}},
+			bases: []string{"busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
 		},
 	}},
 	{"unpinned-syntax", []checkCase{
@@ -573,7 +839,10 @@ func (tc checkCase) run(t *testing.T) {
 	if !ok {
 		t.Fatal("the case's Dockerfile does not start on the line after its backquote")
 	}
-	vs, in, err := Check([]byte(dockerfile), "Dockerfile", tc.opts)
+	if tc.opts.Resolver == nil {
+		tc.opts.Resolver = testResolver
+	}
+	vs, in, err := CheckContext(t.Context(), []byte(dockerfile), "Dockerfile", tc.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -608,6 +877,20 @@ func (tc checkCase) run(t *testing.T) {
 	equal(t, "downloads", downloads, tc.downloads)
 	equal(t, "RUN downloads", runs, tc.runs)
 }
+
+// fakeResolver answers from a table, as the red team's /etc/hosts did: a
+// real resolver cannot be made to answer a name with a loopback or
+// private address portably. Other names do not resolve.
+type fakeResolver map[string]string
+
+func (r fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := r[host]; ok {
+		return []netip.Addr{netip.MustParseAddr(a)}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+var testResolver = fakeResolver{"vm": "127.0.0.1", "git.corp.example": "10.0.0.7", "mirror.example": "93.184.215.14"}
 
 func equal(t *testing.T, what string, got, want []string) {
 	t.Helper()

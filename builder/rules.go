@@ -2,6 +2,7 @@ package builder
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -96,22 +97,31 @@ var (
 			return fmt.Sprintf("ADD %s is not pinned to a commit (use #<full commit id> or --checksum=<commit id>)", src)
 		},
 	}
-	RuleAddPrivateHost = FormattedRule[func(url, host string) string]{
+	RuleAddPrivateHost = FormattedRule[func(src string, why error) string]{
 		Rule: Rule{Name: "add-url-private-host",
-			Description: "ADD of a URL on a loopback, link-local or private address",
-			Why:         "the rebuild must not make the verifier's BuildKit daemon fetch from its own network (cloud metadata, internal services)",
+			Description: "ADD of a URL or git repository on a host that is, or resolves to, a loopback, link-local or private address",
+			Why:         "the rebuild must not make the verifier's BuildKit daemon fetch from its own network (cloud metadata, internal services); a name is judged by the addresses it resolves to on the verifier's machine, as a git source's is",
 			URL:         rulesDoc + "add-url-private-host"},
-		Format: func(url, host string) string {
-			return fmt.Sprintf("ADD %s fetches from %s, a loopback, link-local or private address", url, host)
+		Format: func(src string, why error) string {
+			return fmt.Sprintf("ADD %s: %v: not fetched unless the host is allowed by name", src, why)
 		},
 	}
 	RuleAddUnresolved = FormattedRule[func(word string, names []string) string]{
 		Rule: Rule{Name: "add-unresolved-variable",
-			Description: "ADD of a source or checksum that uses a variable no ARG or ENV of the Dockerfile sets",
-			Why:         "the base image's config may set it: what ADD fetches, and against which checksum, cannot be known before the build",
+			Description: "ADD of a source or checksum whose value depends on a variable Check cannot know: one no ARG or ENV of the Dockerfile sets, or one of BuildKit's platform ARGs when no platform is given",
+			Why:         "the base image's config may set it, and BuildKit sets TARGETOS, TARGETARCH, … for the platform it builds: what ADD fetches, and against which checksum, cannot be known before the build",
 			URL:         rulesDoc + "add-unresolved-variable"},
 		Format: func(word string, names []string) string {
-			return fmt.Sprintf("ADD %s uses %s, which no ARG or ENV of this Dockerfile sets (the base image may): what it fetches cannot be known before the build", word, strings.Join(names, ", "))
+			return fmt.Sprintf("ADD %s uses %s, %s: what it fetches cannot be known before the build", word, strings.Join(names, ", "), unknownWhy(names))
+		},
+	}
+	RuleImageUnresolved = FormattedRule[func(word string, names []string) string]{
+		Rule: Rule{Name: "image-unresolved-variable",
+			Description: "FROM, COPY --from or RUN --mount from= names an image with a variable whose value Check cannot know: one of BuildKit's platform ARGs when no platform is given, or one a base image's config may set",
+			Why:         "BuildKit sets TARGETOS, TARGETARCH, … for the platform it builds, without an ARG line: ${TARGETOS:+evil} names another image on every platform than the one judged",
+			URL:         rulesDoc + "image-unresolved-variable"},
+		Format: func(word string, names []string) string {
+			return fmt.Sprintf("%s uses %s, %s: which image it names cannot be known before the build", word, strings.Join(names, ", "), unknownWhy(names))
 		},
 	}
 	RuleUnpinnedSyntax = FormattedRule[func(frontend string) string]{
@@ -173,6 +183,20 @@ var (
 // Rules lists every rule.
 var Rules = []Rule{
 	RuleUnpinnedFrom.Rule, RuleUnpinnedCopyFrom.Rule, RuleAddURLChecksum.Rule, RuleAddGitUnpinned.Rule,
-	RuleAddPrivateHost.Rule, RuleAddUnresolved.Rule, RuleUnpinnedSyntax.Rule, RuleBuildParam.Rule, RuleNetworkHost.Rule, RuleSecurityInsecure.Rule,
+	RuleAddPrivateHost.Rule, RuleAddUnresolved.Rule, RuleImageUnresolved.Rule, RuleUnpinnedSyntax.Rule, RuleBuildParam.Rule, RuleNetworkHost.Rule, RuleSecurityInsecure.Rule,
 	RuleRunDownloads.Rule, RuleRunPipeToShell.Rule,
+}
+
+// unknownWhy says why variables' values are unknown to Check.
+func unknownWhy(names []string) string {
+	platform := slices.ContainsFunc(names, func(n string) bool {
+		return slices.Contains(automaticArgs, n) && (strings.HasPrefix(n, "TARGET") || strings.HasPrefix(n, "BUILD"))
+	})
+	switch {
+	case platform && len(names) == 1:
+		return "which BuildKit sets for the platform it builds: give the platforms"
+	case platform:
+		return "which BuildKit sets for the platform it builds (give the platforms), or the base image may"
+	}
+	return "which no ARG or ENV of this Dockerfile sets (the base image may)"
 }
