@@ -95,13 +95,36 @@ func (s *argScope) inherit(parent *argScope) {
 	}
 }
 
-// setEnv applies one ENV: its value expanded in the scope.
-func (s *argScope) setEnv(kv instructions.KeyValuePair) error {
-	v, err := s.eval(kv.Value)
-	if err != nil {
-		return err
+// setEnv applies one ENV instruction as BuildKit's dispatchEnv after
+// EnvCommand.Expand: every key and value expanded first, in the scope
+// before it, then set in order. A key whose name Check cannot know may
+// replace any variable: every value becomes as unknown as that name.
+func (s *argScope) setEnv(kvs instructions.KeyValuePairs) error {
+	type pair struct{ k, v value }
+	pairs := make([]pair, 0, len(kvs))
+	for _, kv := range kvs {
+		k, err := s.eval(kv.Key)
+		if err != nil {
+			return err
+		}
+		v, err := s.eval(kv.Value)
+		if err != nil {
+			return err
+		}
+		pairs = append(pairs, pair{k, v})
 	}
-	s.vals[kv.Key], s.imageEnv[kv.Key] = v, v
+	for _, p := range pairs {
+		if len(p.k.unknown) > 0 {
+			s.baseEnvKnown = false
+			for _, m := range []map[string]value{s.vals, s.imageEnv} {
+				for k, v := range m {
+					m[k] = value{v: v.v, unknown: union(v.unknown, p.k.unknown)}
+				}
+			}
+			continue
+		}
+		s.vals[p.k.v], s.imageEnv[p.k.v] = p.v, p.v
+	}
 	return nil
 }
 
@@ -142,7 +165,8 @@ func (s *argScope) metaValue(key string) (value, bool) {
 // value depends on that Check cannot know: a variable no ARG or ENV set
 // (when the base image's config may set it), and what the variables it
 // uses depend on. A word the lexer refuses (${X:?unset}) is judged as
-// written: BuildKit would fail that build anyway.
+// written: BuildKit fails that build too, unless a value Check does not
+// know makes it expand there (then it is unknown).
 func (s *argScope) eval(word string) (value, error) {
 	est := s.estimate(word)
 	if est > maxExpandedBytes {
@@ -153,10 +177,6 @@ func (s *argScope) eval(word string) (value, error) {
 			Limit: "maxExpandedTotalBytes", Max: maxExpandedTotalBytes, Got: s.budget.total + est}
 	}
 	res, err := s.lex.ProcessWordWithMatches(word, scopeEnv{s})
-	if err != nil {
-		return value{v: word}, nil
-	}
-	s.budget.total += int64(len(res.Result))
 	var unknown []string
 	for k := range res.Matched {
 		unknown = union(unknown, s.vals[k].unknown)
@@ -164,6 +184,10 @@ func (s *argScope) eval(word string) (value, error) {
 	if !s.baseEnvKnown {
 		unknown = union(unknown, slices.Collect(maps.Keys(res.Unmatched)))
 	}
+	if err != nil { // unknown: the build's values may not fail
+		return value{v: word, unknown: unknown}, nil
+	}
+	s.budget.total += int64(len(res.Result))
 	return value{v: res.Result, unknown: unknown}, nil
 }
 

@@ -398,11 +398,7 @@ func (c *checker) checkCommand(cmd instructions.Command, s stage, line int) erro
 			c.declareArg(kv.Key)
 		}
 	case *instructions.EnvCommand:
-		for _, kv := range cmd.Env {
-			if err = s.args.setEnv(kv); err != nil {
-				break
-			}
-		}
+		err = s.args.setEnv(cmd.Env)
 	case *instructions.CopyCommand:
 		err = c.checkCopy(cmd, s, line)
 	case *instructions.AddCommand:

@@ -346,6 +346,28 @@ ADD $U /x
 `,
 			violations: []string{"5: add-url-without-checksum: ADD https://example.com/x has no --checksum=sha256:…"},
 		},
+		// ENV expands all its keys and values before it sets any
+		// (BuildKit's EnvCommand.Expand, then dispatchEnv).
+		{
+			name: "one ENV's values expand before it sets them",
+			dockerfile: `
+FROM scratch
+ENV U=https://example.com/x
+ENV U=local.tar V=$U
+ADD $V /x
+`,
+			violations: []string{"4: add-url-without-checksum: ADD https://example.com/x has no --checksum=sha256:…"},
+		},
+		{
+			name: "ENV's key expanded",
+			dockerfile: `
+FROM scratch
+ARG K=U
+ENV ${K}=https://example.com/x
+ADD $U /x
+`,
+			violations: []string{"4: add-url-without-checksum: ADD https://example.com/x has no --checksum=sha256:…"},
+		},
 		{
 			name: "ONBUILD ADD",
 			dockerfile: `
@@ -544,6 +566,15 @@ ARG U=${MIRROR}/x.tar
 ADD $U /x
 `,
 			violations: []string{"3: add-unresolved-variable"},
+			bases:      []string{"busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+		},
+		{
+			name: "a word only the base image's env lets expand",
+			dockerfile: `
+FROM busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+ADD ${U:?} /x
+`,
+			violations: []string{"2: add-unresolved-variable"},
 			bases:      []string{"busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
 		},
 		// BuildKit sets the platform ARGs: with no platform given, a
