@@ -76,6 +76,8 @@ const (
 	LevelEquivalent      = "REPROVER_EQUIVALENT"
 	LevelNetworkNone     = "REPROVER_NETWORK_NONE"
 	LevelDownloadsPinned = "REPROVER_DOWNLOADS_PINNED"
+	LevelDownloadsMoved  = "REPROVER_DOWNLOADS_MOVED"
+	LevelDownloadsNone   = "REPROVER_DOWNLOADS_UNPINNED"
 	LevelFrontendBuiltin = "REPROVER_FRONTEND_BUILTIN"
 	LevelFrontendPinned  = "REPROVER_FRONTEND_PINNED"
 )
@@ -97,6 +99,8 @@ var Levels = []Level{
 	{LevelEquivalent, "verdict", "the rebuild has the published config and files; only their encoding (compression, media types) differs (verdict `equivalent`)"},
 	{LevelNetworkNone, "network", "hermetic: no RUN step had network access (`--network none`)"},
 	{LevelDownloadsPinned, "network", "RUN reached the network only through BuildKit's capturing proxy, and every download matched a pin of the lock file or the provenance (`--network proxy`)"},
+	{LevelDownloadsMoved, "network", "RUN reached the network only through BuildKit's capturing proxy, and some downloads were not as the release's pins say (changed, new or missing; the rebuild report's `build.inputs` names them): the verdict is the comparison's (`--network proxy`)"},
+	{LevelDownloadsNone, "network", "RUN reached the network only through BuildKit's capturing proxy, and nothing pinned its downloads (`--allow-unpinned-downloads`): the verdict is the comparison's alone"},
 	{LevelFrontendBuiltin, "frontend", "the Dockerfile was built by BuildKit's built-in Dockerfile frontend: no `# syntax=` and no `BUILDKIT_SYNTAX`"},
 	{LevelFrontendPinned, "frontend", "the Dockerfile was built by a frontend image pinned by digest (`# syntax=` in the commit, or `BUILDKIT_SYNTAX` given by the verifier or the commit's bake file), named in the rebuild report's `build.frontend`"},
 	{LevelFailed, "", "the verification failed (`verificationResult` `FAILED`); then the only value, as the VSA spec says"},

@@ -21,6 +21,10 @@ const (
 	FromLock       = "lock"       // a lock file
 	FromProvenance = "provenance" // the published image's provenance materials
 	FromChecksum   = "checksum"   // an ADD --checksum of the Dockerfile
+	// FromNone: the release recorded no pins, and the verification was
+	// asked to go on (verify's AllowUnpinnedDownloads): every download is
+	// new, and the verdict says only what the comparison found.
+	FromNone = "none"
 )
 
 // Pin is one download the release made: its URL and the sha256 (hex) of

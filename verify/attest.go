@@ -10,6 +10,7 @@ import (
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/pins"
 )
 
 // Version is reprover's version, as the attestations name it (set by the
@@ -46,7 +47,7 @@ func Attestations(ctx context.Context, rep *Report, req Request, key *attest.Pri
 				inputs = append(inputs, attest.InputAttestation{URI: p.URI, Digest: p.Digest})
 			}
 		}
-		passed := rep.Verdict.Verified(o.Strict)
+		passed := rep.Verified(o.Strict)
 		st, err := attest.VSAStatement(attest.VSA{Subjects: subj, VerifierVersion: Version, TimeVerified: now,
 			ResourceURI: req.Image, Policy: pol, Passed: passed, InputAttestations: inputs,
 			VerifiedLevels: verifiedLevels(rep, passed)})
@@ -72,9 +73,9 @@ func Attestations(ctx context.Context, rep *Report, req Request, key *attest.Pri
 
 // verifiedLevels is what a summary vouches for (attest.Levels): FAILED
 // alone when the verification failed; otherwise the verdict, and how RUN
-// reached the network. A proxied rebuild counts as downloads pinned only
-// because it passed: every download was then checked against a pin (one
-// that was not is an error, which has no summary at all).
+// reached the network: a proxied rebuild's downloads all as pinned, some
+// moved since the release (changed, new, missing: the verdict is then the
+// comparison's), or nothing pinned them; and the frontend.
 func verifiedLevels(rep *Report, passed bool) []string {
 	if !passed {
 		return []string{attest.LevelFailed}
@@ -93,7 +94,14 @@ func verifiedLevels(rep *Report, passed bool) []string {
 	case builder.NetworkNone:
 		levels = append(levels, attest.LevelNetworkNone)
 	case builder.NetworkProxy:
-		levels = append(levels, attest.LevelDownloadsPinned)
+		switch {
+		case rep.Build.Pins != nil && rep.Build.Pins.From == pins.FromNone:
+			levels = append(levels, attest.LevelDownloadsNone)
+		case rep.InputsAsReleased():
+			levels = append(levels, attest.LevelDownloadsPinned)
+		default:
+			levels = append(levels, attest.LevelDownloadsMoved)
+		}
 	}
 	switch rep.Build.Frontend {
 	case "":

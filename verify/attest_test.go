@@ -10,6 +10,7 @@ import (
 
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/pins"
 	"github.com/reprover/reprover/verify"
 )
 
@@ -39,11 +40,22 @@ func TestAttestationLevels(t *testing.T) {
 		{"equivalent, proxied", verify.Equivalent, "proxy", false, attest.ResultPassed, []string{attest.LevelEquivalent, attest.LevelDownloadsPinned}},
 		{"equivalent under strict", verify.Equivalent, "none", true, attest.ResultFailed, []string{attest.LevelFailed}},
 		{"mismatch, proxied", verify.Mismatch, "proxy", false, attest.ResultFailed, []string{attest.LevelFailed}},
+		{"reproducible, proxied, inputs moved", verify.Reproducible, "proxy", false, attest.ResultPassed, []string{attest.LevelReproducible, attest.LevelDownloadsMoved}},
+		{"reproducible, proxied, inputs moved, strict", verify.Reproducible, "proxy", true, attest.ResultFailed, []string{attest.LevelFailed}},
+		{"reproducible, proxied, nothing pinned", verify.Reproducible, "proxy", false, attest.ResultPassed, []string{attest.LevelReproducible, attest.LevelDownloadsNone}},
 		{"error", verify.Error, "proxy", false, "", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rep := &verify.Report{Verdict: c.verdict, Request: &req, Published: &compare.ImageRef{Ref: req.Image, Digest: digest},
 				Build: &verify.Build{Network: c.network, Frontend: frontendOf(c.levels)}, Hints: []string{}}
+			if strings.Contains(c.name, "inputs moved") {
+				rep.Build.Pins = &verify.Pins{From: pins.FromProvenance}
+				rep.Build.Inputs = &pins.Summary{Pinned: 11, Changed: []string{"http://deb.example/debian/dists/bookworm/InRelease"}}
+			}
+			if strings.Contains(c.name, "nothing pinned") {
+				rep.Build.Pins = &verify.Pins{From: pins.FromNone}
+				rep.Build.Inputs = &pins.Summary{New: []string{"http://deb.example/a.deb"}}
+			}
 			envs, err := verify.Attestations(t.Context(), rep, req, key, verify.AttestOptions{Strict: c.strict})
 			if err != nil {
 				t.Fatal(err)

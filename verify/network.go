@@ -64,8 +64,11 @@ func loadPins(ctx context.Context, req Request, s *source, pub *image.Resolved, 
 			all = append(all, p)
 		}
 	}
+	if len(all) == 0 && req.AllowUnpinnedDownloads {
+		return pins.NewSet(pins.FromNone, "no pins (the release recorded none)", nil)
+	}
 	if len(all) == 0 {
-		return nil, param.Errorf("Lock", "%w: {Network} proxy checks every download of the rebuild against a pin, and the commit %s has no %s (write one with reprover lock, or give {Lock} FILE) and the published image's provenance lists no download (build it with buildctl --proxy-network and provenance)", ErrNoPins, s.checkout.Commit, pins.LockFile)
+		return nil, param.Errorf("Lock", "%w: {Network} proxy checks every download of the rebuild against a pin, and the commit %s has no %s (write one with reprover lock, or give {Lock} FILE) and the published image's provenance lists no download (build it with buildctl --proxy-network and provenance), or give {AllowUnpinnedDownloads} to compare a rebuild whose downloads nothing pins", ErrNoPins, s.checkout.Commit, pins.LockFile)
 	}
 	return pins.NewSet(pins.FromProvenance, "the published image's provenance", all)
 }
@@ -113,6 +116,32 @@ func checkDownloads(captures []pins.Capture, set *pins.Set, adds []builder.Downl
 		out = append(out, Download{URL: c.URL, Method: c.Method, Status: c.Status, SHA256: c.SHA256, PinnedBy: c.PinnedBy})
 	}
 	return out, err
+}
+
+// compareDownloads says how every request of a proxied rebuild stands
+// against the pins (pins.State): a download that changed, one no pin
+// names and a pin the rebuild did not fetch are states in the report —
+// the rebuild is still compared, and the verdict is the comparison's;
+// one whose bytes are unknown (not captured whole, not a GET) is an error.
+// An ADD's own fetch is pinned by its checksum (BuildKit checked it).
+func compareDownloads(captures []pins.Capture, set *pins.Set, adds []builder.Download) ([]Download, pins.Summary, error) {
+	checked, err := set.Compare(runCaptures(captures, adds))
+	out := addDownloads(adds)
+	for _, c := range checked {
+		out = append(out, Download{URL: c.URL, Method: c.Method, Status: c.Status, SHA256: c.SHA256, PinnedBy: c.PinnedBy, State: string(c.State), Pinned: c.Pinned})
+	}
+	added := map[string]bool{}
+	for _, d := range adds {
+		added[d.URL] = true
+	}
+	var missing []pins.Pin
+	for _, p := range set.Missing(checked) {
+		if !added[p.URL] {
+			missing = append(missing, p)
+			out = append(out, Download{URL: p.URL, State: string(pins.StateMissing), Pinned: p.SHA256})
+		}
+	}
+	return out, pins.Summarize(checked, missing), err
 }
 
 // runCaptures are the captures of a proxied build but the ADD downloads

@@ -67,19 +67,29 @@ func TestVerifyProxy(t *testing.T) {
 		wantErr    []string
 		errIs      error
 		wantHint   string
+		inputs     string // the summary of the downloads' states; "" when all as released
+		state      string // "STATE PINNED" of the download the summary names first
 	}{
 		{name: "pinned by the lock file", files: map[string]string{"reprover.lock.json": lock(input)}, want: verify.Reproducible, pinsFrom: pins.FromLock},
 		{name: "pinned by the release's provenance", provenance: true, want: verify.Reproducible, pinsFrom: pins.FromProvenance},
+		// Inputs that moved since the release do not stop the
+		// verification: the rebuild is compared, and the report names them.
 		{name: "the download changed since the release", files: map[string]string{"reprover.lock.json": lock(input)}, serve: "changed\n",
-			wantErr: []string{input, "sha256:" + sha("changed\n"), "sha256:" + sha(release), "reprover.lock.json"}},
+			want: verify.Mismatch, pinsFrom: pins.FromLock, inputs: "0 of 1 downloads as released; input.txt changed",
+			wantHint: "Inputs: 0 of 1 downloads as released; input.txt changed", state: "changed " + sha(release)},
+		{name: "the download changed, and the image does not keep it", files: map[string]string{"reprover.lock.json": lock(input)}, serve: "changed\n",
+			dockerfile: "FROM BASE\nRUN wget -q -O /tmp/input.txt " + input + " && rm /tmp/input.txt\n",
+			want:       verify.Reproducible, pinsFrom: pins.FromLock, inputs: "0 of 1 downloads as released; input.txt changed", state: "changed " + sha(release)},
 		{name: "a download no pin names", files: map[string]string{"reprover.lock.json": lock(input)},
 			dockerfile: "FROM BASE\nRUN wget -q -O /input.txt " + input + " && wget -q -O /extra.txt http://" + srv + "/extra.txt\n",
-			wantErr:    []string{"http://" + srv + "/extra.txt", "no pin names it"}},
-		{name: "no pins", wantErr: []string{"no pins", "reprover.lock.json", "reprover lock"}, errIs: verify.ErrNoPins},
+			want:       verify.Reproducible, pinsFrom: pins.FromLock, inputs: "1 of 1 downloads as released; extra.txt new", state: "new "},
+		{name: "no pins", wantErr: []string{"no pins", "reprover.lock.json", "reprover lock", "AllowUnpinnedDownloads"}, errIs: verify.ErrNoPins},
+		{name: "no pins, compared all the same", req: func(r *verify.Request) { r.AllowUnpinnedDownloads = true },
+			want: verify.Reproducible, pinsFrom: pins.FromNone, inputs: "0 of 0 downloads as released; input.txt new", state: "new "},
 		{name: "a lock file named but missing", req: func(r *verify.Request) { r.Lock = "locks/app.json" }, wantErr: []string{"Lock locks/app.json"}},
 		{name: "a private download host not allowed", files: map[string]string{"reprover.lock.json": lock(input)},
 			req:     func(r *verify.Request) { r.AllowDownloadHosts = nil },
-			wantErr: []string{"403 Forbidden"}, wantHint: "--allow-download-host " + host},
+			wantErr: []string{"403 Forbidden"}, wantHint: "AllowDownloadHosts " + host},
 		{name: "offline, the RUN is refused with the way out", files: map[string]string{"reprover.lock.json": lock(input)},
 			req:     func(r *verify.Request) { r.Network = "none" },
 			wantErr: []string{"run-downloads", "--network proxy"}, errIs: verify.ErrUnpinned},
@@ -136,11 +146,32 @@ func TestVerifyProxy(t *testing.T) {
 			if b.Network != "proxy" || b.Pins == nil || b.Pins.From != tc.pinsFrom {
 				t.Errorf("build network %s pins %+v, want proxy pinned by %s", b.Network, b.Pins, tc.pinsFrom)
 			}
+			if tc.wantHint != "" && !strings.Contains(strings.Join(rep.Hints, "\n"), tc.wantHint) {
+				t.Errorf("hints %q lack %q", rep.Hints, tc.wantHint)
+			}
+			if tc.inputs != "" {
+				if b.Inputs == nil || b.Inputs.String() != tc.inputs || rep.InputsAsReleased() || rep.Verified(true) {
+					t.Errorf("inputs %+v, want %q, not as released (strict: not verified)", b.Inputs, tc.inputs)
+				}
+				var states []string
+				for _, d := range b.Downloads {
+					if d.State != "" && d.State != "pinned" {
+						states = append(states, d.State+" "+d.Pinned)
+					}
+				}
+				if len(states) == 0 || states[0] != tc.state {
+					t.Errorf("download states %q, want %q first", states, tc.state)
+				}
+				return
+			}
+			if !rep.InputsAsReleased() || b.Inputs == nil || b.Inputs.String() != "1 of 1 downloads as released" {
+				t.Errorf("inputs %+v, want all as released", b.Inputs)
+			}
 			var got []string
 			for _, d := range b.Downloads {
-				got = append(got, fmt.Sprintf("%s %s %d %s %s", d.Method, d.URL, d.Status, d.SHA256, d.PinnedBy))
+				got = append(got, strings.TrimSpace(fmt.Sprintf("%s %s %d %s %s %s", d.Method, d.URL, d.Status, d.SHA256, d.PinnedBy, d.State)))
 			}
-			want := []string{"GET " + input + " 200 " + sha(release) + " " + tc.pinsFrom, "GET http://" + srv + "/probe 404  "}
+			want := []string{"GET " + input + " 200 " + sha(release) + " " + tc.pinsFrom + " pinned", "GET http://" + srv + "/probe 404"}
 			if strings.Join(got, "\n") != strings.Join(want, "\n") && strings.Join(got, "\n") != strings.Join([]string{want[1], want[0]}, "\n") {
 				t.Errorf("downloads:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/compare"
+	"github.com/reprover/reprover/pins"
 )
 
 // Verdict is the outcome of a verification.
@@ -36,6 +37,18 @@ var Verdicts = []Verdict{Reproducible, Equivalent, Mismatch, Error}
 // unless strict.
 func (v Verdict) Verified(strict bool) bool {
 	return v == Reproducible || (!strict && v == Equivalent)
+}
+
+// Verified says whether the verification passed: its verdict, and under
+// strict every download of a proxied rebuild as the release got it.
+func (r *Report) Verified(strict bool) bool {
+	return r.Verdict.Verified(strict) && (!strict || r.InputsAsReleased())
+}
+
+// InputsAsReleased says whether the rebuild got every input the release
+// got: true with no network, or when every download equalled its pin.
+func (r *Report) InputsAsReleased() bool {
+	return r.Build == nil || r.Build.Inputs == nil || r.Build.Inputs.AsReleased() && r.Build.Pins != nil && r.Build.Pins.From != pins.FromNone
 }
 
 // verdictOf is a platform's verdict from its comparison's.
@@ -136,8 +149,10 @@ type Build struct {
 	Network   string         `json:"network"`
 	Bases     []builder.Base `json:"bases"`
 	Downloads []Download     `json:"downloads"`
-	// Pins says where the downloads' pins came from (network proxy).
-	Pins *Pins `json:"pins,omitempty"`
+	// Pins says where the downloads' pins came from (network proxy), and
+	// Inputs how the rebuild's downloads stood against them.
+	Pins   *Pins         `json:"pins,omitempty"`
+	Inputs *pins.Summary `json:"inputs,omitempty"`
 	// RunDownloads are the RUN steps that fetch; Warnings the rules
 	// broken that are reported, not refused (a download piped to a shell).
 	RunDownloads []builder.RunDownload `json:"runDownloads,omitempty"`
@@ -171,6 +186,11 @@ type Download struct {
 	Status   int    `json:"status,omitempty"`
 	SHA256   string `json:"sha256,omitempty"`
 	PinnedBy string `json:"pinnedBy,omitempty"` // lock, provenance or checksum
+	// State is how it stands against the pins (pinned, changed, new,
+	// missing; docs/network.md); Pinned the sha256 the release got, for a
+	// changed or missing one.
+	State  string `json:"state,omitempty"`
+	Pinned string `json:"pinned,omitempty"`
 }
 
 // Pins says where the pins of a proxied rebuild came from.
@@ -262,6 +282,9 @@ func writeBuild(p *compare.Text, b *Build) {
 	if b.Pins != nil {
 		p.Line("           %d download(s) through the proxy, each checked against the %d pin(s) of %s", b.proxied(), b.Pins.Count, b.Pins.Source)
 	}
+	if b.Inputs != nil {
+		p.Line("inputs:    %s", b.Inputs.String())
+	}
 	if b.Target != "" {
 		p.Line("           target %s", b.Target)
 	}
@@ -277,6 +300,12 @@ func writeBuild(p *compare.Text, b *Build) {
 			p.Line("           download %s (%s)", d.URL, d.Checksum)
 		case d.PinnedBy != "":
 			p.Line("           download %s %s -> %d sha256:%s (pinned by %s)", d.Method, d.URL, d.Status, d.SHA256, d.PinnedBy)
+		case d.State == string(pins.StateChanged):
+			p.Line("           download %s %s -> %d sha256:%s, CHANGED: the release got sha256:%s", d.Method, d.URL, d.Status, d.SHA256, d.Pinned)
+		case d.State == string(pins.StateNew):
+			p.Line("           download %s %s -> %d sha256:%s, NEW: no pin names it", d.Method, d.URL, d.Status, d.SHA256)
+		case d.State == string(pins.StateMissing):
+			p.Line("           download %s MISSING: the release got sha256:%s, the rebuild did not fetch it", d.URL, d.Pinned)
 		default:
 			p.Line("           request %s %s -> %d", d.Method, d.URL, d.Status)
 		}
@@ -292,6 +321,7 @@ var htmlPage = template.Must(compare.HTMLPage(`{{with .Error}}<p>error: {{. | vi
 {{with .Source}}<p>source: <code>{{.URI | visible}}</code> at <code>{{.Commit | visible}}</code></p>{{end}}
 {{with .Published}}<p>published: {{.Ref | visible}} <code>{{.Digest | visible}}</code></p>{{end}}{{with .Rebuilt}}<p>rebuilt: <code>{{.Digest | visible}}</code></p>{{end}}
 {{with .SourceDateEpoch}}<p>SOURCE_DATE_EPOCH: {{.}}</p>{{end}}
+{{with .Build}}{{with .Inputs}}<p>inputs: {{.String | visible}}</p>{{end}}{{end}}
 {{with .Build}}<details><summary>build evidence</summary><pre>{{indent . | visibleLines}}</pre></details>{{end}}
 `, "rebuilt", "published"))
 

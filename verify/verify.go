@@ -45,6 +45,11 @@ type Request struct {
 	// AllowDownloadHosts are hosts on loopback, private or link-local
 	// addresses that downloads may come from (an internal mirror).
 	AllowDownloadHosts []string `json:"allowDownloadHosts,omitempty"`
+	// AllowUnpinnedDownloads lets a proxied rebuild go on when nothing
+	// pins its downloads (no lock file, no provenance materials): every
+	// download is then new, and the verified levels say the inputs were
+	// unpinned.
+	AllowUnpinnedDownloads bool `json:"allowUnpinnedDownloads,omitempty"`
 	// AllowSourceHosts are loopback, private or link-local hosts (or local
 	// directories) that a source named only by the published image may be
 	// cloned from.
@@ -172,10 +177,15 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 		return offlineHint(err, req.network())
 	}
 	if st.plan.pins != nil {
-		// The rebuild must have got the release's inputs, or its
-		// comparison means nothing.
-		if st.downloads, err = checkDownloads(st.rebuilt.Captures, st.plan.pins, inputs.Downloads); err != nil {
+		// Inputs that moved since the release do not stop it: the rebuild
+		// is compared, and the report says which moved. Unknown bytes do.
+		var sum pins.Summary
+		if st.downloads, sum, err = compareDownloads(st.rebuilt.Captures, st.plan.pins, inputs.Downloads); err != nil {
 			return err
+		}
+		st.plan.build.Inputs = &sum
+		if !sum.AsReleased() {
+			st.plan.hints = append(st.plan.hints, "Inputs: "+sum.String()+". The rebuild did not get every input the release got: the verdict is the comparison's, and a strict verification requires every download as released (docs/network.md).")
 		}
 	}
 	// Times inside differing files between the release's
@@ -418,6 +428,12 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 		}
 		p.pins = set
 		p.build.Pins = &Pins{From: set.Origin, Source: set.Source, Count: set.Len()}
+		if set.Origin == pins.FromNone {
+			// Nothing pins a host: any public one, as reprover lock.
+			p.spec.ProxyAnyHost, p.spec.ProxyHosts = true, req.AllowDownloadHosts
+			p.hints = append(p.hints, "The release recorded no pins: every download of the rebuild is new, nothing shows it got the release's inputs, and the verdict says only what the comparison found.")
+			return p, nil
+		}
 		hosts, refused := proxyHosts(set, inputs.Downloads, req.AllowDownloadHosts)
 		p.spec.ProxyHosts = hosts
 		for _, h := range refused {

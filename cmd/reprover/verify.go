@@ -16,6 +16,7 @@ import (
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/files"
 	"github.com/reprover/reprover/internal/text"
+	"github.com/reprover/reprover/pins"
 	"github.com/reprover/reprover/verify"
 )
 
@@ -59,7 +60,8 @@ func (f *verifyFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.req.Commit, "commit", "", "the full commit id the release was built from (default: the provenance's, else the org.opencontainers.image.revision label)")
 	fl.StringVar(&f.req.Image, "image", "", "the published image: HOST/REPO@sha256:…, HOST/REPO:TAG, oci:DIR[…], oci-archive:FILE")
 	fl.StringArrayVar(&f.req.AllowSourceHosts, "allow-source-host", nil, "a loopback, private or link-local host (or a local directory) that a source named only by the published image may be cloned from; repeatable")
-	fl.BoolVar(&f.strict, "strict", false, "pass only a reproducible (bit-identical) rebuild")
+	fl.BoolVar(&f.strict, "strict", false, "pass only a reproducible (bit-identical) rebuild whose downloads all equal their pins")
+	fl.BoolVar(&f.req.AllowUnpinnedDownloads, "allow-unpinned-downloads", false, "with --network proxy: compare a rebuild whose downloads nothing pins (no lock file, no provenance materials); every download is then new, and the attestation's levels say the inputs were unpinned")
 	f.att.register(cmd)
 	f.build.register(cmd, &f.req, nil)
 	f.imgf.register(cmd)
@@ -99,6 +101,9 @@ func (f *verifyFlags) run(ctx context.Context, g *globals) error {
 		return exitCode(exitDifferent)
 	case f.strict && rep.Verdict != verify.Reproducible:
 		fmt.Fprintf(g.stderr, "reprover: --strict: the verdict is %s, not reproducible\n", rep.Verdict)
+		return exitCode(exitDifferent)
+	case f.strict && !rep.InputsAsReleased():
+		fmt.Fprintf(g.stderr, "reprover: --strict: not every download was as the release got it: %s\n", text.Visible(inputsLine(rep)))
 		return exitCode(exitDifferent)
 	}
 	return nil
@@ -365,4 +370,15 @@ func tlsFlags(cmd *cobra.Command, t *builder.TLS) {
 	f.StringVar(&t.Cert, "tlscert", "", "with a tcp:// --buildkit-addr: the client certificate (mutual TLS)")
 	f.StringVar(&t.Key, "tlskey", "", "with a tcp:// --buildkit-addr: the client certificate's key")
 	f.StringVar(&t.ServerName, "tlsservername", "", "with a tcp:// --buildkit-addr: the name the daemon's certificate must carry (default: the address's host)")
+}
+
+// inputsLine says how a proxied rebuild's downloads stood against the pins.
+func inputsLine(rep *verify.Report) string {
+	if rep.Build == nil || rep.Build.Inputs == nil {
+		return "no downloads were checked"
+	}
+	if rep.Build.Pins != nil && rep.Build.Pins.From == pins.FromNone {
+		return "nothing pinned them (--allow-unpinned-downloads)"
+	}
+	return rep.Build.Inputs.String()
 }

@@ -9,23 +9,24 @@ import "github.com/reprover/reprover/internal/param"
 // service.fieldOf).
 var flagOf = map[string]string{
 	// verify.Request
-	"Source":             "--source",
-	"Commit":             "--commit",
-	"Image":              "--image",
-	"Dockerfile":         "--dockerfile",
-	"Context":            "--context",
-	"Target":             "--target",
-	"BuildArgs":          "--build-arg",
-	"Platforms":          "--platform",
-	"SourceDateEpoch":    "--source-date-epoch",
-	"Network":            "--network",
-	"Lock":               "--lock",
-	"AllowDownloadHosts": "--allow-download-host",
-	"AllowSourceHosts":   "--allow-source-host",
-	"Bake":               "--bake",
-	"BakeTarget":         "--bake-target",
-	"BakeVars":           "--bake-var", // CheckRequest
-	"BakeEnv":            "--bake-var", // verify.Options
+	"Source":                 "--source",
+	"Commit":                 "--commit",
+	"Image":                  "--image",
+	"Dockerfile":             "--dockerfile",
+	"Context":                "--context",
+	"Target":                 "--target",
+	"BuildArgs":              "--build-arg",
+	"Platforms":              "--platform",
+	"SourceDateEpoch":        "--source-date-epoch",
+	"Network":                "--network",
+	"Lock":                   "--lock",
+	"AllowDownloadHosts":     "--allow-download-host",
+	"AllowSourceHosts":       "--allow-source-host",
+	"AllowUnpinnedDownloads": "--allow-unpinned-downloads",
+	"Bake":                   "--bake",
+	"BakeTarget":             "--bake-target",
+	"BakeVars":               "--bake-var", // CheckRequest
+	"BakeEnv":                "--bake-var", // verify.Options
 	// verify.LockRequest and verify.CheckRequest
 	"Dir": "--source",
 	// image.Options
