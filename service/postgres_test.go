@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -247,4 +248,91 @@ func parallel(width, n int, f func(i int) error) []error {
 // post submits body with the token; safe outside the test goroutine.
 func post(baseURL string, body any) (int, map[string]any, error) {
 	return postWith(http.DefaultClient, baseURL, body)
+}
+
+// TestQueueLimitConcurrent: limits.queuedPerToken holds when one token's
+// submissions arrive at once, on both databases. On PostgreSQL, under
+// READ COMMITTED, each transaction once inserted and then counted without
+// seeing the others' uncommitted rows: 200 submissions at once under a
+// limit of 5 stored 6 or 8 (red team). The race is at each token's limit,
+// and one wave of eight tokens meets it about every other run: six waves
+// of eight tokens, 50 submissions each, all but surely meet it where it
+// exists.
+func TestQueueLimitConcurrent(t *testing.T) {
+	const limit, waves, perWave, each = 5, 6, 8, 50
+	tokens := make([]string, waves*perWave)
+	for k := range tokens {
+		tokens[k] = fmt.Sprintf("concurrent-token-%d", k)
+	}
+	for _, tc := range []struct {
+		name     string
+		database func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return "" }},
+		{"postgres", func(t *testing.T) string { return fixtures.Postgres(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := tc.database(t)
+			s := newServer(t, blockingRunner(t), func(c *service.Config) {
+				if dsn != "" {
+					c.Database = dsn
+				}
+				c.Auth.Tokens = tokens
+				c.Limits.QueuedPerToken = limit
+			})
+			for w := range waves {
+				wave := tokens[w*perWave : (w+1)*perWave]
+				accepted := make([]int, perWave)
+				var mu sync.Mutex
+				errs := parallel(perWave*each, perWave*each, func(i int) error {
+					body := validRequest()
+					body["buildArgs"] = map[string]string{"N": fmt.Sprint(w*perWave*each + i)}
+					code, m, err := postAs(s.url, wave[i%perWave], body)
+					if err != nil {
+						return err
+					}
+					switch code {
+					case 202:
+						mu.Lock()
+						accepted[i%perWave]++
+						mu.Unlock()
+					case 429:
+					default:
+						return fmt.Errorf("submission %d: %d %v, want 202 or 429", i, code, m)
+					}
+					return nil
+				})
+				for _, err := range errs {
+					t.Error(err)
+				}
+				for k, n := range accepted {
+					if n != limit {
+						t.Errorf("%s: %d of %d submissions at once accepted, want the limit, %d", wave[k], n, each, limit)
+					}
+				}
+			}
+			stored := metric(t, s.url, `reprover_verifications{status="queued"}`) + metric(t, s.url, `reprover_verifications{status="running"}`)
+			if stored != float64(limit*len(tokens)) {
+				t.Errorf("%v verifications stored, want %d", stored, limit*len(tokens))
+			}
+		})
+	}
+}
+
+// postAs submits body with tok; safe outside the test goroutine.
+func postAs(baseURL, tok string, body any) (int, map[string]any, error) {
+	j, err := json.Marshal(body)
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := http.NewRequest("POST", baseURL+"/api/v1/verifications", bytes.NewReader(j))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	return decodeResponse(resp)
 }

@@ -348,6 +348,11 @@ type newVerification struct {
 	Enqueue func(ctx context.Context, tx any) error
 }
 
+// submitterLockClass is the first key of the PostgreSQL advisory lock
+// create takes per submitter (the second is the submitter's hash). Locks
+// on two int4 keys never meet withMigrationLock's one bigint key.
+const submitterLockClass = 0x72707273 // "rprs"
+
 func (s *Store) create(ctx context.Context, id string, r Request, now time.Time, nv newVerification) (*Verification, bool, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -387,6 +392,16 @@ func (s *Store) create(ctx context.Context, id string, r Request, now time.Time,
 			return nil, false, err
 		}
 		defer tx.Rollback(context.WithoutCancel(ctx))
+		if nv.MaxQueued > 0 {
+			// Under READ COMMITTED two submissions of one submitter
+			// would each count without the other's uncommitted row and
+			// both pass the limit: they take turns on a lock of the
+			// submitter's (released with the transaction), so each
+			// counts what the one before committed.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::int4, hashtext($2))`, submitterLockClass, nv.Submitter); err != nil {
+				return nil, false, fmt.Errorf("locking the queue of %s: %w", nv.Submitter, err)
+			}
+		}
 		created, err = step(func(q string, args ...any) (int64, error) {
 			tag, err := tx.Exec(ctx, q, args...)
 			return tag.RowsAffected(), err
