@@ -29,17 +29,7 @@ type Limits struct {
 var DefaultLimits = Limits{MaxEnvelopeBytes: 32 << 20, MaxSignatures: 64, MaxEnvelopes: 256}
 
 func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxEnvelopeBytes > 0 {
-		d.MaxEnvelopeBytes = l.MaxEnvelopeBytes
-	}
-	if l.MaxSignatures > 0 {
-		d.MaxSignatures = l.MaxSignatures
-	}
-	if l.MaxEnvelopes > 0 {
-		d.MaxEnvelopes = l.MaxEnvelopes
-	}
-	return d
+	return limits.WithDefaults(l, DefaultLimits)
 }
 
 // Sign signs a statement's exact bytes as a DSSE envelope and returns the

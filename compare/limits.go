@@ -2,6 +2,7 @@ package compare
 
 import (
 	"github.com/reprover/reprover/internal/archive"
+	"github.com/reprover/reprover/internal/limits"
 	"github.com/reprover/reprover/layer"
 )
 
@@ -62,20 +63,10 @@ var DefaultLimits = Limits{
 	MaxArchiveTotalMembers: archive.DefaultLimits.MaxArchiveTotalMembers,
 }
 
-// withDefaults is l with defaults in its zero fields: the walk's limits
-// take layer's, the archives' internal/archive's.
+// withDefaults is l with DefaultLimits in its zero fields (the walk's
+// are layer's defaults, the archives' internal/archive's).
 func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxTotalEntries > 0 {
-		d.MaxTotalEntries = l.MaxTotalEntries
-	}
-	w := l.walk().WithDefaults()
-	d.MaxLayerBytes, d.MaxTotalBytes, d.MaxEntries, d.MaxHeaderBytes = w.MaxLayerBytes, w.MaxTotalBytes, w.MaxEntries, w.MaxHeaderBytes
-	d.MaxZstdWindow, d.MaxTextFile, d.MaxTextBytes = w.MaxZstdWindow, w.MaxTextFile, w.MaxTextBytes
-	a := l.archives().WithDefaults()
-	d.MaxArchiveBytes, d.MaxArchiveMembers, d.MaxArchiveDepth = a.MaxArchiveBytes, a.MaxArchiveMembers, a.MaxArchiveDepth
-	d.MaxArchiveTotalBytes, d.MaxArchiveTotalMembers = a.MaxArchiveTotalBytes, a.MaxArchiveTotalMembers
-	return d
+	return limits.WithDefaults(l, DefaultLimits)
 }
 
 // walk are the limits of a layer's walk.

@@ -29,23 +29,7 @@ var DefaultLimits = Limits{
 
 // withDefaults returns l with zero fields replaced by DefaultLimits.
 func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxManifestBytes > 0 {
-		d.MaxManifestBytes = l.MaxManifestBytes
-	}
-	if l.MaxConfigBytes > 0 {
-		d.MaxConfigBytes = l.MaxConfigBytes
-	}
-	if l.MaxManifests > 0 {
-		d.MaxManifests = l.MaxManifests
-	}
-	if l.MaxLayers > 0 {
-		d.MaxLayers = l.MaxLayers
-	}
-	if l.MaxJSONDepth > 0 {
-		d.MaxJSONDepth = l.MaxJSONDepth
-	}
-	return d
+	return limits.WithDefaults(l, DefaultLimits)
 }
 
 // LimitError reports an untrusted input that exceeded a named limit: the

@@ -40,29 +40,7 @@ var DefaultLimits = Limits{
 
 // WithDefaults is l with DefaultLimits in its zero fields.
 func (l Limits) WithDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxLayerBytes > 0 {
-		d.MaxLayerBytes = l.MaxLayerBytes
-	}
-	if l.MaxTotalBytes > 0 {
-		d.MaxTotalBytes = l.MaxTotalBytes
-	}
-	if l.MaxEntries > 0 {
-		d.MaxEntries = l.MaxEntries
-	}
-	if l.MaxHeaderBytes > 0 {
-		d.MaxHeaderBytes = l.MaxHeaderBytes
-	}
-	if l.MaxZstdWindow > 0 {
-		d.MaxZstdWindow = l.MaxZstdWindow
-	}
-	if l.MaxTextFile > 0 {
-		d.MaxTextFile = l.MaxTextFile
-	}
-	if l.MaxTextBytes > 0 {
-		d.MaxTextBytes = l.MaxTextBytes
-	}
-	return d
+	return limits.WithDefaults(l, DefaultLimits)
 }
 
 // LimitError reports a layer that exceeded a named limit: the one type

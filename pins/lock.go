@@ -38,17 +38,7 @@ type Limits struct {
 var DefaultLimits = Limits{MaxLockBytes: 16 << 20, MaxPins: 100_000, MaxURLBytes: 8 << 10}
 
 func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxLockBytes > 0 {
-		d.MaxLockBytes = l.MaxLockBytes
-	}
-	if l.MaxPins > 0 {
-		d.MaxPins = l.MaxPins
-	}
-	if l.MaxURLBytes > 0 {
-		d.MaxURLBytes = l.MaxURLBytes
-	}
-	return d
+	return limits.WithDefaults(l, DefaultLimits)
 }
 
 // ReadLockFile reads and checks a lock file (a regular file only); name

@@ -37,23 +37,7 @@ var DefaultLimits = Limits{
 
 // WithDefaults is l with each zero field set to its default.
 func (l Limits) WithDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxArchiveBytes > 0 {
-		d.MaxArchiveBytes = l.MaxArchiveBytes
-	}
-	if l.MaxArchiveMembers > 0 {
-		d.MaxArchiveMembers = l.MaxArchiveMembers
-	}
-	if l.MaxArchiveDepth > 0 {
-		d.MaxArchiveDepth = l.MaxArchiveDepth
-	}
-	if l.MaxArchiveTotalBytes > 0 {
-		d.MaxArchiveTotalBytes = l.MaxArchiveTotalBytes
-	}
-	if l.MaxArchiveTotalMembers > 0 {
-		d.MaxArchiveTotalMembers = l.MaxArchiveTotalMembers
-	}
-	return d
+	return limits.WithDefaults(l, DefaultLimits)
 }
 
 // Budget is what one comparison may still read of archives inside files:
