@@ -37,6 +37,16 @@ func TestAllowList(t *testing.T) {
 		{allow: []string{"127.0.0.1:"},
 			images: []string{"127.0.0.1:5000/app" + digestSuffix}, denied: []string{"localhost:5000/app", "127.0.0.10/app"},
 			addrs: []string{"127.0.0.1:5000", "127.0.0.1:1"}, refused: []string{"[::1]:5000", "10.0.0.1:5000"}},
+		// ... ending at a boundary: a raw prefix let "10.0.0.1" admit
+		// 10.0.0.12 (red team).
+		{allow: []string{"10.0.0.1"},
+			images: []string{"10.0.0.1/app", "10.0.0.1:5000/app" + digestSuffix}, denied: []string{"10.0.0.12/app", "10.0.0.1x/app", "10.0.0.1.nip.io/app"},
+			addrs: []string{"10.0.0.1:443", "10.0.0.1:5000"}, refused: []string{"10.0.0.12:443", "10.0.0.100:5000"}},
+		{allow: []string{"localhost:5000"},
+			images: []string{"localhost:5000/app"}, denied: []string{"localhost:50001/app"},
+			addrs: []string{"127.0.0.1:5000", "[::1]:5000"}, refused: []string{"127.0.0.1:50001"}},
+		{allow: []string{"registry.example/team"},
+			images: []string{"registry.example/team/app", "registry.example/team:v1"}, denied: []string{"registry.example/team-b/app", "registry.example/teams/app"}},
 		{allow: []string{"10.0.0."},
 			images: []string{"10.0.0.7/app"}, denied: []string{"10.0.1.7/app"},
 			addrs: []string{"10.0.0.77:443"}, refused: []string{"10.0.1.7:443"}},

@@ -168,6 +168,11 @@ func (c *Config) Validate() error {
 	case c.Network.Default == verify.NetworkProxy && !c.Network.AllowProxy:
 		return errors.New("network.default is proxy but network.allowProxy is false")
 	}
+	for i, a := range c.Sources.Allow {
+		if _, err := parseSourceEntry(a); err != nil {
+			return fmt.Errorf("sources.allow[%d]: %w", i, err)
+		}
+	}
 	for _, t := range c.Auth.Tokens {
 		if len(t) < 8 {
 			return errors.New("auth.tokens: every token needs at least 8 characters")

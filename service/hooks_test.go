@@ -285,6 +285,40 @@ func TestSubmissionBounds(t *testing.T) {
 		{"a trailing slash on a URL", with(func(m map[string]any) { m["source"] = "https://git.example/org/app" }),
 			with(func(m map[string]any) { m["source"] = "https://git.example/org/app/" })},
 		{"empty build arguments", validRequest(), with(func(m map[string]any) { m["buildArgs"] = map[string]string{} })},
+		{"a URL's scheme and host in another case", with(func(m map[string]any) { m["source"] = "https://git.example/org/app" }),
+			with(func(m map[string]any) { m["source"] = "HTTPS://Git.Example/org/app" })},
+		{"an scp address's host in another case", with(func(m map[string]any) { m["source"] = "git@git.example:org/app" }),
+			with(func(m map[string]any) { m["source"] = "git@GIT.example:org/app" })},
+		{"a Dockerfile path with ./", with(func(m map[string]any) { m["dockerfile"] = "Dockerfile" }),
+			with(func(m map[string]any) { m["dockerfile"] = "./Dockerfile" })},
+		{"a context with ./ and a trailing slash", with(func(m map[string]any) { m["context"] = "sub" }),
+			with(func(m map[string]any) { m["context"] = "./sub/" })},
+		{"the root context as ./", with(func(m map[string]any) { m["context"] = "." }),
+			with(func(m map[string]any) { m["context"] = "./" })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newServer(t, &countingRunner{}, func(c *service.Config) { c.Sources.Allow = append(c.Sources.Allow, "git@") })
+			code, first, raw := s.do(t, "POST", "/api/v1/verifications", token, tc.a)
+			if code != 202 {
+				t.Fatalf("first: %d %s", code, raw)
+			}
+			code, second, raw := s.do(t, "POST", "/api/v1/verifications", token, tc.b)
+			if code != 200 || second["id"] != first["id"] {
+				t.Errorf("the same request written otherwise: %d %s, want 200 and id %v", code, raw, first["id"])
+			}
+		})
+	}
+	// Kept apart: each may mean another build (normalise says why).
+	for _, tc := range []struct {
+		name string
+		a, b map[string]any
+	}{
+		{"a source with and without .git", with(func(m map[string]any) { m["source"] = "https://git.example/org/app" }),
+			with(func(m map[string]any) { m["source"] = "https://git.example/org/app.git" })},
+		{"a source's path in another case", with(func(m map[string]any) { m["source"] = "https://git.example/org/app" }),
+			with(func(m map[string]any) { m["source"] = "https://git.example/Org/app" })},
+		{"the context omitted and the root", validRequest(), with(func(m map[string]any) { m["context"] = "." })},
+		{"the Dockerfile omitted and Dockerfile", validRequest(), with(func(m map[string]any) { m["dockerfile"] = "Dockerfile" })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newServer(t, &countingRunner{}, nil)
@@ -293,8 +327,8 @@ func TestSubmissionBounds(t *testing.T) {
 				t.Fatalf("first: %d %s", code, raw)
 			}
 			code, second, raw := s.do(t, "POST", "/api/v1/verifications", token, tc.b)
-			if code != 200 || second["id"] != first["id"] {
-				t.Errorf("the same request written otherwise: %d %s, want 200 and id %v", code, raw, first["id"])
+			if code != 202 || second["id"] == first["id"] {
+				t.Errorf("a request that may mean another build: %d %s, want 202 and an id other than %v", code, raw, first["id"])
 			}
 		})
 	}

@@ -6,8 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -25,18 +25,25 @@ const maxPlatformLen = 128
 // normalise rewrites a request into the one form of what it asks, so that
 // requests that mean the same are one verification (one id): the network
 // the server's default makes of an empty one, platforms in containerd's
-// normal form, each once and sorted, a source without trailing slashes.
-// Values it cannot parse are left for Validate to refuse.
+// normal form, each once and sorted, a source without trailing slashes
+// and with its scheme and host in lower case, the Dockerfile and context
+// paths cleaned ("./Dockerfile" is "Dockerfile", "./" is "."). Values it
+// cannot parse are left for Validate to refuse.
+//
+// What it keeps apart, because it may mean something else: a source with
+// and without ".git" (forges serve both, but a plain git server or a
+// directory may hold two repositories), the path of a source in another
+// case, and a context or Dockerfile omitted and written out (omitted is
+// what the release's provenance names, "." only the source's root).
 func normalise(r Request, cfg *Config) Request {
 	// Stored as run: the default may change later.
 	r.Network = cmp.Or(r.Network, cfg.Network.Default, verify.NetworkNone)
-	switch {
-	case strings.HasPrefix(r.Source, "/"):
-		r.Source = filepath.Clean(r.Source)
-	case r.Source != "":
-		if t := strings.TrimRight(r.Source, "/"); t != "" && !strings.HasSuffix(t, ":") {
-			r.Source = t
-		}
+	r.Source = normaliseSource(r.Source)
+	if r.Dockerfile != "" {
+		r.Dockerfile = path.Clean(r.Dockerfile)
+	}
+	if r.Context != "" {
+		r.Context = path.Clean(r.Context)
 	}
 	if len(r.BuildArgs) == 0 {
 		r.BuildArgs = nil
@@ -59,23 +66,40 @@ func normalise(r Request, cfg *Config) Request {
 	return r
 }
 
-// checkBounds refuses what Validate parses without bounding: a platform
-// string longer than maxPlatformLen.
-func checkBounds(r Request) error {
-	for _, p := range r.Platforms {
-		if len(p) > maxPlatformLen {
-			return &FieldError{"platforms", fmt.Sprintf("a platform of %d bytes, longer than %d", len(p), maxPlatformLen)}
-		}
+// normaliseSource: a local path cleaned; a URL or scp address without
+// trailing slashes, its scheme and host in lower case (host names are
+// case-insensitive; paths and users are not).
+func normaliseSource(src string) string {
+	if src == "" {
+		return ""
 	}
-	return nil
+	if strings.HasPrefix(src, "/") {
+		return filepath.Clean(src)
+	}
+	if t := strings.TrimRight(src, "/"); t != "" && !strings.HasSuffix(t, ":") {
+		src = t
+	}
+	if scheme, rest, ok := strings.Cut(src, "://"); ok && scheme != "" && !strings.ContainsAny(scheme, "/@:") {
+		end := strings.IndexAny(rest+"/", "/?#")
+		authority := rest[:end]
+		at := strings.LastIndex(authority, "@") + 1
+		return strings.ToLower(scheme) + "://" + authority[:at] + strings.ToLower(authority[at:]) + rest[end:]
+	}
+	// user@host:path, as hosts.ParseSource reads it: a ':' with an '@'
+	// and no '/' before it.
+	if userHost, p, ok := strings.Cut(src, ":"); ok && !strings.Contains(userHost, "/") && strings.Contains(userHost, "@") && !strings.HasPrefix(p, ":") {
+		user, host, _ := strings.Cut(userHost, "@")
+		if strings.HasPrefix(host, "[") { // user@[IPv6]:path
+			return src[:len(user)+1] + strings.ToLower(src[len(user)+1:strings.Index(src, "]")]) + src[strings.Index(src, "]"):]
+		}
+		return user + "@" + strings.ToLower(host) + ":" + p
+	}
+	return src
 }
 
-// accept normalises, bounds and validates a request, then submits it for
+// accept normalises and validates a request, then submits it for
 // submitter under limits.queuedPerToken.
 func (s *Service) accept(ctx context.Context, r Request, submitter string) (*Verification, bool, error) {
-	if err := checkBounds(r); err != nil {
-		return nil, false, err
-	}
 	r = normalise(r, s.cfg)
 	if err := r.Validate(s.cfg); err != nil {
 		return nil, false, err

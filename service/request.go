@@ -116,6 +116,10 @@ func (r *Request) validate(cfg *Config, res hosts.Resolver) error {
 		return &FieldError{"platforms", "more than 16"}
 	}
 	for _, p := range r.Platforms {
+		// Bounded before it is parsed (containerd's parser is not).
+		if len(p) > maxPlatformLen {
+			return &FieldError{"platforms", fmt.Sprintf("a platform of %d bytes, longer than %d", len(p), maxPlatformLen)}
+		}
 		if _, err := image.ParsePlatform(p); err != nil {
 			return &FieldError{"platforms", err.Error()}
 		}
@@ -132,22 +136,27 @@ func checkSource(src string, allow []string) error {
 // judgeTimeout bounds the lookup of a submitted source's host.
 const judgeTimeout = 3 * time.Second
 
-// judgeSource is checkSource with the resolver given: the prefix, then
-// the host as internal/hosts judges it for the CLI too (a source that does
-// not parse, another transport, a host with '%', a name resolving to a
-// local address are refused). A name that does not resolve now passes:
+// judgeSource is checkSource with the resolver given: the source as git
+// would read it (hosts.ParseSource: another transport, a host with '%',
+// a URL that does not parse are refused), then sources.allow, then its
+// host as internal/hosts judges it for the CLI too (a name resolving to a
+// local address is refused). A name that does not resolve now passes:
 // the clone judges it again (hostAllowedBy), and is pinned to what it
 // judged.
 func judgeSource(src string, allow []string, res hosts.Resolver) error {
-	if !sourceAllowed(src, allow) {
+	parsed, err := hosts.ParseSource(src)
+	if err != nil {
+		return err
+	}
+	if underAllowed(src, parsed, allow) == nil {
 		return errors.New("not under an allowed prefix (sources.allow)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), judgeTimeout)
 	defer cancel()
 	named := hostAllowedBy(allow)
-	_, err := hosts.JudgeSource(ctx, src, hosts.SourcePolicy{Resolver: res,
+	_, err = hosts.JudgeSource(ctx, src, hosts.SourcePolicy{Resolver: res,
 		AllowHost: func(h string) bool { return named(src, h) },
-		AllowPath: func(string) bool { return true }}) // sourceAllowed judged it
+		AllowPath: func(string) bool { return true }}) // underAllowed judged it
 	var local *hosts.LocalError
 	switch {
 	case err == nil, errors.Is(err, hosts.ErrUnresolved):
@@ -158,69 +167,35 @@ func judgeSource(src string, allow []string, res hosts.Resolver) error {
 	return err
 }
 
+// underAllowed returns the sources.allow entries src is under (entries
+// that do not parse admit nothing; Config.Validate refuses them).
+func underAllowed(src string, parsed hosts.Source, allow []string) []sourceEntry {
+	var out []sourceEntry
+	for _, a := range allow {
+		if e, err := parseSourceEntry(a); err == nil && e.admits(src, parsed) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // hostAllowedBy is sources.allow's judgement of a local host, asked again
-// when a source is cloned (verify.Options.AllowSourceHost): a prefix the
-// source starts with names that host itself, so "https://" or "git@"
-// alone does not open the internal network.
+// when a source is cloned (verify.Options.AllowSourceHost): an entry the
+// source is under names that host itself, so "https://" or "git@" alone
+// does not open the internal network.
 func hostAllowedBy(allow []string) func(src, host string) bool {
 	return func(src, host string) bool {
-		for _, a := range allow {
-			if host == "" {
-				break
-			}
-			if a != "" && strings.HasPrefix(src, a) && strings.EqualFold(prefixHost(a), host) {
+		parsed, err := hosts.ParseSource(src)
+		if err != nil || host == "" {
+			return false
+		}
+		for _, e := range underAllowed(src, parsed, allow) {
+			if e.host != "" && strings.EqualFold(e.host, host) {
 				return true
 			}
 		}
 		return false
 	}
-}
-
-// prefixHost is the host a sources.allow prefix names, as far as it is
-// written: "http://10.0.0.5:8080/" and "git@10.0.0.5:" name 10.0.0.5;
-// "https://" and "git@" name none.
-func prefixHost(a string) string {
-	var host string
-	if _, rest, ok := strings.Cut(a, "://"); ok {
-		auth := rest[:strings.IndexAny(rest+"/", "/?#")]
-		host = auth[strings.LastIndex(auth, "@")+1:]
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
-		}
-	} else if at := strings.Index(a, "@"); at >= 0 && !strings.HasPrefix(a, "/") {
-		host = a[at+1:]
-		if strings.HasPrefix(host, "[") {
-			host, _, _ = strings.Cut(host[1:], "]")
-		} else {
-			host, _, _ = strings.Cut(host, ":")
-		}
-	}
-	return strings.Trim(host, "[]")
-}
-
-// sourceAllowed: the source starts with an allowed prefix; a local path is
-// allowed only under a listed directory (cleaned, so ".." cannot climb out).
-func sourceAllowed(src string, allow []string) bool {
-	local := strings.HasPrefix(src, "/")
-	if local {
-		src = filepath.Clean(src)
-	}
-	for _, a := range allow {
-		if local != strings.HasPrefix(a, "/") {
-			continue
-		}
-		if local {
-			a = filepath.Clean(a)
-			if src == a || strings.HasPrefix(src, a+"/") || a == "/" {
-				return true
-			}
-			continue
-		}
-		if strings.HasPrefix(src, a) {
-			return true
-		}
-	}
-	return false
 }
 
 // privateHost is image.LocalHost, or a name that resolves to such an

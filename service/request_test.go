@@ -68,7 +68,27 @@ func TestSourceSubmission(t *testing.T) {
 		{name: "another port than the prefix's", allow: []string{"http://127.0.0.1:8088/"}, src: "http://127.0.0.1:8089/a.git", err: "sources.allow"},
 		{name: "a local name its prefix names", allow: []string{"http://vm:8088/"}, src: "http://vm:8088/a.git"},
 		{name: "scp on a local host its prefix names", allow: []string{"git@10.0.0.9:"}, src: "git@10.0.0.9:org/a.git"},
-		{name: "user info hiding the host", allow: []string{"https://git.example"}, src: "https://git.example@127.0.0.1/a.git", err: "127.0.0.1 is local"},
+		{name: "user info hiding the host", allow: []string{"https://git.example"}, src: "https://git.example@127.0.0.1/a.git", err: "sources.allow"},
+		// sources.allow entries name whole hosts, and paths segment by
+		// segment; they were raw prefixes (red team).
+		{name: "a host the entry's host begins", allow: []string{"https://git.internal"}, src: "https://git.internal.evil.example/a.git", err: "sources.allow"},
+		{name: "the entry's host", allow: []string{"https://git.internal"}, src: "https://git.internal/team/a.git"},
+		{name: "a password hiding the host", allow: []string{"https://git.internal"}, src: "https://git.internal:x@evil.example/a.git", err: "sources.allow"},
+		{name: "a host in another case", allow: []string{"HTTPS://Git.Example/team/"}, src: "https://git.example/team/a.git"},
+		{name: "a path in another case", allow: []string{"https://git.example/Team/"}, src: "https://git.example/team/a.git", err: "sources.allow"},
+		{name: "a sibling of the entry's path", allow: []string{"https://github.com/myorg"}, src: "https://github.com/myorg-evil/a.git", err: "sources.allow"},
+		{name: "below the entry's path without its slash", allow: []string{"https://github.com/myorg"}, src: "https://github.com/myorg/a.git"},
+		{name: "a dot-dot segment climbing out", allow: []string{"https://github.com/myorg/"}, src: "https://github.com/myorg/../evil/a.git", err: "sources.allow"},
+		{name: "an escaped dot-dot segment", allow: []string{"https://github.com/myorg/"}, src: "https://github.com/myorg/%2e%2E/evil/a.git", err: "sources.allow"},
+		{name: "another port than the default the entry means", allow: []string{"https://git.example/"}, src: "https://git.example:8443/a.git", err: "sources.allow"},
+		{name: "the default port written", allow: []string{"https://git.example/"}, src: "https://git.example:443/a.git"},
+		{name: "another scheme", allow: []string{"https://"}, src: "http://git.example/a.git", err: "sources.allow"},
+		{name: "another user", allow: []string{"ssh://git@git.example/"}, src: "ssh://root@git.example/a.git", err: "sources.allow"},
+		{name: "scp under the entry's path", allow: []string{"git@github.com:myorg/"}, src: "git@github.com:myorg/a.git"},
+		{name: "scp, a sibling of the entry's path", allow: []string{"git@github.com:myorg/"}, src: "git@github.com:myorg-evil/a.git", err: "sources.allow"},
+		{name: "scp, a host the entry's host begins", allow: []string{"git@github.com:"}, src: "git@github.com.evil.example:a.git", err: "sources.allow"},
+		{name: "scp, an address the entry's address begins", allow: []string{"git@10.0.0.9:"}, src: "git@10.0.0.90:a.git", err: "sources.allow"},
+		{name: "a directory the entry's directory begins", allow: []string{"/srv/src"}, src: "/srv/srcx/app", err: "sources.allow"},
 		// Other transports, even under a prefix that lets them through.
 		{name: "ext", allow: []string{"ext::"}, src: "ext::sh -c touch% /tmp/pwned", err: "transport"},
 		{name: "fd", allow: []string{"fd::"}, src: "fd::3", err: "transport"},
@@ -126,11 +146,72 @@ func TestHostAllowedBy(t *testing.T) {
 		{"http://127.0.0.1", "http://127.0.0.1.evil.example/a.git", "127.0.0.1.evil.example", false},
 		{"https://github.com", "https://github.com@127.0.0.1/a.git", "127.0.0.1", false},
 		{"http://127.0.0.1:8088/", "http://127.0.0.2:8088/a.git", "127.0.0.2", false},
+		{"http://127.0.0.1:8088/", "http://127.0.0.1:8088.evil.example/a.git", "127.0.0.1", false},
+		{"https://Git.Corp.Internal/", "https://git.corp.internal/a.git", "git.corp.internal", true},
+		{"git@10.0.0.5:", "git@10.0.0.50:a.git", "10.0.0.50", false},
 		{"/srv", "/srv/a", "", false},
 		{"", "http://127.0.0.1/a.git", "127.0.0.1", false},
 	} {
 		if got := hostAllowedBy([]string{c.allow})(c.src, c.host); got != c.want {
 			t.Errorf("sources.allow %q, %s, host %q: %v, want %v", c.allow, c.src, c.host, got, c.want)
+		}
+	}
+}
+
+// TestValidatePlatformLength: Validate itself bounds a platform string
+// before parsing it, so every way in (the API, each hook) gets the bound.
+func TestValidatePlatformLength(t *testing.T) {
+	cfg := &Config{}
+	cfg.Sources.Allow = []string{"/"}
+	for _, c := range []struct {
+		name     string
+		platform string
+		ok       bool
+	}{
+		{"a real platform", "linux/arm64/v8", true},
+		{"5,012 bytes", "linux/amd64/" + strings.Repeat("v", 5000), false},
+		{"one byte over", "linux/amd64/" + strings.Repeat("v", maxPlatformLen-len("linux/amd64/")+1), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := Request{Image: "registry.example/app" + digestSuffix, Platforms: []string{c.platform}}
+			err := r.Validate(cfg)
+			var fe *FieldError
+			switch {
+			case c.ok && err != nil:
+				t.Errorf("refused: %v", err)
+			case !c.ok && (!errors.As(err, &fe) || fe.Field != "platforms" || !strings.Contains(err.Error(), "longer than 128")):
+				t.Errorf("err = %v, want a platforms error saying longer than 128", err)
+			}
+		})
+	}
+}
+
+// TestSourcesAllowEntries: an entry sources.allow cannot read as a
+// directory, a URL prefix or USER@HOST:PATH is refused at start (it would
+// admit nothing), naming it.
+func TestSourcesAllowEntries(t *testing.T) {
+	for _, c := range []struct {
+		entry string
+		ok    bool
+	}{
+		{"/srv/src", true},
+		{"https://", true},
+		{"https://github.com/myorg/", true},
+		{"http://[::1]:8088/", true},
+		{"git@", true},
+		{"git@10.0.0.5:", true},
+		{"git@[fd00::5]:team/", true},
+		{"file:///srv/mirrors/", true},
+		{"github.com/myorg/", false},
+		{"", false},
+		{"https:///myorg/", false},
+	} {
+		cfg := &Config{}
+		cfg.Sources.Allow = []string{"/", c.entry}
+		cfg.Defaults()
+		err := cfg.Validate()
+		if c.ok != (err == nil) || err != nil && !strings.Contains(err.Error(), "sources.allow[1]") {
+			t.Errorf("sources.allow %q: err = %v, want ok %v", c.entry, err, c.ok)
 		}
 	}
 }
