@@ -1,13 +1,12 @@
 package service_test
 
 import (
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"fmt"
 
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"

@@ -14,12 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/gitid"
 	"github.com/reprover/reprover/internal/hosts"
 	"github.com/reprover/reprover/internal/text"
 	"github.com/reprover/reprover/verify"
-
-	"github.com/reprover/reprover/image"
 )
 
 // Request is a submitted verification (POST /api/v1/verifications).

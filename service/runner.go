@@ -13,11 +13,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/reprover/reprover/internal/hosts"
-
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/hosts"
 	"github.com/reprover/reprover/verify"
 )
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,8 +18,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-
-	"fmt"
 
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/service"
