@@ -23,6 +23,10 @@ const (
 	maxExpandedBytes = 1 << 20
 	// maxExpandedTotalBytes bounds all of a Dockerfile's expansions.
 	maxExpandedTotalBytes = 16 << 20
+	// maxInheritedVars bounds the variables stages take from the stages
+	// they are built on, in all: a chain of stages, each adding one,
+	// would copy a number that grows with the square of its length.
+	maxInheritedVars = 1 << 18
 )
 
 // value is a variable's value and the names it depends on whose values
@@ -56,8 +60,10 @@ type argScope struct {
 	budget       *budget
 }
 
-// budget is what a Dockerfile's expansions have used of maxExpandedTotalBytes.
-type budget struct{ total int64 }
+// budget is what a Dockerfile's expansions have used of
+// maxExpandedTotalBytes, its stages of maxInheritedVars and its ONBUILD
+// instructions of maxOnbuildRuns.
+type budget struct{ total, inherited, onbuildRuns int64 }
 
 func newArgScope(lex *shell.Lex, buildArgs map[string]string, meta *argScope, b *budget) *argScope {
 	return &argScope{lex: lex, buildArgs: buildArgs, meta: meta, vals: map[string]value{}, imageEnv: map[string]value{}, budget: b}
@@ -80,19 +86,25 @@ func (s *argScope) startScratch(path value) {
 // its image config's Env over it. When the parent's base is an image,
 // that config also holds the image's own Env, which may replace any
 // value an ARG (not an ENV) set.
-func (s *argScope) inherit(parent *argScope) {
+func (s *argScope) inherit(parent *argScope) error {
+	n := s.budget.inherited + int64(len(parent.vals)+2*len(parent.imageEnv))
+	if n > maxInheritedVars {
+		return &limits.Error{What: "the variables stages take from the stages they are built on", Limit: "maxInheritedVars", Max: maxInheritedVars, Got: n}
+	}
+	s.budget.inherited = n
 	maps.Copy(s.vals, parent.vals)
 	maps.Copy(s.imageEnv, parent.imageEnv)
 	maps.Copy(s.vals, parent.imageEnv)
 	s.baseEnvKnown = parent.baseEnvKnown
 	if s.baseEnvKnown {
-		return
+		return nil
 	}
 	for k, v := range s.vals {
 		if _, ok := s.imageEnv[k]; !ok {
 			s.vals[k] = value{v: v.v, unknown: union(v.unknown, []string{k})}
 		}
 	}
+	return nil
 }
 
 // setEnv applies one ENV instruction as BuildKit's dispatchEnv after
@@ -196,13 +208,14 @@ func (s *argScope) eval(word string) (value, error) {
 // becomes the replacement).
 var replaceForm = regexp.MustCompile(`\$\{([\pL\pN_]*|[@*#?\-$!0])/`)
 
-// estimate is at least the size of word's expansion: the word, plus each
+// estimate is at least the size of word's expansion: the word (each byte
+// may be read as 3), plus each
 // variable it names (as BuildKit's lexer reads names) at its size, times
 // (the size + 1) for each ${name/…/…} in it, which may repeat a
 // replacement at every byte. It saturates past maxExpandedTotalBytes.
 func (s *argScope) estimate(word string) int64 {
 	const over = maxExpandedTotalBytes + 1
-	size := int64(len(word))
+	size := 3 * int64(len(word)) // the lexer reads an invalid UTF-8 byte as U+FFFD, 3 bytes
 	for i := strings.IndexByte(word, '$'); i >= 0 && size < over; {
 		rest := strings.TrimPrefix(word[i+1:], "{")
 		size += int64(len(s.vals[varName(rest)].v))

@@ -69,11 +69,10 @@ var automaticArgs = []string{"TARGETPLATFORM", "TARGETOS", "TARGETOSVERSION", "T
 
 // declareArg records an ARG the Dockerfile declares.
 func (c *checker) declareArg(name string) {
-	if slices.Contains(automaticArgs, name) || strings.HasPrefix(name, "BUILDKIT_") || slices.Contains(c.in.Args, name) {
+	if slices.Contains(automaticArgs, name) || strings.HasPrefix(name, "BUILDKIT_") || !c.first("arg", name) {
 		return
 	}
-	c.in.Args = append(c.in.Args, name)
-	slices.Sort(c.in.Args)
+	c.in.Args = append(c.in.Args, name) // sorted by CheckContext
 }
 
 // RunDownload is a RUN step that fetches, and the tools it fetches with.
@@ -161,9 +160,10 @@ func CheckContext(ctx context.Context, dockerfile []byte, name string, o CheckOp
 		return nil, nil, err
 	}
 	var all *checker
+	resolver := newAddResolver(o.Resolver)
 	for _, p := range plats {
-		c := &checker{ctx: ctx, name: name, offline: o.Network != "proxy", allowHosts: o.AllowHosts, resolver: o.Resolver,
-			in: &Inputs{Bases: []Base{}, Downloads: []Download{}}, stageNames: map[string]int{}, seenBase: map[string]bool{},
+		c := &checker{ctx: ctx, name: name, offline: o.Network != "proxy", allowHosts: o.AllowHosts, resolver: resolver,
+			in: &Inputs{Bases: []Base{}, Downloads: []Download{}}, stageNames: map[string]int{}, seen: map[string]bool{},
 			onbuild: map[int][]trigger{}, budget: &budget{}, platform: p}
 		if err := c.run(dockerfile, o.BuildArgs, o.Target); err != nil {
 			return nil, nil, err
@@ -175,6 +175,7 @@ func CheckContext(ctx context.Context, dockerfile []byte, name string, o CheckOp
 		all.merge(c)
 	}
 	sort.SliceStable(all.vs, func(i, j int) bool { return all.vs[i].Line < all.vs[j].Line })
+	slices.Sort(all.in.Args)
 	return all.vs, all.in, nil
 }
 
@@ -231,14 +232,14 @@ type checker struct {
 	name       string
 	offline    bool // the rebuild has no network
 	allowHosts []string
-	resolver   hosts.Resolver
+	resolver   *addResolver
 	platform   platformArgs
 	lex        *shell.Lex
 	budget     *budget
 	in         *Inputs
 	vs         Violations
-	stageNames map[string]int // lower-cased, as BuildKit keeps them
-	seenBase   map[string]bool
+	stageNames map[string]int    // lower-cased, as BuildKit keeps them
+	seen       map[string]bool   // what was recorded, by kind and key (first)
 	scopes     []*argScope       // each stage's, by index
 	onbuild    map[int][]trigger // each stage's ONBUILD instructions, by index
 }
@@ -255,13 +256,13 @@ type stage struct {
 func (c *checker) report(r Rule, line int, msg string) {
 	if r.When == Warning || (r.When == Offline && !c.offline) {
 		n := Note{Rule: r.Name, File: c.name, Line: line, Message: msg}
-		if r.When == Warning && !slices.Contains(c.in.Warnings, n) {
+		if r.When == Warning && c.first("warning", fmt.Sprint(n)) {
 			c.in.Warnings = append(c.in.Warnings, n)
 		}
 		return
 	}
 	v := Violation{Rule: r, File: c.name, Line: line, Message: msg}
-	if !slices.ContainsFunc(c.vs, func(w Violation) bool { return w.Error() == v.Error() }) {
+	if c.first("violation", v.Error()) {
 		c.vs = append(c.vs, v)
 	}
 }
@@ -292,11 +293,21 @@ func (c *checker) stageOf(ref string, before int, how stageLookup) (int, bool) {
 	return i, ok
 }
 
+// first reports whether key of kind is recorded for the first time, and
+// records it: each is found once, whatever ONBUILD or the platforms repeat.
+func (c *checker) first(kind, key string) bool {
+	k := kind + "\x00" + key
+	if c.seen[k] {
+		return false
+	}
+	c.seen[k] = true
+	return true
+}
+
 func (c *checker) addBase(ref string) {
-	if c.seenBase[ref] {
+	if !c.first("base", ref) {
 		return
 	}
-	c.seenBase[ref] = true
 	i := strings.LastIndex(ref, "@")
 	c.in.Bases = append(c.in.Bases, Base{Ref: ref, Digest: ref[i+1:]})
 }
@@ -370,7 +381,9 @@ func (c *checker) checkFrom(st instructions.Stage, s stage, meta *argScope) (int
 	case base.v == "scratch":
 		s.args.startScratch(c.platform.path())
 	case isStage:
-		s.args.inherit(c.scopes[parent])
+		if err := s.args.inherit(c.scopes[parent]); err != nil {
+			return -1, fmt.Errorf("%s:%d: %w", c.name, line, err)
+		}
 	case !digestRe.MatchString(base.v):
 		c.report(RuleUnpinnedFrom.Rule, line, RuleUnpinnedFrom.Format(base.v, st.BaseName))
 	default:
@@ -464,7 +477,7 @@ func (c *checker) checkRunDownloads(cmd *instructions.RunCommand, line int) {
 	if len(tools) == 0 {
 		return
 	}
-	if !slices.ContainsFunc(c.in.RunDownloads, func(r RunDownload) bool { return r.Line == line }) { // an ONBUILD RUN, once
+	if c.first("run", strconv.Itoa(line)) { // an ONBUILD RUN, once
 		c.in.RunDownloads = append(c.in.RunDownloads, RunDownload{File: c.name, Line: line, Tools: tools})
 	}
 	if instructions.GetNetwork(cmd) != instructions.NetworkNone {

@@ -1,15 +1,20 @@
 package builder
 
 import (
+	"context"
 	"errors"
+	"net"
+	"net/netip"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/dfgitutil"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/reprover/reprover/internal/gitid"
 	"github.com/reprover/reprover/internal/hosts"
+	"github.com/reprover/reprover/internal/limits"
 )
 
 // checkAdd judges each ADD source.
@@ -75,7 +80,7 @@ func (c *checker) checkAddSource(src, checksum string, line int) error {
 }
 
 func (c *checker) addDownload(d Download) {
-	if !slices.Contains(c.in.Downloads, d) {
+	if c.first("download", d.URL+"\x00"+d.Checksum) {
 		c.in.Downloads = append(c.in.Downloads, d)
 	}
 }
@@ -97,8 +102,56 @@ func (c *checker) checkAddHost(src, remote string, line int) error {
 	if ctxErr := c.ctx.Err(); ctxErr != nil {
 		return ctxErr
 	}
+	if c.resolver.over > 0 {
+		return &limits.Error{What: "the hosts ADD fetches from", Limit: "maxAddHosts", Max: maxAddHosts, Got: int64(c.resolver.over)}
+	}
 	if err != nil && !errors.Is(err, hosts.ErrUnresolved) {
 		c.report(RuleAddPrivateHost.Rule, line, RuleAddPrivateHost.Format(src, err))
 	}
 	return nil
+}
+
+// A hostile Dockerfile could name thousands of hosts for Check to look up,
+// each a wait on DNS: the distinct hosts looked up are bounded, each
+// lookup is bounded in time, and each host is looked up once.
+const (
+	maxAddHosts       = 64
+	addLookupDeadline = 10 * time.Second
+)
+
+// addResolver looks up each host ADD names once, for every platform
+// checked, refusing more than maxAddHosts.
+type addResolver struct {
+	r       hosts.Resolver
+	answers map[string]lookup
+	// over is the number of distinct hosts asked for, once past maxAddHosts.
+	over int
+}
+
+type lookup struct {
+	addrs []netip.Addr
+	err   error
+}
+
+func newAddResolver(r hosts.Resolver) *addResolver {
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	return &addResolver{r: r, answers: map[string]lookup{}}
+}
+
+func (a *addResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	key := network + " " + host
+	if l, ok := a.answers[key]; ok {
+		return l.addrs, l.err
+	}
+	if len(a.answers) >= maxAddHosts {
+		a.over = len(a.answers) + 1
+		return nil, errors.New("not looked up: too many hosts")
+	}
+	ctx, cancel := context.WithTimeout(ctx, addLookupDeadline)
+	defer cancel()
+	addrs, err := a.r.LookupNetIP(ctx, network, host)
+	a.answers[key] = lookup{addrs, err}
+	return addrs, err
 }

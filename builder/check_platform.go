@@ -2,7 +2,7 @@ package builder
 
 import (
 	"fmt"
-	"slices"
+	"strconv"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/util/system"
@@ -96,7 +96,7 @@ func (c *checker) merge(o *checker) {
 		c.report(v.Rule, v.Line, v.Message)
 	}
 	for _, w := range o.in.Warnings {
-		if !slices.Contains(c.in.Warnings, w) {
+		if c.first("warning", fmt.Sprint(w)) {
 			c.in.Warnings = append(c.in.Warnings, w)
 		}
 	}
@@ -107,7 +107,7 @@ func (c *checker) merge(o *checker) {
 		c.addDownload(d)
 	}
 	for _, r := range o.in.RunDownloads {
-		if !slices.ContainsFunc(c.in.RunDownloads, func(q RunDownload) bool { return q.Line == r.Line && slices.Equal(q.Tools, r.Tools) }) {
+		if c.first("run", strconv.Itoa(r.Line)) {
 			c.in.RunDownloads = append(c.in.RunDownloads, r)
 		}
 	}
