@@ -100,14 +100,10 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		defer conn.Close(t.Context())
 		var state string
-		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(250 * time.Millisecond) {
-			if err := conn.QueryRow(t.Context(), `SELECT state FROM river_job WHERE kind = 'reprover_verify' AND args->>'id' = $1 AND (args->>'generation')::int = 0`, id).Scan(&state); err != nil {
-				t.Fatal(err)
-			}
-			if state != "running" || time.Now().After(deadline) {
-				break
-			}
-		}
+		fixtures.WaitFor(t, 2*time.Minute, "the woken worker's River job to end", func() (bool, string, error) {
+			err := conn.QueryRow(t.Context(), `SELECT state FROM river_job WHERE kind = 'reprover_verify' AND args->>'id' = $1 AND (args->>'generation')::int = 0`, id).Scan(&state)
+			return state != "running", "state " + state, err
+		})
 		t.Logf("the woken worker's job ended %v after the pause", time.Since(paused).Round(100*time.Millisecond))
 		if state != "completed" {
 			t.Errorf("the woken worker's job is %s, want completed (its result refused, not retried)", state)
@@ -166,23 +162,20 @@ func submitAndWaitMidBuild(t *testing.T, p *serveProc, body map[string]any) stri
 func watchRerun(t *testing.T, p *serveProc, id string, since time.Time) (map[string]any, time.Duration) {
 	t.Helper()
 	var rerun time.Duration
-	for deadline := since.Add(3 * time.Minute); ; time.Sleep(250 * time.Millisecond) {
-		_, m, _ := p.api().do(t, "GET", "/api/v1/verifications/"+id, "", nil)
+	var m map[string]any
+	fixtures.WaitFor(t, time.Until(since.Add(3*time.Minute)), "the verification to finish after the worker was lost", func() (bool, string, error) {
+		_, m, _ = p.api().do(t, "GET", "/api/v1/verifications/"+id, "", nil)
 		attempts, _ := m["attempts"].(float64)
 		finished := m["status"] == service.StatusDone || m["status"] == service.StatusFailed
 		if attempts < 2 && finished {
-			t.Fatalf("finished by the lost worker's attempt: %v", m)
+			return false, "", fmt.Errorf("finished by the lost worker's attempt: %v", m)
 		}
 		if attempts >= 2 && rerun == 0 {
 			rerun = time.Since(since)
 		}
-		if finished {
-			return m, rerun
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not finished 3 min after the worker was lost: %v after %v attempts", m["status"], m["attempts"])
-		}
-	}
+		return finished, fmt.Sprintf("%v after %v attempts", m["status"], m["attempts"]), nil
+	})
+	return m, rerun
 }
 
 // checkOnce: the verification was run again within the staleness window,
@@ -225,28 +218,24 @@ func checkRiverJobs(t *testing.T, dsn, id string) {
 	want := map[int]string{0: "running", 1: "completed"}
 	var got map[int]string
 	var attempts map[int]int
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	// River marks jobs completed in batches, a moment after the result.
+	fixtures.WaitFor(t, 15*time.Second, "the second generation's River job to complete", func() (bool, string, error) {
 		rows, err := conn.Query(t.Context(), `SELECT (args->>'generation')::int, state, attempt FROM river_job WHERE kind = 'reprover_verify' AND args->>'id' = $1`, id)
 		if err != nil {
-			t.Fatal(err)
+			return false, "", err
 		}
+		defer rows.Close()
 		got, attempts = map[int]string{}, map[int]int{}
 		for rows.Next() {
 			var gen, attempt int
 			var state string
 			if err := rows.Scan(&gen, &state, &attempt); err != nil {
-				t.Fatal(err)
+				return false, "", err
 			}
 			got[gen], attempts[gen] = state, attempt
 		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		// River marks jobs completed in batches, a moment after the result.
-		if (len(got) == 2 && got[1] == "completed") || time.Now().After(deadline) {
-			break
-		}
-	}
+		return len(got) == 2 && got[1] == "completed", fmt.Sprintf("jobs by generation %v", got), rows.Err()
+	})
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] || attempts[0] != 1 || attempts[1] != 1 {
 		t.Errorf("River jobs by generation: %v at attempts %v, want %v at attempt 1", got, attempts, want)
 	}

@@ -57,18 +57,16 @@ func BenchmarkAPILoad(b *testing.B) {
 		ids[i] = m["id"].(string)
 	}
 	for _, id := range ids {
-		for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		fixtures.WaitFor(b, 3*time.Minute, "verification "+id+" to finish", func() (bool, string, error) {
 			code, m, err := getJSON(http.DefaultClient, p.url+"/api/v1/verifications/"+id)
 			if err != nil || code != 200 {
-				b.Fatalf("GET %s: %d %v", id, code, err)
+				return false, "", fmt.Errorf("GET %s: %d %v", id, code, err)
 			}
-			if m["status"] == service.StatusDone {
-				break
+			if m["status"] == service.StatusFailed {
+				return false, "", fmt.Errorf("verification %s failed: %v", id, m["error"])
 			}
-			if m["status"] == service.StatusFailed || time.Now().After(deadline) {
-				b.Fatalf("verification %s: %v (%v)", id, m["status"], m["error"])
-			}
-		}
+			return m["status"] == service.StatusDone, fmt.Sprintf("status %v", m["status"]), nil
+		})
 	}
 	jobs := riverJobs(b, filepath.Join(dataDir, "reprover.db"))
 	submitted := metric(b, p.url, "reprover_verifications_submitted_total")

@@ -156,17 +156,7 @@ func TestScaleOutPostgres(t *testing.T) {
 
 	deadline := time.Now().Add(6 * time.Minute)
 	for i := range subs {
-		var got map[string]any
-		for {
-			_, got, _ = procs[i%2].api().do(t, "GET", "/api/v1/verifications/"+subs[i].id, "", nil)
-			if st := got["status"]; st == service.StatusDone || st == service.StatusFailed {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("verification %d (%s) not finished after %v: %v", i, subs[i].id, time.Since(start), got["status"])
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
+		got := procs[i%2].api().wait(t, subs[i].id, time.Until(deadline))
 		if got["status"] != service.StatusDone || got["verdict"] != subs[i].verdict || got["attempts"] != 1.0 {
 			t.Errorf("verification %d: %v %v after %v attempts (%v), want done %s after 1", i, got["status"], got["verdict"], got["attempts"], got["error"], subs[i].verdict)
 		}
@@ -209,15 +199,11 @@ func TestScaleOutPostgres(t *testing.T) {
 	}
 	defer conn.Close(t.Context())
 	var jobs, completed, maxAttempt int
-	for wait := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if err := conn.QueryRow(t.Context(), `SELECT count(*), count(*) FILTER (WHERE state = 'completed'), coalesce(max(attempt), 0)
-			FROM river_job WHERE kind = 'reprover_verify'`).Scan(&jobs, &completed, &maxAttempt); err != nil {
-			t.Fatal(err)
-		}
-		if completed == n || time.Now().After(wait) {
-			break
-		}
-	}
+	fixtures.WaitFor(t, 15*time.Second, "River to mark every job completed", func() (bool, string, error) {
+		err := conn.QueryRow(t.Context(), `SELECT count(*), count(*) FILTER (WHERE state = 'completed'), coalesce(max(attempt), 0)
+			FROM river_job WHERE kind = 'reprover_verify'`).Scan(&jobs, &completed, &maxAttempt)
+		return completed == n, fmt.Sprintf("%d of %d jobs completed", completed, jobs), err
+	})
 	if jobs != n || completed != n || maxAttempt != 1 {
 		t.Errorf("river_job: %d jobs, %d completed, max attempt %d; want %d, %d, 1", jobs, completed, maxAttempt, n, n)
 	}

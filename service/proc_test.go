@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/reprover/reprover/fixtures"
 )
 
 // Helpers for tests that run `reprover serve` as real processes: several
@@ -110,15 +112,15 @@ func startServes(t testing.TB, specs ...serveSpec) []*serveProc {
 		}
 		retry := false
 		for i, p := range launched {
-			err := p.waitHealthy(60 * time.Second)
+			t.Cleanup(func() {
+				p.stop(t)
+				if t.Failed() {
+					t.Logf("%s's log (tail):\n%s", p.name, p.tail(4000))
+				}
+			})
+			err := p.waitHealthy(t, 60*time.Second)
 			if err == nil {
 				procs[i] = p
-				t.Cleanup(func() {
-					p.stop(t)
-					if t.Failed() {
-						t.Logf("%s's log (tail):\n%s", p.name, p.tail(4000))
-					}
-				})
 				continue
 			}
 			p.kill(t)
@@ -193,23 +195,30 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func (p *serveProc) waitHealthy(within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(p.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
+// waitHealthy waits until p answers /healthz (nil) or exits (an error
+// with its log's tail: startServes tries again when the port was taken);
+// neither within that long fails the test.
+func (p *serveProc) waitHealthy(t testing.TB, within time.Duration) error {
+	t.Helper()
+	fixtures.WaitFor(t, within, p.name+" to answer /healthz", func() (bool, string, error) {
 		select {
 		case <-p.exited:
-			return fmt.Errorf("exited (%v) before serving:\n%s", p.cmd.ProcessState, p.tail(4000))
-		case <-time.After(100 * time.Millisecond):
+			return true, "", nil
+		default:
 		}
+		resp, err := http.Get(p.url + "/healthz")
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status, nil
+	})
+	select {
+	case <-p.exited:
+		return fmt.Errorf("exited (%v) before serving:\n%s", p.cmd.ProcessState, p.tail(4000))
+	default:
+		return nil
 	}
-	return fmt.Errorf("not healthy within %v:\n%s", within, p.tail(4000))
 }
 
 // api is the process's HTTP API with service_test.go's helpers (do, wait).

@@ -134,16 +134,13 @@ func steppingClock() func() time.Time {
 // wait polls a verification until it is done or failed.
 func (s *server) wait(t *testing.T, id string, within time.Duration) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		_, m, _ := s.do(t, "GET", "/api/v1/verifications/"+id, "", nil)
-		if st := m["status"]; st == service.StatusDone || st == service.StatusFailed {
-			return m
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("verification %s not finished within %v", id, within)
-	return nil
+	var m map[string]any
+	fixtures.WaitFor(t, within, "verification "+id+" to finish", func() (bool, string, error) {
+		_, m, _ = s.do(t, "GET", "/api/v1/verifications/"+id, "", nil)
+		st := m["status"]
+		return st == service.StatusDone || st == service.StatusFailed, fmt.Sprintf("status %v", st), nil
+	})
+	return m
 }
 
 // funcRunner is a Runner made of a function. Used only where the real
