@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"maps"
 	"regexp"
@@ -22,6 +24,12 @@ type CheckRequest struct {
 	Bake       string            // the project's bake file, relative to Dir, or ""
 	BakeTarget string            // "" is "default"
 	BakeVars   map[string]string // the release's environment, for the bake file's variables
+	// Platforms are those the release was built for (OS/ARCH[/VARIANT]):
+	// BuildKit's automatic platform ARGs take each one's values. None: the
+	// bake target's, else linux/amd64 with a word that depends on them
+	// refused as unresolved.
+	Platforms []string
+	Target    string // the stage built; "" is the bake target's, else the last
 }
 
 // CheckResult is a checked Dockerfile: its violations (none when it is
@@ -34,7 +42,7 @@ type CheckResult struct {
 
 // Check applies the pinning rules to the request's Dockerfile. An error is
 // for a request or a Dockerfile that cannot be checked at all.
-func Check(req CheckRequest) (*CheckResult, error) {
+func Check(ctx context.Context, req CheckRequest) (*CheckResult, error) {
 	network := req.Network
 	if network == "" {
 		network = builder.NetworkNone
@@ -47,12 +55,17 @@ func Check(req CheckRequest) (*CheckResult, error) {
 		args = map[string]string{}
 	}
 	contextRel, dockerfile, fromBake := "", req.Dockerfile, false
+	platforms, target := req.Platforms, req.Target
 	if req.Bake != "" {
 		t, err := bakeTarget(req.Dir, req.Bake, req.BakeTarget, req.BakeVars)
 		if err != nil {
 			return nil, err
 		}
 		contextRel = t.Context
+		if len(platforms) == 0 {
+			platforms = t.Platforms
+		}
+		target = cmp.Or(target, t.Target)
 		if dockerfile == "" {
 			dockerfile, fromBake = t.DockerfilePath(), true
 		}
@@ -73,7 +86,7 @@ func Check(req CheckRequest) (*CheckResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	vs, in, err := builder.Check(df, s.dockerfile, builder.CheckOptions{BuildArgs: args, Network: network})
+	vs, in, err := builder.CheckContext(ctx, df, s.dockerfile, builder.CheckOptions{BuildArgs: args, Network: network, Platforms: platforms, Target: target})
 	if err != nil {
 		if fromBake {
 			return nil, parseError(s.dockerfile, err)

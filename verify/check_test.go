@@ -48,7 +48,7 @@ func TestCheckBakeParams(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			res, err := verify.Check(verify.CheckRequest{Dir: dir, Bake: "docker-bake.hcl"})
+			res, err := verify.Check(t.Context(), verify.CheckRequest{Dir: dir, Bake: "docker-bake.hcl"})
 			if c.err != "" {
 				var pe *builder.ParamError
 				if err == nil || !strings.Contains(err.Error(), c.err) || !errors.As(err, &pe) {

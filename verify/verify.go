@@ -221,7 +221,7 @@ func (st *stages) prepare(ctx context.Context, req Request, b Builder, o Options
 	if st.source, err = locate(co, req.Context, req.Dockerfile); err != nil {
 		return nil, err
 	}
-	inputs, err := checkRules(st.source, req)
+	inputs, err := checkRules(ctx, st.source, req, rebuildPlatforms(req, pub))
 	if err != nil {
 		return nil, err
 	}
@@ -353,6 +353,18 @@ func openPublished(ctx context.Context, req Request, o image.Options) (*image.Re
 	return pub, nil
 }
 
+// rebuildPlatforms are the platforms a rebuild builds: the request's,
+// else the published image's (none with no published image: the daemon's).
+func rebuildPlatforms(req Request, pub *image.Resolved) []string {
+	platforms := req.Platforms
+	if len(platforms) == 0 {
+		for _, img := range imagesOf(pub) {
+			platforms = append(platforms, image.PlatformString(img.Platform))
+		}
+	}
+	return platforms
+}
+
 // frontendBuiltin names BuildKit's own Dockerfile frontend in a report.
 const frontendBuiltin = "dockerfile.v0 (built in)"
 
@@ -376,12 +388,7 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 	if err != nil {
 		return nil, err
 	}
-	platforms := req.Platforms
-	if len(platforms) == 0 {
-		for _, img := range imagesOf(pub) {
-			platforms = append(platforms, image.PlatformString(img.Platform))
-		}
-	}
+	platforms := rebuildPlatforms(req, pub)
 	version, err := b.Version(ctx)
 	if err != nil {
 		return nil, err

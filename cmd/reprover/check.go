@@ -14,8 +14,8 @@ import (
 )
 
 func newCheckCmd(g *globals) *cobra.Command {
-	var source, dockerfile, format, network, bakeFile, bakeTarget string
-	var buildArgs []string
+	var source, dockerfile, format, network, bakeFile, bakeTarget, target string
+	var buildArgs, platforms []string
 	var bakeVars map[string]string
 	cmd := &cobra.Command{
 		Use:   "check [--source DIR] [--dockerfile PATH | --bake FILE]",
@@ -30,8 +30,8 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 			if err != nil {
 				return err
 			}
-			res, err := verify.Check(verify.CheckRequest{Dir: source, Dockerfile: dockerfile, BuildArgs: args, Network: network,
-				Bake: bakeFile, BakeTarget: bakeTarget, BakeVars: bakeVars})
+			res, err := verify.Check(cmd.Context(), verify.CheckRequest{Dir: source, Dockerfile: dockerfile, BuildArgs: args, Network: network,
+				Bake: bakeFile, BakeTarget: bakeTarget, BakeVars: bakeVars, Platforms: platforms, Target: target})
 			if err != nil {
 				return err
 			}
@@ -83,6 +83,8 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	cmd.Flags().StringVar(&bakeFile, "bake", "", "the project's bake file (docker-bake.hcl), relative to --source: its target's Dockerfile and args count as flags")
 	cmd.Flags().StringVar(&bakeTarget, "bake-target", "", "the bake file's target (default \"default\")")
+	cmd.Flags().StringArrayVar(&platforms, "platform", nil, "a platform the release is built for (OS/ARCH[/VARIANT]; repeatable): BuildKit's automatic platform ARGs take its values (default: the bake target's, else linux/amd64, and a word that depends on them is refused)")
+	cmd.Flags().StringVar(&target, "target", "", "the stage the release builds (default: the bake target's, else the last)")
 	cmd.Flags().StringToStringVar(&bakeVars, "bake-var", nil, "a value for one of the bake file's variables, as the release's environment sets it (NAME=VALUE; repeatable); reprover's own environment is never read")
 	cmd.Flags().StringVar(&network, "network", "none", "the rebuild's network: none, or proxy (downloads in RUN captured and checked against pins)")
 	return cmd
