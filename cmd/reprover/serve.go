@@ -45,7 +45,7 @@ environment variable REPROVER_<KEY> (dots become _) and a flag.`,
 	f.String("signing-key", "", "sign verdicts with this key")
 	f.StringSlice("auth-tokens", nil, "bearer tokens for writes")
 	f.Bool("public-reads", true, "reads without a token")
-	f.StringSlice("sources-allow", nil, "prefixes a submitted source may start with")
+	f.StringSlice("sources-allow", nil, "entries a submitted source must be under: scheme, host and port, and whole path segments (docs/service.md)")
 	f.StringSlice("images-allow", nil, "image prefixes allowed although their registry host is local or private")
 	f.String("network-default", builder.NetworkNone, "the rebuilds' network when a request names none: none or proxy")
 	f.Bool("network-allow-proxy", false, "let requests ask for network proxy (downloads through BuildKit's capturing proxy, each checked against a pin)")
