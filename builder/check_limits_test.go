@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
 	"github.com/reprover/reprover/internal/limits"
 )
 
