@@ -66,8 +66,8 @@ func TestCheckExpansionLimits(t *testing.T) {
 			if want := fmt.Sprintf("Dockerfile:%d: ", c.line); !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("err = %v, want it to start %q", err, want)
 			}
-			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > c.alloc {
-				t.Errorf("Check allocated %d bytes before refusing, more than %d", alloc, c.alloc)
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > c.alloc*raceAlloc {
+				t.Errorf("Check allocated %d bytes before refusing, more than %d", alloc, c.alloc*raceAlloc)
 			}
 		})
 	}
