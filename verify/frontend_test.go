@@ -33,17 +33,8 @@ func TestEvilFrontend(t *testing.T) {
 		"app.txt":    "benign\n",
 	}
 	dir, commit := fixtures.GitRepo(t, files, commitTime)
-	publish := func(name, syntax string) string {
-		out := filepath.Join(t.TempDir(), "published")
-		digest := fixtures.Buildctl(t, addr, dir, out, "build-arg:BUILDKIT_SYNTAX="+syntax,
-			"build-arg:SOURCE_DATE_EPOCH="+strconv.FormatInt(commitTime.Unix(), 10), "attest:provenance=mode=max")
-		x, err := fixtures.FromLayout(out, digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return w.push(name, x)
-	}
-	byTag, byDigest := publish("evil-by-tag", tag), publish("evil-by-digest", pinned)
+	byTag := w.buildctlRelease(addr, dir, "evil-by-tag", "build-arg:BUILDKIT_SYNTAX="+tag)
+	byDigest := w.buildctlRelease(addr, dir, "evil-by-digest", "build-arg:BUILDKIT_SYNTAX="+pinned)
 	bakeDir, bakeCommit := fixtures.GitRepo(t, map[string]string{
 		"Dockerfile":      files["Dockerfile"],
 		"app.txt":         files["app.txt"],
@@ -124,15 +115,6 @@ func TestProvenanceParams(t *testing.T) {
 		"Dockerfile": "FROM " + w.base + "\nCOPY app.txt /app/\n",
 		"app.txt":    "benign\n",
 	}, commitTime)
-	publish := func(name string, opts ...string) string {
-		out := filepath.Join(t.TempDir(), "published")
-		opts = append(opts, "build-arg:SOURCE_DATE_EPOCH="+strconv.FormatInt(commitTime.Unix(), 10), "attest:provenance=mode=max")
-		x, err := fixtures.FromLayout(out, fixtures.Buildctl(t, addr, dir, out, opts...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return w.push(name, x)
-	}
 	for _, c := range []struct {
 		name    string
 		opts    []string
@@ -147,7 +129,7 @@ func TestProvenanceParams(t *testing.T) {
 		{name: "label", opts: []string{"label:org.example.release=1"}, verdict: verify.Reproducible, attr: "label:org.example.release"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ref := publish(strings.ReplaceAll(c.name, " ", "-"), c.opts...)
+			ref := w.buildctlRelease(addr, dir, strings.ReplaceAll(c.name, " ", "-"), c.opts...)
 			rep, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: ref}, w.bk, verify.Options{ProgressMode: "quiet"})
 			roundTrip(t, rep)
 			if rep.Verdict != c.verdict {
@@ -233,13 +215,8 @@ func TestProvenanceSecrets(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("s3cret-value\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "published")
-	digest := fixtures.Buildctl(t, addr, dir, out, "build-arg:SOURCE_DATE_EPOCH="+strconv.FormatInt(commitTime.Unix(), 10), "attest:provenance=mode=max", "--secret=id=token,src="+secret)
-	x, err := fixtures.FromLayout(out, digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: w.push("release/secret", x)}, w.bk, verify.Options{ProgressMode: "quiet"})
+	ref := w.buildctlRelease(addr, dir, "release/secret", "--secret=id=token,src="+secret)
+	rep, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: ref}, w.bk, verify.Options{ProgressMode: "quiet"})
 	if err != nil || rep.Verdict != verify.Reproducible {
 		t.Fatalf("verdict %s, error %v", rep.Verdict, err)
 	}
@@ -296,4 +273,19 @@ func TestProgressEscapesVisible(t *testing.T) {
 	if out := progress.String(); strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, `\x1b]0;PWNED\x07`) {
 		t.Errorf("the progress display passed the step's escapes raw, or lost them:\n%q", out)
 	}
+}
+
+// buildctlRelease publishes dir as a maintainer's release job does: buildctl
+// on the daemon at addr, SOURCE_DATE_EPOCH the commit time, provenance
+// mode=max, and opts (--opt values, or buildctl flags); the image is pushed
+// as name.
+func (w *world) buildctlRelease(addr, dir, name string, opts ...string) string {
+	w.t.Helper()
+	out := filepath.Join(w.t.TempDir(), "published")
+	opts = append(opts, "build-arg:SOURCE_DATE_EPOCH="+strconv.FormatInt(commitTime.Unix(), 10), "attest:provenance=mode=max")
+	x, err := fixtures.FromLayout(out, fixtures.Buildctl(w.t, addr, dir, out, opts...))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return w.push(name, x)
 }
