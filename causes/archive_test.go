@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/reprover/reprover/internal/archive"
+	"github.com/reprover/reprover/internal/ctxtest"
 )
 
 // many is n members named m0, m1, …, each "x" with mtime t.
@@ -66,21 +66,6 @@ func TestClassifyArchiveBounds(t *testing.T) {
 	}
 }
 
-// checkedCtx is a context that closes started once the code under test
-// has checked it n times: reading is then well under way.
-type checkedCtx struct {
-	context.Context
-	n, after atomic.Int64
-	started  chan struct{}
-}
-
-func (c *checkedCtx) Err() error {
-	if c.n.Add(1) == c.after.Load() {
-		close(c.started)
-	}
-	return c.Context.Err()
-}
-
 // TestClassifyCancelled: a context cancelled while Classify works (from
 // another goroutine, once it has checked the context a hundred times)
 // stops it with the context's error: inflating a bomb, or searching a
@@ -100,14 +85,8 @@ func TestClassifyCancelled(t *testing.T) {
 		{"a large text", Input{Path: "/app/x.log", ContentDiffers: true, A: log, B: log2, Window: window}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(t.Context())
+			cc, cancel := ctxtest.CancelAfterChecks(t.Context(), 100)
 			defer cancel()
-			cc := &checkedCtx{Context: ctx, started: make(chan struct{})}
-			cc.after.Store(100)
-			go func() {
-				<-cc.started
-				cancel()
-			}()
 			start := time.Now()
 			if _, err := Classify(cc, tc.in); !errors.Is(err, context.Canceled) {
 				t.Fatalf("error %v, want %v", err, context.Canceled)

@@ -9,13 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/archive"
+	"github.com/reprover/reprover/internal/ctxtest"
 )
 
 func zipBytes(t testing.TB, files map[string]string) []byte {
@@ -167,36 +167,15 @@ func TestInnerChangesHostile(t *testing.T) {
 
 func equalStrings(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
 
-// checkedCtx is a context that closes started once the code under test
-// has checked it n times: reading is then well under way.
-type checkedCtx struct {
-	context.Context
-	n, after atomic.Int64
-	started  chan struct{}
-}
-
-func (c *checkedCtx) Err() error {
-	if c.n.Add(1) == c.after.Load() {
-		close(c.started)
-	}
-	return c.Context.Err()
-}
-
 // TestInnerChangesCancelled: issue 19's time bomb with limits too large
 // to stop it, its context cancelled from another goroutine once reading
 // has started: the comparison of the archive returns the context's
 // error, long before it could have read them all.
 func TestInnerChangesCancelled(t *testing.T) {
 	huge := Limits{MaxArchiveBytes: 1 << 40, MaxArchiveTotalBytes: 1 << 40}
-	a, b := bombs(t, 100, 60, 1), bombs(t, 100, 60, 2) // 12 GB to inflate
-	ctx, cancel := context.WithCancel(t.Context())
+	a, b := bombs(t, 100, 60, 1), bombs(t, 100, 60, 2)         // 12 GB to inflate
+	cc, cancel := ctxtest.CancelAfterChecks(t.Context(), 2000) // 2000 chunks of 64 KiB: well inside the first members
 	defer cancel()
-	cc := &checkedCtx{Context: ctx, started: make(chan struct{})}
-	cc.after.Store(2000) // 2000 chunks of 64 KiB: well inside the first members
-	go func() {
-		<-cc.started
-		cancel()
-	}()
 	start := time.Now()
 	_, in, err := compareInside(cc, a, b, huge)
 	if !errors.Is(err, context.Canceled) {

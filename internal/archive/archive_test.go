@@ -10,10 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/reprover/reprover/internal/ctxtest"
 	"github.com/reprover/reprover/internal/limits"
 )
 
@@ -286,21 +286,6 @@ func TestHasMembers(t *testing.T) {
 	}
 }
 
-// checkedCtx is a context that closes started once the code under test
-// has checked it n times: reading is then well under way.
-type checkedCtx struct {
-	context.Context
-	n, after atomic.Int64
-	started  chan struct{}
-}
-
-func (c *checkedCtx) Err() error {
-	if c.n.Add(1) == c.after.Load() {
-		close(c.started)
-	}
-	return c.Context.Err()
-}
-
 // TestReadCancelled: a context cancelled (from another goroutine) while
 // an archive is read stops the read: ctx.Err() comes back, long before
 // it could have finished.
@@ -324,14 +309,8 @@ func TestReadCancelled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(t.Context())
+			cc, cancel := ctxtest.CancelAfterChecks(t.Context(), 100)
 			defer cancel()
-			cc := &checkedCtx{Context: ctx, started: make(chan struct{})}
-			cc.after.Store(100)
-			go func() {
-				<-cc.started
-				cancel()
-			}()
 			bud := NewBudget(huge)
 			start := time.Now()
 			err := tt.read(cc, bud)
