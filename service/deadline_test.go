@@ -3,9 +3,7 @@ package service_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,39 +12,6 @@ import (
 	"github.com/reprover/reprover/service"
 	"github.com/reprover/reprover/verify"
 )
-
-// silentListener accepts connections on 127.0.0.1 and never answers: a
-// hung registry, daemon or download server. Connections are closed when
-// the test ends.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
 
 // TestHungPartFailsTheJob: a registry or a BuildKit daemon that accepts
 // connections and never answers ends the job at its deadline, as a failed
@@ -71,7 +36,7 @@ func TestHungPartFailsTheJob(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			hung := silentListener(t)
+			hung, _ := fixtures.SilentListener(t)
 			runner, body := tc.setup(t, hung)
 			s := newServer(t, runner, func(c *service.Config) { c.JobTimeout = jobTimeout })
 			code, m, raw := s.do(t, "POST", "/api/v1/verifications", token, body)

@@ -257,7 +257,7 @@ func TestStoreFaults(t *testing.T) {
 		}
 	})
 	t.Run("a BuildKit pool that does not answer", func(t *testing.T) {
-		hung := silentListener(t)
+		hung, _ := fixtures.SilentListener(t)
 		s := newServer(t, &service.PipelineRunner{Builders: verify.NewBuilders([]string{"tcp://" + hung}, nil)}, nil)
 		code, checks := health(t, s)
 		if code != 503 || checks["store"] != "ok" || checks["queue"] != "ok" || !strings.Contains(fmt.Sprint(checks["buildkit"]), hung) {

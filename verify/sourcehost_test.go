@@ -297,37 +297,8 @@ func TestClonePinnedGitDaemon(t *testing.T) {
 // pipes) are gone within seconds, and the error names the source and
 // says it hung.
 func TestCloneHangStopped(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan struct{}, 1)
-	var conns []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			select {
-			case accepted <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	src := fmt.Sprintf("http://%s/hang-%d.git", ln.Addr(), time.Now().UnixNano())
+	addr, accepted := fixtures.SilentListener(t)
+	src := fmt.Sprintf("http://%s/hang-%d.git", addr, time.Now().UnixNano())
 	const deadline = 3 * time.Second
 	ctx, cancel := context.WithTimeout(t.Context(), deadline)
 	defer cancel()
@@ -348,6 +319,7 @@ func TestCloneHangStopped(t *testing.T) {
 	if len(groups) == 0 {
 		t.Fatal("no process names the source while it hangs")
 	}
+	var err error
 	select {
 	case err = <-done:
 	case <-time.After(deadline + 15*time.Second):
