@@ -365,9 +365,7 @@ func exportEntry(s Spec) client.ExportEntry {
 // tail of each step's log (for a failure) and the proxy's request lists.
 func (c *Client) solve(ctx context.Context, opt client.SolveOpt, progress io.Writer, mode string) (*client.SolveResponse, *logTail, *proxyLog, error) {
 	logs, plog := newLogTail(20), newProxyLog()
-	progress, mode, done := visibleProgress(progress, cmp.Or(mode, string(progressui.PlainMode)))
-	defer done()
-	disp, err := progressui.NewDisplay(progress, progressui.DisplayMode(mode))
+	disp, err := progressui.NewDisplay(progress, progressui.DisplayMode(cmp.Or(mode, string(progressui.PlainMode))))
 	if err != nil {
 		return nil, logs, plog, err
 	}
@@ -385,7 +383,7 @@ func (c *Client) solve(ctx context.Context, opt client.SolveOpt, progress io.Wri
 		for st := range ch {
 			logs.add(st)
 			plog.add(st)
-			dch <- st
+			dch <- shown(st)
 		}
 		return nil
 	})
@@ -396,27 +394,38 @@ func (c *Client) solve(ctx context.Context, opt client.SolveOpt, progress io.Wri
 	return res, logs, plog, eg.Wait()
 }
 
-// visibleProgress is where BuildKit's display writes: a step's output is
-// the build's, and a RUN that prints terminal escapes (a window title, a
-// cleared screen) must not reach the verifier's terminal. The plain
-// display (asked for, or what auto picks when progress is no terminal) is
-// passed through text.VisibleWriter; the tty display draws with escapes
-// of its own and is left as it is.
-func visibleProgress(progress io.Writer, mode string) (io.Writer, string, func()) {
-	tty := false
-	if f, ok := progress.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			tty = true
+// shown is a status as BuildKit's display may show it: a step's output
+// and names come from the build (a RUN may print terminal escapes that
+// set the window title or clear the screen), so their control characters
+// are made visible, whatever the display mode. The status kept for the
+// logs and the proxy's lists is the one BuildKit sent.
+func shown(st *client.SolveStatus) *client.SolveStatus {
+	out := &client.SolveStatus{}
+	for _, v := range st.Vertexes {
+		c := *v
+		c.Name, c.Error = text.Visible(v.Name), text.Visible(v.Error)
+		out.Vertexes = append(out.Vertexes, &c)
+	}
+	for _, v := range st.Statuses {
+		c := *v
+		c.ID, c.Name = text.Visible(v.ID), text.Visible(v.Name)
+		out.Statuses = append(out.Statuses, &c)
+	}
+	for _, l := range st.Logs {
+		c := *l
+		c.Data = []byte(text.VisibleLines(string(l.Data)))
+		out.Logs = append(out.Logs, &c)
+	}
+	for _, w := range st.Warnings {
+		c := *w
+		c.Short = []byte(text.Visible(string(w.Short)))
+		c.Detail = make([][]byte, len(w.Detail))
+		for i, d := range w.Detail {
+			c.Detail[i] = []byte(text.VisibleLines(string(d)))
 		}
+		out.Warnings = append(out.Warnings, &c)
 	}
-	if mode == string(progressui.TtyMode) || mode == string(progressui.AutoMode) && tty {
-		return progress, mode, func() {}
-	}
-	if mode == string(progressui.AutoMode) {
-		mode = string(progressui.PlainMode)
-	}
-	w := text.VisibleWriter(progress)
-	return w, mode, func() { w.Close() }
+	return out
 }
 
 // captures are the downloads of a proxied build: from its provenance in
