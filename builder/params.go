@@ -115,7 +115,7 @@ var Params = []Param{
 	{"cpusetmems", Ignored, "as shm-size", false},
 	{"image-resolve-mode", Ignored, "every image is pulled by the digest the Dockerfile pins", true},
 	{"multi-platform", Passed, "only the shape of the output", false},
-	{"label:*", Passed, "labels written into the image config: values, not inputs", false},
+	{"label:*", Passed, "labels written into the image config: values, not inputs (release jobs set them, e.g. a version); they come from the publisher, not the commit, so a hint and build.attrs name each one the rebuild took", false},
 	{"cache-from", Ignored, "no cache is imported", true},
 	{"cache-imports", Ignored, "no cache is imported", true},
 	{"attest:*", Ignored, "the rebuild attaches no attestations; the published ones count as encoding", true},

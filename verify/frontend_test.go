@@ -141,8 +141,8 @@ func TestProvenanceParams(t *testing.T) {
 			if c.ignored != "" && (!slices.Contains(rep.Build.Ignored, c.ignored) || !strings.Contains(strings.Join(rep.Hints, "\n"), "does without "+c.ignored)) {
 				t.Errorf("%s not named as ignored: %q; hints %q", c.ignored, rep.Build.Ignored, rep.Hints)
 			}
-			if c.attr != "" && rep.Build.Attrs[c.attr] == "" {
-				t.Errorf("%s not passed: %v", c.attr, rep.Build.Attrs)
+			if c.attr != "" && (rep.Build.Attrs[c.attr] == "" || !strings.Contains(strings.Join(rep.Hints, "\n"), c.attr+" into the image config")) {
+				t.Errorf("%s not passed, or not named in a hint: %v; hints %q", c.attr, rep.Build.Attrs, rep.Hints)
 			}
 			if c.verdict == verify.Reproducible && rep.Build.Frontend != "dockerfile.v0 (built in)" {
 				t.Errorf("build.frontend %q", rep.Build.Frontend)

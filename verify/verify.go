@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -242,6 +244,16 @@ func (st *stages) prepare(ctx context.Context, req Request, b Builder, o Options
 func (p *plan) useParams(pp *params, args map[string]string) {
 	if len(pp.attrs) > 0 {
 		p.spec.Attrs, p.build.Attrs = pp.attrs, pp.attrs
+		// Labels are values the publisher chose, not the commit: say so.
+		var labels []string
+		for _, k := range slices.Sorted(maps.Keys(pp.attrs)) {
+			if strings.HasPrefix(k, "label:") {
+				labels = append(labels, k)
+			}
+		}
+		if len(labels) > 0 {
+			p.hints = append(p.hints, fmt.Sprintf("The rebuild wrote %s into the image config as the release's provenance says; the commit does not hold them (build.attrs).", strings.Join(labels, ", ")))
+		}
 	}
 	p.build.Ignored = append(p.build.Ignored, pp.ignored...)
 	notable := pp.notable
