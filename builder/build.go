@@ -79,6 +79,21 @@ type Spec struct {
 	// ProxyAnyHost lets the proxy reach any host but local addresses,
 	// and ProxyHosts among those (reprover lock: the pins are being made).
 	ProxyAnyHost bool
+	// Replay, with Network NetworkProxy, serves every download a RUN asks
+	// for from a kit: no request reaches any server (ProxyHosts and
+	// ProxyAnyHost do not apply). Build serves the Replay's blobs over HTTP
+	// at ReplayAddr for the build's time, and its source policy converts
+	// each proxied GET of a URL the Replay holds to its blob, and any other
+	// to an answer 404 that names it (the step sees the kit lacks it). The
+	// captures name the URLs the step asked for, FromKit when served from
+	// the kit; a blob whose bytes are not its pin's is cut short, and Build
+	// returns a *ReplayError naming its URL.
+	Replay Replay
+	// ReplayAddr is where the Replay's server listens: host:port (port 0
+	// for any) of this machine that the daemon's proxy reaches. Empty: the
+	// bridge of a daemon reprover started (Daemon.Connect); a daemon of a
+	// pool needs it (an address on the network between them).
+	ReplayAddr string
 	// Only is every image, git remote and ADD URL the build may fetch
 	// (AllowedOf the inputs Check found); anything else fails the build,
 	// naming it. A rebuild always sets it; nil lets a build fetch what its
@@ -108,6 +123,9 @@ type Client struct {
 	c      *client.Client
 	addr   string
 	logger *slog.Logger
+	// gateway is the bridge address of a daemon reprover started
+	// (Daemon.Connect): where a replay listens by default.
+	gateway string
 }
 
 // Connect dials a buildkitd (unix://…, tcp://…) without TLS.
@@ -220,7 +238,14 @@ func (e *BuildError) Unwrap() error { return e.Err }
 // timestamps, exported as an OCI layout. progress receives BuildKit's own
 // display (mode plain, tty, auto or quiet).
 func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode string) (*Result, error) {
-	opt, err := c.solveOpt(ctx, s)
+	rp, err := c.replayOf(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if rp != nil {
+		defer rp.close()
+	}
+	opt, err := c.solveOpt(ctx, s, rp)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +254,13 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 		if ctx.Err() != nil {
 			return nil, stoppedError(ctx.Err(), s, logs)
 		}
-		return nil, buildError(err, s, logs)
+		err = buildError(err, s, logs)
+		if rp != nil {
+			// What the kit could not serve is why the step failed.
+			rp.close()
+			err = errors.Join(rp.err(true), err)
+		}
+		return nil, err
 	}
 	r := &Result{Dir: s.OutputDir, Digest: res.ExporterResponse["containerimage.digest"]}
 	if r.Digest == "" {
@@ -240,12 +271,40 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 			return nil, err
 		}
 	}
+	if rp != nil {
+		rp.close()
+		if err := rp.err(false); err != nil {
+			return nil, err
+		}
+		if r.Captures, err = rp.restore(r.Captures); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// replayOf starts the server of a Spec's Replay (nil when it has none),
+// where the daemon's proxy reaches it.
+func (c *Client) replayOf(ctx context.Context, s Spec) (*replay, error) {
+	if s.Replay == nil {
+		return nil, nil
+	}
+	if s.Network != NetworkProxy || s.ProxyAnyHost {
+		return nil, fmt.Errorf("a replay needs network %s, without any host allowed (network %q)", NetworkProxy, s.Network)
+	}
+	addr := s.ReplayAddr
+	if addr == "" {
+		if c.gateway == "" {
+			return nil, fmt.Errorf("buildkit at %s is not a daemon reprover started: a replay needs the address its proxy reaches this machine at (ReplayAddr)", c.addr)
+		}
+		addr = net.JoinHostPort(c.gateway, "0")
+	}
+	return startReplay(ctx, s.Replay, addr, c.logger)
 }
 
 // solveOpt is the solve a Spec asks for: its local mounts, frontend
 // attributes, export, network and source policy.
-func (c *Client) solveOpt(ctx context.Context, s Spec) (client.SolveOpt, error) {
+func (c *Client) solveOpt(ctx context.Context, s Spec, rp *replay) (client.SolveOpt, error) {
 	mounts, err := localMounts(s)
 	if err != nil {
 		return client.SolveOpt{}, err
@@ -279,6 +338,8 @@ func (c *Client) solveOpt(ctx context.Context, s Spec) (client.SolveOpt, error) 
 	}
 	var net *spb.Policy
 	switch {
+	case proxied && rp != nil:
+		net = &spb.Policy{Version: 1, Rules: rp.rules()}
 	case proxied && s.ProxyAnyHost:
 		net = lockPolicy(s.ProxyHosts)
 	case proxied:

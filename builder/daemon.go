@@ -206,6 +206,17 @@ func (d *Daemon) Stop() error {
 	return d.stopErr
 }
 
+// Connect dials the daemon. Its client knows the daemon's bridge, where a
+// replayed build serves the kit (Spec.ReplayAddr need not be given).
+func (d *Daemon) Connect(ctx context.Context, logger *slog.Logger) (*Client, error) {
+	c, err := Connect(ctx, d.Addr, logger)
+	if err != nil {
+		return nil, err
+	}
+	c.gateway = d.Gateway
+	return c, nil
+}
+
 // cniDir holds Debian's CNI plugins (containernetworking-plugins).
 const cniDir = "/usr/lib/cni"
 

@@ -50,6 +50,11 @@ type Capture struct {
 	// names it (the Reason* constants); "" when it captured it whole, or
 	// when the request is one BuildKit records nothing for (a redirect).
 	Incomplete string `json:"incomplete,omitempty"`
+	// FromKit: a replayed rebuild got these bytes from the kit, not from
+	// the URL's server. In a replay no server is asked: a request the kit
+	// holds no download for is answered 404 by reprover (Incomplete
+	// ReasonFailed, FromKit false), and names the URL the kit lacks.
+	FromKit bool `json:"fromKit,omitempty"`
 }
 
 // Why BuildKit's proxy keeps no digest of a request, as its provenance

@@ -1,0 +1,83 @@
+package builder
+
+import (
+	"testing"
+
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/moby/buildkit/sourcepolicy"
+	spb "github.com/moby/buildkit/sourcepolicy/pb"
+
+	"github.com/reprover/reprover/pins"
+)
+
+// TestReplayRules: a replayed build's source policy, evaluated by
+// BuildKit's own engine as its proxy does (the URL as the step asked for
+// it, https with the CONNECT's :443): each URL the kit holds, in any of
+// the ways the proxy names it, becomes its blob; any other http(s) URL
+// becomes the answer that names it as lacking; the replay's own URLs are
+// allowed as they are (never converted again); other sources are left
+// alone.
+func TestReplayRules(t *testing.T) {
+	const base = "http://10.213.7.1:41234/0123abcd/"
+	rp := &replay{base: base, blobs: []string{"http://10.214.3.1:8080/input.txt", "http://plain.example/x", "https://deb.example/pool/a.deb"}}
+	eng := sourcepolicy.NewEngine([]*spb.Policy{{Version: 1, Rules: rp.rules()}})
+	for _, tc := range []struct{ name, id, want string }{
+		{"https as the proxy names it", "https://deb.example:443/pool/a.deb", base + "b/2"},
+		{"https as ADD names it", "https://deb.example/pool/a.deb", base + "b/2"},
+		{"http with its port", "http://10.214.3.1:8080/input.txt", base + "b/0"},
+		{"http without a port", "http://plain.example/x", base + "b/1"},
+		{"http with :80", "http://plain.example:80/x", base + "b/1"},
+		{"a URL the kit lacks", "https://deb.example:443/pool/b.deb", base + "lacks/https://deb.example:443/pool/b.deb"},
+		{"a query", "http://plain.example/x?y=1", base + "lacks/http://plain.example/x?y=1"},
+		{"another port of a kit URL's host", "https://deb.example:8443/pool/a.deb", base + "lacks/https://deb.example:8443/pool/a.deb"},
+		{"the replay's host, another path", "http://10.213.7.1:41234/other/b/0", base + "lacks/http://10.213.7.1:41234/other/b/0"},
+		{"the replay's token without its slash", "http://10.213.7.1:41234/0123abcd", base + "lacks/http://10.213.7.1:41234/0123abcd"},
+		{"a blob of the replay, asked for directly", base + "b/1", base + "b/1"},
+		{"an image", "docker-image://docker.io/library/busybox:1", "docker-image://docker.io/library/busybox:1"},
+		{"a git remote", "git://github.com/x/y", "git://github.com/x/y"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			op := &pb.SourceOp{Identifier: tc.id}
+			if _, err := eng.Evaluate(t.Context(), op); err != nil {
+				t.Fatalf("%s: %v", tc.id, err)
+			}
+			if op.Identifier != tc.want {
+				t.Errorf("%s became %s, want %s", tc.id, op.Identifier, tc.want)
+			}
+		})
+	}
+}
+
+// TestReplayRestore: captures of a replayed build, which BuildKit records
+// under the replay's URLs, name the URLs the step asked for (as the proxy
+// names captures: no default port), FromKit for the kit's blobs; a
+// capture of any other URL is an error naming it.
+func TestReplayRestore(t *testing.T) {
+	const base = "http://10.213.7.1:41234/0123abcd/"
+	rp := &replay{base: base, blobs: []string{"http://10.214.3.1:8080/input.txt", "https://deb.example/pool/a.deb"}}
+	sum := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	got, err := rp.restore([]pins.Capture{
+		{Method: "GET", URL: base + "b/1", Status: 200, SHA256: sum},
+		{Method: "GET", URL: base + "b/0", Status: 200, SHA256: sum},
+		{Method: "GET", URL: base + "lacks/https://deb.example:443/dists/InRelease", Status: 404, Incomplete: pins.ReasonFailed},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []pins.Capture{
+		{Method: "GET", URL: "http://10.214.3.1:8080/input.txt", Status: 200, SHA256: sum, FromKit: true},
+		{Method: "GET", URL: "https://deb.example/dists/InRelease", Status: 404, Incomplete: pins.ReasonFailed},
+		{Method: "GET", URL: "https://deb.example/pool/a.deb", Status: 200, SHA256: sum, FromKit: true},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("captures %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("capture %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if _, err := rp.restore([]pins.Capture{{Method: "GET", URL: "http://upstream.example/x", Status: 200, SHA256: sum}}); err == nil {
+		t.Error("a capture of an upstream URL in a replay: no error")
+	}
+}
