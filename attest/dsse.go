@@ -20,9 +20,9 @@ import (
 
 // Limits bound what an untrusted envelope may make reprover read.
 type Limits struct {
-	MaxEnvelopeBytes int64 // one envelope (one JSON line)
-	MaxSignatures    int   // signatures in one envelope
-	MaxEnvelopes     int   // envelopes in one file or referrer set
+	MaxEnvelopeBytes int64 `limit:"largest DSSE envelope (one JSON line) read, in bytes"` // one envelope (one JSON line)
+	MaxSignatures    int   `limit:"most signatures in one envelope"`                      // signatures in one envelope
+	MaxEnvelopes     int   `limit:"most envelopes in one file or set of referrers"`       // envelopes in one file or referrer set
 }
 
 // DefaultLimits are used for zero fields.

@@ -13,27 +13,40 @@ import (
 	"github.com/reprover/reprover/internal/limits"
 )
 
-// Limits applied to every Load. The input is untrusted.
-const (
+// Limits bound every Load: the input is untrusted. A zero field takes its
+// value from DefaultLimits (limits.WithDefaults); the CLI's --limit sets
+// them (docs/cli.md lists them all).
+type Limits struct {
 	// MaxFileSize is the largest bake file Load accepts, in bytes.
-	MaxFileSize = 1 << 20
+	MaxFileSize int `limit:"largest bake file accepted, in bytes"`
 	// MaxDepth bounds expression/block nesting, variable reference chains,
 	// group nesting and inherits depth.
-	MaxDepth = 32
+	MaxDepth int `limit:"deepest nesting of expressions, blocks, variable references, groups and inherits in a bake file"`
 	// MaxTargets bounds the number of target blocks (and, separately, of
 	// group and of variable blocks).
-	MaxTargets = 1000
-
+	MaxTargets int `limit:"most target blocks (and, separately, group and variable blocks) in a bake file"`
 	// MaxValueBytes bounds one variable's value and one function's
 	// result (and a function's arguments to four times it), as sized by
 	// valueSize.
-	MaxValueBytes = 64 << 10
+	MaxValueBytes int `limit:"largest value of one bake variable or function result, in bytes"`
 	// MaxEvalBytes bounds all the values one Load produces, every node of
 	// every expression counted as it produces its value.
-	MaxEvalBytes = 64 << 20
+	MaxEvalBytes int64 `limit:"most bytes all the values of one bake file may add up to while it is evaluated"`
 	// MaxIterations bounds the for-expression iterations of one Load.
-	MaxIterations = 10000
+	MaxIterations int64 `limit:"most for-expression iterations evaluating one bake file"`
+}
 
+// DefaultLimits are the limits of a Load given none.
+var DefaultLimits = Limits{
+	MaxFileSize:   1 << 20,
+	MaxDepth:      32,
+	MaxTargets:    1000,
+	MaxValueBytes: 64 << 10,
+	MaxEvalBytes:  64 << 20,
+	MaxIterations: 10000,
+}
+
+const (
 	maxNumberBits = 4096 // |binary exponent| of any number
 	maxFormatPad  = 1024 // width/precision in format verbs, indent count
 )
@@ -163,6 +176,7 @@ func isRemoteURL(s string) bool {
 // File is a loaded, evaluated bake file.
 type File struct {
 	filename string
+	lim      Limits
 	targets  map[string]*spec
 	order    []string // target names in first-definition order
 	groups   map[string]*group
@@ -288,8 +302,8 @@ func (f *File) expandGroup(name string, stack []string, memo map[string][]string
 	if out, ok := memo[name]; ok {
 		return out, nil
 	}
-	if len(stack) >= MaxDepth {
-		return nil, f.errf(&g.rng, "groups nested deeper than %d", MaxDepth)
+	if len(stack) >= f.lim.MaxDepth {
+		return nil, f.errf(&g.rng, "groups nested deeper than %d", f.lim.MaxDepth)
 	}
 	stack = append(stack, name)
 	var out []string
@@ -323,8 +337,8 @@ func (r *resolver) resolve(name string, stack []string, from *hcl.Range) (*spec,
 	if slices.Contains(stack, name) {
 		return nil, f.errf(from, "inherits cycle: %s -> %s", strings.Join(stack, " -> "), name)
 	}
-	if len(stack) >= MaxDepth {
-		return nil, f.errf(from, "inherits nested deeper than %d", MaxDepth)
+	if len(stack) >= f.lim.MaxDepth {
+		return nil, f.errf(from, "inherits nested deeper than %d", f.lim.MaxDepth)
 	}
 	stack = append(stack, name)
 	acc := &spec{}

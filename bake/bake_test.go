@@ -18,7 +18,7 @@ func load(t *testing.T, file string, env map[string]string) (*File, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Load(src, file, env)
+	return Load(src, file, env, Limits{})
 }
 
 // Expected values were cross-checked against `docker buildx bake --print`
@@ -339,7 +339,7 @@ func TestUnsupportedFileKinds(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Load([]byte(tc.src), tc.filename, nil)
+			_, err := Load([]byte(tc.src), tc.filename, nil, Limits{})
 			checkErr(t, err, tc.filename+":", tc.msg, true)
 		})
 	}
@@ -373,19 +373,19 @@ func TestLimits(t *testing.T) {
 	tests := []struct {
 		name, src, target, pos, msg string
 	}{
-		{name: "file too big", src: "# " + strings.Repeat("x", MaxFileSize) + "\n", pos: "big.hcl:", msg: "larger than"},
-		{name: "too many targets", src: strings.Repeat("target \"a\" {}\n", MaxTargets+1), pos: "big.hcl:1001:", msg: "more than 1000 target blocks"},
+		{name: "file too big", src: "# " + strings.Repeat("x", DefaultLimits.MaxFileSize) + "\n", pos: "big.hcl:", msg: "larger than"},
+		{name: "too many targets", src: strings.Repeat("target \"a\" {}\n", DefaultLimits.MaxTargets+1), pos: "big.hcl:1001:", msg: "more than 1000 target blocks"},
 		{name: "nested parentheses", src: "X = " + strings.Repeat("(", 40) + "1" + strings.Repeat(")", 40) + "\n", pos: "big.hcl:1:", msg: "nesting deeper than 32"},
 		// These would overflow the goroutine stack (a fatal error) in the
 		// recursive HCL parser without the token pre-scan.
-		{name: "huge unary chain", src: "X = " + strings.Repeat("!", MaxFileSize-20) + "true\n", pos: "big.hcl:1:", msg: "nesting deeper than 32"},
-		{name: "huge interpolation nesting", src: "X = " + strings.Repeat(`"${`, MaxFileSize/8) + "1" + strings.Repeat(`}"`, MaxFileSize/8) + "\n", pos: "big.hcl:1:", msg: "nesting deeper than 32"},
-		{name: "huge directive nesting", src: "X = \"" + strings.Repeat("%{if true}", MaxFileSize/16) + "\"\n", pos: "big.hcl:1:", msg: "nesting deeper than 32"},
+		{name: "huge unary chain", src: "X = " + strings.Repeat("!", DefaultLimits.MaxFileSize-20) + "true\n", pos: "big.hcl:1:", msg: "nesting deeper than 32"},
+		{name: "huge interpolation nesting", src: "X = " + strings.Repeat(`"${`, DefaultLimits.MaxFileSize/8) + "1" + strings.Repeat(`}"`, DefaultLimits.MaxFileSize/8) + "\n", pos: "big.hcl:1:", msg: "nesting deeper than 32"},
+		{name: "huge directive nesting", src: "X = \"" + strings.Repeat("%{if true}", DefaultLimits.MaxFileSize/16) + "\"\n", pos: "big.hcl:1:", msg: "nesting deeper than 32"},
 		{name: "long operator chain", src: "X = 1" + strings.Repeat("+1", 40) + "\n", pos: "big.hcl:1:", msg: "nesting deeper than 32"},
 		{name: "long operator chain across lines", src: "X = (1" + strings.Repeat("\n+1", 40) + ")\n", pos: "big.hcl:", msg: "nesting deeper than 32"},
-		{name: "inherits depth", src: chain(MaxDepth + 1), target: "t0", pos: "big.hcl:", msg: "inherits nested deeper than 32"},
-		{name: "group depth", src: groups(MaxDepth + 1), target: "g0", pos: "big.hcl:", msg: "groups nested deeper than 32"},
-		{name: "variable depth", src: vars(MaxDepth + 1), pos: "big.hcl:", msg: "deeper than 32"},
+		{name: "inherits depth", src: chain(DefaultLimits.MaxDepth + 1), target: "t0", pos: "big.hcl:", msg: "inherits nested deeper than 32"},
+		{name: "group depth", src: groups(DefaultLimits.MaxDepth + 1), target: "g0", pos: "big.hcl:", msg: "groups nested deeper than 32"},
+		{name: "variable depth", src: vars(DefaultLimits.MaxDepth + 1), pos: "big.hcl:", msg: "deeper than 32"},
 		{name: "format width", src: `X = format("%999999999s", "")` + "\n", pos: "big.hcl:1:", msg: "format width"},
 		{name: "for iterations", src: "R = range(1000)\nX = [for a in R : [for b in R : 1]]\n", pos: "big.hcl:2:", msg: "for-expression iterations"},
 		{name: "value size", src: "variable \"A\" {\n  default = join(\"\", [for i in range(1000) : \"" + strings.Repeat("x", 100) + "\"])\n}\n", pos: "big.hcl:2:", msg: "exceeds limit bake.MaxValueBytes=65536"},
@@ -394,7 +394,7 @@ func TestLimits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := Load([]byte(tc.src), "big.hcl", nil)
+			f, err := Load([]byte(tc.src), "big.hcl", nil, Limits{})
 			if err == nil {
 				_, err = f.Target(tc.target)
 			}
@@ -402,21 +402,21 @@ func TestLimits(t *testing.T) {
 		})
 	}
 	// Within the limits, the same constructions work.
-	f, err := Load([]byte(chain(MaxDepth-1)), "ok.hcl", nil)
+	f, err := Load([]byte(chain(DefaultLimits.MaxDepth-1)), "ok.hcl", nil, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tg, err := f.Target("t0"); err != nil || tg.Context != "deep" {
 		t.Fatalf("Target(t0) = %v, %v", tg, err)
 	}
-	f, err = Load([]byte(groups(MaxDepth-1)), "ok.hcl", nil)
+	f, err = Load([]byte(groups(DefaultLimits.MaxDepth-1)), "ok.hcl", nil, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tg, err := f.Target("g0"); err != nil || tg.Name != "app" {
 		t.Fatalf("Target(g0) = %v, %v", tg, err)
 	}
-	if _, err := Load([]byte(strings.Repeat("target \"a\" {}\n", MaxTargets)), "ok.hcl", nil); err != nil {
+	if _, err := Load([]byte(strings.Repeat("target \"a\" {}\n", DefaultLimits.MaxTargets)), "ok.hcl", nil, Limits{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -438,7 +438,7 @@ target "default" {
   inherits = ["left", "right"]
 }
 `
-	f, err := Load([]byte(src), "diamond.hcl", nil)
+	f, err := Load([]byte(src), "diamond.hcl", nil, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,7 +493,7 @@ func FuzzLoad(f *testing.F) {
 	}
 	env := map[string]string{"TAG": "v1", "PLATFORMS": "linux/amd64", "PUSH": "true", "X_JSON": `["a"]`}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		file, err := Load(src, "fuzz.hcl", env)
+		file, err := Load(src, "fuzz.hcl", env, Limits{})
 		if err != nil {
 			var be *Error
 			if !errors.As(err, &be) {

@@ -23,7 +23,7 @@ import (
 
 // preCheck refuses a call whose result could exceed MaxValueBytes, or
 // that would take too much to compute.
-func preCheck(name string, args []cty.Value) error {
+func (lim Limits) preCheck(name string, args []cty.Value) error {
 	str := func(i int) (string, bool) {
 		if i >= len(args) || args[i].IsNull() || !args[i].IsKnown() || !args[i].Type().Equals(cty.String) {
 			return "", false
@@ -57,11 +57,11 @@ func preCheck(name string, args []cty.Value) error {
 				rows = max(rows, int64(a.LengthInt()))
 				for it := a.ElementIterator(); it.Next(); {
 					_, ev := it.Element()
-					widest = max(widest, int64(valueSize(ev, 4*MaxValueBytes)))
+					widest = max(widest, int64(valueSize(ev, 4*lim.MaxValueBytes)))
 				}
 				continue
 			}
-			widest = max(widest, int64(valueSize(a, 4*MaxValueBytes)))
+			widest = max(widest, int64(valueSize(a, 4*lim.MaxValueBytes)))
 		}
 		bound = rows * (int64(len(fmtStr)) + verbs*widest + pads)
 	case "join":
@@ -76,7 +76,7 @@ func preCheck(name string, args []cty.Value) error {
 			}
 			for it := a.ElementIterator(); it.Next(); {
 				_, ev := it.Element()
-				bound += int64(len(sep) + valueSize(ev, 4*MaxValueBytes))
+				bound += int64(len(sep) + valueSize(ev, 4*lim.MaxValueBytes))
 			}
 		}
 	case "split":
@@ -94,7 +94,7 @@ func preCheck(name string, args []cty.Value) error {
 		s, ok2 := str(1)
 		if ok1 && ok2 {
 			var err error
-			if bound, err = regexBound(pattern, s, name == "regexall"); err != nil {
+			if bound, err = lim.regexBound(pattern, s, name == "regexall"); err != nil {
 				return err
 			}
 		}
@@ -107,8 +107,8 @@ func preCheck(name string, args []cty.Value) error {
 		}
 	case "jsondecode":
 		if s, ok := str(0); ok {
-			if d := jsonDepth(s); d > MaxDepth {
-				return &limits.Error{What: "jsondecode() nesting", Limit: "bake.MaxDepth", Max: MaxDepth, Got: int64(d)}
+			if d := jsonDepth(s); d > lim.MaxDepth {
+				return &limits.Error{What: "jsondecode() nesting", Limit: "bake.MaxDepth", Max: int64(lim.MaxDepth), Got: int64(d)}
 			}
 		}
 	case "indent":
@@ -142,8 +142,8 @@ func preCheck(name string, args []cty.Value) error {
 			}
 		}
 	}
-	if bound > MaxValueBytes {
-		return &limits.Error{What: name + "()'s result, bounded before the call", Limit: "bake.MaxValueBytes", Max: MaxValueBytes, Got: bound}
+	if bound > int64(lim.MaxValueBytes) {
+		return &limits.Error{What: name + "()'s result, bounded before the call", Limit: "bake.MaxValueBytes", Max: int64(lim.MaxValueBytes), Got: bound}
 	}
 	return nil
 }
@@ -152,7 +152,7 @@ func preCheck(name string, args []cty.Value) error {
 // returns: an element per capture group per match, holding what the group
 // captured. Matches are counted, up to what the limit allows, before
 // their groups are located.
-func regexBound(pattern, s string, all bool) (int64, error) {
+func (lim Limits) regexBound(pattern, s string, all bool) (int64, error) {
 	re, err := regexp.Compile(pattern)
 	if err != nil {
 		return 0, nil // the function reports it
@@ -160,10 +160,10 @@ func regexBound(pattern, s string, all bool) (int64, error) {
 	groups := int64(re.NumSubexp()) + 1
 	n := 1
 	if all {
-		n = int(MaxValueBytes/(9*groups)) + 1
+		n = int(int64(lim.MaxValueBytes)/(9*groups)) + 1
 	}
 	matches := int64(len(re.FindAllStringIndex(s, n)))
-	if elems := matches * groups * 9; elems > MaxValueBytes {
+	if elems := matches * groups * 9; elems > int64(lim.MaxValueBytes) {
 		return elems, nil
 	}
 	bound := int64(8)

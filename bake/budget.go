@@ -59,8 +59,8 @@ func (c *counted) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 		return v, diags
 	}
 	c.l.iters += int64(uv.LengthInt())
-	if c.l.iters > MaxIterations {
-		c.l.spend(&limits.Error{What: "for-expression iterations", Limit: "bake.MaxIterations", Max: MaxIterations, Got: c.l.iters})
+	if c.l.iters > c.l.file.lim.MaxIterations {
+		c.l.spend(&limits.Error{What: "for-expression iterations", Limit: "bake.MaxIterations", Max: c.l.file.lim.MaxIterations, Got: c.l.iters})
 		return cty.DynamicVal, append(diags, limitDiag(c.Range(), c.l.over))
 	}
 	return v, diags
@@ -72,9 +72,9 @@ func (c *counted) UnwrapExpression() hcl.Expression { return c.Expression }
 // stays: every later charge fails with it.
 func (l *loader) charge(v cty.Value) *limits.Error {
 	if l.over == nil {
-		l.used += int64(valueSize(v, int(MaxEvalBytes-l.used)+1))
-		if l.used > MaxEvalBytes {
-			l.spend(&limits.Error{What: "bytes produced by evaluating the file", Limit: "bake.MaxEvalBytes", Max: MaxEvalBytes, Got: l.used})
+		l.used += int64(valueSize(v, int(l.file.lim.MaxEvalBytes-l.used)+1))
+		if l.used > l.file.lim.MaxEvalBytes {
+			l.spend(&limits.Error{What: "bytes produced by evaluating the file", Limit: "bake.MaxEvalBytes", Max: l.file.lim.MaxEvalBytes, Got: l.used})
 		}
 	}
 	return l.over

@@ -39,13 +39,13 @@ func TestEvaluationBudget(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := a + tc.src + "target \"default\" {}\n"
-			if len(src) > MaxFileSize {
-				t.Fatalf("the case is %d bytes, over MaxFileSize", len(src))
+			if len(src) > DefaultLimits.MaxFileSize {
+				t.Fatalf("the case is %d bytes, over DefaultLimits.MaxFileSize", len(src))
 			}
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			_, err := Load([]byte(src), "hostile.hcl", nil)
+			_, err := Load([]byte(src), "hostile.hcl", nil, Limits{})
 			runtime.ReadMemStats(&after)
 			allocated := after.TotalAlloc - before.TotalAlloc
 			t.Logf("%v; %d MiB allocated", err, allocated>>20)
@@ -75,10 +75,10 @@ func TestEvaluationBudget(t *testing.T) {
 func TestTypeIsNotEvaluated(t *testing.T) {
 	tuple := "[" + strings.Repeat("0, ", 1000) + "]"
 	src := "variable \"V\" {\n  type = [for a in " + tuple + " : [for b in " + tuple + " : [for c in " + tuple + " : \"" + strings.Repeat("x", 1000) + "\"]]]\n}\n"
-	_, err := Load([]byte(src), "type.hcl", nil)
+	_, err := Load([]byte(src), "type.hcl", nil, Limits{})
 	checkErr(t, err, "type.hcl:2:10:", "Invalid type specification", false)
 	for _, typ := range []string{"null", "string", "list(string)", "any"} {
-		if _, err := Load([]byte("variable \"V\" {\n  type = "+typ+"\n}\n"), "type.hcl", nil); err != nil {
+		if _, err := Load([]byte("variable \"V\" {\n  type = "+typ+"\n}\n"), "type.hcl", nil, Limits{}); err != nil {
 			t.Errorf("type = %s: %v", typ, err)
 		}
 	}

@@ -154,7 +154,7 @@ var indexOfFunc = function.New(&function.Spec{
 })
 
 // functions returns the function table, each function wrapped with the
-// Load's limits: arguments ≤ 4×MaxValueBytes, result ≤ MaxValueBytes,
+// Load's limits: arguments ≤ 4×MaxValueBytes, result ≤ lim.MaxValueBytes,
 // checked before the call where the result can be far larger than the
 // arguments (bounds.go). Every result is also charged to the budget, by the
 // node that called the function (budget.go).
@@ -166,12 +166,12 @@ func (l *loader) functions() map[string]function.Function {
 			out[name] = fn // take expressions or types; results are checked by their callers
 			continue
 		}
-		out[name] = limited(name, fn)
+		out[name] = l.file.lim.limited(name, fn)
 	}
 	return out
 }
 
-func limited(name string, fn function.Function) function.Function {
+func (lim Limits) limited(name string, fn function.Function) function.Function {
 	return function.New(&function.Spec{
 		Description: fn.Description(),
 		Params:      fn.Params(),
@@ -182,19 +182,19 @@ func limited(name string, fn function.Function) function.Function {
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			in := 0
 			for _, a := range args {
-				in += valueSize(a, 4*MaxValueBytes+1-in)
-				if in > 4*MaxValueBytes {
-					return cty.NilVal, &limits.Error{What: name + "() arguments, bytes", Limit: "4×bake.MaxValueBytes", Max: 4 * MaxValueBytes, Got: int64(in)}
+				in += valueSize(a, 4*lim.MaxValueBytes+1-in)
+				if in > 4*lim.MaxValueBytes {
+					return cty.NilVal, &limits.Error{What: name + "() arguments, bytes", Limit: "4×bake.MaxValueBytes", Max: 4 * int64(lim.MaxValueBytes), Got: int64(in)}
 				}
 			}
-			if err := preCheck(name, args); err != nil {
+			if err := lim.preCheck(name, args); err != nil {
 				return cty.NilVal, err
 			}
 			res, err := fn.Call(args)
 			if err != nil {
 				return res, err
 			}
-			if err := checkValue(res); err != nil {
+			if err := lim.checkValue(res); err != nil {
 				return cty.NilVal, err
 			}
 			return res, nil
@@ -203,9 +203,9 @@ func limited(name string, fn function.Function) function.Function {
 }
 
 // checkValue enforces the per-value limits.
-func checkValue(v cty.Value) error {
-	if n := valueSize(v, MaxValueBytes+1); n > MaxValueBytes {
-		return &limits.Error{What: "bytes of one value", Limit: "bake.MaxValueBytes", Max: MaxValueBytes, Got: int64(n)}
+func (lim Limits) checkValue(v cty.Value) error {
+	if n := valueSize(v, lim.MaxValueBytes+1); n > lim.MaxValueBytes {
+		return &limits.Error{What: "bytes of one value", Limit: "bake.MaxValueBytes", Max: int64(lim.MaxValueBytes), Got: int64(n)}
 	}
 	return checkNumbers(v)
 }

@@ -44,16 +44,17 @@ type loader struct {
 // recognise JSON and compose files, which are not supported. env supplies
 // the environment that overrides variable defaults (buildx uses the process
 // environment; pass nil for none).
-func Load(src []byte, filename string, env map[string]string) (*File, error) {
+func Load(src []byte, filename string, env map[string]string, lim Limits) (*File, error) {
 	f := &File{
 		filename: filename,
+		lim:      limits.WithDefaults(lim, DefaultLimits),
 		targets:  map[string]*spec{},
 		groups:   map[string]*group{},
 		deps:     map[string][]string{},
 		fromEnv:  map[string]string{},
 	}
-	if len(src) > MaxFileSize {
-		return nil, f.errf(nil, "file is %d bytes, larger than the %d-byte limit", len(src), MaxFileSize)
+	if len(src) > f.lim.MaxFileSize {
+		return nil, f.errf(nil, "file is %d bytes, larger than the %d-byte limit", len(src), f.lim.MaxFileSize)
 	}
 	if err := f.checkKind(src); err != nil {
 		return nil, err
@@ -221,8 +222,8 @@ func (f *File) checkNesting(toks hclsyntax.Tokens) error {
 		if tok.Type != hclsyntax.TokenComment {
 			prev = tok.Type
 		}
-		if d := len(stack) - 1 + sum + directives; d > MaxDepth {
-			return f.errf(&tok.Range, "nesting deeper than %d (brackets, strings, interpolations, directives and operators in one expression)", MaxDepth)
+		if d := len(stack) - 1 + sum + directives; d > f.lim.MaxDepth {
+			return f.errf(&tok.Range, "nesting deeper than %d (brackets, strings, interpolations, directives and operators in one expression)", f.lim.MaxDepth)
 		}
 	}
 	return nil
@@ -256,8 +257,8 @@ func (f *File) checkTemplates(toks hclsyntax.Tokens) error {
 			t := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			work += t.joins*t.tokens + t.copied
-			if work > MaxEvalBytes {
-				return f.limitErr(&t.open, &limits.Error{What: "parser work joining the literal pieces of strings", Limit: "bake.MaxEvalBytes", Max: MaxEvalBytes, Got: work})
+			if work > f.lim.MaxEvalBytes {
+				return f.limitErr(&t.open, &limits.Error{What: "parser work joining the literal pieces of strings", Limit: "bake.MaxEvalBytes", Max: f.lim.MaxEvalBytes, Got: work})
 			}
 			continue
 		}
@@ -383,8 +384,8 @@ func (l *loader) collect(body *hclsyntax.Body) error {
 			return f.errf(&rng, "unsupported block type %q (want target, group or variable)", b.Type)
 		}
 		counts[b.Type]++
-		if counts[b.Type] > MaxTargets {
-			return f.errf(&rng, "more than %d %s blocks", MaxTargets, b.Type)
+		if counts[b.Type] > f.lim.MaxTargets {
+			return f.errf(&rng, "more than %d %s blocks", f.lim.MaxTargets, b.Type)
 		}
 		if len(b.Labels) != 1 {
 			return f.errf(&rng, "%s block needs exactly one label, got %d", b.Type, len(b.Labels))

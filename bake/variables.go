@@ -104,8 +104,8 @@ func (l *loader) resolveVar(name string, from hcl.Range) error {
 	if slices.Contains(l.stack, name) {
 		return f.errf(&from, "variable cycle not allowed for %s", name)
 	}
-	if len(l.stack) >= MaxDepth {
-		return f.errf(&from, "variables reference each other deeper than %d", MaxDepth)
+	if len(l.stack) >= l.file.lim.MaxDepth {
+		return f.errf(&from, "variables reference each other deeper than %d", l.file.lim.MaxDepth)
 	}
 	l.stack = append(l.stack, name)
 	defer func() { l.stack = l.stack[:len(l.stack)-1] }()
@@ -180,7 +180,7 @@ func (l *loader) resolveVar(name string, from hcl.Range) error {
 		f.fromEnv[name] = envKey
 		deps = nil
 	}
-	if err := checkValue(val); err != nil {
+	if err := l.file.lim.checkValue(val); err != nil {
 		return f.wrapf(&rng, err, "variable %s", name)
 	}
 	l.values[name] = val

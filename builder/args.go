@@ -15,20 +15,6 @@ import (
 	"github.com/reprover/reprover/internal/limits"
 )
 
-// Expanding a variable can multiply a Dockerfile's size (ARG B=$A$A$A…,
-// line after line), so every expansion is bounded before it is done.
-const (
-	// maxExpandedBytes bounds one word's expansion (an ARG's value, a
-	// source): a real one is a few hundred bytes.
-	maxExpandedBytes = 1 << 20
-	// maxExpandedTotalBytes bounds all of a Dockerfile's expansions.
-	maxExpandedTotalBytes = 16 << 20
-	// maxInheritedVars bounds the variables stages take from the stages
-	// they are built on, in all: a chain of stages, each adding one,
-	// would copy a number that grows with the square of its length.
-	maxInheritedVars = 1 << 18
-)
-
 // value is a variable's value and the names it depends on whose values
 // Check cannot know: a base image's ENV, or an automatic platform ARG
 // when the platform is not given.
@@ -61,9 +47,12 @@ type argScope struct {
 }
 
 // budget is what a Dockerfile's expansions have used of
-// maxExpandedTotalBytes, its stages of maxInheritedVars and its ONBUILD
-// instructions of maxOnbuildRuns.
-type budget struct{ total, inherited, onbuildRuns int64 }
+// MaxExpandedTotalBytes, its stages of MaxInheritedVars and its ONBUILD
+// instructions of MaxOnbuildRuns (lim).
+type budget struct {
+	lim                           CheckLimits
+	total, inherited, onbuildRuns int64
+}
 
 func newArgScope(lex *shell.Lex, buildArgs map[string]string, meta *argScope, b *budget) *argScope {
 	return &argScope{lex: lex, buildArgs: buildArgs, meta: meta, vals: map[string]value{}, imageEnv: map[string]value{}, budget: b}
@@ -88,8 +77,8 @@ func (s *argScope) startScratch(path value) {
 // value an ARG (not an ENV) set.
 func (s *argScope) inherit(parent *argScope) error {
 	n := s.budget.inherited + int64(len(parent.vals)+2*len(parent.imageEnv))
-	if n > maxInheritedVars {
-		return &limits.Error{What: "the variables stages take from the stages they are built on", Limit: "maxInheritedVars", Max: maxInheritedVars, Got: n}
+	if max := s.budget.lim.MaxInheritedVars; n > max {
+		return &limits.Error{What: "the variables stages take from the stages they are built on", Limit: "MaxInheritedVars", Max: max, Got: n}
 	}
 	s.budget.inherited = n
 	maps.Copy(s.vals, parent.vals)
@@ -181,12 +170,13 @@ func (s *argScope) metaValue(key string) (value, bool) {
 // know makes it expand there (then it is unknown).
 func (s *argScope) eval(word string) (value, error) {
 	est := s.estimate(word)
-	if est > maxExpandedBytes {
-		return value{}, &limits.Error{What: "expanding " + shorten(word), Limit: "maxExpandedBytes", Max: maxExpandedBytes, Got: est}
+	lim := s.budget.lim
+	if est > lim.MaxExpandedBytes {
+		return value{}, &limits.Error{What: "expanding " + shorten(word), Limit: "MaxExpandedBytes", Max: lim.MaxExpandedBytes, Got: est}
 	}
-	if s.budget.total+est > maxExpandedTotalBytes {
+	if s.budget.total+est > lim.MaxExpandedTotalBytes {
 		return value{}, &limits.Error{What: "expanding " + shorten(word) + " after the Dockerfile's other expansions",
-			Limit: "maxExpandedTotalBytes", Max: maxExpandedTotalBytes, Got: s.budget.total + est}
+			Limit: "MaxExpandedTotalBytes", Max: lim.MaxExpandedTotalBytes, Got: s.budget.total + est}
 	}
 	res, err := s.lex.ProcessWordWithMatches(word, scopeEnv{s})
 	var unknown []string
@@ -212,9 +202,9 @@ var replaceForm = regexp.MustCompile(`\$\{([\pL\pN_]*|[@*#?\-$!0])/`)
 // may be read as 3), plus each
 // variable it names (as BuildKit's lexer reads names) at its size, times
 // (the size + 1) for each ${name/…/…} in it, which may repeat a
-// replacement at every byte. It saturates past maxExpandedTotalBytes.
+// replacement at every byte. It saturates past MaxExpandedTotalBytes.
 func (s *argScope) estimate(word string) int64 {
-	const over = maxExpandedTotalBytes + 1
+	over := s.budget.lim.MaxExpandedTotalBytes + 1
 	size := 3 * int64(len(word)) // the lexer reads an invalid UTF-8 byte as U+FFFD, 3 bytes
 	for i := strings.IndexByte(word, '$'); i >= 0 && size < over; {
 		rest := strings.TrimPrefix(word[i+1:], "{")

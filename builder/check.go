@@ -18,6 +18,7 @@ import (
 
 	"github.com/reprover/reprover/internal/files"
 	"github.com/reprover/reprover/internal/hosts"
+	"github.com/reprover/reprover/internal/limits"
 )
 
 // Violation is one rule broken at one place of a Dockerfile.
@@ -112,6 +113,8 @@ type CheckOptions struct {
 	// Resolver looks up the hosts ADD fetches from, judged by the
 	// addresses they resolve to; nil: net.DefaultResolver.
 	Resolver hosts.Resolver
+	// Limits bound the work (zero fields: DefaultCheckLimits).
+	Limits CheckLimits
 }
 
 // Base is an image a build starts from or copies from.
@@ -128,14 +131,12 @@ type Download struct {
 
 var digestRe = regexp.MustCompile(`@sha256:[a-f0-9]{64}$`)
 
-// maxDockerfileBytes bounds the Dockerfile read (BuildKit's own limit is
-// larger; a Dockerfile of more than 1 MiB is not a real one).
-const maxDockerfileBytes = 1 << 20
-
 // ReadDockerfile reads a Dockerfile from disk under the size limit Check
-// applies, refusing what is not a regular file (a FIFO, /dev/zero).
-func ReadDockerfile(path string) ([]byte, error) {
-	return files.ReadRegular(path, path, maxDockerfileBytes, "maxDockerfileBytes")
+// applies (lim's MaxDockerfileBytes), refusing what is not a regular file
+// (a FIFO, /dev/zero).
+func ReadDockerfile(path string, lim CheckLimits) ([]byte, error) {
+	max := limits.WithDefaults(lim, DefaultCheckLimits).MaxDockerfileBytes
+	return files.ReadRegular(path, path, max, "MaxDockerfileBytes")
 }
 
 // Check is CheckContext with context.Background(), as database/sql's Query
@@ -152,19 +153,20 @@ func Check(dockerfile []byte, name string, o CheckOptions) (Violations, *Inputs,
 // pinned inputs; err is for a Dockerfile that cannot be parsed, or whose
 // expansions exceed their limits (a *limits.Error).
 func CheckContext(ctx context.Context, dockerfile []byte, name string, o CheckOptions) (Violations, *Inputs, error) {
-	if len(dockerfile) > maxDockerfileBytes {
-		return nil, nil, fmt.Errorf("%s: %d bytes exceeds the limit of %d", name, len(dockerfile), maxDockerfileBytes)
+	lim := limits.WithDefaults(o.Limits, DefaultCheckLimits)
+	if int64(len(dockerfile)) > lim.MaxDockerfileBytes {
+		return nil, nil, fmt.Errorf("%s: %w", name, &limits.Error{What: "Dockerfile bytes", Limit: "MaxDockerfileBytes", Max: lim.MaxDockerfileBytes, Got: int64(len(dockerfile))})
 	}
 	plats, err := checkPlatforms(o)
 	if err != nil {
 		return nil, nil, err
 	}
 	var all *checker
-	resolver := newAddResolver(o.Resolver)
+	resolver := newAddResolver(o.Resolver, lim)
 	for _, p := range plats {
 		c := &checker{ctx: ctx, name: name, offline: o.Network != "proxy", allowHosts: o.AllowHosts, resolver: resolver,
 			in: &Inputs{Bases: []Base{}, Downloads: []Download{}}, stageNames: map[string]int{}, seen: map[string]bool{},
-			onbuild: map[int][]trigger{}, budget: &budget{}, platform: p}
+			onbuild: map[int][]trigger{}, budget: &budget{lim: lim}, platform: p}
 		if err := c.run(dockerfile, o.BuildArgs, o.Target); err != nil {
 			return nil, nil, err
 		}

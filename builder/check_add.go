@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
-	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/dfgitutil"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -103,7 +102,7 @@ func (c *checker) checkAddHost(src, remote string, line int) error {
 		return ctxErr
 	}
 	if c.resolver.over > 0 {
-		return &limits.Error{What: "the hosts ADD fetches from", Limit: "maxAddHosts", Max: maxAddHosts, Got: int64(c.resolver.over)}
+		return &limits.Error{What: "the hosts ADD fetches from", Limit: "MaxAddHosts", Max: int64(c.resolver.lim.MaxAddHosts), Got: int64(c.resolver.over)}
 	}
 	if err != nil && !errors.Is(err, hosts.ErrUnresolved) {
 		c.report(RuleAddPrivateHost.Rule, line, RuleAddPrivateHost.Format(src, err))
@@ -111,20 +110,16 @@ func (c *checker) checkAddHost(src, remote string, line int) error {
 	return nil
 }
 
-// A hostile Dockerfile could name thousands of hosts for Check to look up,
-// each a wait on DNS: the distinct hosts looked up are bounded, each
-// lookup is bounded in time, and each host is looked up once.
-const (
-	maxAddHosts       = 64
-	addLookupDeadline = 10 * time.Second
-)
-
 // addResolver looks up each host ADD names once, for every platform
-// checked, refusing more than maxAddHosts.
+// checked: a hostile Dockerfile could name thousands of hosts for Check
+// to look up, each a wait on DNS, so the distinct hosts looked up are
+// bounded (MaxAddHosts) and each lookup is bounded in time
+// (AddLookupDeadline).
 type addResolver struct {
 	r       hosts.Resolver
+	lim     CheckLimits
 	answers map[string]lookup
-	// over is the number of distinct hosts asked for, once past maxAddHosts.
+	// over is the number of distinct hosts asked for, once past MaxAddHosts.
 	over int
 }
 
@@ -133,11 +128,11 @@ type lookup struct {
 	err   error
 }
 
-func newAddResolver(r hosts.Resolver) *addResolver {
+func newAddResolver(r hosts.Resolver, lim CheckLimits) *addResolver {
 	if r == nil {
 		r = net.DefaultResolver
 	}
-	return &addResolver{r: r, answers: map[string]lookup{}}
+	return &addResolver{r: r, lim: lim, answers: map[string]lookup{}}
 }
 
 func (a *addResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
@@ -145,11 +140,11 @@ func (a *addResolver) LookupNetIP(ctx context.Context, network, host string) ([]
 	if l, ok := a.answers[key]; ok {
 		return l.addrs, l.err
 	}
-	if len(a.answers) >= maxAddHosts {
+	if len(a.answers) >= a.lim.MaxAddHosts {
 		a.over = len(a.answers) + 1
 		return nil, errors.New("not looked up: too many hosts")
 	}
-	ctx, cancel := context.WithTimeout(ctx, addLookupDeadline)
+	ctx, cancel := context.WithTimeout(ctx, a.lim.AddLookupDeadline)
 	defer cancel()
 	addrs, err := a.r.LookupNetIP(ctx, network, host)
 	a.answers[key] = lookup{addrs, err}

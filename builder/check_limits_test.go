@@ -49,10 +49,10 @@ func TestCheckExpansionLimits(t *testing.T) {
 		// copies each result a few times), not at once.
 		alloc uint64
 	}{
-		{"doubling ARGs", bomb, "maxExpandedBytes", 6, maxExpandedBytes, 16 << 20},
-		{"many large ARGs", wide, "maxExpandedTotalBytes", 18, maxExpandedTotalBytes, 10 * maxExpandedTotalBytes},
-		{"a chain of stages", chain, "maxInheritedVars", 835, maxInheritedVars, 64 << 20},
-		{"ONBUILD in many stages", onbuild, "maxOnbuildRuns", 98, maxOnbuildRuns, 64 << 20},
+		{"doubling ARGs", bomb, "MaxExpandedBytes", 6, DefaultCheckLimits.MaxExpandedBytes, 16 << 20},
+		{"many large ARGs", wide, "MaxExpandedTotalBytes", 18, DefaultCheckLimits.MaxExpandedTotalBytes, uint64(10 * DefaultCheckLimits.MaxExpandedTotalBytes)},
+		{"a chain of stages", chain, "MaxInheritedVars", 835, DefaultCheckLimits.MaxInheritedVars, 64 << 20},
+		{"ONBUILD in many stages", onbuild, "MaxOnbuildRuns", 98, DefaultCheckLimits.MaxOnbuildRuns, 64 << 20},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var before, after runtime.MemStats
@@ -91,7 +91,7 @@ func FuzzExpansionEstimate(f *testing.F) {
 		s.baseEnvKnown = true
 		s.vals["A"], s.vals["B"], s.vals["é"], s.vals["1"] = value{v: a}, value{v: b}, value{v: b}, value{v: a}
 		est := s.estimate(word)
-		if est > maxExpandedTotalBytes {
+		if est > DefaultCheckLimits.MaxExpandedTotalBytes {
 			return // refused before expanding
 		}
 		res, _, err := s.lex.ProcessWord(word, scopeEnv{s})
@@ -107,20 +107,20 @@ func FuzzExpansionEstimate(f *testing.F) {
 // past the limit fails, naming both numbers, and no host is looked up twice.
 func TestCheckManyHosts(t *testing.T) {
 	df := "FROM scratch\n"
-	for i := range maxAddHosts + 1 {
+	for i := range DefaultCheckLimits.MaxAddHosts + 1 {
 		df += fmt.Sprintf("ADD http://h%d.example/a http://h%d.example/b /x/\n", i, i)
 	}
 	r := &countingResolver{}
 	_, _, err := CheckContext(t.Context(), []byte(df), "Dockerfile", CheckOptions{Resolver: r, Platforms: []string{"linux/amd64", "linux/arm64"}})
 	var le *limits.Error
-	if !errors.As(err, &le) || le.Limit != "maxAddHosts" || le.Max != maxAddHosts || le.Got != maxAddHosts+1 {
-		t.Fatalf("err = %v, want a *limits.Error for maxAddHosts", err)
+	if !errors.As(err, &le) || le.Limit != "MaxAddHosts" || le.Max != int64(DefaultCheckLimits.MaxAddHosts) || le.Got != int64(DefaultCheckLimits.MaxAddHosts)+1 {
+		t.Fatalf("err = %v, want a *limits.Error for MaxAddHosts", err)
 	}
-	if want := fmt.Sprintf("Dockerfile:%d: ", maxAddHosts+2); !strings.HasPrefix(err.Error(), want) {
+	if want := fmt.Sprintf("Dockerfile:%d: ", DefaultCheckLimits.MaxAddHosts+2); !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("err = %v, want it to start %q", err, want)
 	}
-	if r.n != maxAddHosts {
-		t.Errorf("%d lookups, want %d", r.n, maxAddHosts)
+	if r.n != DefaultCheckLimits.MaxAddHosts {
+		t.Errorf("%d lookups, want %d", r.n, DefaultCheckLimits.MaxAddHosts)
 	}
 }
 
@@ -138,7 +138,7 @@ func (r *countingResolver) LookupNetIP(_ context.Context, _, host string) ([]net
 func TestCheckLargeDockerfile(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("FROM scratch\n")
-	for i := 0; b.Len() < maxDockerfileBytes-100; i++ {
+	for i := 0; int64(b.Len()) < DefaultCheckLimits.MaxDockerfileBytes-100; i++ {
 		fmt.Fprintf(&b, "ARG A%d=%d\nADD http://h.example/$A%d /x\nRUN wget -qO- x | sh\n", i, i, i)
 	}
 	start := time.Now()

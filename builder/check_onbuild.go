@@ -10,11 +10,6 @@ import (
 	"github.com/reprover/reprover/internal/limits"
 )
 
-// maxOnbuildRuns bounds the ONBUILD instructions judged in all: each runs
-// in every stage built on its own, so their number can grow with the
-// square of a Dockerfile's size.
-const maxOnbuildRuns = 4096
-
 // trigger is an ONBUILD instruction: its instruction, as written, and the
 // line of the ONBUILD.
 type trigger struct {
@@ -30,9 +25,9 @@ type trigger struct {
 // its config) are not in the Dockerfile: only the build sees them.
 func (c *checker) runTriggers(triggers []trigger, s stage) error {
 	for _, t := range triggers {
-		if c.budget.onbuildRuns++; c.budget.onbuildRuns > maxOnbuildRuns {
+		if c.budget.onbuildRuns++; c.budget.onbuildRuns > c.budget.lim.MaxOnbuildRuns {
 			return fmt.Errorf("%s:%d: %w", c.name, t.line, &limits.Error{What: "ONBUILD instructions run in the stages built on theirs",
-				Limit: "maxOnbuildRuns", Max: maxOnbuildRuns, Got: c.budget.onbuildRuns})
+				Limit: "MaxOnbuildRuns", Max: c.budget.lim.MaxOnbuildRuns, Got: c.budget.onbuildRuns})
 		}
 		res, err := parser.Parse(strings.NewReader(t.expr))
 		if err != nil {

@@ -986,7 +986,7 @@ func TestReadDockerfile(t *testing.T) {
 		{dir, "not a regular file"},
 		{filepath.Join(dir, "missing"), "no such file"},
 	} {
-		if _, err := ReadDockerfile(c.path); err == nil || !strings.Contains(err.Error(), c.say) {
+		if _, err := ReadDockerfile(c.path, CheckLimits{}); err == nil || !strings.Contains(err.Error(), c.say) {
 			t.Errorf("%s: err %v, want %q", c.path, err, c.say)
 		}
 	}

@@ -11,25 +11,25 @@ import (
 type Limits struct {
 	// MaxLayerBytes bounds the uncompressed bytes of one layer, and also
 	// the content bytes of its files (sparse files expand).
-	MaxLayerBytes int64
+	MaxLayerBytes int64 `limit:"most uncompressed bytes accepted in one layer"`
 	// MaxTotalBytes bounds the uncompressed bytes read by one comparison.
-	MaxTotalBytes int64
+	MaxTotalBytes int64 `limit:"most uncompressed bytes read by one comparison"`
 	// MaxEntries bounds the tar entries of one layer (the entries of
 	// one path in one layer are held in memory at once).
-	MaxEntries int
+	MaxEntries int `limit:"most tar entries accepted in one layer"`
 	// MaxHeaderBytes bounds the bytes of names, link targets and xattrs
 	// kept from the tar headers of one layer: archive/tar lets each entry
 	// carry a megabyte of them, which MaxEntries alone does not bound.
-	MaxHeaderBytes int64
+	MaxHeaderBytes int64 `limit:"most bytes of tar names, link targets and PAX records kept for one layer"`
 	// MaxTotalEntries bounds the tar entries kept by one comparison, all
 	// layers of both images: what its scratch directory holds.
-	MaxTotalEntries int64
+	MaxTotalEntries int64 `limit:"most tar entries kept by one comparison (in its scratch directory), all layers together"`
 	// MaxZstdWindow bounds the window a zstd frame may ask for.
-	MaxZstdWindow uint64
+	MaxZstdWindow uint64 `limit:"largest window a zstd frame may ask for, in bytes"`
 	// MaxTextFile is the largest file kept for a unified text diff, and
 	// MaxTextBytes the budget of such text kept per layer walk.
-	MaxTextFile  int64
-	MaxTextBytes int64
+	MaxTextFile  int64 `limit:"largest file kept for a unified text diff, in bytes"`
+	MaxTextBytes int64 `limit:"most bytes of text kept for diffs per layer walk"`
 	// Archives inside differing files (opened to compare them member by
 	// member and to name their causes): MaxArchiveBytes bounds the bytes
 	// one archive yields (decompressed, then its members' contents) and
@@ -37,11 +37,11 @@ type Limits struct {
 	// MaxArchiveDepth how many archives deep they are opened; and
 	// MaxArchiveTotalBytes and MaxArchiveTotalMembers what all of them
 	// yield together, in one comparison.
-	MaxArchiveBytes        int64
-	MaxArchiveMembers      int
-	MaxArchiveDepth        int
-	MaxArchiveTotalBytes   int64
-	MaxArchiveTotalMembers int64
+	MaxArchiveBytes        int64 `limit:"most bytes one archive inside a differing file yields (decompressed, then its members)"`
+	MaxArchiveMembers      int   `limit:"most members of one archive inside a differing file"`
+	MaxArchiveDepth        int   `limit:"how many archives deep, one inside another, differing files are opened"`
+	MaxArchiveTotalBytes   int64 `limit:"most bytes all archives inside differing files yield in one comparison"`
+	MaxArchiveTotalMembers int64 `limit:"most members all archives inside differing files yield in one comparison"`
 }
 
 // DefaultLimits apply where a field of Limits is zero: a layer's walk's

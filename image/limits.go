@@ -7,15 +7,15 @@ import "github.com/reprover/reprover/internal/limits"
 type Limits struct {
 	// MaxManifestBytes bounds an index or manifest: 4 MiB is what
 	// registries themselves accept.
-	MaxManifestBytes int64
+	MaxManifestBytes int64 `limit:"largest index or manifest accepted, in bytes"`
 	// MaxConfigBytes bounds an image config blob.
-	MaxConfigBytes int64
+	MaxConfigBytes int64 `limit:"largest image config accepted, in bytes"`
 	// MaxManifests bounds the number of manifests in an index.
-	MaxManifests int
+	MaxManifests int `limit:"most manifests accepted in an index"`
 	// MaxLayers bounds the number of layers in one image.
-	MaxLayers int
+	MaxLayers int `limit:"most layers accepted in an image"`
 	// MaxJSONDepth bounds the nesting of any JSON document.
-	MaxJSONDepth int
+	MaxJSONDepth int `limit:"deepest nesting accepted in any JSON document of an image"`
 }
 
 // DefaultLimits are the limits used when a field of Limits is zero.

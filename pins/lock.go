@@ -29,9 +29,9 @@ type Lock struct {
 // Limits bound what a lock file, untrusted like any file of a source, may
 // make reprover read.
 type Limits struct {
-	MaxLockBytes int64 // the file
-	MaxPins      int   // downloads listed
-	MaxURLBytes  int   // one URL
+	MaxLockBytes int64 `limit:"largest lock file read, in bytes"`           // the file
+	MaxPins      int   `limit:"most downloads a lock file may list"`        // downloads listed
+	MaxURLBytes  int   `limit:"longest URL a lock file may list, in bytes"` // one URL
 }
 
 // DefaultLimits are used for zero fields.

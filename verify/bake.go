@@ -10,6 +10,7 @@ import (
 	"github.com/reprover/reprover/bake"
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/internal/files"
+	"github.com/reprover/reprover/internal/limits"
 	"github.com/reprover/reprover/internal/param"
 )
 
@@ -21,11 +22,11 @@ const FromBake = "bake"
 // takes its target's context, Dockerfile, target and build arguments for
 // every parameter no flag set. env is what may override its variables
 // (buildx reads the environment); the report names each one used.
-func applyBake(p *params, req Request, co *Checkout, env map[string]string) error {
+func applyBake(p *params, req Request, co *Checkout, env map[string]string, lim bake.Limits) error {
 	if req.Bake == "" {
 		return nil
 	}
-	t, err := bakeTarget(co.Dir, req.Bake, req.BakeTarget, env)
+	t, err := bakeTarget(co.Dir, req.Bake, req.BakeTarget, env, lim)
 	if err != nil {
 		return fmt.Errorf("%w (at %s)", err, co.Commit)
 	}
@@ -63,9 +64,10 @@ func applyBake(p *params, req Request, co *Checkout, env map[string]string) erro
 	return nil
 }
 
-// bakeTarget reads the bake file rel inside dir (bounded, no symlinks on
-// the way) and resolves its target with env as the environment.
-func bakeTarget(dir, file, target string, env map[string]string) (*bake.Target, error) {
+// bakeTarget reads the bake file rel inside dir (bounded by lim, no
+// symlinks on the way) and resolves its target with env as the environment.
+func bakeTarget(dir, file, target string, env map[string]string, lim bake.Limits) (*bake.Target, error) {
+	lim = limits.WithDefaults(lim, bake.DefaultLimits)
 	rel := filepath.Clean(file)
 	if !filepath.IsLocal(rel) {
 		return nil, param.Errorf("Bake", "{Bake} %s: must be a path inside the source", file)
@@ -73,11 +75,11 @@ func bakeTarget(dir, file, target string, env map[string]string) (*bake.Target, 
 	if err := noSymlinks(dir, rel, false); err != nil {
 		return nil, param.Errorf("Bake", "{Bake} %s: %w", file, err)
 	}
-	src, err := files.ReadRegular(filepath.Join(dir, rel), filepath.ToSlash(rel), bake.MaxFileSize, "bake.MaxFileSize")
+	src, err := files.ReadRegular(filepath.Join(dir, rel), filepath.ToSlash(rel), int64(lim.MaxFileSize), "bake.MaxFileSize")
 	if err != nil {
 		return nil, param.Errorf("Bake", "{Bake} %s: %w", file, err)
 	}
-	f, err := bake.Load(src, filepath.ToSlash(rel), env)
+	f, err := bake.Load(src, filepath.ToSlash(rel), env, lim)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,8 @@ type CheckRequest struct {
 	// refused as unresolved.
 	Platforms []string
 	Target    string // the stage built; "" is the bake target's, else the last
+	// Limits bound the reading of the bake file and the Dockerfile.
+	Limits InputLimits
 }
 
 // CheckResult is a checked Dockerfile: its violations (none when it is
@@ -57,7 +59,7 @@ func Check(ctx context.Context, req CheckRequest) (*CheckResult, error) {
 	contextRel, dockerfile, fromBake := "", req.Dockerfile, false
 	platforms, target := req.Platforms, req.Target
 	if req.Bake != "" {
-		t, err := bakeTarget(req.Dir, req.Bake, req.BakeTarget, req.BakeVars)
+		t, err := bakeTarget(req.Dir, req.Bake, req.BakeTarget, req.BakeVars, req.Limits.Bake)
 		if err != nil {
 			return nil, err
 		}
@@ -82,11 +84,11 @@ func Check(ctx context.Context, req CheckRequest) (*CheckResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	df, err := builder.ReadDockerfile(s.dockerfilePath()) // as checkRules reads it
+	df, err := builder.ReadDockerfile(s.dockerfilePath(), req.Limits.Check) // as checkRules reads it
 	if err != nil {
 		return nil, err
 	}
-	vs, in, err := builder.CheckContext(ctx, df, s.dockerfile, builder.CheckOptions{BuildArgs: args, Network: network, Platforms: platforms, Target: target})
+	vs, in, err := builder.CheckContext(ctx, df, s.dockerfile, builder.CheckOptions{BuildArgs: args, Network: network, Platforms: platforms, Target: target, Limits: req.Limits.Check})
 	if err != nil {
 		if fromBake {
 			return nil, parseError(s.dockerfile, err)

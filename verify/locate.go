@@ -51,13 +51,13 @@ func locate(co *Checkout, contextRel, dfRel string) (*source, error) {
 
 // checkRules applies the pinning rules to the source's Dockerfile and
 // returns its pinned inputs.
-func checkRules(ctx context.Context, s *source, req Request, platforms []string) (*builder.Inputs, error) {
-	df, err := builder.ReadDockerfile(s.dockerfilePath())
+func checkRules(ctx context.Context, s *source, req Request, platforms []string, lim builder.CheckLimits) (*builder.Inputs, error) {
+	df, err := builder.ReadDockerfile(s.dockerfilePath(), lim)
 	if err != nil {
 		return nil, fmt.Errorf("%s at %s: %w", s.dockerfile, s.checkout.Commit, err)
 	}
 	vs, inputs, err := builder.CheckContext(ctx, df, s.dockerfile, builder.CheckOptions{BuildArgs: req.BuildArgs, Network: req.network(),
-		AllowHosts: req.AllowDownloadHosts, Platforms: platforms, Target: req.Target})
+		AllowHosts: req.AllowDownloadHosts, Platforms: platforms, Target: req.Target, Limits: lim})
 	if err != nil {
 		return nil, err
 	}

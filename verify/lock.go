@@ -39,7 +39,7 @@ func Lock(ctx context.Context, req LockRequest, b Builder, o Options) (*pins.Loc
 	if err != nil {
 		return nil, nil, err
 	}
-	inputs, err := checkRules(ctx, s, Request{BuildArgs: req.BuildArgs, Network: builder.NetworkProxy, AllowDownloadHosts: req.AllowDownloadHosts, Target: req.Target}, req.Platforms)
+	inputs, err := checkRules(ctx, s, Request{BuildArgs: req.BuildArgs, Network: builder.NetworkProxy, AllowDownloadHosts: req.AllowDownloadHosts, Target: req.Target}, req.Platforms, o.Inputs.Check)
 	if err != nil {
 		return nil, nil, err
 	}

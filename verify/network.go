@@ -23,7 +23,7 @@ import (
 // the download materials of the published image's own provenance. With no
 // published image (Twice) and no lock file, it returns no set: the first
 // build's downloads will be the pins.
-func loadPins(ctx context.Context, req Request, s *source, pub *image.Resolved, lim image.Limits) (*pins.Set, error) {
+func loadPins(ctx context.Context, req Request, s *source, pub *image.Resolved, lim image.Limits, lockLim pins.Limits) (*pins.Set, error) {
 	rel, named := req.Lock, req.Lock != ""
 	if !named {
 		rel = pins.LockFile
@@ -37,7 +37,7 @@ func loadPins(ctx context.Context, req Request, s *source, pub *image.Resolved, 
 		if err := noSymlinks(s.checkout.Dir, rel, false); err != nil {
 			return nil, param.Errorf("Lock", "{Lock} %s at %s: %w", rel, s.checkout.Commit, err)
 		}
-		l, err := pins.ReadLockFile(lockPath, filepath.ToSlash(rel)+" at "+s.checkout.Commit, pins.Limits{})
+		l, err := pins.ReadLockFile(lockPath, filepath.ToSlash(rel)+" at "+s.checkout.Commit, lockLim)
 		if err != nil {
 			return nil, err
 		}

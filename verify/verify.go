@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/reprover/reprover/bake"
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/causes"
 	"github.com/reprover/reprover/compare"
@@ -115,6 +116,17 @@ type Options struct {
 	// it) in the caller's words in the report's hints: the CLI's flag, the
 	// service's JSON field. Nil: the library's names.
 	Words func(param string) string
+	// Inputs bound the reading of the commit's own files: its bake file,
+	// Dockerfile and lock file (zero fields: each package's defaults).
+	Inputs InputLimits
+}
+
+// InputLimits bound what verify reads from the source: the publisher
+// controls all of it.
+type InputLimits struct {
+	Bake  bake.Limits
+	Check builder.CheckLimits
+	Lock  pins.Limits
 }
 
 // provenanceTypes are the predicate types read as provenance.
@@ -216,14 +228,14 @@ func (st *stages) prepare(ctx context.Context, req Request, b Builder, o Options
 	if err != nil {
 		return nil, err
 	}
-	if err := applyBake(st.params, req, co, o.BakeEnv); err != nil {
+	if err := applyBake(st.params, req, co, o.BakeEnv, o.Inputs.Bake); err != nil {
 		return nil, err
 	}
 	req = st.params.req
 	if st.source, err = locate(co, req.Context, req.Dockerfile); err != nil {
 		return nil, err
 	}
-	inputs, err := checkRules(ctx, st.source, req, rebuildPlatforms(req, pub))
+	inputs, err := checkRules(ctx, st.source, req, rebuildPlatforms(req, pub), o.Inputs.Check)
 	if err != nil {
 		return nil, err
 	}
@@ -437,7 +449,7 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 		Only: builder.AllowedOf(inputs),
 	}
 	if req.network() == builder.NetworkProxy {
-		set, err := loadPins(ctx, req, s, pub, o.Image.Limits)
+		set, err := loadPins(ctx, req, s, pub, o.Image.Limits, o.Inputs.Lock)
 		if err != nil {
 			return nil, err
 		}

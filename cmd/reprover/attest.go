@@ -49,6 +49,8 @@ func newAttestVerifyCmd(g *globals) *cobra.Command {
 	var (
 		keys      []string
 		threshold int
+		alim      attest.Limits
+		lim       limitFlags
 		subject   string
 		img       string
 		insecure  []string
@@ -67,6 +69,10 @@ verdict, unknown predicate, none found), 2 malformed input.`,
 			if len(keys) == 0 {
 				return errors.New("--key is required")
 			}
+			if err := lim.apply(); err != nil {
+				return err
+			}
+			alim = limits.WithDefaults(alim, attest.DefaultLimits)
 			var pubs []*attest.PublicKey
 			for _, k := range keys {
 				p, err := attest.LoadPublicKey(k)
@@ -88,7 +94,7 @@ verdict, unknown predicate, none found), 2 malformed input.`,
 				if _, err := image.ParseDigest(subject); err != nil {
 					return fmt.Errorf("--subject: %w", err)
 				}
-				e, err := readJSONLines(args[0], attest.DefaultLimits)
+				e, err := readJSONLines(args[0], alim)
 				if err != nil {
 					return err
 				}
@@ -100,7 +106,7 @@ verdict, unknown predicate, none found), 2 malformed input.`,
 			if img != "" {
 				check = attest.CheckAttached
 			}
-			v, err := check(ctx, envs, subj, pubs, threshold, attest.Limits{})
+			v, err := check(ctx, envs, subj, pubs, threshold, alim)
 			if err != nil {
 				return err
 			}
@@ -117,6 +123,7 @@ verdict, unknown predicate, none found), 2 malformed input.`,
 	cmd.Flags().StringVar(&subject, "subject", "", "the image digest the attestations must be about (with FILE)")
 	cmd.Flags().StringVar(&img, "image", "", "read the attestations attached to this image in its registry")
 	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry host reached over plain HTTP (loopback always is)")
+	lim.register(cmd, attestLimits(&alim))
 	return cmd
 }
 

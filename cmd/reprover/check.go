@@ -17,6 +17,8 @@ func newCheckCmd(g *globals) *cobra.Command {
 	var source, dockerfile, format, network, bakeFile, bakeTarget, target string
 	var buildArgs, platforms []string
 	var bakeVars map[string]string
+	var inputs verify.InputLimits
+	var lim limitFlags
 	cmd := &cobra.Command{
 		Use:   "check [--source DIR] [--dockerfile PATH | --bake FILE]",
 		Short: "Apply the hermetic-rebuild rules to a Dockerfile, without building",
@@ -30,8 +32,11 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 			if err != nil {
 				return err
 			}
+			if err := lim.apply(); err != nil {
+				return err
+			}
 			res, err := verify.Check(cmd.Context(), verify.CheckRequest{Dir: source, Dockerfile: dockerfile, BuildArgs: args, Network: network,
-				Bake: bakeFile, BakeTarget: bakeTarget, BakeVars: bakeVars, Platforms: platforms, Target: target})
+				Bake: bakeFile, BakeTarget: bakeTarget, BakeVars: bakeVars, Platforms: platforms, Target: target, Limits: inputs})
 			if err != nil {
 				return err
 			}
@@ -87,6 +92,7 @@ Exit status: 0 hermetic, 2 not (or the Dockerfile cannot be read).`,
 	cmd.Flags().StringVar(&target, "target", "", "the stage the release builds (default: the bake target's, else the last)")
 	cmd.Flags().StringToStringVar(&bakeVars, "bake-var", nil, "a value for one of the bake file's variables, as the release's environment sets it (NAME=VALUE; repeatable); reprover's own environment is never read")
 	cmd.Flags().StringVar(&network, "network", "none", "the rebuild's network: none, or proxy (downloads in RUN captured and checked against pins)")
+	lim.register(cmd, inputLimits(&inputs)[:2])
 	return cmd
 }
 

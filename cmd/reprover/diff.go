@@ -165,6 +165,7 @@ func (f *outputFlags) write(g *globals, rep report) error {
 func newDiffCmd(g *globals) *cobra.Command {
 	var imgf imageFlags
 	var out outputFlags
+	var lim limitFlags
 	cmd := &cobra.Command{
 		Use:   "diff IMAGE-A IMAGE-B",
 		Short: "Compare two images: manifest, config, every layer, every file",
@@ -177,6 +178,9 @@ Exit status: 0 the same (identical or equivalent: only the encoding differs),
 		Args: withUsage(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.check(); err != nil {
+				return err
+			}
+			if err := lim.apply(); err != nil {
 				return err
 			}
 			ctx := cmd.Context()
@@ -212,5 +216,6 @@ Exit status: 0 the same (identical or equivalent: only the encoding differs),
 	}
 	imgf.register(cmd)
 	out.register(cmd)
+	lim.register(cmd, imageLimits(&imgf))
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/internal/files"
+	"github.com/reprover/reprover/internal/limits"
 	"github.com/reprover/reprover/pins"
 	"github.com/reprover/reprover/verify"
 )
@@ -21,6 +22,8 @@ func newLockCmd(g *globals) *cobra.Command {
 		buildkitAddr string
 		quiet        bool
 		tlsOpts      builder.TLS
+		inputs       verify.InputLimits
+		lim          limitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "lock [--source DIR] [--out FILE]",
@@ -40,6 +43,9 @@ Exit status: 0 written, 2 could not build or a download could not be pinned.`,
 				return err
 			}
 			req.BuildArgs = ba
+			if err := lim.apply(); err != nil {
+				return err
+			}
 			if out == "" {
 				out = filepath.Join(req.Dir, pins.LockFile)
 			}
@@ -56,7 +62,7 @@ Exit status: 0 written, 2 could not build or a download could not be pinned.`,
 				return err
 			}
 			defer release()
-			l, _, err := verify.Lock(ctx, req, b, verify.Options{Progress: g.stderr, ProgressMode: progressMode(g, quiet), Logger: g.logger()})
+			l, _, err := verify.Lock(ctx, req, b, verify.Options{Progress: g.stderr, ProgressMode: progressMode(g, quiet), Logger: g.logger(), Inputs: inputs})
 			if err != nil {
 				return err
 			}
@@ -87,5 +93,6 @@ Exit status: 0 written, 2 could not build or a download could not be pinned.`,
 	f.StringVar(&buildkitAddr, "buildkit-addr", "", "BuildKit daemon address (default $BUILDKIT_HOST, else a managed buildkitd)")
 	f.BoolVar(&quiet, "quiet", false, "no build progress on stderr")
 	tlsFlags(cmd, &tlsOpts)
+	lim.register(cmd, [][]limits.Field{limitsOf("check", &inputs.Check, builder.DefaultCheckLimits)})
 	return cmd
 }

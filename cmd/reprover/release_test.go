@@ -76,7 +76,7 @@ func TestOwnRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, err := bake.Load(bakeSrc, "docker-bake.hcl", map[string]string{
-		"GO_IMAGE": goRef, "RUNTIME_IMAGE": runtimeRef, "GOPROXY": goproxy, "VERSION": "v0.0.0-test", "PLATFORMS": "linux/amd64"})
+		"GO_IMAGE": goRef, "RUNTIME_IMAGE": runtimeRef, "GOPROXY": goproxy, "VERSION": "v0.0.0-test", "PLATFORMS": "linux/amd64"}, bake.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

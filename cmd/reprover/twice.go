@@ -16,6 +16,7 @@ func newTwiceCmd(g *globals) *cobra.Command {
 		build      buildFlags
 		out        outputFlags
 		diffoscope bool
+		lim        limitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "twice --source DIR --commit SHA",
@@ -45,6 +46,9 @@ or unpinned input, build failure).`,
 			if err := build.apply(&req); err != nil {
 				return err
 			}
+			if err := lim.apply(); err != nil {
+				return err
+			}
 			copts, err := diffoscopeOptions(g, diffoscope)
 			if err != nil {
 				return err
@@ -72,6 +76,7 @@ or unpinned input, build failure).`,
 		"lock":              "with --network proxy: the lock file, relative to the source root (default reprover.lock.json when the commit has it, else the first build's downloads pin the second's)",
 	})
 	out.register(cmd)
+	lim.register(cmd, inputLimits(&build.inputs))
 	f.BoolVar(&diffoscope, "diffoscope", false, "look inside each differing file with Debian's diffoscope (bounded, without network) and put its text in the report")
 	return cmd
 }

@@ -52,6 +52,7 @@ type verifyFlags struct {
 	imgf   imageFlags
 	out    outputFlags
 	att    attestFlags
+	lim    limitFlags
 }
 
 func (f *verifyFlags) register(cmd *cobra.Command) {
@@ -66,6 +67,7 @@ func (f *verifyFlags) register(cmd *cobra.Command) {
 	f.build.register(cmd, &f.req, nil)
 	f.imgf.register(cmd)
 	f.out.register(cmd)
+	f.lim.register(cmd, imageLimits(&f.imgf), inputLimits(&f.build.inputs))
 }
 
 // run reads the flags, makes the one call (verify.Run, which checks the
@@ -116,6 +118,9 @@ func (f *verifyFlags) options(g *globals) (verify.Options, attestOptions, error)
 		return verify.Options{}, attestOptions{}, err
 	}
 	if err := f.build.apply(&f.req); err != nil {
+		return verify.Options{}, attestOptions{}, err
+	}
+	if err := f.lim.apply(); err != nil {
 		return verify.Options{}, attestOptions{}, err
 	}
 	f.req.Platforms = f.imgf.platforms
@@ -188,12 +193,15 @@ type buildFlags struct {
 	buildkitAddr string
 	quiet        bool
 	tls          builder.TLS
+	// inputs bound what is read from the source (--limit bake.…, check.…,
+	// lock.…).
+	inputs verify.InputLimits
 }
 
 // options are the pipeline's options these flags and the comparison's
 // make: the bake environment, BuildKit's progress on stderr, the logger.
 func (b *buildFlags) options(g *globals, c compare.Options) verify.Options {
-	return verify.Options{Compare: c, BakeEnv: b.bakeVars, Progress: g.stderr, ProgressMode: progressMode(g, b.quiet), Logger: g.logger(), Words: flagName}
+	return verify.Options{Compare: c, Inputs: b.inputs, BakeEnv: b.bakeVars, Progress: g.stderr, ProgressMode: progressMode(g, b.quiet), Logger: g.logger(), Words: flagName}
 }
 
 // register defines the build flags on cmd, bound to req; usage replaces
