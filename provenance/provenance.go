@@ -53,6 +53,12 @@ type Build struct {
 	// downloads, each with the sha256 it recorded ("" when none). Images,
 	// git sources and the local context are not downloads.
 	Downloads []Download
+	// Images are the container images the build read (pkg:docker
+	// materials): its bases, with the digests it resolved.
+	Images []Image
+	// BuilderID names the builder (v1 runDetails.builder.id, v0.2
+	// builder.id).
+	BuilderID string
 	// Subjects are what the statement is about: BuildKit names each
 	// platform's image manifest (once per image name it was exported
 	// under) in that platform's statement, and none when the export had no
@@ -73,6 +79,12 @@ type Download struct {
 	SHA256 string
 }
 
+// Image is one container image a build read.
+type Image struct {
+	URI    string // pkg:docker/NAME@TAG?platform=…
+	SHA256 string
+}
+
 type material struct {
 	URI    string            `json:"uri"`
 	Digest map[string]string `json:"digest"`
@@ -82,6 +94,9 @@ func (b *Build) addDownloads(ms []material) {
 	for _, m := range ms {
 		if strings.HasPrefix(m.URI, "https://") || strings.HasPrefix(m.URI, "http://") {
 			b.Downloads = append(b.Downloads, Download{URL: m.URI, SHA256: m.Digest["sha256"]})
+		}
+		if strings.HasPrefix(m.URI, "pkg:docker/") {
+			b.Images = append(b.Images, Image{URI: m.URI, SHA256: m.Digest["sha256"]})
 		}
 	}
 }
@@ -219,6 +234,7 @@ func (b *Build) readV1(statement []byte) error {
 	b.fill(ext.ConfigSource, ext.ConfigSource.Path, ext.Request, p.RunDetails.Metadata.BuildKit.VCS)
 	b.Max = len(p.BuildDefinition.InternalParameters.BuildConfig) > 0
 	b.addDownloads(p.BuildDefinition.ResolvedDependencies)
+	b.BuilderID = p.RunDetails.Builder.ID
 	return nil
 }
 
@@ -234,6 +250,7 @@ func (b *Build) readV02(statement []byte) error {
 	b.fill(inv.ConfigSource, inv.ConfigSource.EntryPoint, inv.Parameters, p.Metadata.BuildKit.VCS)
 	b.Max = len(p.BuildConfig) > 0
 	b.addDownloads(p.Materials)
+	b.BuilderID = p.Builder.ID
 	return nil
 }
 
@@ -250,6 +267,9 @@ type v1Predicate struct {
 		} `json:"internalParameters"`
 	} `json:"buildDefinition"`
 	RunDetails struct {
+		Builder struct {
+			ID string `json:"id"`
+		} `json:"builder"`
 		Metadata struct {
 			BuildKit buildkitMetadata `json:"buildkit_metadata"`
 		} `json:"metadata"`
@@ -259,6 +279,9 @@ type v1Predicate struct {
 // v02Predicate is what is read of SLSA v0.2 provenance as BuildKit writes
 // it.
 type v02Predicate struct {
+	Builder struct {
+		ID string `json:"id"`
+	} `json:"builder"`
 	Invocation struct {
 		ConfigSource configSource `json:"configSource"`
 		Parameters   request      `json:"parameters"`

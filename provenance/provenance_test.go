@@ -36,6 +36,7 @@ func TestRead(t *testing.T) {
 			}
 			args := b.Args
 			b.Args = nil
+			b.Images = nil // TestImages
 			want := c.want
 			if !reflect.DeepEqual(*b, want) {
 				t.Errorf("read %+v\nwant %+v", *b, want)
@@ -218,5 +219,22 @@ func TestDownloads(t *testing.T) {
 		if !reflect.DeepEqual(b.Downloads, c.want) {
 			t.Errorf("%s: downloads %+v, want %+v", c.name, b.Downloads, c.want)
 		}
+	}
+}
+
+// TestImages: the images a build read (pkg:docker materials) are its
+// bases, with their digests; they are not downloads.
+func TestImages(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "buildkit-v1-min.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Read(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Image{{URI: "pkg:docker/127.0.0.1:42903/base/busybox?digest=sha256:2aca5e93712887ed69170aef8a2140b7f698f92c1ed41c95414d995e9d46b650&platform=linux%2Famd64", SHA256: "2aca5e93712887ed69170aef8a2140b7f698f92c1ed41c95414d995e9d46b650"}}
+	if !reflect.DeepEqual(b.Images, want) || len(b.Downloads) != 0 {
+		t.Errorf("images %+v, downloads %+v; want images %+v and no download", b.Images, b.Downloads, want)
 	}
 }
