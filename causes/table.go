@@ -17,12 +17,17 @@ func (c Cause) URL() string { return docs + c.ID }
 
 const docs = "https://github.com/reprover/reprover/blob/main/docs/causes.md#"
 
-// The causes, most specific first, as docs/causes.md lists them. Classify
-// does not try them in this order: a file only in one image is judged by
+// The causes, most specific first, as docs/causes.md lists them.
+// PackageChanged is found by compare from the images' package databases
+// (package pkgdb), over whatever Classify found. Classify does not try the
+// others in this order: a file only in one image is judged by
 // its path alone; otherwise metadata-only first, then the evidence in the
 // contents (Python bytecode, gzip headers, archive members), then the
 // known paths, then times, ids and order in the contents; unknown last.
 var (
+	PackageChanged = Cause{ID: "package-changed", Title: "a package changed",
+		Why: "the file belongs to a package (deb, apk, Python, npm) whose version differs between the two images, or that only one of them has: the package repository moved on between the release and the rebuild (or between two releases), and the file changed with it; the package databases' own files (dpkg's status and info files, apk's installed, a dist-info, a package.json) change with it too. Found from both images' package databases, not from the file's content",
+		Fix: "pin package versions (`apt-get install jq=1.6-2.1+deb12u3`, a snapshot mirror such as snapshot.debian.org, `apk add jq=1.6-r3`, a pip or npm lock file with hashes), keep a kit of the release's downloads, or verify soon after the release, before the repositories move"}
 	PythonBytecode = Cause{ID: "python-bytecode", Title: "Python bytecode",
 		Why: "a .pyc file records the modification time and size of its source in its header (PEP 552), and marshal's reference flags may vary between runs",
 		Fix: "compile with `python -m compileall --invalidation-mode checked-hash` (or set SOURCE_DATE_EPOCH in the compiling RUN, which makes py_compile use checked hashes), or do not ship .pyc files (PYTHONDONTWRITEBYTECODE=1)"}
@@ -56,7 +61,7 @@ var (
 )
 
 // Table is every cause, most specific first (docs/causes.md's order).
-var Table = []Cause{PythonBytecode, GzipHeader, ArchiveTimes, PackageManagerFiles, RandomID, Timestamp, ContextTimes, Order, MetadataOnly, Unknown}
+var Table = []Cause{PackageChanged, PythonBytecode, GzipHeader, ArchiveTimes, PackageManagerFiles, RandomID, Timestamp, ContextTimes, Order, MetadataOnly, Unknown}
 
 // ByID returns the cause with id.
 func ByID(id string) (Cause, error) {
