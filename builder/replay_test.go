@@ -202,7 +202,7 @@ func TestReplay(t *testing.T) {
 		{name: "a blob that lies", run: both, kit: kit(false, map[string][]byte{urlA: files["/a.txt"], urlB: other}),
 			say: []string{urlB, sum(other), "its pin says", sum(files["/b.txt"])}},
 		{name: "a blob that lies, and the step goes on", run: "wget -q -O /a " + urlA + " && (wget -q -O /b " + urlB + " || true)",
-			kit: kit(false, map[string][]byte{urlA: files["/a.txt"], urlB: other}),
+			kit:    kit(false, map[string][]byte{urlA: files["/a.txt"], urlB: other}),
 			stepOK: true, say: []string{urlB, "its pin says"}},
 		{name: "a large blob that lies in its last byte reaches the step cut short",
 			run: "wget -q -O /big " + urlBig + "; echo \"wget exit $?\"; test \"$(wc -c < /big)\" -lt " + fmt.Sprint(len(big)),
