@@ -116,6 +116,11 @@ func startReplay(ctx context.Context, r Replay, addr string, logger *slog.Logger
 	if len(urls) > maxCaptures {
 		return nil, &limits.Error{What: "downloads of the replay", Limit: "maxCaptures", Max: maxCaptures, Got: int64(len(urls))}
 	}
+	for _, u := range urls {
+		if err := replayable(u); err != nil {
+			return nil, err
+		}
+	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
@@ -173,6 +178,27 @@ func (rp *replay) rules() []*spb.Rule {
 		&spb.Rule{Action: spb.PolicyAction_ALLOW,
 			Selector: &spb.Selector{Identifier: `(?s)^` + regexp.QuoteMeta(rp.base) + `(b/[0-9]+|lacks/.*)$`, MatchType: spb.MatchType_REGEX}})
 	return rs
+}
+
+// maxReplayURL bounds a URL of the Replay (the proxy reads at most 1 MiB
+// of a request's header).
+const maxReplayURL = 1 << 20
+
+// replayable refuses a URL of the Replay that no proxied GET can name: its
+// rule would convert another source (an image, a git remote, a local
+// directory) into a download of the kit.
+func replayable(raw string) error {
+	if len(raw) > maxReplayURL {
+		return &limits.Error{What: "a URL of the replay (" + text.Truncate(raw, 80) + ")", Limit: "maxReplayURL", Max: maxReplayURL, Got: int64(len(raw))}
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("replay: URL %q: %w", text.Truncate(raw, 256), err)
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.Fragment != "", u.Opaque != "":
+		return fmt.Errorf("replay: %q is not an http(s) URL a step can ask the proxy for", text.Truncate(raw, 256))
+	}
+	return nil
 }
 
 // proxyNames are the identifiers the proxy may evaluate a URL as (a

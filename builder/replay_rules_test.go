@@ -1,6 +1,10 @@
 package builder
 
 import (
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/solver/pb"
@@ -80,4 +84,40 @@ func TestReplayRestore(t *testing.T) {
 	if _, err := rp.restore([]pins.Capture{{Method: "GET", URL: "http://upstream.example/x", Status: 200, SHA256: sum}}); err == nil {
 		t.Error("a capture of an upstream URL in a replay: no error")
 	}
+}
+
+// TestReplayURLs: a Replay whose URL no proxied GET can name is refused
+// before anything listens, naming the URL: its rule would convert another
+// source (a base image, a git remote, the context) into a kit's blob.
+func TestReplayURLs(t *testing.T) {
+	for _, tc := range []struct{ name, url string }{
+		{"an image", "docker-image://docker.io/library/busybox:latest"},
+		{"a git remote", "git://github.com/x/y"},
+		{"the context", "local://context"},
+		{"no host", "http:///x"},
+		{"a fragment", "https://deb.example/a.deb#x"},
+		{"not a URL", "https://deb.example/%zz"},
+		{"opaque", "https:deb.example/a.deb"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &oneBlob{url: tc.url}
+			rp, err := startReplay(t.Context(), r, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+			if err == nil {
+				rp.close()
+				t.Fatalf("%s: a replay started", tc.url)
+			}
+			if !strings.Contains(err.Error(), tc.url) {
+				t.Errorf("error %q does not name %s", err, tc.url)
+			}
+		})
+	}
+}
+
+// oneBlob is a Replay holding one URL (its blob never read here).
+type oneBlob struct{ url string }
+
+func (o *oneBlob) URLs() []string                  { return []string{o.url} }
+func (o *oneBlob) Pin(url string) (pins.Pin, bool) { return pins.Pin{URL: url}, url == o.url }
+func (o *oneBlob) Open(string) (io.ReadCloser, error) {
+	return nil, errors.New("not read in this test")
 }
