@@ -2,6 +2,7 @@ package attest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -50,7 +51,16 @@ func Attachments(ctx context.Context, subject string, o RegistryOptions) ([]Atta
 			return nil, &limits.Error{What: "referrers of " + subject, Limit: "maxAttached", Max: maxAttached, Got: int64(len(im.Manifests))}
 		}
 		for _, m := range im.Manifests {
-			out = append(out, Attached{ArtifactType: m.ArtifactType, Digest: m.Digest.String(), Where: "referrers"})
+			at := m.ArtifactType
+			if at == "" || at == string(emptyJSON) {
+				// A registry that lists the config's media type in place of
+				// the manifest's artifactType (go-containerregistry's
+				// pkg/registry does) hides it: read it from the manifest.
+				if at, err = artifactTypeOf(d.Context().Digest(m.Digest.String()), opts); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, Attached{ArtifactType: at, Digest: m.Digest.String(), Where: "referrers"})
 		}
 	}
 	alg, hex, _ := strings.Cut(d.DigestStr(), ":")
@@ -66,4 +76,26 @@ func Attachments(ctx context.Context, subject string, o RegistryOptions) ([]Atta
 		out = append(out, Attached{ArtifactType: t.what, Digest: desc.Digest.String(), Where: "tag"})
 	}
 	return out, nil
+}
+
+// artifactTypeOf reads the artifactType of the manifest d (bounded as
+// an envelope is), or its config's media type when it has none.
+func artifactTypeOf(d name.Digest, opts []remote.Option) (string, error) {
+	desc, err := remote.Get(d, opts...)
+	if err != nil {
+		return "", fmt.Errorf("referrer %s: %w", d, err)
+	}
+	var m struct {
+		ArtifactType string `json:"artifactType"`
+		Config       struct {
+			MediaType string `json:"mediaType"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		return "", fmt.Errorf("referrer %s: %w", d, err)
+	}
+	if m.ArtifactType != "" {
+		return m.ArtifactType, nil
+	}
+	return m.Config.MediaType, nil
 }
