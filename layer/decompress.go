@@ -67,20 +67,18 @@ func (d *decompressor) Close() error {
 // newDecompressor sniffs r's magic and decodes it; gzip with gz (Go or
 // igzip), killed when ctx ends.
 func newDecompressor(ctx context.Context, r io.Reader, lim Limits, gz Gunzipper) (*decompressor, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, 128<<10) // a gzip header whole (maxGzipHeader)
 	head, err := br.Peek(6)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return nil, err
 	}
 	switch {
 	case bytes.HasPrefix(head, magicGzip) && gz.igzip != "":
-		// The header igzip would accept and Go refuse is refused here,
-		// as Go does.
-		if h, _ := br.Peek(10); !gzipHeaderOK(h) {
-			if len(h) < 10 {
-				return nil, fmt.Errorf("gzip: %w", io.ErrUnexpectedEOF)
-			}
-			return nil, gzip.ErrHeader
+		// A header igzip would accept and Go refuse is refused here, as
+		// Go does.
+		h, _ := br.Peek(maxGzipHeader)
+		if err := gzipHeaderErr(new(gzip.Reader), h); err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
 		}
 		z, err := startIgzip(ctx, gz.igzip, br)
 		if err != nil {

@@ -76,18 +76,20 @@ const maxIgzipStderr = 4 << 10
 //     must end the output: if igzip stopped before it, or read it as part
 //     of another member, they are missing and the stream is refused
 //     (gzip.ErrHeader, as Go says). Being random, no layer can forge them.
-//   - It ignores the reserved flag bits of a member header (RFC 1952 says
-//     to refuse them; Go does). The first header is checked before igzip
-//     starts (gzipHeaderOK). Later members are rare (every tool writes
-//     one), and their headers are hidden in the stream: the stream is
-//     proved to be one member, or read again in Go (errNotOneMember).
-//     One member means: the trailer that ends the stream holds the CRC-32
-//     and size of the whole output, so no member before the last put out
-//     anything; and no empty member's trailer (eight zero bytes) is
-//     followed by a header. Not covered: a member before the last that
-//     puts out exactly a multiple of 4 GiB crafted to keep the CRC-32 of
-//     the whole — it can only hide reserved flag bits of the next header;
-//     the content is still what igzip (and pigz) unpack.
+//   - It accepts member headers Go refuses: reserved flag bits set (RFC
+//     1952 says to refuse them), a name or comment of 512 bytes or more.
+//     The first header is checked by Go's rules before igzip starts
+//     (gzipHeaderErr). Later members are rare (every tool writes one),
+//     and their headers are hidden in the stream: the stream is proved to
+//     be read alike, or read again in Go (errNotOneMember). Alike means:
+//     the trailer that ends the stream holds the CRC-32 and size of the
+//     whole output, so no member before the last put out anything; and
+//     wherever an empty member's trailer (eight zero bytes) is followed by
+//     a gzip magic, the header there is one Go accepts (memberScan).
+//     Not covered: a member before the last that puts out exactly a
+//     multiple of 4 GiB crafted to keep the CRC-32 of the whole — it can
+//     only hide a header Go refuses; the content is still what igzip (and
+//     pigz) unpack.
 type igzip struct {
 	ctx    context.Context
 	cmd    *exec.Cmd
@@ -200,43 +202,71 @@ func (z *igzip) finish(tail []byte) error {
 	if z.feedErr != nil {
 		return z.feedErr
 	}
-	if !z.scan.oneMember(z.crc, z.size) {
+	if !z.scan.alike(z.crc, z.size) {
 		return errNotOneMember
 	}
 	return io.EOF
 }
 
 // errNotOneMember asks for the layer to be read again in Go: igzip read
-// it, but it is not proved to be one gzip member.
-var errNotOneMember = errors.New("igzip: more than one gzip member, read again in Go")
+// it, but is not proved to have read it as Go does (several members that
+// put out bytes, or a later member's header Go may refuse).
+var errNotOneMember = errors.New("igzip: not proved to read this gzip stream as Go does (several members), read again in Go")
 
-// gzipHeaderOK reports whether a member header starting with head (10
-// bytes at least) has a method and flags the Go decoder accepts.
-func gzipHeaderOK(head []byte) bool {
-	return len(head) >= 10 && head[0] == 0x1f && head[1] == 0x8b && head[2] == 8 && head[3]&0xe0 == 0
+// maxGzipHeader is the longest member header Go's reader accepts: 10
+// bytes, an extra field (2 bytes of length, at most 65,535 of data), a
+// name and a comment of at most 512 bytes each with their NUL (its
+// buffer's size), and a header CRC.
+const maxGzipHeader = 10 + 2 + 65535 + 2*512 + 2
+
+// gzipHeaderErr is what Go's gzip reader says of the member header at the
+// start of h (maxGzipHeader bytes, or fewer when the stream ends first):
+// nil when it accepts it; io.EOF or io.ErrUnexpectedEOF when it ends
+// first. zr is reused.
+func gzipHeaderErr(zr *gzip.Reader, h []byte) error {
+	return zr.Reset(bytes.NewReader(h))
 }
+
+// Bounds on the places where a member may begin after an empty one that
+// memberScan checks in one stream (maxHeaderCandidates: a real layer has
+// about one per 2 MB of stored data, a .gz file stored in it after its
+// tar header's zero padding), and on those being checked at once, whose
+// header is not whole yet (maxPendingHeaders, maxGzipHeader bytes each).
+// A stream beyond either is read again in Go.
+const (
+	maxHeaderCandidates = 1 << 16
+	maxPendingHeaders   = 8
+)
 
 // memberScan passes a gzip stream through, keeping its last bytes (the
-// last member's trailer) and whether an empty member's trailer is
-// followed by a gzip magic anywhere in it.
+// last member's trailer) and checking every place where a member may
+// begin after an empty one: an empty member's trailer (eight zero bytes)
+// followed by a gzip magic. Most such places are inside compressed data
+// (a stored .gz file); there, as at a real member, the header that
+// follows must be one Go accepts, or the stream is not proved alike.
 type memberScan struct {
-	r         io.Reader
-	tail      [16]byte // the last bytes read, at the end
-	n         int64
-	afterZero bool
+	r    io.Reader
+	tail [16]byte // the last bytes read, at the end
+	n    int64
+	// pending are the candidate headers not whole yet: the bytes from
+	// their magic on.
+	pending [][]byte
+	found   int  // candidates seen
+	refused bool // a candidate's header is one Go refuses, or was not checked
+	zr      gzip.Reader
 }
 
+// emptyThenMember is an empty member's trailer, then a gzip magic.
 var emptyThenMember = []byte{0, 0, 0, 0, 0, 0, 0, 0, 0x1f, 0x8b}
 
 func (m *memberScan) Read(p []byte) (int, error) {
 	n, err := m.r.Read(p)
 	b := p[:n]
-	if n > 0 && !m.afterZero {
-		// Across the end of the previous read, then within this one.
-		k := int(min(m.n, int64(len(emptyThenMember)-1)))
-		var edge [2 * 9]byte
-		e := append(append(edge[:0], m.tail[len(m.tail)-k:]...), b[:min(n, len(emptyThenMember)-1)]...)
-		m.afterZero = bytes.Contains(e, emptyThenMember) || bytes.Contains(b, emptyThenMember)
+	if n > 0 && !m.refused {
+		m.scan(b)
+	}
+	if err != nil && len(m.pending) > 0 {
+		m.refuse() // the stream ends in a candidate header
 	}
 	if n >= len(m.tail) {
 		copy(m.tail[:], b[n-len(m.tail):])
@@ -248,11 +278,80 @@ func (m *memberScan) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// oneMember reports whether the stream scanned is one gzip member whose
-// output had CRC-32 crc and size bytes (or empty members, then one).
-func (m *memberScan) oneMember(crc uint32, size int64) bool {
+// scan checks the candidates b ends or holds.
+func (m *memberScan) scan(b []byte) {
+	// Headers begun in earlier reads take these bytes first.
+	kept := m.pending[:0]
+	for _, h := range m.pending {
+		h = append(h, b[:min(len(b), maxGzipHeader-len(h))]...)
+		if !m.check(h) {
+			kept = append(kept, h)
+		}
+	}
+	m.pending = kept
+	// Then matches that begin in the previous reads and end in b, then
+	// those within b.
+	const w = 10 // len(emptyThenMember)
+	k := int(min(m.n, w-1))
+	var edge [2 * (w - 1)]byte
+	e := append(append(edge[:0], m.tail[len(m.tail)-k:]...), b[:min(len(b), w-1)]...)
+	for i := range k {
+		if bytes.HasPrefix(e[i:], emptyThenMember) {
+			m.candidate(b[i+w-k:])
+		}
+	}
+	for i := 0; !m.refused; i++ {
+		j := bytes.Index(b[i:], emptyThenMember)
+		if j < 0 {
+			break
+		}
+		i += j
+		m.candidate(b[i+w:])
+	}
+}
+
+// candidate checks the header whose magic ends just before after.
+func (m *memberScan) candidate(after []byte) {
+	if m.refused {
+		return
+	}
+	if m.found++; m.found > maxHeaderCandidates || len(m.pending) >= maxPendingHeaders {
+		m.refuse()
+		return
+	}
+	h := append([]byte{0x1f, 0x8b}, after[:min(len(after), maxGzipHeader-2)]...)
+	if !m.check(h) {
+		m.pending = append(m.pending, h)
+	}
+}
+
+// check reports whether the header h is judged: accepted by Go, or
+// refused (m.refuse); not when it needs more bytes.
+func (m *memberScan) check(h []byte) bool {
+	if m.refused {
+		return true
+	}
+	err := gzipHeaderErr(&m.zr, h)
+	if (err == io.EOF || err == io.ErrUnexpectedEOF) && len(h) < maxGzipHeader {
+		return false
+	}
+	if err != nil {
+		m.refuse()
+	}
+	return true
+}
+
+func (m *memberScan) refuse() { m.refused, m.pending = true, nil }
+
+// alike reports whether igzip's output, of CRC-32 crc and size bytes, is
+// proved to be what Go reads of the stream scanned: the trailer that ends
+// the stream holds the CRC-32 and size of the whole output, so no member
+// before the last put out anything (they were empty, or there were
+// none); and every header that may follow an empty member is one Go
+// accepts.
+func (m *memberScan) alike(crc uint32, size int64) bool {
 	t := m.tail[len(m.tail)-8:]
-	return m.n >= 18 && !m.afterZero &&
+	return m.n >= 18 && !m.refused &&
 		binary.LittleEndian.Uint32(t[:4]) == crc && binary.LittleEndian.Uint32(t[4:]) == uint32(size)
 }
 

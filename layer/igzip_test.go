@@ -17,8 +17,11 @@ func gzipOf(b []byte) []byte {
 	return buf.Bytes()
 }
 
-// TestMemberScan: a stream is proved to be one gzip member only when it
-// is, whatever the reads that split it.
+// TestMemberScan: a stream is proved to be read alike by igzip and Go
+// only when it is, whatever the reads that split it: one member, or empty
+// members and then one, each later header one Go accepts. Where the
+// bytes of a header follow eight zeros inside compressed data (a .gz file
+// stored in a layer), the header is judged as if it began a member.
 func TestMemberScan(t *testing.T) {
 	data := bytes.Repeat([]byte("reprover "), 1000)
 	one, empty := gzipOf(data), gzipOf(nil)
@@ -29,6 +32,19 @@ func TestMemberScan(t *testing.T) {
 		zw.Close()
 		return buf.Bytes()
 	}
+	// A member header: flags, then what they announce.
+	header := func(flags byte, rest ...byte) []byte {
+		return append([]byte{0x1f, 0x8b, 8, flags, 0, 0, 0, 0, 0, 3}, rest...)
+	}
+	named := func(n int) []byte { return header(0x08, append(bytes.Repeat([]byte("n"), n), 0)...) }
+	zeros := make([]byte, 8)
+	inData := func(parts ...[]byte) []byte { return bytes.Join(append([][]byte{data[:100], zeros}, parts...), nil) }
+	// Nine stored headers announcing 64 KiB of extra field, none whole.
+	var extras []byte
+	for range maxPendingHeaders + 1 {
+		extras = append(append(extras, zeros...), header(0x04, 0xff, 0xff)...)
+	}
+	extras = append(extras, data[:100]...)
 	tests := []struct {
 		name   string
 		stream []byte
@@ -38,9 +54,16 @@ func TestMemberScan(t *testing.T) {
 		{name: "one member", stream: one, output: data, want: true},
 		{name: "one empty member", stream: empty, want: true},
 		{name: "two members", stream: append(gzipOf(data[:100]), gzipOf(data[100:])...), output: data},
-		{name: "an empty member first", stream: append(slicesOf(empty), one...), output: data},
+		{name: "an empty member first", stream: append(slicesOf(empty), one...), output: data, want: true},
 		{name: "an empty member last", stream: append(slicesOf(one), empty...), output: data},
-		{name: "eight zeros and a magic inside the data", stream: stored(append(make([]byte, 8), 0x1f, 0x8b)), output: append(make([]byte, 8), 0x1f, 0x8b)},
+		{name: "an empty member, then reserved flag bits", stream: append(slicesOf(empty), reserved(one)...), output: data},
+		{name: "an empty member, then a name of 512 bytes", stream: bytes.Join([][]byte{empty, named(512), one[10:]}, nil), output: data},
+		{name: "an empty member, then a name of 511 bytes", stream: bytes.Join([][]byte{empty, named(511), one[10:]}, nil), output: data, want: true},
+		{name: "a gzip file stored in the data", stream: stored(inData(one)), output: inData(one), want: true},
+		{name: "a named gzip file stored in the data", stream: stored(inData(named(20), data)), output: inData(named(20), data), want: true},
+		{name: "a header with reserved flag bits stored in the data", stream: stored(inData(reserved(one))), output: inData(reserved(one))},
+		{name: "a header with a bad CRC stored in the data", stream: stored(inData(header(0x02, 0, 0), data)), output: inData(header(0x02, 0, 0), data)},
+		{name: "more headers than maxPendingHeaders not whole at once", stream: stored(extras), output: extras},
 		{name: "trailer of another output", stream: one, output: data[1:]},
 	}
 	for _, tt := range tests {
@@ -50,12 +73,20 @@ func TestMemberScan(t *testing.T) {
 				if _, err := io.Copy(io.Discard, m); err != nil {
 					t.Fatal(err)
 				}
-				if got := m.oneMember(crc32.ChecksumIEEE(tt.output), int64(len(tt.output))); got != tt.want {
-					t.Errorf("reads of %d bytes: one member = %v, want %v", split, got, tt.want)
+				if got := m.alike(crc32.ChecksumIEEE(tt.output), int64(len(tt.output))); got != tt.want {
+					t.Errorf("reads of %d bytes: alike = %v, want %v", split, got, tt.want)
 				}
 			}
 		})
 	}
+}
+
+// reserved is the gzip stream b with a reserved flag bit set in its first
+// header.
+func reserved(b []byte) []byte {
+	b = slicesOf(b)
+	b[3] |= 0x20
+	return b
 }
 
 func slicesOf(b []byte) []byte { return append([]byte(nil), b...) }
