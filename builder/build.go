@@ -256,9 +256,10 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 		}
 		err = buildError(err, s, logs)
 		if rp != nil {
-			// What the kit could not serve is why the step failed.
+			// A blob the kit could not serve is why the step failed; a
+			// URL it lacks may be (or a probe the step got past).
 			rp.close()
-			err = errors.Join(rp.err(true), err)
+			err = errors.Join(rp.failed(), err, rp.lacked())
 		}
 		return nil, err
 	}
@@ -273,7 +274,7 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 	}
 	if rp != nil {
 		rp.close()
-		if err := rp.err(false); err != nil {
+		if err := rp.failed(); err != nil {
 			return nil, err
 		}
 		if r.Captures, err = rp.restore(r.Captures); err != nil {

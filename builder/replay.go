@@ -87,9 +87,8 @@ type replay struct {
 	r      Replay
 	ln     net.Listener
 	srv    *http.Server
-	base   string            // http://ADDR/TOKEN/
-	blobs  []string          // the Replay's URLs, by the index in their path
-	byPath map[string]string // canonical URL of a blob → the Replay's URL
+	base   string   // http://ADDR/TOKEN/
+	blobs  []string // the Replay's URLs, by the index in their path
 	sem    chan struct{}
 	logger *slog.Logger
 	wg     sync.WaitGroup
@@ -98,7 +97,8 @@ type replay struct {
 	closed  bool
 	errs    []*ReplayError
 	lacking []string
-	dropped int
+	dropped int // failures past maxReplayErrors
+	unnamed int // URLs lacking past maxReplayErrors
 }
 
 // startReplay listens on addr (host:port, port 0 for any) and serves r.
@@ -127,7 +127,7 @@ func startReplay(ctx context.Context, r Replay, addr string, logger *slog.Logger
 	}
 	token := make([]byte, 16)
 	_, _ = rand.Read(token)
-	rp := &replay{r: r, ln: ln, blobs: urls, byPath: map[string]string{}, sem: make(chan struct{}, maxReplayStreams), logger: logger,
+	rp := &replay{r: r, ln: ln, blobs: urls, sem: make(chan struct{}, maxReplayStreams), logger: logger,
 		base: "http://" + ln.Addr().String() + "/" + hex.EncodeToString(token) + "/"}
 	rp.srv = &http.Server{Handler: http.HandlerFunc(rp.serve), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxReplayHeader,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
@@ -382,29 +382,38 @@ func (rp *replay) lack(u string) {
 		return
 	}
 	if len(rp.lacking) >= maxReplayErrors {
-		rp.dropped++
+		rp.unnamed++
 		return
 	}
 	rp.lacking = append(rp.lacking, u)
 }
 
-// err is every blob that was not served as pinned (nil when none); with
-// lacking, also every URL the kit did not hold (for a build that failed:
-// a step that tolerated a 404 is no error).
-func (rp *replay) err(lacking bool) error {
+// failed is every blob that was not served as pinned (nil when none).
+func (rp *replay) failed() error {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	var errs []error
 	for _, e := range rp.errs {
 		errs = append(errs, e)
 	}
-	if lacking {
-		for _, u := range rp.lacking {
-			errs = append(errs, &ReplayError{URL: u, Err: ErrNotInKit})
-		}
-	}
 	if len(errs) > 0 && rp.dropped > 0 {
 		errs = append(errs, fmt.Errorf("and %d more not served", rp.dropped))
+	}
+	return errors.Join(errs...)
+}
+
+// lacked is every URL asked for that the kit does not hold (nil when
+// none): for a build that failed, since a step that tolerated the 404 (a
+// package manager's probe) is no error.
+func (rp *replay) lacked() error {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	var errs []error
+	for _, u := range rp.lacking {
+		errs = append(errs, &ReplayError{URL: u, Err: ErrNotInKit})
+	}
+	if rp.unnamed > 0 {
+		errs = append(errs, fmt.Errorf("and %d more URLs the kit lacks", rp.unnamed))
 	}
 	return errors.Join(errs...)
 }
