@@ -15,6 +15,7 @@ import (
 
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/param"
 	"github.com/reprover/reprover/layer"
 )
 
@@ -25,8 +26,10 @@ type Options struct {
 	ImageLimits image.Limits
 	// Parallelism is the number of layers read at once (default 4).
 	Parallelism int
-	// Gunzip is how gzip layers are decompressed (layer.NewGunzipper).
-	Gunzip layer.Gunzipper
+	// Decompressor is how gzip layers are decompressed: DecompressAuto
+	// (the default: igzip when it is on PATH, else Go), DecompressGo or
+	// DecompressIgzip.
+	Decompressor string
 	// Scratch is where the inspection makes its directory for the
 	// layers' entries (default: the system's temporary directory).
 	Scratch string
@@ -51,6 +54,13 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// The decompressors of gzip layers (layer.NewGunzipper).
+const (
+	DecompressAuto  = layer.DecompressAuto
+	DecompressGo    = layer.DecompressGo
+	DecompressIgzip = layer.DecompressIgzip
+)
+
 // Image inspects an opened image, every platform of it, and returns its
 // trust report. An error means it could not be inspected; whatever it
 // holds is a finding.
@@ -65,12 +75,16 @@ func Image(ctx context.Context, r *image.Resolved, o Options) (*Report, error) {
 	if err := vouch(ctx, r, o, rep); err != nil {
 		return nil, err
 	}
+	gz, err := layer.NewGunzipper(o.Decompressor)
+	if err != nil {
+		return nil, param.Errorf("Decompressor", "{Decompressor}: %w", err)
+	}
 	scratch, err := os.MkdirTemp(o.Scratch, "reprover-inspect-*")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(scratch)
-	walks, err := readLayers(ctx, r.Images, o, scratch)
+	walks, err := readLayers(ctx, r.Images, o, gz, scratch)
 	defer walks.remove()
 	if err != nil {
 		return nil, err
@@ -103,13 +117,13 @@ func (w *walks) remove() {
 }
 
 // readLayers walks every distinct layer of imgs, parallelism at a time.
-func readLayers(ctx context.Context, imgs []*image.Image, o Options, scratch string) (*walks, error) {
+func readLayers(ctx context.Context, imgs []*image.Image, o Options, gz layer.Gunzipper, scratch string) (*walks, error) {
 	ws := &walks{m: map[v1.Hash]*layer.Walked{}}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Parallelism)
 	total := new(atomic.Int64)
 	seen := map[v1.Hash]bool{}
-	lo := layer.Options{Limits: o.Limits.walkLimits(), Gunzip: o.Gunzip, Total: total, Scratch: scratch}
+	lo := layer.Options{Limits: o.Limits.walkLimits(), Gunzip: gz, Total: total, Scratch: scratch}
 	for _, img := range imgs {
 		for _, l := range img.Layers {
 			d := l.Descriptor.Digest

@@ -10,6 +10,9 @@ import (
 	"github.com/reprover/reprover/render"
 )
 
+// TextOptions configure WriteText.
+type TextOptions = render.TextOptions
+
 // WriteText writes the report for people: where the image came from,
 // who vouches for it, and what each platform holds, most serious first.
 func (r *Report) WriteText(w io.Writer, o render.TextOptions) error {
@@ -135,13 +138,13 @@ func (r *Report) WriteHTML(w io.Writer) error {
 }
 
 // PageDefs are the templates of the report's page ("title", "body" and
-// "inspect"), for a page that shows it among other things (the
+// "report"), for a page that shows it among other things (the
 // service's).
 func PageDefs() string { return pageDefs }
 
 const pageDefs = `{{define "title"}}inspect {{visible .Image}}{{end}}
-{{define "body"}}<h1>Can I trust {{visible .Image}}?</h1>{{template "inspect" .}}{{end}}
-{{define "inspect"}}<p>digest <code>{{visible .Digest}}</code></p>
+{{define "body"}}<h1>Can I trust {{visible .Image}}?</h1>{{template "report" .}}{{end}}
+{{define "report"}}<p>digest <code>{{visible .Digest}}</code></p>
 <h2>Where it came from</h2>
 {{with .Provenance}}<table>
 <tr><th>provenance</th><td>{{visible .PredicateType}} (mode={{visible .Mode}})</td></tr>

@@ -36,6 +36,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
 	root.AddCommand(newDiffCmd(g), newCheckCmd(g), newVerifyCmd(g), newTwiceCmd(g), newLockCmd(g), newKitCmd(g), newKeygenCmd(g), newAttestCmd(g), newServeCmd(g), newDoctorCmd(g))
+	root.AddCommand(newInspectCmd(g))
 	return root
 }
 

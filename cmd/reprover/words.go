@@ -31,6 +31,8 @@ var flagOf = map[string]string{
 	"Dir": "--source",
 	// image.Options
 	"InsecureRegistries": "--insecure-registry",
+	// inspect.Options
+	"Decompressor": "--decompressor",
 	// attest.Check, attest.GenerateKey
 	"threshold": "--threshold",
 	"KeyType":   "--type",
