@@ -136,6 +136,9 @@ func (k *Kit) Digest() v1.Hash { return k.digest }
 // Manifest is the kit manifest's bytes.
 func (k *Kit) Manifest() []byte { return k.manifest }
 
+// RawConfig is the kit's config blob (docs/kit.schema.json).
+func (k *Kit) RawConfig() []byte { return k.configRaw }
+
 // Close releases the kit's scratch files or open archive.
 func (k *Kit) Close() error { return k.blobs.close() }
 

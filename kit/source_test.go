@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/internal/limits"
 	"github.com/reprover/reprover/kit"
@@ -152,5 +154,34 @@ func TestExtractSourceHostile(t *testing.T) {
 				t.Errorf("wrote beside the directory: %v", ents)
 			}
 		})
+	}
+}
+
+// TestConfigSchema: the config of a kit made with downloads and a source
+// matches docs/kit.schema.json, and so does one without a source.
+func TestConfigSchema(t *testing.T) {
+	sch, err := jsonschema.NewCompiler().Compile(filepath.Join("..", "docs", "kit.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := fixtures.NewRegistry(t)
+	rel := newRelease(t, reg, "one")
+	dir, _ := gitRepo(t)
+	for _, src := range []string{dir, ""} {
+		k, err := rel.make(t, func(o *kit.MakeOptions) {
+			o.SourceDir = src
+			o.Params.BuildArgs, o.Params.Platforms = map[string]string{"V": "1"}, []string{"linux/amd64"}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer k.Close()
+		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(string(k.RawConfig())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(doc); err != nil {
+			t.Errorf("source %q: the config does not match docs/kit.schema.json: %v\n%s", src, err, k.RawConfig())
+		}
 	}
 }
