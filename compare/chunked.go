@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/reprover/reprover/layer"
+	"github.com/reprover/reprover/pkgdb"
 )
 
 // The merged views of two images are compared a range of paths at a
@@ -109,6 +110,9 @@ const chunkPaths = 1 << 12
 type mergedDiff struct {
 	files    []FileChange
 	findings [2][]Finding
+	// databases are the package database files (pkgdb.Wanted) of each
+	// merged view, regular files, read again only when files differ.
+	databases [2][]string
 	// need, with an unread base, is why the comparison depends on it.
 	need string
 }
@@ -201,6 +205,9 @@ func (m *merging) flush(hi string) bool {
 		for p, e := range v.entries.all() {
 			if in(p) {
 				maps[i][p] = e
+				if e.Type == layer.KindFile && pkgdb.Wanted(p) {
+					m.out.databases[i] = append(m.out.databases[i], p)
+				}
 			}
 		}
 		for j, f := range v.Findings {

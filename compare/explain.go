@@ -44,9 +44,11 @@ type target struct {
 
 // explainPlatform names the cause of every file difference of pr (merged
 // and per layer), reading the differing files' contents from a's and
-// b's layers (ws has the walks of those it read), and tallies the causes.
+// b's layers (ws has the walks of those it read), then the package
+// databases of each (databases) to name the packages that changed, and
+// tallies the causes.
 // The archives inside the files spend from bud, the comparison's budget.
-func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim Limits, o Options, ws *walkSet, bud *archive.Budget) error {
+func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, databases [2][]string, lim Limits, o Options, ws *walkSet, bud *archive.Budget) error {
 	for i := range pr.Config {
 		c := &pr.Config[i]
 		if c.Field == "rootfs.diff_ids" || strings.HasPrefix(c.Field, "manifest.layers") {
@@ -110,6 +112,9 @@ func explainPlatform(ctx context.Context, pr *Platform, a, b *image.Image, lim L
 		if err := diffoscopeFiles(ctx, o.Diffoscope, targets, ca, cb, o); err != nil {
 			return err
 		}
+	}
+	if err := explainPackages(ctx, pr, targets, [2]*image.Image{a, b}, databases, lim, o, ws); err != nil {
+		return err
 	}
 	counted := pr.Files
 	if len(counted) == 0 {

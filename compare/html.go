@@ -23,7 +23,10 @@ func newPage() (*template.Template, error) {
 	return render.Page("report", `{{define "title"}}reprover: {{.Verdict | visible}}{{end}}
 {{define "sideA"}}A{{end}}{{define "sideB"}}B{{end}}
 {{define "body"}}<h1>verdict: <span class="v-{{.Verdict | visible}}">{{.Verdict | visible}}</span></h1>
-{{range $p := .Platforms}}{{with $p.Causes}}<h2>why: the causes of the differences{{if gt (len $.Platforms) 1}} ({{$p.Platform | visible}}){{end}}</h2>
+{{range $p := .Platforms}}{{with $p.Packages}}<h2>packages changed{{if gt (len $.Platforms) 1}} ({{$p.Platform | visible}}){{end}}</h2>
+<table><tr><th>package</th><th>{{template "sideA"}}</th><th>{{template "sideB"}}</th><th>download</th></tr>
+{{range .}}<tr><td><code>{{.Name | visible}}</code> ({{.Ecosystem | visible}}{{with .Arch}}, {{. | visible}}{{end}}{{with .Where}}, in <code>{{. | visible}}</code>{{end}})</td><td>{{.Rebuilt | visible}}</td><td>{{.Published | visible}}</td><td>{{with .Download}}<a href="{{.URL | visible}}">{{.URL | visible}}</a> {{.State | visible}}: <code>sha256:{{.SHA256 | visible}}</code>{{with .Pinned}}, the release got <code>sha256:{{. | visible}}</code>{{end}}{{end}}</td></tr>{{end}}</table>
+{{end}}{{end}}{{range $p := .Platforms}}{{with $p.Causes}}<h2>why: the causes of the differences{{if gt (len $.Platforms) 1}} ({{$p.Platform | visible}}){{end}}</h2>
 <table><tr><th>cause</th><th>differences</th><th>for example</th><th>fix</th></tr>
 {{range .}}<tr><td><a href="{{.Doc | visible}}">{{.Title | visible}}</a></td><td>{{.Count}}</td><td>{{range .Paths}}<code>{{. | visible}}</code> {{end}}</td><td>{{.Fix | visible}}</td></tr>{{end}}</table>{{end}}{{end}}
 {{block "summary" .}}{{with .A}}<p>A: {{.Ref | visible}} <code>{{.Digest | visible}}</code></p>{{end}}{{with .B}}<p>B: {{.Ref | visible}} <code>{{.Digest | visible}}</code></p>{{end}}

@@ -39,6 +39,10 @@ type Options struct {
 	// Index, when set, keeps what walks learn of layers across
 	// comparisons: a layer found there is not read again.
 	Index *Index
+	// Downloads are a verification's downloads that moved since the
+	// release: a package that changed (Platform.Packages) links the one
+	// that is its file.
+	Downloads []Download
 	// Scratch is where a comparison makes its directory for the entries
 	// its walks read (about 100 bytes an entry, and the text kept for
 	// diffs; removed when it returns); "" is the system's temporary
@@ -107,13 +111,14 @@ func images(ctx context.Context, a, b *image.Resolved, o Options, h hooks) (*Rep
 			return nil, err
 		}
 		if pr.Verdict == Different && p.a != nil && p.b != nil {
-			if err := explainPlatform(ctx, pr, p.a, p.b, lim, o, ws, archives); err != nil {
+			if err := explainPlatform(ctx, pr, p.a, p.b, plans[i].databases, lim, o, ws, archives); err != nil {
 				return nil, err
 			}
 		}
 		rep.Platforms = append(rep.Platforms, *pr)
 	}
 	rep.Hints = append(rep.Hints, notes...)
+	rep.Hints = append(rep.Hints, packageHints(rep, o)...)
 	rep.Verdict, rep.Encoding = verdictOf(a, b, rep.Platforms)
 	rep.Hints = append(rep.Hints, hints(rep, o)...)
 	rep.Hints = append(rep.Hints, causeHints(rep)...)
@@ -300,6 +305,7 @@ func diffPlatform(pr *Platform, a, b *image.Image, pl *plan, ws *walkSet, labels
 		}
 	}
 	pr.Files = d.files
+	pl.databases = d.databases
 	pr.Findings = append(append(pr.Findings, d.findings[0]...), d.findings[1]...)
 	pl.merged = nil
 	var layers []layerResult
@@ -340,6 +346,9 @@ func diffPlatform(pr *Platform, a, b *image.Image, pl *plan, ws *walkSet, labels
 type plan struct {
 	shared int
 	merged *mergedDiff
+	// databases are the package database files of each merged view
+	// (mergedDiff.databases).
+	databases [2][]string
 }
 
 // twinLayers pairs each layer of a B image above the layers it shares

@@ -4,6 +4,7 @@ import (
 	"github.com/reprover/reprover/internal/archive"
 	"github.com/reprover/reprover/internal/limits"
 	"github.com/reprover/reprover/layer"
+	"github.com/reprover/reprover/pkgdb"
 )
 
 // Limits bound what an untrusted layer may make the comparison read or hold.
@@ -42,6 +43,16 @@ type Limits struct {
 	MaxArchiveDepth        int   `limit:"how many archives deep, one inside another, differing files are opened"`
 	MaxArchiveTotalBytes   int64 `limit:"most bytes all archives inside differing files yield in one comparison"`
 	MaxArchiveTotalMembers int64 `limit:"most members all archives inside differing files yield in one comparison"`
+	// Package databases (read when files differ, to name the packages
+	// that changed; package pkgdb): MaxPackageFileBytes bounds one
+	// database file, MaxPackageTotalBytes all of one image's,
+	// MaxPackageFiles their number, MaxPackages the packages and
+	// MaxPackagePaths the paths their file lists name.
+	MaxPackageFileBytes  int64 `limit:"largest package database file read (a dpkg status, a RECORD, a package.json), in bytes"`
+	MaxPackageTotalBytes int64 `limit:"most bytes of package database files read from one image"`
+	MaxPackageFiles      int   `limit:"most package database files read from one image"`
+	MaxPackages          int   `limit:"most packages recorded from one image's package databases"`
+	MaxPackagePaths      int   `limit:"most paths the file lists of one image's package databases name"`
 }
 
 // DefaultLimits apply where a field of Limits is zero: a layer's walk's
@@ -61,6 +72,12 @@ var DefaultLimits = Limits{
 	MaxArchiveDepth:        archive.DefaultLimits.MaxArchiveDepth,
 	MaxArchiveTotalBytes:   archive.DefaultLimits.MaxArchiveTotalBytes,
 	MaxArchiveTotalMembers: archive.DefaultLimits.MaxArchiveTotalMembers,
+
+	MaxPackageFileBytes:  pkgdb.DefaultLimits.MaxFileBytes,
+	MaxPackageTotalBytes: pkgdb.DefaultLimits.MaxTotalBytes,
+	MaxPackageFiles:      pkgdb.DefaultLimits.MaxFiles,
+	MaxPackages:          pkgdb.DefaultLimits.MaxPackages,
+	MaxPackagePaths:      pkgdb.DefaultLimits.MaxOwnedPaths,
 }
 
 // withDefaults is l with DefaultLimits in its zero fields (the walk's
@@ -79,6 +96,12 @@ func (l Limits) walk() layer.Limits {
 func (l Limits) archives() archive.Limits {
 	return archive.Limits{MaxArchiveBytes: l.MaxArchiveBytes, MaxArchiveMembers: l.MaxArchiveMembers, MaxArchiveDepth: l.MaxArchiveDepth,
 		MaxArchiveTotalBytes: l.MaxArchiveTotalBytes, MaxArchiveTotalMembers: l.MaxArchiveTotalMembers}
+}
+
+// packages are the limits of one image's package databases.
+func (l Limits) packages() pkgdb.Limits {
+	return pkgdb.Limits{MaxFileBytes: l.MaxPackageFileBytes, MaxTotalBytes: l.MaxPackageTotalBytes, MaxFiles: l.MaxPackageFiles,
+		MaxPackages: l.MaxPackages, MaxOwnedPaths: l.MaxPackagePaths}
 }
 
 // LimitError reports a layer that exceeded a named limit: the one type

@@ -66,6 +66,38 @@ type Platform struct {
 	// Causes tally the causes of the platform's file differences (the
 	// merged filesystem's, else the layers'), the most frequent first.
 	Causes []CauseCount `json:"causes,omitempty"`
+	// Packages are the packages whose version differs between the two
+	// images, or that only one has: read from their package databases
+	// when files differ, to name the cause of those files
+	// (docs/causes.md#package-changed).
+	Packages []PackageChange `json:"packages,omitempty"`
+}
+
+// PackageChange is a package that differs between the two images, as
+// their package databases say (package pkgdb).
+type PackageChange struct {
+	Ecosystem string `json:"ecosystem"` // deb, apk, pypi, npm
+	Name      string `json:"name"`
+	Arch      string `json:"arch,omitempty"`
+	// Where, for Python and npm, is the directory it is installed in.
+	Where string `json:"where,omitempty"`
+	// Rebuilt and Published are its versions in A and in B; "" on the
+	// side that does not have it.
+	Rebuilt   string `json:"rebuilt,omitempty"`
+	Published string `json:"published,omitempty"`
+	// Download is the verification's download that is this package's
+	// file, among those that moved since the release (Options.Downloads).
+	Download *Download `json:"download,omitempty"`
+}
+
+// Download is a download of a verification's rebuild that moved since the
+// release: changed (a pin names its URL, and it served other bytes) or
+// new (no pin names it).
+type Download struct {
+	URL    string `json:"url"`
+	State  string `json:"state"`
+	SHA256 string `json:"sha256"`           // what the rebuild fetched
+	Pinned string `json:"pinned,omitempty"` // what the release got
 }
 
 // FieldChange is one config (or manifest) field that differs; each side is

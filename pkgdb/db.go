@@ -190,6 +190,15 @@ func ecosystemOf(k kind) Ecosystem {
 	return ""
 }
 
+// SetAside records that the database file p could not be read (err, a
+// limit the caller holds it to): its ecosystem is not compared.
+func (db *DB) SetAside(p string, err error) {
+	k, _ := classify(p)
+	if eco := ecosystemOf(k); eco != "" && err != nil {
+		db.broken[eco] = cmp.Or(db.broken[eco], err)
+	}
+}
+
 // Broken returns the error that set eco's databases aside, if any.
 func (db *DB) Broken(eco Ecosystem) error { return db.broken[eco] }
 

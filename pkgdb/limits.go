@@ -7,16 +7,16 @@ import "github.com/reprover/reprover/internal/limits"
 type Limits struct {
 	// MaxFileBytes bounds one database file (a status file, a RECORD, a
 	// package.json), MaxTotalBytes all of them together.
-	MaxFileBytes  int64
-	MaxTotalBytes int64
+	MaxFileBytes  int64 `limit:"largest package database file read, in bytes"`
+	MaxTotalBytes int64 `limit:"most bytes of package database files read from one image"`
 	// MaxFiles bounds the database files read.
-	MaxFiles int
+	MaxFiles int `limit:"most package database files read from one image"`
 	// MaxPackages bounds the packages recorded, MaxOwnedPaths the paths
 	// their file lists name.
-	MaxPackages   int
-	MaxOwnedPaths int
+	MaxPackages   int `limit:"most packages recorded"`
+	MaxOwnedPaths int `limit:"most paths the packages' file lists name"`
 	// MaxJSONDepth bounds the nesting of a package.json.
-	MaxJSONDepth int
+	MaxJSONDepth int `limit:"deepest nesting of a package.json"`
 }
 
 // DefaultLimits: a Debian status file of thousands of packages is a few
