@@ -80,16 +80,16 @@ type Params struct {
 // Limits bound what a kit, untrusted like any image, may make reprover
 // read or hold. Zero fields take DefaultLimits'.
 type Limits struct {
-	MaxManifestBytes int64 // the kit's manifest
-	MaxConfigBytes   int64 // its config blob
-	MaxDownloads     int   // downloads it holds
-	MaxURLBytes      int   // one URL
-	MaxBlobBytes     int64 // one download
-	MaxKitBytes      int64 // every blob together
-	MaxSourceBytes   int64 // the source tar
-	MaxSourceEntries int   // entries of the source tar
-	MaxReferrers     int   // kit referrers of one image looked at
-	MaxJSONDepth     int
+	MaxManifestBytes int64 `limit:"largest kit manifest read, in bytes"`
+	MaxConfigBytes   int64 `limit:"largest kit config read, in bytes"`
+	MaxDownloads     int   `limit:"most downloads a kit may hold"`
+	MaxURLBytes      int   `limit:"longest URL a kit may list, in bytes"`
+	MaxBlobBytes     int64 `limit:"largest download a kit may hold (or reprover kit fetch), in bytes"`
+	MaxKitBytes      int64 `limit:"most bytes of downloads in one kit"`
+	MaxSourceBytes   int64 `limit:"largest source tree a kit may hold or extract, in bytes"`
+	MaxSourceEntries int   `limit:"most entries of a kit's source tree"`
+	MaxReferrers     int   `limit:"most kits looked at among an image's referrers"`
+	MaxJSONDepth     int   `limit:"deepest nesting of a kit's config"`
 }
 
 // DefaultLimits are used for zero fields of Limits.

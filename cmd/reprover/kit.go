@@ -9,6 +9,7 @@ import (
 
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/files"
+	"github.com/reprover/reprover/internal/limits"
 	"github.com/reprover/reprover/kit"
 	"github.com/reprover/reprover/pins"
 	"github.com/reprover/reprover/verify"
@@ -18,6 +19,10 @@ type kitFlags struct {
 	image, out, source, commit, lock string
 	push, withBases                  bool
 	allowHosts, insecure             []string
+	lim                              limitFlags
+	kitLim                           kit.Limits
+	imageLim                         image.Limits
+	lockLim                          pins.Limits
 }
 
 func newKitCmd(g *globals) *cobra.Command {
@@ -50,16 +55,21 @@ made.`,
 	fl.StringVar(&f.commit, "commit", "", "the commit of --source to keep (default: the provenance's, else HEAD)")
 	fl.StringVar(&f.lock, "lock", "", "take the pins from this lock file (reprover.lock.json) instead of the image's provenance")
 	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "registry host reached over plain HTTP (loopback always is); repeatable")
+	f.lim.register(cmd, [][]limits.Field{limitsOf("image", &f.imageLim, image.DefaultLimits)}, kitLimits(&f.kitLim),
+		[][]limits.Field{limitsOf("lock", &f.lockLim, pins.DefaultLimits)})
 	return cmd
 }
 
 func (f *kitFlags) run(cmd *cobra.Command, g *globals) error {
 	// Arguments first: nothing is fetched for a request that cannot run.
+	if err := f.lim.apply(); err != nil {
+		return err
+	}
 	if err := f.check(); err != nil {
 		return err
 	}
 	ctx := cmd.Context()
-	opts := verify.Options{Image: image.Options{InsecureRegistries: f.insecure}, Logger: g.logger()}
+	opts := verify.Options{Image: image.Options{InsecureRegistries: f.insecure, Limits: f.imageLim}, Logger: g.logger()}
 	in, err := verify.ReadKitInputs(ctx, f.image, opts)
 	if err != nil {
 		return err
@@ -68,7 +78,7 @@ func (f *kitFlags) run(cmd *cobra.Command, g *globals) error {
 		return fmt.Errorf("--push: %s is not in a registry", f.image)
 	}
 	if f.lock != "" {
-		l, err := pins.ReadLockFile(f.lock, "", pins.Limits{})
+		l, err := pins.ReadLockFile(f.lock, "", f.lockLim)
 		if err != nil {
 			return err
 		}
@@ -82,7 +92,7 @@ func (f *kitFlags) run(cmd *cobra.Command, g *globals) error {
 		commit = in.Params.Commit
 	}
 	k, err := kit.Make(ctx, kit.MakeOptions{Subject: in.Subject, Name: in.Repository, Pins: in.Pins, Params: in.Params,
-		SourceDir: f.source, Commit: commit, AllowHosts: f.allowHosts, Logger: g.logger()})
+		SourceDir: f.source, Commit: commit, AllowHosts: f.allowHosts, Limits: f.kitLim, Logger: g.logger()})
 	if err != nil {
 		return err
 	}
@@ -99,7 +109,7 @@ func (f *kitFlags) run(cmd *cobra.Command, g *globals) error {
 		fmt.Fprintf(g.stdout, "wrote %s\n", f.out)
 	}
 	if f.push {
-		ref, err := k.Push(ctx, in.Repository, kit.Options{InsecureRegistries: f.insecure})
+		ref, err := k.Push(ctx, in.Repository, kit.Options{InsecureRegistries: f.insecure, Limits: f.kitLim})
 		if err != nil {
 			return err
 		}

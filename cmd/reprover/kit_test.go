@@ -123,6 +123,7 @@ func TestKitCommand(t *testing.T) {
 		{"out to a registry", []string{"--out", repo + ":kit"}, "want oci:DIR or oci-archive:FILE"},
 		{"commit without source", []string{"--push", "--commit", "HEAD"}, "--commit: only with --source"},
 		{"source not a directory", []string{"--push", "--source", filepath.Join(t.TempDir(), "nope")}, "not a directory"},
+		{"a limit of another command", []string{"--push", "--limit", "compare.MaxEntries=5"}, "--limit compare.MaxEntries: not a limit of this command"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			expect(t, append([]string{"kit", "--image", ref}, c.args...), 2, nil, []string{c.want})
@@ -131,6 +132,10 @@ func TestKitCommand(t *testing.T) {
 	if n := served.Load(); n != before {
 		t.Errorf("refused arguments fetched %d download(s)", n-before)
 	}
+	t.Run("a download over kit.MaxBlobBytes", func(t *testing.T) {
+		expect(t, []string{"kit", "--image", ref, "--push", "--allow-download-host", "127.0.0.1", "--limit", "kit.MaxBlobBytes=4"}, 2, nil,
+			[]string{"download bytes: 5 exceeds limit MaxBlobBytes=4"})
+	})
 	t.Run("local host not allowed", func(t *testing.T) {
 		expect(t, []string{"kit", "--image", ref, "--push"}, 2, nil, []string{"host 127.0.0.1 is loopback: refused unless allowed by name"})
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/limits"
+	"github.com/reprover/reprover/kit"
 	"github.com/reprover/reprover/pins"
 	"github.com/reprover/reprover/verify"
 )
@@ -51,6 +52,11 @@ func imageLimits(f *imageFlags) [][]limits.Field {
 		limitsOf("image", &f.limits, image.DefaultLimits),
 		limitsOf("compare", &f.climits, compare.DefaultLimits),
 	}
+}
+
+// kitLimits are the limits of making and reading kits.
+func kitLimits(l *kit.Limits) [][]limits.Field {
+	return [][]limits.Field{limitsOf("kit", l, kit.DefaultLimits)}
 }
 
 // attestLimits are the limits of reading envelopes.
@@ -98,7 +104,8 @@ func allLimits() [][]limits.Field {
 	var f imageFlags
 	var in verify.InputLimits
 	var a attest.Limits
-	return slices.Concat(imageLimits(&f), inputLimits(&in), attestLimits(&a))
+	var k kit.Limits
+	return slices.Concat(imageLimits(&f), inputLimits(&in), attestLimits(&a), kitLimits(&k))
 }
 
 // limitsDoc is docs/cli.md's table of limits: every limit, its default
