@@ -14,9 +14,13 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
+	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/kit"
 )
+
+// A kit is what a replayed build serves downloads from.
+var _ builder.Replay = (*kit.Kit)(nil)
 
 // provenanceRelease pushes an index whose SLSA v1 provenance pins the
 // downloads given (URL → body), as BuildKit's proxy records them, and
