@@ -147,6 +147,12 @@ func TestMakeRefuses(t *testing.T) {
 		}, []string{"download URL/moved: answered 302 Found to /pool/jq.deb: the release's pin is for the bytes"}, nil},
 		{"local host not allowed", func(r *release, o *kit.MakeOptions) { o.AllowHosts = nil },
 			[]string{"host 127.0.0.1 is loopback: refused unless allowed by name"}, nil},
+		{"a local name", func(r *release, o *kit.MakeOptions) {
+			o.Pins = []pins.Pin{{URL: strings.Replace(r.dl.URL, "127.0.0.1", "localhost", 1) + "/pool/jq.deb", SHA256: sum("jq 1.6 bytes")}}
+		}, []string{"host localhost is a local name: refused unless allowed by name"}, nil},
+		{"metadata address", func(r *release, o *kit.MakeOptions) {
+			o.Pins = []pins.Pin{{URL: "http://169.254.169.254/latest/meta-data/", SHA256: sum("x")}}
+		}, []string{"host 169.254.169.254 is link-local (cloud metadata"}, nil},
 		{"pinned twice", func(r *release, o *kit.MakeOptions) {
 			o.Pins = append(o.Pins, pins.Pin{URL: o.Pins[0].URL, SHA256: strings.Repeat("0", 64)})
 		}, []string{"is pinned twice"}, nil},
