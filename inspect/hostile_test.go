@@ -13,7 +13,6 @@ import (
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/inspect"
 	"github.com/reprover/reprover/internal/limits"
-	"github.com/reprover/reprover/layer"
 )
 
 // TestHostileLayers runs hostile layers (docs/threat-model.md, built in
@@ -37,11 +36,11 @@ func TestHostileLayers(t *testing.T) {
 		want  []string // checks the report must have, with their paths
 	}{
 		{name: "gzip bomb", layer: raw(fixtures.GzipBomb(64*mib), nil, types.OCILayer),
-			lim: inspect.Limits{Layer: layer.Limits{MaxLayerBytes: mib}}, limit: "MaxLayerBytes"},
+			lim: inspect.Limits{MaxLayerBytes: mib}, limit: "MaxLayerBytes"},
 		{name: "zstd bomb", layer: raw(fixtures.ZstdBomb(64*mib, mib), nil, types.OCILayerZStd),
-			lim: inspect.Limits{Layer: layer.Limits{MaxLayerBytes: mib}}, limit: "MaxLayerBytes"},
+			lim: inspect.Limits{MaxLayerBytes: mib}, limit: "MaxLayerBytes"},
 		{name: "entry-count bomb", layer: raw(fixtures.Compress(fixtures.Tar(slices.Repeat([]fixtures.Entry{fixtures.File("x", "")}, 2000)...), fixtures.Gzip), nil, types.OCILayer),
-			lim: inspect.Limits{Layer: layer.Limits{MaxEntries: 1000}}, limit: "MaxEntries"},
+			lim: inspect.Limits{MaxEntries: 1000}, limit: "MaxEntries"},
 		{name: "non-local names", layer: gz(fixtures.File("../../etc/passwd", "root::0:0::/:/bin/sh\n"), fixtures.Symlink("app/up", "../../../etc")),
 			want: []string{inspect.LayerOddity + " /../../etc/passwd", inspect.LayerOddity + " /app/up"}},
 		{name: "whiteout of the parent of a file", layer: gz(fixtures.Entry{Name: ".wh.app", Mode: 0o600}),

@@ -10,6 +10,7 @@ import (
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/inspect"
 	"github.com/reprover/reprover/internal/files"
+	"github.com/reprover/reprover/internal/limits"
 )
 
 func newInspectCmd(g *globals) *cobra.Command {
@@ -24,6 +25,7 @@ func newInspectCmd(g *globals) *cobra.Command {
 		threshold    int
 		failOn       string
 		out          outputFlags
+		limf         limitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "inspect IMAGE",
@@ -45,6 +47,9 @@ not be inspected.`,
 		Args: withUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.check(); err != nil {
+				return err
+			}
+			if err := limf.apply(); err != nil {
 				return err
 			}
 			fail, ok := inspect.ParseSeverity(failOn)
@@ -97,16 +102,22 @@ not be inspected.`,
 	fl.Int64Var(&ilim.MaxManifestBytes, "max-manifest-bytes", image.DefaultLimits.MaxManifestBytes, "largest index or manifest accepted")
 	fl.Int64Var(&ilim.MaxConfigBytes, "max-config-bytes", image.DefaultLimits.MaxConfigBytes, "largest image config accepted")
 	fl.IntVar(&ilim.MaxLayers, "max-layers", image.DefaultLimits.MaxLayers, "most layers accepted in an image")
-	fl.Int64Var(&lim.Layer.MaxLayerBytes, "max-layer-bytes", inspect.DefaultLimits.Layer.MaxLayerBytes, "most uncompressed bytes accepted in one layer")
-	fl.Int64Var(&lim.Layer.MaxTotalBytes, "max-total-bytes", inspect.DefaultLimits.Layer.MaxTotalBytes, "most uncompressed bytes read by one inspection")
-	fl.IntVar(&lim.Layer.MaxEntries, "max-entries", inspect.DefaultLimits.Layer.MaxEntries, "most tar entries accepted in one layer")
+	fl.Int64Var(&lim.MaxLayerBytes, "max-layer-bytes", inspect.DefaultLimits.MaxLayerBytes, "most uncompressed bytes accepted in one layer")
+	fl.Int64Var(&lim.MaxTotalBytes, "max-total-bytes", inspect.DefaultLimits.MaxTotalBytes, "most uncompressed bytes read by one inspection")
+	fl.IntVar(&lim.MaxEntries, "max-entries", inspect.DefaultLimits.MaxEntries, "most tar entries accepted in one layer")
 	fl.Int64Var(&lim.MaxScanFileBytes, "max-scan-file-bytes", inspect.DefaultLimits.MaxScanFileBytes, "largest file scanned for secrets")
 	fl.Int64Var(&lim.MaxScanBytes, "max-scan-bytes", inspect.DefaultLimits.MaxScanBytes, "most bytes of file contents scanned for secrets in one image")
 	fl.IntVar(&lim.MaxFindingsPerCheck, "max-findings", inspect.DefaultLimits.MaxFindingsPerCheck, "most findings listed per check and platform (the rest are counted)")
 	fl.IntVar(&parallel, "parallel", 4, "layers read at once")
 	fl.StringVar(&decompressor, "decompressor", inspect.DecompressAuto, "how gzip layers are decompressed: auto (ISA-L's igzip when installed, else Go), go, or igzip")
 	out.register(cmd)
+	limf.register(cmd, inspectLimits(&ilim, &lim))
 	return cmd
+}
+
+// inspectLimits are the limits of opening and inspecting an image.
+func inspectLimits(i *image.Limits, l *inspect.Limits) [][]limits.Field {
+	return [][]limits.Field{limitsOf("image", i, image.DefaultLimits), limitsOf("inspect", l, inspect.DefaultLimits)}
 }
 
 // writeInspect writes the report file and the report on stdout.

@@ -12,6 +12,7 @@ import (
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/inspect"
 	"github.com/reprover/reprover/internal/limits"
 	"github.com/reprover/reprover/kit"
 	"github.com/reprover/reprover/pins"
@@ -105,7 +106,8 @@ func allLimits() [][]limits.Field {
 	var in verify.InputLimits
 	var a attest.Limits
 	var k kit.Limits
-	return slices.Concat(imageLimits(&f), inputLimits(&in), attestLimits(&a), kitLimits(&k))
+	var il inspect.Limits
+	return slices.Concat(imageLimits(&f), inputLimits(&in), attestLimits(&a), kitLimits(&k), inspectLimits(&f.limits, &il)[1:])
 }
 
 // limitsDoc is docs/cli.md's table of limits: every limit, its default
