@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -56,6 +57,13 @@ func NewGunzipper(choice string) (Gunzipper, error) {
 // igzipEndMarker is how many random bytes end the member appended to
 // every stream given to igzip.
 const igzipEndMarker = 32
+
+// pipeSize is the capacity asked for igzip's standard input and output
+// (Linux's default is 64 KiB; /proc/sys/fs/pipe-max-size, 1 MiB by
+// default, bounds what a process without CAP_SYS_RESOURCE may ask): igzip
+// reads and writes 1 MiB at a time, and a pipe that holds it lets each
+// side run without waking the other every 64 KiB.
+const pipeSize = 1 << 20
 
 // maxIgzipStderr is what is kept of igzip's error output.
 const maxIgzipStderr = 4 << 10
@@ -130,6 +138,11 @@ func startIgzip(ctx context.Context, path string, src io.Reader) (*igzip, error)
 	}
 	if z.out, err = z.cmd.StdoutPipe(); err != nil {
 		return nil, err
+	}
+	for _, p := range []any{z.cmd.Stdin, z.out} {
+		if f, ok := p.(*os.File); ok {
+			growPipe(f)
+		}
 	}
 	if err := z.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", path, err)
