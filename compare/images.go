@@ -40,8 +40,8 @@ type Options struct {
 	// comparisons: a layer found there is not read again.
 	Index *Index
 	// Downloads are a verification's downloads that moved since the
-	// release: a package that changed (Platform.Packages) links the one
-	// that is its file.
+	// release: a package that changed (Platform.Packages) links those
+	// that are its file.
 	Downloads []Download
 	// Scratch is where a comparison makes its directory for the entries
 	// its walks read (about 100 bytes an entry, and the text kept for

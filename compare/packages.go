@@ -130,17 +130,14 @@ func readDatabases(ctx context.Context, img *image.Image, paths []string, lim Li
 	return db, findings, nil
 }
 
-// packageChange is c as the report says it, with the download among
-// downloads that is its package's file: the rebuilt side's version first
-// (what the rebuild fetched), else the published side's.
+// packageChange is c as the report says it, with the downloads that are
+// its package's file at either version.
 func packageChange(c pkgdb.Change, downloads []Download) PackageChange {
 	p := c.Package()
 	pc := PackageChange{Ecosystem: string(p.Ecosystem), Name: p.Name, Arch: p.Arch, Where: p.Where, Rebuilt: c.A.Version, Published: c.B.Version}
-	for _, side := range []pkgdb.Package{c.A, c.B} {
-		for _, d := range downloads {
-			if pc.Download == nil && pkgdb.Carries(d.URL, side) {
-				pc.Download = &d
-			}
+	for _, d := range downloads {
+		if pkgdb.Carries(d.URL, c.A) || pkgdb.Carries(d.URL, c.B) {
+			pc.Downloads = append(pc.Downloads, d)
 		}
 	}
 	return pc
@@ -155,7 +152,11 @@ func packageEvidence(pcs []PackageChange, o Options) string {
 	if len(pcs) == 1 {
 		pc := pcs[0]
 		s := fmt.Sprintf("package %s (%s) changed: %s in %s, %s in %s", short(pc.Name), pc.kind(), versionOrNone(pc.Rebuilt), o.NameA, versionOrNone(pc.Published), o.NameB)
-		if d := pc.Download; d != nil {
+		for i, d := range pc.Downloads {
+			if i == maxNamed {
+				s += fmt.Sprintf("; and %d more downloads", len(pc.Downloads)-i)
+				break
+			}
 			s += "; its download " + d.String()
 		}
 		return s
@@ -164,10 +165,14 @@ func packageEvidence(pcs []PackageChange, o Options) string {
 }
 
 // String says how a download moved: "URL changed since the release
-// (sha256:… then, sha256:… now)" or "URL is new (sha256:…)".
-func (d *Download) String() string {
-	if d.State == "changed" {
+// (sha256:… then, sha256:… now)", "URL is new (sha256:…)" or "URL, the
+// release's (sha256:…), was not fetched".
+func (d Download) String() string {
+	switch d.State {
+	case "changed":
 		return fmt.Sprintf("%s changed since the release (sha256:%s then, sha256:%s now)", d.URL, d.Pinned, d.SHA256)
+	case "missing":
+		return fmt.Sprintf("%s, the release's (sha256:%s), was not fetched", d.URL, d.Pinned)
 	}
 	return fmt.Sprintf("%s is %s (sha256:%s)", d.URL, d.State, d.SHA256)
 }

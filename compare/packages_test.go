@@ -63,6 +63,7 @@ func debImage(version string, onig bool, stamp string) any {
 func TestPackageChanged(t *testing.T) {
 	const u3, u4 = "1.6-2.1+deb12u3", "1.6-2.1+deb12u4"
 	jqDeb := "http://deb.debian.org/debian/pool/main/j/jq/jq_" + u4 + "_amd64.deb"
+	jqDebReleased := "http://deb.debian.org/debian/pool/main/j/jq/jq_" + u3 + "_amd64.deb"
 	for _, c := range []struct {
 		name      string
 		a, b      any
@@ -75,10 +76,12 @@ func TestPackageChanged(t *testing.T) {
 			name: "jq and libjq1 moved on",
 			a:    debImage(u4, false, "12:00:00"), b: debImage(u3, false, "12:01:35"),
 			downloads: []compare.Download{{URL: jqDeb, State: "new", SHA256: strings.Repeat("b", 64)},
-				{URL: "http://deb.debian.org/debian/dists/bookworm/InRelease", State: "changed", SHA256: strings.Repeat("c", 64), Pinned: strings.Repeat("d", 64)}},
-			packages: []string{"jq " + u4 + " " + u3 + " " + jqDeb, "libjq1 " + u4 + " " + u3 + " "},
+				{URL: "http://deb.debian.org/debian/dists/bookworm/InRelease", State: "changed", SHA256: strings.Repeat("c", 64), Pinned: strings.Repeat("d", 64)},
+				{URL: jqDebReleased, State: "missing", Pinned: strings.Repeat("e", 64)}},
+			packages: []string{"jq " + u4 + " " + u3 + " " + jqDeb + " " + jqDebReleased + " ", "libjq1 " + u4 + " " + u3 + " "},
 			causes: map[string]string{
-				"/usr/bin/jq": "package-changed: package jq (deb, amd64) changed: " + u4 + " in A, " + u3 + " in B; its download " + jqDeb + " is new (sha256:bbbb",
+				"/usr/bin/jq": "package-changed: package jq (deb, amd64) changed: " + u4 + " in A, " + u3 + " in B; its download " + jqDeb + " is new (sha256:" + strings.Repeat("b", 64) +
+					"); its download " + jqDebReleased + ", the release's (sha256:" + strings.Repeat("e", 64) + "), was not fetched",
 				"/usr/lib/x86_64-linux-gnu/libjq.so.1.0.4": "package-changed: package libjq1 (deb, amd64) changed: " + u4 + " in A, " + u3 + " in B",
 				"/var/lib/dpkg/status":                     "package-changed: 2 packages changed (A → B): jq " + u4 + " → " + u3 + ", libjq1 " + u4 + " → " + u3,
 				"/var/lib/dpkg/info/jq.md5sums":            "package-changed: package jq (deb, amd64)",
@@ -112,8 +115,8 @@ func TestPackageChanged(t *testing.T) {
 			var got []string
 			for _, pc := range p.Packages {
 				s := pc.Name + " " + pc.Rebuilt + " " + pc.Published + " "
-				if pc.Download != nil {
-					s += pc.Download.URL
+				for _, d := range pc.Downloads {
+					s += d.URL + " "
 				}
 				got = append(got, s)
 			}

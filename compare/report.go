@@ -85,18 +85,20 @@ type PackageChange struct {
 	// side that does not have it.
 	Rebuilt   string `json:"rebuilt,omitempty"`
 	Published string `json:"published,omitempty"`
-	// Download is the verification's download that is this package's
-	// file, among those that moved since the release (Options.Downloads).
-	Download *Download `json:"download,omitempty"`
+	// Downloads are the verification's downloads that are this
+	// package's file, at either version, among those that moved since
+	// the release (Options.Downloads): the rebuild's new .deb, say, and
+	// the release's that it no longer fetched.
+	Downloads []Download `json:"downloads,omitempty"`
 }
 
-// Download is a download of a verification's rebuild that moved since the
-// release: changed (a pin names its URL, and it served other bytes) or
-// new (no pin names it).
+// Download is a download of a verification that moved since the release:
+// changed (a pin names its URL, and it served other bytes), new (no pin
+// names it) or missing (a pin names it, and the rebuild did not fetch it).
 type Download struct {
 	URL    string `json:"url"`
 	State  string `json:"state"`
-	SHA256 string `json:"sha256"`           // what the rebuild fetched
+	SHA256 string `json:"sha256,omitempty"` // what the rebuild fetched
 	Pinned string `json:"pinned,omitempty"` // what the release got
 }
 

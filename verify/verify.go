@@ -206,6 +206,7 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 	// SOURCE_DATE_EPOCH and now are the builds' times (the release was
 	// built after its commit and before this rebuild ended).
 	o.Compare.Window = causes.Window{From: time.Unix(st.plan.spec.SourceDateEpoch, 0).Add(-time.Hour), To: time.Now().Add(time.Hour)}
+	o.Compare.Downloads = movedDownloads(st.downloads) // a package that changed names its download (packages.go)
 	started = time.Now()
 	if o.Compare.Scratch == "" {
 		o.Compare.Scratch = scratch // the walks' entries, with the job's other files
