@@ -137,10 +137,16 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	return t.Execute(w, r)
 }
 
-// PageDefs are the templates of the report's page ("title", "body" and
-// "report"), for a page that shows it among other things (the
-// service's).
-func PageDefs() string { return pageDefs }
+// WriteHTMLSection writes the report as a part of a page (its sections,
+// without the page's head): for a page that shows it among other things
+// (the service's image page).
+func (r *Report) WriteHTMLSection(w io.Writer) error {
+	t, err := pageOnce()
+	if err != nil {
+		return err
+	}
+	return t.ExecuteTemplate(w, "report", r)
+}
 
 const pageDefs = `{{define "title"}}inspect {{visible .Image}}{{end}}
 {{define "body"}}<h1>Can I trust {{visible .Image}}?</h1>{{template "report" .}}{{end}}

@@ -40,6 +40,8 @@ func (s *Service) Handler() http.Handler {
 	route("GET /{$}", false, s.handleIndexPage)
 	route("GET /verifications/{id}", false, s.handleVerificationPage)
 	route("GET /causes", false, s.handleCausesPage)
+	route("GET /api/v1/images/{digest}", false, s.handleImage)
+	route("GET /images/{digest}", false, s.handleImagePage)
 	mux.Handle("GET /static/", s.instrument("GET /static/", http.FileServerFS(staticFS)))
 	mux.Handle("GET /healthz", s.instrument("GET /healthz", http.HandlerFunc(s.handleHealth)))
 	mux.Handle("GET /metrics", s.authorize(false, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/verify"
 )
@@ -45,6 +46,11 @@ type Service struct {
 	staleAfter     time.Duration // a running attempt silent this long is dead
 	stopGrace      time.Duration // how long a run may take to stop once its context ends
 	reaped         atomic.Int64  // reaper passes (tests wait on it)
+
+	// inspector inspects the images of GET /images/{digest}, one at a
+	// time (inspecting).
+	inspector  Inspector
+	inspecting chan struct{}
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -113,6 +119,11 @@ func New(ctx context.Context, cfg *Config, runner Runner, logger *slog.Logger) (
 		// scratch directory), short against the deadline.
 		stopGrace: min(10*time.Second, max(cfg.JobTimeout/4, time.Second))}
 	s.metrics = newMetrics(st)
+	var key *attest.PrivateKey
+	if pr, ok := runner.(*PipelineRunner); ok {
+		key = pr.Key
+	}
+	s.inspector, s.inspecting = newInspector(cfg.Images.Allow, key), make(chan struct{}, 1)
 	if pr, ok := runner.(*PipelineRunner); ok && pr.Builders != nil && pr.Builders.Observe == nil {
 		pr.Builders.Observe = s.metrics.daemon
 	}
@@ -358,7 +369,11 @@ func (c *claimed) settle(runCtx context.Context, out outcome) error {
 		}
 		return c.failed(msg, reportJSON, att)
 	}
-	return c.finish(Outcome{Status: StatusDone, Verdict: rep.Verdict, Report: reportJSON, Attestation: att})
+	o := Outcome{Status: StatusDone, Verdict: rep.Verdict, Report: reportJSON, Attestation: att}
+	if rep.Published != nil {
+		o.ImageDigest = rep.Published.Digest
+	}
+	return c.finish(o)
 }
 
 // abandon ends an attempt whose run did not return within stopGrace of

@@ -151,6 +151,17 @@ var migrations = [][]string{
 	{`ALTER TABLE reprover_verification ADD COLUMN lease TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE reprover_verification ADD COLUMN submitter TEXT NOT NULL DEFAULT ''`,
 		`CREATE INDEX reprover_verification_submitter ON reprover_verification (submitter, status)`},
+	// 3: the digest of the published image a finished verification
+	// compared (GET /images/{digest}), and each image's inspect report.
+	{`ALTER TABLE reprover_verification ADD COLUMN image_digest TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX reprover_verification_image_digest ON reprover_verification (image_digest, created_at)`,
+		`CREATE TABLE reprover_inspection (
+	digest TEXT PRIMARY KEY,
+	image TEXT NOT NULL,
+	report TEXT NOT NULL,
+	highest TEXT NOT NULL,
+	created_at BIGINT NOT NULL
+)`},
 }
 
 // SchemaVersion is the version of the store's schema this reprover writes.
@@ -188,7 +199,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	// The version says what the schema should be; a table altered by hand
 	// or half restored is found now, not at the first request.
-	if _, err := s.db.ExecContext(ctx, `SELECT `+columns+`, lease, submitter FROM reprover_verification WHERE 1 = 0`); err != nil {
+	if _, err := s.db.ExecContext(ctx, `SELECT `+columns+`, lease, submitter, image_digest FROM reprover_verification WHERE 1 = 0`); err != nil {
 		return fmt.Errorf("schema version %d, but reprover_verification does not have its columns: %w", SchemaVersion, err)
 	}
 	return nil
@@ -552,6 +563,9 @@ type Outcome struct {
 	Error       string // why it failed, in the API's words
 	Report      []byte // the report's JSON; nil: none
 	Attestation []byte // the signed verdict (JSON Lines); nil: none
+	// ImageDigest is the digest of the published image compared ("":
+	// it was not read).
+	ImageDigest string
 }
 
 // Finish stores the outcome once: only the attempt holding the lease of
@@ -564,8 +578,8 @@ func (s *Store) Finish(ctx context.Context, a Attempt, o Outcome, now time.Time)
 	if o.Attestation != nil {
 		att = string(o.Attestation)
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET status = ?, verdict = ?, error = ?, report = ?, attestation = ?, updated_at = ?, finished_at = ?, lease = ''
-		WHERE id = ? AND generation = ? AND lease = ? AND status = ?`), o.Status, o.Verdict, o.Error, rep, att, ms(now), ms(now), a.ID, a.Generation, a.Lease, StatusRunning)
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE reprover_verification SET status = ?, verdict = ?, error = ?, report = ?, attestation = ?, image_digest = ?, updated_at = ?, finished_at = ?, lease = ''
+		WHERE id = ? AND generation = ? AND lease = ? AND status = ?`), o.Status, o.Verdict, o.Error, rep, att, o.ImageDigest, ms(now), ms(now), a.ID, a.Generation, a.Lease, StatusRunning)
 	return affected(res, err)
 }
 

@@ -146,7 +146,8 @@ func TestStoreAtStart(t *testing.T) {
 		{name: "a database from before schema versions", rows: 1, make: func(t *testing.T) string {
 			path := sqliteWith(t, 1)
 			execSQLite(t, path, `DROP INDEX reprover_verification_submitter`, `ALTER TABLE reprover_verification DROP COLUMN lease`,
-				`ALTER TABLE reprover_verification DROP COLUMN submitter`, `DROP TABLE reprover_schema`)
+				`ALTER TABLE reprover_verification DROP COLUMN submitter`, `DROP INDEX reprover_verification_image_digest`,
+				`ALTER TABLE reprover_verification DROP COLUMN image_digest`, `DROP TABLE reprover_inspection`, `DROP TABLE reprover_schema`)
 			return path
 		}},
 	} {
