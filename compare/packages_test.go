@@ -55,6 +55,21 @@ func debImage(version string, onig bool, stamp string) any {
 		{Instruction: "RUN apt-get install -y jq", Entries: append(entries, fixtures.File("var/lib/dpkg/status", status))}}})
 }
 
+// langImage is an image with an npm package and a Python one, at the
+// versions given, and a file of its own (stamp).
+func langImage(npm, py string) any {
+	site := "usr/lib/python3/site-packages/"
+	dist := site + "blinker-" + py + ".dist-info/"
+	return fixtures.Image(fixtures.Spec{Steps: []fixtures.Step{{Instruction: "RUN npm ci && pip install blinker", Entries: []fixtures.Entry{
+		fixtures.File("app/node_modules/util-deprecate/package.json", `{"name": "util-deprecate", "version": "`+npm+`", "main": "node.js"}`),
+		fixtures.File("app/node_modules/util-deprecate/node.js", "module.exports = require('util').deprecate; // "+npm+"\n"),
+		fixtures.File(site+"blinker/__init__.py", "__version__ = '"+py+"'\n"),
+		fixtures.File(dist+"METADATA", "Metadata-Version: 2.1\nName: blinker\nVersion: "+py+"\n\nFast, simple object-to-object and broadcast signaling\n"),
+		fixtures.File(dist+"RECORD", "blinker/__init__.py,sha256=x,10\nblinker-"+py+".dist-info/METADATA,,\nblinker-"+py+".dist-info/RECORD,,\n"),
+		fixtures.File("app/stamp", "built at "+npm+py+"\n"),
+	}}}})
+}
+
 // TestPackageChanged: two images built in code with dpkg databases, whose
 // jq and libjq1 differ (or not), compared through a real registry: the
 // packages that changed are listed, summed up at the top of the report
@@ -102,6 +117,31 @@ func TestPackageChanged(t *testing.T) {
 				"/app/stamp":                             "timestamp:",
 			},
 			hint: "1 package changed (A → B): libonig5 none → 6.9.8-1",
+		},
+		{
+			name: "npm and Python packages",
+			a:    langImage("1.0.2", "1.5"), b: langImage("1.0.3", "1.5"),
+			packages: []string{"util-deprecate 1.0.2 1.0.3 "},
+			causes: map[string]string{
+				"/app/node_modules/util-deprecate/node.js":      "package-changed: package util-deprecate (npm) changed: 1.0.2 in A, 1.0.3 in B",
+				"/app/node_modules/util-deprecate/package.json": "package-changed: package util-deprecate (npm)",
+				"/app/stamp": "unknown:",
+			},
+			hint: "1 package changed (A → B): util-deprecate 1.0.2 → 1.0.3",
+		},
+		{
+			name: "a Python package moved on",
+			a:    langImage("1.0.2", "1.5"), b: langImage("1.0.2", "1.6"),
+			packages: []string{"blinker 1.5 1.6 "},
+			causes: map[string]string{
+				"/usr/lib/python3/site-packages/blinker/__init__.py":            "package-changed: package blinker (pypi) changed: 1.5 in A, 1.6 in B",
+				"/usr/lib/python3/site-packages/blinker-1.5.dist-info/RECORD":   "package-changed: package blinker (pypi)",
+				"/usr/lib/python3/site-packages/blinker-1.6.dist-info/METADATA": "package-changed: package blinker (pypi)",
+				"/usr/lib/python3/site-packages/blinker-1.5.dist-info/METADATA": "package-changed: package blinker (pypi)",
+				"/usr/lib/python3/site-packages/blinker-1.6.dist-info/RECORD":   "package-changed: package blinker (pypi)",
+				"/app/stamp": "unknown:",
+			},
+			hint: "1 package changed (A → B): blinker 1.5 → 1.6",
 		},
 		{
 			name: "the same packages",
