@@ -3,6 +3,7 @@ package compare
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -73,12 +74,17 @@ func isDir(m *FileMeta) bool { return m != nil && m.Type == "dir" }
 func readDatabases(ctx context.Context, img *image.Image, paths []string, lim Limits, ws *walkSet) (*pkgdb.DB, []Finding, error) {
 	plim := lim.packages()
 	db := pkgdb.New(plim)
-	wanted := map[string]bool{}
-	for _, p := range paths {
-		wanted[p] = true
-	}
+	paths = slices.Sorted(slices.Values(paths))
 	contents := map[string][]byte{}
 	over := map[string]error{}
+	wanted := map[string]bool{}
+	for i, p := range paths {
+		if i >= plim.MaxFiles {
+			over[p] = &limits.Error{What: "package database files", Limit: "MaxPackageFiles", Max: int64(plim.MaxFiles), Got: int64(len(paths))}
+			continue
+		}
+		wanted[p] = true
+	}
 	var total int64
 	for li := len(img.Layers) - 1; li >= 0 && len(wanted) > 0; li-- {
 		if err := layer.ReadAgain(ctx, img.Layers[li], lim.walk(), ws.peek(img.Layers[li]), slices.Collect(maps.Keys(wanted)), func(p string, h *tar.Header, r io.Reader) error {
@@ -116,18 +122,42 @@ func readDatabases(ctx context.Context, img *image.Image, paths []string, lim Li
 		}
 	}
 	var findings []Finding
-	for _, p := range slices.Sorted(slices.Values(paths)) {
+	unread := 0
+	for _, p := range paths {
 		err := over[p]
 		if b, ok := contents[p]; ok && err == nil {
 			err = db.Add(p, b)
 		} else if err != nil {
 			db.SetAside(p, err)
 		}
-		if err != nil {
-			findings = append(findings, Finding{Path: p, Kind: "packageDatabase", Message: "not read, its packages not compared: " + err.Error()})
+		if err == nil {
+			continue
+		}
+		if unread++; unread <= maxNamed {
+			findings = append(findings, Finding{Path: p, Kind: "packageDatabase", Message: "not read, its packages not compared: " + asCompareLimit(err).Error()})
 		}
 	}
+	if unread > maxNamed {
+		findings = append(findings, Finding{Kind: "packageDatabase", Message: fmt.Sprintf("and %d more package database files not read", unread-maxNamed)})
+	}
 	return db, findings, nil
+}
+
+// compareLimits name pkgdb's limits as Limits names them, which is how
+// they are set (--limit compare.MaxPackages=…).
+var compareLimits = map[string]string{"MaxFileBytes": "MaxPackageFileBytes", "MaxTotalBytes": "MaxPackageTotalBytes",
+	"MaxFiles": "MaxPackageFiles", "MaxOwnedPaths": "MaxPackagePaths"}
+
+// asCompareLimit is err with the pkgdb limit it names, if any, named as
+// Limits names it.
+func asCompareLimit(err error) error {
+	var le *limits.Error
+	if errors.As(err, &le) {
+		if n, ok := compareLimits[le.Limit]; ok {
+			le.Limit = n
+		}
+	}
+	return err
 }
 
 // packageChange is c as the report says it, with the downloads that are

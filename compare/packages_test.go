@@ -223,6 +223,8 @@ func TestPackageDatabaseHostile(t *testing.T) {
 	}{
 		{"not a status file", broken, compare.Limits{}, "/var/lib/dpkg/status:2: not a field"},
 		{"over MaxPackageFileBytes", debImage("1.6-2.1+deb12u3", false, "12:01:35"), compare.Limits{MaxPackageFileBytes: 100}, "exceeds limit MaxPackageFileBytes=100"},
+		{"over MaxPackages, named as compare's", debImage("1.6-2.1+deb12u3", false, "12:01:35"), compare.Limits{MaxPackages: 2}, "packages: 3 exceeds limit MaxPackages=2"},
+		{"over MaxPackageFiles", debImage("1.6-2.1+deb12u3", false, "12:01:35"), compare.Limits{MaxPackageFiles: 1}, "exceeds limit MaxPackageFiles=1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rep := compareImages(t, debImage("1.6-2.1+deb12u4", false, "12:00:00"), c.b, compare.Options{Limits: c.lim})
