@@ -30,7 +30,7 @@ func envFindings(env []string) []Finding {
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		name := "ENV " + text.Truncate(k, 80)
-		for _, s := range scanText([]byte(v)) {
+		for _, s := range scanValue(v) {
 			out = append(out, finding(SecretInEnv, "", 0, name+": "+oneLine(s)))
 		}
 		if secretName(k) {
@@ -46,7 +46,7 @@ func envFindings(env []string) []Finding {
 func labelFindings(labels map[string]string) []Finding {
 	var out []Finding
 	for _, k := range sortedLabelKeys(labels) {
-		for _, s := range scanText([]byte(labels[k])) {
+		for _, s := range scanValue(labels[k]) {
 			out = append(out, finding(SecretInLabel, "", 0, "label "+text.Truncate(k, 80)+": "+oneLine(s)))
 		}
 	}
@@ -61,7 +61,7 @@ func historyFindings(hist []v1.History, layerOf []int) []Finding {
 	var out []Finding
 	for i, h := range hist {
 		at := layerOf[i]
-		for _, s := range scanText([]byte(h.CreatedBy)) {
+		for _, s := range scanValue(h.CreatedBy) {
 			out = append(out, finding(SecretInHistory, "", at, fmt.Sprintf("history entry %d: %s", i+1, oneLine(s))))
 		}
 		for _, a := range secretAssignments(h.CreatedBy) {
@@ -134,7 +134,7 @@ var assignment = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*=[^\s"']+`)
 // fingerprints.
 func RedactInstruction(s string) string { return redactAssignments(Redact(s)) }
 
-func anyPattern(s string) bool { return len(scanText([]byte(s))) > 0 }
+func anyPattern(s string) bool { return len(scanValue(s)) > 0 }
 
 func oneLine(s Secret) string { s.Line = 0; return s.String() }
 

@@ -237,8 +237,9 @@ func credentialFileOf(p string) (credentialFile, bool) {
 	return credentialFile{}, false
 }
 
-// Redact is s with every secret a pattern finds in it replaced by its
-// name and fingerprint, so that a history line or a label can be shown.
+// Redact is s with every secret a pattern finds in it, and the password
+// of a URL (https://user:password@host), replaced by its name and
+// fingerprint, so that a history line, a label or a URL can be shown.
 func Redact(s string) string {
 	b := []byte(s)
 	type span struct {
@@ -261,6 +262,11 @@ func Redact(s string) string {
 			spans = append(spans, span{lo, hi, p.Name})
 		}
 	}
+	for _, m := range urlPassword.FindAllStringSubmatchIndex(s, -1) {
+		if secretValue(s[m[2]:m[3]]) != "" {
+			spans = append(spans, span{m[2], m[3], "URL password"})
+		}
+	}
 	if len(spans) == 0 {
 		return s
 	}
@@ -277,4 +283,17 @@ func Redact(s string) string {
 	}
 	out.WriteString(s[at:])
 	return out.String()
+}
+
+// scanValue finds secrets in a value of the config or a history line:
+// by pattern, and a URL with a password (in a file, such a URL is more
+// often an example than a leak; in the config it is what runs).
+func scanValue(v string) []Secret {
+	out := scanText([]byte(v))
+	for _, m := range urlPassword.FindAllStringSubmatch(v, maxMatchesPerText) {
+		if pw := secretValue(m[1]); pw != "" {
+			out = append(out, Secret{Name: "password in a URL", Fingerprint: Fingerprint([]byte(pw))})
+		}
+	}
+	return out
 }

@@ -45,6 +45,26 @@ func TestScanText(t *testing.T) {
 	}
 }
 
+// TestURLPassword: a URL's password is a secret in the config and the
+// history, and is never shown; a reference to a variable is not one.
+func TestURLPassword(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		found int
+	}{
+		{"RUN /bin/sh -c git clone https://me:ghs-s3cret@git.example/app.git", 1},
+		{"https://me:$TOKEN@git.example", 0},
+		{"https://git.example/app.git", 0},
+	} {
+		if got := scanValue(c.value); len(got) != c.found {
+			t.Errorf("scanValue(%q) = %v, want %d", c.value, got, c.found)
+		}
+		if strings.Contains(RedactInstruction(c.value), "ghs-s3cret") {
+			t.Errorf("RedactInstruction(%q) shows the password", c.value)
+		}
+	}
+}
+
 // TestCredentialFiles: a credentials file with a value is found; one
 // that refers to a variable or is empty is not.
 func TestCredentialFiles(t *testing.T) {

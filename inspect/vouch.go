@@ -49,10 +49,10 @@ func readProvenance(ctx context.Context, r *image.Resolved, o Options) (*Provena
 }
 
 func provenanceOf(b *provenance.Build) *Provenance {
-	p := &Provenance{PredicateType: b.PredicateType, Builder: b.BuilderID, Source: b.ConfigSourceURI, Commit: b.Commit,
+	p := &Provenance{PredicateType: b.PredicateType, Builder: Redact(b.BuilderID), Source: Redact(b.ConfigSourceURI), Commit: b.Commit,
 		Dockerfile: b.DockerfilePath, Target: b.Args["target"], Mode: "min"}
 	if p.Source == "" {
-		p.Source, p.Commit = b.VCS["source"], cmpOr(p.Commit, b.VCS["revision"])
+		p.Source, p.Commit = Redact(b.VCS["source"]), cmpOr(p.Commit, b.VCS["revision"])
 	}
 	if b.Max {
 		p.Mode = "max"
@@ -69,10 +69,10 @@ func provenanceOf(b *provenance.Build) *Provenance {
 		}
 	}
 	for _, im := range b.Images {
-		p.Bases = append(p.Bases, Base{Name: im.URI, Digest: prefixed(im.SHA256)})
+		p.Bases = append(p.Bases, Base{Name: Redact(im.URI), Digest: prefixed(im.SHA256)})
 	}
 	for _, d := range b.Downloads {
-		p.Downloads = append(p.Downloads, Download{URL: d.URL, SHA256: d.SHA256, Pinned: d.SHA256 != ""})
+		p.Downloads = append(p.Downloads, Download{URL: Redact(d.URL), SHA256: d.SHA256, Pinned: d.SHA256 != ""})
 	}
 	return p
 }
