@@ -80,6 +80,7 @@ const (
 	LevelDownloadsNone   = "REPROVER_DOWNLOADS_UNPINNED"
 	LevelFrontendBuiltin = "REPROVER_FRONTEND_BUILTIN"
 	LevelFrontendPinned  = "REPROVER_FRONTEND_PINNED"
+	LevelInputsArchived  = "REPROVER_INPUTS_ARCHIVED"
 )
 
 // Level is a value of verifiedLevels and what it means.
@@ -103,6 +104,7 @@ var Levels = []Level{
 	{LevelDownloadsNone, "network", "RUN reached the network only through BuildKit's capturing proxy, and nothing pinned its downloads (`--allow-unpinned-downloads`): the verdict is the comparison's alone"},
 	{LevelFrontendBuiltin, "frontend", "the Dockerfile was built by BuildKit's built-in Dockerfile frontend: no `# syntax=` and no `BUILDKIT_SYNTAX`"},
 	{LevelFrontendPinned, "frontend", "the Dockerfile was built by a frontend image pinned by digest (`# syntax=` in the commit, or `BUILDKIT_SYNTAX` given by the verifier or the commit's bake file), named in the rebuild report's `build.frontend`"},
+	{LevelInputsArchived, "inputs", "every download of the rebuild was served from the release's kit (docs/kit.md), each checked against the release's pin as it streamed, and no request reached any upstream host: the verdict holds however the upstreams moved"},
 	{LevelFailed, "", "the verification failed (`verificationResult` `FAILED`); then the only value, as the VSA spec says"},
 }
 

@@ -284,6 +284,10 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 	return r, nil
 }
 
+// CanReplay says whether a Spec.Replay can be served with no ReplayAddr:
+// the client reaches a daemon reprover started, whose bridge it knows.
+func (c *Client) CanReplay() bool { return c.gateway != "" }
+
 // replayOf starts the server of a Spec's Replay (nil when it has none),
 // where the daemon's proxy reaches it.
 func (c *Client) replayOf(ctx context.Context, s Spec) (*replay, error) {

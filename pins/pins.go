@@ -143,6 +143,16 @@ func NewSet(origin, source string, ps []Pin) (*Set, error) {
 // Len is the number of URLs pinned.
 func (s *Set) Len() int { return len(s.byURL) }
 
+// Pins are the set's pins, sorted by URL.
+func (s *Set) Pins() []Pin {
+	out := make([]Pin, 0, len(s.byURL))
+	for _, p := range s.byURL {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b Pin) int { return strings.Compare(a.URL, b.URL) })
+	return out
+}
+
 // Hosts lists the hosts the pins name (host[:port] as in the URLs), sorted:
 // the only hosts the proxy lets a RUN reach.
 func (s *Set) Hosts() []string {

@@ -195,6 +195,10 @@ type BuildkitDaemon struct {
 	Cert       string `mapstructure:"cert"`
 	Key        string `mapstructure:"key"`
 	ServerName string `mapstructure:"serverName"`
+	// ReplayAddr is host:port where this daemon's proxy reaches the
+	// service, to be served a release's kit (docs/kit.md): without it, a
+	// kit found by auto is not used, and a hint says so.
+	ReplayAddr string `mapstructure:"replayAddr"`
 }
 
 // DaemonHook lets a pool member be written as its address alone (the
@@ -210,7 +214,7 @@ func DaemonHook(from, to reflect.Type, data any) (any, error) {
 func (c *Config) Daemons() []verify.Daemon {
 	out := make([]verify.Daemon, 0, len(c.BuildKit.Addrs))
 	for _, d := range c.BuildKit.Addrs {
-		out = append(out, verify.Daemon{Addr: d.Addr, TLS: verify.TLS{CACert: d.CA, Cert: d.Cert, Key: d.Key, ServerName: d.ServerName}})
+		out = append(out, verify.Daemon{Addr: d.Addr, TLS: verify.TLS{CACert: d.CA, Cert: d.Cert, Key: d.Key, ServerName: d.ServerName}, ReplayAddr: d.ReplayAddr})
 	}
 	return out
 }

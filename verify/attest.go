@@ -71,6 +71,10 @@ func Attestations(ctx context.Context, rep *Report, req Request, key *attest.Pri
 	return append(out, env), nil
 }
 
+// VerifiedLevels are the verifiedLevels the signed summary of this report
+// holds (attest.Levels), passed under strict or not.
+func (r *Report) VerifiedLevels(strict bool) []string { return verifiedLevels(r, r.Verified(strict)) }
+
 // verifiedLevels is what a summary vouches for (attest.Levels): FAILED
 // alone when the verification failed; otherwise the verdict, and how RUN
 // reached the network: a proxied rebuild's downloads all as pinned, some
@@ -102,6 +106,9 @@ func verifiedLevels(rep *Report, passed bool) []string {
 		default:
 			levels = append(levels, attest.LevelDownloadsMoved)
 		}
+	}
+	if k := rep.Build.Kit; k != nil && rep.InputsAsReleased() {
+		levels = append(levels, attest.LevelInputsArchived)
 	}
 	switch rep.Build.Frontend {
 	case "":

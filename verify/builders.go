@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,9 @@ type Builders struct {
 type Daemon struct {
 	Addr string
 	TLS  TLS
+	// ReplayAddr is host:port where the daemon's proxy reaches this
+	// process, to be served a kit's downloads ("": it cannot be).
+	ReplayAddr string
 }
 
 // TLS is how to reach a daemon over mutual TLS (builder's settings, named
@@ -69,17 +73,17 @@ func (b *Builders) Start(ctx context.Context) error {
 	return err
 }
 
-func (b *Builders) managed(ctx context.Context) (string, error) {
+func (b *Builders) managed(ctx context.Context) (*builder.Daemon, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.daemon == nil {
 		d, err := builder.StartDaemon(ctx, builder.DaemonOptions{Logger: b.logger})
 		if err != nil {
-			return "", fmt.Errorf("starting buildkitd: %w", err)
+			return nil, fmt.Errorf("starting buildkitd: %w", err)
 		}
 		b.daemon = d
 	}
-	return b.daemon.Addr, nil
+	return b.daemon, nil
 }
 
 // Get connects to the next daemon that answers: a pool member that does
@@ -87,11 +91,17 @@ func (b *Builders) managed(ctx context.Context) (string, error) {
 // closes the connection. With every member down, the error names each.
 func (b *Builders) Get(ctx context.Context) (bld Builder, release func(), err error) {
 	if len(b.daemons) == 0 {
-		addr, err := b.managed(ctx)
+		d, err := b.managed(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		return b.connect(ctx, Daemon{Addr: addr})
+		// The daemon's own client knows its bridge: a replay serves a
+		// kit there (builder.Spec.Replay).
+		c, err := d.Connect(ctx, b.logger)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %s: %w", ErrBuilderUnreachable, d.Addr, err)
+		}
+		return c, func() { c.Close() }, nil
 	}
 	var errs []error
 	start := int(b.next.Add(1) - 1)
@@ -127,8 +137,27 @@ func (b *Builders) connect(ctx context.Context, d Daemon) (Builder, func(), erro
 		c.Close()
 		return nil, nil, fmt.Errorf("%w: %s: %w", ErrBuilderUnreachable, d.Addr, err)
 	}
+	if d.ReplayAddr != "" {
+		return servingClient{c, d.ReplayAddr}, func() { c.Close() }, nil
+	}
 	return c, func() { c.Close() }, nil
 }
+
+// servingClient is a pool member that reaches this process at addr: a
+// kit's downloads are served there (builder.Spec.ReplayAddr).
+type servingClient struct {
+	*builder.Client
+	addr string
+}
+
+func (c servingClient) Build(ctx context.Context, s builder.Spec, progress io.Writer, mode string) (*builder.Result, error) {
+	if s.Replay != nil && s.ReplayAddr == "" {
+		s.ReplayAddr = c.addr
+	}
+	return c.Client.Build(ctx, s, progress, mode)
+}
+
+func (c servingClient) CanReplay() bool { return true }
 
 // downUntil says whether addr failed recently, and until when it is
 // passed over.

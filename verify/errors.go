@@ -26,6 +26,10 @@ var (
 	// ErrUnpinned: the Dockerfile has inputs the pinning rules refuse, or
 	// the rebuild downloaded something no pin covers.
 	ErrUnpinned = errors.New("unpinned inputs")
+	// ErrKit: the release's kit cannot stand for its inputs: it lacks a
+	// pinned download, holds other bytes for one, or served a blob that
+	// did not match its pin (wrapped, naming the URL).
+	ErrKit = errors.New("the kit does not hold the release's inputs")
 )
 
 // RequestError is a Request that Check refuses, naming every problem (each

@@ -1,12 +1,17 @@
 package verify
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/image"
+	"github.com/reprover/reprover/internal/param"
 	"github.com/reprover/reprover/kit"
 	"github.com/reprover/reprover/pins"
 )
@@ -70,4 +75,118 @@ func ReadKitInputs(ctx context.Context, ref string, o Options) (*KitInputs, erro
 		in.Params.Network = "proxy"
 	}
 	return in, nil
+}
+
+// openKit opens the release's kit for a proxied rebuild (req.Kit; nil
+// when there is none). A kit named but not found, one for another image,
+// or one that does not parse is an error naming it: the verifier asked
+// for it. Auto finds none for an image outside a registry.
+func openKit(ctx context.Context, req Request, o Options, pub *image.Resolved) (*kit.Kit, error) {
+	where := cmp.Or(req.Kit, kit.Auto)
+	if pub == nil || where == kit.None {
+		return nil, nil
+	}
+	repo := ""
+	if pub.Ref.Transport == image.Registry {
+		repo = pub.Ref.Name
+	}
+	k, err := kit.Open(ctx, where, repo, pub.Digest, kit.Options{InsecureRegistries: o.Image.InsecureRegistries,
+		Keychain: o.Image.Keychain, Transport: o.Image.Transport, Limits: o.Inputs.Kit})
+	if err != nil {
+		return nil, param.Errorf("Kit", "{Kit} %s: %w", where, err)
+	}
+	return k, nil
+}
+
+// replay makes the rebuild take every download from the kit: the kit must
+// hold each pin of set with its bytes (else an error naming the URL), and
+// only the pinned URLs are served (a blob the kit holds beyond them is
+// never), each checked against the pin as it streams. No request of the
+// rebuild reaches any upstream host: one the kit does not serve gets a
+// 404 naming it (builder.Spec.Replay).
+func (p *plan) replay(set *pins.Set, o Options) error {
+	ps := set.Pins()
+	if err := p.kit.Check(ps); err != nil {
+		return fmt.Errorf("%w: %w", ErrKit, err)
+	}
+	urls := make([]string, 0, len(ps))
+	for _, pin := range ps {
+		urls = append(urls, pin.URL)
+	}
+	p.spec.Replay, p.spec.ReplayAddr, p.spec.ProxyHosts = pinnedReplay{p.kit, urls}, o.ReplayAddr, nil
+	p.build.Kit = &KitUse{Digest: p.kit.Digest().String(), Downloads: len(urls)}
+	return nil
+}
+
+// pinnedReplay is a kit restricted to the release's pinned URLs.
+type pinnedReplay struct {
+	k    *kit.Kit
+	urls []string
+}
+
+func (r pinnedReplay) URLs() []string                         { return r.urls }
+func (r pinnedReplay) Pin(url string) (pins.Pin, bool)        { return r.k.Pin(url) }
+func (r pinnedReplay) Open(url string) (io.ReadCloser, error) { return r.k.Open(url) }
+
+var _ builder.Replay = pinnedReplay{}
+
+// KitUse is the kit a rebuild replayed its inputs from (report
+// build.kit): its digest and what it served.
+type KitUse struct {
+	Digest string `json:"digest"` // the kit manifest's
+	// Downloads counts the pinned downloads the kit held and could serve;
+	// Served those the rebuild asked for and got from it.
+	Downloads int `json:"downloads"`
+	Served    int `json:"served"`
+	// NotInKit counts requests of the rebuild for URLs the kit does not
+	// serve: each answered 404 by reprover, never sent upstream (a
+	// package manager's probe of a file the release's server lacked too).
+	NotInKit int `json:"notInKit"`
+}
+
+// String is the kit's line of the report's text.
+func (u *KitUse) String() string {
+	s := fmt.Sprintf("kit %s (%d of %d downloads served from it)", u.Digest, u.Served, u.Downloads)
+	if u.NotInKit == 0 {
+		return s + "; no upstream reached"
+	}
+	return s + fmt.Sprintf("; %d request(s) for URLs the kit does not hold answered 404; no upstream reached", u.NotInKit)
+}
+
+// count counts what the rebuild got from the kit and what it asked for
+// that the kit does not hold (nil: no kit).
+func (u *KitUse) count(ds []Download) {
+	if u == nil {
+		return
+	}
+	for _, d := range ds {
+		switch {
+		case d.FromKit:
+			u.Served++
+		case d.Method != "":
+			u.NotInKit++
+		}
+	}
+}
+
+// kitError is a build's error, as ErrKit when the kit served a blob that
+// did not match its pin, or lacked one the build needed.
+func kitError(err error) error {
+	var re *builder.ReplayError
+	if errors.As(err, &re) {
+		return fmt.Errorf("%w: %w", ErrKit, err)
+	}
+	return err
+}
+
+// Replayer is a Builder that says whether it can serve a kit's downloads
+// with no Options.ReplayAddr (builder.Client.CanReplay: a daemon reprover
+// started). A Builder that is not one cannot.
+type Replayer interface {
+	CanReplay() bool
+}
+
+func canReplay(b Builder) bool {
+	r, ok := b.(Replayer)
+	return ok && r.CanReplay()
 }

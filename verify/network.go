@@ -128,7 +128,7 @@ func compareDownloads(captures []pins.Capture, set *pins.Set, adds []builder.Dow
 	checked, err := set.Compare(runCaptures(captures, adds))
 	out := addDownloads(adds)
 	for _, c := range checked {
-		out = append(out, Download{URL: c.URL, Method: c.Method, Status: c.Status, SHA256: c.SHA256, PinnedBy: c.PinnedBy, State: string(c.State), Pinned: c.Pinned})
+		out = append(out, Download{URL: c.URL, Method: c.Method, Status: c.Status, SHA256: c.SHA256, PinnedBy: c.PinnedBy, State: string(c.State), Pinned: c.Pinned, FromKit: c.FromKit})
 	}
 	added := map[string]bool{}
 	for _, d := range adds {

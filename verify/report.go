@@ -153,6 +153,9 @@ type Build struct {
 	// Inputs how the rebuild's downloads stood against them.
 	Pins   *Pins         `json:"pins,omitempty"`
 	Inputs *pins.Summary `json:"inputs,omitempty"`
+	// Kit is the release's kit every download was served from, when the
+	// rebuild replayed one (docs/kit.md).
+	Kit *KitUse `json:"kit,omitempty"`
 	// RunDownloads are the RUN steps that fetch; Warnings the rules
 	// broken that are reported, not refused (a download piped to a shell).
 	RunDownloads []builder.RunDownload `json:"runDownloads,omitempty"`
@@ -191,6 +194,8 @@ type Download struct {
 	// changed or missing one.
 	State  string `json:"state,omitempty"`
 	Pinned string `json:"pinned,omitempty"`
+	// FromKit: served from the release's kit, not fetched upstream.
+	FromKit bool `json:"fromKit,omitempty"`
 }
 
 // Pins says where the pins of a proxied rebuild came from.
@@ -284,6 +289,9 @@ func writeBuild(p *compare.Text, b *Build) {
 	}
 	if b.Inputs != nil {
 		p.Line("inputs:    %s", b.Inputs.String())
+	}
+	if b.Kit != nil {
+		p.Line("           %s", b.Kit.String())
 	}
 	if b.Target != "" {
 		p.Line("           target %s", b.Target)

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/param"
+	"github.com/reprover/reprover/kit"
 	"github.com/reprover/reprover/pins"
 )
 
@@ -53,6 +55,12 @@ type Request struct {
 	// download is then new, and the verified levels say the inputs were
 	// unpinned.
 	AllowUnpinnedDownloads bool `json:"allowUnpinnedDownloads,omitempty"`
+	// Kit is where the release's kit is (docs/kit.md): "" or kit.Auto (the
+	// published image's referrer, when it has one), kit.None, or a
+	// reference to the kit (HOST/REPO…, oci:DIR, oci-archive:FILE). With a
+	// kit, every download of a proxied rebuild is served from it, checked
+	// against the release's pins, and no request reaches an upstream.
+	Kit string `json:"kit,omitempty"`
 	// AllowSourceHosts are loopback, private or link-local hosts (or local
 	// directories) that a source named only by the published image may be
 	// cloned from.
@@ -116,9 +124,14 @@ type Options struct {
 	// it) in the caller's words in the report's hints: the CLI's flag, the
 	// service's JSON field. Nil: the library's names.
 	Words func(param string) string
-	// Inputs bound the reading of the commit's own files: its bake file,
-	// Dockerfile and lock file (zero fields: each package's defaults).
+	// Inputs bound the reading of the release's inputs: the commit's bake
+	// file, Dockerfile and lock file, and the kit (zero fields: each
+	// package's defaults).
 	Inputs InputLimits
+	// ReplayAddr is host:port where the BuildKit daemon's proxy reaches
+	// this process, to serve a kit's blobs (builder.Spec.ReplayAddr): for
+	// a daemon reprover did not start. "": the managed daemon's bridge.
+	ReplayAddr string
 }
 
 // InputLimits bound what verify reads from the source: the publisher
@@ -127,6 +140,7 @@ type InputLimits struct {
 	Bake  bake.Limits
 	Check builder.CheckLimits
 	Lock  pins.Limits
+	Kit   kit.Limits
 }
 
 // provenanceTypes are the predicate types read as provenance.
@@ -185,10 +199,13 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 	req = st.params.req
 	st.plan.spec.OutputDir = filepath.Join(scratch, "rebuilt")
 	started := time.Now()
+	if st.plan.kit != nil {
+		defer st.plan.kit.Close()
+	}
 	st.rebuilt, err = b.Build(ctx, st.plan.spec, progressOr(o.Progress), o.ProgressMode)
 	st.buildTime = time.Since(started)
 	if err != nil {
-		return offlineHint(err, req.network())
+		return kitError(offlineHint(err, req.network()))
 	}
 	if st.plan.pins != nil {
 		// Inputs that moved since the release do not stop it: the rebuild
@@ -198,6 +215,7 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 			return err
 		}
 		st.plan.build.Inputs = &sum
+		st.plan.build.Kit.count(st.downloads)
 		if !sum.AsReleased() {
 			st.plan.hints = append(st.plan.hints, "Inputs: "+sum.String()+". The rebuild did not get every input the release got: the verdict is the comparison's, and a strict verification requires every download as released (docs/network.md).")
 		}
@@ -399,6 +417,7 @@ type plan struct {
 	spec  builder.Spec
 	build Build
 	pins  *pins.Set // network proxy: what every download must equal
+	kit   *kit.Kit  // the release's kit the downloads are served from, or nil
 	hints []string
 }
 
@@ -465,6 +484,17 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 			p.spec.ProxyAnyHost, p.spec.ProxyHosts = true, req.AllowDownloadHosts
 			p.hints = append(p.hints, "The release recorded no pins: every download of the rebuild is new, nothing shows it got the release's inputs, and the verdict says only what the comparison found.")
 			return p, nil
+		}
+		if p.kit, err = openKit(ctx, req, o, pub); err != nil {
+			return nil, err
+		}
+		if p.kit != nil && cmp.Or(req.Kit, kit.Auto) == kit.Auto && o.ReplayAddr == "" && !canReplay(b) {
+			p.hints = append(p.hints, param.Sprintf(o.Words, "The image has a kit (%s), not used: the BuildKit daemon is not one reprover started, and {ReplayAddr} does not say where it reaches this machine to be served the kit's downloads; they were fetched from their upstreams.", p.kit.Digest()))
+			p.kit.Close()
+			p.kit = nil
+		}
+		if p.kit != nil {
+			return p, p.replay(set, o)
 		}
 		hosts, refused := proxyHosts(set, inputs.Downloads, req.AllowDownloadHosts)
 		p.spec.ProxyHosts = hosts

@@ -16,6 +16,7 @@ import (
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/files"
 	"github.com/reprover/reprover/internal/text"
+	"github.com/reprover/reprover/kit"
 	"github.com/reprover/reprover/pins"
 	"github.com/reprover/reprover/verify"
 )
@@ -53,6 +54,8 @@ type verifyFlags struct {
 	out    outputFlags
 	att    attestFlags
 	lim    limitFlags
+	// replayAddr is where a remote daemon's proxy reaches this machine.
+	replayAddr string
 }
 
 func (f *verifyFlags) register(cmd *cobra.Command) {
@@ -62,12 +65,14 @@ func (f *verifyFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.req.Image, "image", "", "the published image: HOST/REPO@sha256:…, HOST/REPO:TAG, oci:DIR[…], oci-archive:FILE")
 	fl.StringArrayVar(&f.req.AllowSourceHosts, "allow-source-host", nil, "a loopback, private or link-local host (or a local directory) that a source named only by the published image may be cloned from; repeatable")
 	fl.BoolVar(&f.strict, "strict", false, "pass only a reproducible (bit-identical) rebuild whose downloads all equal their pins")
+	fl.StringVar(&f.req.Kit, "kit", kit.Auto, "the release's kit (docs/kit.md), every download of a --network proxy rebuild served from it and none from upstream: auto (the image's referrer, when it has one), none, or the kit's reference (HOST/REPO…, oci:DIR, oci-archive:FILE)")
+	fl.StringVar(&f.replayAddr, "kit-serve-addr", "", "HOST:PORT where --buildkit-addr's daemon reaches this machine, to serve the kit's downloads (default: the bridge of the buildkitd reprover starts)")
 	fl.BoolVar(&f.req.AllowUnpinnedDownloads, "allow-unpinned-downloads", false, "with --network proxy: compare a rebuild whose downloads nothing pins (no lock file, no provenance materials); every download is then new, and the attestation's levels say the inputs were unpinned")
 	f.att.register(cmd)
 	f.build.register(cmd, &f.req, nil)
 	f.imgf.register(cmd)
 	f.out.register(cmd)
-	f.lim.register(cmd, imageLimits(&f.imgf), inputLimits(&f.build.inputs))
+	f.lim.register(cmd, imageLimits(&f.imgf), inputLimits(&f.build.inputs), kitLimits(&f.build.inputs.Kit))
 }
 
 // run reads the flags, makes the one call (verify.Run, which checks the
@@ -134,6 +139,7 @@ func (f *verifyFlags) options(g *globals) (verify.Options, attestOptions, error)
 	}
 	opts := f.build.options(g, copts)
 	opts.Image = f.imgf.openOptions() // verify.Run applies req.Platforms
+	opts.ReplayAddr = f.replayAddr
 	return opts, att, nil
 }
 
@@ -286,6 +292,13 @@ func (l *lazyBuilder) Version(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return b.Version(ctx)
+}
+
+// CanReplay passes on whether the daemon can serve a kit by itself
+// (verify.Replayer), once connected.
+func (l *lazyBuilder) CanReplay() bool {
+	r, ok := l.b.(verify.Replayer)
+	return ok && r.CanReplay()
 }
 
 // Close releases the connection, and stops a buildkitd started for it.

@@ -23,12 +23,15 @@ var flagOf = map[string]string{
 	"AllowDownloadHosts":     "--allow-download-host",
 	"AllowSourceHosts":       "--allow-source-host",
 	"AllowUnpinnedDownloads": "--allow-unpinned-downloads",
+	"Kit":                    "--kit",
+	"ReplayAddr":             "--kit-serve-addr", // verify.Options
 	"Bake":                   "--bake",
 	"BakeTarget":             "--bake-target",
 	"BakeVars":               "--bake-var", // CheckRequest
 	"BakeEnv":                "--bake-var", // verify.Options
 	// verify.LockRequest and verify.CheckRequest
-	"Dir": "--source",
+	"Dir":    "--source",
+	"Limits": "--limit",
 	// image.Options
 	"InsecureRegistries": "--insecure-registry",
 	// inspect.Options
