@@ -161,10 +161,14 @@ func asCompareLimit(err error) error {
 }
 
 // packageChange is c as the report says it, with the downloads that are
-// its package's file at either version.
+// its package's file at either version (matched on the whole name and
+// versions).
 func packageChange(c pkgdb.Change, downloads []Download) PackageChange {
 	p := c.Package()
-	pc := PackageChange{Ecosystem: string(p.Ecosystem), Name: p.Name, Arch: p.Arch, Where: p.Where, Rebuilt: c.A.Version, Published: c.B.Version}
+	// What a database says is kept as far as a person reads it (short):
+	// a 1 MiB "version" does not make a 1 MiB report line.
+	pc := PackageChange{Ecosystem: string(p.Ecosystem), Name: short(p.Name), Arch: short(p.Arch), Where: short(p.Where),
+		Rebuilt: short(c.A.Version), Published: short(c.B.Version)}
 	for _, d := range downloads {
 		if pkgdb.Carries(d.URL, c.A) || pkgdb.Carries(d.URL, c.B) {
 			pc.Downloads = append(pc.Downloads, d)
@@ -256,5 +260,5 @@ func versionOrNone(v string) string {
 	return short(v)
 }
 
-// short bounds a name or version an image's database wrote.
-func short(s string) string { return text.Truncate(s, 100) }
+// short bounds a name, version or place an image's database wrote.
+func short(s string) string { return text.Truncate(s, 200) }

@@ -267,3 +267,24 @@ func compareImages(t *testing.T, a, b any, o compare.Options) *compare.Report {
 	}
 	return rep
 }
+
+// TestPackageNamesBounded: a version of a megabyte in a status file is
+// shown as far as a person reads it, in the report and in the evidence.
+func TestPackageNamesBounded(t *testing.T) {
+	huge := "1." + strings.Repeat("9", 1<<20)
+	rep := compareImages(t, debImage("1.6-2.1+deb12u4", false, "12:00:00"), debImage(huge, false, "12:01:35"), compare.Options{})
+	p := rep.Platforms[0]
+	if len(p.Packages) != 2 || len(p.Packages[0].Published) > 256 || !strings.HasPrefix(p.Packages[0].Published, "1.999") {
+		t.Fatalf("packages: %d, the first's version %d bytes", len(p.Packages), len(p.Packages[0].Published))
+	}
+	for _, f := range p.Files {
+		if len(f.Evidence) > 2048 {
+			t.Errorf("%s: evidence of %d bytes", f.Path, len(f.Evidence))
+		}
+	}
+	for _, h := range rep.Hints {
+		if len(h) > 4096 {
+			t.Errorf("a hint of %d bytes", len(h))
+		}
+	}
+}
