@@ -81,6 +81,62 @@ func (s *Store) PutInspection(ctx context.Context, digest, ref string, rep *insp
 	return err
 }
 
+// ImageSummary is what the list of verifications shows of an image's
+// inspection: its highest finding ("" for none) and the reprover
+// verdicts attached to it that PASSED, checked with the service's key
+// and in all.
+type ImageSummary struct {
+	Highest         inspect.Severity
+	Passed, Checked int
+}
+
+// ImageSummaries are the summaries of the inspections kept for digests
+// (an image not inspected yet has none).
+func (s *Store) ImageSummaries(ctx context.Context, digests []string) (map[string]*ImageSummary, error) {
+	out := map[string]*ImageSummary{}
+	for _, d := range digests {
+		if _, ok := out[d]; ok {
+			continue
+		}
+		raw, err := s.Inspection(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		if raw == nil {
+			continue
+		}
+		var rep struct {
+			Platforms []struct {
+				Findings []struct {
+					Severity inspect.Severity `json:"severity"`
+				} `json:"findings"`
+			} `json:"platforms"`
+			Verdicts []inspect.Verdict `json:"verdicts"`
+		}
+		if err := json.Unmarshal(raw, &rep); err != nil {
+			return nil, fmt.Errorf("inspection of %s: %w", d, err)
+		}
+		var sum ImageSummary
+		for _, p := range rep.Platforms {
+			for _, f := range p.Findings {
+				if f.Severity.Rank() > sum.Highest.Rank() {
+					sum.Highest = f.Severity
+				}
+			}
+		}
+		for _, v := range rep.Verdicts {
+			if v.Result == attest.ResultPassed && v.Why == "" {
+				sum.Passed++
+				if v.Checked {
+					sum.Checked++
+				}
+			}
+		}
+		out[d] = &sum
+	}
+	return out, nil
+}
+
 // imageView is an image as the API shows it.
 type imageView struct {
 	Digest        string          `json:"digest"`

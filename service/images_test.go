@@ -76,6 +76,9 @@ func testImagePage(t *testing.T, dsn string) {
 	if strings.Contains(string(page), "s3cret-value") {
 		t.Errorf("the image page shows the secret")
 	}
+	if _, _, list := s.do(t, "GET", "/", "", nil); !strings.Contains(string(list), `<a href="/images/`+digest+`">highest finding high</a>`) {
+		t.Errorf("the list does not show the image's highest finding:\n%s", list)
+	}
 	if _, _, vp := s.do(t, "GET", "/verifications/"+id, "", nil); !strings.Contains(string(vp), `href="/images/`+digest+`"`) {
 		t.Errorf("the verification page does not link to the image's page")
 	}

@@ -153,9 +153,20 @@ func (s *Service) handleIndexPage(w http.ResponseWriter, r *http.Request) {
 			nq.Set(k, v)
 		}
 	}
+	var digests []string
+	for _, v := range items {
+		if v.ImageDigest != "" {
+			digests = append(digests, v.ImageDigest)
+		}
+	}
+	images, err := s.store.ImageSummaries(r.Context(), digests)
+	if err != nil {
+		s.logger.Warn("reading inspections", "err", err)
+	}
 	s.render(w, "index.html", map[string]any{
-		"Head":  head{Title: "Verifications"},
-		"Items": items, "Filter": f, "Filtered": f.Image != "" || f.Commit != "" || f.Verdict != "" || f.Status != "",
+		"Head":   head{Title: "Verifications"},
+		"Images": images,
+		"Items":  items, "Filter": f, "Filtered": f.Image != "" || f.Commit != "" || f.Verdict != "" || f.Status != "",
 		"Notice": notice, "Paged": f.Before != "",
 		"Next": next, "NextURL": "/?" + nq.Encode(),
 		"Verdicts": verify.Verdicts,

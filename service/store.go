@@ -44,6 +44,9 @@ type Verification struct {
 	FinishedAt  *time.Time      `json:"finishedAt,omitempty"`
 	// HeartbeatAt is when the running worker was last heard from.
 	HeartbeatAt time.Time `json:"-"`
+	// ImageDigest is the digest of the published image a finished
+	// verification compared ("" when it read none).
+	ImageDigest string `json:"-"`
 }
 
 // Store keeps verifications in SQLite (embedded, the default) or
@@ -199,7 +202,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	// The version says what the schema should be; a table altered by hand
 	// or half restored is found now, not at the first request.
-	if _, err := s.db.ExecContext(ctx, `SELECT `+columns+`, lease, submitter, image_digest FROM reprover_verification WHERE 1 = 0`); err != nil {
+	if _, err := s.db.ExecContext(ctx, `SELECT `+columns+`, lease, submitter FROM reprover_verification WHERE 1 = 0`); err != nil {
 		return fmt.Errorf("schema version %d, but reprover_verification does not have its columns: %w", SchemaVersion, err)
 	}
 	return nil
@@ -308,7 +311,7 @@ func (s *Store) q(query string) string {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-const columns = `id, request, status, verdict, error, report, attestation, generation, attempts, created_at, updated_at, finished_at, heartbeat_at`
+const columns = `id, request, status, verdict, error, report, attestation, generation, attempts, created_at, updated_at, finished_at, heartbeat_at, image_digest`
 
 func scan(row interface{ Scan(...any) error }) (*Verification, error) {
 	var v Verification
@@ -316,7 +319,7 @@ func scan(row interface{ Scan(...any) error }) (*Verification, error) {
 	var report, att sql.NullString
 	var created, updated int64
 	var finished, heartbeat sql.NullInt64
-	if err := row.Scan(&v.ID, &req, &v.Status, &v.Verdict, &v.Error, &report, &att, &v.Generation, &v.Attempts, &created, &updated, &finished, &heartbeat); err != nil {
+	if err := row.Scan(&v.ID, &req, &v.Status, &v.Verdict, &v.Error, &report, &att, &v.Generation, &v.Attempts, &created, &updated, &finished, &heartbeat, &v.ImageDigest); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(req), &v.Request); err != nil {

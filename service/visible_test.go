@@ -31,7 +31,8 @@ func TestPagesShowVisible(t *testing.T) {
 				"verification.html": map[string]any{"Head": head{Title: "Verification " + v.ID}, "V": &v, "R": &rep, "S": summarize(&v, &rep)},
 				"index.html": map[string]any{"Head": head{Title: "Verifications"}, "Items": []Verification{v}, "Filter": f, "Filtered": true,
 					"Notice": texttest.Hostile, "Paged": true, "Next": texttest.Hostile, "NextURL": "/?cursor=x",
-					"Verdicts": verify.Verdicts, "Statuses": []string{StatusQueued, StatusRunning, StatusDone, StatusFailed}},
+					"Verdicts": verify.Verdicts, "Statuses": []string{StatusQueued, StatusRunning, StatusDone, StatusFailed},
+					"Images": map[string]*ImageSummary{v.ImageDigest: {Highest: texttest.Hostile, Passed: 2, Checked: 1}}},
 			} {
 				var b strings.Builder
 				if err := pages.ExecuteTemplate(&b, name, data); err != nil {
