@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -189,4 +190,45 @@ type Replayer interface {
 func canReplay(b Builder) bool {
 	r, ok := b.(Replayer)
 	return ok && r.CanReplay()
+}
+
+// KeepKit makes the release's kit from a verification whose downloads
+// all matched their pins: those downloads, each fetched again and checked
+// against its pin (a byte that moved since is a *kit.MismatchError, and
+// no kit is made), and the source tree when the request's source is a
+// local checkout. The first verifier archives; everyone after replays
+// (docs/kit.md). It returns the kit and the image's repository ("" when
+// it is not in a registry); a verification that did not pass with every
+// download as released keeps nothing, and the error says why.
+func KeepKit(ctx context.Context, rep *Report, req Request, o Options) (*kit.Kit, string, error) {
+	switch {
+	case !rep.Verified(false):
+		return nil, "", fmt.Errorf("no kit kept: the verdict is %s", rep.Verdict)
+	case rep.Build == nil || rep.Build.Pins == nil || rep.Build.Pins.From == pins.FromNone:
+		return nil, "", errors.New("no kit kept: the rebuild had no pinned downloads (a kit keeps a --network proxy release's)")
+	case !rep.InputsAsReleased():
+		return nil, "", fmt.Errorf("no kit kept: not every download was as the release got it (%s)", rep.Build.Inputs)
+	case rep.Build.Kit != nil:
+		return nil, "", fmt.Errorf("no kit kept: the rebuild replayed the image's kit %s already", rep.Build.Kit.Digest)
+	}
+	in, err := ReadKitInputs(ctx, req.Image, o)
+	if err != nil {
+		return nil, "", err
+	}
+	in.Pins = nil
+	for _, d := range rep.Build.Downloads {
+		if d.State == string(pins.StatePinned) {
+			in.Pins = append(in.Pins, pins.Pin{URL: d.URL, SHA256: d.SHA256})
+		}
+	}
+	mo := kit.MakeOptions{Subject: in.Subject, Name: in.Repository, Pins: in.Pins, Params: in.Params,
+		AllowHosts: req.AllowDownloadHosts, Limits: o.Inputs.Kit, Logger: o.Logger}
+	if st, err := os.Stat(req.Source); err == nil && st.IsDir() && req.Commit != "" {
+		mo.SourceDir, mo.Commit = req.Source, req.Commit
+	}
+	k, err := kit.Make(ctx, mo)
+	if err != nil {
+		return nil, "", err
+	}
+	return k, in.Repository, nil
 }

@@ -68,11 +68,26 @@ func TestVerifyKitReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := kit.Make(t.Context(), kit.MakeOptions{Subject: in.Subject, Name: in.Repository, Pins: in.Pins, Params: in.Params, AllowHosts: []string{host}})
+	k, err := kit.Make(t.Context(), kit.MakeOptions{Subject: in.Subject, Name: in.Repository, Pins: in.Pins, Params: in.Params, AllowHosts: []string{host},
+		SourceDir: dir, Commit: commit})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer k.Close()
+	// A verifier's first verification keeps the same kit (--kit-out).
+	req := verify.Request{Source: dir, Commit: commit, Image: ref, Network: builder.NetworkProxy, Kit: kit.None, AllowDownloadHosts: []string{host}}
+	first, err := verify.Run(t.Context(), req, w.bk, verify.Options{ProgressMode: "quiet"})
+	if err != nil || first.Verdict != verify.Reproducible {
+		t.Fatalf("first verification: verdict %s, error %v", first.Verdict, err)
+	}
+	kept, keptRepo, err := verify.KeepKit(t.Context(), first, req, verify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Digest() != k.Digest() || keptRepo != in.Repository {
+		t.Errorf("kept kit %s in %s, want the release job's %s in %s", kept.Digest(), keptRepo, k.Digest(), in.Repository)
+	}
+	kept.Close()
 	kitRef, err := k.Push(t.Context(), in.Repository, kit.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,7 @@ type verifyFlags struct {
 	lim    limitFlags
 	// replayAddr is where a remote daemon's proxy reaches this machine.
 	replayAddr string
+	keep       keptKit
 }
 
 func (f *verifyFlags) register(cmd *cobra.Command) {
@@ -66,6 +67,8 @@ func (f *verifyFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.req.AllowSourceHosts, "allow-source-host", nil, "a loopback, private or link-local host (or a local directory) that a source named only by the published image may be cloned from; repeatable")
 	fl.BoolVar(&f.strict, "strict", false, "pass only a reproducible (bit-identical) rebuild whose downloads all equal their pins")
 	fl.StringVar(&f.req.Kit, "kit", kit.Auto, "the release's kit (docs/kit.md), every download of a --network proxy rebuild served from it and none from upstream: auto (the image's referrer, when it has one), none, or the kit's reference (HOST/REPO…, oci:DIR, oci-archive:FILE)")
+	fl.StringVar(&f.keep.out, "kit-out", "", "when every download matched its pin, keep them as the release's kit: write it to oci:DIR or oci-archive:FILE (each fetched again and checked against its pin; docs/kit.md)")
+	fl.BoolVar(&f.keep.push, "push-kit", false, "when every download matched its pin, push the release's kit to the image's repository as a referrer, where the next verification finds it")
 	fl.StringVar(&f.replayAddr, "kit-serve-addr", "", "HOST:PORT where --buildkit-addr's daemon reaches this machine, to serve the kit's downloads (default: the bridge of the buildkitd reprover starts)")
 	fl.BoolVar(&f.req.AllowUnpinnedDownloads, "allow-unpinned-downloads", false, "with --network proxy: compare a rebuild whose downloads nothing pins (no lock file, no provenance materials); every download is then new, and the attestation's levels say the inputs were unpinned")
 	f.att.register(cmd)
@@ -98,6 +101,11 @@ func (f *verifyFlags) run(ctx context.Context, g *globals) error {
 	if att.Key != nil {
 		if err := writeAttestations(ctx, g, rep, f.req, att); err != nil {
 			return err
+		}
+	}
+	if f.keep.wanted() && verr == nil {
+		if err := f.keep.keep(ctx, g, rep, f.req, opts); err != nil {
+			fmt.Fprintf(g.stderr, "reprover: %s\n", text.VisibleLines(say(err)))
 		}
 	}
 	switch {
