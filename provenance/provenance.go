@@ -59,6 +59,9 @@ type Build struct {
 	// BuilderID names the builder (v1 runDetails.builder.id, v0.2
 	// builder.id).
 	BuilderID string
+	// LayerLocations are where in the Dockerfile each layer the build
+	// made was made, by layer digest (mode=max statements only).
+	LayerLocations map[string]Location
 	// Subjects are what the statement is about: BuildKit names each
 	// platform's image manifest (once per image name it was exported
 	// under) in that platform's statement, and none when the export had no
@@ -218,6 +221,86 @@ type mountID struct {
 
 type buildkitMetadata struct {
 	VCS map[string]string `json:"vcs"`
+	// Source and Layers are in mode=max statements: where in the
+	// Dockerfile each step is, and each step's output as its chain of
+	// layers (BuildKit's provenance types.BuildKitMetadata).
+	Source struct {
+		Locations map[string]struct {
+			Locations []struct {
+				SourceIndex int `json:"sourceIndex"`
+				Ranges      []struct {
+					Start struct {
+						Line int `json:"line"`
+					} `json:"start"`
+					End struct {
+						Line int `json:"line"`
+					} `json:"end"`
+				} `json:"ranges"`
+			} `json:"locations"`
+		} `json:"locations"`
+		Infos []struct {
+			Filename string `json:"filename"`
+		} `json:"infos"`
+	} `json:"source"`
+	Layers map[string][][]struct {
+		Digest string `json:"digest"`
+	} `json:"layers"`
+}
+
+// Location is where in a Dockerfile a step is: its file and lines.
+type Location struct {
+	File       string
+	Start, End int
+}
+
+func (l Location) String() string {
+	if l.End > l.Start {
+		return fmt.Sprintf("%s:%d-%d", l.File, l.Start, l.End)
+	}
+	return fmt.Sprintf("%s:%d", l.File, l.Start)
+}
+
+// maxLayerSteps bounds the steps whose layers a statement may map.
+const maxLayerSteps = 10_000
+
+// layerLocations maps each layer digest the statement's steps output to
+// the Dockerfile lines of the step that made it: the step with the
+// shortest chain of layers holding it (a base's layers are the FROM's;
+// a step that changed nothing has its input's chain, so ties go to the
+// earlier line).
+func (m buildkitMetadata) layerLocations() map[string]Location {
+	if len(m.Layers) == 0 || len(m.Layers) > maxLayerSteps {
+		return nil
+	}
+	type made struct {
+		chain int
+		loc   Location
+	}
+	best := map[string]made{}
+	for key, chains := range m.Layers {
+		step, _, _ := strings.Cut(key, ":")
+		src, ok := m.Source.Locations[step]
+		if !ok || len(src.Locations) == 0 || len(src.Locations[0].Ranges) == 0 || len(chains) == 0 {
+			continue
+		}
+		l0 := src.Locations[0]
+		loc := Location{File: "Dockerfile", Start: l0.Ranges[0].Start.Line, End: l0.Ranges[0].End.Line}
+		if l0.SourceIndex >= 0 && l0.SourceIndex < len(m.Source.Infos) && m.Source.Infos[l0.SourceIndex].Filename != "" {
+			loc.File = m.Source.Infos[l0.SourceIndex].Filename
+		}
+		chain := chains[0]
+		for _, l := range chain {
+			b, seen := best[l.Digest]
+			if !seen || len(chain) < b.chain || len(chain) == b.chain && loc.Start < b.loc.Start {
+				best[l.Digest] = made{len(chain), loc}
+			}
+		}
+	}
+	out := map[string]Location{}
+	for d, b := range best {
+		out[d] = b.loc
+	}
+	return out
 }
 
 // readV1 reads the predicate of a statement: decoded with the whole
@@ -235,6 +318,7 @@ func (b *Build) readV1(statement []byte) error {
 	b.Max = len(p.BuildDefinition.InternalParameters.BuildConfig) > 0
 	b.addDownloads(p.BuildDefinition.ResolvedDependencies)
 	b.BuilderID = p.RunDetails.Builder.ID
+	b.LayerLocations = p.RunDetails.Metadata.BuildKit.layerLocations()
 	return nil
 }
 
@@ -251,6 +335,7 @@ func (b *Build) readV02(statement []byte) error {
 	b.Max = len(p.BuildConfig) > 0
 	b.addDownloads(p.Materials)
 	b.BuilderID = p.Builder.ID
+	b.LayerLocations = p.Metadata.BuildKit.layerLocations()
 	return nil
 }
 

@@ -36,7 +36,7 @@ func TestRead(t *testing.T) {
 			}
 			args := b.Args
 			b.Args = nil
-			b.Images = nil // TestImages
+			b.Images, b.LayerLocations = nil, nil // TestImages, TestLayerLocations
 			want := c.want
 			if !reflect.DeepEqual(*b, want) {
 				t.Errorf("read %+v\nwant %+v", *b, want)
@@ -236,5 +236,29 @@ func TestImages(t *testing.T) {
 	want := []Image{{URI: "pkg:docker/127.0.0.1:42903/base/busybox?digest=sha256:2aca5e93712887ed69170aef8a2140b7f698f92c1ed41c95414d995e9d46b650&platform=linux%2Famd64", SHA256: "2aca5e93712887ed69170aef8a2140b7f698f92c1ed41c95414d995e9d46b650"}}
 	if !reflect.DeepEqual(b.Images, want) || len(b.Downloads) != 0 {
 		t.Errorf("images %+v, downloads %+v; want images %+v and no download", b.Images, b.Downloads, want)
+	}
+}
+
+// TestLayerLocations: a mode=max statement says which Dockerfile line
+// made each layer: a base's layers are its FROM's (of the stage that
+// ships), a COPY's layer its line.
+func TestLayerLocations(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "buildkit-v1-max.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Read(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Location{
+		"sha256:d4bff08c788ac6cac243c87cd48cb72654b26555eb93d8d01355a284713b31bb": {File: "Dockerfile", Start: 5, End: 5},
+		"sha256:81ee87083bacc7010e7f90639e2efd8522d285da8069708c5b11007d93e7cea5": {File: "Dockerfile", Start: 6, End: 6},
+	}
+	if !reflect.DeepEqual(b.LayerLocations, want) {
+		t.Errorf("layer locations %v, want %v", b.LayerLocations, want)
+	}
+	if got := want["sha256:81ee87083bacc7010e7f90639e2efd8522d285da8069708c5b11007d93e7cea5"].String(); got != "Dockerfile:6" {
+		t.Errorf("location shown as %q", got)
 	}
 }
