@@ -2,6 +2,7 @@ package inspect_test
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -78,17 +79,48 @@ RUN wget -qO- http://install.invalid/install.sh | sh
 	}
 	noSecretShown(t, rep)
 
-	clean := fixtures.PublishRelease(t, reg, addr, "built/clean", map[string]string{
-		"Dockerfile": "FROM BASE\nCOPY hello.txt /app/hello.txt\nUSER 65532\n",
-		"hello.txt":  "hello\n",
-	})
-	rep = inspectRef(t, clean.Published, inspect.Options{})
-	for _, f := range rep.Platforms[0].Findings {
-		if f.Severity.Rank() >= inspect.Medium.Rank() {
+	// The clean image is built as a release job builds one with buildctl,
+	// with provenance (mode=max): it is traced to its Dockerfile's lines.
+	dir := t.TempDir()
+	base := reg.PushBusybox(t)
+	for name, body := range map[string]string{"Dockerfile": "FROM " + base + "\nCOPY hello.txt /app/hello.txt\nUSER 65532\n", "hello.txt": "hello\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "clean")
+	d := fixtures.Buildctl(t, addr, dir, out, "attest:provenance=mode=max")
+	x, err := fixtures.FromLayout(out, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean, err := fixtures.PushAny(reg.Host+"/built/clean:v1", x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep = inspectRef(t, clean, inspect.Options{})
+	if len(rep.Platforms) != 1 {
+		t.Fatalf("%d platforms", len(rep.Platforms))
+	}
+	cp := rep.Platforms[0]
+	for _, f := range cp.Findings {
+		if f.Severity.Rank() >= inspect.Medium.Rank() || f.Check == inspect.NoProvenance {
 			t.Errorf("the clean image has a %s finding: %+v", f.Severity, f)
 		}
 	}
-	if rep.Platforms[0].User != "65532" {
-		t.Errorf("user %q, want 65532", rep.Platforms[0].User)
+	if cp.User != "65532" {
+		t.Errorf("user %q, want 65532", cp.User)
+	}
+	pv := rep.Provenance
+	_, baseDigest, _ := strings.Cut(base, "@")
+	if pv == nil || pv.Mode != "max" || pv.NotAbout != "" || len(pv.Bases) != 1 || pv.Bases[0].Digest != baseDigest {
+		t.Errorf("provenance %s, want mode=max about this image, base %s", indent(pv), baseDigest)
+	}
+	var lines []string
+	for _, l := range cp.Layers {
+		lines = append(lines, l.Dockerfile)
+	}
+	if !slices.Equal(lines, []string{"Dockerfile:1", "Dockerfile:2"}) {
+		t.Errorf("layers made at %q, want the FROM's and the COPY's lines: %s", lines, indent(cp.Layers))
 	}
 }

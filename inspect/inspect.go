@@ -17,6 +17,7 @@ import (
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/param"
 	"github.com/reprover/reprover/layer"
+	"github.com/reprover/reprover/provenance"
 )
 
 // Options say how an image is inspected.
@@ -67,7 +68,7 @@ const (
 func Image(ctx context.Context, r *image.Resolved, o Options) (*Report, error) {
 	o = o.withDefaults()
 	rep := &Report{SchemaVersion: SchemaVersion, Image: r.Ref.String(), Digest: r.Digest.String(), Verdicts: []Verdict{}, Referrers: []Referrer{}}
-	prov, refs, err := readProvenance(ctx, r, o)
+	prov, locs, refs, err := readProvenance(ctx, r, o)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func Image(ctx context.Context, r *image.Resolved, o Options) (*Report, error) {
 		return nil, err
 	}
 	for _, img := range r.Images {
-		p, err := inspectPlatform(img, walks, o.Limits)
+		p, err := inspectPlatform(img, walks, locs, o.Limits)
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +149,7 @@ func readLayers(ctx context.Context, imgs []*image.Image, o Options, gz layer.Gu
 }
 
 // inspectPlatform judges one platform's image from its layers' walks.
-func inspectPlatform(img *image.Image, ws *walks, lim Limits) (*Platform, error) {
+func inspectPlatform(img *image.Image, ws *walks, locs map[string]provenance.Location, lim Limits) (*Platform, error) {
 	cfg := img.Config.Config
 	p := &Platform{Platform: image.PlatformString(img.Platform), Digest: img.Descriptor.Digest.String(), User: cfg.User, Findings: []Finding{}}
 	if len(cfg.Labels) > 0 {
@@ -185,6 +186,9 @@ func inspectPlatform(img *image.Image, ws *walks, lim Limits) (*Platform, error)
 			return nil, fmt.Errorf("layer %d %s: uncompressed content hashes to %s, the config's diff_id is %s", at, l.Descriptor.Digest, w.DiffID, l.DiffID)
 		}
 		lr := Layer{Digest: l.Descriptor.Digest.String(), Size: l.Descriptor.Size, Instruction: instr[l.Index]}
+		if loc, ok := locs[lr.Digest]; ok {
+			lr.Dockerfile = loc.String()
+		}
 		for _, f := range append(layer.MediaTypeFinding(l.Descriptor.MediaType, w.Compression), w.Findings...) {
 			c.add(finding(LayerOddity, f.Path, at, f.Kind+": "+f.Message))
 		}

@@ -84,7 +84,11 @@ func (r *Report) WriteText(w io.Writer, o render.TextOptions) error {
 		}
 		p.Line("%s %s, user %s", p.Bold("platform"), pl.Platform, user)
 		for i, l := range pl.Layers {
-			p.Line("  layer %d %s %d bytes, %d files: %s", i+1, l.Digest, l.Size, l.Files, l.Instruction)
+			at := ""
+			if l.Dockerfile != "" {
+				at = " (" + l.Dockerfile + ")"
+			}
+			p.Line("  layer %d %s %d bytes, %d files: %s%s", i+1, l.Digest, l.Size, l.Files, l.Instruction, at)
 		}
 		if len(pl.Findings) == 0 {
 			p.Line("  %s", p.Green("no findings"))
@@ -176,6 +180,6 @@ const pageDefs = `{{define "title"}}inspect {{visible .Image}}{{end}}
 {{range .Findings}}<tr><td>{{visible (print .Severity)}}</td><td>{{visible .Check}}</td><td><code>{{visible .Path}}</code></td><td>{{if .Layer}}{{.Layer}}{{end}}</td><td>{{visible .Evidence}}</td><td>{{visible .Fix}}</td></tr>{{end}}
 </table>
 <h3>Layers</h3><table><tr><th>#</th><th>digest</th><th>size</th><th>files</th><th>instruction</th></tr>
-{{range $i, $l := .Layers}}<tr><td>{{inc $i}}</td><td><code>{{visible $l.Digest}}</code></td><td>{{$l.Size}}</td><td>{{$l.Files}}</td><td><code>{{visible $l.Instruction}}</code></td></tr>{{end}}
+{{range $i, $l := .Layers}}<tr><td>{{inc $i}}</td><td><code>{{visible $l.Digest}}</code></td><td>{{$l.Size}}</td><td>{{$l.Files}}</td><td><code>{{visible $l.Instruction}}</code>{{with $l.Dockerfile}} ({{visible .}}){{end}}</td></tr>{{end}}
 </table>{{end}}{{end}}
 `

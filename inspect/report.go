@@ -51,7 +51,10 @@ type Layer struct {
 	// Instruction is the history's created_by, secrets in it replaced
 	// by their name and fingerprint.
 	Instruction string `json:"instruction,omitempty"`
-	Files       int    `json:"files"`
+	// Dockerfile is where in the Dockerfile the layer was made
+	// ("Dockerfile:3"), when the provenance (mode=max) says.
+	Dockerfile string `json:"dockerfile,omitempty"`
+	Files      int    `json:"files"`
 }
 
 // Finding is one finding of a check.

@@ -20,10 +20,10 @@ const KitArtifactType = "application/vnd.reprover.kit.v1+json"
 // readProvenance reads the image's attestations in its index: the first
 // SLSA provenance, and every statement as a referrer by its predicate
 // type.
-func readProvenance(ctx context.Context, r *image.Resolved, o Options) (*Provenance, []Referrer, error) {
+func readProvenance(ctx context.Context, r *image.Resolved, o Options) (*Provenance, map[string]provenance.Location, []Referrer, error) {
 	sts, err := r.Statements(ctx, o.ImageLimits)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	digests := []string{r.Digest.String()}
 	for _, img := range r.Images {
@@ -31,6 +31,7 @@ func readProvenance(ctx context.Context, r *image.Resolved, o Options) (*Provena
 	}
 	var refs []Referrer
 	var prov *Provenance
+	var locs map[string]provenance.Location
 	for _, st := range sts {
 		refs = append(refs, Referrer{ArtifactType: st.PredicateType, Digest: st.Digest.String(), Where: "index"})
 		if prov != nil || (st.PredicateType != provenance.SLSAv1 && st.PredicateType != provenance.SLSAv02) {
@@ -38,14 +39,16 @@ func readProvenance(ctx context.Context, r *image.Resolved, o Options) (*Provena
 		}
 		b, err := provenance.Read(st.Raw)
 		if err != nil {
-			return nil, nil, fmt.Errorf("provenance %s: %w", st.Digest, err)
+			return nil, nil, nil, fmt.Errorf("provenance %s: %w", st.Digest, err)
 		}
 		prov = provenanceOf(b)
 		if err := b.About(digests...); err != nil {
 			prov.NotAbout = err.Error()
+		} else {
+			locs = b.LayerLocations // only a statement about this image says where its layers come from
 		}
 	}
-	return prov, refs, nil
+	return prov, locs, refs, nil
 }
 
 func provenanceOf(b *provenance.Build) *Provenance {
