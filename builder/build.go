@@ -94,6 +94,12 @@ type Spec struct {
 	// bridge of a daemon reprover started (Daemon.Connect); a daemon of a
 	// pool needs it (an address on the network between them).
 	ReplayAddr string
+	// Bases, when set, serves the base images it holds to the build from
+	// this machine (a kit's), instead of their registries: each blob
+	// checked as it is copied before the build, then read by the daemon
+	// through the client's session (bases.go). Only still decides which
+	// images the build may use; a base Bases lacks comes from its registry.
+	Bases Bases
 	// Only is every image, git remote and ADD URL the build may fetch
 	// (AllowedOf the inputs Check found); anything else fails the build,
 	// naming it. A rebuild always sets it; nil lets a build fetch what its
@@ -116,6 +122,9 @@ type Result struct {
 	// Captures are the requests RUN steps made through the proxy, with
 	// the digest of each download it captured whole (NetworkProxy only).
 	Captures []pins.Capture
+	// BasesServed are the base images (digests) the build took from
+	// Spec.Bases instead of their registries.
+	BasesServed []string
 }
 
 // Client is a connection to a buildkitd.
@@ -249,6 +258,11 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 	if err != nil {
 		return nil, err
 	}
+	bs, err := basesOf(ctx, s, &opt)
+	if err != nil {
+		return nil, err
+	}
+	defer bs.close()
 	res, logs, plog, err := c.solve(ctx, opt, progress, mode)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -267,6 +281,7 @@ func (c *Client) Build(ctx context.Context, s Spec, progress io.Writer, mode str
 	if r.Digest == "" {
 		return nil, errors.New("buildkit returned no image digest")
 	}
+	r.BasesServed = bs.served()
 	if opt.ProxyNetwork {
 		if r.Captures, err = c.captures(ctx, opt.Ref, plog); err != nil {
 			return nil, err
