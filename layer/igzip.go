@@ -113,7 +113,10 @@ type igzip struct {
 	crc     uint32      // CRC-32 of the output returned
 	size    int64
 
-	buf        []byte // output read and not yet returned: buf[start:end]
+	// buf holds output read and not yet returned, buf[start:end]: the
+	// last bytes, which may be the end marker; and, for a Read into a
+	// p shorter than buf, what is read for it.
+	buf        []byte
 	start, end int
 	rerr       error // from out
 	err        error // sticky: what Read returns once out has ended
@@ -121,7 +124,7 @@ type igzip struct {
 
 func startIgzip(ctx context.Context, path string, src io.Reader) (*igzip, error) {
 	z := &igzip{ctx: ctx, stderr: &capped{max: maxIgzipStderr}, marker: make([]byte, igzipEndMarker),
-		fed: make(chan struct{}), buf: make([]byte, 256<<10), scan: &memberScan{r: src}}
+		fed: make(chan struct{}), buf: make([]byte, 4<<10), scan: &memberScan{r: src}}
 	if _, err := rand.Read(z.marker); err != nil {
 		return nil, err
 	}
@@ -176,6 +179,23 @@ func (z *igzip) Read(p []byte) (int, error) {
 		if z.rerr != nil {
 			z.err = z.finish(z.buf[z.start:z.end])
 			return 0, z.err
+		}
+		// At most k bytes are held here now.
+		if len(p) >= len(z.buf) {
+			// Into p itself, after what is held; the last k bytes are
+			// held back again.
+			h := copy(p, z.buf[z.start:z.end])
+			var n int
+			n, z.rerr = z.out.Read(p[h:])
+			t := h + n
+			keep := min(t, k)
+			z.start, z.end = 0, copy(z.buf, p[t-keep:t])
+			if n := t - keep; n > 0 {
+				z.crc = crc32.Update(z.crc, crc32.IEEETable, p[:n])
+				z.size += int64(n)
+				return n, nil
+			}
+			continue
 		}
 		if z.start > 0 {
 			z.end = copy(z.buf, z.buf[z.start:z.end])

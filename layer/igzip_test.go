@@ -2,8 +2,11 @@ package layer
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
+	"os/exec"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -104,4 +107,60 @@ func (c *chunked) Read(p []byte) (int, error) {
 	k := copy(p[:min(len(p), c.n)], c.b)
 	c.b = c.b[k:]
 	return k, nil
+}
+
+// TestIgzipReadSizes: igzip's output comes out whole and without its end
+// marker whatever the sizes of the reads, into p or through the buffer,
+// and a stream igzip stops short of is refused at its end.
+func TestIgzipReadSizes(t *testing.T) {
+	igzipPath, err := exec.LookPath("igzip")
+	if err != nil {
+		t.Fatalf("igzip is not on PATH (make tools installs Debian's isal): %v", err)
+	}
+	data := make([]byte, 300<<10)
+	for i := range data {
+		data[i] = byte(i*7 + i/1000)
+	}
+	tests := []struct {
+		name   string
+		stream []byte
+		out    []byte
+		err    error
+	}{
+		{name: "one member", stream: gzipOf(data), out: data},
+		{name: "empty", stream: gzipOf(nil)},
+		{name: "trailing garbage", stream: append(gzipOf(data), "garbage"...), err: gzip.ErrHeader},
+	}
+	for _, tt := range tests {
+		for _, size := range []int{1, igzipEndMarker - 1, igzipEndMarker, igzipEndMarker + 1, 4<<10 - 1, 4 << 10, 64 << 10, 1 << 20} {
+			t.Run(fmt.Sprintf("%s/reads of %d", tt.name, size), func(t *testing.T) {
+				z, err := startIgzip(t.Context(), igzipPath, bytes.NewReader(tt.stream))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer z.Close()
+				var got []byte
+				p := make([]byte, size)
+				for range 10 * len(data) { // bounded: a read returns a byte or an error
+					n, err := z.Read(p)
+					got = append(got, p[:n]...)
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						if !errors.Is(err, tt.err) || tt.err == nil {
+							t.Fatalf("error %v, want %v", err, tt.err)
+						}
+						return
+					}
+				}
+				if tt.err != nil {
+					t.Fatalf("no error, want %v", tt.err)
+				}
+				if !bytes.Equal(got, tt.out) {
+					t.Fatalf("%d bytes, not the %d written", len(got), len(tt.out))
+				}
+			})
+		}
+	}
 }
