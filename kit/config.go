@@ -50,11 +50,11 @@ func ParseConfig(b []byte, what string, lim Limits) (*Config, error) {
 		if !gitid.Valid(s.Commit) {
 			return nil, fmt.Errorf("%s: source.commit %q: not a full commit id", what, text.Truncate(s.Commit, 80))
 		}
-		if _, err := image.ParseDigest(s.Tree); err != nil {
-			return nil, fmt.Errorf("%s: source.tree: %w", what, err)
+		if _, err := image.ParseDigest(s.Pack); err != nil {
+			return nil, fmt.Errorf("%s: source.pack: %w", what, err)
 		}
 		if s.Size < 0 || s.Size > lim.MaxSourceBytes {
-			return nil, fmt.Errorf("%s: source.size: %w", what, &limits.Error{What: "source tar bytes", Limit: "MaxSourceBytes", Max: lim.MaxSourceBytes, Got: s.Size})
+			return nil, fmt.Errorf("%s: source.size: %w", what, &limits.Error{What: "source pack bytes", Limit: "MaxSourceBytes", Max: lim.MaxSourceBytes, Got: s.Size})
 		}
 	}
 	return &c, nil
@@ -90,7 +90,7 @@ func checkDownloads(ds []pins.Pin, lim Limits) error {
 }
 
 // manifestOf is the kit manifest for a config: the config blob, one blob
-// per download in the config's order, then the source tar.
+// per download in the config's order, then the source pack.
 func manifestOf(c Config, cfgRaw []byte, subject v1.Descriptor) v1.Manifest {
 	h, n, _ := v1.SHA256(bytes.NewReader(cfgRaw))
 	m := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, ArtifactType: ArtifactType,
@@ -112,7 +112,7 @@ func layersOf(c Config) []v1.Descriptor {
 }
 
 func sourceDescriptor(s Source) v1.Descriptor {
-	h, _ := v1.NewHash(s.Tree)
+	h, _ := v1.NewHash(s.Pack)
 	return v1.Descriptor{MediaType: SourceMediaType, Digest: h, Size: s.Size,
 		Annotations: map[string]string{CommitAnnotation: s.Commit}}
 }
@@ -163,5 +163,5 @@ func what(d v1.Descriptor) string {
 	if u, ok := d.Annotations[URLAnnotation]; ok {
 		return text.Truncate(u, 256)
 	}
-	return "source tree at " + d.Annotations[CommitAnnotation]
+	return "source pack at " + d.Annotations[CommitAnnotation]
 }

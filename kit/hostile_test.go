@@ -28,7 +28,8 @@ type crafted struct {
 	bodies    map[string]string
 	manifest  func(m *v1.Manifest)
 	blobBytes func(url string, b []byte) []byte
-	source    []byte // a source tar, when set
+	source    []byte // a source pack, when set
+	commit    string // the commit the config says the pack is (c… when "")
 }
 
 func newCrafted() *crafted {
@@ -47,8 +48,12 @@ func (c *crafted) write(t *testing.T) string {
 	var src v1.Descriptor
 	if c.source != nil {
 		src = l.blob(c.source, kit.SourceMediaType)
-		src.Annotations = map[string]string{kit.CommitAnnotation: strings.Repeat("c", 40)}
-		c.cfg.Source = &kit.Source{Commit: strings.Repeat("c", 40), Tree: src.Digest.String(), Size: src.Size}
+		commit := c.commit
+		if commit == "" {
+			commit = strings.Repeat("c", 40)
+		}
+		src.Annotations = map[string]string{kit.CommitAnnotation: commit}
+		c.cfg.Source = &kit.Source{Commit: commit, Pack: src.Digest.String(), Size: src.Size}
 	}
 	if raw == nil {
 		var err error
@@ -152,7 +157,7 @@ func TestOpenHostile(t *testing.T) {
 			c.manifest = func(m *v1.Manifest) { m.Layers = nil }
 		}, want: `key "Downloads" matches field "downloads" only in case`},
 		{name: "source commit not an id", alter: func(c *crafted) {
-			c.cfg.Source = &kit.Source{Commit: "--upload-pack=x", Tree: "sha256:" + strings.Repeat("8", 64)}
+			c.cfg.Source = &kit.Source{Commit: "--upload-pack=x", Pack: "sha256:" + strings.Repeat("8", 64)}
 		}, want: `source.commit "--upload-pack=x": not a full commit id`},
 		{name: "many layers", lim: kit.Limits{MaxDownloads: 1}, alter: func(c *crafted) {
 			c.manifest = func(m *v1.Manifest) { m.Layers = append(m.Layers, m.Layers[0]) }

@@ -25,12 +25,13 @@ const (
 	ConfigMediaType types.MediaType = "application/vnd.reprover.kit.config.v1+json"
 	// DownloadMediaType is one pinned download's bytes, as served.
 	DownloadMediaType types.MediaType = "application/octet-stream"
-	// SourceMediaType is the source tree at the commit, as a tar.
-	SourceMediaType types.MediaType = "application/vnd.reprover.kit.source.v1.tar"
+	// SourceMediaType is the source at the commit: a git pack of the
+	// commit object, its trees and its blobs (docs/kit.md).
+	SourceMediaType types.MediaType = "application/vnd.reprover.kit.source.v1.git-pack"
 	// URLAnnotation names a download blob's URL (for people: the config
 	// is authoritative, and a disagreement is refused).
 	URLAnnotation = "dev.reprover.kit.url"
-	// CommitAnnotation names the commit the source blob was exported from.
+	// CommitAnnotation names the commit the source pack holds.
 	CommitAnnotation = "dev.reprover.kit.commit"
 	// SchemaVersion is the config's version this reprover writes and reads.
 	SchemaVersion = 1
@@ -53,11 +54,13 @@ type Subject struct {
 	Name   string `json:"name,omitempty"` // the repository it was published under
 }
 
-// Source is the source tree at a commit, kept as a tar blob (Tree is its
-// digest).
+// Source is the source at a commit, kept as a git pack of the commit's
+// objects (Pack is the blob's digest, Size its size): git computes their
+// ids when the kit is read (Kit.ImportSource), so the tree is the
+// commit's, whoever made the kit.
 type Source struct {
 	Commit string `json:"commit"`
-	Tree   string `json:"tree"`
+	Pack   string `json:"pack"`
 	Size   int64  `json:"size"`
 }
 
@@ -86,8 +89,8 @@ type Limits struct {
 	MaxURLBytes      int   `limit:"longest URL a kit may list, in bytes"`
 	MaxBlobBytes     int64 `limit:"largest download a kit may hold (or reprover kit fetch), in bytes"`
 	MaxKitBytes      int64 `limit:"most bytes of downloads in one kit"`
-	MaxSourceBytes   int64 `limit:"largest source tree a kit may hold or extract, in bytes"`
-	MaxSourceEntries int   `limit:"most entries of a kit's source tree"`
+	MaxSourceBytes   int64 `limit:"largest source a kit may hold: its pack, each object and all of them inflated, in bytes"`
+	MaxSourceEntries int   `limit:"most git objects of a kit's source (the commit, its trees and files)"`
 	MaxReferrers     int   `limit:"most kits looked at among an image's referrers"`
 	MaxJSONDepth     int   `limit:"deepest nesting of a kit's config"`
 }

@@ -39,9 +39,9 @@ type MakeOptions struct {
 	// Pins are the release's downloads (its provenance's, or a lock
 	// file's): each is fetched and must serve the pinned bytes.
 	Pins []pins.Pin
-	// SourceDir, when set, is a git checkout whose tree at Commit (a
+	// SourceDir, when set, is a git repository whose commit Commit (a
 	// commit id, or anything git resolves to one; "" is HEAD) the kit
-	// keeps.
+	// keeps: the commit object, its trees and blobs, as a git pack.
 	SourceDir, Commit string
 	Params            Params
 	// AllowHosts are download hosts reached although they are, or resolve
@@ -140,7 +140,7 @@ func makeIn(ctx context.Context, dir string, ps []pins.Pin, o MakeOptions, lim L
 		cfg.Downloads[i] = pins.Pin{URL: p.URL, SHA256: p.SHA256, Size: sizes[i]}
 	}
 	if o.SourceDir != "" {
-		src, err := exportSource(ctx, o.SourceDir, o.Commit, dir, lim)
+		src, err := packSource(ctx, o.SourceDir, o.Commit, dir, lim)
 		if err != nil {
 			return nil, err
 		}

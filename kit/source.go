@@ -1,20 +1,16 @@
 package kit
 
 import (
-	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,13 +21,17 @@ import (
 	"github.com/reprover/reprover/internal/text"
 )
 
-// exportSource writes the tree of commit (HEAD when "") in the git
-// checkout dir as a tar in scratch, named by its sha256: entries in git's
-// order, regular files 0644 or 0755, symlinks, uid and gid 0, mtime 0, so
-// the same tree is the same blob. git archive is not used: it applies the
-// tree's own export-ignore and export-subst attributes, and a kit keeps
-// the tree as committed. Submodules are left out, as git archive does.
-func exportSource(ctx context.Context, dir, commit, scratch string, lim Limits) (Source, error) {
+// packSource keeps the git objects of commit (HEAD when "") of the git
+// repository dir, its commit object, trees and blobs and nothing else
+// (no parent, no tag, no submodule's commit), as a pack in scratch named
+// by its sha256: `git rev-list --objects --no-walk` lists them and `git
+// pack-objects` packs them, on one thread and reusing nothing from the
+// repository's own packs, so the same commit gives the same pack with the
+// same git. A pack rather than a tar: a verifier gives it to git, which
+// computes every object's id, so the tree is proven to be the commit's
+// (ImportSource). Not a bundle: one bounded to a commit lists its parents
+// as prerequisites, which a verifier lacks, and its pack may be thin.
+func packSource(ctx context.Context, dir, commit, scratch string, lim Limits) (Source, error) {
 	if commit == "" {
 		commit = "HEAD"
 	}
@@ -46,6 +46,13 @@ func exportSource(ctx context.Context, dir, commit, scratch string, lim Limits) 
 	if !gitid.Valid(id) {
 		return Source{}, fmt.Errorf("source %s: git resolved %s to %q", dir, commit, text.Truncate(id, 80))
 	}
+	objects, err := gitOutput(ctx, dir, "rev-list", "--objects", "--no-walk", id)
+	if err != nil {
+		return Source{}, fmt.Errorf("source %s at %s: %w", dir, id, err)
+	}
+	if n := bytes.Count(objects, []byte("\n")); n > lim.MaxSourceEntries {
+		return Source{}, fmt.Errorf("source %s at %s: %w", dir, id, &limits.Error{What: "source objects", Limit: "MaxSourceEntries", Max: int64(lim.MaxSourceEntries), Got: int64(n)})
+	}
 	tmp, err := os.CreateTemp(scratch, ".source-")
 	if err != nil {
 		return Source{}, err
@@ -53,10 +60,23 @@ func exportSource(ctx context.Context, dir, commit, scratch string, lim Limits) 
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(tmp, h)}
-	err = writeTree(ctx, dir, id, tar.NewWriter(cw), lim)
+	cmd := gitCommand(ctx, "-C", dir, "pack-objects", "--stdout", "--threads=1", "--no-reuse-delta", "--no-reuse-object", "--delta-base-offset", "-q")
+	var stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(objects), cw, &stderr
+	err = cmd.Run()
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
+	if err != nil {
+		return Source{}, fmt.Errorf("source %s at %s: git pack-objects: %w: %s", dir, id, err, text.Truncate(strings.TrimSpace(stderr.String()), 512))
+	}
+	// What a verifier would refuse is not kept.
+	f, err := os.Open(tmp.Name())
+	if err != nil {
+		return Source{}, err
+	}
+	_, err = checkPack(f, len(id)/2, lim)
+	f.Close()
 	if err != nil {
 		return Source{}, fmt.Errorf("source %s at %s: %w", dir, id, err)
 	}
@@ -64,7 +84,7 @@ func exportSource(ctx context.Context, dir, commit, scratch string, lim Limits) 
 	if err := os.Rename(tmp.Name(), filepath.Join(scratch, sum)); err != nil {
 		return Source{}, err
 	}
-	return Source{Commit: id, Tree: "sha256:" + sum, Size: cw.n}, nil
+	return Source{Commit: id, Pack: "sha256:" + sum, Size: cw.n}, nil
 }
 
 type countWriter struct {
@@ -76,95 +96,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// writeTree writes the tree of commit id: `git ls-tree -r -z` lists it,
-// `git cat-file --batch` streams each blob.
-func writeTree(ctx context.Context, dir, id string, tw *tar.Writer, lim Limits) error {
-	list, err := gitOutput(ctx, dir, "ls-tree", "-r", "-z", "--full-tree", id)
-	if err != nil {
-		return err
-	}
-	cmd := gitCommand(ctx, "-C", dir, "cat-file", "--batch")
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return err
-	}
-	outPipe, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() { in.Close(); cmd.Wait() }()
-	br := bufio.NewReader(outPipe)
-	var total int64
-	n := 0
-	for entry := range strings.SplitSeq(strings.TrimSuffix(string(list), "\x00"), "\x00") {
-		if entry == "" {
-			continue
-		}
-		meta, name, ok := strings.Cut(entry, "\t")
-		fields := strings.Fields(meta)
-		if !ok || len(fields) != 3 {
-			return fmt.Errorf("git ls-tree: unexpected line %q", text.Truncate(entry, 128))
-		}
-		mode, kind, oid := fields[0], fields[1], fields[2]
-		if kind != "blob" { // a submodule (commit)
-			continue
-		}
-		if n++; n > lim.MaxSourceEntries {
-			return &limits.Error{What: "source tree entries", Limit: "MaxSourceEntries", Max: int64(lim.MaxSourceEntries), Got: int64(n)}
-		}
-		if _, err := io.WriteString(in, oid+"\n"); err != nil {
-			return fmt.Errorf("git cat-file: %w: %s", err, stderr.String())
-		}
-		head, err := br.ReadString('\n')
-		if err != nil {
-			return fmt.Errorf("git cat-file %s: %w: %s", oid, err, stderr.String())
-		}
-		hf := strings.Fields(head)
-		if len(hf) != 3 || hf[0] != oid || hf[1] != "blob" {
-			return fmt.Errorf("git cat-file %s: answered %q", oid, text.Truncate(head, 128))
-		}
-		size, err := strconv.ParseInt(hf[2], 10, 64)
-		if err != nil || size < 0 {
-			return fmt.Errorf("git cat-file %s: size %q", oid, hf[2])
-		}
-		if total += size; total > lim.MaxSourceBytes {
-			return &limits.Error{What: "source tree bytes", Limit: "MaxSourceBytes", Max: lim.MaxSourceBytes, Got: total}
-		}
-		hdr := &tar.Header{Name: name, Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
-		body := io.LimitReader(br, size)
-		switch mode {
-		case "100644":
-			hdr.Typeflag, hdr.Size = tar.TypeReg, size
-		case "100755":
-			hdr.Typeflag, hdr.Size, hdr.Mode = tar.TypeReg, size, 0o755
-		case "120000":
-			target, err := io.ReadAll(body)
-			if err != nil {
-				return err
-			}
-			hdr.Typeflag, hdr.Linkname, hdr.Mode = tar.TypeSymlink, string(target), 0o777
-			body = strings.NewReader("")
-		default:
-			return fmt.Errorf("%s: git mode %s", text.Truncate(name, 256), mode)
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("%s: %w", text.Truncate(name, 256), err)
-		}
-		if _, err := io.Copy(tw, body); err != nil {
-			return fmt.Errorf("%s: %w", text.Truncate(name, 256), err)
-		}
-		if _, err := br.ReadByte(); err != nil { // the newline after the contents
-			return err
-		}
-	}
-	return tw.Close()
 }
 
 func gitOutput(ctx context.Context, dir string, args ...string) ([]byte, error) {
@@ -182,110 +113,120 @@ func gitOutput(ctx context.Context, dir string, args ...string) ([]byte, error) 
 // process group of its own that is killed when ctx ends.
 func gitCommand(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0")
+	// No GIT_DIR, GIT_OBJECT_DIRECTORY or other GIT_ variable of the
+	// caller's: git reads the repository named, and only it.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GIT_") })
+	cmd.Env = append(env, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
 
-// ExtractSource writes the kit's source tree into dir, which must be an
-// empty directory, and returns the commit it was exported from. The tar
-// is untrusted: an entry whose name is not local (`../x`, absolute), a
-// symlink whose target leaves the tree, a hard link, a device, a
-// duplicate, or more entries or bytes than the limits allow is refused,
-// naming it; every file is written through an os.Root of dir, so no
-// entry, whatever symlinks came before it, is written outside.
-func (k *Kit) ExtractSource(dir string, lim Limits) (string, error) {
+// ImportSource makes dir (a directory that does not exist yet, or is
+// empty) a bare git repository holding the kit's source objects, and
+// returns the commit they are: the pack is read first under lim
+// (checkPack), then `git index-pack` computes every object's id, so the
+// commit the kit names exists in dir only if the objects hash to it, and
+// its tree is that commit's. Objects that hash to another commit, a pack
+// with objects beyond the commit's own, a truncated or malformed pack, or
+// one over a limit is refused, naming the kit and the commit. git runs
+// with no configuration but dir's own, which it just made, no hooks, and
+// reaches no network; the commit's parents are not there.
+func (k *Kit) ImportSource(ctx context.Context, dir string, lim Limits) (string, error) {
 	s := k.Config.Source
 	if s == nil {
-		return "", fmt.Errorf("kit %s holds no source tree", k.digest)
+		return "", fmt.Errorf("kit %s holds no source", k.digest)
 	}
 	lim = lim.withDefaults()
-	if ents, err := os.ReadDir(dir); err != nil {
-		return "", err
-	} else if len(ents) > 0 {
-		return "", fmt.Errorf("extracting the kit's source into %s: the directory is not empty", dir)
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return "", err
-	}
-	defer root.Close()
-	rc, err := k.blobs.open(k.ctx, sourceDescriptor(*s), "source tree at "+s.Commit)
-	if err != nil {
-		return "", err
-	}
-	defer rc.Close()
-	if err := extract(tar.NewReader(rc), root, lim); err != nil {
-		return "", fmt.Errorf("kit %s: source tree at %s: %w", k.digest, s.Commit, err)
-	}
-	// The verifying reader checks the digest at EOF: read past the end
-	// of the archive.
-	if _, err := io.Copy(io.Discard, rc); err != nil {
-		return "", fmt.Errorf("kit %s: %w", k.digest, err)
+	if err := k.importSource(ctx, *s, dir, lim); err != nil {
+		return "", fmt.Errorf("kit %s: source at %s: %w", k.digest, s.Commit, err)
 	}
 	return s.Commit, nil
 }
 
-func extract(tr *tar.Reader, root *os.Root, lim Limits) error {
-	var total int64
-	for n := 1; ; n++ {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if n > lim.MaxSourceEntries {
-			return &limits.Error{What: "source tree entries", Limit: "MaxSourceEntries", Max: int64(lim.MaxSourceEntries), Got: int64(n)}
-		}
-		name := strings.TrimSuffix(h.Name, "/")
-		q := strconv.Quote(text.Truncate(h.Name, 256))
-		if !filepath.IsLocal(name) || strings.ContainsRune(name, 0) || name == "." {
-			return fmt.Errorf("entry %s: not a name inside the tree", q)
-		}
-		if err := root.MkdirAll(path.Dir(name), 0o755); err != nil {
-			return fmt.Errorf("entry %s: %w", q, err)
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := root.Mkdir(name, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("entry %s: %w", q, err)
-			}
-		case tar.TypeReg:
-			if h.Size < 0 {
-				return fmt.Errorf("entry %s: size %d", q, h.Size)
-			}
-			if total += h.Size; total > lim.MaxSourceBytes {
-				return fmt.Errorf("entry %s: %w", q, &limits.Error{What: "source tree bytes", Limit: "MaxSourceBytes", Max: lim.MaxSourceBytes, Got: total})
-			}
-			mode := fs.FileMode(0o644)
-			if h.Mode&0o111 != 0 {
-				mode = 0o755
-			}
-			f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-			if err != nil {
-				return fmt.Errorf("entry %s: %w", q, err)
-			}
-			_, err = io.Copy(f, tr)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return fmt.Errorf("entry %s: %w", q, err)
-			}
-		case tar.TypeSymlink:
-			t := h.Linkname
-			if path.IsAbs(t) || !filepath.IsLocal(path.Join(path.Dir(name), t)) && path.Join(path.Dir(name), t) != "." {
-				return fmt.Errorf("entry %s: symlink to %q leaves the tree", q, text.Truncate(t, 256))
-			}
-			if err := root.Symlink(t, name); err != nil {
-				return fmt.Errorf("entry %s: %w", q, err)
-			}
-		default:
-			return fmt.Errorf("entry %s: type %q: a source tree holds files, directories and symlinks", q, string(h.Typeflag))
+func (k *Kit) importSource(ctx context.Context, s Source, dir string, lim Limits) error {
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return fmt.Errorf("importing into %s: the directory is not empty", dir)
+	} else if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	args := []string{"init", "--quiet", "--bare", "--template="}
+	if len(s.Commit) == 64 {
+		args = append(args, "--object-format=sha256")
+	}
+	if _, err := gitOutput(ctx, ".", append(args, "--", dir)...); err != nil {
+		return err
+	}
+	// The pack is read and checked whole before git sees a byte of it.
+	tmp, err := os.CreateTemp(dir, ".pack-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	rc, err := k.blobs.open(ctx, sourceDescriptor(s), "source pack at "+s.Commit)
+	if err != nil {
+		tmp.Close()
+		return err
+	}
+	count, err := checkPack(io.TeeReader(rc, tmp), len(s.Commit)/2, lim)
+	rc.Close()
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	pack, err := os.Open(tmp.Name())
+	if err != nil {
+		return err
+	}
+	defer pack.Close()
+	cmd := gitCommand(ctx, "--git-dir="+dir, "-c", "core.hooksPath=/dev/null", "index-pack", "--stdin", "--fsck-objects",
+		"--threads=1", "--max-input-size="+strconv.FormatInt(s.Size, 10))
+	var stderr bytes.Buffer
+	cmd.Stdin, cmd.Stderr = pack, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("git index-pack: %w: %s", err, text.Truncate(strings.TrimSpace(stderr.String()), 512))
+	}
+	// The proof: git hashed the objects, and one of them is the commit.
+	if out, err := gitOutput(ctx, dir, "cat-file", "-t", s.Commit); err != nil || strings.TrimSpace(string(out)) != "commit" {
+		return fmt.Errorf("the kit's objects are not commit %s: no object hashes to it (%d objects)", s.Commit, count)
+	}
+	return exactlyCommit(ctx, dir, s.Commit, count)
+}
+
+// exactlyCommit refuses objects in the repository dir beyond the commit's
+// own (its tree's); one it lacks fails git when the tree is read.
+func exactlyCommit(ctx context.Context, dir, commit string, count int) error {
+	// Ids only: at most count lines of one id each (checkPack bounded it).
+	want, err := gitOutput(ctx, dir, "rev-list", "--objects", "--no-object-names", "--no-walk", commit)
+	if err != nil {
+		return err
+	}
+	of := make(map[string]bool, count)
+	for line := range strings.Lines(string(want)) {
+		of[strings.TrimSpace(line)] = true
+	}
+	all, err := gitOutput(ctx, dir, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)")
+	if err != nil {
+		return err
+	}
+	var extra []string
+	for line := range strings.Lines(string(all)) {
+		if id, typ, _ := strings.Cut(strings.TrimSpace(line), " "); !of[id] {
+			extra = append(extra, typ+" "+id)
 		}
 	}
+	if len(extra) > 0 {
+		return fmt.Errorf("the pack holds %d object(s) beyond the commit's own (%s%s)", len(extra), extra[0], more(len(extra)))
+	}
+	return nil
+}
+
+func more(n int) string {
+	if n > 1 {
+		return ", …"
+	}
+	return ""
 }
