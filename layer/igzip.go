@@ -18,42 +18,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// Decompressors: how gzip layers are decompressed (NewGunzipper).
-const (
-	// DecompressAuto is igzip when it is on PATH, else Go.
-	DecompressAuto = "auto"
-	// DecompressGo is the pure-Go decoder (klauspost/compress), always
-	// there.
-	DecompressGo = "go"
-	// DecompressIgzip is ISA-L's igzip -dc, run as a subprocess (Debian's
-	// isal package): about three times faster than Go on gzip.
-	DecompressIgzip = "igzip"
-)
-
-// Gunzipper is how a walk decompresses gzip: igzip is the path of the
-// igzip program, "" for the Go decoder.
-type Gunzipper struct{ igzip string }
-
-// NewGunzipper resolves a choice of decompressor: DecompressGo,
-// DecompressIgzip (an error when igzip is not on PATH), or DecompressAuto
-// ("" too): igzip when it is on PATH, else Go.
-func NewGunzipper(choice string) (Gunzipper, error) {
-	switch choice {
-	case DecompressGo:
-		return Gunzipper{}, nil
-	case "", DecompressAuto, DecompressIgzip:
-		path, err := exec.LookPath("igzip")
-		if err != nil {
-			if choice == DecompressIgzip {
-				return Gunzipper{}, fmt.Errorf("decompressor igzip: %w (Debian's isal package has it)", err)
-			}
-			return Gunzipper{}, nil
-		}
-		return Gunzipper{igzip: path}, nil
-	}
-	return Gunzipper{}, fmt.Errorf("unknown decompressor %q: want %s, %s or %s", choice, DecompressAuto, DecompressGo, DecompressIgzip)
-}
-
 // igzipEndMarker is how many random bytes end the member appended to
 // every stream given to igzip.
 const igzipEndMarker = 32

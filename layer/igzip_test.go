@@ -164,3 +164,35 @@ func TestIgzipReadSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestGunzipperForSize: auto gives igzip the layers of autoIgzipMin
+// compressed bytes or more, and those of unknown size; igzip takes every
+// layer; go none.
+func TestGunzipperForSize(t *testing.T) {
+	tests := []struct {
+		choice string
+		size   int64
+		igzip  bool
+	}{
+		{DecompressAuto, 0, false},
+		{DecompressAuto, autoIgzipMin - 1, false},
+		{DecompressAuto, autoIgzipMin, true},
+		{DecompressAuto, -1, true},
+		{"", autoIgzipMin - 1, false},
+		{"", autoIgzipMin, true},
+		{DecompressIgzip, 1, true},
+		{DecompressIgzip, autoIgzipMin, true},
+		{DecompressGo, autoIgzipMin, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%d", tt.choice, tt.size), func(t *testing.T) {
+			g, err := NewGunzipper(tt.choice)
+			if err != nil {
+				t.Fatalf("%v (make tools installs Debian's isal, which has igzip)", err)
+			}
+			if got := g.forSize(tt.size).igzip != ""; got != tt.igzip {
+				t.Errorf("igzip = %v, want %v", got, tt.igzip)
+			}
+		})
+	}
+}

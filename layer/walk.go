@@ -111,6 +111,7 @@ type Options struct {
 // found must be the one l claims. The caller removes the walk (Remove).
 func Walk(ctx context.Context, l image.Layer, o Options) (*Walked, error) {
 	what := fmt.Sprintf("layer %d %s", l.Index+1, l.Descriptor.Digest) // counted from 1, as people do
+	o.Gunzip = o.Gunzip.forSize(l.Descriptor.Size)
 	w, err := WalkOpened(ctx, l.Open, what, o)
 	if err != nil {
 		return nil, err
