@@ -57,6 +57,9 @@ func ParseConfig(b []byte, what string, lim Limits) (*Config, error) {
 			return nil, fmt.Errorf("%s: source.size: %w", what, &limits.Error{What: "source pack bytes", Limit: "MaxSourceBytes", Max: lim.MaxSourceBytes, Got: s.Size})
 		}
 	}
+	if err := checkBases(c.Bases, lim); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
 	return &c, nil
 }
 
@@ -108,7 +111,7 @@ func layersOf(c Config) []v1.Descriptor {
 	if c.Source != nil {
 		out = append(out, sourceDescriptor(*c.Source))
 	}
-	return out
+	return append(out, baseDescriptors(c.Bases)...)
 }
 
 func sourceDescriptor(s Source) v1.Descriptor {
@@ -162,6 +165,9 @@ func checkManifest(m *v1.Manifest, c *Config) error {
 func what(d v1.Descriptor) string {
 	if u, ok := d.Annotations[URLAnnotation]; ok {
 		return text.Truncate(u, 256)
+	}
+	if b, ok := d.Annotations[BaseAnnotation]; ok {
+		return "base " + text.Truncate(b, 256) + " blob " + d.Digest.String()
 	}
 	return "source pack at " + d.Annotations[CommitAnnotation]
 }

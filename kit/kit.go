@@ -46,6 +46,8 @@ type Config struct {
 	Downloads []pins.Pin `json:"downloads"`
 	Source    *Source    `json:"source"`
 	Params    Params     `json:"params"`
+	// Bases are the base images kept (with-bases), sorted by reference.
+	Bases []Base `json:"bases,omitempty"`
 }
 
 // Subject is the published image a kit is for.
@@ -93,6 +95,9 @@ type Limits struct {
 	MaxSourceEntries int   `limit:"most git objects of a kit's source (the commit, its trees and files)"`
 	MaxReferrers     int   `limit:"most kits looked at among an image's referrers"`
 	MaxJSONDepth     int   `limit:"deepest nesting of a kit's config"`
+	MaxBases         int   `limit:"most base images a kit may hold"`
+	MaxBaseBlobs     int   `limit:"most blobs (indexes, manifests, configs, layers) of a kit's base images"`
+	MaxBaseBytes     int64 `limit:"most bytes of base images in one kit"`
 }
 
 // DefaultLimits are used for zero fields of Limits.
@@ -107,6 +112,9 @@ var DefaultLimits = Limits{
 	MaxSourceEntries: 1_000_000,
 	MaxReferrers:     64,
 	MaxJSONDepth:     16,
+	MaxBases:         64,
+	MaxBaseBlobs:     10_000,
+	MaxBaseBytes:     64 << 30,
 }
 
 func (l Limits) withDefaults() Limits { return limits.WithDefaults(l, DefaultLimits) }

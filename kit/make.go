@@ -44,6 +44,12 @@ type MakeOptions struct {
 	// keeps: the commit object, its trees and blobs, as a git pack.
 	SourceDir, Commit string
 	Params            Params
+	// Bases are base images to keep (HOST/REPO@sha256:…, as the
+	// Dockerfile pins them), fetched through Registry: each one's index or
+	// manifest and, for the platforms of Params, manifests, configs and
+	// layers (bases.go).
+	Bases    []string
+	Registry Options
 	// AllowHosts are download hosts reached although they are, or resolve
 	// to, loopback, private or link-local addresses (cloud metadata):
 	// refused otherwise, since pins are the publisher's and must not make
@@ -145,6 +151,13 @@ func makeIn(ctx context.Context, dir string, ps []pins.Pin, o MakeOptions, lim L
 			return nil, err
 		}
 		cfg.Source = &src
+	}
+	if len(o.Bases) > 0 {
+		bs, err := keepBases(ctx, dir, o, lim)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Bases = bs
 	}
 	raw, err := marshalConfig(cfg)
 	if err != nil {

@@ -35,7 +35,7 @@ type Options struct {
 func (o Options) image() image.Options {
 	lim := o.Limits.withDefaults()
 	return image.Options{InsecureRegistries: o.InsecureRegistries, Keychain: o.Keychain, Transport: o.Transport,
-		Limits: image.Limits{MaxManifestBytes: lim.MaxManifestBytes, MaxManifests: 1, MaxLayers: lim.MaxDownloads + 1}}
+		Limits: image.Limits{MaxManifestBytes: lim.MaxManifestBytes, MaxManifests: 1, MaxLayers: lim.MaxDownloads + 1 + lim.MaxBaseBlobs}}
 }
 
 func (o Options) remote(ctx context.Context) []remote.Option {
@@ -158,8 +158,8 @@ func fromArtifact(ctx context.Context, a *image.Artifact, subject v1.Hash, lim L
 	if m.ArtifactType != ArtifactType {
 		return nil, fmt.Errorf("not a kit: artifactType %q, want %s", text.Truncate(m.ArtifactType, 128), ArtifactType)
 	}
-	if n := len(m.Layers); n > lim.MaxDownloads+1 {
-		return nil, &limits.Error{What: "kit layers", Limit: "MaxDownloads", Max: int64(lim.MaxDownloads) + 1, Got: int64(n)}
+	if err := countLayers(m.Layers, lim); err != nil {
+		return nil, err
 	}
 	if m.Subject == nil {
 		return nil, fmt.Errorf("no subject: a kit names the image it is for")

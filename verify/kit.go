@@ -143,11 +143,17 @@ type KitUse struct {
 	// serve: each answered 404 by reprover, never sent upstream (a
 	// package manager's probe of a file the release's server lacked too).
 	NotInKit int `json:"notInKit"`
+	// Bases counts the base images the rebuild took from the kit instead
+	// of their registries (verify/kitbases.go).
+	Bases int `json:"bases,omitempty"`
 }
 
 // String is the kit's line of the report's text.
 func (u *KitUse) String() string {
 	s := fmt.Sprintf("kit %s (%d of %d downloads served from it)", u.Digest, u.Served, u.Downloads)
+	if u.Bases > 0 {
+		s += fmt.Sprintf(", %d base image(s) from it", u.Bases)
+	}
 	if u.NotInKit == 0 {
 		return s + "; no upstream reached"
 	}

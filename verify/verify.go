@@ -266,6 +266,7 @@ func (st *stages) prepare(ctx context.Context, req Request, b Builder, o Options
 		return nil, err
 	}
 	st.plan.useParams(st.params, req.BuildArgs)
+	st.plan.basesFromKit() // kitbases.go
 	return inputs, nil
 }
 
