@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/internal/limits"
@@ -65,7 +66,7 @@ func blobsOf(t *testing.T, img v1.Image) []string {
 }
 
 // TestBasesRoundTrip: a kit made with two bases for a linux/amd64 release
-// keeps the index, the amd64 image's manifest, config and layers (not the
+// (its config matching docs/kit.schema.json) keeps the index, the amd64 image's manifest, config and layers (not the
 // arm64 image's) and the single manifest's, annotated with their base;
 // written to a layout and opened back, it lists the same bases and serves
 // each blob with its digest's bytes.
@@ -81,6 +82,17 @@ func TestBasesRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer made.Close()
+	sch, err := jsonschema.NewCompiler().Compile(filepath.Join("..", "docs", "kit.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(made.RawConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Errorf("the config does not match docs/kit.schema.json: %v\n%s", err, made.RawConfig())
+	}
 	idxDigest, _ := b.idx.Digest()
 	wantBlobs := map[string][]string{
 		b.multi: append([]string{idxDigest.String()}, blobsOf(t, b.amd64)...),
