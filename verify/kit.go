@@ -143,6 +143,9 @@ type KitUse struct {
 	// serve: each answered 404 by reprover, never sent upstream (a
 	// package manager's probe of a file the release's server lacked too).
 	NotInKit int `json:"notInKit"`
+	// Source: the commit's tree came from the kit too (its git objects,
+	// their ids computed by git: verify/kitsource.go).
+	Source bool `json:"source,omitempty"`
 	// Bases counts the base images the rebuild took from the kit instead
 	// of their registries (verify/kitbases.go).
 	Bases int `json:"bases,omitempty"`
@@ -150,7 +153,11 @@ type KitUse struct {
 
 // String is the kit's line of the report's text.
 func (u *KitUse) String() string {
-	s := fmt.Sprintf("kit %s (%d of %d downloads served from it)", u.Digest, u.Served, u.Downloads)
+	src := ""
+	if u.Source {
+		src = " and the source"
+	}
+	s := fmt.Sprintf("kit %s (%d of %d downloads%s served from it)", u.Digest, u.Served, u.Downloads, src)
 	if u.Bases > 0 {
 		s += fmt.Sprintf(", %d base image(s) from it", u.Bases)
 	}

@@ -252,7 +252,7 @@ func (p *params) checkSource(ctx context.Context, o Options) error {
 		check = o.SourcePolicy
 	}
 	if err := check(p.req.Source); err != nil {
-		return fmt.Errorf("the source %s, named by the published image's %s: %w", p.req.Source, from, err)
+		return &refusedSource{fmt.Errorf("the source %s, named by the published image's %s: %w", p.req.Source, from, err)}
 	}
 	return nil
 }

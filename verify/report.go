@@ -117,6 +117,9 @@ func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 
 type Source struct {
 	URI    string `json:"uri"`
 	Commit string `json:"commit"`
+	// FromKit: the commit's tree came from the release's kit (its git
+	// objects, their ids computed by git), not from URI.
+	FromKit bool `json:"fromKit,omitempty"`
 }
 
 // PlatformComparison is what compare found for one platform.
@@ -255,7 +258,11 @@ func (r *Report) WriteText(w io.Writer, o compare.TextOptions) error {
 		p.Line("error: %s", r.Error)
 	}
 	if r.Source != nil {
-		p.Line("source:    %s @ %s", r.Source.URI, r.Source.Commit)
+		from := ""
+		if r.Source.FromKit {
+			from = " (from the kit's git objects)"
+		}
+		p.Line("source:    %s @ %s%s", r.Source.URI, r.Source.Commit, from)
 	}
 	if r.Published != nil {
 		p.Line("published: %s", r.Published.String())
@@ -326,7 +333,7 @@ func writeBuild(p *compare.Text, b *Build) {
 // htmlPage is compare's page with what a verification adds under the
 // verdict.
 var htmlPage = template.Must(compare.HTMLPage(`{{with .Error}}<p>error: {{. | visible}}</p>{{end}}
-{{with .Source}}<p>source: <code>{{.URI | visible}}</code> at <code>{{.Commit | visible}}</code></p>{{end}}
+{{with .Source}}<p>source: <code>{{.URI | visible}}</code> at <code>{{.Commit | visible}}</code>{{if .FromKit}} (from the kit's git objects){{end}}</p>{{end}}
 {{with .Published}}<p>published: {{.Ref | visible}} <code>{{.Digest | visible}}</code></p>{{end}}{{with .Rebuilt}}<p>rebuilt: <code>{{.Digest | visible}}</code></p>{{end}}
 {{with .SourceDateEpoch}}<p>SOURCE_DATE_EPOCH: {{.}}</p>{{end}}
 {{with .Build}}{{with .Inputs}}<p>inputs: {{.String | visible}}</p>{{end}}{{end}}

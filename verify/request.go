@@ -35,7 +35,9 @@ func (r Request) check(twice bool) error {
 	}
 	// Source and commit may come from the published image; given, they
 	// must be right.
-	if r.Source != "" && !isURL(r.Source) {
+	if twice && r.Source == SourceKit {
+		add("Source", "{Source} %s: a build twice has no published image, and so no kit", SourceKit)
+	} else if r.Source != "" && r.Source != SourceKit && !isURL(r.Source) {
 		if st, err := os.Stat(r.Source); err != nil || !st.IsDir() {
 			add("Source", "{Source} %s: not a directory, nor a git URL", r.Source)
 		}

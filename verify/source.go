@@ -25,6 +25,9 @@ type Checkout struct {
 	Dir        string
 	Commit     string
 	CommitTime time.Time
+	// Kit is the digest of the kit whose git objects the tree came from
+	// (verify/kitsource.go); "" when it came from the source.
+	Kit string
 }
 
 // maxSourceBytes bounds what a source tree may write into the scratch
@@ -71,11 +74,14 @@ func exportCommit(ctx context.Context, source, commit, dir string, p hosts.Sourc
 	if out, err := git(ctx, repo, "cat-file", "-t", commit); err != nil || strings.TrimSpace(out) != "commit" {
 		return nil, fmt.Errorf("%s in %s: %w", commit, source, ErrUnknownCommit)
 	}
-	ctOut, err := git(ctx, repo, "show", "-s", "--format=%ct", commit)
+	// rev-list --no-walk, not show: show reads the parents, which a kit's
+	// repository does not have. It prints "commit ID" then the time.
+	ctOut, err := git(ctx, repo, "rev-list", "--no-walk", "--format=%ct", commit)
 	if err != nil {
 		return nil, fmt.Errorf("%s in %s: %w", commit, source, err)
 	}
-	secs, err := strconv.ParseInt(strings.TrimSpace(ctOut), 10, 64)
+	_, ct, _ := strings.Cut(strings.TrimSpace(ctOut), "\n")
+	secs, err := strconv.ParseInt(strings.TrimSpace(ct), 10, 64)
 	if err != nil {
 		return nil, fmt.Errorf("commit time of %s: %w", commit, err)
 	}

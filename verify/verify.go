@@ -240,13 +240,17 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 func (st *stages) prepare(ctx context.Context, req Request, b Builder, o Options, pub *image.Resolved, scratch string) (*builder.Inputs, error) {
 	var err error
 	st.params, err = resolveParams(ctx, req, pub, o)
+	// The kit, opened once, may hold the source too (kitsource.go); plan.kit
+	// owns it once planned, and it is closed here when a stage fails first.
+	co, kt, err := exportOrKit(ctx, st.params, err, o, pub, scratch)
 	if err != nil {
 		return nil, err
 	}
-	co, err := exportSource(ctx, st.params, o, scratch)
-	if err != nil {
-		return nil, err
-	}
+	defer func() {
+		if st.plan == nil {
+			closeKit(kt)
+		}
+	}()
 	if err := applyBake(st.params, req, co, o.BakeEnv, o.Inputs.Bake); err != nil {
 		return nil, err
 	}
@@ -262,11 +266,12 @@ func (st *stages) prepare(ctx context.Context, req Request, b Builder, o Options
 		return nil, param.Errorf("BuildArgs", "%w: the build arguments: the published provenance is mode=min, which does not record them, and %s declares ARG %s; give each {BuildArgs} the release used (its defaults included)",
 			ErrMissingParameter, st.source.dockerfile, strings.Join(inputs.Args, ", "))
 	}
-	if st.plan, err = planBuild(ctx, req, b, o, pub, st.source, inputs); err != nil {
+	if st.plan, err = planBuild(ctx, req, b, o, pub, st.source, inputs, kt); err != nil {
 		return nil, err
 	}
 	st.plan.useParams(st.params, req.BuildArgs)
 	st.plan.basesFromKit() // kitbases.go
+	st.plan.sourceFromKit(co)
 	return inputs, nil
 }
 
@@ -345,7 +350,7 @@ func (st *stages) report(req Request, err error) *Report {
 		uri = st.params.req.Source
 	}
 	if st.source != nil {
-		r.Source = &Source{URI: uri, Commit: st.source.checkout.Commit}
+		r.Source = &Source{URI: uri, Commit: st.source.checkout.Commit, FromKit: st.source.checkout.Kit != ""}
 	}
 	if st.plan != nil {
 		sde := st.plan.spec.SourceDateEpoch
@@ -428,7 +433,7 @@ type plan struct {
 // image (pub nil: Twice), the platforms are the request's (default the
 // daemon's), the encoding BuildKit's own, and a proxied build without a
 // lock file may reach any public host: its downloads become the pins.
-func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *image.Resolved, s *source, inputs *builder.Inputs) (*plan, error) {
+func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *image.Resolved, s *source, inputs *builder.Inputs, kt *kit.Kit) (*plan, error) {
 	sde, err := sourceDateEpoch(req.SourceDateEpoch, pub, s.checkout)
 	if err != nil {
 		return nil, err
@@ -442,7 +447,7 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 	if inputs.Frontend != "" {
 		frontend = inputs.Frontend
 	}
-	p := &plan{build: Build{BuildKit: version, Frontend: frontend, Network: req.network(), Bases: inputs.Bases,
+	p := &plan{kit: kt, build: Build{BuildKit: version, Frontend: frontend, Network: req.network(), Bases: inputs.Bases,
 		Downloads: addDownloads(inputs.Downloads), Target: req.Target, BuildArgs: req.BuildArgs, Platforms: platforms,
 		Dockerfile: s.dockerfile, Context: filepath.ToSlash(s.contextRel), NoCache: true,
 		RunDownloads: inputs.RunDownloads, Warnings: inputs.Warnings}}
@@ -485,9 +490,6 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 			p.spec.ProxyAnyHost, p.spec.ProxyHosts = true, req.AllowDownloadHosts
 			p.hints = append(p.hints, "The release recorded no pins: every download of the rebuild is new, nothing shows it got the release's inputs, and the verdict says only what the comparison found.")
 			return p, nil
-		}
-		if p.kit, err = openKit(ctx, req, o, pub); err != nil {
-			return nil, err
 		}
 		if p.kit != nil && cmp.Or(req.Kit, kit.Auto) == kit.Auto && o.ReplayAddr == "" && !canReplay(b) {
 			p.hints = append(p.hints, param.Sprintf(o.Words, "The image has a kit (%s), not used: the BuildKit daemon is not one reprover started, and {ReplayAddr} does not say where it reaches this machine to be served the kit's downloads; they were fetched from their upstreams.", p.kit.Digest()))

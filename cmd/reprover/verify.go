@@ -61,7 +61,7 @@ type verifyFlags struct {
 
 func (f *verifyFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.req.Source, "source", "", "the source: a local git repository or a git URL (default: the published image's provenance, else its org.opencontainers.image.source label)")
+	fl.StringVar(&f.req.Source, "source", "", "the source: a local git repository, a git URL, or kit (the commit's git objects in --kit) (default: the published image's provenance, else its org.opencontainers.image.source label; its kit's when that cannot be cloned)")
 	fl.StringVar(&f.req.Commit, "commit", "", "the full commit id the release was built from (default: the provenance's, else the org.opencontainers.image.revision label)")
 	fl.StringVar(&f.req.Image, "image", "", "the published image: HOST/REPO@sha256:…, HOST/REPO:TAG, oci:DIR[…], oci-archive:FILE")
 	fl.StringArrayVar(&f.req.AllowSourceHosts, "allow-source-host", nil, "a loopback, private or link-local host (or a local directory) that a source named only by the published image may be cloned from; repeatable")
