@@ -49,7 +49,7 @@ made.`,
 	fl.StringVar(&f.image, "image", "", "the published image (HOST/REPO[:TAG|@sha256:…], oci:DIR, oci-archive:FILE)")
 	fl.StringVar(&f.out, "out", "", "write the kit to oci:DIR (a new or empty directory) or oci-archive:FILE")
 	fl.BoolVar(&f.push, "push", false, "push the kit to the image's repository as a referrer of the image")
-	fl.BoolVar(&f.withBases, "with-bases", false, "also keep the base images (not yet supported)")
+	fl.BoolVar(&f.withBases, "with-bases", false, "also keep the base images the provenance names (for the release's platforms), so a base its registry deleted does not matter")
 	fl.StringArrayVar(&f.allowHosts, "allow-download-host", nil, "a loopback, private or link-local host downloads may come from (an internal mirror); repeatable")
 	fl.StringVar(&f.source, "source", "", "a git checkout of the source: its tree at the commit is kept in the kit")
 	fl.StringVar(&f.commit, "commit", "", "the commit of --source to keep (default: the provenance's, else HEAD)")
@@ -84,15 +84,22 @@ func (f *kitFlags) run(cmd *cobra.Command, g *globals) error {
 		}
 		in.Pins = l.Downloads
 	}
-	if len(in.Pins) == 0 && f.source == "" {
-		return fmt.Errorf("%s: its provenance pins no download, and no --source was given: a kit would hold nothing", f.image)
+	if len(in.Pins) == 0 && f.source == "" && !f.withBases {
+		return fmt.Errorf("%s: its provenance pins no download, and neither --source nor --with-bases was given: a kit would hold nothing", f.image)
 	}
 	commit := f.commit
 	if commit == "" {
 		commit = in.Params.Commit
 	}
-	k, err := kit.Make(ctx, kit.MakeOptions{Subject: in.Subject, Name: in.Repository, Pins: in.Pins, Params: in.Params,
-		SourceDir: f.source, Commit: commit, AllowHosts: f.allowHosts, Limits: f.kitLim, Logger: g.logger()})
+	mo := kit.MakeOptions{Subject: in.Subject, Name: in.Repository, Pins: in.Pins, Params: in.Params,
+		SourceDir: f.source, Commit: commit, AllowHosts: f.allowHosts, Limits: f.kitLim, Logger: g.logger()}
+	if f.withBases {
+		if mo.Bases, err = verify.KitBases(ctx, f.image, opts); err != nil {
+			return err
+		}
+		mo.Registry = kit.Options{InsecureRegistries: f.insecure}
+	}
+	k, err := kit.Make(ctx, mo)
 	if err != nil {
 		return err
 	}
@@ -100,6 +107,9 @@ func (f *kitFlags) run(cmd *cobra.Command, g *globals) error {
 	what := fmt.Sprintf("%d download(s)", len(k.Config.Downloads))
 	if s := k.Config.Source; s != nil {
 		what += ", source at " + s.Commit
+	}
+	if n := len(k.Config.Bases); n > 0 {
+		what += fmt.Sprintf(", %d base image(s)", n)
 	}
 	fmt.Fprintf(g.stdout, "kit %s for %s: %s\n", k.Digest(), in.Subject.Digest, what)
 	if f.out != "" {
@@ -123,8 +133,6 @@ func (f *kitFlags) check() error {
 	switch {
 	case f.image == "":
 		return fmt.Errorf("--image: the published image is required")
-	case f.withBases:
-		return fmt.Errorf("--with-bases: keeping base images in a kit is not supported yet")
 	case f.out == "" && !f.push:
 		return fmt.Errorf("nothing to do: give --out oci:DIR|oci-archive:FILE, --push, or both")
 	case f.commit != "" && f.source == "":

@@ -122,7 +122,6 @@ func TestKitCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"with bases", []string{"--push", "--with-bases"}, "--with-bases: keeping base images in a kit is not supported yet"},
 		{"nothing to do", nil, "nothing to do: give --out"},
 		{"out to a registry", []string{"--out", repo + ":kit"}, "want oci:DIR or oci-archive:FILE"},
 		{"commit without source", []string{"--push", "--commit", "HEAD"}, "--commit: only with --source"},
