@@ -292,3 +292,32 @@ func TestImportSourceHostile(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceSHA256: a repository of SHA-256 object ids is kept and
+// imported as well: its pack's ids are 32 bytes, and the repository
+// imported into is one of SHA-256 ids.
+func TestSourceSHA256(t *testing.T) {
+	dir := t.TempDir()
+	git(t, dir, "init", "-q", "--object-format=sha256")
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-q", "-m", "one")
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY . /\n"), 0o644)
+	git(t, dir, "commit", "-q", "-a", "-m", "two")
+	commit := strings.TrimSpace(git(t, dir, "rev-parse", "HEAD"))
+	if len(commit) != 64 {
+		t.Fatalf("commit %q: want a SHA-256 id", commit)
+	}
+	k, err := kit.Make(t.Context(), kit.MakeOptions{Subject: hostileSubject, SourceDir: dir, Scratch: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	repo := filepath.Join(t.TempDir(), "repo")
+	if got, err := k.ImportSource(t.Context(), repo, kit.Limits{}); err != nil || got != commit {
+		t.Fatalf("ImportSource: %s, %v; want %s", got, err, commit)
+	}
+	if b := git(t, repo, "cat-file", "-p", commit+":Dockerfile"); b != "FROM scratch\nCOPY . /\n" {
+		t.Errorf("Dockerfile: %q", b)
+	}
+}
