@@ -11,6 +11,7 @@ import (
 
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/param"
+	"github.com/reprover/reprover/internal/text"
 	"github.com/reprover/reprover/kit"
 )
 
@@ -57,7 +58,7 @@ func exportOrKit(ctx context.Context, p *params, resolved error, o Options, pub 
 		if err == nil {
 			return co, k, nil
 		}
-		cause = fmt.Errorf("cloning %s: %w", p.req.Source, err)
+		cause = err
 		if ctx.Err() != nil || p.of["source"].From == FromFlag {
 			closeKit(k)
 			return nil, nil, err
@@ -85,7 +86,8 @@ func exportOrKit(ctx context.Context, p *params, resolved error, o Options, pub 
 		p.hints = dropHint(p.hints, "The source given ("+SourceKit+")")
 		p.hints = append(p.hints, fmt.Sprintf("The commit's tree came from the kit %s: git computed its objects' ids, and they are commit %s.", k.Digest(), co.Commit))
 	} else {
-		p.hints = append(p.hints, fmt.Sprintf("The source %s could not be used (%v): the commit's tree came from the kit %s instead; git computed its objects' ids, and they are commit %s.", p.req.Source, cause, k.Digest(), co.Commit))
+		p.hints = append(p.hints, fmt.Sprintf("The source %s could not be used (%s): the commit's tree came from the kit %s instead; git computed its objects' ids, and they are commit %s.",
+			p.req.Source, text.Truncate(param.Say(cause, o.Words), 512), k.Digest(), co.Commit))
 	}
 	return co, k, nil
 }
