@@ -396,3 +396,81 @@ func TestBaseFromPURL(t *testing.T) {
 		})
 	}
 }
+
+// FuzzConfigBases: whatever bases a kit's config lists, ParseConfig
+// returns an error or bases within the limits, each pinned by digest,
+// listed once, its first blob the one the digest names.
+func FuzzConfigBases(f *testing.F) {
+	subject := `"subject":{"digest":"sha256:` + strings.Repeat("5", 64) + `"}`
+	d := "sha256:" + strings.Repeat("d", 64)
+	blob := func(dg string, n int) string {
+		return `{"digest":"` + dg + `","size":` + strings.Repeat("9", n) + `,"mediaType":"application/vnd.oci.image.manifest.v1+json"}`
+	}
+	base := func(ref string, blobs ...string) string {
+		return `{"ref":"` + ref + `","blobs":[` + strings.Join(blobs, ",") + `]}`
+	}
+	for _, s := range []string{
+		base("r.example/a@"+d, blob(d, 2), blob("sha256:"+strings.Repeat("e", 64), 3)),
+		base("r.example/a@"+d, blob(d, 2)) + "," + base("r.example/a@"+d, blob(d, 2)),
+		base("r.example/a:1@"+d, blob(d, 2)),
+		base("r.example/a@"+d, blob("sha256:"+strings.Repeat("e", 64), 2)),
+		base("r.example/a@"+d, blob(d, 30)),
+		base("oci:/etc@"+d, blob(d, 1)),
+		base("r.example/a@"+d) + `,{"Ref":"x"}`,
+	} {
+		f.Add([]byte(`{"schemaVersion":1,` + subject + `,"downloads":[],"bases":[` + s + `]}`))
+	}
+	lim := kit.Limits{MaxBases: 2, MaxBaseBlobs: 3, MaxBaseBytes: 1 << 20, MaxConfigBytes: 1 << 16}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := kit.ParseConfig(b, "config", lim)
+		if err != nil {
+			return
+		}
+		if len(c.Bases) > 2 {
+			t.Fatalf("%d bases past MaxBases=2", len(c.Bases))
+		}
+		blobs := map[string]bool{}
+		refs := map[string]bool{}
+		var total int64
+		for _, base := range c.Bases {
+			if refs[base.Ref] || !strings.Contains(base.Ref, "@sha256:") || len(base.Blobs) == 0 || base.Blobs[0].Digest != base.Digest() {
+				t.Fatalf("base %+v accepted", base)
+			}
+			refs[base.Ref] = true
+			for _, x := range base.Blobs {
+				if !blobs[x.Digest] {
+					total += x.Size
+				}
+				blobs[x.Digest] = true
+			}
+		}
+		if len(blobs) > 3 || total > 1<<20 {
+			t.Fatalf("%d blobs, %d bytes past the limits", len(blobs), total)
+		}
+	})
+}
+
+// FuzzBaseFromPURL: whatever a material's purl says, BaseFromPURL returns
+// an error or a registry reference pinned by digest.
+func FuzzBaseFromPURL(f *testing.F) {
+	d := "sha256:" + strings.Repeat("b", 64)
+	for _, s := range []string{
+		"pkg:docker/127.0.0.1:5000/base/busybox@1?digest=" + d + "&platform=linux%2Famd64",
+		"pkg:docker/debian@bookworm",
+		"pkg:docker/a%2F..%2F..@" + d,
+		"pkg:docker/@?digest=",
+		"pkg:docker/x@1?digest=" + d + "%0A",
+	} {
+		f.Add(s, "")
+	}
+	f.Fuzz(func(t *testing.T, purl, sha string) {
+		ref, err := kit.BaseFromPURL(purl, sha)
+		if err != nil {
+			return
+		}
+		name, dg, ok := strings.Cut(ref, "@")
+		if !ok || len(dg) != 71 || strings.ContainsAny(name, "@ \n") || strings.HasPrefix(name, "oci") && strings.Contains(name, ":/") {
+			t.Fatalf("BaseFromPURL(%q, %q) = %q", purl, sha, ref)
+		}
+	})
+}
