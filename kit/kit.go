@@ -122,7 +122,10 @@ func (l Limits) withDefaults() Limits { return limits.WithDefaults(l, DefaultLim
 // Kit is a kit made (Make) or opened (Open). Its blobs are read when asked
 // for, never held in memory.
 type Kit struct {
-	Config    Config
+	Config Config
+	// Location is where Open found it (auto resolved to the referrer's
+	// reference); "" for a kit made.
+	Location  string
 	configRaw []byte
 	manifest  []byte
 	m         *v1.Manifest

@@ -101,6 +101,7 @@ func Open(ctx context.Context, where, repo string, subject v1.Hash, o Options) (
 		a.Close()
 		return nil, fmt.Errorf("kit %s (%s): %w", where, a.Descriptor.Digest, err)
 	}
+	k.Location = where
 	return k, nil
 }
 

@@ -65,6 +65,23 @@ type Config struct {
 	// Debian's diffoscope (compare.Diffoscope), its text on the pages.
 	Diffoscope bool          `mapstructure:"diffoscope"`
 	JobTimeout time.Duration `mapstructure:"jobTimeout"`
+	// Kits: a verification whose downloads all matched their pins keeps
+	// them as the image's kit (docs/kit.md), so every later verification
+	// of that image replays it whatever its upstreams do: Keep is "store"
+	// (the default: oci-archives in Dir, default DATADIR/kits), "push" (as
+	// a referrer of the image, where anyone's verify finds it: needs
+	// write access to the registry), "both", or "off".
+	Kits struct {
+		Keep string `mapstructure:"keep"`
+		Dir  string `mapstructure:"dir"`
+	} `mapstructure:"kits"`
+	// Reverify verifies every known release again each Every (0: never),
+	// at most Max of them a round, so the pages show when a release
+	// stops verifying and why (its upstream moved, a base is gone).
+	Reverify struct {
+		Every time.Duration `mapstructure:"every"`
+		Max   int           `mapstructure:"max"`
+	} `mapstructure:"reverify"`
 	// MaxAttempts bounds the runs of a job that fails for transient reasons.
 	MaxAttempts int `mapstructure:"maxAttempts"`
 	// StaleAfter: a running job whose worker has not been heard from for
@@ -150,7 +167,24 @@ func (c *Config) Defaults() {
 	if c.Limits.RetryAfter <= 0 {
 		c.Limits.RetryAfter = time.Minute
 	}
+	if c.Reverify.Max <= 0 {
+		c.Reverify.Max = 1000
+	}
+	if c.Kits.Keep == "" {
+		c.Kits.Keep = KeepStore
+	}
+	if c.Kits.Dir == "" {
+		c.Kits.Dir = filepath.Join(c.DataDir, "kits")
+	}
 }
+
+// How the service keeps kits (kits.keep).
+const (
+	KeepStore = "store"
+	KeepPush  = "push"
+	KeepBoth  = "both"
+	KeepOff   = "off"
+)
 
 // Validate reports the first invalid key.
 func (c *Config) Validate() error {
@@ -159,6 +193,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("database %q: want sqlite:///PATH or postgres://…", c.Database)
 	case len(c.Sources.Allow) == 0:
 		return errors.New("sources.allow is empty: no submission could be accepted")
+	case c.Reverify.Every < 0 || (c.Reverify.Every > 0 && c.Reverify.Every < time.Minute):
+		return fmt.Errorf("reverify.every %v: 0 (never) or at least 1m", c.Reverify.Every)
+	case c.Kits.Keep != KeepStore && c.Kits.Keep != KeepPush && c.Kits.Keep != KeepBoth && c.Kits.Keep != KeepOff:
+		return fmt.Errorf("kits.keep %q: want %s, %s, %s or %s", c.Kits.Keep, KeepStore, KeepPush, KeepBoth, KeepOff)
 	case c.StaleAfter < 20*time.Second:
 		return fmt.Errorf("staleAfter %v: at least 20s (workers report every 5s)", c.StaleAfter)
 	case c.Decompressor != "" && c.Decompressor != compare.DecompressAuto && c.Decompressor != compare.DecompressGo && c.Decompressor != compare.DecompressIgzip:

@@ -143,6 +143,9 @@ type imageView struct {
 	Image         string          `json:"image"` // REPO@sha256:… as inspected
 	Inspection    json.RawMessage `json:"inspection"`
 	Verifications []view          `json:"verifications"`
+	// Stopped: the release verified, and its latest verification does
+	// not (reverify.every shows it; docs/service.md).
+	Stopped *Stopped `json:"stoppedVerifying,omitempty"`
 }
 
 // imageOf gathers an image's verifications and its inspect report
@@ -180,6 +183,7 @@ func (s *Service) imageOf(w http.ResponseWriter, r *http.Request, html bool) (iv
 	for _, v := range vs {
 		iv.Verifications = append(iv.Verifications, viewOf(v, false))
 	}
+	iv.Stopped = stoppedVerifying(vs)
 	raw, err := s.store.Inspection(ctx, d.String())
 	if err != nil {
 		s.logger.Error("reading an inspection", "digest", d, "err", err)

@@ -80,6 +80,7 @@ func (q *riverQueue[TTx]) Check(ctx context.Context) error {
 func newQueue(ctx context.Context, st *Store, cfg *Config, s *Service, logger *slog.Logger) (queue, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &verifyWorker{s: s})
+	river.AddWorker(workers, &reverifyWorker{s: s})
 	rc := &river.Config{
 		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:     workers,
@@ -90,6 +91,7 @@ func newQueue(ctx context.Context, st *Store, cfg *Config, s *Service, logger *s
 		RescueStuckJobsAfter: cfg.JobTimeout + time.Minute,
 		FetchPollInterval:    500 * time.Millisecond,
 		Logger:               logger,
+		PeriodicJobs:         reverifyJobs(cfg),
 	}
 	if st.postgres {
 		driver := riverpgxv5.New(st.pool)

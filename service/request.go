@@ -35,6 +35,11 @@ type Request struct {
 	// through BuildKit's capturing proxy, each checked against a pin);
 	// empty: the server's network.default.
 	Network string `json:"network,omitempty"`
+	// Reverify names the round of re-verifications (reverify.every) that
+	// made this request, an RFC 3339 time: a known release verified again,
+	// a new verification beside the earlier ones. A client may set it too,
+	// to verify a release again.
+	Reverify string `json:"reverify,omitempty"`
 }
 
 var (
@@ -121,6 +126,11 @@ func (r *Request) validate(cfg *Config, res hosts.Resolver) error {
 		}
 		if _, err := image.ParsePlatform(p); err != nil {
 			return &FieldError{"platforms", err.Error()}
+		}
+	}
+	if r.Reverify != "" {
+		if _, err := time.Parse(time.RFC3339, r.Reverify); err != nil || len(r.Reverify) > 64 {
+			return &FieldError{"reverify", "want an RFC 3339 time, such as 2026-12-06T00:00:00Z"}
 		}
 	}
 	return nil

@@ -51,6 +51,12 @@ type PipelineRunner struct {
 	// of its own, removed after the job); Start sweeps what a killed
 	// process left. Empty: the system's temporary directory.
 	ScratchDir string
+	// KitDir keeps the kits of verifications whose downloads all matched
+	// (kits.keep store), replayed by later verifications of the image;
+	// PushKits pushes them as referrers (kits.keep push). Neither: none
+	// kept.
+	KitDir   string
+	PushKits bool
 }
 
 // transport dials registries, refusing private addresses not allowed.
@@ -119,9 +125,13 @@ func (p *PipelineRunner) Run(ctx context.Context, r Request) (*verify.Report, []
 		defer os.RemoveAll(dir)
 		opts.ScratchDir = dir
 	}
+	opts.KitDir = p.KitDir
 	rep, verr := verify.Run(ctx, req, c, opts)
 	if verr != nil && verify.Transient(verr) {
 		return rep, nil, &TransientError{verr}
+	}
+	if verr == nil {
+		p.keepKit(ctx, rep, req, opts)
 	}
 	var att []byte
 	if p.Key != nil {

@@ -104,6 +104,12 @@ func New(ctx context.Context, cfg *Config, runner Runner, logger *slog.Logger) (
 	if pr, ok := runner.(*PipelineRunner); ok && pr.AllowPrivate == nil {
 		pr.AllowPrivate = cfg.Images.Allow
 	}
+	if pr, ok := runner.(*PipelineRunner); ok && pr.KitDir == "" && !pr.PushKits {
+		if cfg.Kits.Keep == KeepStore || cfg.Kits.Keep == KeepBoth {
+			pr.KitDir = cfg.Kits.Dir
+		}
+		pr.PushKits = cfg.Kits.Keep == KeepPush || cfg.Kits.Keep == KeepBoth
+	}
 	if path, ok := strings.CutPrefix(cfg.Database, "sqlite://"); ok {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			logger.Info("creating a new database: the history starts empty", "path", path)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -91,6 +93,9 @@ func openKit(ctx context.Context, req Request, o Options, pub *image.Resolved) (
 	if pub.Ref.Transport == image.Registry {
 		repo = pub.Ref.Name
 	}
+	if stored := StoredKit(o.KitDir, pub.Digest.String()); where == kit.Auto && stored != "" {
+		where = stored // the service's own, kept by an earlier verification
+	}
 	k, err := kit.Open(ctx, where, repo, pub.Digest, kit.Options{InsecureRegistries: o.Image.InsecureRegistries,
 		Keychain: o.Image.Keychain, Transport: o.Image.Transport, Limits: o.Inputs.Kit})
 	if err != nil {
@@ -115,7 +120,7 @@ func (p *plan) replay(set *pins.Set, o Options) error {
 		urls = append(urls, pin.URL)
 	}
 	p.spec.Replay, p.spec.ReplayAddr, p.spec.ProxyHosts = pinnedReplay{p.kit, urls}, o.ReplayAddr, nil
-	p.build.Kit = &KitUse{Digest: p.kit.Digest().String(), Downloads: len(urls)}
+	p.build.Kit = &KitUse{Digest: p.kit.Digest().String(), From: p.kit.Location, Downloads: len(urls)}
 	return nil
 }
 
@@ -135,6 +140,9 @@ var _ builder.Replay = pinnedReplay{}
 // build.kit): its digest and what it served.
 type KitUse struct {
 	Digest string `json:"digest"` // the kit manifest's
+	// From is where it was found: the image's referrer (its reference),
+	// a store of kits (oci-archive:…), or the --kit named.
+	From string `json:"from"`
 	// Downloads counts the pinned downloads the kit held and could serve;
 	// Served those the rebuild asked for and got from it.
 	Downloads int `json:"downloads"`
@@ -244,4 +252,23 @@ func KeepKit(ctx context.Context, rep *Report, req Request, o Options) (*kit.Kit
 		return nil, "", err
 	}
 	return k, in.Repository, nil
+}
+
+// StoredKit is the kit kept in dir for the image digest, as an
+// oci-archive: reference ("" when dir is "" or holds none): where
+// Options.KitDir keeps kits (KeepKit's, written by the service).
+func StoredKit(dir, digest string) string {
+	if dir == "" {
+		return ""
+	}
+	p := StoredKitPath(dir, digest)
+	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	return "oci-archive:" + p
+}
+
+// StoredKitPath is where KitDir keeps the kit of the image digest.
+func StoredKitPath(dir, digest string) string {
+	return filepath.Join(dir, strings.TrimPrefix(digest, "sha256:")+".tar")
 }

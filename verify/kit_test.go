@@ -13,7 +13,6 @@ import (
 
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/builder"
-	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/kit"
 	"github.com/reprover/reprover/pins"
 	"github.com/reprover/reprover/verify"
@@ -46,22 +45,9 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // lacking a download: an error naming it, never a PASS.
 func TestVerifyKitReplay(t *testing.T) {
 	w := newWorld(t)
-	img, err := fixtures.DebianBase()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := w.reg.MustPush(t, "base/debian", "bookworm", img)
-	_, repoDir := fixtures.AptRepoCopy(t)
-	up := &upstream{files: http.FileServer(http.Dir(repoDir))}
-	repo := fixtures.BridgeServer(t, up)
-	host, _, _ := net.SplitHostPort(repo)
-	dockerfile := "FROM " + base + "\nRUN echo \"deb [trusted=yes] http://" + repo + "/ ./\" > /etc/apt/sources.list.d/local.list" +
-		" && rm -f /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list" +
-		" && apt-get update && apt-get install -y --no-install-recommends hello" +
-		" && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log /var/log/alternatives.log /var/cache/ldconfig/aux-cache\n"
-	dir, commit := fixtures.GitRepo(t, map[string]string{"Dockerfile": dockerfile}, commitTime)
-	x, _ := w.publish(dir, "", builder.Spec{Network: builder.NetworkProxy, ProxyHosts: []string{repo}, Provenance: true})
-	ref := w.push("release/kit", x)
+	up := &upstream{}
+	rel := publishApt(t, w, "hello", "release/kit", func(h http.Handler) http.Handler { up.files = h; return up })
+	dir, commit, repoDir, host, ref := rel.dir, rel.commit, rel.repoDir, rel.host, rel.ref
 
 	// The release job: the kit, from the image's provenance, pushed.
 	in, err := verify.ReadKitInputs(t.Context(), ref, verify.Options{})
@@ -142,11 +128,16 @@ func TestVerifyKitReplay(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	run := func(t *testing.T, where string) (*verify.Report, error) {
+	// A service's store of kits, holding this one (service.storeKit).
+	kitStore := t.TempDir()
+	if err := k.WriteTo(t.Context(), "oci-archive:"+verify.StoredKitPath(kitStore, in.Subject.Digest.String())); err != nil {
+		t.Fatal(err)
+	}
+	run := func(t *testing.T, where string, store ...string) (*verify.Report, error) {
 		t.Helper()
 		before := up.requests.Load()
 		rep, err := verify.Run(t.Context(), verify.Request{Source: dir, Commit: commit, Image: ref, Network: builder.NetworkProxy, Kit: where},
-			w.bk, verify.Options{ProgressMode: "quiet", ReplayAddr: net.JoinHostPort(host, "0")})
+			w.bk, verify.Options{ProgressMode: "quiet", ReplayAddr: net.JoinHostPort(host, "0"), KitDir: strings.Join(store, "")})
 		if n := up.requests.Load() - before; n != 0 {
 			t.Errorf("the repository got %d request(s) during a replay", n)
 		}
@@ -155,14 +146,16 @@ func TestVerifyKitReplay(t *testing.T) {
 	for _, c := range []struct {
 		name, where string
 		gone        bool
+		store       string
 	}{
-		{"the index moved, the kit found by auto", "", false},
-		{"the repository gone, the kit as a layout", "oci:" + kitDir, true},
-		{"the kit by its reference", kitRef, true},
+		{"the index moved, the kit found by auto", "", false, ""},
+		{"the repository gone, the kit as a layout", "oci:" + kitDir, true, ""},
+		{"the kit by its reference", kitRef, true, ""},
+		{"the kit kept in a store of kits", "", true, kitStore},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			up.gone.Store(c.gone)
-			rep, err := run(t, c.where)
+			rep, err := run(t, c.where, c.store)
 			if err != nil || rep.Verdict != verify.Reproducible {
 				t.Fatalf("verdict %s, error %v: want reproducible from the kit", rep.Verdict, err)
 			}
@@ -178,6 +171,16 @@ func TestVerifyKitReplay(t *testing.T) {
 				if d.State == string(pins.StatePinned) && !d.FromKit {
 					t.Errorf("download %s: pinned but not from the kit", d.URL)
 				}
+			}
+			wantFrom := c.where
+			switch {
+			case c.store != "":
+				wantFrom = "oci-archive:" + verify.StoredKitPath(kitStore, in.Subject.Digest.String())
+			case c.where == "":
+				wantFrom = kitRef // the referrer
+			}
+			if kitUse.From != wantFrom {
+				t.Errorf("kit from %q, want %q", kitUse.From, wantFrom)
 			}
 			if !strings.Contains(kitUse.String(), "no upstream reached") {
 				t.Errorf("kit line %q", kitUse.String())

@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,20 +23,8 @@ import (
 // digests, and not verified under strict.
 func TestVerifyAptIndexMoved(t *testing.T) {
 	w := newWorld(t)
-	img, err := fixtures.DebianBase()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := w.reg.MustPush(t, "base/debian", "bookworm", img)
-	repo, repoDir := fixtures.AptRepoCopy(t)
-	host, _, _ := strings.Cut(repo, ":")
-	dockerfile := "FROM " + base + "\nRUN echo \"deb [trusted=yes] http://" + repo + "/ ./\" > /etc/apt/sources.list.d/local.list" +
-		" && rm -f /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list" +
-		" && apt-get update && apt-get install -y --no-install-recommends hello" +
-		" && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log /var/log/alternatives.log /var/cache/ldconfig/aux-cache\n"
-	dir, commit := fixtures.GitRepo(t, map[string]string{"Dockerfile": dockerfile}, commitTime)
-	x, _ := w.publish(dir, "", builder.Spec{Network: builder.NetworkProxy, ProxyHosts: []string{repo}, Provenance: true})
-	ref := w.push("release/apt-moved", x)
+	rel := publishApt(t, w, "hello", "release/apt-moved", nil)
+	dir, commit, repo, repoDir, host, ref := rel.dir, rel.commit, rel.repo, rel.repoDir, rel.host, rel.ref
 	built := time.Now().Unix() // apt writes times to the second
 	fixtures.WaitFor(t, 5*time.Second, "the next second on the clock", func() (bool, string, error) {
 		return time.Now().Unix() > built, "", nil
@@ -73,4 +62,38 @@ func TestVerifyAptIndexMoved(t *testing.T) {
 	if rep.Verified(true) || !rep.Verified(false) {
 		t.Errorf("verified %v, strict %v: want verified, not under strict", rep.Verified(false), rep.Verified(true))
 	}
+}
+
+// aptRelease is a release whose RUN installs one package with apt from
+// the test world's repository (a copy of it, on a test bridge) through the
+// proxy, pinned by its provenance, pushed as name.
+type aptRelease struct {
+	dir, commit string // its source
+	ref         string // the published image
+	repo        string // the repository's host:port
+	repoDir     string // its files, to move after the release
+	host        string
+}
+
+// publishApt publishes an aptRelease of pkg; wrap, when set, wraps the
+// repository's file server (to count or refuse requests).
+func publishApt(t *testing.T, w *world, pkg, name string, wrap func(http.Handler) http.Handler) aptRelease {
+	t.Helper()
+	img, err := fixtures.DebianBase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := w.reg.MustPush(t, "base/debian", "bookworm", img)
+	repo, repoDir := fixtures.AptRepoCopy(t)
+	if wrap != nil {
+		repo = fixtures.BridgeServer(t, wrap(http.FileServer(http.Dir(repoDir))))
+	}
+	host, _, _ := strings.Cut(repo, ":")
+	dockerfile := "FROM " + base + "\nRUN echo \"deb [trusted=yes] http://" + repo + "/ ./\" > /etc/apt/sources.list.d/local.list" +
+		" && rm -f /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list" +
+		" && apt-get update && apt-get install -y --no-install-recommends " + pkg +
+		" && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log /var/log/alternatives.log /var/cache/ldconfig/aux-cache\n"
+	dir, commit := fixtures.GitRepo(t, map[string]string{"Dockerfile": dockerfile}, commitTime)
+	x, _ := w.publish(dir, "", builder.Spec{Network: builder.NetworkProxy, ProxyHosts: []string{repo}, Provenance: true})
+	return aptRelease{dir: dir, commit: commit, ref: w.push(name, x), repo: repo, repoDir: repoDir, host: host}
 }

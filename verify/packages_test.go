@@ -30,20 +30,8 @@ import (
 func TestVerifyPackageChanged(t *testing.T) {
 	const released, next = "1.6-2.1+deb12u2", "1.6-2.1+deb12u3"
 	w := newWorld(t)
-	img, err := fixtures.DebianBase()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := w.reg.MustPush(t, "base/debian", "bookworm", img)
-	repo, repoDir := fixtures.AptRepoCopy(t)
-	host, _, _ := strings.Cut(repo, ":")
-	dockerfile := "FROM " + base + "\nRUN echo \"deb [trusted=yes] http://" + repo + "/ ./\" > /etc/apt/sources.list.d/local.list" +
-		" && rm -f /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list" +
-		" && apt-get update && apt-get install -y --no-install-recommends jq" +
-		" && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log /var/log/alternatives.log /var/cache/ldconfig/aux-cache\n"
-	dir, commit := fixtures.GitRepo(t, map[string]string{"Dockerfile": dockerfile}, commitTime)
-	x, _ := w.publish(dir, "", builder.Spec{Network: builder.NetworkProxy, ProxyHosts: []string{repo}, Provenance: true})
-	ref := w.push("release/apt-jq-moved", x)
+	rel := publishApt(t, w, "jq", "release/apt-jq-moved", nil)
+	dir, commit, repo, repoDir, host, ref := rel.dir, rel.commit, rel.repo, rel.repoDir, rel.host, rel.ref
 	built := time.Now().Unix() // apt writes times to the second
 	fixtures.WaitFor(t, 5*time.Second, "the next second on the clock", func() (bool, string, error) {
 		return time.Now().Unix() > built, "", nil

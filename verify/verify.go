@@ -132,6 +132,10 @@ type Options struct {
 	// this process, to serve a kit's blobs (builder.Spec.ReplayAddr): for
 	// a daemon reprover did not start. "": the managed daemon's bridge.
 	ReplayAddr string
+	// KitDir holds kits kept by earlier verifications (the service's
+	// store: DIGEST-HEX.tar, oci-archive); with Request.Kit auto, the
+	// image's kit there is replayed before a referrer is looked for.
+	KitDir string
 }
 
 // InputLimits bound what verify reads from the source: the publisher
