@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -24,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"github.com/reprover/reprover/compare"
 	"github.com/reprover/reprover/fixtures"
@@ -207,9 +209,7 @@ func floor(ctx context.Context, layers []image.Layer, parallel int, igzip string
 			defer rc.Close()
 			h := sha256.New()
 			if igzip != "" {
-				cmd := exec.CommandContext(ctx, igzip, "-dc")
-				cmd.Stdin, cmd.Stdout = rc, h
-				return cmd.Run()
+				return igzipFloor(ctx, igzip, rc, h)
 			}
 			zr, err := gzip.NewReader(bufio.NewReaderSize(rc, 64<<10))
 			if err != nil {
@@ -223,6 +223,46 @@ func floor(ctx context.Context, layers []image.Layer, parallel int, igzip string
 		})
 	}
 	return g.Wait()
+}
+
+// igzipFloor runs igzip -dc from src to dst through pipes of 1 MiB, as
+// layer's igzip path has them (with Linux's default of 64 KiB, as a shell
+// pipeline has them, the floor is slower than that path).
+func igzipFloor(ctx context.Context, igzip string, src io.Reader, dst io.Writer) error {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return err
+	}
+	for _, f := range []*os.File{inR, outR} {
+		unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, 1<<20)
+	}
+	cmd := exec.CommandContext(ctx, igzip, "-dc")
+	cmd.Stdin, cmd.Stdout = inR, outW
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		return err
+	}
+	fed := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(inW, src)
+		inW.Close()
+		fed <- err
+	}()
+	_, rerr := io.Copy(dst, outR)
+	outR.Close()
+	werr := cmd.Wait()
+	ferr := <-fed
+	return errors.Join(ferr, werr, rerr)
 }
 
 // watchRSS samples this process's resident set until the returned func is
@@ -410,6 +450,19 @@ func writeBenchLayer(dir string, layer, variant int) (v1.Descriptor, v1.Hash, er
 // a blob of the layout in dir, hashing as it goes: a layer is never held
 // in memory.
 func writeLayer(dir string, level int, fill func(*tar.Writer) error) (v1.Descriptor, v1.Hash, error) {
+	return writeGzipBlob(dir, level, func(w io.Writer) error {
+		tw := tar.NewWriter(w)
+		if err := fill(tw); err != nil {
+			return err
+		}
+		return tw.Close()
+	})
+}
+
+// writeGzipBlob streams what fill writes (a layer's uncompressed bytes)
+// through gzip at level into a blob of the layout in dir, and returns its
+// descriptor and diffID.
+func writeGzipBlob(dir string, level int, fill func(io.Writer) error) (v1.Descriptor, v1.Hash, error) {
 	tmp, err := os.CreateTemp(dir, "layer")
 	if err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
@@ -420,11 +473,7 @@ func writeLayer(dir string, level int, fill func(*tar.Writer) error) (v1.Descrip
 	bw := bufio.NewWriterSize(io.MultiWriter(tmp, compHash), 1<<20)
 	cw := &countWriter{w: bw}
 	zw, _ := gzip.NewWriterLevel(cw, level)
-	tw := tar.NewWriter(io.MultiWriter(zw, diffHash))
-	if err := fill(tw); err != nil {
-		return v1.Descriptor{}, v1.Hash{}, err
-	}
-	if err := tw.Close(); err != nil {
+	if err := fill(io.MultiWriter(zw, diffHash)); err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
 	}
 	if err := zw.Close(); err != nil {

@@ -29,21 +29,23 @@ import (
 	"github.com/reprover/reprover/image"
 )
 
-// BenchmarkVsDiffoci compares the bench pairs with reprover and with
-// diffoci (github.com/reproducible-containers/diffoci, `--semantic`, its
-// fastest mode) in the same run, when REPROVER_DIFFOCI names a diffoci
-// binary: reprover does not build, vendor or install it. diffoci reads
-// images from a registry, over HTTPS only: the layouts are served by a
-// registry on 127.0.0.1 with a certificate of this run, and pulled into
-// diffoci's own store before it is timed (reprover reads the layouts).
-func BenchmarkVsDiffoci(b *testing.B) {
+// diffociRunner runs diffoci (REPROVER_DIFFOCI) on layouts served by a
+// registry on 127.0.0.1, over HTTPS (the only way diffoci reads images),
+// with a certificate of this run.
+type diffociRunner struct {
+	bin, home, ca string
+	refs          map[string]string // the reference of each layout directory
+}
+
+// startDiffoci serves the layouts in dirs to diffoci and has it pull
+// each into its own store (by a diff of the first with each other, not
+// timed: its pull is not what is measured); nil when REPROVER_DIFFOCI is
+// not set. The registry stops at the end of the benchmark.
+func startDiffoci(b *testing.B, dirs []string) *diffociRunner {
 	bin := os.Getenv("REPROVER_DIFFOCI")
 	if bin == "" {
-		b.Skip("REPROVER_DIFFOCI is not set: no diffoci binary to measure against")
+		return nil
 	}
-	dirs, imgs := benchLayouts(b, benchDir())
-	dirA, dirB, dirC, dirD := dirs[0], dirs[1], dirs[2], dirs[3]
-	ctx := context.Background()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -57,15 +59,15 @@ func BenchmarkVsDiffoci(b *testing.B) {
 	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0)),
 		registry.WithBlobHandler(registry.NewDiskBlobHandler(filepath.Join(home, "blobs"))))}}
 	srv.StartTLS()
-	defer srv.Close()
+	b.Cleanup(srv.Close)
 	ca := filepath.Join(home, "registry.pem")
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	host := l.Addr().String()
-	refs := map[string]string{}
-	for _, d := range dirs {
-		p, err := layout.FromPath(d)
+	d := &diffociRunner{bin: bin, home: home, ca: ca, refs: map[string]string{}}
+	for _, dir := range dirs {
+		p, err := layout.FromPath(dir)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -81,44 +83,70 @@ func BenchmarkVsDiffoci(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ref, err := name.ParseReference(host + "/bench/" + filepath.Base(d) + ":latest")
+		ref, err := name.ParseReference(host + "/bench/" + filepath.Base(dir) + ":latest")
 		if err != nil {
 			b.Fatal(err)
 		}
 		if err := remote.Write(ref, img, remote.WithTransport(srv.Client().Transport)); err != nil {
 			b.Fatal(err)
 		}
-		refs[d] = ref.String()
+		d.refs[dir] = ref.String()
 	}
-	diffoci := func(x, y string) (time.Duration, int64, error) {
-		cmd := exec.CommandContext(ctx, bin, "diff", "--semantic", "--backend", "local", x, y)
-		cmd.Env = []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "SSL_CERT_FILE=" + ca, "PATH=/usr/bin:/bin"}
-		out := &limitedBuffer{max: 4 << 10}
-		cmd.Stdout, cmd.Stderr = out, out
-		t := time.Now()
-		if err := cmd.Start(); err != nil {
-			return 0, 0, err
-		}
-		// The child's rusage counts this process's RSS at the exec, so
-		// its peak is read from /proc while it runs.
-		peak := watchHWM(cmd.Process.Pid)
-		err := cmd.Wait()
-		d := time.Since(t)
-		rss := peak()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.ExitCode() == 1 {
-			err = nil // the images differ, as they do
-		}
-		if err != nil {
-			return 0, 0, fmt.Errorf("diffoci: %v: %s", err, out.b)
-		}
-		return d, rss, nil
-	}
-	// Pull into diffoci's store first: its pull is not what is timed.
-	for _, d := range []string{dirB, dirC, dirD} {
-		if _, _, err := diffoci(refs[dirA], refs[d]); err != nil {
+	for _, dir := range dirs[1:] {
+		if _, err := d.diff(b.Context(), dirs[0], dir); err != nil {
 			b.Fatal(err)
 		}
+	}
+	return d
+}
+
+// diff runs diffoci diff --semantic on the layouts x and y and returns
+// what it cost: wall time, CPU time and peak RSS (VmHWM) of the process.
+func (d *diffociRunner) diff(ctx context.Context, x, y string) (cost, error) {
+	cmd := exec.CommandContext(ctx, d.bin, "diff", "--semantic", "--backend", "local", d.refs[x], d.refs[y])
+	cmd.Env = []string{"HOME=" + d.home, "XDG_CACHE_HOME=" + filepath.Join(d.home, "cache"), "SSL_CERT_FILE=" + d.ca, "PATH=/usr/bin:/bin"}
+	out := &limitedBuffer{max: 4 << 10}
+	cmd.Stdout, cmd.Stderr = out, out
+	t := time.Now()
+	if err := cmd.Start(); err != nil {
+		return cost{}, err
+	}
+	// The child's rusage counts this process's RSS at the exec, so its
+	// peak is read from /proc while it runs.
+	peak := watchHWM(cmd.Process.Pid)
+	err := cmd.Wait()
+	c := cost{wall: time.Since(t), rss: peak()}
+	if cmd.ProcessState != nil {
+		c.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 1 {
+		err = nil // the images differ
+	}
+	if err != nil {
+		return cost{}, fmt.Errorf("diffoci: %v: %s", err, out.b)
+	}
+	return c, nil
+}
+
+// BenchmarkVsDiffoci compares the bench pairs with reprover and with
+// diffoci (github.com/reproducible-containers/diffoci, `--semantic`, its
+// fastest mode) in the same run, when REPROVER_DIFFOCI names a diffoci
+// binary: reprover does not build, vendor or install it. diffoci reads
+// images from a registry, over HTTPS only: the layouts are served by a
+// registry on 127.0.0.1 with a certificate of this run, and pulled into
+// diffoci's own store before it is timed (reprover reads the layouts).
+func BenchmarkVsDiffoci(b *testing.B) {
+	if os.Getenv("REPROVER_DIFFOCI") == "" {
+		b.Skip("REPROVER_DIFFOCI is not set: no diffoci binary to measure against")
+	}
+	dirs, imgs := benchLayouts(b, benchDir())
+	dirA, dirB, dirC, dirD := dirs[0], dirs[1], dirs[2], dirs[3]
+	ctx := context.Background()
+	d := startDiffoci(b, dirs[:])
+	diffoci := func(x, y string) (time.Duration, int64, error) {
+		c, err := d.diff(ctx, x, y)
+		return c.wall, c.rss, err
 	}
 	warmPageCache(dirs[:]...)
 	for b.Loop() {
@@ -139,7 +167,7 @@ func BenchmarkVsDiffoci(b *testing.B) {
 			ours, ourRSS := measure(b, func() error {
 				return compareBench(ctx, imgs[0], c.img, compare.DecompressAuto, c.verdict)
 			})
-			theirs, theirRSS, err := diffoci(refs[dirA], refs[c.y])
+			theirs, theirRSS, err := diffoci(dirA, c.y)
 			if err != nil {
 				b.Fatal(err)
 			}
