@@ -152,9 +152,15 @@ func (k *Kit) BaseBlobs() map[string]int64 {
 // OpenBase streams a blob of the kit's base images (builder.Bases);
 // reading it to the end fails when its bytes are not its digest's.
 func (k *Kit) OpenBase(digest string) (io.ReadCloser, error) {
-	for _, d := range baseDescriptors(k.Config.Bases) {
-		if d.Digest.String() == digest {
-			return k.blobs.open(k.ctx, d, what(d))
+	// The first base holding it, as baseDescriptors annotates it.
+	for _, b := range k.Config.Bases {
+		for _, x := range b.Blobs {
+			if x.Digest == digest {
+				h, _ := v1.NewHash(x.Digest)
+				d := v1.Descriptor{MediaType: types.MediaType(x.MediaType), Digest: h, Size: x.Size,
+					Annotations: map[string]string{BaseAnnotation: b.Ref}}
+				return k.blobs.open(k.ctx, d, what(d))
+			}
 		}
 	}
 	return nil, fmt.Errorf("kit %s holds no base blob %s", k.digest, text.Truncate(digest, 80))
