@@ -14,3 +14,6 @@ func (s *Service) SetTimings(heartbeat, staleAfter, stopGrace time.Duration) {
 
 // ReaperPasses counts the reaper's passes so far.
 func (s *Service) ReaperPasses() int64 { return s.reaped.Load() }
+
+// StoreKit is storeKit, for TestStoreKit.
+var StoreKit = storeKit
