@@ -61,15 +61,20 @@ demo:
 
 ## bench: compare's throughput against the decompress-and-hash floor (in Go and
 ## with igzip), a pair sharing all but its last layer against reading only that
-## layer, and peak memory; the large pairs (1 GB / 100k files and 10 GB / 1M
-## files a side): time, peak RSS and RSS per 100k entries; verify's overhead
-## over the same build with buildctl plus a diff; the service API under load
-## (req/s, p99); with REPROVER_DIFFOCI=/path/to/diffoci, both pairs against
-## diffoci --semantic in the same run. Bench data is kept in .cache/bench
-## (about 2 GB more for the large pairs)
+## layer, and peak memory; the real pairs (Debian, the Go toolchain and
+## /usr/share, re-gzipped or with one file changed) with each decompressor
+## against both floors, wall and CPU time, their plot written to
+## .cache/bench/performance.svg (docs/performance.md); the large pairs (1 GB /
+## 100k files and 10 GB / 1M files a side): time, peak RSS and RSS per 100k
+## entries; verify's overhead over the same build with buildctl plus a diff;
+## the service API under load (req/s, p99); with
+## REPROVER_DIFFOCI=/path/to/diffoci, the pairs against diffoci --semantic in
+## the same run. Bench data is kept in .cache/bench (about 2 GB more for the
+## large pairs, 1 GB for the real ones)
 bench: tools
 	mkdir -p $(CACHE)/bench
-	REPROVER_BENCH_DIR=$(CACHE)/bench $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/ ./verify/ ./service/
+	REPROVER_BENCH_DIR=$(CACHE)/bench REPROVER_BENCH_PLOT=$(CACHE)/bench/performance.svg \
+		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/ ./verify/ ./service/
 
 ## lint: make tools, then gofmt and goimports (imports in three groups: the
 ## standard library, other modules, this module; each lists the files it would
