@@ -61,8 +61,8 @@ type Layer struct {
 type Finding struct {
 	Check    string   `json:"check"`
 	Severity Severity `json:"severity"`
-	Path     string   `json:"path,omitempty"`
-	Layer    int      `json:"layer,omitempty"` // counted from 1; 0: none (the config)
+	Path     string   `json:"path"`
+	Layer    int      `json:"layer"` // counted from 1; 0: none (the config, or no layer)
 	Evidence string   `json:"evidence"`
 	Fix      string   `json:"fix"`
 }
