@@ -21,6 +21,7 @@ import (
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/inspect"
+	"github.com/reprover/reprover/kit"
 )
 
 // withProvenance is an index of img and a BuildKit-style attestation
@@ -215,3 +216,11 @@ type rawManifest []byte
 
 func (r rawManifest) RawManifest() ([]byte, error)        { return r, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+
+// TestKitArtifactType: inspect finds kits by the type package kit
+// pushes them with (inspect may not import kit, its test may).
+func TestKitArtifactType(t *testing.T) {
+	if inspect.KitArtifactType != kit.ArtifactType {
+		t.Errorf("inspect looks for kits of type %q, kit pushes %q", inspect.KitArtifactType, kit.ArtifactType)
+	}
+}
