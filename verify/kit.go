@@ -80,7 +80,7 @@ func ReadKitInputs(ctx context.Context, ref string, o Options) (*KitInputs, erro
 	return in, nil
 }
 
-// openKit opens the release's kit for a proxied rebuild (req.Kit; nil
+// openKit opens the release's kit (req.Kit; nil
 // when there is none). A kit named but not found, one for another image,
 // or one that does not parse is an error naming it: the verifier asked
 // for it. Auto finds none for an image outside a registry.

@@ -1,7 +1,10 @@
 package verify_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -11,8 +14,14 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
 	"github.com/reprover/reprover/attest"
 	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/kit"
 	"github.com/reprover/reprover/pins"
 	"github.com/reprover/reprover/verify"
@@ -210,4 +219,54 @@ func TestVerifyKitReplay(t *testing.T) {
 			t.Fatalf("verdict %s, err %v: want an error (the repository is gone)", rep.Verdict, err)
 		}
 	})
+}
+
+// TestVerifyKitAutoUnreadable: a referrer of the kit's artifact type that
+// is not a kit (anyone who can push to the repository can attach one) is
+// no kit when nobody named it: the verification goes on as without one,
+// and a hint says why; named with --kit, it is an error naming it.
+func TestVerifyKitAutoUnreadable(t *testing.T) {
+	w := newWorld(t)
+	dir, commit := fixtures.GitRepo(t, w.files(sample, nil), commitTime)
+	x, _ := w.publish(dir, "", builder.Spec{})
+	ref := w.push("release/kit-garbage", x)
+	d, err := name.NewDigest(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":%q,`+
+		`"config":{"mediaType":%q,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},`+
+		`"layers":[],"subject":{"mediaType":%q,"digest":%q,"size":%d}}`, kit.ArtifactType, kit.ConfigMediaType, desc.MediaType, desc.Digest, desc.Size)
+	if err := remote.WriteLayer(d.Repository, static.NewLayer([]byte("{}"), kit.ConfigMediaType)); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(garbage))
+	if err := remote.Put(d.Repository.Digest("sha256:"+hex.EncodeToString(sum[:])), rawManifest(garbage)); err != nil {
+		t.Fatal(err)
+	}
+	req := verify.Request{Source: dir, Commit: commit, Image: ref}
+	rep, err := verify.Run(t.Context(), req, w.bk, verify.Options{ProgressMode: "quiet"})
+	if err != nil || rep.Verdict != verify.Reproducible || rep.Build.Kit != nil {
+		t.Fatalf("verdict %s, error %v, kit %+v: want reproducible without the kit", rep.Verdict, err, rep.Build.Kit)
+	}
+	if !slices.ContainsFunc(rep.Hints, func(h string) bool { return strings.HasPrefix(h, "The image's kit was not used: ") }) {
+		t.Errorf("hints %q: want one saying the kit was not used", rep.Hints)
+	}
+	req.Kit = d.Repository.Digest("sha256:" + hex.EncodeToString(sum[:])).String()
+	if rep, err := verify.Run(t.Context(), req, w.bk, verify.Options{ProgressMode: "quiet"}); err == nil || !strings.Contains(err.Error(), "kit") || rep.Verdict != verify.Error {
+		t.Fatalf("named: verdict %s, error %v: want an error naming the kit", rep.Verdict, err)
+	}
+}
+
+// rawManifest is a manifest's bytes, as go-containerregistry's remote.Put
+// takes them.
+type rawManifest string
+
+func (r rawManifest) RawManifest() ([]byte, error) { return []byte(r), nil }
+func (r rawManifest) MediaType() (types.MediaType, error) {
+	return types.OCIManifestSchema1, nil
 }

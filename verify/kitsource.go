@@ -45,6 +45,12 @@ func exportOrKit(ctx context.Context, p *params, resolved error, o Options, pub 
 		return nil, nil, resolved
 	}
 	k, err := openKit(ctx, p.req, o, pub)
+	if err != nil && cmp.Or(p.req.Kit, kit.Auto) == kit.Auto && ctx.Err() == nil {
+		// A kit nobody named that cannot be read is no kit: the
+		// verification goes on as without one, and says why.
+		p.hints = append(p.hints, "The image's kit was not used: "+text.Truncate(err.Error(), 512))
+		k, err = nil, nil
+	}
 	if err != nil {
 		if resolved != nil {
 			return nil, nil, resolved
