@@ -118,14 +118,19 @@ var (
 )
 
 // secretName reports whether a variable named n holds a secret by its
-// name (DB_PASSWORD, GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY).
-func secretName(n string) bool { return secretWords.MatchString(n) }
+// name (DB_PASSWORD, GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY), and not where
+// to find or send one (POSTGRES_PASSWORD_FILE, TOKEN_URL).
+func secretName(n string) bool { return secretWords.MatchString(n) && !notSecret.MatchString(n) }
+
+// notSecret are names that say a variable holds where a secret is, or
+// what goes with it, not the secret.
+var notSecret = regexp.MustCompile(`(?i)_(?:file|path|dir|url|uri|host|port|user|username|name|endpoint|type|id|length|expiry|ttl)$`)
 
 // secretValue is v, unquoted, when it can be a secret: not empty, not a
 // reference to another variable ($X, ${X}).
 func secretValue(v string) string {
 	v = strings.Trim(strings.TrimSpace(v), `"'`)
-	if v == "" || strings.HasPrefix(v, "$") {
+	if v == "" || strings.HasPrefix(v, "$") || strings.HasPrefix(v, "/run/secrets/") {
 		return ""
 	}
 	return v

@@ -65,6 +65,19 @@ func TestURLPassword(t *testing.T) {
 	}
 }
 
+// TestSecretName: a variable named like a secret holds one; one named
+// for where a secret is does not.
+func TestSecretName(t *testing.T) {
+	for n, want := range map[string]bool{
+		"DB_PASSWORD": true, "GITHUB_TOKEN": true, "AWS_SECRET_ACCESS_KEY": true, "api_key": true, "NPM_TOKEN": true,
+		"POSTGRES_PASSWORD_FILE": false, "TOKEN_URL": false, "GPG_KEY": false, "PATH": false, "SECRET_KEY_ID": false,
+	} {
+		if got := secretName(n); got != want {
+			t.Errorf("secretName(%q) = %v, want %v", n, got, want)
+		}
+	}
+}
+
 // TestCredentialFiles: a credentials file with a value is found; one
 // that refers to a variable or is empty is not.
 func TestCredentialFiles(t *testing.T) {
