@@ -90,8 +90,9 @@ func Image(ctx context.Context, r *image.Resolved, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var spent int64 // bytes scanned for secrets, all platforms together
 	for _, img := range r.Images {
-		p, err := inspectPlatform(img, walks, locs, o.Limits)
+		p, err := inspectPlatform(img, walks, locs, &spent, o.Limits)
 		if err != nil {
 			return nil, err
 		}
@@ -149,7 +150,7 @@ func readLayers(ctx context.Context, imgs []*image.Image, o Options, gz layer.Gu
 }
 
 // inspectPlatform judges one platform's image from its layers' walks.
-func inspectPlatform(img *image.Image, ws *walks, locs map[string]provenance.Location, lim Limits) (*Platform, error) {
+func inspectPlatform(img *image.Image, ws *walks, locs map[string]provenance.Location, spent *int64, lim Limits) (*Platform, error) {
 	cfg := img.Config.Config
 	p := &Platform{Platform: image.PlatformString(img.Platform), Digest: img.Descriptor.Digest.String(), User: cfg.User, Findings: []Finding{}}
 	if len(cfg.Labels) > 0 {
@@ -178,7 +179,7 @@ func inspectPlatform(img *image.Image, ws *walks, locs map[string]provenance.Loc
 			c.found[i].Evidence += fmt.Sprintf("; %s by layer %d, still in layer %d", how, by, n.layer)
 		}
 	})
-	sc := &scan{lim: lim, s: &p.Scanned}
+	sc := &scan{lim: lim, s: &p.Scanned, spent: spent}
 	for _, l := range img.Layers {
 		at := l.Index + 1
 		w := ws.m[l.Descriptor.Digest]

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/reprover/reprover/fixtures"
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/inspect"
@@ -250,5 +252,27 @@ func TestImageLimits(t *testing.T) {
 				t.Errorf("notScanned %v (want %v), %d secrets (at most %d): %s", notScanned, c.notScan, secrets, c.maxSecret, indent(rep.Platforms[0]))
 			}
 		})
+	}
+}
+
+// TestScanBudgetAcrossPlatforms: MaxScanBytes bounds the bytes scanned
+// in the whole image, not in each platform: two platforms of 40 KiB of
+// text each, under a budget of 64 KiB, scan one and count the other's
+// file over budget.
+func TestScanBudgetAcrossPlatforms(t *testing.T) {
+	reg := fixtures.NewRegistry(t)
+	files := []fixtures.Entry{fixtures.File("notes.txt", strings.Repeat("text\n", 8<<10))}
+	img := func(arch string) fixtures.Platformed {
+		p := v1.Platform{OS: "linux", Architecture: arch}
+		return fixtures.Platformed{Platform: p, Image: fixtures.Image(fixtures.Spec{User: "1", Platform: p, Steps: []fixtures.Step{{Instruction: "COPY . /", Entries: files}}})}
+	}
+	ref := reg.MustPush(t, "budget/x", "v1", fixtures.Index(false, false, img("amd64"), img("arm64")))
+	rep := inspectRef(t, ref, inspect.Options{Limits: inspect.Limits{MaxScanBytes: 64 << 10}})
+	if len(rep.Platforms) != 2 {
+		t.Fatalf("%d platforms", len(rep.Platforms))
+	}
+	a, b := rep.Platforms[0].Scanned, rep.Platforms[1].Scanned
+	if a.Files != 1 || a.OverBudget != 0 || b.Files != 0 || b.OverBudget != 1 {
+		t.Errorf("scanned %+v and %+v: want the first platform's file scanned, the second's over budget", a, b)
 	}
 }

@@ -12,6 +12,9 @@ import (
 type scan struct {
 	lim Limits
 	s   *Scanned
+	// spent is the bytes scanned in the image, all platforms together
+	// (MaxScanBytes bounds them).
+	spent *int64
 }
 
 // file returns the secrets of e, a file of layer at.
@@ -22,7 +25,7 @@ func (sc *scan) file(e *layer.Entry, at int) []Finding {
 	case e.Size > sc.lim.MaxScanFileBytes:
 		sc.s.TooLarge++
 		return nil
-	case sc.s.Bytes+e.Size > sc.lim.MaxScanBytes:
+	case *sc.spent+e.Size > sc.lim.MaxScanBytes:
 		sc.s.OverBudget++
 		return nil
 	case !e.HasText():
@@ -35,6 +38,7 @@ func (sc *scan) file(e *layer.Entry, at int) []Finding {
 	b := e.Text()
 	sc.s.Files++
 	sc.s.Bytes += int64(len(b))
+	*sc.spent += int64(len(b))
 	var out []Finding
 	for _, s := range scanText(b) {
 		out = append(out, finding(SecretInFile, e.Path, at, s.String()))
