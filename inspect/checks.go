@@ -102,7 +102,7 @@ var Checks = []Check{
 		"a build step piped a download into a shell or interpreter (`curl … | sh`): what ran was whatever the server sent that day, unchecked and unrecorded",
 		"download to a file, check it against a pinned sha256 (`ADD --checksum=sha256:…`), then run it"},
 	{NoProvenance, Low,
-		"the image has no SLSA provenance: nothing says from which source, commit and Dockerfile it was built",
+		"the image has no SLSA provenance about it (none, or one whose subject is another image): nothing says from which source, commit and Dockerfile it was built",
 		"build with provenance (`docker buildx build --provenance=mode=max`, `buildctl … --opt attest:provenance=mode=max`) and push it with the image"},
 	{LayerOddity, Low,
 		"a layer's tar stream holds what unpackers treat in surprising ways (a name or symlink that climbs out of the root, data after the end-of-archive marker, an unknown entry type, …); the kind is in the evidence",

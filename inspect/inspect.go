@@ -96,8 +96,11 @@ func Image(ctx context.Context, r *image.Resolved, o Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		if rep.Provenance == nil {
+		switch {
+		case rep.Provenance == nil:
 			p.Findings = append(p.Findings, finding(NoProvenance, "", 0, "no SLSA provenance among the image's attestations"))
+		case rep.Provenance.NotAbout != "":
+			p.Findings = append(p.Findings, finding(NoProvenance, "", 0, "its provenance is not about it: "+rep.Provenance.NotAbout))
 		}
 		sortFindings(p.Findings)
 		rep.Platforms = append(rep.Platforms, *p)

@@ -103,6 +103,21 @@ func TestTraceAndVouch(t *testing.T) {
 	}
 	pushKit(t, subject)
 
+	t.Run("provenance about another image", func(t *testing.T) {
+		other := reg.MustPush(t, "vouch/other", "v1", withProvenance(t, img, func(string) string { return provenanceV1(strings.Repeat("0", 64)) }))
+		rep := inspectRef(t, other, inspect.Options{})
+		if rep.Provenance == nil || !strings.Contains(rep.Provenance.NotAbout, "not sha256:") {
+			t.Fatalf("provenance %s: want it said to be about another image", indent(rep.Provenance))
+		}
+		if i := slices.IndexFunc(rep.Platforms[0].Findings, func(f inspect.Finding) bool { return f.Check == inspect.NoProvenance }); i < 0 {
+			t.Errorf("no noProvenance finding for a provenance about another image: %s", indent(rep.Platforms[0].Findings))
+		}
+		for _, l := range rep.Platforms[0].Layers {
+			if l.Dockerfile != "" {
+				t.Errorf("a layer traced by a provenance about another image: %+v", l)
+			}
+		}
+	})
 	t.Run("provenance and layers", func(t *testing.T) {
 		rep := inspectRef(t, ref, inspect.Options{})
 		p := rep.Provenance
