@@ -107,7 +107,7 @@ func verifiedLevels(rep *Report, passed bool) []string {
 			levels = append(levels, attest.LevelDownloadsMoved)
 		}
 	}
-	if k := rep.Build.Kit; k != nil && rep.InputsAsReleased() {
+	if k := rep.Build.Kit; k != nil && k.Replayed && rep.InputsAsReleased() {
 		levels = append(levels, attest.LevelInputsArchived)
 	}
 	switch rep.Build.Frontend {

@@ -120,7 +120,7 @@ func (p *plan) replay(set *pins.Set, o Options) error {
 		urls = append(urls, pin.URL)
 	}
 	p.spec.Replay, p.spec.ReplayAddr, p.spec.ProxyHosts = pinnedReplay{p.kit, urls}, o.ReplayAddr, nil
-	p.build.Kit = &KitUse{Digest: p.kit.Digest().String(), From: p.kit.Location, Downloads: len(urls)}
+	p.build.Kit = &KitUse{Digest: p.kit.Digest().String(), From: p.kit.Location, Replayed: true, Downloads: len(urls)}
 	return nil
 }
 
@@ -143,9 +143,12 @@ type KitUse struct {
 	// From is where it was found: the image's referrer (its reference),
 	// a store of kits (oci-archive:…), or the --kit named.
 	From string `json:"from"`
-	// Downloads counts the pinned downloads the kit held and could serve;
-	// Served those the rebuild asked for and got from it.
-	Downloads int `json:"downloads"`
+	// Replayed: every download of the rebuild was served from the kit
+	// (builder.Spec.Replay), none from an upstream. Downloads counts the
+	// pinned downloads the kit held and could serve; Served those the
+	// rebuild asked for and got from it.
+	Replayed  bool `json:"replayed"`
+	Downloads int  `json:"downloads"`
 	Served    int `json:"served"`
 	// NotInKit counts requests of the rebuild for URLs the kit does not
 	// serve: each answered 404 by reprover, never sent upstream (a
@@ -161,15 +164,21 @@ type KitUse struct {
 
 // String is the kit's line of the report's text.
 func (u *KitUse) String() string {
-	src := ""
+	var parts []string
+	if u.Replayed {
+		parts = append(parts, fmt.Sprintf("%d of %d downloads", u.Served, u.Downloads))
+	}
 	if u.Source {
-		src = " and the source"
+		parts = append(parts, "the source")
 	}
-	s := fmt.Sprintf("kit %s (%d of %d downloads%s served from it)", u.Digest, u.Served, u.Downloads, src)
 	if u.Bases > 0 {
-		s += fmt.Sprintf(", %d base image(s) from it", u.Bases)
+		parts = append(parts, fmt.Sprintf("%d base image(s)", u.Bases))
 	}
-	if u.NotInKit == 0 {
+	s := fmt.Sprintf("kit %s (%s served from it)", u.Digest, strings.Join(parts, ", "))
+	switch {
+	case !u.Replayed:
+		return s
+	case u.NotInKit == 0:
 		return s + "; no upstream reached"
 	}
 	return s + fmt.Sprintf("; %d request(s) for URLs the kit does not hold answered 404; no upstream reached", u.NotInKit)
@@ -225,6 +234,8 @@ func KeepKit(ctx context.Context, rep *Report, req Request, o Options) (*kit.Kit
 	switch {
 	case !rep.Verified(false):
 		return nil, "", fmt.Errorf("no kit kept: the verdict is %s", rep.Verdict)
+	case rep.Published == nil:
+		return nil, "", errors.New("no kit kept: the report names no published image")
 	case rep.Build == nil || rep.Build.Pins == nil || rep.Build.Pins.From == pins.FromNone:
 		return nil, "", errors.New("no kit kept: the rebuild had no pinned downloads (a kit keeps a --network proxy release's)")
 	case !rep.InputsAsReleased():
@@ -232,9 +243,21 @@ func KeepKit(ctx context.Context, rep *Report, req Request, o Options) (*kit.Kit
 	case rep.Build.Kit != nil:
 		return nil, "", fmt.Errorf("no kit kept: the rebuild replayed the image's kit %s already", rep.Build.Kit.Digest)
 	}
-	in, err := ReadKitInputs(ctx, req.Image, o)
+	// The image verified, by its digest: a tag may have moved since.
+	ref, err := image.ParseReference(rep.Published.Ref)
+	if err != nil || rep.Published.Digest == "" {
+		return nil, "", fmt.Errorf("no kit kept: the report names no published image digest")
+	}
+	pinned := ref.Name + "@" + rep.Published.Digest
+	if ref.Transport != image.Registry {
+		pinned = string(ref.Transport) + ":" + pinned
+	}
+	in, err := ReadKitInputs(ctx, pinned, o)
 	if err != nil {
 		return nil, "", err
+	}
+	if in.Subject.Digest.String() != rep.Published.Digest {
+		return nil, "", fmt.Errorf("no kit kept: %s is %s, not the image verified (%s)", pinned, in.Subject.Digest, rep.Published.Digest)
 	}
 	in.Pins = nil
 	for _, d := range rep.Build.Downloads {

@@ -35,7 +35,7 @@ func (p *plan) basesFromKit() {
 	}
 	p.spec.Bases = p.kit
 	if p.build.Kit == nil {
-		p.build.Kit = &KitUse{Digest: p.kit.Digest().String()}
+		p.build.Kit = &KitUse{Digest: p.kit.Digest().String(), From: p.kit.Location}
 	}
 	p.build.Kit.Bases = n
 }

@@ -490,17 +490,22 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 		p.pins = set
 		p.build.Pins = &Pins{From: set.Origin, Source: set.Source, Count: set.Len()}
 		if set.Origin == pins.FromNone {
+			if p.kit != nil && cmp.Or(req.Kit, kit.Auto) != kit.Auto {
+				// Asked to replay, it could not: say so, never fetch.
+				return nil, param.Errorf("Kit", "%w: {Kit} %s: the release pins no download for the kit to serve ({AllowUnpinnedDownloads}): nothing would keep the rebuild from its upstreams", ErrKit, req.Kit)
+			}
 			// Nothing pins a host: any public one, as reprover lock.
 			p.spec.ProxyAnyHost, p.spec.ProxyHosts = true, req.AllowDownloadHosts
 			p.hints = append(p.hints, "The release recorded no pins: every download of the rebuild is new, nothing shows it got the release's inputs, and the verdict says only what the comparison found.")
 			return p, nil
 		}
-		if p.kit != nil && cmp.Or(req.Kit, kit.Auto) == kit.Auto && o.ReplayAddr == "" && !canReplay(b) {
-			p.hints = append(p.hints, param.Sprintf(o.Words, "The image has a kit (%s), not used: the BuildKit daemon is not one reprover started, and {ReplayAddr} does not say where it reaches this machine to be served the kit's downloads; they were fetched from their upstreams.", p.kit.Digest()))
-			p.kit.Close()
-			p.kit = nil
+		served := p.kit != nil && (cmp.Or(req.Kit, kit.Auto) != kit.Auto || o.ReplayAddr != "" || canReplay(b))
+		if p.kit != nil && !served {
+			// The kit's source and bases need no address: only its
+			// downloads are left to their upstreams.
+			p.hints = append(p.hints, param.Sprintf(o.Words, "The image's kit (%s) did not serve the downloads: the BuildKit daemon is not one reprover started, and {ReplayAddr} does not say where it reaches this machine; they were fetched from their upstreams.", p.kit.Digest()))
 		}
-		if p.kit != nil {
+		if served {
 			return p, p.replay(set, o)
 		}
 		hosts, refused := proxyHosts(set, inputs.Downloads, req.AllowDownloadHosts)
