@@ -186,7 +186,8 @@ const maxReplayURL = 1 << 20
 
 // replayable refuses a URL of the Replay that no proxied GET can name: its
 // rule would convert another source (an image, a git remote, a local
-// directory) into a download of the kit.
+// directory) into a download of the kit. So is one not spelled as the
+// proxy records a download (pins.CanonicalURL).
 func replayable(raw string) error {
 	if len(raw) > maxReplayURL {
 		return &limits.Error{What: "a URL of the replay (" + text.Truncate(raw, 80) + ")", Limit: "maxReplayURL", Max: maxReplayURL, Got: int64(len(raw))}
@@ -197,6 +198,12 @@ func replayable(raw string) error {
 		return fmt.Errorf("replay: URL %q: %w", text.Truncate(raw, 256), err)
 	case u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.Fragment != "", u.Opaque != "":
 		return fmt.Errorf("replay: %q is not an http(s) URL a step can ask the proxy for", text.Truncate(raw, 256))
+	}
+	// Captures are named as the proxy records a request; a blob kept
+	// under another spelling of its URL would name them otherwise than a
+	// build without the kit does (TestReplayNames).
+	if err := pins.CheckCanonical(raw); err != nil {
+		return fmt.Errorf("replay: %w", err)
 	}
 	return nil
 }
@@ -233,23 +240,6 @@ func notPrefix(s string) string {
 	return re
 }
 
-// canonicalURL is a URL as the proxy records it: without the scheme's
-// default port (captureURL in BuildKit's proxy).
-func canonicalURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() {
-		return raw
-	}
-	if p := u.Port(); u.Scheme == "http" && p == "80" || u.Scheme == "https" && p == "443" {
-		h := u.Hostname()
-		if strings.Contains(h, ":") {
-			h = "[" + h + "]"
-		}
-		u.Host = h
-	}
-	return u.String()
-}
-
 func (rp *replay) serve(w http.ResponseWriter, req *http.Request) {
 	if !rp.enter() {
 		http.Error(w, "reprover: the build is over", http.StatusServiceUnavailable)
@@ -263,7 +253,7 @@ func (rp *replay) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if orig, ok := strings.CutPrefix(rest, "lacks/"); ok {
-		orig = canonicalURL(orig)
+		orig = pins.CanonicalURL(orig)
 		rp.lack(orig)
 		http.Error(w, "reprover: the kit holds no download of "+orig, http.StatusNotFound)
 		return
@@ -424,16 +414,16 @@ func (rp *replay) lacked() error {
 func (rp *replay) restore(caps []pins.Capture) ([]pins.Capture, error) {
 	byIndex := map[string]string{}
 	for i, u := range rp.blobs {
-		byIndex[canonicalURL(rp.base+"b/"+strconv.Itoa(i))] = u
+		byIndex[pins.CanonicalURL(rp.base+"b/"+strconv.Itoa(i))] = u
 	}
-	base := canonicalURL(rp.base)
+	base := pins.CanonicalURL(rp.base)
 	out := make([]pins.Capture, 0, len(caps))
 	for _, c := range caps {
 		switch u, ok := byIndex[c.URL]; {
 		case ok:
 			c.URL, c.FromKit = u, true
 		case strings.HasPrefix(c.URL, base+"lacks/"):
-			c.URL = canonicalURL(strings.TrimPrefix(c.URL, base+"lacks/"))
+			c.URL = pins.CanonicalURL(strings.TrimPrefix(c.URL, base+"lacks/"))
 		default:
 			return nil, fmt.Errorf("a replayed build reached %s %s, not the kit (%s)", text.Truncate(c.Method, 32), text.Truncate(c.URL, 512), rp.base)
 		}

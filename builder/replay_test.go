@@ -177,6 +177,12 @@ func TestReplay(t *testing.T) {
 	bigWrong := slices.Clone(big)
 	bigWrong[len(bigWrong)-1] ^= 1
 	bigKit := &memReplay{pins: map[string]pins.Pin{urlBig: {URL: urlBig, SHA256: sum(big), Size: int64(len(big))}}, blobs: map[string][]byte{urlBig: bigWrong}}
+	// A pin as BuildKit records it, asked for with the default port: the
+	// proxy converts it before it dials (no server), and the capture is
+	// named as BuildKit names it without a kit (TestReplayNames).
+	const pinned = "http://pinned.example/a.txt"
+	portKit := &memReplay{pins: map[string]pins.Pin{pinned: {URL: pinned, SHA256: sum(files["/a.txt"]), Size: int64(len(files["/a.txt"]))}},
+		blobs: map[string][]byte{pinned: files["/a.txt"]}, verify: true}
 	for _, tc := range []struct {
 		name       string
 		run        string
@@ -192,6 +198,8 @@ func TestReplay(t *testing.T) {
 			want: fromKit(want)},
 		{name: "a daemon reprover did not start, the replay's address given", run: both, kit: kit(true, map[string][]byte{urlA: files["/a.txt"], urlB: files["/b.txt"]}),
 			replayAddr: net.JoinHostPort(d.Gateway, "0"), want: fromKit(want)},
+		{name: "a pinned URL asked for with its default port", run: "wget -q -O /a http://pinned.example:80/a.txt", kit: portKit,
+			want: []pins.Capture{{Method: "GET", URL: pinned, Status: 200, SHA256: sum(files["/a.txt"]), FromKit: true}}},
 		{name: "the kit lacks one", run: both, kit: kit(true, map[string][]byte{urlA: files["/a.txt"]}),
 			wantErr: builder.ErrNotInKit, say: []string{urlB}},
 		{name: "the kit lacks one, and the step goes on", run: "wget -q -O /a " + urlA + " && (wget -q -O /b " + urlB + " || true)",

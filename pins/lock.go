@@ -89,7 +89,8 @@ func ParseLock(b []byte, name string, lim Limits) (*Lock, error) {
 func Validate(p Pin) error { return checkPin(p, DefaultLimits) }
 
 // checkPin refuses what no download can be: a URL that is not absolute
-// http(s), a digest that is not 64 lower-case hex, a negative size.
+// http(s), or not spelled as BuildKit's proxy records it (CanonicalURL), a
+// digest that is not 64 lower-case hex, a negative size.
 func checkPin(p Pin, lim Limits) error {
 	if len(p.URL) > lim.MaxURLBytes {
 		return &limits.Error{What: "URL bytes", Limit: "MaxURLBytes", Max: int64(lim.MaxURLBytes), Got: int64(len(p.URL))}
@@ -97,6 +98,9 @@ func checkPin(p Pin, lim Limits) error {
 	u, err := url.Parse(p.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("url %q: want an absolute http or https URL", text.Truncate(p.URL, 256))
+	}
+	if err := CheckCanonical(p.URL); err != nil {
+		return err
 	}
 	if !isHex64(p.SHA256) {
 		return fmt.Errorf("%s: sha256 %q: want 64 lower-case hex digits", text.Truncate(p.URL, 256), text.Truncate(p.SHA256, 80))

@@ -128,10 +128,14 @@ type Set struct {
 }
 
 // NewSet indexes pins by URL. A URL pinned twice to different digests is
-// an error: the release cannot have got both.
+// an error: the release cannot have got both. So is a URL not spelled as
+// BuildKit's proxy records it (a *NotCanonicalError): no capture names it.
 func NewSet(origin, source string, ps []Pin) (*Set, error) {
 	s := &Set{Origin: origin, Source: source, byURL: make(map[string]Pin, len(ps))}
 	for _, p := range ps {
+		if err := CheckCanonical(p.URL); err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
 		if prev, ok := s.byURL[p.URL]; ok && prev.SHA256 != p.SHA256 {
 			return nil, fmt.Errorf("%s: %s is pinned twice, to sha256:%s and sha256:%s", source, text.Truncate(p.URL, 256), prev.SHA256, p.SHA256)
 		}

@@ -194,6 +194,12 @@ func TestParseLockHostile(t *testing.T) {
 		{"upper-case digest", lock(strings.Replace(pin, sumA, strings.ToUpper(sumA), 1)), Limits{}, "64 lower-case hex"},
 		{"negative size", lock(`{"url":"https://a.example/x","sha256":"` + sumA + `","size":-1}`), Limits{}, "negative"},
 		{"URL twice", lock(pin + "," + pin), Limits{}, "listed twice"},
+		// Spelled otherwise than BuildKit's proxy records a download: no
+		// capture could name it (TestCanonicalURL).
+		{"https default port", lock(strings.Replace(pin, "a.example/", "a.example:443/", 1)), Limits{}, "https://a.example/x"},
+		{"http default port", lock(strings.Replace(pin, "https://a.example/", "http://a.example:80/", 1)), Limits{}, "http://a.example/x"},
+		{"upper-case scheme", lock(strings.Replace(pin, "https://", "HTTPS://", 1)), Limits{}, "https://a.example/x"},
+		{"credentials", lock(strings.Replace(pin, "https://", "https://u:secret@", 1)), Limits{}, "https://xxxxx:xxxxx@a.example/x"},
 		{"trailing data", lock(pin) + " {}", Limits{}, "after"},
 		{"not an object", `[]`, Limits{}, "cannot unmarshal"},
 	} {
@@ -265,10 +271,55 @@ func TestValidate(t *testing.T) {
 		{Pin{URL: "https://deb.example/x", SHA256: sumA}, ""},
 		{Pin{URL: "https://deb.example/x"}, "64 lower-case hex"},
 		{Pin{URL: "file:///etc/passwd", SHA256: sumA}, "absolute http or https"},
+		{Pin{URL: "https://deb.example:443/x", SHA256: sumA}, "not spelled as BuildKit's proxy records"},
+		{Pin{URL: "https://deb.example:8443/x", SHA256: sumA}, ""},
+		{Pin{URL: "HTTP://deb.example/x", SHA256: sumA}, "http://deb.example/x"},
 	} {
 		err := Validate(c.p)
 		if (c.say == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.say)) {
 			t.Errorf("%+v: %v, want %q", c.p, err, c.say)
 		}
+	}
+}
+
+// TestCanonicalURL: a URL as BuildKit v0.34.2's proxy records it
+// (proxyprovider.captureURL, read in its source): scheme lower-cased by
+// net/url, default port dropped, credentials masked; the host's case, other
+// ports, escapes and queries kept. NewSet and Validate refuse any other
+// spelling, naming the canonical one.
+func TestCanonicalURL(t *testing.T) {
+	for _, c := range []struct{ name, in, want string }{
+		{"canonical", "https://deb.example/a.deb", "https://deb.example/a.deb"},
+		{"http :80", "http://h.example:80/x", "http://h.example/x"},
+		{"https :443", "https://h.example:443/x", "https://h.example/x"},
+		{"http :443 kept", "http://h.example:443/x", "http://h.example:443/x"},
+		{"https :80 kept", "https://h.example:80/x", "https://h.example:80/x"},
+		{"another port", "https://h.example:8443/x", "https://h.example:8443/x"},
+		{"IPv6 :80", "http://[fd00::1]:80/x", "http://[fd00::1]/x"},
+		{"upper-case scheme", "HTTP://h.example/x", "http://h.example/x"},
+		{"upper-case scheme and :80", "HTTP://h.example:80/x", "http://h.example/x"},
+		{"host case kept", "http://H.Example/x", "http://H.Example/x"},
+		{"escape kept", "http://h.example/%78", "http://h.example/%78"},
+		{"query kept", "http://h.example/p?b=2&a=1", "http://h.example/p?b=2&a=1"},
+		{"user and password", "https://u:p@h.example/x", "https://xxxxx:xxxxx@h.example/x"},
+		{"user", "https://u@h.example/x", "https://xxxxx@h.example/x"},
+		{"masked already", "https://xxxxx:xxxxx@h.example/x", "https://xxxxx:xxxxx@h.example/x"},
+		{"not absolute", "/x", "/x"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := CanonicalURL(c.in); got != c.want {
+				t.Errorf("CanonicalURL(%q) = %q, want %q", c.in, got, c.want)
+			}
+			_, err := NewSet(FromLock, "reprover.lock.json", []Pin{{URL: c.in, SHA256: sumA}})
+			var nc *NotCanonicalError
+			switch {
+			case c.in == c.want && err != nil:
+				t.Errorf("NewSet(%q): %v", c.in, err)
+			case c.in != c.want && !errors.As(err, &nc):
+				t.Errorf("NewSet(%q): %v, want a *NotCanonicalError", c.in, err)
+			case err != nil && (!strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "reprover.lock.json") || strings.Contains(err.Error(), "u:p@")):
+				t.Errorf("NewSet(%q): %v, want it to name the file and %s, never the credentials", c.in, err, c.want)
+			}
+		})
 	}
 }
