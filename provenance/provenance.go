@@ -53,6 +53,9 @@ type Build struct {
 	// downloads, each with the sha256 it recorded ("" when none). Images,
 	// git sources and the local context are not downloads.
 	Downloads []Download
+	// Incomplete are the requests of its RUN steps that BuildKit's proxy
+	// kept no digest of (failed, refused, not a GET), as it recorded them.
+	Incomplete []Incomplete
 	// Images are the container images the build read (pkg:docker
 	// materials): its bases, with the digests it resolved.
 	Images []Image
@@ -245,6 +248,30 @@ type buildkitMetadata struct {
 	Layers map[string][][]struct {
 		Digest string `json:"digest"`
 	} `json:"layers"`
+	// Network is how the build's RUN steps reached the network: with the
+	// proxy, the requests it could not capture whole.
+	Network *struct {
+		Proxy *struct {
+			Incomplete []Incomplete `json:"incomplete"`
+		} `json:"proxy"`
+	} `json:"network"`
+}
+
+// Incomplete is a request of the build that BuildKit's proxy kept no
+// digest of (runDetails.metadata.buildkit_metadata.network.proxy
+// .incomplete[]): a failed or refused request (the 404 a package manager
+// expects), a method other than GET, a body cut short.
+type Incomplete struct {
+	Method string `json:"method"`
+	URL    string `json:"uri"`
+	Reason string `json:"reason"`
+}
+
+func (m buildkitMetadata) incomplete() []Incomplete {
+	if m.Network == nil || m.Network.Proxy == nil {
+		return nil
+	}
+	return m.Network.Proxy.Incomplete
 }
 
 // Location is where in a Dockerfile a step is: its file and lines.
@@ -319,6 +346,7 @@ func (b *Build) readV1(statement []byte) error {
 	b.addDownloads(p.BuildDefinition.ResolvedDependencies)
 	b.BuilderID = p.RunDetails.Builder.ID
 	b.LayerLocations = p.RunDetails.Metadata.BuildKit.layerLocations()
+	b.Incomplete = p.RunDetails.Metadata.BuildKit.incomplete()
 	return nil
 }
 
@@ -336,6 +364,7 @@ func (b *Build) readV02(statement []byte) error {
 	b.addDownloads(p.Materials)
 	b.BuilderID = p.Builder.ID
 	b.LayerLocations = p.Metadata.BuildKit.layerLocations()
+	b.Incomplete = p.Metadata.BuildKit.incomplete()
 	return nil
 }
 

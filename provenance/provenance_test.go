@@ -262,3 +262,28 @@ func TestLayerLocations(t *testing.T) {
 		t.Errorf("location shown as %q", got)
 	}
 }
+
+// TestIncomplete: the requests BuildKit's proxy kept no digest of are read
+// as it records them (v1 runDetails, v0.2 metadata), for a replay to know
+// which of its 404s the release got too and whether the release made a
+// request other than a GET.
+func TestIncomplete(t *testing.T) {
+	marks := `{"network":{"mode":"proxy","proxy":{"incomplete":[{"op":"sha256:aa","name":"RUN apt-get update","method":"GET","uri":"http://deb.example/InRelease","reason":"unsuccessful_response"},{"method":"POST","uri":"http://api.example/x","reason":"method_not_materializable"}]}}}`
+	want := []Incomplete{{Method: "GET", URL: "http://deb.example/InRelease", Reason: "unsuccessful_response"}, {Method: "POST", URL: "http://api.example/x", Reason: "method_not_materializable"}}
+	for _, c := range []struct {
+		name, doc string
+		want      []Incomplete
+	}{
+		{"v1", `{"predicateType":"https://slsa.dev/provenance/v1","predicate":{"runDetails":{"metadata":{"buildkit_metadata":` + marks + `}}}}`, want},
+		{"v0.2", `{"predicateType":"https://slsa.dev/provenance/v0.2","predicate":{"metadata":{"https://mobyproject.org/buildkit@v1#metadata":` + marks + `}}}`, want},
+		{"none", `{"predicateType":"https://slsa.dev/provenance/v1","predicate":{}}`, nil},
+	} {
+		b, err := Read([]byte(c.doc))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !reflect.DeepEqual(b.Incomplete, c.want) {
+			t.Errorf("%s: incomplete %+v, want %+v", c.name, b.Incomplete, c.want)
+		}
+	}
+}

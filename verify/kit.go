@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/reprover/reprover/builder"
 	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/internal/param"
+	"github.com/reprover/reprover/internal/text"
 	"github.com/reprover/reprover/kit"
 	"github.com/reprover/reprover/pins"
 )
@@ -110,10 +112,13 @@ func openKit(ctx context.Context, req Request, o Options, pub *image.Resolved) (
 // never), each checked against the pin as it streams. No request of the
 // rebuild reaches any upstream host: one the kit does not serve gets a
 // 404 naming it (builder.Spec.Replay).
-func (p *plan) replay(set *pins.Set, o Options) error {
+func (p *plan) replay(ctx context.Context, set *pins.Set, pub *image.Resolved, o Options) error {
 	ps := set.Pins()
 	if err := p.kit.Check(ps); err != nil {
 		return fmt.Errorf("%w: %w", ErrKit, err)
+	}
+	if err := p.releaseRequests(ctx, set, pub, o); err != nil {
+		return err
 	}
 	urls := make([]string, 0, len(ps))
 	for _, pin := range ps {
@@ -149,7 +154,7 @@ type KitUse struct {
 	// rebuild asked for and got from it.
 	Replayed  bool `json:"replayed"`
 	Downloads int  `json:"downloads"`
-	Served    int `json:"served"`
+	Served    int  `json:"served"`
 	// NotInKit counts requests of the rebuild for URLs the kit does not
 	// serve: each answered 404 by reprover, never sent upstream (a
 	// package manager's probe of a file the release's server lacked too).
@@ -294,4 +299,54 @@ func StoredKit(dir, digest string) string {
 // StoredKitPath is where KitDir keeps the kit of the image digest.
 func StoredKitPath(dir, digest string) string {
 	return filepath.Join(dir, strings.TrimPrefix(digest, "sha256:")+".tar")
+}
+
+// releaseRequests reads what the release's provenance says of the
+// requests its proxy kept no digest of. A request other than a GET (a
+// POST, a PUT) may have brought bytes nobody knows: from the upstreams a
+// rebuild making it again is refused for that (pins.Set.Compare), but a
+// replay cannot show it (BuildKit's proxy converts only GETs and keeps no
+// record of what it refuses), so a release that made one is not replayed.
+// The GETs that failed are kept: a replay's 404 for one of them is the
+// release's server's answer again. Pins from a lock file say nothing of
+// the release's failures: every 404 of the replay then counts as a
+// request the release did not make.
+func (p *plan) releaseRequests(ctx context.Context, set *pins.Set, pub *image.Resolved, o Options) error {
+	p.releaseFailed = map[string]bool{}
+	if set.Origin != pins.FromProvenance {
+		return nil
+	}
+	builds, _, err := releaseProvenance(ctx, pub, o.Image.Limits)
+	if err != nil {
+		return fmt.Errorf("reading the published image's provenance for its requests: %w", err)
+	}
+	for _, b := range builds {
+		for _, in := range b.Incomplete {
+			if in.Method != http.MethodGet && in.Method != http.MethodHead {
+				return param.Errorf("Kit", "%w: the release's provenance records %s %s (%s): a kit replays only GETs, so this rebuild could not show it made the same request; verify without the kit ({Kit} %s)",
+					ErrKit, text.Truncate(in.Method, 16), text.Truncate(in.URL, 256), text.Truncate(in.Reason, 64), kit.None)
+			}
+			p.releaseFailed[in.URL] = true
+		}
+	}
+	return nil
+}
+
+// notInRelease marks, in a replay, each request the kit answered 404 that
+// the release's own build did not fail on: a request the release did not
+// make (from the upstreams it may have brought bytes), so the inputs are
+// not as released, and a strict verification fails, as it would from the
+// upstreams.
+func (p *plan) notInRelease(ds []Download, sum *pins.Summary) {
+	if p.build.Kit == nil || !p.build.Kit.Replayed {
+		return
+	}
+	for i := range ds {
+		d := &ds[i]
+		if d.Method == "" || d.FromKit || d.State != "" || p.releaseFailed[d.URL] {
+			continue
+		}
+		d.State = string(pins.StateNew)
+		sum.New = append(sum.New, d.URL)
+	}
 }

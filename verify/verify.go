@@ -218,6 +218,7 @@ func (st *stages) run(ctx context.Context, req Request, b Builder, o Options) er
 		if st.downloads, sum, err = compareDownloads(st.rebuilt.Captures, st.plan.pins, inputs.Downloads); err != nil {
 			return err
 		}
+		st.plan.notInRelease(st.downloads, &sum)
 		st.plan.build.Inputs = &sum
 		st.plan.build.Kit.count(st.downloads)
 		if !sum.AsReleased() {
@@ -428,6 +429,11 @@ type plan struct {
 	build Build
 	pins  *pins.Set // network proxy: what every download must equal
 	kit   *kit.Kit  // the release's kit the downloads are served from, or nil
+	// releaseFailed are the URLs the release's own requests failed on
+	// (its provenance's incomplete GETs): a replay answers each 404 as
+	// the release's server did; any other 404 of a replay is a request
+	// the release did not make (notInRelease).
+	releaseFailed map[string]bool
 	hints []string
 }
 
@@ -506,7 +512,7 @@ func planBuild(ctx context.Context, req Request, b Builder, o Options, pub *imag
 			p.hints = append(p.hints, param.Sprintf(o.Words, "The image's kit (%s) did not serve the downloads: the BuildKit daemon is not one reprover started, and {ReplayAddr} does not say where it reaches this machine; they were fetched from their upstreams.", p.kit.Digest()))
 		}
 		if served {
-			return p, p.replay(set, o)
+			return p, p.replay(ctx, set, pub, o)
 		}
 		hosts, refused := proxyHosts(set, inputs.Downloads, req.AllowDownloadHosts)
 		p.spec.ProxyHosts = hosts
