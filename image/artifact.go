@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -36,20 +35,7 @@ func OpenArtifact(ctx context.Context, ref string, o Options) (*Artifact, error)
 		return nil, err
 	}
 	lim := o.Limits.withDefaults()
-	var st store
-	switch r.Transport {
-	case Registry:
-		if o.Transport == nil {
-			o.Transport = http.DefaultTransport
-		}
-		o.Transport = plainHTTPGuard{next: o.Transport, allowed: o.insecure}
-		o.Transport = manifestLimit{next: o.Transport, max: lim.MaxManifestBytes}
-		st, err = newRegistryStore(r, o)
-	case Layout:
-		st, err = newLayoutStore(r, lim.MaxManifestBytes)
-	case Archive:
-		st, err = newArchiveStore(r, lim.MaxManifestBytes, 4*lim.MaxManifests*(lim.MaxLayers+2))
-	}
+	st, err := openStore(r, o, lim)
 	if err != nil {
 		return nil, err
 	}

@@ -115,20 +115,7 @@ func Open(ctx context.Context, ref string, o Options) (*Resolved, error) {
 		return nil, err
 	}
 	lim := o.Limits.withDefaults()
-	var st store
-	switch r.Transport {
-	case Registry:
-		if o.Transport == nil {
-			o.Transport = http.DefaultTransport
-		}
-		o.Transport = plainHTTPGuard{next: o.Transport, allowed: o.insecure}
-		o.Transport = manifestLimit{next: o.Transport, max: lim.MaxManifestBytes}
-		st, err = newRegistryStore(r, o)
-	case Layout:
-		st, err = newLayoutStore(r, lim.MaxManifestBytes)
-	case Archive:
-		st, err = newArchiveStore(r, lim.MaxManifestBytes, 4*lim.MaxManifests*(lim.MaxLayers+2))
-	}
+	st, err := openStore(r, o, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -493,4 +480,23 @@ func GuardedTransport(next http.RoundTripper, insecure []string) http.RoundTripp
 	}
 	o := Options{InsecureRegistries: insecure}
 	return manifestLimit{next: plainHTTPGuard{next: next, allowed: o.insecure}, max: DefaultLimits.MaxManifestBytes}
+}
+
+// openStore is where r's blobs are read from: a registry (plain HTTP only
+// where allowed, manifests bounded), an OCI layout or an archive.
+func openStore(r Reference, o Options, lim Limits) (store, error) {
+	switch r.Transport {
+	case Registry:
+		if o.Transport == nil {
+			o.Transport = http.DefaultTransport
+		}
+		o.Transport = plainHTTPGuard{next: o.Transport, allowed: o.insecure}
+		o.Transport = manifestLimit{next: o.Transport, max: lim.MaxManifestBytes}
+		return newRegistryStore(r, o)
+	case Layout:
+		return newLayoutStore(r, lim.MaxManifestBytes)
+	case Archive:
+		return newArchiveStore(r, lim.MaxManifestBytes, 4*lim.MaxManifests*(lim.MaxLayers+2))
+	}
+	return nil, fmt.Errorf("%s: unknown transport %q", r, r.Transport)
 }

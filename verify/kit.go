@@ -19,6 +19,7 @@ import (
 	"github.com/reprover/reprover/internal/text"
 	"github.com/reprover/reprover/kit"
 	"github.com/reprover/reprover/pins"
+	"github.com/reprover/reprover/provenance"
 )
 
 // KitInputs are what a kit of a release is made from (kit.Make): the
@@ -38,30 +39,17 @@ type KitInputs struct {
 // parameter picks with nothing given. A provenance that cannot be read is
 // an error; one that pins no download gives no pins.
 func ReadKitInputs(ctx context.Context, ref string, o Options) (*KitInputs, error) {
-	pub, err := image.Open(ctx, ref, o.Image)
+	pub, builds, err := openRelease(ctx, ref, o)
 	if err != nil {
-		return nil, fmt.Errorf("published image: %w", err)
+		return nil, err
 	}
 	defer pub.Close()
-	builds, unread, err := releaseProvenance(ctx, pub, o.Image.Limits)
-	if err != nil {
-		return nil, fmt.Errorf("reading the published image's provenance: %w", err)
-	}
-	if len(unread) > 0 {
-		return nil, fmt.Errorf("provenance %w", unread[0])
-	}
 	in := &KitInputs{Subject: v1.Descriptor{MediaType: pub.MediaType, Digest: pub.Digest, Size: int64(len(pub.Raw))}}
 	if pub.Ref.Transport == image.Registry {
 		in.Repository = pub.Ref.Name
 	}
-	for _, b := range builds {
-		for i, d := range b.Downloads {
-			p := pins.Pin{URL: d.URL, SHA256: d.SHA256}
-			if err := pins.Validate(p); err != nil {
-				return nil, fmt.Errorf("provenance of %s: material %d: %w", pub.Ref.Name, i, err)
-			}
-			in.Pins = append(in.Pins, p)
-		}
+	if in.Pins, err = provenancePins(builds, pub.Ref.Name); err != nil {
+		return nil, err
 	}
 	p := &params{of: map[string]Parameter{}, words: o.Words}
 	labels := p.readPublished(ctx, pub, o.Image.Limits)
@@ -349,4 +337,42 @@ func (p *plan) notInRelease(ds []Download, sum *pins.Summary) {
 		d.State = string(pins.StateNew)
 		sum.New = append(sum.New, d.URL)
 	}
+}
+
+// openRelease opens the published image (every platform) and reads its
+// provenance statements about its own manifests; one that cannot be read
+// is an error. The caller closes the image.
+func openRelease(ctx context.Context, ref string, o Options) (*image.Resolved, []*provenance.Build, error) {
+	pub, err := image.Open(ctx, ref, o.Image)
+	if err != nil {
+		return nil, nil, fmt.Errorf("published image: %w", err)
+	}
+	builds, unread, err := releaseProvenance(ctx, pub, o.Image.Limits)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("reading the published image's provenance: %w", err)
+	case len(unread) > 0:
+		err = fmt.Errorf("provenance %w", unread[0])
+	}
+	if err != nil {
+		pub.Close()
+		return nil, nil, err
+	}
+	return pub, builds, nil
+}
+
+// provenancePins are the downloads the builds' provenance pins, each a
+// valid pin (else an error naming the material of the image name).
+func provenancePins(builds []*provenance.Build, name string) ([]pins.Pin, error) {
+	var out []pins.Pin
+	for _, b := range builds {
+		for i, d := range b.Downloads {
+			p := pins.Pin{URL: d.URL, SHA256: d.SHA256}
+			if err := pins.Validate(p); err != nil {
+				return nil, fmt.Errorf("provenance of %s: material %d: %w", name, i, err)
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/reprover/reprover/builder"
-	"github.com/reprover/reprover/image"
 	"github.com/reprover/reprover/kit"
 )
 
@@ -44,18 +43,11 @@ func (p *plan) basesFromKit() {
 // (its pkg:docker materials, the frontend image's too), as
 // HOST/REPO@sha256:… for kit.MakeOptions.Bases, sorted, each once.
 func KitBases(ctx context.Context, ref string, o Options) ([]string, error) {
-	pub, err := image.Open(ctx, ref, o.Image)
+	pub, builds, err := openRelease(ctx, ref, o)
 	if err != nil {
-		return nil, fmt.Errorf("published image: %w", err)
+		return nil, err
 	}
 	defer pub.Close()
-	builds, unread, err := releaseProvenance(ctx, pub, o.Image.Limits)
-	if err != nil {
-		return nil, fmt.Errorf("reading the published image's provenance: %w", err)
-	}
-	if len(unread) > 0 {
-		return nil, fmt.Errorf("provenance %w", unread[0])
-	}
 	var out []string
 	for _, b := range builds {
 		for _, im := range b.Images {

@@ -79,7 +79,7 @@ func TestVerifyKitBases(t *testing.T) {
 	roundTrip(t, rep)
 	if u := rep.Build.Kit; u == nil || u.Bases != 1 || u.Digest != k.Digest().String() {
 		t.Errorf("build.kit %+v, want kit %s with 1 base", u, k.Digest())
-	} else if s := u.String(); !strings.Contains(s, "1 base image(s) from it") {
+	} else if s := u.String(); !strings.Contains(s, "1 base image(s) served from it") {
 		t.Errorf("the kit's line %q does not count the base", s)
 	}
 }

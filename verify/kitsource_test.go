@@ -133,7 +133,7 @@ func TestVerifyAirGapped(t *testing.T) {
 			if err := rep.WriteText(&text, compare.TextOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []string{"@ " + commit + " (from the kit's git objects)", "downloads and the source served from it"} {
+			for _, want := range []string{"@ " + commit + " (from the kit's git objects)", "downloads, the source served from it"} {
 				if !strings.Contains(text.String(), want) {
 					t.Errorf("text does not say %q:\n%s", want, text.String())
 				}

@@ -54,15 +54,9 @@ func loadPins(ctx context.Context, req Request, s *source, pub *image.Resolved, 
 	if len(unread) > 0 {
 		return nil, fmt.Errorf("pins from provenance %w", unread[0])
 	}
-	var all []pins.Pin
-	for _, b := range builds {
-		for i, d := range b.Downloads {
-			p := pins.Pin{URL: d.URL, SHA256: d.SHA256}
-			if err := pins.Validate(p); err != nil {
-				return nil, fmt.Errorf("provenance of %s: material %d: %w", pub.Ref.Name, i, err)
-			}
-			all = append(all, p)
-		}
+	all, err := provenancePins(builds, pub.Ref.Name)
+	if err != nil {
+		return nil, err
 	}
 	if len(all) == 0 && req.AllowUnpinnedDownloads {
 		return pins.NewSet(pins.FromNone, "no pins (the release recorded none)", nil)
