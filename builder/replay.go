@@ -20,6 +20,7 @@ import (
 	"time"
 
 	spb "github.com/moby/buildkit/sourcepolicy/pb"
+	"golang.org/x/net/netutil"
 
 	"github.com/reprover/reprover/internal/limits"
 	"github.com/reprover/reprover/internal/text"
@@ -56,13 +57,25 @@ func (e *ReplayError) Error() string {
 func (e *ReplayError) Unwrap() error { return e.Err }
 
 // How the replay's server is bounded: streams served at once (more wait
-// their turn), the request header, the time to read it, and the failures
-// kept for the build's error.
+// their turn), connections held at once (more wait in the kernel's
+// backlog, holding none of the verifier's file descriptors), the request
+// header, and the failures kept for the build's error.
 const (
 	maxReplayStreams = 16
+	maxReplayConns   = 64
 	maxReplayHeader  = 64 << 10
 	maxReplayErrors  = 100
 )
+
+// replayTimeouts bound how long the replay's server waits on a
+// connection: for a request's header, for the next request of an idle
+// keep-alive connection, and for each write of a blob to make progress (a
+// large blob goes on at any steady rate; a reader that stops is cut off).
+// The server listens where other builds' proxies, or anything on the
+// daemon's network, reach it: without them a connection that never asks,
+// or never reads, holds a file descriptor and a stream of the verifier for
+// as long as it likes. A variable so that tests can shorten them.
+var replayTimeouts = struct{ header, idle, stall time.Duration }{header: 10 * time.Second, idle: 30 * time.Second, stall: time.Minute}
 
 // replay serves a Replay's blobs over HTTP for one build, where the
 // daemon's proxy reaches it, and says how the build's source policy sends
@@ -90,6 +103,7 @@ type replay struct {
 	base   string   // http://ADDR/TOKEN/
 	blobs  []string // the Replay's URLs, by the index in their path
 	sem    chan struct{}
+	stall  time.Duration // the longest a write of a blob may wait
 	logger *slog.Logger
 	wg     sync.WaitGroup
 
@@ -127,11 +141,12 @@ func startReplay(ctx context.Context, r Replay, addr string, logger *slog.Logger
 	}
 	token := make([]byte, 16)
 	_, _ = rand.Read(token)
-	rp := &replay{r: r, ln: ln, blobs: urls, sem: make(chan struct{}, maxReplayStreams), logger: logger,
+	rp := &replay{r: r, ln: ln, blobs: urls, sem: make(chan struct{}, maxReplayStreams), logger: logger, stall: replayTimeouts.stall,
 		base: "http://" + ln.Addr().String() + "/" + hex.EncodeToString(token) + "/"}
-	rp.srv = &http.Server{Handler: http.HandlerFunc(rp.serve), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxReplayHeader,
+	rp.srv = &http.Server{Handler: http.HandlerFunc(rp.serve), MaxHeaderBytes: maxReplayHeader,
+		ReadHeaderTimeout: replayTimeouts.header, IdleTimeout: replayTimeouts.idle,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
-	go func() { _ = rp.srv.Serve(ln) }()
+	go func() { _ = rp.srv.Serve(netutil.LimitListener(ln, maxReplayConns)) }()
 	return rp, nil
 }
 
@@ -246,6 +261,10 @@ func (rp *replay) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer rp.wg.Done()
+	// Every answer must make progress within rp.stall (stream renews it
+	// at each write); a deadline left by the connection's last answer
+	// would cut this one otherwise (the server sets none: no WriteTimeout).
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(rp.stall))
 	path := strings.TrimPrefix(rp.base, "http://"+rp.ln.Addr().String())
 	rest, ok := strings.CutPrefix(req.RequestURI, path)
 	if !ok || req.Method != http.MethodGet {
@@ -275,7 +294,9 @@ func (rp *replay) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var se *sendError
-	if !errors.As(err, &se) {
+	if errors.As(err, &se) {
+		rp.logger.Debug("replay stream stopped by its reader", "url", u, "err", se.err)
+	} else {
 		rp.fail(&ReplayError{URL: u, Err: err})
 	}
 	if !sent {
@@ -293,6 +314,12 @@ func (rp *replay) serve(w http.ResponseWriter, req *http.Request) {
 // reach the step whole.
 // sent says whether the answer has begun (its status and headers).
 func (rp *replay) stream(w http.ResponseWriter, u string) (sent bool, err error) {
+	// Each write must make progress within rp.stall, however long the
+	// whole blob takes (or its turn took): a reader that stops reading is
+	// cut off.
+	ctl := http.NewResponseController(w)
+	progress := func() error { return ctl.SetWriteDeadline(time.Now().Add(rp.stall)) }
+	_ = progress()
 	pin, ok := rp.r.Pin(u)
 	switch {
 	case !ok:
@@ -325,6 +352,9 @@ func (rp *replay) stream(w http.ResponseWriter, u string) (sent bool, err error)
 			}
 			h.Write(buf[:k])
 			out := append(held, buf[:k-1]...)
+			if err := progress(); err != nil {
+				return true, &sendError{err}
+			}
 			if _, err := w.Write(out); err != nil {
 				return true, &sendError{err}
 			}
@@ -339,6 +369,9 @@ func (rp *replay) stream(w http.ResponseWriter, u string) (sent bool, err error)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); n != pin.Size || got != pin.SHA256 {
 		return true, fmt.Errorf("the kit's blob is %d bytes with sha256:%s, its pin says %d bytes with sha256:%s", n, got, pin.Size, pin.SHA256)
+	}
+	if err := progress(); err != nil {
+		return true, &sendError{err}
 	}
 	if _, err := w.Write(held); err != nil {
 		return true, &sendError{err}
