@@ -434,7 +434,7 @@ type plan struct {
 	// the release's server did; any other 404 of a replay is a request
 	// the release did not make (notInRelease).
 	releaseFailed map[string]bool
-	hints []string
+	hints         []string
 }
 
 // planBuild settles the build's parameters: platforms and encoding from
