@@ -75,7 +75,7 @@ const (
 // daemon's network, reach it: without them a connection that never asks,
 // or never reads, holds a file descriptor and a stream of the verifier for
 // as long as it likes. A variable so that tests can shorten them.
-var replayTimeouts = struct{ header, idle, stall time.Duration }{header: 10 * time.Second, idle: 30 * time.Second, stall: time.Minute}
+var replayTimeouts = struct{ header, idle, stall time.Duration }{header: 10 * time.Second, idle: 10 * time.Second, stall: time.Minute}
 
 // replay serves a Replay's blobs over HTTP for one build, where the
 // daemon's proxy reaches it, and says how the build's source policy sends
