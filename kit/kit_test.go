@@ -142,9 +142,16 @@ func TestMakeRefuses(t *testing.T) {
 		}, []string{"serves more than the 3 bytes the release pinned"}, kit.ErrMismatch},
 		{"gone", func(r *release, o *kit.MakeOptions) { r.dl.remove("/pool/jq.deb") },
 			[]string{"download URL/pool/jq.deb: answered 404"}, nil},
-		{"redirect", func(r *release, o *kit.MakeOptions) {
-			o.Pins = append(o.Pins, pins.Pin{URL: r.dl.URL + "/moved", SHA256: sum("jq 1.6 bytes")})
-		}, []string{"download URL/moved: answered 302 Found to /pool/jq.deb: the release's pin is for the bytes"}, nil},
+		// A redirect is followed (TestMakeRedirect), under the same rules.
+		{"a redirect to other bytes", func(r *release, o *kit.MakeOptions) {
+			o.Pins = append(o.Pins, pins.Pin{URL: r.dl.URL + "/moved", SHA256: sum("jq 1.7 bytes")})
+		}, []string{"URL/moved serves sha256:" + sum("jq 1.6 bytes") + ", the release pinned sha256:" + sum("jq 1.7 bytes")}, kit.ErrMismatch},
+		{"a redirect loop", func(r *release, o *kit.MakeOptions) {
+			o.Pins = append(o.Pins, pins.Pin{URL: r.dl.URL + "/loop", SHA256: sum("jq 1.6 bytes")})
+		}, []string{"download URL/loop:", "more than 10 redirects (the last to URL/loop)"}, nil},
+		{"a redirect to a local name", func(r *release, o *kit.MakeOptions) {
+			o.Pins = append(o.Pins, pins.Pin{URL: r.dl.URL + "/to-localhost", SHA256: sum("jq 1.6 bytes")})
+		}, []string{"download URL/to-localhost:", "host localhost is a local name: refused unless allowed by name"}, nil},
 		{"local host not allowed", func(r *release, o *kit.MakeOptions) { o.AllowHosts = nil },
 			[]string{"host 127.0.0.1 is loopback: refused unless allowed by name"}, nil},
 		{"a local name", func(r *release, o *kit.MakeOptions) {

@@ -130,10 +130,11 @@ func makeIn(ctx context.Context, dir string, ps []pins.Pin, o MakeOptions, lim L
 	}
 	g.SetLimit(parallel)
 	sizes := make([]int64, len(ps))
+	redirects := make([]string, len(ps))
 	for i, p := range ps {
 		g.Go(func() error {
-			n, err := f.fetch(gctx, p)
-			sizes[i] = n
+			var err error
+			sizes[i], redirects[i], err = f.fetch(gctx, p)
 			return err
 		})
 	}
@@ -143,7 +144,7 @@ func makeIn(ctx context.Context, dir string, ps []pins.Pin, o MakeOptions, lim L
 	cfg := Config{SchemaVersion: SchemaVersion, Subject: Subject{Digest: o.Subject.Digest.String(), Name: o.Name}, Params: o.Params,
 		Downloads: make([]pins.Pin, len(ps))}
 	for i, p := range ps {
-		cfg.Downloads[i] = pins.Pin{URL: p.URL, SHA256: p.SHA256, Size: sizes[i]}
+		cfg.Downloads[i] = pins.Pin{URL: p.URL, SHA256: p.SHA256, Size: sizes[i], Redirect: redirects[i]}
 	}
 	if o.SourceDir != "" {
 		src, err := packSource(ctx, o.SourceDir, o.Commit, dir, lim)
@@ -190,12 +191,12 @@ func uniquePins(ps []pins.Pin) ([]pins.Pin, error) {
 
 // fetcher fetches downloads into dir, named by their sha256.
 type fetcher struct {
-	client  *http.Client
-	lim     Limits
-	dir     string
-	timeout time.Duration
-	total   atomic.Int64
-	log     *slog.Logger
+	transport http.RoundTripper
+	lim       Limits
+	dir       string
+	timeout   time.Duration
+	total     atomic.Int64
+	log       *slog.Logger
 }
 
 func newFetcher(o MakeOptions, lim Limits, dir string) *fetcher {
@@ -211,35 +212,54 @@ func newFetcher(o MakeOptions, lim Limits, dir string) *fetcher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &fetcher{lim: lim, dir: dir, timeout: timeout, log: log, client: &http.Client{Transport: tr,
-		// A pin is for the bytes its URL served; a redirect's target
-		// was pinned under its own URL when the release followed it.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &fetcher{lim: lim, dir: dir, timeout: timeout, log: log, transport: tr}
 }
 
+// MaxRedirects bounds the redirects followed from one pinned URL (Go's
+// client and curl stop at 10 and 50, wget at 20).
+const MaxRedirects = 10
+
 // fetch streams p's URL to a scratch file, checking it against the pin
-// before keeping it under its sha256; it returns the size.
-func (f *fetcher) fetch(ctx context.Context, p pins.Pin) (int64, error) {
+// before keeping it under its sha256; it returns the size, and the URL
+// the pinned one redirected to ("" when it answered itself).
+//
+// Redirects are followed, MaxRedirects at most, each hop dialled under
+// the same hosts rule: BuildKit's proxy pins a redirect's source with the
+// digest of where it led (v0.34.2 util/network/proxy.go,
+// ProxyCapture.Materials) and the target under its own URL, so the bytes
+// at the end are checked against the source's pin, and the target is a
+// pin of its own, fetched and checked as any.
+func (f *fetcher) fetch(ctx context.Context, p pins.Pin) (int64, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	u := text.Truncate(p.URL, 256)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL, nil)
 	if err != nil {
-		return 0, fmt.Errorf("download %s: %w", u, err)
+		return 0, "", fmt.Errorf("download %s: %w", u, err)
 	}
 	// The bytes as served: a transparently decompressed body is not what
 	// the release pinned.
 	req.Header.Set("Accept-Encoding", "identity")
-	resp, err := f.client.Do(req)
+	var redirect string
+	client := &http.Client{Transport: f.transport, CheckRedirect: func(next *http.Request, via []*http.Request) error {
+		if len(via) > MaxRedirects {
+			return fmt.Errorf("more than %d redirects (the last to %s)", MaxRedirects, text.Truncate(pins.CanonicalURL(next.URL.String()), 256))
+		}
+		if len(via) == 1 {
+			redirect = pins.CanonicalURL(next.URL.String())
+		}
+		return nil
+	}}
+	resp, err := client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("download %s: %w", u, err)
+		return 0, "", fmt.Errorf("download %s: %w", u, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		if loc := resp.Header.Get("Location"); loc != "" {
-			return 0, fmt.Errorf("download %s: answered %s to %s: the release's pin is for the bytes this URL serves", u, resp.Status, text.Truncate(loc, 256))
+		if redirect != "" {
+			return 0, "", fmt.Errorf("download %s: redirected to %s, answered %s", u, text.Truncate(pins.CanonicalURL(resp.Request.URL.String()), 256), resp.Status)
 		}
-		return 0, fmt.Errorf("download %s: answered %s", u, resp.Status)
+		return 0, "", fmt.Errorf("download %s: answered %s", u, resp.Status)
 	}
 	max := f.lim.MaxBlobBytes
 	if p.Size > 0 {
@@ -247,7 +267,7 @@ func (f *fetcher) fetch(ctx context.Context, p pins.Pin) (int64, error) {
 	}
 	tmp, err := os.CreateTemp(f.dir, ".download-")
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
@@ -256,26 +276,26 @@ func (f *fetcher) fetch(ctx context.Context, p pins.Pin) (int64, error) {
 		err = cerr
 	}
 	if err != nil {
-		return 0, fmt.Errorf("download %s: after %d bytes: %w", u, n, err)
+		return 0, "", fmt.Errorf("download %s: after %d bytes: %w", u, n, err)
 	}
 	if n > max {
 		if p.Size > 0 && p.Size <= f.lim.MaxBlobBytes {
-			return 0, &MismatchError{URL: p.URL, Want: p.SHA256, WantSize: p.Size, GotSize: n}
+			return 0, "", &MismatchError{URL: p.URL, Want: p.SHA256, WantSize: p.Size, GotSize: n}
 		}
-		return 0, fmt.Errorf("download %s: %w", u, &limits.Error{What: "download bytes", Limit: "MaxBlobBytes", Max: f.lim.MaxBlobBytes, Got: n})
+		return 0, "", fmt.Errorf("download %s: %w", u, &limits.Error{What: "download bytes", Limit: "MaxBlobBytes", Max: f.lim.MaxBlobBytes, Got: n})
 	}
 	got := hex.EncodeToString(h.Sum(nil))
 	if got != p.SHA256 || (p.Size > 0 && n != p.Size) {
-		return 0, &MismatchError{URL: p.URL, Want: p.SHA256, Got: got, WantSize: p.Size, GotSize: n}
+		return 0, "", &MismatchError{URL: p.URL, Want: p.SHA256, Got: got, WantSize: p.Size, GotSize: n}
 	}
 	if t := f.total.Add(n); t > f.lim.MaxKitBytes {
-		return 0, &limits.Error{What: "kit bytes", Limit: "MaxKitBytes", Max: f.lim.MaxKitBytes, Got: t}
+		return 0, "", &limits.Error{What: "kit bytes", Limit: "MaxKitBytes", Max: f.lim.MaxKitBytes, Got: t}
 	}
 	if err := os.Rename(tmp.Name(), filepath.Join(f.dir, got)); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	f.log.Debug("kept download", "url", u, "sha256", got, "bytes", n)
-	return n, nil
+	return n, redirect, nil
 }
 
 // guardedTransport dials no loopback, private, link-local or special

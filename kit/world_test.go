@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -37,8 +38,8 @@ func newDownloads(t *testing.T, files map[string]string) *downloads {
 		d.log = append(d.log, r.URL.Path)
 		body, ok := d.files[r.URL.Path]
 		d.mu.Unlock()
-		if r.URL.Path == "/moved" {
-			http.Redirect(w, r, "/pool/jq.deb", http.StatusFound)
+		if to, ok := redirects[r.URL.Path]; ok {
+			http.Redirect(w, r, strings.ReplaceAll(to, "PORT", r.Host[strings.LastIndex(r.Host, ":")+1:]), http.StatusFound)
 			return
 		}
 		if !ok {
@@ -49,6 +50,15 @@ func newDownloads(t *testing.T, files map[string]string) *downloads {
 	}))
 	t.Cleanup(d.Close)
 	return d
+}
+
+// redirects are the paths every download server redirects, and where to
+// (PORT: the server's own port).
+var redirects = map[string]string{
+	"/moved":        "/pool/jq.deb",
+	"/moved-twice":  "/moved",
+	"/loop":         "/loop",
+	"/to-localhost": "http://localhost:PORT/pool/jq.deb",
 }
 
 func (d *downloads) set(path, body string) {

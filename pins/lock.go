@@ -76,6 +76,9 @@ func ParseLock(b []byte, name string, lim Limits) (*Lock, error) {
 		if err := checkPin(p, lim); err != nil {
 			return nil, fmt.Errorf("%s: downloads[%d]: %w", name, i, err)
 		}
+		if p.Redirect != "" {
+			return nil, fmt.Errorf("%s: downloads[%d]: %s: a redirect: only a kit records where a download redirected", name, i, text.Truncate(p.URL, 256))
+		}
 		if seen[p.URL] {
 			return nil, fmt.Errorf("%s: downloads[%d]: %s is listed twice", name, i, text.Truncate(p.URL, 256))
 		}
@@ -90,7 +93,8 @@ func Validate(p Pin) error { return checkPin(p, DefaultLimits) }
 
 // checkPin refuses what no download can be: a URL that is not absolute
 // http(s), or not spelled as BuildKit's proxy records it (CanonicalURL), a
-// digest that is not 64 lower-case hex, a negative size.
+// digest that is not 64 lower-case hex, a negative size, a redirect to
+// such a URL or to itself.
 func checkPin(p Pin, lim Limits) error {
 	if len(p.URL) > lim.MaxURLBytes {
 		return &limits.Error{What: "URL bytes", Limit: "MaxURLBytes", Max: int64(lim.MaxURLBytes), Got: int64(len(p.URL))}
@@ -107,6 +111,21 @@ func checkPin(p Pin, lim Limits) error {
 	}
 	if p.Size < 0 {
 		return fmt.Errorf("%s: size %d is negative", text.Truncate(p.URL, 256), p.Size)
+	}
+	if p.Redirect != "" {
+		if len(p.Redirect) > lim.MaxURLBytes {
+			return fmt.Errorf("%s: redirect: %w", text.Truncate(p.URL, 256), &limits.Error{What: "URL bytes", Limit: "MaxURLBytes", Max: int64(lim.MaxURLBytes), Got: int64(len(p.Redirect))})
+		}
+		r, err := url.Parse(p.Redirect)
+		if err != nil || (r.Scheme != "http" && r.Scheme != "https") || r.Host == "" {
+			return fmt.Errorf("%s: redirect %q: want an absolute http or https URL", text.Truncate(p.URL, 256), text.Truncate(p.Redirect, 256))
+		}
+		if err := CheckCanonical(p.Redirect); err != nil {
+			return fmt.Errorf("%s: redirect: %w", text.Truncate(p.URL, 256), err)
+		}
+		if p.Redirect == p.URL {
+			return fmt.Errorf("%s: redirects to itself", text.Truncate(p.URL, 256))
+		}
 	}
 	return nil
 }

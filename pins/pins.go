@@ -33,6 +33,13 @@ type Pin struct {
 	URL    string `json:"url"`
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size,omitempty"`
+	// Redirect is the URL this one redirected to when a kit fetched it (a
+	// kit's pins only: a lock file and a provenance record none). BuildKit
+	// pins a redirect's source with the digest of where it led, and the
+	// target under its own URL; a replay answers the source with a
+	// redirect to the target when the kit holds it with the same sha256,
+	// so that the captures come out as the release's did.
+	Redirect string `json:"redirect,omitempty"`
 }
 
 // Capture is one request a RUN made through the proxy. The builder makes

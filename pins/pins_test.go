@@ -200,6 +200,7 @@ func TestParseLockHostile(t *testing.T) {
 		{"http default port", lock(strings.Replace(pin, "https://a.example/", "http://a.example:80/", 1)), Limits{}, "http://a.example/x"},
 		{"upper-case scheme", lock(strings.Replace(pin, "https://", "HTTPS://", 1)), Limits{}, "https://a.example/x"},
 		{"credentials", lock(strings.Replace(pin, "https://", "https://u:secret@", 1)), Limits{}, "https://xxxxx:xxxxx@a.example/x"},
+		{"a redirect", lock(`{"url":"https://a.example/x","sha256":"` + sumA + `","redirect":"https://b.example/x"}`), Limits{}, "only a kit records"},
 		{"trailing data", lock(pin) + " {}", Limits{}, "after"},
 		{"not an object", `[]`, Limits{}, "cannot unmarshal"},
 	} {
@@ -274,6 +275,10 @@ func TestValidate(t *testing.T) {
 		{Pin{URL: "https://deb.example:443/x", SHA256: sumA}, "not spelled as BuildKit's proxy records"},
 		{Pin{URL: "https://deb.example:8443/x", SHA256: sumA}, ""},
 		{Pin{URL: "HTTP://deb.example/x", SHA256: sumA}, "http://deb.example/x"},
+		{Pin{URL: "https://deb.example/x", SHA256: sumA, Redirect: "https://cdn.example/x"}, ""},
+		{Pin{URL: "https://deb.example/x", SHA256: sumA, Redirect: "https://deb.example/x"}, "redirects to itself"},
+		{Pin{URL: "https://deb.example/x", SHA256: sumA, Redirect: "file:///etc/passwd"}, "redirect \"file:///etc/passwd\": want an absolute http or https URL"},
+		{Pin{URL: "https://deb.example/x", SHA256: sumA, Redirect: "https://cdn.example:443/x"}, "https://cdn.example/x"},
 	} {
 		err := Validate(c.p)
 		if (c.say == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.say)) {
