@@ -97,15 +97,18 @@ var replayTimeouts = struct{ header, idle, stall time.Duration }{header: 10 * ti
 //   - A denied request is recorded nowhere, so URLs the kit lacks are not
 //     denied but converted too, to a path that answers 404 and names them.
 type replay struct {
-	r      Replay
-	ln     net.Listener
-	srv    *http.Server
-	base   string   // http://ADDR/TOKEN/
-	blobs  []string // the Replay's URLs, by the index in their path
-	sem    chan struct{}
-	stall  time.Duration // the longest a write of a blob may wait
-	logger *slog.Logger
-	wg     sync.WaitGroup
+	r     Replay
+	ln    net.Listener
+	srv   *http.Server
+	base  string   // http://ADDR/TOKEN/
+	blobs []string // the Replay's URLs, by the index in their path
+	// redirect is, by a blob's index, the blob its URL redirected to
+	// (Pin.Redirect) when the Replay holds that one with the same sha256.
+	redirect map[int]int
+	sem      chan struct{}
+	stall    time.Duration // the longest a write of a blob may wait
+	logger   *slog.Logger
+	wg       sync.WaitGroup
 
 	mu      sync.Mutex
 	closed  bool
@@ -135,13 +138,17 @@ func startReplay(ctx context.Context, r Replay, addr string, logger *slog.Logger
 			return nil, err
 		}
 	}
+	redirect, err := redirects(r, urls)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	token := make([]byte, 16)
 	_, _ = rand.Read(token)
-	rp := &replay{r: r, ln: ln, blobs: urls, sem: make(chan struct{}, maxReplayStreams), logger: logger, stall: replayTimeouts.stall,
+	rp := &replay{r: r, ln: ln, blobs: urls, redirect: redirect, sem: make(chan struct{}, maxReplayStreams), logger: logger, stall: replayTimeouts.stall,
 		base: "http://" + ln.Addr().String() + "/" + hex.EncodeToString(token) + "/"}
 	rp.srv = &http.Server{Handler: http.HandlerFunc(rp.serve), MaxHeaderBytes: maxReplayHeader,
 		ReadHeaderTimeout: replayTimeouts.header, IdleTimeout: replayTimeouts.idle,
@@ -193,6 +200,61 @@ func (rp *replay) rules() []*spb.Rule {
 		&spb.Rule{Action: spb.PolicyAction_ALLOW,
 			Selector: &spb.Selector{Identifier: `(?s)^` + regexp.QuoteMeta(rp.base) + `(b/[0-9]+|lacks/.*)$`, MatchType: spb.MatchType_REGEX}})
 	return rs
+}
+
+// redirects are the redirects a replay answers, by blob index (urls are
+// sorted): BuildKit's proxy pins a redirect's source with the digest of
+// where it led, and the target under its own URL (v0.34.2
+// util/network/proxy.go, ProxyCapture.Materials). Answering the source
+// with its target's bytes would leave the target unasked, its pin
+// missing; answering it with a redirect to the target's blob lets the
+// proxy record the same two captures (the source's digest is the
+// target's again). A redirect whose target the Replay lacks, or holds
+// with other bytes, is not answered so: the source's bytes are served.
+// A cycle is refused, naming a URL in it.
+func redirects(r Replay, urls []string) (map[int]int, error) {
+	next := map[int]int{}
+	for i, u := range urls {
+		p, ok := r.Pin(u)
+		if !ok || p.Redirect == "" {
+			continue
+		}
+		j, found := slices.BinarySearch(urls, p.Redirect)
+		if !found || j == i {
+			continue
+		}
+		if t, ok := r.Pin(urls[j]); ok && t.SHA256 == p.SHA256 {
+			next[i] = j
+		}
+	}
+	const (
+		unseen = iota
+		walking
+		done
+	)
+	state := make([]uint8, len(urls))
+	for i := range urls {
+		var path []int
+		for k := i; ; {
+			if state[k] == walking {
+				return nil, fmt.Errorf("replay: %s redirects to itself through %d other URLs of the kit", text.Truncate(urls[k], 256), len(path)-slices.Index(path, k)-1)
+			}
+			if state[k] == done {
+				break
+			}
+			state[k] = walking
+			path = append(path, k)
+			j, ok := next[k]
+			if !ok {
+				break
+			}
+			k = j
+		}
+		for _, k := range path {
+			state[k] = done
+		}
+	}
+	return next, nil
 }
 
 // maxReplayURL bounds a URL of the Replay (the proxy reads at most 1 MiB
@@ -280,6 +342,10 @@ func (rp *replay) serve(w http.ResponseWriter, req *http.Request) {
 	i, err := strconv.Atoi(strings.TrimPrefix(rest, "b/"))
 	if !strings.HasPrefix(rest, "b/") || err != nil || i < 0 || i >= len(rp.blobs) {
 		http.NotFound(w, req)
+		return
+	}
+	if j, ok := rp.redirect[i]; ok {
+		http.Redirect(w, req, rp.base+"b/"+strconv.Itoa(j), http.StatusFound)
 		return
 	}
 	select {

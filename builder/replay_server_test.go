@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -222,4 +223,84 @@ func (r *bytesReplay) Open(u string) (io.ReadCloser, error) {
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// TestReplayRedirects: a kit's URL that redirected when the kit was made
+// (Pin.Redirect) is answered with a redirect to its target's blob when the
+// kit holds the target with the same sha256, so the proxy records both
+// captures as it did for the release (the source with the target's
+// digest); otherwise with its own bytes. A cycle of redirects is refused
+// before anything listens, naming a URL of it.
+func TestReplayRedirects(t *testing.T) {
+	body, other := []byte("the release's input\n"), []byte("other bytes\n")
+	pin := func(u string, b []byte, to string) pins.Pin {
+		return pins.Pin{URL: u, SHA256: sha256Hex(b), Size: int64(len(b)), Redirect: to}
+	}
+	const a, b, c = "http://h.example/a", "http://h.example/b", "http://mirror.example/c"
+	for _, tc := range []struct {
+		name string
+		pins []pins.Pin
+		want map[string]string // URL → its answer: "302 URL" or "200"
+		err  string            // startReplay's error
+	}{
+		{name: "a redirect to a target the kit holds", pins: []pins.Pin{pin(a, body, c), pin(c, body, "")},
+			want: map[string]string{a: "302 " + c, c: "200"}},
+		{name: "two redirects", pins: []pins.Pin{pin(a, body, b), pin(b, body, c), pin(c, body, "")},
+			want: map[string]string{a: "302 " + b, b: "302 " + c, c: "200"}},
+		{name: "a redirect to a target the kit lacks", pins: []pins.Pin{pin(a, body, c)},
+			want: map[string]string{a: "200"}},
+		{name: "a redirect to a target held with other bytes", pins: []pins.Pin{pin(a, body, c), pin(c, other, "")},
+			want: map[string]string{a: "200", c: "200"}},
+		{name: "a cycle", pins: []pins.Pin{pin(a, body, b), pin(b, body, a)}, err: "redirects to itself through 1 other URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &bytesReplay{pins: map[string]pins.Pin{}, blobs: map[string][]byte{}}
+			for _, p := range tc.pins {
+				r.pins[p.URL] = p
+				r.blobs[p.URL] = body
+				if p.SHA256 == sha256Hex(other) {
+					r.blobs[p.URL] = other
+				}
+			}
+			rp, err := startReplay(t.Context(), r, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+			if tc.err != "" {
+				if err == nil {
+					rp.close()
+					t.Fatal("a replay started")
+				}
+				if !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "http://h.example/") {
+					t.Errorf("err %v, want one saying %q and naming the URL", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rp.close()
+			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			for u, want := range tc.want {
+				i := slices.Index(rp.blobs, u)
+				resp, err := client.Get(rp.base + "b/" + strconv.Itoa(i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				answer := strconv.Itoa(resp.StatusCode)
+				if loc := resp.Header.Get("Location"); loc != "" {
+					j, err := strconv.Atoi(strings.TrimPrefix(loc, rp.base+"b/"))
+					if err != nil || j < 0 || j >= len(rp.blobs) {
+						t.Fatalf("%s: Location %s is no blob of the replay", u, loc)
+					}
+					answer += " " + rp.blobs[j]
+				}
+				if answer != want {
+					t.Errorf("%s: answered %s, want %s", u, answer, want)
+				}
+				if want == "200" && !bytes.Equal(got, r.blobs[u]) {
+					t.Errorf("%s: %q, want %q", u, got, r.blobs[u])
+				}
+			}
+		})
+	}
 }

@@ -126,6 +126,10 @@ func TestReplay(t *testing.T) {
 			w.Write(b)
 			return
 		}
+		if r.URL.Path == "/latest" {
+			http.Redirect(w, r, "/a.txt", http.StatusFound)
+			return
+		}
 		http.NotFound(w, r)
 	}))
 	urlA, urlB := "http://"+up.addr+"/a.txt", "http://"+up.addr+"/b.txt"
@@ -260,6 +264,50 @@ func TestReplay(t *testing.T) {
 			}
 		})
 	}
+
+	// BuildKit pins a redirect's source with the digest of where it led,
+	// beside the target's own pin; a kit records the redirect (kit.Make),
+	// and its replay answers it so that the captures are the release's:
+	// the source answered 302 with the target's digest, the target 200.
+	// (A red-team found the source served 200 with the target's bytes, the
+	// target never asked, and its pin missing.)
+	t.Run("a redirect replays as released", func(t *testing.T) {
+		up.mu.Lock()
+		up.seen = nil
+		up.mu.Unlock()
+		urlLatest := "http://" + up.addr + "/latest"
+		run := "wget -q -O /a " + urlLatest
+		released, err := build(t, c, run, nil, "")
+		if err != nil {
+			t.Fatalf("the build from the server: %v", err)
+		}
+		d := sum(files["/a.txt"])
+		want := []pins.Capture{{Method: "GET", URL: urlA, Status: 200, SHA256: d}, {Method: "GET", URL: urlLatest, Status: 302, SHA256: d}}
+		if !slices.Equal(released.Captures, want) {
+			t.Fatalf("captures of the build from the server %+v, want %+v", released.Captures, want)
+		}
+		up.mu.Lock()
+		up.seen = nil
+		up.mu.Unlock()
+		size := int64(len(files["/a.txt"]))
+		r := &memReplay{pins: map[string]pins.Pin{
+			urlLatest: {URL: urlLatest, SHA256: d, Size: size, Redirect: urlA},
+			urlA:      {URL: urlA, SHA256: d, Size: size},
+		}, blobs: map[string][]byte{urlLatest: files["/a.txt"], urlA: files["/a.txt"]}, verify: true}
+		res, err := build(t, c, run, r, "")
+		if err != nil {
+			t.Fatalf("replayed build: %v", err)
+		}
+		if s := up.reached(); len(s) > 0 {
+			t.Errorf("requests reached the server during the replay: %q", s)
+		}
+		if !slices.Equal(res.Captures, fromKit(want)) {
+			t.Errorf("captures of the replay\n%+v\nwant\n%+v", res.Captures, fromKit(want))
+		}
+		if res.Digest != released.Digest {
+			t.Errorf("replayed image %s, the build from the server made %s", res.Digest, released.Digest)
+		}
+	})
 
 	t.Run("a daemon reprover did not start, no replay address", func(t *testing.T) {
 		bc, err := builder.Connect(ctx, d.Addr, nil)
