@@ -328,3 +328,17 @@ func TestCanonicalURL(t *testing.T) {
 		})
 	}
 }
+
+// FuzzCanonicalURL: CanonicalURL is a fixed point of itself, so a URL as
+// BuildKit's proxy recorded it is never refused as not canonical.
+func FuzzCanonicalURL(f *testing.F) {
+	for _, s := range []string{"https://u:p@h.example:443/a%2Fb?q=1#f", "http://[fd00::1]:80/x", "HTTP://H/x", "http://h/a b", "http://h/%zz", "http://h:80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c := CanonicalURL(s)
+		if again := CanonicalURL(c); again != c {
+			t.Fatalf("CanonicalURL(%q) = %q, and again %q", s, c, again)
+		}
+	})
+}
