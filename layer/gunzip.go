@@ -20,14 +20,14 @@ const (
 
 // autoIgzipMin is the smallest layer, in compressed bytes, that auto gives
 // to igzip: below it, starting a process and moving the bytes through
-// pipes costs more than igzip's faster inflate saves. Measured on layers
-// cut from the real bench layers (compare's BenchmarkRealPairs: Debian,
-// the Go toolchain, /usr/share), walked one at a time with each
-// decompressor, best of 5 to 200 walks, on 2 cores: igzip took 1.4 to 1.7
-// times Go's wall time at 64 to 300 KiB; at 1 MiB, 0.66 times (binaries)
-// to 1.1 times (/usr/share, much of it already compressed: inflate is
-// then a copy in both, and igzip's pipes cost); from 4 MiB, 0.55 to 0.95
-// times. docs/performance.md has the numbers.
+// pipes costs more than igzip's faster inflate saves. Measured by
+// BenchmarkGunzipSizes (layers cut from real ones: Debian, the Go
+// toolchain, /usr/share; each walked alone, best of 5 to 200 walks, on 2
+// cores): igzip took 1.1 to 1.6 times Go's wall time at 64 to 300 KiB;
+// 0.7 to 0.9 times at 1 MiB; from 4 MiB, 0.5 to 0.65 times for binaries
+// and about the same as Go (0.9 to 1.05) for /usr/share's data, most of
+// it already compressed (inflate is then a copy, in both).
+// docs/performance.md has the table.
 const autoIgzipMin = 1 << 20
 
 // Gunzipper is how a walk decompresses gzip.
