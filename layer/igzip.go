@@ -285,7 +285,9 @@ func (m *memberScan) scan(b []byte) {
 			kept = append(kept, h)
 		}
 	}
-	m.pending = kept
+	if m.pending = kept; m.refused {
+		m.pending = nil
+	}
 	// Then matches that begin in the previous reads and end in b, then
 	// those within b.
 	const w = 10 // len(emptyThenMember)
