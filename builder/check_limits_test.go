@@ -87,7 +87,7 @@ func FuzzExpansionEstimate(f *testing.F) {
 		f.Add(seed.word, seed.a, seed.b)
 	}
 	f.Fuzz(func(t *testing.T, word, a, b string) {
-		s := newArgScope(shell.NewLex('\\'), nil, nil, &budget{})
+		s := newArgScope(shell.NewLex('\\'), nil, nil, &budget{lim: DefaultCheckLimits})
 		s.baseEnvKnown = true
 		s.vals["A"], s.vals["B"], s.vals["é"], s.vals["1"] = value{v: a}, value{v: b}, value{v: b}, value{v: a}
 		est := s.estimate(word)
