@@ -362,12 +362,15 @@ func openRelease(ctx context.Context, ref string, o Options) (*image.Resolved, [
 }
 
 // provenancePins are the downloads the builds' provenance pins, each a
-// valid pin (else an error naming the material of the image name).
+// valid pin (else an error naming the material of the image name), its URL
+// spelled as the proxy records one (pins.CanonicalURL): BuildKit records
+// an ADD's URL as the Dockerfile spells it (https://h:443/x), and the
+// proxy's captures canonically.
 func provenancePins(builds []*provenance.Build, name string) ([]pins.Pin, error) {
 	var out []pins.Pin
 	for _, b := range builds {
 		for i, d := range b.Downloads {
-			p := pins.Pin{URL: d.URL, SHA256: d.SHA256}
+			p := pins.Pin{URL: pins.CanonicalURL(d.URL), SHA256: d.SHA256}
 			if err := pins.Validate(p); err != nil {
 				return nil, fmt.Errorf("provenance of %s: material %d: %w", name, i, err)
 			}

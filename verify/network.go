@@ -126,7 +126,7 @@ func compareDownloads(captures []pins.Capture, set *pins.Set, adds []builder.Dow
 	}
 	added := map[string]bool{}
 	for _, d := range adds {
-		added[d.URL] = true
+		added[pins.CanonicalURL(d.URL)] = true // as provenancePins spells its pin
 	}
 	var missing []pins.Pin
 	for _, p := range set.Missing(checked) {

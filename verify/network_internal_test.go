@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/reprover/reprover/builder"
+	"github.com/reprover/reprover/pins"
+	"github.com/reprover/reprover/provenance"
 )
 
 // TestOfflineHint: a step of a rebuild without network that failed trying
@@ -34,5 +36,26 @@ func TestOfflineHint(t *testing.T) {
 		if errors.As(c.err, &be) && !errors.As(err, &be) {
 			t.Errorf("%s: the build error is lost", c.name)
 		}
+	}
+}
+
+// TestADDSpelledOtherwise: BuildKit records an ADD's URL in the provenance
+// as the Dockerfile spells it (https://h:443/x); it becomes a pin spelled
+// as the proxy records downloads, and the rebuild's ADD of it is not a pin
+// missing. (BuildKit checks an ADD against its --checksum itself.)
+func TestADDSpelledOtherwise(t *testing.T) {
+	sum := strings.Repeat("a", 64)
+	ps, err := provenancePins([]*provenance.Build{{Downloads: []provenance.Download{{URL: "https://h.example:443/x", SHA256: sum}}}}, "app")
+	if err != nil || len(ps) != 1 || ps[0].URL != "https://h.example/x" {
+		t.Fatalf("pins %+v, %v: want https://h.example/x", ps, err)
+	}
+	set, err := pins.NewSet(pins.FromProvenance, "provenance", ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adds := []builder.Download{{URL: "https://h.example:443/x", Checksum: "sha256:" + sum}}
+	_, sumry, err := compareDownloads(nil, set, adds)
+	if err != nil || len(sumry.Missing) != 0 {
+		t.Errorf("summary %+v, %v: the ADD's pin is not missing", sumry, err)
 	}
 }
