@@ -23,11 +23,10 @@ const (
 // pipes costs more than igzip's faster inflate saves. Measured by
 // BenchmarkGunzipSizes (layers cut from real ones: Debian, the Go
 // toolchain, /usr/share; each walked alone, best of 5 to 200 walks, on 2
-// cores): igzip took 1.1 to 1.6 times Go's wall time at 64 to 300 KiB;
-// 0.7 to 0.9 times at 1 MiB; from 4 MiB, 0.5 to 0.65 times for binaries
-// and about the same as Go (0.9 to 1.05) for /usr/share's data, most of
-// it already compressed (inflate is then a copy, in both).
-// docs/performance.md has the table.
+// cores): igzip took 1.15 to 1.6 times Go's wall time at 64 to 300 KiB;
+// 0.6 to 1.0 times at 1 MiB; from 4 MiB, 0.45 times for binaries and 0.9
+// for /usr/share's data, most of it already compressed (inflate is then
+// a copy, in both). docs/performance.md has the table.
 const autoIgzipMin = 1 << 20
 
 // Gunzipper is how a walk decompresses gzip.
