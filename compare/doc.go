@@ -7,8 +7,9 @@
 // tar stream under named limits. The layers at the bottom of both images
 // that are the same blobs are not read at all when the layers above them
 // prove that the merged views do not depend on them (unread.go). Gzip is
-// decompressed by ISA-L's igzip when it is on PATH, and in Go otherwise
-// (Options.Decompressor). With an Index, what a walk learns of a layer is
+// decompressed by ISA-L's igzip when it is on PATH and the layer is 1 MiB
+// or more compressed, and in Go otherwise (Options.Decompressor;
+// docs/performance.md). With an Index, what a walk learns of a layer is
 // kept on disk by digest, and a layer seen once is not read again.
 //
 // When two platforms differ, every difference is given its cause

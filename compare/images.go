@@ -34,7 +34,8 @@ type Options struct {
 	Diffoscope *Diffoscope
 	// Decompressor is how gzip layers are decompressed: DecompressGo,
 	// DecompressIgzip (an error when igzip is not on PATH), or
-	// DecompressAuto, the default: igzip when it is on PATH, else Go.
+	// DecompressAuto, the default: igzip for layers of 1 MiB or more
+	// compressed when it is on PATH, else Go (docs/performance.md).
 	Decompressor string
 	// Index, when set, keeps what walks learn of layers across
 	// comparisons: a layer found there is not read again.

@@ -58,8 +58,8 @@ type Config struct {
 		Dir      string `mapstructure:"dir"`
 		MaxBytes int64  `mapstructure:"maxBytes"`
 	} `mapstructure:"layerIndex"`
-	// Decompressor is how gzip layers are decompressed: auto (igzip when
-	// installed), go or igzip.
+	// Decompressor is how gzip layers are decompressed: auto (igzip for
+	// layers of 1 MiB or more when installed, else Go), go or igzip.
 	Decompressor string `mapstructure:"decompressor"`
 	// Diffoscope: look inside each differing file of a mismatch with
 	// Debian's diffoscope (compare.Diffoscope), its text on the pages.

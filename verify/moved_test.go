@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -76,8 +77,9 @@ type aptRelease struct {
 }
 
 // publishApt publishes an aptRelease of pkg; wrap, when set, wraps the
-// repository's file server (to count or refuse requests).
-func publishApt(t *testing.T, w *world, pkg, name string, wrap func(http.Handler) http.Handler) aptRelease {
+// repository's file server (to count or refuse requests); extra files of
+// the source, when given, are copied into the image after the install.
+func publishApt(t testing.TB, w *world, pkg, name string, wrap func(http.Handler) http.Handler, extra ...map[string]string) aptRelease {
 	t.Helper()
 	img, err := fixtures.DebianBase()
 	if err != nil {
@@ -93,7 +95,13 @@ func publishApt(t *testing.T, w *world, pkg, name string, wrap func(http.Handler
 		" && rm -f /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list" +
 		" && apt-get update && apt-get install -y --no-install-recommends " + pkg +
 		" && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log /var/log/alternatives.log /var/cache/ldconfig/aux-cache\n"
-	dir, commit := fixtures.GitRepo(t, map[string]string{"Dockerfile": dockerfile}, commitTime)
+	files := map[string]string{}
+	for _, e := range extra {
+		maps.Copy(files, e)
+		dockerfile += "COPY data/ /data/\n"
+	}
+	files["Dockerfile"] = dockerfile
+	dir, commit := fixtures.GitRepo(t, files, commitTime)
 	x, _ := w.publish(dir, "", builder.Spec{Network: builder.NetworkProxy, ProxyHosts: []string{repo}, Provenance: true})
 	return aptRelease{dir: dir, commit: commit, ref: w.push(name, x), repo: repo, repoDir: repoDir, host: host}
 }

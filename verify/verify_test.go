@@ -41,13 +41,13 @@ var commitTime = fixtures.ReleaseTime
 // world is the test world of one test: a registry with a busybox base, a
 // buildkitd, and a way to publish releases.
 type world struct {
-	t    *testing.T
+	t    testing.TB
 	reg  *fixtures.Registry
 	bk   *builder.Client
 	base string // HOST/REPO@sha256:… of the busybox base
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	addr := fixtures.Buildkit(t, fixtures.StartDaemon)
 	c, err := builder.Connect(t.Context(), addr, nil)
 	if err != nil {

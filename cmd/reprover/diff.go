@@ -44,7 +44,7 @@ func (f *imageFlags) register(cmd *cobra.Command) {
 	fl.Int64Var(&f.climits.MaxTotalEntries, "max-total-entries", compare.DefaultLimits.MaxTotalEntries, "most tar entries kept by one comparison (in its scratch directory), all layers together")
 	fl.Int64Var(&f.climits.MaxHeaderBytes, "max-header-bytes", compare.DefaultLimits.MaxHeaderBytes, "most bytes of tar names, link targets and PAX records kept for one layer")
 	fl.IntVar(&f.parallel, "parallel", 4, "layers read at once")
-	fl.StringVar(&f.decompressor, "decompressor", compare.DecompressAuto, "how gzip layers are decompressed: auto (ISA-L's igzip when installed, else Go), go, or igzip")
+	fl.StringVar(&f.decompressor, "decompressor", compare.DecompressAuto, "how gzip layers are decompressed: auto (ISA-L's igzip for gzip layers of 1 MiB or more when installed, else Go: docs/performance.md), go, or igzip")
 	fl.StringVar(&f.index, "layer-index", "", "the directory of the layer index (what reading a layer learnt, by digest, so it is not read again); off for none (default $XDG_CACHE_HOME/reprover/layers)")
 	fl.Int64Var(&f.indexBytes, "layer-index-max-bytes", compare.DefaultIndexBytes, "most bytes the layer index keeps, the least recently used layers evicted first")
 	fl.BoolVar(&f.diffoscope, "diffoscope", false, "look inside each differing file with Debian's diffoscope (bounded, without network) and put its text in the report")

@@ -109,7 +109,7 @@ not be inspected.`,
 	fl.Int64Var(&lim.MaxScanBytes, "max-scan-bytes", inspect.DefaultLimits.MaxScanBytes, "most bytes of file contents scanned for secrets in one image")
 	fl.IntVar(&lim.MaxFindingsPerCheck, "max-findings", inspect.DefaultLimits.MaxFindingsPerCheck, "most findings listed per check and platform (the rest are counted)")
 	fl.IntVar(&parallel, "parallel", 4, "layers read at once")
-	fl.StringVar(&decompressor, "decompressor", inspect.DecompressAuto, "how gzip layers are decompressed: auto (ISA-L's igzip when installed, else Go), go, or igzip")
+	fl.StringVar(&decompressor, "decompressor", inspect.DecompressAuto, "how gzip layers are decompressed: auto (ISA-L's igzip for gzip layers of 1 MiB or more when installed, else Go: docs/performance.md), go, or igzip")
 	out.register(cmd)
 	limf.register(cmd, inspectLimits(&ilim, &lim))
 	return cmd
