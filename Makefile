@@ -66,15 +66,18 @@ demo:
 ## against both floors, wall and CPU time, their plot written to
 ## .cache/bench/performance.svg (docs/performance.md); the large pairs (1 GB /
 ## 100k files and 10 GB / 1M files a side): time, peak RSS and RSS per 100k
-## entries; verify's overhead over the same build with buildctl plus a diff;
-## the service API under load (req/s, p99); with
+## entries; verify's overhead over the same build with buildctl plus a diff
+## (offline, and a Debian release installing with apt through the proxy);
+## inspect against one walk of the same image's layers; igzip against Go by
+## layer size (what sets auto's threshold); the service API under load
+## (req/s, p99); with
 ## REPROVER_DIFFOCI=/path/to/diffoci, the pairs against diffoci --semantic in
 ## the same run. Bench data is kept in .cache/bench (about 2 GB more for the
 ## large pairs, 1 GB for the real ones)
 bench: tools
 	mkdir -p $(CACHE)/bench
 	REPROVER_BENCH_DIR=$(CACHE)/bench REPROVER_BENCH_PLOT=$(CACHE)/bench/performance.svg \
-		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/ ./verify/ ./service/
+		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./compare/ ./verify/ ./service/ ./inspect/ ./layer/
 
 ## lint: make tools, then gofmt and goimports (imports in three groups: the
 ## standard library, other modules, this module; each lists the files it would
