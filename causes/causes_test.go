@@ -7,31 +7,20 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reprover/reprover/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/causes.md")
 
 // TestCausesDoc keeps docs/causes.md generated from the table.
 func TestCausesDoc(t *testing.T) {
-	path := filepath.Join("..", "docs", "causes.md")
 	got := Markdown()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(want) != got {
-		t.Errorf("docs/causes.md is stale: run go test ./causes -run TestCausesDoc -update")
-	}
+	golden.File(t, filepath.Join("..", "docs", "causes.md"), got, *update, "go test ./causes -run TestCausesDoc")
 	for _, c := range Table {
 		if !strings.Contains(got, "\n## "+c.ID+"\n") {
 			t.Errorf("docs/causes.md has no section for %s", c.ID)

@@ -2,29 +2,17 @@ package inspect
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/reprover/reprover/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/inspect.md")
 
 // TestInspectDoc keeps docs/inspect.md generated from Checks.
 func TestInspectDoc(t *testing.T) {
-	path := filepath.Join("..", "docs", "inspect.md")
-	got := Markdown()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(want) != got {
-		t.Errorf("docs/inspect.md is stale: run go test ./inspect -run TestInspectDoc -update")
-	}
+	golden.File(t, filepath.Join("..", "docs", "inspect.md"), Markdown(), *update, "go test ./inspect -run TestInspectDoc")
 }
 
 // TestChecksTable: every check has a unique name, a known severity, a

@@ -1,0 +1,27 @@
+// Package golden keeps a file generated from the code's own tables (a
+// doc page, a table in one) the same as the code: a test compares the file
+// with what the code generates, and rewrites it when asked (-update).
+package golden
+
+import (
+	"os"
+	"testing"
+)
+
+// File fails t when the file at path does not hold got, naming the
+// command that rewrites it (rerun); with update it writes got there first.
+func File(t testing.TB, path, got string, update bool, rerun string) {
+	t.Helper()
+	if update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want) != got {
+		t.Errorf("%s is stale: run %s -update", path, rerun)
+	}
+}
