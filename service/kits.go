@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/reprover/reprover/kit"
 	"github.com/reprover/reprover/verify"
@@ -45,20 +44,14 @@ func (p *PipelineRunner) keepKit(ctx context.Context, rep *verify.Report, req ve
 }
 
 // storeKit writes k as the oci-archive verify.StoredKit finds for the
-// image digest: written beside it first, then renamed into place, so a
-// reader never sees half a kit.
+// image digest. Kit.WriteTo writes it beside its place and renames it
+// there, so a reader never sees half a kit, and refuses a symlink or FIFO
+// at the path.
 func storeKit(ctx context.Context, k *kit.Kit, dir, digest string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	final := verify.StoredKitPath(dir, digest)
-	tmp := filepath.Join(dir, ".tmp-"+filepath.Base(final))
-	_ = os.Remove(tmp)
-	if err := k.WriteTo(ctx, "oci-archive:"+tmp); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, final)
+	return k.WriteTo(ctx, "oci-archive:"+verify.StoredKitPath(dir, digest))
 }
 
 func (p *PipelineRunner) logger() *slog.Logger {

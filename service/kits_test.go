@@ -58,4 +58,21 @@ func TestStoreKit(t *testing.T) {
 	if len(ents) != 1 {
 		t.Errorf("the store holds %d files, want the kit alone (no temporary left)", len(ents))
 	}
+
+	// A symlink where the kit goes (planted in the store by whoever can
+	// write there) is refused, and nothing is written through it.
+	other := filepath.Join(t.TempDir(), "kits")
+	if err := os.MkdirAll(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.Symlink(target, verify.StoredKitPath(other, subject.Digest.String())); err != nil {
+		t.Fatal(err)
+	}
+	if err := service.StoreKit(t.Context(), k, other, subject.Digest.String()); err == nil {
+		t.Errorf("a kit was stored through a symlink")
+	}
+	if _, err := os.Lstat(target); !os.IsNotExist(err) {
+		t.Errorf("the symlink's target was written: %v", err)
+	}
 }

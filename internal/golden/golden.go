@@ -6,6 +6,8 @@ package golden
 import (
 	"os"
 	"testing"
+
+	"github.com/reprover/reprover/internal/files"
 )
 
 // File fails t when the file at path does not hold got, naming the
@@ -13,7 +15,8 @@ import (
 func File(t testing.TB, path, got string, update bool, rerun string) {
 	t.Helper()
 	if update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+		// Beside it, then renamed: a symlink or FIFO there is refused.
+		if err := files.WriteRegular(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

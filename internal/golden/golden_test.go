@@ -27,3 +27,22 @@ func TestFile(t *testing.T) {
 	}
 	File(t, path, "new\n", false, "go test ./x -run TestDoc")
 }
+
+// TestFileSymlink: -update refuses a symlink where the doc goes, and
+// writes nothing through it.
+func TestFileSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "elsewhere")
+	path := filepath.Join(dir, "doc.md")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	failed := &testing.T{}
+	func() {
+		defer func() { _ = recover() }()
+		File(failed, path, "new\n", true, "go test ./x -run TestDoc")
+	}()
+	if _, err := os.Lstat(target); !os.IsNotExist(err) {
+		t.Errorf("written through the symlink: %v", err)
+	}
+}
