@@ -75,4 +75,15 @@ func TestStoreKit(t *testing.T) {
 	if _, err := os.Lstat(target); !os.IsNotExist(err) {
 		t.Errorf("the symlink's target was written: %v", err)
 	}
+	// Nor is a symlink there taken for a kit, even to a kit's file.
+	b, err := os.ReadFile(verify.StoredKitPath(dir, subject.Digest.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(target, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := verify.StoredKit(other, subject.Digest.String()); got != "" {
+		t.Errorf("a symlink in the store is taken for a kit: %s", got)
+	}
 }

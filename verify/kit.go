@@ -278,7 +278,7 @@ func StoredKit(dir, digest string) string {
 		return ""
 	}
 	p := StoredKitPath(dir, digest)
-	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+	if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() { // never through a symlink
 		return ""
 	}
 	return "oci-archive:" + p
